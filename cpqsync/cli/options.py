@@ -1,0 +1,41 @@
+"""Options and helpers that every command shares, so they read the same everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from cpqsync.observability.logging import configure_logging, register_secrets
+from cpqsync.settings import Settings, load_settings
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML settings file; CPQSYNC_* environment variables override it.",
+        envvar="CPQSYNC_CONFIG",
+    ),
+]
+
+
+def not_implemented(command: str) -> NoReturn:
+    """The one allowed placeholder: exit 2 until the command's issue lands."""
+    typer.echo(f"cpqsync {command}: not implemented yet", err=True)
+    raise typer.Exit(code=2)
+
+
+def settings_from(config: Path | None) -> Settings:
+    """Load settings for a command, configure logging and register secrets for redaction."""
+    settings = load_settings(config)
+    register_secrets(
+        [
+            settings.stripe.api_key,
+            settings.salesforce.client_secret,
+            settings.salesforce.password,
+        ]
+    )
+    configure_logging(settings.logging.level, settings.logging.json_format)
+    return settings

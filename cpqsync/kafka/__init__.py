@@ -1,0 +1,1 @@
+"""Kafka wiring shared by every role: client configs, topic names, offsets."""

@@ -1,0 +1,52 @@
+"""librdkafka configuration for our producers and consumers, built from settings.
+
+One place decides the properties our guarantees rest on (manual offset storage,
+idempotent producers, acks=all) so no role can forget one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cpqsync.settings import ConsumerSettings, KafkaSettings
+
+ClientConfig = dict[str, Any]
+
+
+def base_config(kafka: KafkaSettings, bootstrap_servers: str | None = None) -> ClientConfig:
+    servers = bootstrap_servers or kafka.bootstrap_servers
+    if not servers:
+        raise ValueError(
+            "kafka.bootstrap_servers is not set; start the embedded broker or configure a cluster"
+        )
+    return {"bootstrap.servers": servers, **kafka.client_config}
+
+
+def producer_config(kafka: KafkaSettings, bootstrap_servers: str | None = None) -> ClientConfig:
+    return {
+        **base_config(kafka, bootstrap_servers),
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+    }
+
+
+def consumer_config(
+    kafka: KafkaSettings,
+    consumer: ConsumerSettings,
+    group_id: str,
+    bootstrap_servers: str | None = None,
+) -> ClientConfig:
+    return {
+        **base_config(kafka, bootstrap_servers),
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "session.timeout.ms": consumer.session_timeout_ms,
+        "max.poll.interval.ms": consumer.max_poll_interval_ms,
+        "isolation.level": "read_committed",
+        "statistics.interval.ms": 5_000,
+    }

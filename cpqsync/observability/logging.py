@@ -1,0 +1,93 @@
+"""Logging set-up with secret redaction.
+
+Secrets must never reach logs, so redaction happens in a filter on the root
+handler rather than at each call site: every configured secret value is
+replaced, and anything shaped like a Stripe key or a bearer token is masked
+even when it was never configured (a key pasted into a URL, a token echoed in
+an error body).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable
+
+from pydantic import SecretStr
+
+# Each pattern's group "keep" (if any) is left in place before the mask.
+_PATTERNS = [
+    re.compile(r"\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9]+"),
+    re.compile(r"(?i)(?P<keep>bearer\s+)[A-Za-z0-9._~+/=!-]+"),
+    re.compile(r"(?i)(?P<keep>access_?token[\"'=:\s]+)[A-Za-z0-9._~+/=!-]{8,}"),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+]
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def register_secrets(values: Iterable[SecretStr | str | None]) -> None:
+    """Remember secret values so that any log line containing them is masked."""
+    with _lock:
+        for value in values:
+            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if raw and len(raw) >= 6:
+                _secrets.add(raw)
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret and secret-shaped token masked."""
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, "[REDACTED]")
+    for pattern in _PATTERNS:
+        text = pattern.sub(_mask, text)
+    return text
+
+
+def _mask(match: re.Match[str]) -> str:
+    keep = match.groupdict().get("keep") or ""
+    return f"{keep}[REDACTED]"
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if record.exc_info and record.exc_info[1] is not None:
+            # Render the traceback now, redacted, so the handler never sees raw text.
+            formatter = logging.Formatter()
+            record.exc_text = redact(formatter.formatException(record.exc_info))
+            record.exc_info = None
+        record.msg, record.args = cleaned, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            payload["exc"] = record.exc_text
+        return json.dumps(payload)
+
+
+def configure_logging(level: str = "INFO", json_format: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(
+        JsonFormatter()
+        if json_format
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

@@ -1,0 +1,1 @@
+"""Local stand-ins that are part of the product: embedded Kafka, org simulator, Stripe emulator."""

@@ -1,0 +1,196 @@
+"""The one configuration model every role reads.
+
+A YAML file is validated by pydantic; every field can be overridden by an
+environment variable ``CPQSYNC_<SECTION>__<FIELD>`` (pydantic-settings), which
+is how containers inject secrets without writing them to disk. Unknown keys are
+rejected so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+STRIPE_API_VERSION = "2026-10-28.endive"
+SALESFORCE_API_VERSION = "62.0"
+
+CDC_CHANNELS = (
+    "/data/AccountChangeEvent",
+    "/data/OrderChangeEvent",
+    "/data/OrderItemChangeEvent",
+    "/data/Product2ChangeEvent",
+    "/data/PricebookEntryChangeEvent",
+)
+
+_yaml_path: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "cpqsync_yaml_path", default=None
+)
+
+
+class Section(BaseModel):
+    """Base for every settings section: unknown keys are errors, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(Section):
+    # None means "start the embedded broker" (demo, laptop); production sets it.
+    bootstrap_servers: str | None = None
+    topic_prefix: str = "cpqsync"
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    schema_registry_url: str | None = None
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    # Extra librdkafka properties merged into every client (security, timeouts).
+    client_config: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class SalesforceSettings(Section):
+    login_url: str = "https://login.salesforce.com"
+    auth_flow: Literal["jwt_bearer", "client_credentials", "password"] = "jwt_bearer"
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    private_key_file: Path | None = None
+    api_version: str = SALESFORCE_API_VERSION
+    # A private CA (the org simulator's, or a corporate proxy's) for REST and gRPC.
+    ca_bundle: Path | None = None
+    pubsub_target: str = "api.pubsub.salesforce.com:7443"
+    pubsub_plaintext: bool = False
+    # Sandbox orgs prefix Stripe metadata keys so sandbox and production never collide.
+    is_sandbox: bool = False
+    request_timeout_s: float = Field(default=30.0, gt=0)
+
+
+class StripeSettings(Section):
+    api_key: SecretStr | None = None
+    # None means Stripe itself; the demo and tests point this at the emulator.
+    api_base: str | None = None
+    api_version: str = STRIPE_API_VERSION
+    max_network_retries: int = Field(default=2, ge=0)
+    timeout_s: float = Field(default=30.0, gt=0)
+    # This process's share of the account's request budget (Stripe: 100/s live, 25/s test).
+    requests_per_second: float = Field(default=20.0, gt=0)
+    dashboard_base: str = "https://dashboard.stripe.com"
+
+
+class SyncPreferences(Section):
+    live: bool = True
+    start_date: dt.date | None = None
+    # SOQL WHERE fragments per object; the Order default applies when none is set (rule S3).
+    filters: dict[Literal["Order", "Account", "Product2", "PricebookEntry"], str] = Field(
+        default_factory=dict
+    )
+    record_retention: int = Field(default=10_000, ge=1)
+    default_currency: str = "USD"
+    multi_currency: bool = False
+
+    @field_validator("default_currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError(f"not a three-letter ISO currency code: {value!r}")
+        return value.upper()
+
+
+class ObjectMapping(Section):
+    """Field defaults and custom mappings for one Stripe object (rules M3, M4)."""
+
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    custom: dict[str, str] = Field(default_factory=dict)
+
+
+class ConsumerSettings(Section):
+    workers: int = Field(default=32, ge=1)
+    max_in_flight: int = Field(default=1_000, ge=1)
+    commit_interval_ms: int = Field(default=1_000, ge=1)
+    commit_every_messages: int = Field(default=500, ge=1)
+    max_attempts: int = Field(default=6, ge=1)
+    retry_initial_backoff_ms: int = Field(default=200, ge=1)
+    retry_max_backoff_ms: int = Field(default=30_000, ge=1)
+    dlq_max_consecutive: int = Field(default=50, ge=1)
+    shutdown_deadline_s: float = Field(default=30.0, gt=0)
+    session_timeout_ms: int = Field(default=45_000, ge=1)
+    max_poll_interval_ms: int = Field(default=300_000, ge=1)
+
+
+class BridgeSettings(Section):
+    channels: list[str] = Field(default_factory=lambda: list(CDC_CHANNELS))
+    initial_position: Literal["LATEST", "EARLIEST"] = "LATEST"
+    on_invalid_replay_id: Literal["fail", "earliest", "latest"] = "fail"
+    batch_size: int = Field(default=100, ge=1, le=100)
+    reconnect_max_backoff_s: float = Field(default=60.0, gt=0)
+    limit_exceeded_backoff_s: float = Field(default=600.0, gt=0)
+    bulk_threshold: int = Field(default=10_000, ge=1)
+
+
+class WritebackSettings(Section):
+    batch_size: int = Field(default=200, ge=1, le=200)
+    retention_interval_s: float = Field(default=300.0, gt=0)
+
+
+class MetricsSettings(Section):
+    enabled: bool = True
+    # Loopback unless an operator opens it up deliberately.
+    host: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=0, le=65535)
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = False
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CPQSYNC_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
+    stripe: StripeSettings = Field(default_factory=StripeSettings)
+    sync: SyncPreferences = Field(default_factory=SyncPreferences)
+    mappings: dict[str, ObjectMapping] = Field(default_factory=dict)
+    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
+    bridge: BridgeSettings = Field(default_factory=BridgeSettings)
+    writeback: WritebackSettings = Field(default_factory=WritebackSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence, highest first: explicit kwargs, environment, the YAML file.
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _yaml_path.get()
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from ``path`` (optional) with environment overrides applied."""
+    token = _yaml_path.set(path)
+    try:
+        return Settings(**overrides)
+    finally:
+        _yaml_path.reset(token)

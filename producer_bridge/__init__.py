@@ -1,0 +1,1 @@
+"""Salesforce Pub/Sub API → Kafka: change-event subscription, decoding, checkpoints, backfill."""

@@ -1,0 +1,1 @@
+"""Avro contract between the bridge and the consumers: schemas, codec, typed event models."""

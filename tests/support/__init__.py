@@ -1,0 +1,1 @@
+"""Test helpers shared across suites (fixtures live in conftest.py)."""
