@@ -68,6 +68,8 @@ class SalesforceSettings(Section):
     ca_bundle: Path | None = None
     pubsub_target: str = "api.pubsub.salesforce.com:7443"
     pubsub_plaintext: bool = False
+    # HTTP/2 keepalive ping interval: half-open connections otherwise hang a stream silently.
+    pubsub_keepalive_s: float = Field(default=30.0, gt=0)
     # Sandbox orgs prefix Stripe metadata keys so sandbox and production never collide.
     is_sandbox: bool = False
     request_timeout_s: float = Field(default=30.0, gt=0)
@@ -130,9 +132,14 @@ class BridgeSettings(Section):
     initial_position: Literal["LATEST", "EARLIEST"] = "LATEST"
     on_invalid_replay_id: Literal["fail", "earliest", "latest"] = "fail"
     batch_size: int = Field(default=100, ge=1, le=100)
+    reconnect_initial_backoff_s: float = Field(default=0.5, gt=0)
     reconnect_max_backoff_s: float = Field(default=60.0, gt=0)
     limit_exceeded_backoff_s: float = Field(default=600.0, gt=0)
+    # How often the acknowledged replay position is written to the checkpoint topic.
+    checkpoint_interval_s: float = Field(default=1.0, gt=0)
     bulk_threshold: int = Field(default=10_000, ge=1)
+    # Records per backfill page; progress is stored after each published page.
+    backfill_page_size: int = Field(default=2_000, ge=1, le=2_000)
 
 
 class WritebackSettings(Section):
