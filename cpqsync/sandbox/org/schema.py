@@ -97,6 +97,8 @@ class FieldDef:
     compound_field: str | None = None
     components: tuple[tuple[str, str], ...] = ()
     custom: bool = False
+    # Master-detail: deleting the parent deletes this record too.
+    cascade_delete: bool = False
 
     @property
     def required(self) -> bool:
@@ -354,6 +356,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
                 "Pricebook2",
                 "Pricebook2",
                 "PricebookEntries",
+                cascade_delete=True,
                 nillable=False,
                 updateable=False,
             ),
@@ -362,6 +365,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
                 "Product2",
                 "Product2",
                 "PricebookEntries",
+                cascade_delete=True,
                 nillable=False,
                 updateable=False,
             ),
@@ -408,6 +412,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
                 "ConsumptionSchedule",
                 "ConsumptionSchedule",
                 "ConsumptionRates",
+                cascade_delete=True,
                 nillable=False,
                 updateable=False,
             ),
@@ -431,6 +436,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
                 "Product2",
                 "Product",
                 "ProductConsumptionSchedules",
+                cascade_delete=True,
                 nillable=False,
                 updateable=False,
             ),
@@ -439,6 +445,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
                 "ConsumptionSchedule",
                 "ConsumptionSchedule",
                 "ProductConsumptionSchedules",
+                cascade_delete=True,
                 nillable=False,
                 updateable=False,
             ),
@@ -549,6 +556,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
                 "SBQQ__Quote__c",
                 "SBQQ__Quote__r",
                 "SBQQ__LineItems__r",
+                cascade_delete=True,
                 nillable=False,
                 updateable=False,
                 custom=True,
@@ -628,7 +636,6 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
             ref("ShipToContactId", "Contact", "ShipToContact", None),
             *address("Billing"),
             *address("Shipping"),
-            readonly(typed("TotalAmount", "currency")),
             ref(
                 "SBQQ__Quote__c", "SBQQ__Quote__c", "SBQQ__Quote__r", "SBQQ__Orders__r", custom=True
             ),
@@ -647,7 +654,15 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
         "802",
         False,
         [
-            ref("OrderId", "Order", "Order", "OrderItems", nillable=False, updateable=False),
+            ref(
+                "OrderId",
+                "Order",
+                "Order",
+                "OrderItems",
+                cascade_delete=True,
+                nillable=False,
+                updateable=False,
+            ),
             ref(
                 "PricebookEntryId",
                 "PricebookEntry",
@@ -709,6 +724,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
                 "OrderItem",
                 "SBQQ__OrderItem__r",
                 "SBQQ__OrderItemConsumptionSchedules__r",
+                cascade_delete=True,
                 nillable=False,
                 updateable=False,
                 custom=True,
@@ -740,6 +756,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
                 "SBQQ__OrderItemConsumptionSchedule__c",
                 "SBQQ__OrderItemConsumptionSchedule__r",
                 "SBQQ__OrderItemConsumptionRates__r",
+                cascade_delete=True,
                 nillable=False,
                 updateable=False,
                 custom=True,
