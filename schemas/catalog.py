@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema
-from fastavro.schema import fingerprint, to_parsing_canonical_form
+from fastavro.schema import (
+    SchemaParseException,
+    UnknownType,
+    fingerprint,
+    to_parsing_canonical_form,
+)
 
 from schemas.models import RECORD_TYPES, AvroRecord
 
@@ -46,7 +51,7 @@ class SchemaVersion:
         try:
             declared = json.loads(text)
             parsed = parse_schema(declared, named_schemas={})
-        except (ValueError, TypeError, KeyError) as exc:
+        except (SchemaParseException, UnknownType, ValueError, TypeError, KeyError) as exc:
             raise SchemaCatalogError(f"schema {label} is not valid Avro: {exc}") from exc
         if not isinstance(parsed, dict) or parsed.get("type") != "record":
             raise SchemaCatalogError(f"schema {label} is not a record schema")

@@ -16,6 +16,7 @@ crash on whatever exception a library happened to raise.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
@@ -49,16 +50,21 @@ class Codec:
         registry_url: str | None = None,
         *,
         registry_client: SchemaRegistryClient | None = None,
+        registry_config: Mapping[str, Any] | None = None,
         catalog: SchemaCatalog | None = None,
     ) -> None:
-        """``registry_client`` wins over ``registry_url``; pass one to share a registry
-        (confluent-kafka's ``mock://`` registry keeps its schemas per client)."""
+        """``registry_config`` adds client properties (``basic.auth.user.info``,
+        ``ssl.ca.location``, ...) to the URL. ``registry_client`` wins over both; pass
+        one to share a registry (confluent-kafka's ``mock://`` registry keeps its
+        schemas per client)."""
         self._catalog = catalog or bundled_catalog()
         self._registry: registry.RegistrySchemas | None
         if registry_client is not None:
             self._registry = registry.RegistrySchemas(registry_client, self._catalog)
         elif registry_url:
-            self._registry = registry.RegistrySchemas.from_url(registry_url, self._catalog)
+            self._registry = registry.RegistrySchemas.from_url(
+                registry_url, self._catalog, **(registry_config or {})
+            )
         else:
             self._registry = None
         # Single-object framing: record type -> (header, parsed schema), and fingerprint -> plan.
