@@ -122,6 +122,12 @@ class ConsumerSettings(Section):
     retry_initial_backoff_ms: int = Field(default=200, ge=1)
     retry_max_backoff_ms: int = Field(default=30_000, ge=1)
     dlq_max_consecutive: int = Field(default=50, ge=1)
+    # Backpressure: a partition is paused once this many of its messages are
+    # fetched but not yet committable (max_in_flight bounds the total).
+    max_buffered_per_partition: int = Field(default=500, ge=1)
+    # How long a revoked partition's running work may take before it is abandoned
+    # (capped at half of max_poll_interval_ms, the broker's rebalance timeout).
+    revoke_deadline_s: float = Field(default=10.0, gt=0)
     shutdown_deadline_s: float = Field(default=30.0, gt=0)
     session_timeout_ms: int = Field(default=45_000, ge=1)
     max_poll_interval_ms: int = Field(default=300_000, ge=1)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import fastavro
 
+from producer_bridge import metrics
 from producer_bridge.field_bitmap import BitmapError, FieldLayout
 from schemas.models import ChangeEvent, ChangeType
 
@@ -90,6 +91,7 @@ class ChangeEventDecoder:
                 layout = FieldLayout.of(schema.definition)
                 decoder = _Decoder(schema.parsed, layout, layout.names[1:])
                 self._decoders[schema_id] = decoder
+                metrics.SCHEMA_FETCHES.inc()
             return decoder
 
     def decode(

@@ -271,9 +271,11 @@ class PubSubClient:
         preset: ReplayPreset = "LATEST",
         replay_id: bytes | None = None,
         batch_size: int = MAX_OUTSTANDING,
+        session: SalesforceSession | None = None,
     ) -> Subscription:
+        """Open a stream; pass ``session`` to know which one to refresh on an auth error."""
         return Subscription(
-            self._stub, self._pb2, self.metadata(), topic, preset, replay_id, batch_size
+            self._stub, self._pb2, self.metadata(session), topic, preset, replay_id, batch_size
         )
 
     def _unary(self, method: Any, request: Any) -> Any:
