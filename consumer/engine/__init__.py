@@ -1,0 +1,57 @@
+"""The generic consumer engine under the sync and writeback consumers (see docs/engine.md).
+
+Import the public API from here; the submodules are one concept each.
+"""
+
+from consumer.engine.dead_letter import DeadLetters
+from consumer.engine.errors import (
+    DeadLetterLimitExceeded,
+    EngineError,
+    GiveUpFailed,
+    HandlerContractError,
+    OutputDeliveryError,
+    UndecodableMessage,
+)
+from consumer.engine.handler import BatchHandler, PerMessageHandler
+from consumer.engine.messages import Headers, Message, OutputMessage, PartitionId
+from consumer.engine.outcomes import (
+    Fail,
+    Failure,
+    Outcome,
+    PermanentError,
+    Processed,
+    Retry,
+    RetryableError,
+)
+from consumer.engine.pacing import Pacer, TokenBucket
+from consumer.engine.retry import RetryPolicy
+from consumer.engine.runner import ConsumerEngine
+from consumer.engine.shutdown import install_signal_handlers
+
+__all__ = [
+    "BatchHandler",
+    "ConsumerEngine",
+    "DeadLetterLimitExceeded",
+    "DeadLetters",
+    "EngineError",
+    "Fail",
+    "Failure",
+    "GiveUpFailed",
+    "HandlerContractError",
+    "Headers",
+    "Message",
+    "Outcome",
+    "OutputDeliveryError",
+    "OutputMessage",
+    "Pacer",
+    "PartitionId",
+    "PerMessageHandler",
+    "PermanentError",
+    "Processed",
+    "Retry",
+    "RetryPolicy",
+    "RetryableError",
+    "TokenBucket",
+    "UndecodableMessage",
+    "install_signal_handlers",
+]

@@ -1,0 +1,145 @@
+"""Produce the outputs a watermark released, then commit the offsets that cover them.
+
+At-least-once: produce, flush, verify every delivery, and only then commit the
+offsets synchronously, so a crash anywhere leaves outputs at worst duplicated,
+never missing. Exactly-once: outputs and offsets go in one Kafka transaction,
+so consumers reading with ``isolation.level=read_committed`` see each output
+exactly once. Transactions are short (opened and committed at each commit
+point) because outputs wait in memory until their offset is committable; a
+lost partition therefore never leaves half a transaction to abort.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from consumer.engine.errors import EngineError, OutputDeliveryError
+from consumer.engine.messages import OutputMessage
+from consumer.engine.scheduler import Collected
+
+log = logging.getLogger(__name__)
+
+
+class TransactionFailed(EngineError):
+    """A transaction did not commit; a restart resumes from the last committed one."""
+
+
+class OffsetCommitter:
+    def __init__(
+        self,
+        consumer: Any,
+        producer: Any,
+        *,
+        transactional: bool,
+        timeout_s: float,
+        observe_latency: Callable[[float], None] = lambda _seconds: None,
+    ) -> None:
+        self._consumer = consumer
+        self._producer = producer
+        self._transactional = transactional
+        self._timeout_s = timeout_s
+        self._observe_latency = observe_latency
+        self._failures: list[str] = []
+        self._failures_lock = threading.Lock()
+        self.last_committed: dict[tuple[str, int], int] = {}
+
+    def commit(self, collected: Collected) -> None:
+        """Make ``collected`` durable: its outputs acknowledged and its offsets committed."""
+        if not collected:
+            return
+        started = time.monotonic()
+        offsets = [TopicPartition(t, p, offset) for (t, p), (offset, _) in collected.items()]
+        outputs = [out for _, outs in collected.values() for out in outs]
+        if self._transactional:
+            self._commit_transaction(outputs, offsets)
+        else:
+            self._produce_and_flush(outputs)
+            self._commit_offsets(offsets)
+        for (topic, partition), (offset, _) in collected.items():
+            self.last_committed[(topic, partition)] = offset
+        self._observe_latency(time.monotonic() - started)
+
+    def _produce(self, outputs: list[OutputMessage]) -> None:
+        for out in outputs:
+            while True:
+                try:
+                    self._producer.produce(
+                        out.topic,
+                        value=out.value,
+                        key=out.key,
+                        headers=list(out.headers) or None,
+                        on_delivery=self._on_delivery,
+                    )
+                    break
+                except BufferError:
+                    self._producer.poll(0.05)  # local queue full: let deliveries drain
+
+    def _on_delivery(self, error: KafkaError | None, msg: Any) -> None:
+        if error is not None:
+            with self._failures_lock:
+                self._failures.append(f"{msg.topic()}: {error.str()}")
+
+    def _produce_and_flush(self, outputs: list[OutputMessage]) -> None:
+        if outputs:
+            self._produce(outputs)
+        remaining = self._producer.flush(self._timeout_s) if outputs else 0
+        with self._failures_lock:
+            failures, self._failures = self._failures, []
+        if failures:
+            raise OutputDeliveryError(
+                f"{len(failures)} output(s) were rejected by Kafka, so their source offsets were "
+                f"not committed (first: {failures[0]})"
+            )
+        if remaining:
+            raise OutputDeliveryError(
+                f"{remaining} output(s) were not acknowledged within {self._timeout_s}s, so "
+                "their source offsets were not committed; is the broker reachable?"
+            )
+
+    def _commit_offsets(self, offsets: list[TopicPartition]) -> None:
+        try:
+            results = self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # A rebalance raced the commit: the partition's next owner reprocesses
+            # from its last committed offset, which at-least-once allows.
+            log.warning("offset commit failed, the work will be redone: %s", exc)
+            return
+        for tp in results or ():
+            if tp.error is not None:
+                log.warning("offset commit for %s[%d] failed: %s", tp.topic, tp.partition, tp.error)
+
+    def _commit_transaction(
+        self, outputs: list[OutputMessage], offsets: list[TopicPartition]
+    ) -> None:
+        producer = self._producer
+        try:
+            producer.begin_transaction()
+            self._produce(outputs)
+            producer.send_offsets_to_transaction(
+                offsets, self._consumer.consumer_group_metadata(), self._timeout_s
+            )
+            producer.commit_transaction(self._timeout_s)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.txn_requires_abort():
+                try:
+                    producer.abort_transaction(self._timeout_s)
+                except KafkaException as abort_exc:
+                    log.error("aborting the failed transaction failed too: %s", abort_exc)
+            raise TransactionFailed(
+                f"the transaction with {len(outputs)} output(s) and offsets for "
+                f"{len(offsets)} partition(s) did not commit: {exc}"
+            ) from exc
+        with self._failures_lock:
+            failures, self._failures = self._failures, []
+        if failures:
+            raise OutputDeliveryError(
+                f"{len(failures)} output(s) failed inside a committed transaction "
+                f"(first: {failures[0]})"
+            )

@@ -1,0 +1,88 @@
+"""Dead letters: messages the engine keeps aside instead of processing, with where they came from.
+
+The dead letter carries the *original* key, bytes and headers, so it can be
+inspected or replayed with the same tools as the source topic, plus origin
+headers saying which topic, partition and offset it came from and why. It is
+produced like any other output, so it is acknowledged before the commit that
+passes its offset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from consumer.engine.errors import DeadLetterLimitExceeded
+from consumer.engine.messages import Headers, Message, OutputMessage, PartitionId
+from cpqsync.observability.logging import redact
+
+ORIGIN_TOPIC = "cpqsync-origin-topic"
+ORIGIN_PARTITION = "cpqsync-origin-partition"
+ORIGIN_OFFSET = "cpqsync-origin-offset"
+ORIGIN_TIMESTAMP = "cpqsync-origin-timestamp-ms"
+ORIGIN_GROUP = "cpqsync-origin-group"
+ERROR_CLASS = "cpqsync-error-class"
+ERROR_MESSAGE = "cpqsync-error-message"
+DEAD_LETTERED_AT = "cpqsync-dead-lettered-at"
+
+_MAX_ERROR_CHARS = 1_000
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class DeadLetters:
+    """Builds dead-letter records and stops the engine after too many in a row.
+
+    "In a row" is per partition, in offset order: a topic whose producer broke
+    yields a run of undecodable messages, while a stray bad record does not.
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        group_id: str,
+        max_consecutive: int,
+        clock: Callable[[], dt.datetime] = _now,
+    ) -> None:
+        if max_consecutive < 1:
+            raise ValueError(f"max_consecutive must be >= 1, got {max_consecutive}")
+        self.topic = topic
+        self._group_id = group_id
+        self._max_consecutive = max_consecutive
+        self._clock = clock
+        self._consecutive: dict[PartitionId, int] = {}
+
+    def record(self, message: Message[Any], error: BaseException) -> OutputMessage:
+        text = redact(str(error))[:_MAX_ERROR_CHARS]
+        origin: Headers = (
+            (ORIGIN_TOPIC, message.topic.encode()),
+            (ORIGIN_PARTITION, str(message.partition).encode()),
+            (ORIGIN_OFFSET, str(message.offset).encode()),
+            (ORIGIN_GROUP, self._group_id.encode()),
+            (ERROR_CLASS, f"{type(error).__module__}.{type(error).__qualname__}".encode()),
+            (ERROR_MESSAGE, text.encode()),
+            (DEAD_LETTERED_AT, self._clock().isoformat().encode()),
+        )
+        if message.timestamp_ms is not None:
+            origin += ((ORIGIN_TIMESTAMP, str(message.timestamp_ms).encode()),)
+        return OutputMessage(
+            topic=self.topic,
+            key=message.key,
+            value=message.raw_value,
+            headers=message.headers + origin,
+        )
+
+    def count(self, partition: PartitionId, error: BaseException) -> None:
+        """Note one more dead letter in a row on ``partition``; raise at the limit."""
+        count = self._consecutive.get(partition, 0) + 1
+        self._consecutive[partition] = count
+        if count >= self._max_consecutive:
+            raise DeadLetterLimitExceeded(partition[0], partition[1], count, redact(str(error)))
+
+    def reset(self, partition: PartitionId) -> None:
+        """A message of ``partition`` decoded: the run of dead letters is broken."""
+        if partition in self._consecutive:
+            del self._consecutive[partition]

@@ -1,0 +1,165 @@
+"""Pacing calls to a rate-limited API: a token bucket that slows down when told to.
+
+Several consumer processes share one Stripe account's request budget, so each
+paces itself at its configured share (``TokenBucket``) and, on a 429, halves
+its rate and then recovers additively (AIMD, as TCP does), so a group of
+processes converges under the limit without coordinating. A ``Retry-After``
+from the server blocks every caller until it has passed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry
+
+from consumer.engine.metrics import engine_metrics
+
+
+class TokenBucket:
+    """Thread-safe: ``acquire`` reserves a token and sleeps until it is due.
+
+    Reservation (the balance may go negative) makes waiting callers queue up
+    in arrival order rather than wake together and race for each new token.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        capacity: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be > 0 requests/s, got {rate}")
+        self._rate = rate
+        self._capacity = capacity if capacity is not None else max(1.0, rate)
+        if self._capacity < 1:
+            raise ValueError(f"capacity must allow at least one request, got {capacity}")
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tokens = self._capacity
+        self._updated = clock()
+        self._blocked_until = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def set_rate(self, rate: float) -> None:
+        with self._lock:
+            self._refill(self._clock())
+            self._rate = rate
+
+    def block_until(self, instant: float) -> None:
+        """Hand out no token before ``instant`` (a clock reading)."""
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, instant)
+
+    def reserve(self) -> float:
+        """Take a token; return how many seconds the caller must wait before using it."""
+        with self._lock:
+            now = self._clock()
+            self._refill(now)
+            self._tokens -= 1
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self._rate
+            return max(wait, self._blocked_until - now)
+
+    def acquire(self) -> float:
+        """Block until a request may go out; return the seconds waited."""
+        wait = self.reserve()
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def _refill(self, now: float) -> None:
+        elapsed = now - self._updated
+        if elapsed > 0:
+            self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
+            self._updated = now
+
+
+class Pacer:
+    """A ``TokenBucket`` with AIMD: halve on 429, add ``recovery_per_s`` each second after.
+
+    Use it around every call to the paced API::
+
+        pacer.acquire()
+        response = call()
+        if response.status == 429:
+            pacer.on_rate_limited(retry_after_seconds)
+    """
+
+    def __init__(
+        self,
+        name: str,
+        max_rate: float,
+        *,
+        min_rate: float | None = None,
+        recovery_per_s: float | None = None,
+        capacity: float | None = None,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_rate <= 0:
+            raise ValueError(f"max_rate must be > 0 requests/s, got {max_rate}")
+        self.name = name
+        self.max_rate = max_rate
+        self.min_rate = min_rate if min_rate is not None else max(max_rate / 32, 0.1)
+        # Default: back from half rate to full in about five seconds.
+        self.recovery_per_s = recovery_per_s if recovery_per_s is not None else max_rate / 10
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._bucket = TokenBucket(max_rate, capacity, clock=clock, sleep=sleep)
+        self._last_adjusted = clock()
+        metrics = engine_metrics(registry)
+        self._rate_gauge = metrics.pacer_rate.labels(name)
+        self._wait_counter = metrics.pacer_wait_seconds.labels(name)
+        self._limited_counter = metrics.pacer_rate_limited.labels(name)
+        self._rate_gauge.set(max_rate)
+
+    @property
+    def rate(self) -> float:
+        with self._lock:
+            self._recover(self._clock())
+            return self._bucket.rate
+
+    def acquire(self) -> float:
+        """Block until the next call may go out; return the seconds waited."""
+        with self._lock:
+            self._recover(self._clock())
+        waited = self._bucket.acquire()
+        if waited > 0:
+            self._wait_counter.inc(waited)
+        return waited
+
+    def on_rate_limited(self, retry_after: float | None = None) -> None:
+        """The API answered 429: halve the rate and honour ``retry_after`` seconds."""
+        with self._lock:
+            now = self._clock()
+            self._recover(now)
+            rate = max(self.min_rate, self._bucket.rate / 2)
+            self._bucket.set_rate(rate)
+            self._last_adjusted = now
+            self._rate_gauge.set(rate)
+            if retry_after is not None and retry_after > 0:
+                self._bucket.block_until(now + retry_after)
+        self._limited_counter.inc()
+
+    def _recover(self, now: float) -> None:
+        rate = self._bucket.rate
+        if rate >= self.max_rate:
+            self._last_adjusted = now
+            return
+        elapsed = now - self._last_adjusted
+        if elapsed <= 0:
+            return
+        rate = min(self.max_rate, rate + elapsed * self.recovery_per_s)
+        self._bucket.set_rate(rate)
+        self._last_adjusted = now
+        self._rate_gauge.set(rate)

@@ -1,0 +1,382 @@
+"""The consumer engine: one polling thread, a pool of workers, commits on a policy.
+
+The polling thread owns the Kafka consumer (confluent-kafka clients are not
+safe to share) and does four things in a loop: fetch as much as backpressure
+allows, decode and queue it, pause or resume partitions, and commit when the
+commit policy says so. Workers process in parallel in between. Rebalance
+callbacks run on the polling thread inside ``consume``, which is where
+revoked partitions are drained and committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, Generic, TypeVar
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from prometheus_client import CollectorRegistry
+
+from consumer.engine.backpressure import FlowControl
+from consumer.engine.commit_policy import CommitPolicy
+from consumer.engine.committer import OffsetCommitter
+from consumer.engine.dead_letter import DeadLetters
+from consumer.engine.errors import EngineError, OutputDeliveryError, UndecodableMessage
+from consumer.engine.handler import BatchHandler
+from consumer.engine.lag import lag, reported_offsets
+from consumer.engine.messages import Message, PartitionId, from_kafka
+from consumer.engine.metrics import engine_metrics
+from consumer.engine.retry import RetryPolicy
+from consumer.engine.scheduler import KeyOrderedScheduler
+from consumer.engine.workers import WorkerPool
+from cpqsync.kafka.clients import consumer_config, producer_config
+from cpqsync.settings import ConsumerSettings, KafkaSettings
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_POLL_TIMEOUT_S = 0.05
+_MAX_FETCH = 500
+_GAUGE_INTERVAL_S = 1.0
+
+
+class ConsumerEngine(Generic[T]):
+    """Consume ``topics`` as ``group_id``, run ``handler`` over decoded messages, commit safely.
+
+    ``decode`` turns a message's bytes into the handler's type on the polling
+    thread; an exception of one of ``decode_errors`` sends the original message
+    to ``dead_letter_topic``, any other exception stops the engine.
+    """
+
+    def __init__(
+        self,
+        *,
+        topics: Sequence[str],
+        group_id: str,
+        handler: BatchHandler[T],
+        decode: Callable[[Message[bytes | None]], T],
+        kafka: KafkaSettings,
+        settings: ConsumerSettings,
+        bootstrap_servers: str | None = None,
+        client_config: dict[str, Any] | None = None,
+        decode_errors: tuple[type[BaseException], ...] = (),
+        dead_letter_topic: str | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        if not topics:
+            raise ValueError("the engine needs at least one topic to consume")
+        self.topics = list(topics)
+        self.group_id = group_id
+        self._handler = handler
+        self._decode = decode
+        self._decode_errors = decode_errors
+        self._settings = settings
+        self._transactional = kafka.processing_guarantee == "exactly_once"
+        self._consumer_config: dict[str, Any] = {
+            **consumer_config(kafka, settings, group_id, bootstrap_servers),
+            **(client_config or {}),
+            "stats_cb": self._on_statistics,
+            "error_cb": self._on_client_error,
+        }
+        self._producer_config: dict[str, Any] = producer_config(kafka, bootstrap_servers)
+        if self._transactional:
+            self._producer_config["transactional.id"] = f"{group_id}-{uuid.uuid4().hex[:12]}"
+        max_poll_s = float(self._consumer_config["max.poll.interval.ms"]) / 1000
+        self._revoke_deadline_s = min(settings.revoke_deadline_s, max_poll_s / 2)
+        self._metrics = engine_metrics(registry)
+        self._scheduler = KeyOrderedScheduler()
+        self._flow = FlowControl(settings.max_in_flight, settings.max_buffered_per_partition)
+        self._policy = CommitPolicy.from_settings(settings)
+        self._dead_letters = (
+            DeadLetters(dead_letter_topic, group_id, settings.dlq_max_consecutive)
+            if dead_letter_topic
+            else None
+        )
+        self._pool = WorkerPool(
+            size=settings.workers,
+            scheduler=self._scheduler,
+            handler=handler,
+            retry_policy=RetryPolicy.from_settings(settings),
+            dead_letters=self._dead_letters,
+            metrics=self._metrics,
+            group=group_id,
+            on_fatal=self._fail,
+        )
+        self._stop = threading.Event()
+        self._fatal: BaseException | None = None
+        self._commits_broken = False
+        self._joined = False
+        self._closing = False
+        self._started = False
+        self._paused: set[PartitionId] = set()
+        self._consumer: Any = None
+        self._committer: OffsetCommitter | None = None
+        self._last_gauges = 0.0
+        self._max_buffered_seen = 0
+
+    # --- public ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Consume until ``request_stop`` (or a fatal error, which is raised after shutdown)."""
+        if self._started:
+            raise RuntimeError("ConsumerEngine.run() may be called only once")
+        self._started = True
+        producer = Producer(self._producer_config)
+        if self._transactional:
+            producer.init_transactions(self._settings.shutdown_deadline_s)
+        self._consumer = Consumer(self._consumer_config)
+        self._committer = OffsetCommitter(
+            self._consumer,
+            producer,
+            transactional=self._transactional,
+            timeout_s=self._revoke_deadline_s,
+            observe_latency=self._metrics.commit_latency.labels(self.group_id).observe,
+        )
+        self._pool.start()
+        self._consumer.subscribe(
+            self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        try:
+            self._loop()
+        except EngineError as exc:
+            self._fail(exc)
+        finally:
+            self._shutdown(producer)
+        if self._fatal is not None:
+            raise self._fatal
+
+    def request_stop(self) -> None:
+        """Ask ``run`` to stop gracefully; safe from any thread or a signal handler."""
+        self._stop.set()
+
+    def is_ready(self) -> bool:
+        """True once the member joined its group and while it runs (for ``/readyz``)."""
+        return self._joined and not self._stop.is_set() and self._fatal is None
+
+    @property
+    def assignment(self) -> list[PartitionId]:
+        return self._scheduler.assigned()
+
+    @property
+    def buffered(self) -> int:
+        """Messages fetched and not yet committable, over all partitions."""
+        return sum(self._scheduler.buffered().values())
+
+    @property
+    def max_buffered_seen(self) -> int:
+        """The most messages ever buffered at once (what backpressure bounds)."""
+        return self._max_buffered_seen
+
+    # --- the polling loop --------------------------------------------------------------
+
+    def _loop(self) -> None:
+        consumer = self._consumer
+        while not self._stop.is_set() and self._fatal is None:
+            buffered = self._scheduler.buffered()
+            total = sum(buffered.values())
+            self._max_buffered_seen = max(self._max_buffered_seen, total)
+            budget = self._flow.fetch_budget(total)
+            if budget > 0:
+                messages = consumer.consume(min(budget, _MAX_FETCH), _POLL_TIMEOUT_S)
+            else:
+                one = consumer.poll(_POLL_TIMEOUT_S)  # everything is paused: just stay in the group
+                messages = [one] if one is not None else []
+            if messages:
+                self._intake(messages)
+                buffered = self._scheduler.buffered()
+            self._apply_flow_control(buffered)
+            if self._policy.due(self._scheduler.completed_since_collect):
+                self._commit(None)
+            self._update_gauges(buffered)
+
+    def _intake(self, raw_messages: list[Any]) -> None:
+        decoded: list[Message[T]] = []
+        decode = self._decode
+        for raw in raw_messages:
+            error = raw.error()
+            if error is not None:
+                self._on_message_error(error)
+                continue
+            message = from_kafka(raw)
+            try:
+                value = decode(message)
+            except self._decode_errors as exc:
+                self._scheduler.submit(decoded)  # keep offset order within the partition
+                decoded = []
+                self._dead_letter(message, exc)
+                continue
+            except Exception as exc:
+                raise UndecodableMessage(
+                    f"decoding {message.topic}[{message.partition}]@{message.offset} raised "
+                    f"{type(exc).__name__}: {exc}; it is not one of the dead-letter error types "
+                    f"{[t.__name__ for t in self._decode_errors]}, so the engine stops"
+                ) from exc
+            if self._dead_letters is not None:
+                self._dead_letters.reset(message.partition_id)
+            decoded.append(
+                Message(
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    message.key,
+                    value,
+                    message.raw_value,
+                    message.headers,
+                    message.timestamp_ms,
+                )
+            )
+        self._scheduler.submit(decoded)
+
+    def _dead_letter(self, message: Message[bytes | None], error: BaseException) -> None:
+        if self._dead_letters is None:
+            raise UndecodableMessage(
+                f"{message.topic}[{message.partition}]@{message.offset} could not be decoded "
+                f"({type(error).__name__}: {error}) and no dead-letter topic is configured"
+            ) from error
+        log.warning(
+            "dead-lettering %s[%d]@%d: %s", message.topic, message.partition, message.offset, error
+        )
+        record = self._dead_letters.record(message, error)
+        if not self._scheduler.submit_completed(message, [record]):
+            return  # not our partition any more
+        self._metrics.dead_letters.labels(self.group_id, message.topic, "undecodable").inc()
+        self._metrics.processed.labels(self.group_id, message.topic, "dead_lettered").inc()
+        self._dead_letters.count(message.partition_id, error)
+
+    def _on_message_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._PARTITION_EOF:
+            return
+        if error.fatal():
+            raise EngineError(f"the Kafka consumer hit a fatal error: {error.str()}")
+        log.warning("consumer error (librdkafka retries it): %s", error.str())
+
+    def _apply_flow_control(self, buffered: dict[PartitionId, int]) -> None:
+        to_pause, to_resume = self._flow.decide(buffered, self._paused)
+        if to_pause:
+            self._consumer.pause([TopicPartition(t, p) for t, p in to_pause])
+            self._paused.update(to_pause)
+        if to_resume:
+            self._consumer.resume([TopicPartition(t, p) for t, p in to_resume])
+            self._paused.difference_update(to_resume)
+
+    def _commit(self, partitions: Collection[PartitionId] | None) -> None:
+        assert self._committer is not None
+        collected = self._scheduler.collect(partitions)
+        try:
+            self._committer.commit(collected)
+        except EngineError:
+            self._commits_broken = True
+            raise
+        if partitions is None:
+            self._policy.committed()
+
+    def _update_gauges(self, buffered: dict[PartitionId, int], force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_gauges < _GAUGE_INTERVAL_S:
+            return
+        self._last_gauges = now
+        group = self.group_id
+        self._metrics.in_flight.labels(group).set(self._scheduler.running)
+        self._metrics.buffered.labels(group).set(sum(buffered.values()))
+        self._metrics.paused_partitions.labels(group).set(len(self._paused))
+        self._metrics.assigned_partitions.labels(group).set(len(buffered))
+
+    # --- rebalance callbacks (polling thread, inside consume) --------------------------
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        ids = [(tp.topic, tp.partition) for tp in partitions]
+        self._scheduler.assign(ids)
+        self._joined = True
+        self._metrics.rebalances.labels(self.group_id, "assigned").inc(len(ids))
+        log.info("assigned %s", ids)
+
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        ids = [(tp.topic, tp.partition) for tp in partitions]
+        self._metrics.rebalances.labels(self.group_id, "revoked").inc(len(ids))
+        self._scheduler.stop_taking(ids)
+        if not self._closing and not self._scheduler.wait_settled(ids, self._revoke_deadline_s):
+            log.warning(
+                "work on revoked partitions %s still running after %.1fs; abandoning it, the "
+                "next owner will redo it",
+                ids,
+                self._revoke_deadline_s,
+            )
+        if not self._commits_broken and self._fatal is None:
+            try:
+                self._commit(ids)
+            except EngineError as exc:
+                self._fail(exc)
+        self._forget(ids)
+        log.info("revoked %s", ids)
+
+    def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        ids = [(tp.topic, tp.partition) for tp in partitions]
+        self._metrics.rebalances.labels(self.group_id, "lost").inc(len(ids))
+        log.warning("lost %s without a clean revoke; their uncommitted work is abandoned", ids)
+        self._scheduler.stop_taking(ids)
+        self._forget(ids)
+
+    def _forget(self, ids: list[PartitionId]) -> None:
+        self._scheduler.remove(ids)
+        self._paused.difference_update(ids)
+        for topic, partition in ids:
+            with contextlib.suppress(KeyError):
+                self._metrics.consumer_lag.remove(self.group_id, topic, str(partition))
+
+    # --- librdkafka callbacks ------------------------------------------------------------
+
+    def _on_statistics(self, statistics_json: str) -> None:
+        committed = self._committer.last_committed if self._committer else {}
+        fetched = {p: nxt for p, (nxt, _) in self._scheduler.positions().items()}
+        for (topic, partition), value in lag(
+            reported_offsets(statistics_json), fetched, committed
+        ).items():
+            self._metrics.consumer_lag.labels(self.group_id, topic, str(partition)).set(value)
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._fail(EngineError(f"the Kafka client hit a fatal error: {error.str()}"))
+        else:
+            log.warning("Kafka client error (retried by librdkafka): %s", error.str())
+
+    # --- stopping ------------------------------------------------------------------------
+
+    def _fail(self, error: BaseException) -> None:
+        if self._fatal is None:
+            self._fatal = error
+            log.error("consumer engine stopping: %s", error)
+        if isinstance(error, OutputDeliveryError):
+            self._commits_broken = True
+        self._stop.set()
+
+    def _shutdown(self, producer: Any) -> None:
+        consumer = self._consumer
+        deadline = time.monotonic() + self._settings.shutdown_deadline_s
+        assigned = self._scheduler.assigned()
+        self._scheduler.stop_taking(assigned)
+        try:
+            if assigned:
+                consumer.pause([TopicPartition(t, p) for t, p in assigned])
+            while not self._scheduler.wait_settled(assigned, 0.1):
+                if time.monotonic() >= deadline:
+                    log.warning("shutdown deadline passed; abandoning running work")
+                    break
+                consumer.poll(0)  # serve the group protocol while we wait
+            if not self._commits_broken:
+                try:
+                    self._commit(None)
+                except EngineError as exc:
+                    self._fail(exc)
+        finally:
+            self._closing = True
+            try:
+                consumer.close()
+            finally:
+                self._pool.stop(max(0.0, min(1.0, deadline - time.monotonic())))
+                producer.flush(max(0.0, deadline - time.monotonic()))
+                self._update_gauges({}, force=True)
+                self._joined = False

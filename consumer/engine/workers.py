@@ -1,0 +1,168 @@
+"""The worker threads: take a batch, run the handler, settle every message's outcome.
+
+Workers never touch the Kafka consumer (it is not thread-safe); they only talk
+to the scheduler, which the polling thread reads when it commits. A retry does
+not sleep in the worker: the message is parked with its delay and the worker
+goes on with other keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from consumer.engine.dead_letter import DeadLetters
+from consumer.engine.errors import GiveUpFailed, HandlerContractError
+from consumer.engine.handler import BatchHandler
+from consumer.engine.metrics import EngineMetrics
+from consumer.engine.outcomes import (
+    Fail,
+    Failure,
+    Outcome,
+    Processed,
+    Retry,
+    outcome_from_exception,
+)
+from consumer.engine.retry import RetryPolicy
+from consumer.engine.scheduler import Entry, KeyOrderedScheduler
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class WorkerPool(Generic[T]):
+    def __init__(
+        self,
+        *,
+        size: int,
+        scheduler: KeyOrderedScheduler,
+        handler: BatchHandler[T],
+        retry_policy: RetryPolicy,
+        dead_letters: DeadLetters | None,
+        metrics: EngineMetrics,
+        group: str,
+        on_fatal: Callable[[BaseException], None],
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"a worker pool needs at least one worker, got {size}")
+        if handler.max_batch_size < 1:
+            raise ValueError(f"handler.max_batch_size must be >= 1, got {handler.max_batch_size}")
+        self._scheduler = scheduler
+        self._handler = handler
+        self._retry = retry_policy
+        self._dead_letters = dead_letters
+        self._on_fatal = on_fatal
+        self._group = group
+        self._metrics = metrics
+        self._batch_duration = metrics.batch_duration.labels(group)
+        self._stopping = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"engine-worker-{i}", daemon=True)
+            for i in range(size)
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """Take no new batches; wait up to ``timeout`` for running ones (then abandon them)."""
+        self._stopping.set()
+        self._scheduler.close()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _loop(self) -> None:
+        max_size = self._handler.max_batch_size
+        while not self._stopping.is_set():
+            batch = self._scheduler.take(max_size, timeout=0.5)
+            if batch:
+                try:
+                    self._run(batch)
+                except Exception as exc:
+                    log.exception("worker failed outside the handler")
+                    self._on_fatal(exc)
+
+    def _run(self, entries: list[Entry]) -> None:
+        messages = [entry.message for entry in entries]
+        started = time.monotonic()
+        try:
+            outcomes: Sequence[Outcome] = self._handler.handle_batch(messages)
+        except Exception as exc:  # noqa: BLE001 - classified per message below
+            failed = outcome_from_exception(exc)
+            outcomes = [failed] * len(entries)
+        self._batch_duration.observe(time.monotonic() - started)
+        if len(outcomes) != len(entries):
+            self._on_fatal(
+                HandlerContractError(
+                    f"{type(self._handler).__name__}.handle_batch returned {len(outcomes)} "
+                    f"outcomes for {len(entries)} messages; it must return one per message"
+                )
+            )
+            return
+        for entry, outcome in zip(entries, outcomes, strict=True):
+            self._settle(entry, outcome)
+
+    def _settle(self, entry: Entry, outcome: Outcome) -> None:
+        message = entry.message
+        if isinstance(outcome, Processed):
+            self._scheduler.complete(entry, outcome.outputs)
+            self._metrics.processed.labels(self._group, message.topic, "processed").inc()
+        elif isinstance(outcome, Retry):
+            if self._retry.may_retry(message.attempt):
+                delay = self._retry.delay(message.attempt, outcome.retry_after)
+                log.info(
+                    "retrying %s[%d]@%d in %.2fs (attempt %d failed: %s)",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    delay,
+                    message.attempt,
+                    outcome.error,
+                )
+                self._scheduler.retry(entry, delay)
+                self._metrics.retries.labels(self._group, message.topic).inc()
+            else:
+                self._give_up(entry, Failure(outcome.error, message.attempt, True))
+        elif isinstance(outcome, Fail):
+            self._give_up(entry, Failure(outcome.error, message.attempt, False))
+        else:
+            self._on_fatal(
+                HandlerContractError(
+                    f"{type(self._handler).__name__}.handle_batch returned {outcome!r}; "
+                    "expected Processed, Retry or Fail"
+                )
+            )
+
+    def _give_up(self, entry: Entry, failure: Failure) -> None:
+        message = entry.message
+        try:
+            outputs: Sequence[Any] = self._handler.on_give_up(message, failure)
+        except Exception as exc:
+            if self._dead_letters is None:
+                self._on_fatal(
+                    GiveUpFailed(
+                        f"on_give_up raised for {message.topic}[{message.partition}]@"
+                        f"{message.offset} and no dead-letter topic is configured: {exc}"
+                    )
+                )
+                return  # the entry stays running: its offset is never committed
+            log.exception("on_give_up failed; dead-lettering %s", message.offset)
+            self._scheduler.complete(entry, [self._dead_letters.record(message, exc)])
+            self._metrics.dead_letters.labels(self._group, message.topic, "give_up_failed").inc()
+            self._metrics.processed.labels(self._group, message.topic, "dead_lettered").inc()
+            return
+        log.warning(
+            "gave up on %s[%d]@%d after %d attempt(s): %s",
+            message.topic,
+            message.partition,
+            message.offset,
+            failure.attempts,
+            failure.error,
+        )
+        self._scheduler.complete(entry, outputs)
+        self._metrics.processed.labels(self._group, message.topic, "given_up").inc()
