@@ -21,6 +21,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from consumer.sync.mapping.config import MappingConfig
+
 STRIPE_API_VERSION = "2026-10-28.endive"
 SALESFORCE_API_VERSION = "62.0"
 
@@ -106,13 +108,6 @@ class SyncPreferences(Section):
         return value.upper()
 
 
-class ObjectMapping(Section):
-    """Field defaults and custom mappings for one Stripe object (rules M3, M4)."""
-
-    defaults: dict[str, Any] = Field(default_factory=dict)
-    custom: dict[str, str] = Field(default_factory=dict)
-
-
 class ConsumerSettings(Section):
     workers: int = Field(default=32, ge=1)
     max_in_flight: int = Field(default=1_000, ge=1)
@@ -176,7 +171,8 @@ class Settings(BaseSettings):
     salesforce: SalesforceSettings = Field(default_factory=SalesforceSettings)
     stripe: StripeSettings = Field(default_factory=StripeSettings)
     sync: SyncPreferences = Field(default_factory=SyncPreferences)
-    mappings: dict[str, ObjectMapping] = Field(default_factory=dict)
+    # Validated against stripe.params when loaded, so a bad path fails `config check` (M5).
+    mappings: MappingConfig = Field(default_factory=MappingConfig)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     writeback: WritebackSettings = Field(default_factory=WritebackSettings)

@@ -1,0 +1,67 @@
+"""CPQ billing picklists to Stripe terms: frequency (P3), billing type (P4), payment terms (O4)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from consumer.sync.mapping.data_error import DataError
+
+_FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
+_NET_TERM = re.compile(r"^net[\s-]*(15|30|45|60|90)$", re.IGNORECASE)
+_DAYS = re.compile(r"^\d[\d ]*(\.0+)?$")
+
+
+def is_recurring(subscription_pricing: Any) -> bool:
+    """Rule P2: a line is recurring when SBQQ__SubscriptionPricing__c is set."""
+    return bool(subscription_pricing)
+
+
+def interval_count(billing_frequency: Any) -> int:
+    """Rule P3: months per billing period; empty means monthly."""
+    if billing_frequency is None or billing_frequency == "":
+        return 1
+    months = _FREQUENCY_MONTHS.get(str(billing_frequency).strip().lower())
+    if months is None:
+        raise DataError(
+            "P3",
+            "Billing frequency is not a supported CPQ Billing Frequency option: "
+            f"{billing_frequency}",
+        )
+    return months
+
+
+def usage_type(billing_type: Any) -> str:
+    """Rule P4: Advance (or empty) bills up front (licensed); Arrears bills usage (metered)."""
+    value = str(billing_type or "").strip().lower()
+    if value in ("", "advance"):
+        return "licensed"
+    if value == "arrears":
+        return "metered"
+    raise DataError(
+        "P4", f"Billing type is not a supported CPQ Billing Type option: {billing_type}"
+    )
+
+
+def days_until_due(payment_term: Any) -> int | None:
+    """Rule O4: "30", "3 0", "30.0", "Net 30" and "Net-30" give 30 days; empty gives None."""
+    if payment_term is None or payment_term == "":
+        return None
+    if (
+        isinstance(payment_term, int | float)
+        and not isinstance(payment_term, bool)
+        and float(payment_term).is_integer()
+        and payment_term >= 0
+    ):
+        return int(payment_term)
+    text = str(payment_term).strip()
+    net = _NET_TERM.match(text)
+    if net:
+        return int(net.group(1))
+    if _DAYS.match(text):
+        return int(text.split(".")[0].replace(" ", ""))
+    raise DataError(
+        "O4",
+        "Payment term is not a number of days or one of Net 15, Net 30, Net 45, Net 60, "
+        f"Net 90: {payment_term}",
+    )

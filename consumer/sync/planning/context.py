@@ -1,0 +1,77 @@
+"""Everything a plan depends on besides the Salesforce records: settings, time, known Stripe state.
+
+Planning is pure, so whatever the planner may not look up itself is handed in here by the
+caller (the sync consumer, which hydrates from Salesforce and checks Stripe): the clock, whether
+the org is a sandbox, and the Stripe objects already known to exist. With the same context and
+records, planning always gives the same plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cpqsync.settings import Settings
+
+
+@dataclass(frozen=True)
+class KnownCustomer:
+    """A Stripe customer for an Account, as the caller found it in Stripe (rule C1).
+
+    ``deleted`` means the id on the Account names a customer deleted in Stripe: an error, never a
+    silent re-creation. ``currency`` is the customer's billing currency once it has one (S5).
+    """
+
+    id: str
+    deleted: bool = False
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class KnownPrice:
+    """A Stripe price and its parameters, either as the create call took them or as Stripe
+    returns the Price object (``price.to_dict()``): both compare (rules P6, P7)."""
+
+    id: str
+    price: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class KnownStripeObjects:
+    """Stripe objects that exist already, keyed by Salesforce record id.
+
+    A Stripe_ID__c on a record counts as known too; entries here win over it (the caller has
+    checked them in Stripe). Meters have no Salesforce field, so they are known only from here
+    (the applier finds them by their deterministic event name).
+    """
+
+    customers: Mapping[str, KnownCustomer] = field(default_factory=dict)  # Account Id
+    products: Mapping[str, str] = field(default_factory=dict)  # Product2 Id -> prod id
+    prices: Mapping[str, KnownPrice] = field(default_factory=dict)  # PricebookEntry Id
+    line_prices: Mapping[str, KnownPrice] = field(default_factory=dict)  # OrderItem Id
+    meters: Mapping[str, str] = field(default_factory=dict)  # Product2 Id -> meter id
+    schedules: Mapping[str, str] = field(default_factory=dict)  # Order Id -> sub_sched id
+
+
+@dataclass(frozen=True)
+class PlanningContext:
+    """``trigger`` is ``live`` for change events and ``manual`` for a sync asked by hand; it
+    decides whether sync-off and filter skips produce a Sync Record (S3, S4).
+    ``salesforce_instance_url`` (when given) adds record links to Stripe metadata."""
+
+    settings: Settings
+    now: dt.datetime
+    sandbox: bool = False
+    known: KnownStripeObjects = field(default_factory=KnownStripeObjects)
+    trigger: Literal["live", "manual"] = "live"
+    salesforce_instance_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise ValueError("PlanningContext.now must be timezone-aware")
+
+    @property
+    def now_epoch(self) -> int:
+        return int(self.now.timestamp())

@@ -1,0 +1,136 @@
+"""Accounts to Stripe customers (rules C1, M1).
+
+A customer is created for an Account the first time one of its orders (or the account itself)
+syncs, and updated with the account's current data on every later sync, so edits in Salesforce
+reach Stripe without a separate trigger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from consumer.sync.mapping.evaluate import apply_mapping
+from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
+from consumer.sync.planning.builder import PlanBuilder
+from consumer.sync.planning.context import PlanningContext
+from consumer.sync.planning.identity import record_metadata
+from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
+from consumer.sync.planning.problems import StripeStateError
+
+CUSTOMER_OPERATION = "customer"
+DESCRIPTION_LIMIT = 350
+SHIPPING_PHONE_LIMIT = 20
+_ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _address(account: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    """Stripe's address block from Salesforce's ``<prefix>Street`` etc.; street lines split."""
+    out: dict[str, str] = {}
+    street = _text(account.get(f"{prefix}Street"))
+    if street:
+        lines = [line.strip() for line in street.splitlines() if line.strip()]
+        out["line1"] = lines[0]
+        if len(lines) > 1:
+            out["line2"] = ", ".join(lines[1:])
+    for part, key in (
+        ("City", "city"),
+        ("State", "state"),
+        ("PostalCode", "postal_code"),
+        ("Country", "country"),
+    ):
+        value = _text(account.get(f"{prefix}{part}"))
+        if value:
+            out[key] = value
+    return out
+
+
+def customer_params(account: Mapping[str, Any], context: PlanningContext) -> dict[str, Any]:
+    """Automatic mappings (M1), then the configured defaults and custom mappings (M3, M4)."""
+    params: dict[str, Any] = {}
+    for source, key in (("Name", "name"), ("Phone", "phone"), ("Description", "description")):
+        value = _text(account.get(source))
+        if value:
+            params[key] = value
+    address = _address(account, "Billing")
+    if address:
+        params["address"] = address
+    shipping_address = _address(account, "Shipping")
+    if shipping_address:
+        # No shipping block at all when the account has no shipping address (C1).
+        shipping: dict[str, Any] = {"address": shipping_address, "name": params.get("name", "")}
+        if "phone" in params:
+            shipping["phone"] = params["phone"]
+        params["shipping"] = shipping
+    params["metadata"] = record_metadata("account", str(account["Id"]), context)
+    mapped = apply_mapping(
+        params,
+        context.settings.mappings.customer,
+        {"Account": account},
+        label="customer",
+    ).params
+    _truncate(mapped)
+    return mapped
+
+
+def _truncate(params: dict[str, Any]) -> None:
+    # Stripe's limits on these two fields would fail the whole request (M1).
+    description = params.get("description")
+    if isinstance(description, str) and len(description) > DESCRIPTION_LIMIT:
+        params["description"] = description[:DESCRIPTION_LIMIT]
+    shipping = params.get("shipping")
+    if isinstance(shipping, dict):
+        phone = shipping.get("phone")
+        if isinstance(phone, str) and len(phone) > SHIPPING_PHONE_LIMIT:
+            shipping["phone"] = phone[:SHIPPING_PHONE_LIMIT]
+
+
+def existing_customer_id(account: Mapping[str, Any], context: PlanningContext) -> str | None:
+    """The customer this Account already has, if any (C1).
+
+    A checked entry in the context wins; otherwise Account.Stripe_ID__c counts when it looks like
+    a customer id — anything else was set by hand by mistake and is replaced.
+    """
+    account_id = str(account["Id"])
+    known = context.known.customers.get(account_id)
+    if known is not None:
+        if known.deleted:
+            raise StripeStateError(
+                "C1",
+                f"No such customer: '{known.id}'. Account {account_id} names a customer that "
+                "was deleted in Stripe; clear Account.Stripe_ID__c to create a new one.",
+            )
+        return known.id
+    value = account.get("Stripe_ID__c")
+    if isinstance(value, str) and value.startswith("cus_"):
+        return value
+    return None
+
+
+def plan_customer(
+    builder: PlanBuilder, account: Mapping[str, Any], context: PlanningContext
+) -> str | dict[str, str]:
+    """Add the create or update of the account's customer; return its id or a placeholder."""
+    record = SourceRecord("Account", str(account["Id"]))
+    existing = existing_customer_id(account, context)
+    params = customer_params(account, context)
+    if existing is not None:
+        allowed = fields_of(ENDPOINT_PARAMS["customer.update"])
+        update = {k: v for k, v in params.items() if k in allowed}
+        builder.add(CUSTOMER_OPERATION, "customer.update", update, record, target=existing)
+        return existing
+    builder.add(
+        CUSTOMER_OPERATION,
+        "customer.create",
+        params,
+        record,
+        writeback=(WriteBack(record, "Stripe_ID__c"),),
+    )
+    return ref(CUSTOMER_OPERATION)

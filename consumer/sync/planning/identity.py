@@ -1,0 +1,45 @@
+"""Deterministic Stripe identities for Salesforce records.
+
+Stripe idempotency keys expire after 24 hours, so anything we create must also be findable by a
+name derived from its Salesforce record: products get their id from the Product2 id, pricebook
+prices a lookup key, meters an event name. Salesforce copies record ids into sandboxes, so a
+sandbox org gets its own prefix (and prefixed metadata keys) and can never collide with
+production data in one Stripe account (spec section 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consumer.sync.planning.context import PlanningContext
+
+
+def _prefix(sandbox: bool) -> str:
+    return "sfsbx_" if sandbox else "sf_"
+
+
+def product_id(product2_id: str, *, sandbox: bool) -> str:
+    return f"{_prefix(sandbox)}{product2_id}"
+
+
+def price_lookup_key(pricebook_entry_id: str, *, sandbox: bool) -> str:
+    return f"{_prefix(sandbox)}pbe_{pricebook_entry_id}"
+
+
+def meter_event_name(product2_id: str, *, sandbox: bool) -> str:
+    return f"{_prefix(sandbox)}usage_{product2_id}"
+
+
+def metadata_key(name: str, *, sandbox: bool) -> str:
+    return f"sandbox_{name}" if sandbox else name
+
+
+def record_metadata(object_key: str, record_id: str, context: PlanningContext) -> dict[str, Any]:
+    """``salesforce_<object>_id`` (and ``_link`` when the instance URL is known)."""
+    sandbox = context.sandbox
+    out: dict[str, Any] = {metadata_key(f"salesforce_{object_key}_id", sandbox=sandbox): record_id}
+    base = context.salesforce_instance_url
+    if base:
+        link_key = metadata_key(f"salesforce_{object_key}_link", sandbox=sandbox)
+        out[link_key] = f"{base.rstrip('/')}/{record_id}"
+    return out

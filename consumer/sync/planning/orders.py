@@ -1,0 +1,467 @@
+"""Activated CPQ orders to a Subscription Schedule, or to a finalized Invoice (rules O1-O7, M2).
+
+One order becomes one schedule with one phase: it starts at the quote's start date (midnight
+UTC), ends after the quote's term in months, and cancels at its end; recurring lines are the
+phase's items and one-time lines its `add_invoice_items` (O2). An order of one-time lines only
+becomes invoice items on a finalized invoice (O3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from consumer.sync.mapping.coercion import CoercionError, to_decimal
+from consumer.sync.mapping.data_error import DataError
+from consumer.sync.mapping.evaluate import Evaluated, apply_mapping
+from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
+from consumer.sync.planning.billing_terms import days_until_due
+from consumer.sync.planning.builder import PlanBuilder
+from consumer.sync.planning.context import PlanningContext
+from consumer.sync.planning.customers import plan_customer
+from consumer.sync.planning.identity import metadata_key, record_metadata
+from consumer.sync.planning.plan import Issue, SourceRecord, WriteBack, ref
+from consumer.sync.planning.preferences import check_start_date, currency_of
+from consumer.sync.planning.prices import (
+    PriceDraft,
+    PriceRef,
+    line_archive_operation_id,
+    line_price_params,
+    line_terms,
+    plan_line_price,
+    plan_pricebook_price,
+    pricebook_price_params,
+    signatures_match,
+)
+from consumer.sync.planning.products import plan_product_sync, stripe_product_id
+from consumer.sync.planning.schedule_dates import add_months, start_epoch, whole_months
+
+MAX_RECURRING_LINES = 100
+SCHEDULE_OPERATION = "subscription_schedule"
+INVOICE_OPERATION = "invoice"
+FINALIZE_OPERATION = "invoice_finalize"
+
+
+def records_of(relationship: Any) -> list[Mapping[str, Any]]:
+    if isinstance(relationship, Mapping) and isinstance(relationship.get("records"), list):
+        return [r for r in relationship["records"] if isinstance(r, Mapping)]
+    return []
+
+
+def _checked(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+@dataclass
+class _Phase:
+    """The phase being assembled."""
+
+    params: dict[str, Any]
+    term_months: int | None
+    items: list[dict[str, Any]] = field(default_factory=list)
+    invoice_items: list[dict[str, Any]] = field(default_factory=list)
+    intervals: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    archives: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+
+def plan_order_operations(
+    builder: PlanBuilder, order: Mapping[str, Any], context: PlanningContext
+) -> None:
+    order_id = str(order["Id"])
+    check_start_date(order, context)  # S2
+    quote = order.get("SBQQ__Quote__r")
+    if not order.get("SBQQ__Quote__c") and not isinstance(quote, Mapping):
+        raise DataError("O1", "There's no CPQ quote associated with this order")
+    quote = quote if isinstance(quote, Mapping) else {}
+    account = order.get("Account")
+    if not isinstance(account, Mapping) or not account.get("Id"):
+        raise DataError("M2", "The following required fields are missing: Order.Account")
+    currency = currency_of(order, context)
+    lines = _active_lines(builder, order)
+    order_sources = {"Order": order, "Account": account, "SBQQ__Quote__c": quote}
+
+    schedule = _schedule_params(order, quote, order_sources, context)
+    phase = _phase(schedule.params, quote, order_sources, context)
+    _require_fields(schedule.params, phase, quote, lines, context)
+
+    invoice_id = order.get("Stripe_ID__c")
+    if isinstance(invoice_id, str) and invoice_id.startswith("in_"):
+        builder.skip(
+            Issue(
+                "O3",
+                f"Skipped: this order was already invoiced in Stripe ({invoice_id})",
+                builder.root,
+                reported=False,
+            )
+        )
+        return
+
+    customer = plan_customer(builder, account, context)
+    for item in lines:
+        _plan_line(builder, order, item, phase, context, currency=currency)
+    _check_lines(phase)
+    if phase.items:
+        _plan_schedule(builder, order, customer, schedule.params, phase, context)
+    elif phase.invoice_items:
+        _plan_invoice(builder, order, customer, order_sources, phase, context, currency=currency)
+    else:
+        raise DataError("O2", f"Order {order_id} has no lines to sync")
+    for operation_id, target in phase.archives:
+        # P6: a line's own price is archived once the schedule (or invoice) using it exists.
+        record = SourceRecord("OrderItem", operation_id.rsplit(":", 1)[-1])
+        builder.add(operation_id, "price.update", {"active": False}, record, target=target)
+
+
+def _active_lines(builder: PlanBuilder, order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    lines = []
+    for item in records_of(order.get("OrderItems")):
+        if _checked(item.get("Skip_Line_Item__c")):  # O6
+            record = SourceRecord("OrderItem", str(item["Id"]))
+            builder.skip(
+                Issue("O6", "Skipped: Skip_Line_Item__c is checked", record, reported=False)
+            )
+            continue
+        lines.append(item)
+    return lines
+
+
+def _schedule_params(
+    order: Mapping[str, Any],
+    quote: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    context: PlanningContext,
+) -> Evaluated:
+    params: dict[str, Any] = {"end_behavior": "cancel"}
+    start = start_epoch(quote.get("SBQQ__StartDate__c"))
+    if start is not None:
+        params["start_date"] = start
+    term = order.get("SBQQ__PaymentTerm__c") or quote.get("SBQQ__PaymentTerm__c")
+    days = days_until_due(term)  # O4
+    if days is not None:
+        params["default_settings"] = {
+            "collection_method": "send_invoice",
+            "invoice_settings": {"days_until_due": days},
+        }
+    params["metadata"] = record_metadata("order", str(order["Id"]), context)
+    quote_id = order.get("SBQQ__Quote__c") or quote.get("Id")
+    if quote_id:
+        params["metadata"].update(record_metadata("quote", str(quote_id), context))
+    return apply_mapping(
+        params,
+        context.settings.mappings.subscription_schedule,
+        sources,
+        label="subscription schedule",
+    )
+
+
+def _phase(
+    schedule: dict[str, Any],
+    quote: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    context: PlanningContext,
+) -> _Phase:
+    raw_term = quote.get("SBQQ__SubscriptionTerm__c")
+    term = whole_months(raw_term)
+    if term is None and raw_term not in (None, ""):
+        raise DataError("O2", f"Subscription term must be a whole number of months: {raw_term}")
+    params: dict[str, Any] = {}
+    start = schedule.get("start_date")
+    if isinstance(start, int) and start <= context.now_epoch:
+        # O5: midnight UTC of today is already past, so a same-day start counts as backdated.
+        skip_past = _checked(sources["Order"].get("Skip_Past_Initial_Invoices__c"))
+        params["proration_behavior"] = "none" if skip_past else "create_prorations"
+    if term is not None:
+        if isinstance(start, int):
+            params["end_date"] = add_months(start, term)
+        else:
+            params["duration"] = {"interval": "month", "interval_count": term}
+    evaluated = apply_mapping(
+        params, context.settings.mappings.subscription_phase, sources, label="subscription phase"
+    )
+    params = evaluated.params
+    if evaluated.mapped("duration.interval_count") or evaluated.mapped("duration.interval"):
+        # M3: a mapped phase duration replaces the quote's term.
+        params.pop("end_date", None)
+        duration = params.setdefault("duration", {})
+        duration.setdefault("interval", "month")
+        count = duration.get("interval_count", 1)
+        unit_months = {"month": 1, "year": 12}.get(str(duration["interval"]))
+        term = count * unit_months if unit_months is not None else None
+    return _Phase(params, term)
+
+
+def _require_fields(
+    schedule: dict[str, Any],
+    phase: _Phase,
+    quote: Mapping[str, Any],
+    lines: list[Mapping[str, Any]],
+    context: PlanningContext,
+) -> None:
+    """Rule M2: every required value, all reported at once."""
+    missing: list[str] = []
+    if "start_date" not in schedule:
+        missing.append("SBQQ__Quote__r.SBQQ__StartDate__c")
+    if "end_date" not in phase.params and "duration" not in phase.params:
+        missing.append("SBQQ__Quote__r.SBQQ__SubscriptionTerm__c")
+    amount_mapped = "unit_amount_decimal" in context.settings.mappings.price_order_item.custom
+    for item in lines:
+        if item.get("Quantity") is None:
+            missing.append(f"OrderItem[{item['Id']}].Quantity")
+        if item.get("UnitPrice") is None and not amount_mapped:
+            missing.append(f"OrderItem[{item['Id']}].UnitPrice")
+    if missing:
+        raise DataError("M2", f"The following required fields are missing: {', '.join(missing)}")
+
+
+def _whole_quantity(item: Mapping[str, Any]) -> int:
+    try:
+        quantity = to_decimal(item["Quantity"])
+    except CoercionError:
+        quantity = None
+    if quantity is None or quantity != quantity.to_integral_value():
+        raise DataError(
+            "O6", f"Quantity must be a whole number on OrderItem {item['Id']}: {item['Quantity']}"
+        )
+    return int(quantity)
+
+
+def _plan_line(
+    builder: PlanBuilder,
+    order: Mapping[str, Any],
+    item: Mapping[str, Any],
+    phase: _Phase,
+    context: PlanningContext,
+    *,
+    currency: str,
+) -> None:
+    item_id = str(item["Id"])
+    record = SourceRecord("OrderItem", item_id)
+    unit_price = item.get("UnitPrice")
+    if unit_price is not None and to_decimal(unit_price) < 0:
+        builder.skip(  # P9
+            Issue(
+                "P9",
+                f"Skipped: negative unit price {unit_price} produces no Stripe price",
+                record,
+                reported=False,
+            )
+        )
+        return
+    quantity = _whole_quantity(item)
+    terms = line_terms(item)
+    product = item.get("Product2") if isinstance(item.get("Product2"), Mapping) else None
+    if product is None or not product.get("Id"):
+        raise DataError(
+            "M2", f"The following required fields are missing: OrderItem[{item_id}].Product2"
+        )
+    entry = item.get("PricebookEntry") if isinstance(item.get("PricebookEntry"), Mapping) else {}
+    assert isinstance(entry, Mapping)
+    if (
+        terms.recurring
+        and not terms.tiered
+        and phase.term_months
+        and phase.term_months % terms.interval_count
+    ):
+        raise DataError(
+            "O7",
+            f"Subscription term of {phase.term_months} months is not a whole number of "
+            f"{terms.interval_count}-month billing periods on OrderItem {item_id} "
+            "(a prorated final period is not supported yet)",
+        )
+    product_id = plan_product_sync(builder, product, context, update_existing=False)
+    sources = {"OrderItem": item, "Product2": product, "PricebookEntry": entry, "Order": order}
+    line = line_price_params(
+        item,
+        terms,
+        sources,
+        context,
+        currency=currency,
+        product_id=product_id,
+        term_months=phase.term_months,
+    )
+    recurring = line.params.get("recurring")
+    metered = isinstance(recurring, dict) and recurring.get("usage_type") == "metered"
+    if metered and quantity > 1:
+        raise DataError(
+            "P4",
+            f"A metered (Arrears) line has no quantity; OrderItem {item_id} "
+            f"has quantity {quantity}",
+        )
+    price = _line_price_ref(builder, item, product, entry, line, phase, context, currency)
+    if isinstance(recurring, dict):
+        key = (str(recurring.get("interval")), int(recurring.get("interval_count") or 1))
+        phase.intervals.setdefault(key, []).append(item_id)
+        entry_params: dict[str, Any] = {"price": price}
+        if not metered:
+            entry_params["quantity"] = quantity
+        entry_params["metadata"] = record_metadata("order_item", item_id, context)
+        evaluated = apply_mapping(
+            entry_params,
+            context.settings.mappings.subscription_item,
+            sources,
+            label="subscription item",
+        )
+        phase.items.append(evaluated.params)
+    else:
+        phase.invoice_items.append(
+            {
+                "price": price,
+                "quantity": quantity,
+                "metadata": record_metadata("order_item", item_id, context),
+            }
+        )
+
+
+def _line_price_ref(
+    builder: PlanBuilder,
+    item: Mapping[str, Any],
+    product: Mapping[str, Any],
+    entry: Mapping[str, Any],
+    line: PriceDraft,
+    phase: _Phase,
+    context: PlanningContext,
+    currency: str,
+) -> PriceRef:
+    """P6: the pricebook entry's price when the line's price equals it, else the line's own."""
+    if entry.get("Id") and not line.amount_mapped:
+        entry_product = entry.get("Product2")
+        entry_view = entry if isinstance(entry_product, Mapping) else {**entry, "Product2": product}
+        entry_draft = pricebook_price_params(
+            entry_view,
+            product,
+            context,
+            currency=currency,
+            product_id=stripe_product_id(product, context),
+        )
+        if entry_draft is not None and signatures_match(entry_draft.params, line.params):
+            return plan_pricebook_price(builder, entry_view, product, entry_draft, context)
+    price, is_new = plan_line_price(builder, item, product, line, context)
+    if is_new and isinstance(price, dict):
+        phase.archives.append((line_archive_operation_id(str(item["Id"])), price))
+    return price
+
+
+def _check_lines(phase: _Phase) -> None:
+    """Rule O6: at most 100 recurring lines, all on one billing interval."""
+    if len(phase.items) > MAX_RECURRING_LINES:
+        raise DataError(
+            "O6",
+            f"An order can have at most {MAX_RECURRING_LINES} recurring lines; "
+            f"this one has {len(phase.items)}",
+        )
+    if len(phase.intervals) > 1:
+        described = "; ".join(
+            f"every {count} {interval}(s): {', '.join(ids)}"
+            for (interval, count), ids in sorted(phase.intervals.items())
+        )
+        raise DataError(
+            "O6",
+            "All recurring lines of an order must share one billing frequency; found " + described,
+        )
+
+
+def _existing_schedule(order: Mapping[str, Any], context: PlanningContext) -> str | None:
+    known = context.known.schedules.get(str(order["Id"]))
+    if known:
+        return known
+    value = order.get("Stripe_ID__c")
+    return value if isinstance(value, str) and value.startswith("sub_sched_") else None
+
+
+def _plan_schedule(
+    builder: PlanBuilder,
+    order: Mapping[str, Any],
+    customer: PriceRef,
+    schedule: dict[str, Any],
+    phase: _Phase,
+    context: PlanningContext,
+) -> None:
+    record = SourceRecord("Order", str(order["Id"]))
+    phase_params = dict(phase.params)
+    phase_params["items"] = phase.items
+    if phase.invoice_items:
+        phase_params["add_invoice_items"] = phase.invoice_items
+    existing = _existing_schedule(order, context)
+    if existing is None:
+        params = {"customer": customer, **schedule, "phases": [phase_params]}
+        builder.add(
+            SCHEDULE_OPERATION,
+            "subscription_schedule.create",
+            params,
+            record,
+            writeback=(WriteBack(record, "Stripe_ID__c"),),
+        )
+        return
+    # An update replaces the phase list; the phase keeps its start (Stripe needs it resent).
+    allowed = fields_of(ENDPOINT_PARAMS["subscription_schedule.update"])
+    update = {k: v for k, v in schedule.items() if k in allowed}
+    if "start_date" in schedule:
+        phase_params = {"start_date": schedule["start_date"], **phase_params}
+    update["phases"] = [phase_params]
+    builder.add(SCHEDULE_OPERATION, "subscription_schedule.update", update, record, target=existing)
+
+
+def _plan_invoice(
+    builder: PlanBuilder,
+    order: Mapping[str, Any],
+    customer: PriceRef,
+    sources: Mapping[str, Any],
+    phase: _Phase,
+    context: PlanningContext,
+    *,
+    currency: str,
+) -> None:
+    """Rule O3: invoice items on a draft invoice made for them, then finalized."""
+    order_id = str(order["Id"])
+    record = SourceRecord("Order", order_id)
+    params: dict[str, Any] = {
+        "customer": customer,
+        "currency": currency,
+        "auto_advance": False,
+        # Only this order's items: other pending items of the customer stay where they are.
+        "pending_invoice_items_behavior": "exclude",
+    }
+    term = order.get("SBQQ__PaymentTerm__c") or sources["SBQQ__Quote__c"].get(
+        "SBQQ__PaymentTerm__c"
+    )
+    days = days_until_due(term)
+    if days is not None:
+        params["collection_method"] = "send_invoice"
+        params["days_until_due"] = days
+    params["metadata"] = record_metadata("order", order_id, context)
+    params = apply_mapping(
+        params, context.settings.mappings.invoice, sources, label="invoice"
+    ).params
+    builder.add(
+        INVOICE_OPERATION,
+        "invoice.create",
+        params,
+        record,
+        writeback=(WriteBack(record, "Stripe_ID__c"),),
+    )
+    invoice = ref(INVOICE_OPERATION)
+    for line in phase.invoice_items:
+        item_id = str(
+            line["metadata"][metadata_key("salesforce_order_item_id", sandbox=context.sandbox)]
+        )
+        builder.add(
+            f"invoiceitem:{item_id}",
+            "invoiceitem.create",
+            {
+                "customer": customer,
+                "invoice": invoice,
+                "pricing": {"price": line["price"]},
+                "quantity": line["quantity"],
+                "metadata": line["metadata"],
+            },
+            SourceRecord("OrderItem", item_id),
+        )
+    builder.add(
+        FINALIZE_OPERATION,
+        "invoice.finalize",
+        {},
+        record,
+        target=invoice,
+        writeback=(WriteBack(record, "Stripe_Invoice_Payment_Link__c", "hosted_invoice_url"),),
+    )

@@ -1,0 +1,97 @@
+"""The planner's entry points: one Salesforce record (hydrated) in, one Plan out.
+
+Each entry point applies the sync preferences first (S4 live sync, S3 filters), then plans the
+record's Stripe operations; a data problem anywhere turns the whole plan into an error, since a
+half-applied order would leave Stripe billing something Salesforce does not say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from consumer.sync.mapping.coercion import CoercionError
+from consumer.sync.mapping.data_error import DataError
+from consumer.sync.planning.builder import PlanBuilder
+from consumer.sync.planning.context import PlanningContext
+from consumer.sync.planning.customers import plan_customer
+from consumer.sync.planning.orders import plan_order_operations
+from consumer.sync.planning.plan import Issue, Plan, SourceRecord
+from consumer.sync.planning.preferences import currency_of, gate
+from consumer.sync.planning.prices import plan_pricebook_price, pricebook_price_params
+from consumer.sync.planning.products import plan_product_sync
+
+_Planner = Callable[[PlanBuilder, Mapping[str, Any], PlanningContext], None]
+
+
+def _plan(
+    object_type: str, record: Mapping[str, Any], context: PlanningContext, planner: _Planner
+) -> Plan:
+    root = SourceRecord(object_type, str(record.get("Id") or ""))
+    try:
+        skip = gate(root, record, context)
+        if skip is not None:
+            return Plan(root, skips=(skip,))
+        builder = PlanBuilder(root)
+        planner(builder, record, context)
+        return builder.build()
+    except DataError as exc:
+        return Plan(root, errors=(Issue(exc.rule, exc.message, root),))
+    except CoercionError as exc:
+        # A value that is not what its field type promises (e.g. a UnitPrice of "abc").
+        return Plan(root, errors=(Issue("M2", f"Data Error: {exc}", root),))
+
+
+def plan_order(order: Mapping[str, Any], *, context: PlanningContext) -> Plan:
+    """An activated order: customer, products, prices, meters, then its schedule or invoice."""
+    return _plan("Order", order, context, plan_order_operations)
+
+
+def plan_account(account: Mapping[str, Any], *, context: PlanningContext) -> Plan:
+    """An account on its own: create or update its customer (C1)."""
+
+    def planner(builder: PlanBuilder, record: Mapping[str, Any], ctx: PlanningContext) -> None:
+        plan_customer(builder, record, ctx)
+
+    return _plan("Account", account, context, planner)
+
+
+def plan_product(product: Mapping[str, Any], *, context: PlanningContext) -> Plan:
+    """A product on its own: create it, or update the existing one (P1)."""
+
+    def planner(builder: PlanBuilder, record: Mapping[str, Any], ctx: PlanningContext) -> None:
+        plan_product_sync(builder, record, ctx, update_existing=True)
+
+    return _plan("Product2", product, context, planner)
+
+
+def plan_pricebook_entry(entry: Mapping[str, Any], *, context: PlanningContext) -> Plan:
+    """A pricebook entry on its own: its product, then its price (new, kept, or replaced: P7).
+
+    ``entry["Product2"]`` must hold the hydrated product.
+    """
+
+    def planner(builder: PlanBuilder, record: Mapping[str, Any], ctx: PlanningContext) -> None:
+        product = record.get("Product2")
+        if not isinstance(product, Mapping) or not product.get("Id"):
+            raise DataError(
+                "M2", "The following required fields are missing: PricebookEntry.Product2"
+            )
+        product_id = plan_product_sync(builder, product, ctx, update_existing=False)
+        draft = pricebook_price_params(
+            record, product, ctx, currency=currency_of(record, ctx), product_id=product_id
+        )
+        if draft is None:
+            builder.skip(
+                Issue(
+                    "P9",
+                    f"Skipped: negative unit price {record.get('UnitPrice')} "
+                    "produces no Stripe price",
+                    builder.root,
+                    reported=ctx.trigger == "manual",
+                )
+            )
+            return
+        plan_pricebook_price(builder, record, product, draft, ctx)
+
+    return _plan("PricebookEntry", entry, context, planner)

@@ -1,0 +1,347 @@
+"""Stripe prices for pricebook entries and order lines (rules P2-P9), and meters for metered ones.
+
+Stripe prices are immutable, so the planner works with *signatures*: the parameters that make
+a price what it is (product, currency, amount to 12 places, type, interval, usage type, tiers).
+An order line reuses its pricebook entry's price when the signatures match (P6); a pricebook
+entry whose signature changed gets a new price that takes over the lookup key, and the old one
+is archived (P7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from consumer.sync.mapping.coercion import to_decimal
+from consumer.sync.mapping.data_error import DataError
+from consumer.sync.mapping.evaluate import apply_mapping
+from consumer.sync.planning.amounts import canonical_amount, minor_units
+from consumer.sync.planning.billing_terms import interval_count, is_recurring, usage_type
+from consumer.sync.planning.builder import PlanBuilder
+from consumer.sync.planning.context import KnownPrice, PlanningContext
+from consumer.sync.planning.identity import (
+    metadata_key,
+    meter_event_name,
+    price_lookup_key,
+    record_metadata,
+)
+from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
+from consumer.sync.planning.tiers import (
+    ORDER_LINE,
+    STANDARD,
+    line_schedules,
+    product_schedules,
+    tiers_from,
+)
+
+PriceRef = str | dict[str, str]
+
+
+def price_signature(price: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes a price that price, from create params or a retrieved Stripe Price alike."""
+    product = price.get("product")
+    if isinstance(product, Mapping):
+        product = product.get("id")
+    recurring = price.get("recurring")
+    if price.get("type") == "one_time" or not isinstance(recurring, Mapping):
+        recurring_key = None
+    else:
+        recurring_key = (
+            recurring.get("interval"),
+            int(recurring.get("interval_count") or 1),
+            recurring.get("usage_type") or "licensed",
+        )
+    tiers = price.get("tiers") or ()
+    tier_key = tuple(
+        (
+            "inf" if tier.get("up_to") in (None, "inf") else int(tier["up_to"]),
+            _amount_key(tier, "unit_amount"),
+            _amount_key(tier, "flat_amount"),
+        )
+        for tier in tiers
+    )
+    return (
+        product,
+        str(price.get("currency") or "").lower(),
+        recurring_key,
+        "tiered" if tier_key else "per_unit",
+        None if tier_key else _amount_key(price, "unit_amount"),
+        price.get("tiers_mode") if tier_key else None,
+        tier_key,
+    )
+
+
+def _amount_key(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(f"{name}_decimal")
+    if value is None:
+        value = data.get(name)
+    if value is None:
+        return None
+    return canonical_amount(value)
+
+
+def signatures_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return price_signature(a) == price_signature(b)
+
+
+# --- meters -------------------------------------------------------------------------------
+
+
+def meter_operation_id(product2_id: str) -> str:
+    return f"meter:{product2_id}"
+
+
+def plan_meter(
+    builder: PlanBuilder, product: Mapping[str, Any], context: PlanningContext
+) -> PriceRef:
+    """The billing meter a metered price of this product reports usage to (one per product)."""
+    product2_id = str(product["Id"])
+    known = context.known.meters.get(product2_id)
+    if known:
+        return known
+    operation_id = meter_operation_id(product2_id)
+    name = str(product.get("Name") or product2_id)
+    builder.add(
+        operation_id,
+        "billing.meter.create",
+        {
+            "display_name": f"{name} usage"[:250],
+            "event_name": meter_event_name(product2_id, sandbox=context.sandbox),
+            "default_aggregation": {"formula": "sum"},
+            "customer_mapping": {"event_payload_key": "stripe_customer_id", "type": "by_id"},
+            "value_settings": {"event_payload_key": "value"},
+        },
+        SourceRecord("Product2", product2_id),
+    )
+    return ref(operation_id)
+
+
+def _attach_meter(
+    builder: PlanBuilder,
+    params: dict[str, Any],
+    product: Mapping[str, Any],
+    context: PlanningContext,
+) -> None:
+    recurring = params.get("recurring")
+    if isinstance(recurring, dict) and recurring.get("usage_type") == "metered":
+        recurring.setdefault("meter", plan_meter(builder, product, context))
+
+
+# --- pricebook entry prices ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriceDraft:
+    """Create parameters of a price not yet attached to a meter."""
+
+    params: dict[str, Any]
+    amount_mapped: bool
+
+
+def pricebook_price_params(
+    entry: Mapping[str, Any],
+    product: Mapping[str, Any],
+    context: PlanningContext,
+    *,
+    currency: str,
+    product_id: str,
+) -> PriceDraft | None:
+    """The price a pricebook entry stands for; None for a negative price (P9)."""
+    entry_id = str(entry["Id"])
+    params: dict[str, Any] = {
+        "currency": currency,
+        "product": product_id,
+        "lookup_key": price_lookup_key(entry_id, sandbox=context.sandbox),
+    }
+    if is_recurring(product.get("SBQQ__SubscriptionPricing__c")):  # P2 from Product2
+        params["recurring"] = {
+            "interval": "month",
+            "interval_count": interval_count(product.get("SBQQ__BillingFrequency__c")),
+            "usage_type": usage_type(product.get("SBQQ__BillingType__c")),
+        }
+    tiers = tiers_from(
+        product_schedules(product), STANDARD, currency, where=f"PricebookEntry {entry_id}"
+    )
+    if tiers is not None:
+        params.update(billing_scheme="tiered", tiers_mode=tiers.mode, tiers=tiers.tiers)
+    params["metadata"] = {
+        **record_metadata("pricebook_entry", entry_id, context),
+        **record_metadata("product", str(product["Id"]), context),
+    }
+    sources = {"PricebookEntry": entry, "Product2": product}
+    evaluated = apply_mapping(params, context.settings.mappings.price, sources, label="price")
+    params = evaluated.params
+    amount_mapped = _convert_mapped_amount(params, evaluated.from_custom, currency)
+    if tiers is None and not amount_mapped and "unit_amount_decimal" not in params:
+        unit_price = entry.get("UnitPrice")
+        if unit_price is None:
+            raise DataError(
+                "M2", "The following required fields are missing: PricebookEntry.UnitPrice"
+            )
+        amount = to_decimal(unit_price)
+        if amount < 0:
+            return None
+        params["unit_amount_decimal"] = minor_units(amount, currency)
+    return PriceDraft(params, amount_mapped)
+
+
+def _convert_mapped_amount(
+    params: dict[str, Any], from_custom: frozenset[str], currency: str
+) -> bool:
+    """A custom mapping gives a Salesforce currency amount (major units): convert it."""
+    if "unit_amount_decimal" not in from_custom:
+        return False
+    params["unit_amount_decimal"] = minor_units(to_decimal(params["unit_amount_decimal"]), currency)
+    return True
+
+
+def known_price(record: Mapping[str, Any], checked: Mapping[str, KnownPrice]) -> KnownPrice | None:
+    """The price a record already has: a checked entry, else a price id in Stripe_ID__c."""
+    known = checked.get(str(record["Id"]))
+    if known is not None:
+        return known
+    value = record.get("Stripe_ID__c")
+    if isinstance(value, str) and value.startswith("price_"):
+        return KnownPrice(value)
+    return None
+
+
+def plan_pricebook_price(
+    builder: PlanBuilder,
+    entry: Mapping[str, Any],
+    product: Mapping[str, Any],
+    draft: PriceDraft,
+    context: PlanningContext,
+) -> PriceRef:
+    """Use the entry's Stripe price if current, else create it (P7: replacing a stale one)."""
+    entry_id = str(entry["Id"])
+    record = SourceRecord("PricebookEntry", entry_id)
+    known = known_price(entry, context.known.prices)
+    # Without the known price's parameters we trust the id: the caller fetches them whenever
+    # it can, and that is what lets a changed entry be noticed (P7).
+    if known is not None and (known.price is None or signatures_match(known.price, draft.params)):
+        return known.id
+    params = dict(draft.params)
+    _attach_meter(builder, params, product, context)
+    operation_id = f"price:pbe:{entry_id}"
+    if known is not None:
+        params["transfer_lookup_key"] = True
+    builder.add(
+        operation_id,
+        "price.create",
+        params,
+        record,
+        writeback=(WriteBack(record, "Stripe_ID__c"),),
+    )
+    if known is not None:
+        builder.add(
+            f"price_archive:pbe:{entry_id}",
+            "price.update",
+            {"active": False},
+            record,
+            target=known.id,
+        )
+    return ref(operation_id)
+
+
+# --- order line prices ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineTerms:
+    """How an order line bills, from the line itself (P2-P4)."""
+
+    recurring: bool
+    interval_count: int
+    usage_type: str
+    tiered: bool
+
+
+def line_terms(item: Mapping[str, Any]) -> LineTerms:
+    recurring = is_recurring(item.get("SBQQ__SubscriptionPricing__c"))
+    return LineTerms(
+        recurring=recurring,
+        interval_count=interval_count(item.get("SBQQ__BillingFrequency__c")) if recurring else 0,
+        usage_type=usage_type(item.get("SBQQ__BillingType__c")) if recurring else "licensed",
+        tiered=bool(line_schedules(item)),
+    )
+
+
+def line_price_params(
+    item: Mapping[str, Any],
+    terms: LineTerms,
+    sources: Mapping[str, Any],
+    context: PlanningContext,
+    *,
+    currency: str,
+    product_id: str,
+    term_months: int | None,
+) -> PriceDraft:
+    """The price an order line needs: per billing period for recurring lines (P5)."""
+    item_id = str(item["Id"])
+    params: dict[str, Any] = {"currency": currency, "product": product_id}
+    if terms.recurring:
+        params["recurring"] = {
+            "interval": "month",
+            "interval_count": terms.interval_count,
+            "usage_type": terms.usage_type,
+        }
+    tiers = tiers_from(line_schedules(item), ORDER_LINE, currency, where=f"OrderItem {item_id}")
+    if tiers is not None:
+        params.update(billing_scheme="tiered", tiers_mode=tiers.mode, tiers=tiers.tiers)
+    params["metadata"] = {
+        **record_metadata("order_item", item_id, context),
+        metadata_key("salesforce_line_price", sandbox=context.sandbox): "true",
+    }
+    evaluated = apply_mapping(
+        params, context.settings.mappings.price_order_item, sources, label="price"
+    )
+    params = evaluated.params
+    amount_mapped = _convert_mapped_amount(params, evaluated.from_custom, currency)
+    if tiers is None and not amount_mapped and "unit_amount_decimal" not in params:
+        amount = to_decimal(item["UnitPrice"])
+        evergreen = str(item.get("SBQQ__SubscriptionType__c") or "").lower() == "evergreen"
+        if terms.recurring and not evergreen and term_months:
+            # P5: the line's UnitPrice covers the whole term; Stripe bills once per period.
+            periods_numerator = amount * terms.interval_count
+            params["unit_amount_decimal"] = minor_units(
+                periods_numerator, currency, divide_by=term_months
+            )
+        else:
+            params["unit_amount_decimal"] = minor_units(amount, currency)
+    return PriceDraft(params, amount_mapped)
+
+
+def line_price_operation_id(item_id: str) -> str:
+    return f"price:line:{item_id}"
+
+
+def line_archive_operation_id(item_id: str) -> str:
+    return f"price_archive:line:{item_id}"
+
+
+def plan_line_price(
+    builder: PlanBuilder,
+    item: Mapping[str, Any],
+    product: Mapping[str, Any],
+    draft: PriceDraft,
+    context: PlanningContext,
+) -> tuple[PriceRef, bool]:
+    """The line's own price; the flag says it is new and must be archived after use (P6)."""
+    known = known_price(item, context.known.line_prices)
+    if known is not None and (known.price is None or signatures_match(known.price, draft.params)):
+        return known.id, False
+    item_id = str(item["Id"])
+    record = SourceRecord("OrderItem", item_id)
+    params = dict(draft.params)
+    _attach_meter(builder, params, product, context)
+    operation_id = line_price_operation_id(item_id)
+    builder.add(
+        operation_id,
+        "price.create",
+        params,
+        record,
+        writeback=(WriteBack(record, "Stripe_ID__c"),),
+    )
+    return ref(operation_id), True

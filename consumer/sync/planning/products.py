@@ -1,0 +1,80 @@
+"""Product2 records to Stripe products (rules P1, M1).
+
+Products get a deterministic id from the Product2 id, so creating one is idempotent forever
+(not just for Stripe's 24-hour key window) and every plan can name a product without waiting
+for a create to return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from consumer.sync.mapping.evaluate import apply_mapping
+from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
+from consumer.sync.planning.builder import PlanBuilder
+from consumer.sync.planning.context import PlanningContext
+from consumer.sync.planning.identity import product_id, record_metadata
+from consumer.sync.planning.plan import SourceRecord, WriteBack
+
+
+def product_operation_id(product2_id: str) -> str:
+    return f"product:{product2_id}"
+
+
+def existing_product_id(product: Mapping[str, Any], context: PlanningContext) -> str | None:
+    product2_id = str(product["Id"])
+    known = context.known.products.get(product2_id)
+    if known:
+        return known
+    value = product.get("Stripe_ID__c")
+    return value if isinstance(value, str) and value else None
+
+
+def stripe_product_id(product: Mapping[str, Any], context: PlanningContext) -> str:
+    """The Stripe id the product has or will have."""
+    return existing_product_id(product, context) or product_id(
+        str(product["Id"]), sandbox=context.sandbox
+    )
+
+
+def product_params(product: Mapping[str, Any], context: PlanningContext) -> dict[str, Any]:
+    product2_id = str(product["Id"])
+    params: dict[str, Any] = {
+        "id": product_id(product2_id, sandbox=context.sandbox),
+        "name": str(product.get("Name") or product2_id),
+    }
+    description = product.get("Description")
+    if isinstance(description, str) and description.strip():
+        params["description"] = description.strip()
+    params["metadata"] = record_metadata("product", product2_id, context)
+    return apply_mapping(
+        params, context.settings.mappings.product, {"Product2": product}, label="product"
+    ).params
+
+
+def plan_product_sync(
+    builder: PlanBuilder,
+    product: Mapping[str, Any],
+    context: PlanningContext,
+    *,
+    update_existing: bool,
+) -> str:
+    """Create the product if Stripe lacks it (or update it, when asked); return its id."""
+    record = SourceRecord("Product2", str(product["Id"]))
+    existing = existing_product_id(product, context)
+    operation_id = product_operation_id(record.id)
+    if existing is None:
+        builder.add(
+            operation_id,
+            "product.create",
+            product_params(product, context),
+            record,
+            writeback=(WriteBack(record, "Stripe_ID__c"),),
+        )
+        return product_id(record.id, sandbox=context.sandbox)
+    if update_existing:
+        allowed = fields_of(ENDPOINT_PARAMS["product.update"])
+        params = {k: v for k, v in product_params(product, context).items() if k in allowed}
+        builder.add(operation_id, "product.update", params, record, target=existing)
+    return existing
