@@ -96,6 +96,7 @@ class OrgStore:
         *,
         org_id: str,
         user_id: str,
+        username: str = "admin@cpqsync.sim",
         clock: Callable[[], datetime] | None = None,
         ids: IdFactory | None = None,
     ) -> None:
@@ -113,12 +114,37 @@ class OrgStore:
             for f in o.fields.values()
             if f.external_id or f.unique
         }
+        # (child object, lookup field) -> parent id -> child ids: subqueries and cascades
+        self._child_index: dict[tuple[str, str], dict[str, set[str]]] = {
+            (child, lookup): {}
+            for o in OBJECTS.values()
+            for child, lookup in o.child_relationships.values()
+        }
+        self._indexed: dict[str, list[tuple[str, dict[str, set[str]], bool]]] = {
+            name: [(fld, idx, True) for (o, fld), idx in self._ext_index.items() if o == name]
+            + [(fld, idx, False) for (o, fld), idx in self._child_index.items() if o == name]
+            for name in OBJECTS
+        }
         self._listeners: list[ChangeListener] = []
         self._rules: list[ValidationRule] = []
         self._tx: Transaction | None = None
         self._commit_number = 1_000_000
         self._auto_counters: dict[str, int] = {k: v[2] for k, v in _AUTO_NUMBERS.items()}
         self._last_stamp: datetime | None = None
+        # The integration user every API call acts as; lookups to it (OwnerId...) must resolve.
+        self.create(
+            "User",
+            {
+                "Id": user_id,
+                "Username": username,
+                "LastName": "Integration",
+                "FirstName": "cpqsync",
+                "Email": username,
+                "CreatedById": user_id,
+                "LastModifiedById": user_id,
+            },
+            system=True,
+        )
 
     # -- listeners and rules -------------------------------------------------------------------
 
@@ -258,6 +284,27 @@ class OrgStore:
     def count(self, object_name: str) -> int:
         with self._lock:
             return len(self._records[self.object(object_name).name])
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Hold while reading several records to see one consistent state."""
+        return self._lock
+
+    def peek(
+        self, object_name: str, record_id: str, *, include_deleted: bool = False
+    ) -> Record | None:
+        """The record itself (not a copy) for a canonical id, for read-only hot paths."""
+        rec = self._records[object_name].get(record_id)
+        if rec is None and include_deleted:
+            rec = self._deleted[object_name].get(record_id)
+        return rec
+
+    def children(self, child_object: str, lookup_field: str, parent_id: str) -> list[Record]:
+        """Live child records whose ``lookup_field`` points at ``parent_id`` (not copies)."""
+        with self._lock:
+            ids = self._child_index[(child_object, lookup_field)].get(parent_id, ())
+            table = self._records[child_object]
+            return [table[i] for i in sorted(ids) if i in table]
 
     def ids_by_external_id(self, object_name: str, field_name: str, value: str) -> list[str]:
         obj = self.object(object_name)
@@ -517,7 +564,7 @@ class OrgStore:
                     f"{f.label or f.name}: id value of incorrect type: {value}",
                     [f.name],
                 )
-            if value not in self._records[target.name]:
+            if value not in self._records[target.name] and value != rec.get("Id"):
                 raise OrgError(
                     "INVALID_CROSS_REFERENCE_KEY",
                     f"invalid cross reference id: {f.name} = {value}",
@@ -528,9 +575,7 @@ class OrgStore:
         for rel, (child_name, lookup) in obj.child_relationships.items():
             child = OBJECTS[child_name]
             lookup_def = child.fields[lookup]
-            dependents = [
-                r for r in self._records[child_name].values() if r.get(lookup) == rec["Id"]
-            ]
+            dependents = self.children(child_name, lookup, rec["Id"])
             if not dependents:
                 continue
             if lookup_def.cascade_delete:
@@ -589,12 +634,12 @@ class OrgStore:
     def _reindex(
         self, object_name: str, record_id: str, old: Record | None, new: Record | None
     ) -> None:
-        for (obj_name, field_name), index in self._ext_index.items():
-            if obj_name != object_name:
-                continue
+        for field_name, index, folded in self._indexed[object_name]:
             if old is not None and old.get(field_name) is not None:
-                holders = index.get(str(old[field_name]).casefold())
+                key = str(old[field_name]).casefold() if folded else old[field_name]
+                holders = index.get(key)
                 if holders is not None:
                     holders.discard(record_id)
             if new is not None and new.get(field_name) is not None:
-                index.setdefault(str(new[field_name]).casefold(), set()).add(record_id)
+                key = str(new[field_name]).casefold() if folded else new[field_name]
+                index.setdefault(key, set()).add(record_id)

@@ -170,3 +170,9 @@ def to_json(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     return value
+
+
+def compound_json(components: tuple[tuple[str, str], ...], rec: dict[str, Any]) -> Any:
+    """A compound address as REST renders it (lower-camel keys), or None when all are empty."""
+    values = {sub[0].lower() + sub[1:]: to_json(rec.get(flat)) for sub, flat in components}
+    return values if any(v is not None for v in values.values()) else None

@@ -1,0 +1,1 @@
+"""The org's REST API over HTTPS (aiohttp): OAuth, SOAP login, query, sObjects, collections."""
