@@ -1,7 +1,8 @@
 """One committed transaction in, Avro-encoded change events out.
 
 Records of one entity changed alike in one transaction (same change type, same fields, same new
-values: a mass update, a bulk delete) share one event listing all their ids, as on a real org;
+values: a mass update, a bulk delete) share one event listing all their ids, as on a real org (the
+first record's values stand for all, commit stamps included);
 events of one transaction carry its ``transactionKey`` and increasing ``sequenceNumber``s.
 On UPDATE the body holds only changed fields (the rest stay null, ``nulledFields`` tells real
 nulls apart); CREATE and UNDELETE carry the whole record with empty bitmaps; DELETE carries only
@@ -133,6 +134,15 @@ def _update_body(
     return body, changed, nulled
 
 
+# A real org stamps every record of a transaction with one time; a simulated store may step its
+# clock per record, so these stamps must not keep records changed alike apart.
+_COMMIT_STAMP_FIELDS = frozenset({"CreatedDate", "LastModifiedDate"})
+
+
+def _grouping_key(body: Mapping[str, Any]) -> Any:
+    return _freeze({k: v for k, v in body.items() if k not in _COMMIT_STAMP_FIELDS})
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
@@ -164,7 +174,7 @@ def events_for_batch(
             change.change_type,
             changed.encoded(),
             nulled.encoded(),
-            _freeze(body),
+            _grouping_key(body),
         )
         if key not in groups:
             groups[key] = (change, body, changed, nulled)
