@@ -12,8 +12,10 @@ top-level bit is set, and its dotted sub-fields from the ``N-`` elements.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+_CACHE_LIMIT = 4096
 
 
 class BitmapError(ValueError):
@@ -26,6 +28,10 @@ class FieldLayout:
 
     names: tuple[str, ...]
     compound: Mapping[int, tuple[str, ...]]
+    # Bitmaps repeat (the same fields change again and again): remember their names.
+    _cache: dict[tuple[str, ...], tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, schema: Mapping[str, Any]) -> FieldLayout:
@@ -43,6 +49,17 @@ class FieldLayout:
 
     def decode(self, entries: Iterable[str]) -> list[str]:
         """Field names for one header bitmap list, in schema order, sub-fields after."""
+        key = tuple(entries)
+        if not key:
+            return []
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = tuple(self._decode(key))
+            if len(self._cache) < _CACHE_LIMIT:
+                self._cache[key] = cached
+        return list(cached)
+
+    def _decode(self, entries: tuple[str, ...]) -> list[str]:
         result: list[str] = []
         for entry in entries:
             if entry.startswith(("0x", "0X")):
