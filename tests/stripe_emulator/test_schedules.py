@@ -1,0 +1,335 @@
+"""Subscription schedules and the subscriptions they start, through the real client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import stripe
+
+from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from tests.stripe_emulator.conftest import FROZEN
+
+DAY = 86_400
+FEB_1 = 1_769_904_000  # 2026-02-01
+JAN_1_2027 = 1_798_761_600
+
+
+def one_time_price(client: stripe.StripeClient, product: stripe.Product) -> stripe.Price:
+    return client.v1.prices.create(
+        params={"currency": "usd", "product": product.id, "unit_amount": 50_000}
+    )
+
+
+def test_schedule_with_duration_starts_its_subscription(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+    product: stripe.Product,
+) -> None:
+    customer = clocked_customer()
+    setup_fee = one_time_price(client, product)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": customer.id,
+            "start_date": FROZEN,
+            "end_behavior": "cancel",
+            "metadata": {"salesforce_order_id": "801A"},
+            "phases": [
+                {
+                    "items": [{"price": monthly_price.id, "quantity": 3}],
+                    "add_invoice_items": [{"price": setup_fee.id}],
+                    "duration": {"interval": "month", "interval_count": 12},
+                    "proration_behavior": "none",
+                    "collection_method": "send_invoice",
+                    "invoice_settings": {"days_until_due": 30},
+                    "metadata": {"phase": "initial"},
+                }
+            ],
+        }
+    )
+    assert isinstance(schedule, stripe.SubscriptionSchedule)
+    assert schedule.status == "active"
+    assert schedule.end_behavior == "cancel"
+    phase = schedule.phases[0]
+    assert (phase.start_date, phase.end_date) == (FROZEN, JAN_1_2027)
+    assert [(i.price, i.quantity) for i in phase.items] == [(monthly_price.id, 3)]
+    assert phase.add_invoice_items[0].price == setup_fee.id
+    assert phase.invoice_settings is not None and phase.invoice_settings.days_until_due == 30
+    assert phase.proration_behavior == "none" and phase.metadata["phase"] == "initial"
+    assert schedule.current_phase is not None and schedule.current_phase.end_date == JAN_1_2027
+
+    subscription = client.v1.subscriptions.retrieve(str(schedule.subscription))
+    assert subscription.status == "active" and subscription.schedule == schedule.id
+    item = subscription.items.data[0]
+    assert item.price.id == monthly_price.id and item.quantity == 3
+    assert (item.current_period_start, item.current_period_end) == (FROZEN, FEB_1)
+    first = client.v1.invoices.retrieve(str(subscription.latest_invoice))
+    assert first.billing_reason == "subscription_create"
+    assert first.amount_due == 3 * 12_000 + 50_000
+    assert first.status == "open" and first.due_date == FROZEN + 30 * DAY
+
+
+def test_end_date_phases_chain(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    customer = clocked_customer()
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": customer.id,
+            "start_date": FROZEN,
+            "phases": [
+                {"items": [{"price": monthly_price.id}], "end_date": FEB_1},
+                {"items": [{"price": monthly_price.id, "quantity": 2}], "end_date": JAN_1_2027},
+            ],
+        }
+    )
+    assert [(p.start_date, p.end_date) for p in schedule.phases] == [
+        (FROZEN, FEB_1),
+        (FEB_1, JAN_1_2027),
+    ]
+    assert schedule.end_behavior == "release"
+
+
+def test_future_start_is_not_started_and_backdated_start_bills_elapsed_periods(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    customer = clocked_customer()
+    future = client.v1.subscription_schedules.create(
+        params={
+            "customer": customer.id,
+            "start_date": FEB_1,
+            "phases": [{"items": [{"price": monthly_price.id}], "end_date": JAN_1_2027}],
+        }
+    )
+    assert future.status == "not_started" and future.subscription is None
+    backdated = client.v1.subscription_schedules.create(
+        params={
+            "customer": customer.id,
+            "start_date": FROZEN - 60 * DAY,
+            "phases": [{"items": [{"price": monthly_price.id}], "duration": {"interval": "year"}}],
+        }
+    )
+    assert backdated.status == "active"
+    sub = client.v1.subscriptions.retrieve(str(backdated.subscription))
+    assert sub.start_date == FROZEN - 60 * DAY
+    period = sub.items.data[0]
+    assert period.current_period_start <= FROZEN < period.current_period_end
+    invoices = client.v1.invoices.list(params={"subscription": sub.id})
+    # Nov 2 - Dec 2 and Dec 2 - Jan 2 (the period in progress): one invoice each
+    licensed = [i.lines.data[0].period.start for i in invoices.data]
+    assert licensed == [FROZEN - 30 * DAY, FROZEN - 60 * DAY]
+
+
+@pytest.mark.parametrize(
+    ("phase", "param"),
+    [
+        ({"end_date": FROZEN - DAY}, "phases[0][end_date]"),
+        ({"end_date": FEB_1, "duration": {"interval": "month"}}, "phases[0][end_date]"),
+    ],
+)
+def test_phase_timing_errors_name_the_phase(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+    phase: dict[str, Any],
+    param: str,
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscription_schedules.create(
+            params={
+                "customer": clocked_customer().id,
+                "start_date": FROZEN,
+                "phases": [{"items": [{"price": monthly_price.id}], **phase}],
+            }
+        )
+    assert info.value.param == param
+
+
+def test_item_checks(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+    product: stripe.Product,
+) -> None:
+    customer = clocked_customer()
+
+    def attempt(items: list[dict[str, Any]]) -> stripe.InvalidRequestError:
+        with pytest.raises(stripe.InvalidRequestError) as info:
+            client.v1.subscription_schedules.create(
+                params={
+                    "customer": customer.id,
+                    "phases": [{"items": items, "duration": {"interval": "year"}}],  # type: ignore[typeddict-item]
+                }
+            )
+        return info.value
+
+    one_time = one_time_price(client, product)
+    assert "type=one_time" in str(attempt([{"price": one_time.id}]).user_message)
+    assert attempt([{"price": "price_nope"}]).param == "phases[0][items][0][price]"
+    client.v1.prices.update(monthly_price.id, params={"active": False})
+    assert "inactive" in str(attempt([{"price": monthly_price.id}]).user_message)
+
+
+def test_missing_customer_is_resource_missing(
+    client: stripe.StripeClient, monthly_price: stripe.Price
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscription_schedules.create(
+            params={"customer": "cus_nope", "phases": [{"items": [{"price": monthly_price.id}]}]}
+        )
+    assert (info.value.code, info.value.param) == ("resource_missing", "customer")
+
+
+def test_send_invoice_needs_days_until_due(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscription_schedules.create(
+            params={
+                "customer": clocked_customer().id,
+                "phases": [
+                    {"items": [{"price": monthly_price.id}], "collection_method": "send_invoice"}
+                ],
+            }
+        )
+    assert info.value.param == "phases[0][invoice_settings][days_until_due]"
+
+
+def test_update_replaces_phases_and_the_subscription_follows(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+    product: stripe.Product,
+) -> None:
+    customer = clocked_customer()
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": customer.id,
+            "start_date": FROZEN,
+            "phases": [{"items": [{"price": monthly_price.id}], "end_date": JAN_1_2027}],
+        }
+    )
+    upgraded = client.v1.prices.create(
+        params={
+            "currency": "usd",
+            "product": product.id,
+            "unit_amount": 20_000,
+            "recurring": {"interval": "month"},
+        }
+    )
+    updated = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "end_behavior": "cancel",
+            "phases": [
+                {
+                    "start_date": FROZEN,
+                    "items": [{"price": upgraded.id, "quantity": 5}],
+                    "end_date": JAN_1_2027,
+                }
+            ],
+        },
+    )
+    assert [(i.price, i.quantity) for i in updated.phases[0].items] == [(upgraded.id, 5)]
+    sub = client.v1.subscriptions.retrieve(str(updated.subscription))
+    assert [(i.price.id, i.quantity) for i in sub.items.data] == [(upgraded.id, 5)]
+
+
+def test_ending_the_last_phase_now_cancels(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    """Rule A2: an amendment taking every line to 0 ends the last phase at once."""
+    customer = clocked_customer()
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": customer.id,
+            "start_date": FROZEN - 10 * DAY,
+            "end_behavior": "cancel",
+            "phases": [{"items": [{"price": monthly_price.id}], "end_date": JAN_1_2027}],
+        }
+    )
+    updated = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "phases": [
+                {
+                    "start_date": FROZEN - 10 * DAY,
+                    "items": [{"price": monthly_price.id}],
+                    "end_date": "now",
+                }
+            ]
+        },
+    )
+    assert updated.status == "completed"
+    assert client.v1.subscriptions.retrieve(str(schedule.subscription)).status == "canceled"
+
+
+def test_cancel_and_release(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    customer = clocked_customer()
+    params: Any = {
+        "customer": customer.id,
+        "phases": [{"items": [{"price": monthly_price.id}], "duration": {"interval": "year"}}],
+    }
+    canceled = client.v1.subscription_schedules.cancel(
+        client.v1.subscription_schedules.create(params=params).id
+    )
+    assert canceled.status == "canceled" and canceled.canceled_at is not None
+    assert client.v1.subscriptions.retrieve(str(canceled.subscription)).status == "canceled"
+
+    released = client.v1.subscription_schedules.release(
+        client.v1.subscription_schedules.create(params=params).id
+    )
+    assert released.status == "released" and released.subscription is None
+    kept = client.v1.subscriptions.retrieve(str(released.released_subscription))
+    assert kept.status == "active" and kept.schedule is None
+    with pytest.raises(stripe.InvalidRequestError, match="released"):
+        client.v1.subscription_schedules.update(released.id, params={"metadata": {"a": "b"}})
+
+
+def test_list_by_customer_and_objects_helper(
+    client: stripe.StripeClient,
+    emulator: StripeEmulator,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    first, second = clocked_customer(), clocked_customer()
+    for customer in (first, second):
+        client.v1.subscription_schedules.create(
+            params={"customer": customer.id, "phases": [{"items": [{"price": monthly_price.id}]}]}
+        )
+    listed = client.v1.subscription_schedules.list(params={"customer": first.id})
+    assert [s.customer for s in listed.data] == [first.id]
+    assert {s["customer"] for s in emulator.objects("subscription_schedule")} == {
+        first.id,
+        second.id,
+    }
+
+
+def test_expand_subscription_on_schedule(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": clocked_customer().id,
+            "phases": [{"items": [{"price": monthly_price.id}]}],
+            "expand": ["subscription.latest_invoice"],
+        }
+    )
+    assert isinstance(schedule.subscription, stripe.Subscription)
+    assert isinstance(schedule.subscription.latest_invoice, stripe.Invoice)
