@@ -40,9 +40,9 @@ class FieldLayout:
         namespace = str(schema.get("namespace", ""))
         names: list[str] = []
         compound: dict[int, tuple[str, ...]] = {}
-        for index, field in enumerate(schema["fields"]):
-            names.append(str(field["name"]))
-            record = _record_in(field["type"], named, namespace)
+        for index, entry in enumerate(schema["fields"]):
+            names.append(str(entry["name"]))
+            record = _record_in(entry["type"], named, namespace)
             if record is not None and index > 0:
                 compound[index] = tuple(str(sub["name"]) for sub in record["fields"])
         return cls(tuple(names), compound)
