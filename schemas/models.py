@@ -23,6 +23,8 @@ _MISSING: Final = object()
 
 
 def _utc_millis(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is dt.UTC and not value.microsecond % 1000:
+        return value  # the common case, and every value fastavro decodes
     try:
         value = value.astimezone(dt.UTC)
     except OverflowError:
