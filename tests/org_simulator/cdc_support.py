@@ -1,27 +1,25 @@
-"""Test helpers for the CDC and Pub/Sub tests: transactions to feed the publisher, a throwaway
-TLS certificate, and a Pub/Sub subscriber written with nothing but grpc and the generated stubs
-(no project client code), the way a third-party client talks to a real org."""
+"""Test helpers for the CDC and Pub/Sub tests: transactions to feed the publisher, a server with
+the simulator's own CA-signed certificate, and a Pub/Sub subscriber written with nothing but grpc
+and the generated stubs (no project client code), the way a third-party client talks to a real
+org."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import ipaddress
 import json
 import queue
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import fastavro
 import grpc
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from cpqsync.salesforce.pubsub_stubs import load
 from cpqsync.sandbox.org.cdc.publisher import ChangePublisher
@@ -29,6 +27,7 @@ from cpqsync.sandbox.org.changes import ChangeBatch, RecordChange
 from cpqsync.sandbox.org.pubsub.bus import EventBus
 from cpqsync.sandbox.org.pubsub.server import PubSubServer
 from cpqsync.sandbox.org.schema import OBJECTS
+from cpqsync.sandbox.org.tls import generate_server_certificates
 
 TOKEN = "00Dsim!test-session-token"
 ORG_ID = "00D000000000001AAA"
@@ -103,36 +102,6 @@ def decode(schema_json: str, payload: bytes) -> dict[str, Any]:
     return record
 
 
-def self_signed_cert() -> tuple[bytes, bytes]:
-    """(cert PEM, key PEM) for 127.0.0.1/localhost."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 @dataclass
 class Org:
     """A bus with every object's schema, its publisher, and a running server."""
@@ -150,21 +119,25 @@ def running_org(*, tls: bool = False, keepalive_s: float = 0.3, **server_kw: Any
     pb2, pb2_grpc = load()
     bus = EventBus()
     publisher = ChangePublisher(bus, OBJECTS)
-    cert, key = self_signed_cert() if tls else (None, None)
-    server = PubSubServer(
-        bus, "127.0.0.1", 0, cert, key, authenticate, keepalive_s=keepalive_s, **server_kw
-    )
-    server.start()
-    channel = (
-        grpc.secure_channel(server.target, grpc.ssl_channel_credentials(root_certificates=cert))
-        if cert is not None
-        else grpc.insecure_channel(server.target)
-    )
-    try:
-        yield Org(bus, publisher, server, channel, pb2_grpc.PubSubStub(channel), pb2)
-    finally:
-        channel.close()
-        server.stop(grace_s=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        cert = key = ca = None
+        if tls:
+            certs = generate_server_certificates(Path(tmp), ["127.0.0.1", "localhost"])
+            cert, key, ca = certs.server_cert_pem, certs.server_key_pem, certs.ca_cert_pem
+        server = PubSubServer(
+            bus, "127.0.0.1", 0, cert, key, authenticate, keepalive_s=keepalive_s, **server_kw
+        )
+        server.start()
+        channel = (
+            grpc.secure_channel(server.target, grpc.ssl_channel_credentials(root_certificates=ca))
+            if tls
+            else grpc.insecure_channel(server.target)
+        )
+        try:
+            yield Org(bus, publisher, server, channel, pb2_grpc.PubSubStub(channel), pb2)
+        finally:
+            channel.close()
+            server.stop(grace_s=0)
 
 
 class Subscriber:
