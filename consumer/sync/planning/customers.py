@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from consumer.sync.mapping.data_error import DataError
 from consumer.sync.mapping.evaluate import apply_mapping
 from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.builder import PlanBuilder
@@ -114,12 +115,29 @@ def existing_customer_id(account: Mapping[str, Any], context: PlanningContext) -
     return None
 
 
+def check_currency(account: Mapping[str, Any], context: PlanningContext, currency: str) -> None:
+    """Rule S5: a Stripe customer bills in one currency; no conversion is attempted."""
+    known = context.known.customers.get(str(account["Id"]))
+    if known is not None and known.currency and known.currency.lower() != currency:
+        raise DataError(
+            "S5",
+            f"Customer {known.id} already bills in {known.currency.upper()}; this order is in "
+            f"{currency.upper()} and a Stripe customer has one currency",
+        )
+
+
 def plan_customer(
-    builder: PlanBuilder, account: Mapping[str, Any], context: PlanningContext
+    builder: PlanBuilder,
+    account: Mapping[str, Any],
+    context: PlanningContext,
+    *,
+    currency: str | None = None,
 ) -> str | dict[str, str]:
     """Add the create or update of the account's customer; return its id or a placeholder."""
     record = SourceRecord("Account", str(account["Id"]))
     existing = existing_customer_id(account, context)
+    if currency is not None:
+        check_currency(account, context, currency)
     params = customer_params(account, context)
     if existing is not None:
         allowed = fields_of(ENDPOINT_PARAMS["customer.update"])

@@ -97,7 +97,7 @@ def plan_order_operations(
         )
         return
 
-    customer = plan_customer(builder, account, context)
+    customer = plan_customer(builder, account, context, currency=currency)
     for item in lines:
         _plan_line(builder, order, item, phase, context, currency=currency)
     _check_lines(phase)
