@@ -14,14 +14,19 @@ Format (see ``cpqsync/sandbox/datasets/cpq_demo.yaml``)::
           AccountId: "@acme"
 
 Keys starting with ``_`` are dataset metadata, never fields. ``@standard_pricebook`` names the
-org's Standard Price Book, which every org has. Records go through the same validation as API
-DML, so a dataset cannot hold data a real org would reject.
+org's Standard Price Book, which every org has. ``$today``, ``$today+30`` and ``$today-7``
+(days, UTC) keep a shipped dataset's dates current, so quotes don't turn into backdated orders
+as the file ages. ``_expected_error`` is text the connector's error message for that record
+must contain (ids it names are not known when the file is written). Records go through the
+same validation as API DML, so a dataset cannot hold data a real org would reject.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +105,13 @@ def load_dataset(store: OrgStore, data: dict[str, Any], loaded: LoadedDataset) -
     return loaded
 
 
+_RELATIVE_DATE = re.compile(r"\$today(?:([+-])(\d+))?")
+
+
 def _resolve(value: Any, loaded: LoadedDataset, label: str) -> Any:
+    if isinstance(value, str) and (match := _RELATIVE_DATE.fullmatch(value)):
+        days = int(match.group(2) or 0) * (-1 if match.group(1) == "-" else 1)
+        return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
     if isinstance(value, str) and value.startswith("@"):
         ref = value[1:]
         if ref not in loaded.refs:

@@ -20,6 +20,7 @@ from cpqsync.sandbox.org.dataset import (
     load_dataset,
     read_dataset,
 )
+from cpqsync.sandbox.org.dataset_generator import generate_orders
 from cpqsync.sandbox.org.ids import IdFactory
 from cpqsync.sandbox.org.oauth import OrgCredentials, SessionRegistry, TokenIssuer
 from cpqsync.sandbox.org.query_engine import QueryResult, execute
@@ -50,6 +51,7 @@ class OrgSimulator:
         dataset: Path | None = None,
         grpc_plaintext: bool = False,
         *,
+        generated_orders: int = 0,
         username: str = DEFAULT_USERNAME,
         password: str = DEFAULT_PASSWORD,
         client_id: str = DEFAULT_CLIENT_ID,
@@ -65,6 +67,7 @@ class OrgSimulator:
         self.grpc_plaintext = grpc_plaintext
         self.api_version = api_version
         self._want_pubsub = start_pubsub
+        self._generated_orders = generated_orders
         ids = IdFactory()
         self.org_id = ids.new_id("00D")
         self.user_id = ids.new_id("005")
@@ -115,6 +118,8 @@ class OrgSimulator:
                 self._start_pubsub()
             if self._dataset_path is not None:
                 load_dataset(self.store, read_dataset(self._dataset_path), self.dataset)
+            if self._generated_orders:
+                generate_orders(self.store, self.dataset, self._generated_orders)
             self._rest = RestServer(
                 self._ctx,
                 self._rest_port,
