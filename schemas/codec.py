@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from io import BytesIO
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastavro import schemaless_reader, schemaless_writer
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from cpqsync.settings import KafkaSettings
 
 __all__ = ["Codec", "DecodeFailure", "SchemaDecodeError", "SchemaEncodeError"]
+
+RecordT = TypeVar("RecordT", bound=AvroRecord)
 
 _SINGLE_OBJECT_FIRST_BYTE = single_object.MARKER[0]
 _CONFLUENT_FIRST_BYTE = registry.MAGIC_BYTE[0]
@@ -157,6 +159,21 @@ class Codec:
             "Confluent magic byte 00",
             topic,
         )
+
+    def decode_as(self, data: bytes | None, topic: str, model: type[RecordT]) -> RecordT:
+        """``decode``, insisting on one record type (a topic carries only one).
+
+        A value of another record type is reported as ``UNKNOWN_SCHEMA``: the
+        schema is valid, just not one this topic is meant to carry.
+        """
+        record = self.decode(data, topic)
+        if not isinstance(record, model):
+            raise SchemaDecodeError(
+                DecodeFailure.UNKNOWN_SCHEMA,
+                f"expected a {model.avro_name}, found a {record.avro_name}",
+                topic,
+            )
+        return record
 
 
 def _read_body(data: bytes, offset: int, plan: ReadPlan, topic: str) -> AvroRecord:

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.catalog import bundled_catalog
-from schemas.models import RECORD_TYPES, AvroRecord
+from schemas.codec import DecodeFailure, SchemaDecodeError
+from schemas.models import RECORD_TYPES, AvroRecord, ChangeEvent, SyncResult
 from schemas.registry import subject_for
 from tests.schemas.conftest import WIRE_FORMATS, make_codec
 from tests.schemas.samples import order_change_event
@@ -74,3 +75,24 @@ def test_a_second_codec_on_the_same_registry_reads_the_first_ones_values() -> No
     event = order_change_event()
 
     assert reader_codec.decode(writer.encode(event, "shared.topic"), "shared.topic") == event
+
+
+def test_decode_as_gives_the_typed_record_or_names_the_mix_up() -> None:
+    codec, _ = CODECS["single-object"]
+    event = order_change_event()
+    value = codec.encode(event, "cpqsync.sf.order")
+
+    assert codec.decode_as(value, "cpqsync.sf.order", ChangeEvent).record_id == event.record_id
+    with pytest.raises(SchemaDecodeError) as caught:
+        codec.decode_as(value, "cpqsync.sync.results", SyncResult)
+    assert caught.value.kind is DecodeFailure.UNKNOWN_SCHEMA
+    assert "expected a cpqsync.SyncResult, found a cpqsync.ChangeEvent" in str(caught.value)
+
+
+def test_settings_choose_the_wire_format() -> None:
+    from cpqsync.settings import KafkaSettings
+    from schemas.codec import Codec
+
+    assert not Codec.from_settings(KafkaSettings()).uses_registry
+    with_registry = Codec.from_settings(KafkaSettings(schema_registry_url="mock://settings"))
+    assert with_registry.encode(order_change_event(), "t")[0] == 0
