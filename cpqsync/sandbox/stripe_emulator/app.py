@@ -8,7 +8,7 @@ import asyncio
 import random
 import string
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -59,6 +59,15 @@ class _Dropped(Exception):
     """The request ends without a response (an injected drop or timeout)."""
 
 
+@dataclass
+class _Trace:
+    """What the request log needs, filled in as soon as it is known (a held request may be
+    cancelled before it returns)."""
+
+    raw: dict[str, Any] = field(default_factory=dict)
+    fault: FaultRule | None = None
+
+
 def _authenticate(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
@@ -92,26 +101,28 @@ async def handle(request: web.Request) -> web.StreamResponse:
     method, path = request.method, request.path
     body = await request.text() if method == "POST" else request.query_string
     key = request.headers.get("Idempotency-Key") if method in ("POST", "DELETE") else None
-    raw: dict[str, Any] = {}
-    fault: FaultRule | None = None
+    trace = _Trace()
+    outcome: _Outcome | None = None
     try:
-        outcome, raw, fault = await _run(request, backend, request_id, body, key)
+        outcome = await _run(request, backend, request_id, body, key, trace)
     except _Dropped:
-        outcome = None
-    latency = (time.perf_counter() - started) * 1000
-    backend.log.append(
-        RequestLogEntry(
-            method=method,
-            path=path,
-            params=raw,
-            idempotency_key=key,
-            status=outcome.status if outcome else 0,
-            latency_ms=round(latency, 3),
-            request_id=request_id,
-            replayed=bool(outcome and outcome.replayed),
-            fault=fault.kind if fault else None,
+        pass
+    finally:
+        # Also reached when the client gives up on a held (timeout) request and aiohttp
+        # cancels the handler: the log still shows the attempt, with status 0.
+        backend.log.append(
+            RequestLogEntry(
+                method=method,
+                path=path,
+                params=trace.raw,
+                idempotency_key=key,
+                status=outcome.status if outcome else 0,
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                request_id=request_id,
+                replayed=bool(outcome and outcome.replayed),
+                fault=trace.fault.kind if trace.fault else None,
+            )
         )
-    )
     if outcome is None:
         _drop(request)
         return web.Response(status=500)  # never reaches the client: the connection is gone
@@ -132,13 +143,17 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 
 async def _run(
-    request: web.Request, backend: Backend, request_id: str, body: str, key: str | None
-) -> tuple[_Outcome, dict[str, Any], FaultRule | None]:
+    request: web.Request,
+    backend: Backend,
+    request_id: str,
+    body: str,
+    key: str | None,
+    trace: _Trace,
+) -> _Outcome:
     method, path = request.method, request.path
-    raw: dict[str, Any] = {}
     try:
         api_key = _authenticate(request)
-        raw = parse_pairs(parse_qsl(body, keep_blank_values=True))
+        raw = trace.raw = parse_pairs(parse_qsl(body, keep_blank_values=True))
         if not backend.limiter.allow(api_key):
             raise StripeApiError(
                 429,
@@ -154,18 +169,18 @@ async def _run(
                 type_="idempotency_error",
             )
     except StripeApiError as error:
-        return _error(error, request_id), raw, None
+        return _error(error, request_id)
     delay = backend.faults.latency.sample_seconds()
     if delay > 0:
         await asyncio.sleep(delay)
-    fault = backend.faults.pick(method, path)
+    fault = trace.fault = backend.faults.pick(method, path)
     if fault is not None and fault.stage == "before":
-        return await _inject(fault, None), raw, fault
+        return await _inject(fault, None)
     outcome = _idempotent(backend, api_key, key, method, path, body, raw, request_id)
     if fault is not None:
         after = _After(backend, api_key, key, outcome, request_id)
-        return await _inject(fault, after), raw, fault
-    return outcome, raw, None
+        return await _inject(fault, after)
+    return outcome
 
 
 async def _inject(fault: FaultRule, after: _After | None) -> _Outcome:
