@@ -8,9 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from cpqsync.sandbox.org.errors import OrgError
+from cpqsync.sandbox.org.oauth import Session
 
 CONTEXT_KEY: web.AppKey[Any] = web.AppKey("cpqsync_org_context")
-SESSION_KEY = "cpqsync_org_session"
+SESSION_KEY: web.RequestKey[Session] = web.RequestKey("cpqsync_org_session", Session)
 
 
 def sf_json(body: Any, status: int = 200) -> web.Response:
