@@ -153,7 +153,8 @@ async def _run(
     method, path = request.method, request.path
     try:
         api_key = _authenticate(request)
-        raw = trace.raw = parse_pairs(parse_qsl(body, keep_blank_values=True))
+        pairs = parse_qsl(body, keep_blank_values=True)
+        raw = trace.raw = parse_pairs(pairs)
         if not backend.limiter.allow(api_key):
             raise StripeApiError(
                 429,
@@ -176,7 +177,7 @@ async def _run(
     fault = trace.fault = backend.faults.pick(method, path)
     if fault is not None and fault.stage == "before":
         return await _inject(fault, None)
-    outcome = _idempotent(backend, api_key, key, method, path, body, raw, request_id)
+    outcome = _idempotent(backend, api_key, key, method, path, pairs, raw, request_id)
     if fault is not None:
         after = _After(backend, api_key, key, outcome, request_id)
         return await _inject(fault, after)
@@ -214,14 +215,14 @@ def _idempotent(
     key: str | None,
     method: str,
     path: str,
-    body: str,
+    pairs: list[tuple[str, str]],
     raw: dict[str, Any],
     request_id: str,
 ) -> _Outcome:
     if key is None:
         outcome, _ = _execute(backend, method, path, raw, request_id)
         return outcome
-    print_ = fingerprint(method, path, body)
+    print_ = fingerprint(method, path, pairs)
     stored = backend.idempotency.lookup(api_key, key)
     if stored is not None:
         endpoint = f"{method} {path}"

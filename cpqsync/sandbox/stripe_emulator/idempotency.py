@@ -25,13 +25,9 @@ class StoredResponse:
     stored_at: float = field(default_factory=time.monotonic)
 
 
-def fingerprint(method: str, path: str, body: str) -> str:
+def fingerprint(method: str, path: str, pairs: list[tuple[str, str]]) -> str:
     """Parameters compared as sorted pairs, so key order on the wire does not matter."""
-    from urllib.parse import parse_qsl
-
-    pairs = sorted(parse_qsl(body, keep_blank_values=True))
-    digest = hashlib.sha256(repr((method, path, pairs)).encode()).hexdigest()
-    return digest
+    return hashlib.sha256(repr((method, path, sorted(pairs))).encode()).hexdigest()
 
 
 class IdempotencyStore:

@@ -47,7 +47,6 @@ def _copy(node: Any, keep_tiers: bool) -> Any:
 
 
 def render(obj: dict[str, Any], expand_paths: list[str], store: Store) -> dict[str, Any]:
-    _complete_all(obj)
     keep_tiers = any(path.rsplit(".", 1)[-1] == "tiers" for path in expand_paths)
 
     def copier(found: dict[str, Any]) -> dict[str, Any]:
