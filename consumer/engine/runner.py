@@ -25,7 +25,12 @@ from consumer.engine.backpressure import FlowControl
 from consumer.engine.commit_policy import CommitPolicy
 from consumer.engine.committer import OffsetCommitter
 from consumer.engine.dead_letter import DeadLetters
-from consumer.engine.errors import EngineError, OutputDeliveryError, UndecodableMessage
+from consumer.engine.errors import (
+    DeadLetterLimitExceeded,
+    EngineError,
+    OutputDeliveryError,
+    UndecodableMessage,
+)
 from consumer.engine.handler import BatchHandler
 from consumer.engine.lag import lag, reported_offsets
 from consumer.engine.messages import Message, PartitionId, from_kafka
@@ -357,15 +362,22 @@ class ConsumerEngine(Generic[T]):
         consumer = self._consumer
         deadline = time.monotonic() + self._settings.shutdown_deadline_s
         assigned = self._scheduler.assigned()
-        self._scheduler.stop_taking(assigned)
         try:
             if assigned:
                 consumer.pause([TopicPartition(t, p) for t, p in assigned])
+            # Finish what is buffered while the deadline allows, then abandon the rest.
+            # After a handler or engine failure nothing more should run.
+            drain = self._fatal is None or isinstance(self._fatal, DeadLetterLimitExceeded)
+            while drain and not self._scheduler.wait_drained(0.1):
+                if time.monotonic() >= deadline:
+                    break
+                consumer.poll(0)  # serve the group protocol while we wait
+            self._scheduler.stop_taking(assigned)
             while not self._scheduler.wait_settled(assigned, 0.1):
                 if time.monotonic() >= deadline:
                     log.warning("shutdown deadline passed; abandoning running work")
                     break
-                consumer.poll(0)  # serve the group protocol while we wait
+                consumer.poll(0)
             if not self._commits_broken:
                 try:
                     self._commit(None)
@@ -380,3 +392,6 @@ class ConsumerEngine(Generic[T]):
                 producer.flush(max(0.0, deadline - time.monotonic()))
                 self._update_gauges({}, force=True)
                 self._joined = False
+                # Drop the clients so librdkafka's threads end now, not at garbage collection.
+                self._committer = None
+                self._consumer = None

@@ -96,6 +96,11 @@ class KeyOrderedScheduler:
                 timeout,
             )
 
+    def wait_drained(self, timeout: float) -> bool:
+        """Wait until no message is queued, waiting to retry or running; False on timeout."""
+        with self._lock:
+            return self._settled.wait_for(lambda: not self._keys, timeout)
+
     def remove(self, partitions: Collection[PartitionId]) -> None:
         """Forget ``partitions``: queued work is dropped, late completions are ignored."""
         with self._lock:
@@ -212,6 +217,15 @@ class KeyOrderedScheduler:
             if self._idle_takers:
                 self._work.notify(1)  # a waiting worker may need a shorter wait now
 
+    def abandon(self, entry: Entry) -> None:
+        """Stop counting ``entry`` as running without completing it: the engine is stopping.
+
+        Its key stays blocked and its offset is never committed; the next run redoes it.
+        """
+        with self._lock:
+            if entry.state == RUNNING:
+                self._finish_running(entry)
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -256,6 +270,7 @@ class KeyOrderedScheduler:
     # --- internals (lock held) -------------------------------------------------------
 
     def _finish_running(self, entry: Entry) -> None:
+        entry.state = QUEUED
         entry.partition.running -= 1
         self._running -= 1
         if entry.partition.running == 0 and not entry.partition.accepting:
@@ -272,6 +287,8 @@ class KeyOrderedScheduler:
                 self._work.notify(1)
         else:
             del self._keys[entry.key]
+            if not self._keys:
+                self._settled.notify_all()
 
     def _release_due(self, now: float) -> None:
         delayed = self._delayed

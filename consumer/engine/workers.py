@@ -86,6 +86,9 @@ class WorkerPool(Generic[T]):
                 except Exception as exc:
                     log.exception("worker failed outside the handler")
                     self._on_fatal(exc)
+                    for entry in batch:
+                        self._scheduler.abandon(entry)
+                    return
 
     def _run(self, entries: list[Entry]) -> None:
         messages = [entry.message for entry in entries]
@@ -103,6 +106,8 @@ class WorkerPool(Generic[T]):
                     f"outcomes for {len(entries)} messages; it must return one per message"
                 )
             )
+            for entry in entries:
+                self._scheduler.abandon(entry)
             return
         for entry, outcome in zip(entries, outcomes, strict=True):
             self._settle(entry, outcome)
@@ -137,6 +142,7 @@ class WorkerPool(Generic[T]):
                     "expected Processed, Retry or Fail"
                 )
             )
+            self._scheduler.abandon(entry)
 
     def _give_up(self, entry: Entry, failure: Failure) -> None:
         message = entry.message
@@ -150,7 +156,8 @@ class WorkerPool(Generic[T]):
                         f"{message.offset} and no dead-letter topic is configured: {exc}"
                     )
                 )
-                return  # the entry stays running: its offset is never committed
+                self._scheduler.abandon(entry)  # its offset is never committed
+                return
             log.exception("on_give_up failed; dead-lettering %s", message.offset)
             self._scheduler.complete(entry, [self._dead_letters.record(message, exc)])
             self._metrics.dead_letters.labels(self._group, message.topic, "give_up_failed").inc()

@@ -172,3 +172,37 @@ def assert_key_order(by_key: dict[str, list[int]], expected: dict[str, list[int]
             if value not in seen:
                 seen.append(value)
         assert seen == values, f"key {key}: handled {seen[:10]}... expected {values[:10]}..."
+
+
+def read_topic(
+    kafka: str, topic: str, partitions: int, expect: int, timeout: float = 20
+) -> list[Any]:
+    """Read ``topic`` from the start (committed transactions only) until ``expect`` records.
+
+    Waits a moment past ``expect`` so an unexpected extra record would be seen too.
+    """
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka,
+            "group.id": f"reader-{time.monotonic_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout
+    settle_until: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            if settle_until is not None and time.monotonic() > settle_until:
+                break
+            for msg in consumer.consume(500, 0.2):
+                if msg.error() is None:
+                    records.append(msg)
+            if len(records) >= expect and settle_until is None:
+                settle_until = time.monotonic() + 1.0
+    finally:
+        consumer.close()
+    return records

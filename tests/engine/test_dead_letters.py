@@ -1,0 +1,107 @@
+"""Undecodable messages go to the dead-letter topic intact; a run of them stops the consumer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+
+from consumer.engine import DeadLetterLimitExceeded
+from consumer.engine.dead_letter import (
+    ERROR_CLASS,
+    ORIGIN_OFFSET,
+    ORIGIN_PARTITION,
+    ORIGIN_TOPIC,
+)
+from tests.engine.support import (
+    Recorder,
+    Running,
+    committed_offsets,
+    end_of,
+    make_engine,
+    read_topic,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+GARBAGE = b"\xff\x00 not a number"
+
+
+def _produce(kafka: str, topic: str, values: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": kafka, "enable.idempotence": True})
+    for i, value in enumerate(values):
+        producer.produce(topic, key=f"k{i % 7}".encode(), value=value, headers=[("trace", b"t1")])
+    assert producer.flush(30) == 0
+
+
+def test_poison_messages_are_dead_lettered_and_the_rest_processed(
+    kafka: str, new_topic: Any, unique: Any, fast_group_config: dict[str, Any]
+) -> None:
+    topic, dlq = new_topic("poison"), new_topic("dlq")
+    values = [str(i).encode() for i in range(100)]
+    values[10] = values[50] = GARBAGE
+    _produce(kafka, topic, values)
+    group = unique("g")
+    recorder = Recorder()
+    engine = make_engine(
+        kafka,
+        topic,
+        group,
+        recorder,
+        fast_group_config,
+        dlq_max_consecutive=5,
+        engine_kwargs={"decode_errors": (ValueError,), "dead_letter_topic": dlq},
+    )
+    running = Running(engine)
+    try:
+        wait_until(lambda: recorder.count() >= 98, 60, "the good messages")
+        wait_until(
+            lambda: committed_offsets(kafka, group, topic, 1) == end_of(kafka, topic, 1),
+            10,
+            "the commit past the dead letters",
+        )
+    finally:
+        running.stop()
+
+    handled = sorted(value for _, value, _, _ in recorder.handled)
+    assert handled == [i for i in range(100) if i not in (10, 50)]
+    letters = read_topic(kafka, dlq, 1, expect=2)
+    assert len(letters) == 2
+    for letter, offset in zip(sorted(letters, key=lambda m: m.offset()), (10, 50), strict=True):
+        headers = dict(letter.headers())
+        assert letter.value() == GARBAGE, "the original bytes are kept"
+        assert letter.key() == f"k{offset % 7}".encode()
+        assert headers["trace"] == b"t1", "the original headers are kept"
+        assert headers[ORIGIN_TOPIC] == topic.encode()
+        assert headers[ORIGIN_PARTITION] == b"0"
+        assert headers[ORIGIN_OFFSET] == str(offset).encode()
+        assert headers[ERROR_CLASS] == b"builtins.ValueError"
+
+
+def test_a_run_of_dead_letters_stops_the_consumer_naming_the_partition(
+    kafka: str, new_topic: Any, unique: Any, fast_group_config: dict[str, Any]
+) -> None:
+    topic, dlq = new_topic("broken"), new_topic("dlq")
+    _produce(kafka, topic, [b"1", b"2", b"3"] + [GARBAGE] * 8 + [b"4"] * 10)
+    group = unique("g")
+    recorder = Recorder()
+    engine = make_engine(
+        kafka,
+        topic,
+        group,
+        recorder,
+        fast_group_config,
+        dlq_max_consecutive=5,
+        engine_kwargs={"decode_errors": (ValueError,), "dead_letter_topic": dlq},
+    )
+    with pytest.raises(DeadLetterLimitExceeded) as stopped:
+        engine.run()
+
+    assert stopped.value.topic == topic and stopped.value.partition == 0
+    assert f"topic {topic!r} partition 0" in str(stopped.value)
+    assert sorted(value for _, value, _, _ in recorder.handled) == [1, 2, 3]
+    assert len(read_topic(kafka, dlq, 1, expect=5)) == 5, "exactly the run up to the limit"
+    # The dead letters are safe in the DLQ, so the commit may pass them, but no further.
+    assert committed_offsets(kafka, group, topic, 1)[(topic, 0)] == 8
