@@ -138,7 +138,10 @@ def test_unimplemented_endpoint_and_parameter_answer_501(emulator: StripeEmulato
             params={"name": "P", "default_price_data": {"currency": "usd", "unit_amount": 1}}
         )
     assert info.value.http_status == 501 and "default_price_data" in str(info.value.user_message)
-    assert len(emulator.request_log()) == 2  # Stripe-Should-Retry: false stops retries
+    with pytest.raises(stripe.APIError) as info:
+        client.v1.prices.search(params={"query": "active:'true'"})
+    assert info.value.http_status == 501  # not mistaken for a price called "search"
+    assert len(emulator.request_log()) == 3  # Stripe-Should-Retry: false stops retries
 
 
 def test_every_response_has_a_request_id(emulator: StripeEmulator) -> None:

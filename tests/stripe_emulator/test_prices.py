@@ -213,3 +213,13 @@ def test_price_with_product_data_creates_the_product(client: stripe.StripeClient
         params={"currency": "usd", "unit_amount": 5, "product_data": {"name": "Inline"}}
     )
     assert client.v1.products.retrieve(str(price.product)).name == "Inline"
+
+
+def test_list_expands_products_and_refuses_non_references(
+    client: stripe.StripeClient, monthly_price: stripe.Price
+) -> None:
+    listed = client.v1.prices.list(params={"expand": ["data.product"]})
+    assert isinstance(listed.data[0].product, stripe.Product)
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.prices.retrieve(monthly_price.id, params={"expand": ["currency"]})
+    assert info.value.param == "expand"

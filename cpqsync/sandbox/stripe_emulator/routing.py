@@ -73,7 +73,8 @@ class Router:
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for entry in self._by_prefix.get((method, _prefix(path)), ()):
             found = entry.regex.match(path)
-            if found is not None:
+            # `/v1/prices/search` is Stripe's search endpoint (not modelled: 501), not a price id.
+            if found is not None and "search" not in found.groupdict().values():
                 return entry, found.groupdict()
         return None
 
