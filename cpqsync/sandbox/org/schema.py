@@ -793,6 +793,9 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
             ),
             area("Resolution_Message__c", 32768, custom=True),
             typed("Stripe_Request_Dashboard_Link__c", "url", custom=True),
+            # When the attempt this record describes started: the writeback keeps a later
+            # result from being overwritten by an older one that arrives late.
+            typed("Last_Attempt_At__c", "datetime", custom=True),
             _owner(),
         ],
     ),
