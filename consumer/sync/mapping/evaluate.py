@@ -38,8 +38,11 @@ class Evaluated:
 class _Compiled:
     defaults: tuple[tuple[tuple[str, ...], str, Any], ...]
     custom: tuple[tuple[tuple[str, ...], str, str, tuple[str, ...], Any], ...]
+    # Our own metadata keys and values are short ids; only mapped metadata can break limits.
+    touches_metadata: bool
 
 
+_NOTHING: frozenset[str] = frozenset()
 _compiled_cache: dict[int, tuple[ObjectMapping, _Compiled]] = {}
 
 
@@ -64,7 +67,8 @@ def _compile(mapping: ObjectMapping) -> _Compiled:
         )
         source = entry.salesforce_path
         custom.append((path, key, source.root, source.fields, target))
-    compiled = _Compiled(defaults, tuple(custom))
+    touches_metadata = any(path[0] == "metadata" for path, *_ in (*defaults, *custom))
+    compiled = _Compiled(defaults, tuple(custom), touches_metadata)
     _compiled_cache[id(mapping)] = (mapping, compiled)
     return compiled
 
@@ -92,6 +96,8 @@ def apply_mapping(
 
     ``sources`` holds the Salesforce records by the root names a custom path may start from.
     """
+    if not mapping.defaults and not mapping.custom:
+        return Evaluated(automatic, _NOTHING, _NOTHING)
     compiled = _compile(mapping)
     params = automatic
     from_defaults: list[str] = []
@@ -113,7 +119,7 @@ def apply_mapping(
         set_path(params, path, value)
         from_custom.append(key)
     metadata = params.get("metadata")
-    if isinstance(metadata, dict):
+    if compiled.touches_metadata and isinstance(metadata, dict):
         found = metadata_problems(metadata, label=label)
         if found:
             raise DataError("M4", "; ".join(found))

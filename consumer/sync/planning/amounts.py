@@ -32,9 +32,7 @@ def minor_unit_exponent(currency: str) -> int:
     code = currency.lower()
     if code in ZERO_DECIMAL_CURRENCIES:
         return 0
-    if code in THREE_DECIMAL_CURRENCIES:
-        return 3
-    return 2
+    return 3 if code in THREE_DECIMAL_CURRENCIES else 2
 
 
 def parse_amount(value: Any) -> decimal.Decimal:
@@ -46,7 +44,7 @@ def minor_units(
     amount: decimal.Decimal, currency: str, *, divide_by: decimal.Decimal | int = 1
 ) -> str:
     """``amount / divide_by`` in minor units of ``currency``, as Stripe's decimal string."""
-    scaled = _CONTEXT.multiply(amount, decimal.Decimal(10) ** minor_unit_exponent(currency))
+    scaled = amount.scaleb(minor_unit_exponent(currency), context=_CONTEXT)
     if divide_by != 1:
         scaled = _CONTEXT.divide(scaled, decimal.Decimal(divide_by))
     return decimal_text(scaled.quantize(_QUANTUM, context=_CONTEXT))

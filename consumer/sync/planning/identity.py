@@ -9,6 +9,7 @@ production data in one Stripe account (spec section 1).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from consumer.sync.planning.context import PlanningContext
@@ -34,12 +35,19 @@ def metadata_key(name: str, *, sandbox: bool) -> str:
     return f"sandbox_{name}" if sandbox else name
 
 
+@functools.cache
+def _record_keys(object_key: str, sandbox: bool) -> tuple[str, str]:
+    return (
+        metadata_key(f"salesforce_{object_key}_id", sandbox=sandbox),
+        metadata_key(f"salesforce_{object_key}_link", sandbox=sandbox),
+    )
+
+
 def record_metadata(object_key: str, record_id: str, context: PlanningContext) -> dict[str, Any]:
     """``salesforce_<object>_id`` (and ``_link`` when the instance URL is known)."""
-    sandbox = context.sandbox
-    out: dict[str, Any] = {metadata_key(f"salesforce_{object_key}_id", sandbox=sandbox): record_id}
+    id_key, link_key = _record_keys(object_key, context.sandbox)
+    out: dict[str, Any] = {id_key: record_id}
     base = context.salesforce_instance_url
     if base:
-        link_key = metadata_key(f"salesforce_{object_key}_link", sandbox=sandbox)
         out[link_key] = f"{base.rstrip('/')}/{record_id}"
     return out

@@ -26,13 +26,13 @@ from consumer.sync.planning.preferences import check_start_date, currency_of
 from consumer.sync.planning.prices import (
     PriceDraft,
     PriceRef,
+    drafts_match,
     line_archive_operation_id,
     line_price_params,
     line_terms,
     plan_line_price,
     plan_pricebook_price,
     pricebook_price_params,
-    signatures_match,
 )
 from consumer.sync.planning.products import plan_product_sync, stripe_product_id
 from consumer.sync.planning.schedule_dates import add_months, start_epoch, whole_months
@@ -44,8 +44,8 @@ FINALIZE_OPERATION = "invoice_finalize"
 
 
 def records_of(relationship: Any) -> list[Mapping[str, Any]]:
-    if isinstance(relationship, Mapping) and isinstance(relationship.get("records"), list):
-        return [r for r in relationship["records"] if isinstance(r, Mapping)]
+    if isinstance(relationship, dict) and isinstance(relationship.get("records"), list):
+        return [r for r in relationship["records"] if isinstance(r, dict)]
     return []
 
 
@@ -71,11 +71,11 @@ def plan_order_operations(
     order_id = str(order["Id"])
     check_start_date(order, context)  # S2
     quote = order.get("SBQQ__Quote__r")
-    if not order.get("SBQQ__Quote__c") and not isinstance(quote, Mapping):
+    if not order.get("SBQQ__Quote__c") and not isinstance(quote, dict):
         raise DataError("O1", "There's no CPQ quote associated with this order")
-    quote = quote if isinstance(quote, Mapping) else {}
+    quote = quote if isinstance(quote, dict) else {}
     account = order.get("Account")
-    if not isinstance(account, Mapping) or not account.get("Id"):
+    if not isinstance(account, dict) or not account.get("Id"):
         raise DataError("M2", "The following required fields are missing: Order.Account")
     currency = currency_of(order, context)
     lines = _active_lines(builder, order)
@@ -250,13 +250,13 @@ def _plan_line(
         return
     quantity = _whole_quantity(item)
     terms = line_terms(item)
-    product = item.get("Product2") if isinstance(item.get("Product2"), Mapping) else None
+    product = item.get("Product2") if isinstance(item.get("Product2"), dict) else None
     if product is None or not product.get("Id"):
         raise DataError(
             "M2", f"The following required fields are missing: OrderItem[{item_id}].Product2"
         )
-    entry = item.get("PricebookEntry") if isinstance(item.get("PricebookEntry"), Mapping) else {}
-    assert isinstance(entry, Mapping)
+    entry = item.get("PricebookEntry") if isinstance(item.get("PricebookEntry"), dict) else {}
+    assert isinstance(entry, dict)
     if (
         terms.recurring
         and not terms.tiered
@@ -326,7 +326,7 @@ def _line_price_ref(
     """P6: the pricebook entry's price when the line's price equals it, else the line's own."""
     if entry.get("Id") and not line.amount_mapped:
         entry_product = entry.get("Product2")
-        entry_view = entry if isinstance(entry_product, Mapping) else {**entry, "Product2": product}
+        entry_view = entry if isinstance(entry_product, dict) else {**entry, "Product2": product}
         entry_draft = pricebook_price_params(
             entry_view,
             product,
@@ -334,7 +334,7 @@ def _line_price_ref(
             currency=currency,
             product_id=stripe_product_id(product, context),
         )
-        if entry_draft is not None and signatures_match(entry_draft.params, line.params):
+        if entry_draft is not None and drafts_match(entry_draft.params, line.params):
             return plan_pricebook_price(builder, entry_view, product, entry_draft, context)
     price, is_new = plan_line_price(builder, item, product, line, context)
     if is_new and isinstance(price, dict):

@@ -73,7 +73,7 @@ def plan_pricebook_entry(entry: Mapping[str, Any], *, context: PlanningContext) 
 
     def planner(builder: PlanBuilder, record: Mapping[str, Any], ctx: PlanningContext) -> None:
         product = record.get("Product2")
-        if not isinstance(product, Mapping) or not product.get("Id"):
+        if not isinstance(product, dict) or not product.get("Id"):
             raise DataError(
                 "M2", "The following required fields are missing: PricebookEntry.Product2"
             )

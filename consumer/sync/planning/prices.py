@@ -41,10 +41,10 @@ PriceRef = str | dict[str, str]
 def price_signature(price: Mapping[str, Any]) -> tuple[Any, ...]:
     """What makes a price that price, from create params or a retrieved Stripe Price alike."""
     product = price.get("product")
-    if isinstance(product, Mapping):
+    if isinstance(product, dict):
         product = product.get("id")
     recurring = price.get("recurring")
-    if price.get("type") == "one_time" or not isinstance(recurring, Mapping):
+    if price.get("type") == "one_time" or not isinstance(recurring, dict):
         recurring_key = None
     else:
         recurring_key = (
@@ -83,6 +83,21 @@ def _amount_key(data: Mapping[str, Any], name: str) -> str | None:
 
 def signatures_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return price_signature(a) == price_signature(b)
+
+
+_DRAFT_IDENTITY = ("product", "currency", "unit_amount_decimal", "tiers_mode", "tiers")
+_RECURRING_IDENTITY = ("interval", "interval_count", "usage_type")
+
+
+def drafts_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """`signatures_match` for two drafts this module built: their amounts are already
+    canonical strings, so plain equality decides (the hot path of P6, once per order line)."""
+    if any(a.get(key) != b.get(key) for key in _DRAFT_IDENTITY):
+        return False
+    ra, rb = a.get("recurring"), b.get("recurring")
+    if ra is None or rb is None:
+        return ra is rb
+    return all(ra.get(key) == rb.get(key) for key in _RECURRING_IDENTITY)
 
 
 # --- meters -------------------------------------------------------------------------------

@@ -52,18 +52,18 @@ class Tiers:
 
 
 def _records(relationship: Any) -> list[Mapping[str, Any]]:
-    if isinstance(relationship, Mapping):
+    if isinstance(relationship, dict):
         records = relationship.get("records")
         if isinstance(records, list):
-            return [r for r in records if isinstance(r, Mapping)]
+            return [r for r in records if isinstance(r, dict)]
     return []
 
 
 def product_schedules(product: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    out = []
+    out: list[Mapping[str, Any]] = []
     for link in _records(product.get("ProductConsumptionSchedules")):
         schedule = link.get("ConsumptionSchedule")
-        if isinstance(schedule, Mapping):
+        if isinstance(schedule, dict):
             out.append(schedule)
     return out
 
