@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any, cast
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -49,7 +49,15 @@ _LIKE_ESCAPES = {"%": "\\%", "_": "\\_"}
 
 @cache
 def _parser(start: str) -> Lark:
-    return Lark(GRAMMAR, parser="lalr", lexer="contextual", start=start, propagate_positions=False)
+    # The transformer runs inline while parsing: no intermediate tree, about twice as fast.
+    return Lark(
+        GRAMMAR,
+        parser="lalr",
+        lexer="contextual",
+        start=start,
+        propagate_positions=False,
+        transformer=_ToAst(),
+    )
 
 
 def _unescape(token: Token, *, like: bool = False) -> str:
@@ -245,10 +253,12 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> SoqlSyntaxError:
     return SoqlSyntaxError(message, token, line, column)
 
 
-def _transform(tree: Tree[Token]) -> Any:
+def _run(start: str, text: str) -> Any:
     try:
-        return _ToAst().transform(tree)
-    except VisitError as exc:  # lark wraps what our callbacks raise
+        return _parser(start).parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(text, exc) from None
+    except VisitError as exc:  # lark may wrap what our callbacks raise
         if isinstance(exc.orig_exc, SoqlSyntaxError):
             raise exc.orig_exc from None
         raise
@@ -256,11 +266,7 @@ def _transform(tree: Tree[Token]) -> Any:
 
 def parse(text: str) -> Query:
     """Parse a full SOQL query; :class:`SoqlSyntaxError` names the first token that doesn't fit."""
-    try:
-        tree = _parser("start").parse(text)
-    except UnexpectedInput as exc:
-        raise _syntax_error(text, exc) from None
-    result: Query = _transform(tree)
+    result: Query = _run("start", text)
     return result
 
 
@@ -272,9 +278,5 @@ def parse_where(text: str) -> Condition:
     stripped = re.sub(r"^\s*WHERE\s+", "", text, flags=re.IGNORECASE)
     if not stripped.strip():
         raise SoqlSyntaxError("unexpected token: <EOF>", "<EOF>")
-    try:
-        tree = _parser("condition").parse(stripped)
-    except UnexpectedInput as exc:
-        raise _syntax_error(stripped, exc) from None
-    result: Condition = _transform(tree)
+    result: Condition = _run("condition", stripped)
     return result
