@@ -100,6 +100,19 @@ class SyncPreferences(Section):
     default_currency: str = "USD"
     multi_currency: bool = False
 
+    @field_validator("filters")
+    @classmethod
+    def _filters_parse(cls, filters: dict[str, str]) -> dict[str, str]:
+        # A filter that cannot parse would fail every sync at run time; fail at load instead.
+        from cpqsync.soql import SoqlSyntaxError, parse_where
+
+        for sobject, condition in filters.items():
+            try:
+                parse_where(condition)
+            except SoqlSyntaxError as exc:
+                raise ValueError(f"{sobject} filter is not a valid SOQL condition: {exc}") from exc
+        return filters
+
     @field_validator("default_currency")
     @classmethod
     def _iso_currency(cls, value: str) -> str:
@@ -146,6 +159,10 @@ class BridgeSettings(Section):
 class WritebackSettings(Section):
     batch_size: int = Field(default=200, ge=1, le=200)
     retention_interval_s: float = Field(default=300.0, gt=0)
+    # A retention pass also runs once this many Sync Records were created since the last one.
+    retention_after_created: int = Field(default=1_000, ge=1)
+    # Few workers, so ready results fill 200-record collection calls instead of being split.
+    workers: int = Field(default=2, ge=1)
 
 
 class MetricsSettings(Section):

@@ -78,3 +78,12 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
     result = run_check(tmp_path / "nope.yaml")
     assert result.returncode == 1
     assert "file not found" in result.stderr
+
+
+def test_invalid_sync_filter_is_rejected_at_load(tmp_path: Path) -> None:
+    bad = tmp_path / "filter.yaml"
+    bad.write_text("sync:\n  filters:\n    Order: \"Status = 'Activated' AND AND\"\n")
+    result = run_check(bad)
+    assert result.returncode == 1
+    assert "sync.filters:" in result.stderr
+    assert "Order filter is not a valid SOQL condition" in result.stderr
