@@ -156,3 +156,31 @@ def test_cli_prints_a_ready_line_scripts_can_connect_with() -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert proc.returncode == 0
+
+
+def test_contract_and_amendment_orders_are_shaped_like_cpq_creates_them() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cpqsync.sandbox.org.cpq_actions import AmendmentLine
+
+    with OrgSimulator(dataset=default_dataset(), start_pubsub=False) as sim:
+        refs = sim.dataset.refs
+        sim.activate_order(refs["order_acme"])
+        contract = sim.contract_order(refs["order_acme"])
+        start = datetime.now(UTC).date() + timedelta(days=60)
+        amendment = sim.amend_contract(
+            contract, start, [AmendmentLine(refs["platform_usd"], -5, 1440.0)]
+        )
+        row = sim.query(
+            "SELECT Type, Status, ContractId, Opportunity.SBQQ__AmendedContract__c, "
+            "SBQQ__Quote__r.SBQQ__Type__c, SBQQ__Quote__r.SBQQ__MasterContract__c, "
+            "(SELECT Quantity FROM OrderItems) FROM Order "
+            f"WHERE Id = '{amendment}'"
+        ).records[0]
+        assert (row["Type"], row["Status"], row["ContractId"]) == ("Amendment", "Draft", contract)
+        assert row["Opportunity"]["SBQQ__AmendedContract__c"] == contract
+        assert row["SBQQ__Quote__r"]["SBQQ__Type__c"] == "Amendment"
+        assert row["SBQQ__Quote__r"]["SBQQ__MasterContract__c"] == contract
+        assert [i["Quantity"] for i in row["OrderItems"]["records"]] == [-5.0]
+        original = sim.get("Order", refs["order_acme"])
+        assert original["SBQQ__Contracted__c"] is True and original["ContractId"] == contract

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from cpqsync.sandbox.org.cpq_actions import AmendmentLine, amend_contract, contract_order
 from cpqsync.sandbox.org.dataset import (
     STANDARD_PRICEBOOK_REF,
     LoadedDataset,
@@ -271,6 +273,14 @@ class OrgSimulator:
 
     def activate_order(self, order_id: str) -> None:
         self.store.activate_order(order_id)
+
+    def contract_order(self, order_id: str) -> str:
+        """CPQ's "Contracted": a Contract for an activated order; returns the contract id."""
+        return contract_order(self.store, order_id)
+
+    def amend_contract(self, contract_id: str, start: date, lines: Sequence[AmendmentLine]) -> str:
+        """A Draft amendment order (with its opportunity and quote) on a contract."""
+        return amend_contract(self.store, contract_id, start, lines)
 
     def add_validation_rule(
         self,
