@@ -18,11 +18,23 @@ from consumer.sync.planning import (
     KnownCustomer,
     KnownPrice,
     KnownStripeObjects,
+    Plan,
     PlanningContext,
+    plan_account,
+    plan_order,
+    plan_pricebook_entry,
+    plan_product,
 )
 from cpqsync.settings import Settings
 
 SCENARIOS = Path(__file__).parents[1] / "scenarios"
+# A scenario's `plan:` (default order) names the entry point it runs.
+PLANNERS = {
+    "order": plan_order,
+    "account": plan_account,
+    "product": plan_product,
+    "pricebook_entry": plan_pricebook_entry,
+}
 
 
 def merge(base: Any, over: Any) -> Any:
@@ -162,3 +174,9 @@ def build_context(scenario: dict[str, Any], settings: Settings) -> PlanningConte
             schedules=dict(known.get("schedules") or {}),
         ),
     )
+
+
+def plan_scenario(scenario: dict[str, Any]) -> Plan:
+    """The plan a (configuration-valid) scenario produces."""
+    context = build_context(scenario, build_settings(scenario))
+    return PLANNERS[scenario.get("plan", "order")](build_record(scenario), context=context)

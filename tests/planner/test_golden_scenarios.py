@@ -15,19 +15,8 @@ from pydantic import ValidationError
 
 from consumer.sync.mapping import stripe_validation
 from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS
-from consumer.sync.planning import (
-    plan_account,
-    plan_order,
-    plan_pricebook_entry,
-    plan_product,
-)
 from tests.planner.expectations import plan_problems
-from tests.planner.scenario_loader import (
-    build_context,
-    build_record,
-    build_settings,
-    scenario_paths,
-)
+from tests.planner.scenario_loader import build_settings, plan_scenario, scenario_paths
 
 CORE_RULES = {
     *(f"M{i}" for i in range(1, 6)),
@@ -35,12 +24,6 @@ CORE_RULES = {
     "C1",
     *(f"P{i}" for i in range(1, 10)),
     *(f"O{i}" for i in range(1, 7)),
-}
-PLANNERS = {
-    "order": plan_order,
-    "account": plan_account,
-    "product": plan_product,
-    "pricebook_entry": plan_pricebook_entry,
 }
 
 
@@ -61,10 +44,7 @@ def test_scenario(path: Path) -> None:
         )
         assert expect["config_error"] in rendered
         return
-    settings = build_settings(scenario)
-    context = build_context(scenario, settings)
-    record = build_record(scenario)
-    plan = PLANNERS[scenario.get("plan", "order")](record, context=context)
+    plan = plan_scenario(scenario)
     problems = plan_problems(expect, plan)
     assert not problems, "\n".join(problems)
     for op in plan.operations:
