@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 from typer.testing import CliRunner, Result
 
 from cpqsync.cli.app import app
+from cpqsync.kafka.offsets import end_offsets
 from cpqsync.kafka.topics import Topics, ensure_topics
 
 PARTITIONS = 2
@@ -71,3 +73,20 @@ def deployment(kafka: str, unique: Callable[[str], str], tmp_path: Path) -> Depl
         yaml.safe_dump({"kafka": {"bootstrap_servers": kafka, "topic_prefix": topics.prefix}})
     )
     return Deployment(kafka, topics, config)
+
+
+def read_all(bootstrap: str, topic: str, partition: int) -> list[Message]:
+    """Every record of one partition, read with a plain consumer up to its true end."""
+    end = end_offsets(bootstrap, [TopicPartition(topic, partition)])[(topic, partition)]
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "ops-test-reader"})
+    consumer.assign([TopicPartition(topic, partition, 0)])
+    records: list[Message] = []
+    deadline = time.monotonic() + 20
+    try:
+        while len(records) < end and time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                records.append(message)
+    finally:
+        consumer.close()
+    return records
