@@ -196,13 +196,18 @@ class KeyOrderedScheduler:
             return batch
 
     def complete(self, entry: Entry, outputs: Sequence[OutputMessage]) -> None:
+        self.complete_many([(entry, outputs)])
+
+    def complete_many(self, done: Sequence[tuple[Entry, Sequence[OutputMessage]]]) -> None:
+        """Complete several entries under one lock (a batch's worth)."""
         with self._lock:
-            state = entry.partition
-            if state.alive:
-                state.watermark.complete(entry.message.offset, outputs)
-                self._completed_since_collect += 1
-            self._finish_running(entry)
-            self._advance_key(entry)
+            for entry, outputs in done:
+                state = entry.partition
+                if state.alive:
+                    state.watermark.complete(entry.message.offset, outputs)
+                    self._completed_since_collect += 1
+                self._finish_running(entry)
+                self._advance_key(entry)
 
     def retry(self, entry: Entry, delay: float) -> None:
         """Park ``entry`` (still the head of its key) for ``delay`` seconds, then run it again."""

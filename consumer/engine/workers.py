@@ -109,15 +109,25 @@ class WorkerPool(Generic[T]):
             for entry in entries:
                 self._scheduler.abandon(entry)
             return
+        processed: list[tuple[Entry, Sequence[Any]]] = []
         for entry, outcome in zip(entries, outcomes, strict=True):
-            self._settle(entry, outcome)
+            if isinstance(outcome, Processed):
+                processed.append((entry, outcome.outputs))
+            else:
+                self._settle(entry, outcome)
+        if processed:
+            self._scheduler.complete_many(processed)
+            by_topic: dict[str, int] = {}
+            for entry, _ in processed:
+                topic = entry.message.topic
+                by_topic[topic] = by_topic.get(topic, 0) + 1
+            for topic, count in by_topic.items():
+                self._metrics.processed.labels(self._group, topic, "processed").inc(count)
 
     def _settle(self, entry: Entry, outcome: Outcome) -> None:
+        """Everything but success: retry, give up, or report a contract breach."""
         message = entry.message
-        if isinstance(outcome, Processed):
-            self._scheduler.complete(entry, outcome.outputs)
-            self._metrics.processed.labels(self._group, message.topic, "processed").inc()
-        elif isinstance(outcome, Retry):
+        if isinstance(outcome, Retry):
             if self._retry.may_retry(message.attempt):
                 delay = self._retry.delay(message.attempt, outcome.retry_after)
                 log.info(

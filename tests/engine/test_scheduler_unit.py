@@ -1,0 +1,91 @@
+"""Key order, key exclusivity, retries and revocation in the scheduler, without Kafka."""
+
+from __future__ import annotations
+
+from consumer.engine.messages import Message, OutputMessage
+from consumer.engine.scheduler import KeyOrderedScheduler
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def msg(offset: int, key: str | None, partition: int = 0) -> Message[int]:
+    return Message("t", partition, offset, key.encode() if key else None, offset, b"")
+
+
+def offsets(batch: list) -> list[int]:  # type: ignore[type-arg]
+    return [entry.message.offset for entry in batch]
+
+
+def test_one_key_at_a_time_in_offset_order_and_other_keys_go_on() -> None:
+    s = KeyOrderedScheduler()
+    s.assign([("t", 0)])
+    s.submit([msg(0, "a"), msg(1, "a"), msg(2, "b"), msg(3, "a")])
+    first = s.take(10, timeout=0)
+    assert offsets(first) == [0, 2], "only each key's head is ready"
+    assert s.take(10, timeout=0) == [], "a's next waits for a's head"
+    s.complete(first[0], [])
+    assert offsets(s.take(10, timeout=0)) == [1]
+
+
+def test_messages_without_key_run_independently() -> None:
+    s = KeyOrderedScheduler()
+    s.assign([("t", 0)])
+    s.submit([msg(0, None), msg(1, None), msg(2, None)])
+    assert offsets(s.take(10, timeout=0)) == [0, 1, 2]
+
+
+def test_retry_parks_the_key_until_the_delay_has_passed() -> None:
+    clock = FakeClock()
+    s = KeyOrderedScheduler(clock=clock)
+    s.assign([("t", 0)])
+    s.submit([msg(0, "a"), msg(1, "a"), msg(2, "b")])
+    entries = s.take(10, timeout=0)
+    a0 = entries[0]
+    s.retry(a0, delay=5.0)
+    assert s.take(10, timeout=0) == [], "a is parked; its next message must not overtake it"
+    clock.now += 5.0
+    again = s.take(10, timeout=0)
+    assert offsets(again) == [0] and again[0].message.attempt == 2
+
+
+def test_watermark_released_outputs_in_offset_order() -> None:
+    s = KeyOrderedScheduler()
+    s.assign([("t", 0)])
+    s.submit([msg(0, "a"), msg(1, "b")])
+    a, b = s.take(10, timeout=0)
+    s.complete(b, [OutputMessage("r", b"b")])
+    assert s.collect() == {}, "offset 0 is still running"
+    s.complete(a, [OutputMessage("r", b"a")])
+    assert s.collect() == {("t", 0): (2, [OutputMessage("r", b"a"), OutputMessage("r", b"b")])}
+
+
+def test_revocation_drops_queued_work_and_ignores_late_completions() -> None:
+    s = KeyOrderedScheduler()
+    s.assign([("t", 0), ("t", 1)])
+    s.submit([msg(0, "a", 0), msg(1, "a", 0), msg(0, "b", 1)])
+    running = s.take(1, timeout=0)
+    assert offsets(running) == [0] and running[0].message.partition == 0
+    s.stop_taking([("t", 0)])
+    assert not s.wait_settled([("t", 0)], timeout=0.01), "offset 0 still runs"
+    s.complete(running[0], [])
+    assert s.wait_settled([("t", 0)], timeout=0.01)
+    assert s.collect([("t", 0)]) == {("t", 0): (1, [])}, "the finished work still commits"
+    s.remove([("t", 0)])
+    remaining = s.take(10, timeout=0)
+    assert [(e.message.partition, e.message.offset) for e in remaining] == [(1, 0)]
+    assert s.buffered() == {("t", 1): 1}
+
+
+def test_work_is_shared_among_idle_workers() -> None:
+    s = KeyOrderedScheduler()
+    s.assign([("t", 0)])
+    s.submit([msg(i, f"k{i}") for i in range(10)])
+    assert len(s.take(100, timeout=0)) == 10, "a lone worker takes everything (up to its max)"
+    s.submit([msg(i, f"k{i}") for i in range(10, 14)])
+    assert len(s.take(2, timeout=0)) == 2, "never more than max_size"
