@@ -45,7 +45,7 @@ def gather_status(
             bootstrap, topics.bridge_checkpoints, codec, now, timeout_s, extra
         ),
         dlq=_dlq_depth(bootstrap, topics.dlq, extra),
-        live_sync=live_sync_state(settings),
+        live_sync=live_sync_state(settings, bootstrap, topics.control, timeout_s, extra),
         last_errors=last_errors(
             bootstrap,
             topics.sync_results,

@@ -67,6 +67,9 @@ def running(deployment: Deployment, unique: Callable[[str], str]) -> tuple[Deplo
         producer.produce(
             topics.sync_results, codec.encode(result, topics.sync_results), result.result_id
         )
+    # The live-sync switch as the sync consumer documents it (consumer/sync/live_switch.py).
+    switch = {"live": False, "changed_by": "ops-test", "changed_at": "2024-05-01T12:00:00+00:00"}
+    producer.produce(topics.control, json.dumps(switch).encode(), b"sync.live")
     assert producer.flush(10) == 0
     group = unique("sync")
     deployment.commit(group, {(order_topic, 0): 2, (order_topic, 1): 4})
@@ -95,7 +98,8 @@ def test_status_json_reports_every_part(running: tuple[Deployment, str]) -> None
     assert 4 <= checkpoint["written_age_s"] < 60
     assert report["dlq"]["depth"] == 3
     assert {int(k): v for k, v in report["dlq"]["by_partition"].items()} == {0: 1, 1: 2}
-    assert report["live_sync"]["runtime"] == "unknown"
+    assert report["live_sync"]["runtime"] == "off"
+    assert "ops-test" in report["live_sync"]["source"]
     assert [e["primary_record_id"] for e in report["last_errors"]] == ["801C", "801A"]
     assert report["last_errors"][0]["message"] == "Stripe Error: card_declined"
 
@@ -118,6 +122,7 @@ def test_status_of_an_empty_deployment(deployment: Deployment) -> None:
 
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
+    assert report["live_sync"]["runtime"] == "on", "no switch record: the settings decide"
     assert report["groups"] == [] and report["checkpoints"] == [] and report["last_errors"] == []
     assert report["dlq"] == {
         "topic": deployment.topics.dlq,
