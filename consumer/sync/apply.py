@@ -1,0 +1,125 @@
+"""Executes a Plan against Stripe, operation by operation, each POST under its plan key.
+
+Operations run in plan order; a ``$ref`` placeholder is filled from the objects earlier
+operations returned. Every call carries the operation's deterministic idempotency key, so
+running the same plan again (a retry, a redelivered event) replays Stripe's first answers
+instead of creating anything twice. A 4xx stops the plan where it is and is reported with the
+operation that failed; a transient failure propagates so the engine retries the message, and
+the retry re-plans from fresh state under the same keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import stripe
+
+from consumer.sync.failures import StripeRejected
+from consumer.sync.planning import Operation, Plan, resolve_refs
+from consumer.sync.stripe_calls import StripeCaller, to_plain
+
+Params = dict[str, Any]
+_Call = Callable[[stripe.StripeClient, Any, Params, "stripe.RequestOptions"], stripe.StripeObject]
+
+
+def _no_target(target: Any, kind: str) -> None:
+    if target is not None:
+        raise ValueError(f"{kind} takes no target, the plan gave {target!r}")
+
+
+def _target(target: Any, kind: str) -> str:
+    if not isinstance(target, str) or not target:
+        raise ValueError(f"{kind} needs the id of the object it acts on, the plan gave {target!r}")
+    return target
+
+
+# Plan operation kind -> the StripeClient call. Params were checked against stripe.params when
+# the plan was built (mapping.stripe_validation), so the casts only restate that.
+_CALLS: dict[str, _Call] = {
+    "customer.create": lambda c, t, p, o: c.v1.customers.create(cast(Any, p), o),
+    "customer.update": lambda c, t, p, o: c.v1.customers.update(t, cast(Any, p), o),
+    "product.create": lambda c, t, p, o: c.v1.products.create(cast(Any, p), o),
+    "product.update": lambda c, t, p, o: c.v1.products.update(t, cast(Any, p), o),
+    "price.create": lambda c, t, p, o: c.v1.prices.create(cast(Any, p), o),
+    "price.update": lambda c, t, p, o: c.v1.prices.update(t, cast(Any, p), o),
+    "billing.meter.create": lambda c, t, p, o: c.v1.billing.meters.create(cast(Any, p), o),
+    "subscription_schedule.create": lambda c, t, p, o: c.v1.subscription_schedules.create(
+        cast(Any, p), o
+    ),
+    "subscription_schedule.update": lambda c, t, p, o: c.v1.subscription_schedules.update(
+        t, cast(Any, p), o
+    ),
+    "invoiceitem.create": lambda c, t, p, o: c.v1.invoice_items.create(cast(Any, p), o),
+    "invoice.create": lambda c, t, p, o: c.v1.invoices.create(cast(Any, p), o),
+    "invoice.finalize": lambda c, t, p, o: c.v1.invoices.finalize_invoice(t, cast(Any, p), o),
+}
+_TARGETED = frozenset(k for k in _CALLS if k.endswith((".update", ".finalize")))
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One operation Stripe answered: the object it returned and the request that did it."""
+
+    operation: Operation
+    result: Mapping[str, Any]
+    request_id: str | None
+
+    @property
+    def stripe_id(self) -> str | None:
+        value = self.result.get("id")
+        return str(value) if value else None
+
+
+@dataclass
+class ApplyOutcome:
+    """What a plan did. ``failed`` is the operation Stripe refused (``error`` says how)."""
+
+    plan: Plan
+    applied: list[Applied] = field(default_factory=list)
+    failed: Operation | None = None
+    error: StripeRejected | None = None
+
+    @property
+    def request_ids(self) -> list[str]:
+        ids = [a.request_id for a in self.applied if a.request_id]
+        if self.error is not None and self.error.request_id:
+            ids.append(self.error.request_id)
+        return ids
+
+
+class PlanApplier:
+    def __init__(self, caller: StripeCaller) -> None:
+        self._caller = caller
+
+    def apply(self, plan: Plan) -> ApplyOutcome:
+        """Run ``plan`` (which must be ready). Raises ``StripeUnavailable`` to be retried."""
+        if plan.status != "ready":
+            raise ValueError(f"only a ready plan can be applied; {plan.root} is {plan.status}")
+        outcome = ApplyOutcome(plan)
+        results: dict[str, Mapping[str, Any]] = {}
+        for operation in plan.operations:
+            try:
+                applied = self._run(operation, results)
+            except StripeRejected as error:
+                outcome.failed, outcome.error = operation, error
+                return outcome
+            results[operation.id] = applied.result
+            outcome.applied.append(applied)
+        return outcome
+
+    def _run(self, operation: Operation, results: Mapping[str, Mapping[str, Any]]) -> Applied:
+        call = _CALLS.get(operation.kind)
+        if call is None:
+            raise ValueError(f"the applier does not know the operation kind {operation.kind!r}")
+        params = resolve_refs(operation.params, results)
+        target = resolve_refs(operation.target, results)
+        if operation.kind in _TARGETED:
+            target = _target(target, operation.kind)
+        else:
+            _no_target(target, operation.kind)
+        options: stripe.RequestOptions = {"idempotency_key": operation.idempotency_key}
+        obj = self._caller.call(lambda client: call(client, target, params, options))
+        response = obj.last_response
+        return Applied(operation, to_plain(obj), response.request_id if response else None)

@@ -1,0 +1,174 @@
+"""Hydration: the current Salesforce state of a batch's roots, in as few queries as possible.
+
+One query per object type with ``Id IN (...)`` (chunked) selecting exactly what the planner
+reads (``planning.required_fields``: mapping sources, filter fields, relationships), then one
+query per child object for the whole batch: an order's lines, the lines' consumption schedules
+and rates, and the products' standard consumption schedules and rates. Children are nested in
+the REST shape the planner expects (``record[relationship]["records"]``). A root the org no
+longer returns was deleted since its event, and is simply absent from the result.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from consumer.sync.planning import required_fields
+from consumer.sync.salesforce_reads import SalesforceReader
+from consumer.sync.triggers import RecordRef
+from cpqsync.settings import Settings
+
+Record = dict[str, Any]
+
+
+def _relationship(records: list[Record]) -> dict[str, Any]:
+    return {"totalSize": len(records), "done": True, "records": records}
+
+
+def _same_id(a: str, b: str) -> bool:
+    # Salesforce ids compare on their first 15 characters (the last 3 only encode case).
+    return a[:15] == b[:15]
+
+
+class Hydrator:
+    def __init__(self, reader: SalesforceReader, settings: Settings) -> None:
+        self._reader = reader
+        self._fields = required_fields(settings)
+
+    @property
+    def fields(self) -> Mapping[str, list[str]]:
+        return self._fields
+
+    def hydrate(self, refs: Iterable[RecordRef]) -> dict[RecordRef, Record]:
+        """Each ref's record with its relationships; deleted records are left out."""
+        by_type: dict[str, list[RecordRef]] = defaultdict(list)
+        for ref in dict.fromkeys(refs):
+            by_type[ref.object_type].append(ref)
+        found: dict[RecordRef, Record] = {}
+        loaders = {
+            "Order": self._orders,
+            "Account": self._plain("Account"),
+            "Product2": self._products,
+            "PricebookEntry": self._entries,
+        }
+        for object_type, wanted in by_type.items():
+            loader = loaders.get(object_type)
+            if loader is None:
+                raise ValueError(f"{object_type} records are not sync roots")
+            records = loader([ref.id for ref in wanted])
+            by_prefix = {str(r["Id"])[:15]: r for r in records}
+            for ref in wanted:
+                record = by_prefix.get(ref.id[:15])
+                if record is not None:
+                    found[ref] = record
+        return found
+
+    # --- roots ---------------------------------------------------------------------------
+
+    def _plain(self, object_type: str) -> Any:
+        def load(ids: list[str]) -> list[Record]:
+            return self._reader.by_ids(object_type, self._fields[object_type], ids)
+
+        return load
+
+    def _products(self, ids: list[str]) -> list[Record]:
+        products = self._reader.by_ids("Product2", self._fields["Product2"], ids)
+        self._attach_product_schedules(products)
+        return products
+
+    def _entries(self, ids: list[str]) -> list[Record]:
+        entries = self._reader.by_ids("PricebookEntry", self._fields["PricebookEntry"], ids)
+        self._attach_product_schedules(
+            [e["Product2"] for e in entries if isinstance(e.get("Product2"), dict)]
+        )
+        return entries
+
+    def _orders(self, ids: list[str]) -> list[Record]:
+        orders = self._reader.by_ids("Order", self._fields["Order"], ids)
+        items = self._reader.by_ids(
+            "OrderItem",
+            [*self._fields["OrderItem"], "OrderId"],
+            [str(o["Id"]) for o in orders],
+            id_field="OrderId",
+        )
+        self._attach_line_schedules(items)
+        self._attach_product_schedules(
+            [i["Product2"] for i in items if isinstance(i.get("Product2"), dict)]
+        )
+        lines: dict[str, list[Record]] = defaultdict(list)
+        for item in sorted(items, key=lambda i: str(i["Id"])):
+            lines[str(item["OrderId"])[:15]].append(item)
+        for order in orders:
+            order["OrderItems"] = _relationship(lines.get(str(order["Id"])[:15], []))
+        return orders
+
+    # --- children ------------------------------------------------------------------------
+
+    def _attach_line_schedules(self, items: list[Record]) -> None:
+        """CPQ's per-line copies of consumption schedules and their rates (rule P8)."""
+        if not items:
+            return
+        schedules = self._reader.by_ids(
+            "SBQQ__OrderItemConsumptionSchedule__c",
+            [*self._fields["SBQQ__OrderItemConsumptionSchedule__c"], "SBQQ__OrderItem__c"],
+            [str(i["Id"]) for i in items],
+            id_field="SBQQ__OrderItem__c",
+        )
+        if not schedules:
+            return
+        rates = self._reader.by_ids(
+            "SBQQ__OrderItemConsumptionRate__c",
+            self._fields["SBQQ__OrderItemConsumptionRate__c"],
+            [str(s["Id"]) for s in schedules],
+            id_field="SBQQ__OrderItemConsumptionSchedule__c",
+        )
+        for schedule in schedules:
+            own = [
+                r
+                for r in rates
+                if _same_id(str(r["SBQQ__OrderItemConsumptionSchedule__c"]), str(schedule["Id"]))
+            ]
+            schedule["SBQQ__OrderItemConsumptionRates__r"] = _relationship(own)
+        for item in items:
+            own = [s for s in schedules if _same_id(str(s["SBQQ__OrderItem__c"]), str(item["Id"]))]
+            if own:
+                item["SBQQ__OrderItemConsumptionSchedules__r"] = _relationship(own)
+
+    def _attach_product_schedules(self, products: list[Record]) -> None:
+        """A product's standard consumption schedules, through the junction object (rule P8)."""
+        product_ids = sorted({str(p["Id"]) for p in products if p.get("Id")})
+        if not product_ids:
+            return
+        links = self._reader.by_ids(
+            "ProductConsumptionSchedule",
+            [*self._fields["ProductConsumptionSchedule"], "ProductId"],
+            product_ids,
+            id_field="ProductId",
+        )
+        if not links:
+            return
+        schedule_ids = [
+            str(link["ConsumptionSchedule"]["Id"])
+            for link in links
+            if isinstance(link.get("ConsumptionSchedule"), dict)
+        ]
+        rates = self._reader.by_ids(
+            "ConsumptionRate",
+            self._fields["ConsumptionRate"],
+            schedule_ids,
+            id_field="ConsumptionScheduleId",
+        )
+        for link in links:
+            schedule = link.get("ConsumptionSchedule")
+            if isinstance(schedule, dict):
+                own = [
+                    r
+                    for r in rates
+                    if _same_id(str(r["ConsumptionScheduleId"]), str(schedule["Id"]))
+                ]
+                schedule["ConsumptionRates"] = _relationship(own)
+        for product in products:
+            own = [link for link in links if _same_id(str(link["ProductId"]), str(product["Id"]))]
+            if own:
+                product["ProductConsumptionSchedules"] = _relationship(own)

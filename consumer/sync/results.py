@@ -1,0 +1,192 @@
+"""SyncResults: one per record a sync attempt touched, as the writeback consumer needs them.
+
+Conventions (docs/sync.md): the root of the attempt (an Order, Account, Product2 or
+PricebookEntry) always gets a result, except for skips the rules say to leave unreported (live
+sync off, filters in live sync: rules S3, S4). Every other record an operation came from (the
+order's account, products, pricebook entries, lines with their own prices) gets a result with
+the root as its secondary record. An Error names the root as primary and the record at fault,
+if another, as secondary. Messages start with their origin (rule R2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from consumer.sync.apply import Applied, ApplyOutcome
+from consumer.sync.dashboard import DashboardLinks, object_kind
+from consumer.sync.planning import Plan, SourceRecord
+from consumer.sync.triggers import RecordRef
+from schemas.models import SourceOffset, SyncResult, SyncStatus
+
+# The Stripe object a record's Stripe_ID__c names comes from these operations (rule R3).
+_MAIN_KINDS = {
+    "Account": ("customer.create", "customer.update"),
+    "Product2": ("product.create", "product.update"),
+    "PricebookEntry": ("price.create",),
+    "OrderItem": ("price.create",),
+    "Order": ("subscription_schedule.create", "subscription_schedule.update", "invoice.create"),
+}
+
+
+@dataclass
+class Attempt:
+    """The context every result of one root's sync shares."""
+
+    root: RecordRef
+    manual: bool = False
+    request_id: str | None = None
+    sources: list[SourceOffset] = field(default_factory=list)
+    commit_timestamp: dt.datetime | None = None
+    attempt: int = 1
+    started: float = field(default_factory=time.monotonic)
+
+
+class ResultBuilder:
+    def __init__(self, links: DashboardLinks) -> None:
+        self._links = links
+
+    def _result(
+        self,
+        attempt: Attempt,
+        primary: RecordRef | SourceRecord,
+        status: SyncStatus,
+        message: str,
+        *,
+        secondary: RecordRef | SourceRecord | None = None,
+        stripe_id: str | None = None,
+        stripe_kind: str | None = None,
+        request_ids: Sequence[str] = (),
+        link: str | None = None,
+        payment_link: str | None = None,
+    ) -> SyncResult:
+        if link is None and stripe_id and stripe_kind:
+            link = self._links.object(stripe_kind, stripe_id)
+        return SyncResult(
+            result_id=uuid.uuid4().hex,
+            primary_record_id=primary.id,
+            primary_object_type=primary.object_type,
+            secondary_record_id=secondary.id if secondary else None,
+            secondary_object_type=secondary.object_type if secondary else None,
+            status=status,
+            message=message,
+            stripe_object_id=stripe_id,
+            stripe_object_type=stripe_kind,
+            stripe_request_ids=list(dict.fromkeys(request_ids)),
+            dashboard_link=link,
+            invoice_payment_link=payment_link,
+            attempt=max(1, attempt.attempt),
+            source_offsets=attempt.sources,
+            request_id=attempt.request_id,
+            duration_ms=max(0.0, (time.monotonic() - attempt.started) * 1000),
+            trigger_commit_timestamp=attempt.commit_timestamp,
+        )
+
+    # --- outcomes ----------------------------------------------------------------------------
+
+    def applied(
+        self, attempt: Attempt, outcome: ApplyOutcome, existing: tuple[str, str] | None = None
+    ) -> list[SyncResult]:
+        """Results of a plan Stripe accepted (or refused part-way: ``outcome.error``)."""
+        root = outcome.plan.root
+        by_record: dict[SourceRecord, list[Applied]] = {}
+        for applied in outcome.applied:
+            by_record.setdefault(applied.operation.source, []).append(applied)
+        failed_record = outcome.failed.source if outcome.failed is not None else None
+        out: list[SyncResult] = []
+        for record, ops in by_record.items():
+            if record in (root, failed_record):
+                continue
+            out.append(self._success(attempt, record, ops, secondary=attempt.root))
+        if outcome.error is not None:
+            request_id = outcome.error.request_id
+            out.append(
+                self._result(
+                    attempt,
+                    attempt.root,
+                    SyncStatus.ERROR,
+                    str(outcome.error),
+                    secondary=failed_record if failed_record != root else None,
+                    request_ids=outcome.request_ids,
+                    link=self._links.request(request_id) if request_id else None,
+                )
+            )
+            return out
+        out.append(self._success(attempt, root, by_record.get(root, []), existing=existing))
+        return out
+
+    def _success(
+        self,
+        attempt: Attempt,
+        record: SourceRecord,
+        ops: list[Applied],
+        *,
+        secondary: RecordRef | None = None,
+        existing: tuple[str, str] | None = None,
+    ) -> SyncResult:
+        main_kinds = _MAIN_KINDS.get(record.object_type, ())
+        main = next((a for a in ops if a.operation.kind in main_kinds), ops[0] if ops else None)
+        payment_link = next(
+            (
+                str(a.result[w.attribute])
+                for a in ops
+                for w in a.operation.writeback
+                if w.field == "Stripe_Invoice_Payment_Link__c" and a.result.get(w.attribute)
+            ),
+            None,
+        )
+        if main is not None:
+            kind = object_kind(main.operation.kind)
+            verb = "created" if main.operation.kind.endswith(".create") else "updated"
+            stripe_id = main.stripe_id
+        elif existing is not None:
+            kind, stripe_id, verb = existing[0], existing[1], "already up to date:"
+        else:
+            kind, stripe_id, verb = None, None, "nothing to change"
+        message = f"Synced: {verb} {kind} {stripe_id}" if stripe_id else f"Synced: {verb}"
+        return self._result(
+            attempt,
+            record,
+            SyncStatus.SUCCESS,
+            message,
+            secondary=secondary,
+            stripe_id=stripe_id,
+            stripe_kind=kind,
+            request_ids=[a.request_id for a in ops if a.request_id],
+            payment_link=payment_link,
+        )
+
+    def unapplied(self, attempt: Attempt, plan: Plan) -> list[SyncResult]:
+        """Results of a plan with errors (Data Error, ...) or a reported skip; may be none."""
+        if plan.errors:
+            first = plan.errors[0]
+            return [
+                self._result(
+                    attempt,
+                    attempt.root,
+                    SyncStatus.ERROR,
+                    first.message,
+                    secondary=first.record if first.record != plan.root else None,
+                )
+            ]
+        return [
+            self._result(attempt, attempt.root, SyncStatus.SKIPPED, skip.message)
+            for skip in plan.skips
+            if skip.record == plan.root and skip.reported
+        ][:1]
+
+    def error(self, attempt: Attempt, message: str, *, request_id: str | None = None) -> SyncResult:
+        return self._result(
+            attempt,
+            attempt.root,
+            SyncStatus.ERROR,
+            message,
+            request_ids=[request_id] if request_id else (),
+            link=self._links.request(request_id) if request_id else None,
+        )
+
+    def skipped(self, attempt: Attempt, message: str) -> SyncResult:
+        return self._result(attempt, attempt.root, SyncStatus.SKIPPED, message)

@@ -1,0 +1,219 @@
+"""``SyncService``: the sync role wired from settings (``cpqsync sync``, ``cpqsync run``, demo).
+
+Consumes every change topic plus the manual-request topic as consumer group ``cpqsync-sync``,
+follows the live-sync switch on the control topic, and runs ``SyncHandler`` on the consumer
+engine, which produces the SyncResults and commits offsets only after they are acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from prometheus_client import CollectorRegistry
+
+from consumer.engine import ConsumerEngine, Message, Pacer
+from consumer.sync.apply import PlanApplier
+from consumer.sync.dashboard import DashboardLinks
+from consumer.sync.handler import SyncHandler
+from consumer.sync.hydration import Hydrator
+from consumer.sync.live_switch import LiveState, LiveSwitch
+from consumer.sync.results import ResultBuilder
+from consumer.sync.roots import RootResolver
+from consumer.sync.salesforce_reads import SalesforceReader
+from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
+from consumer.sync.stripe_lookup import StripeLookup
+from consumer.sync.sync_metrics import sync_metrics
+from consumer.sync.triggers import SyncInput
+from cpqsync.kafka.topics import Topics, ensure_topics
+from cpqsync.observability.logging import register_secrets
+from cpqsync.salesforce.auth import SalesforceAuth
+from cpqsync.salesforce.rest import SalesforceRest
+from cpqsync.settings import Settings
+from schemas.codec import Codec
+from schemas.errors import DecodeFailure, SchemaDecodeError
+from schemas.models import ChangeEvent, SyncRequest
+
+DEFAULT_GROUP = "cpqsync-sync"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncParts:
+    """The pieces of the sync that ``cpqsync plan`` and tests reuse without a consumer."""
+
+    reader: SalesforceReader
+    hydrator: Hydrator
+    resolver: RootResolver
+    caller: StripeCaller
+    lookup: StripeLookup
+    applier: PlanApplier
+
+
+def build_parts(
+    settings: Settings,
+    *,
+    rest: SalesforceRest | None = None,
+    stripe_client: stripe.StripeClient | None = None,
+    registry: CollectorRegistry | None = None,
+) -> SyncParts:
+    register_secrets([settings.stripe.api_key, settings.salesforce.client_secret])
+    rest = rest or SalesforceRest(SalesforceAuth(settings.salesforce))
+    reader = SalesforceReader(rest)
+    pacer = Pacer("stripe", settings.stripe.requests_per_second, registry=registry)
+    caller = StripeCaller(stripe_client or build_stripe_client(settings.stripe), pacer)
+    return SyncParts(
+        reader=reader,
+        hydrator=Hydrator(reader, settings),
+        resolver=RootResolver(reader, settings.sync.start_date),
+        caller=caller,
+        lookup=StripeLookup(caller, sandbox=settings.salesforce.is_sandbox),
+        applier=PlanApplier(caller),
+    )
+
+
+def decoder(codec: Codec) -> Any:
+    """Message bytes -> ChangeEvent | SyncRequest; anything else is a dead letter."""
+
+    def decode(message: Message[bytes | None]) -> SyncInput:
+        record = codec.decode(message.value, message.topic)
+        if not isinstance(record, ChangeEvent | SyncRequest):
+            raise SchemaDecodeError(
+                DecodeFailure.UNKNOWN_SCHEMA,
+                f"expected a ChangeEvent or SyncRequest, found a {record.avro_name}",
+                message.topic,
+            )
+        return record
+
+    return decode
+
+
+class SyncService:
+    """Run the sync role in a background thread (``start``/``stop``) or in the caller (``run``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        bootstrap_servers: str | None = None,
+        group_id: str = DEFAULT_GROUP,
+        registry: CollectorRegistry | None = None,
+        client_config: dict[str, Any] | None = None,
+        rest: SalesforceRest | None = None,
+        stripe_client: stripe.StripeClient | None = None,
+        live_state: LiveState | None = None,
+    ) -> None:
+        bootstrap = bootstrap_servers or settings.kafka.bootstrap_servers
+        if not bootstrap:
+            raise ValueError("the sync needs kafka.bootstrap_servers (or bootstrap_servers=...)")
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.topics = Topics(settings.kafka.topic_prefix)
+        self.group_id = group_id
+        self._registry = registry
+        self._client_config = client_config
+        self.parts = build_parts(
+            settings, rest=rest, stripe_client=stripe_client, registry=registry
+        )
+        self._given_live = live_state
+        self.live: LiveState | None = live_state
+        self._switch: LiveSwitch | None = None
+        self._engine: ConsumerEngine[SyncInput] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def stripe_requests(self) -> int:
+        """Stripe requests sent so far (lookups and plan operations)."""
+        return self.parts.caller.requests
+
+    def _prepare(self) -> ConsumerEngine[SyncInput]:
+        kafka = self.settings.kafka
+        ensure_topics(
+            self.bootstrap,
+            self.topics.all_topics(),
+            partitions=kafka.partitions,
+            replication_factor=kafka.replication_factor,
+        )
+        if self._given_live is None:
+            self._switch = LiveSwitch(
+                kafka, self.bootstrap, self.topics.control, default=self.settings.sync.live
+            ).start()
+            self.live = self._switch
+        assert self.live is not None
+        codec = Codec.from_settings(kafka)
+        parts = self.parts
+        handler = SyncHandler(
+            settings=self.settings,
+            resolver=parts.resolver,
+            hydrator=parts.hydrator,
+            lookup=parts.lookup,
+            applier=parts.applier,
+            builder=ResultBuilder(DashboardLinks.from_settings(self.settings.stripe)),
+            live=self.live,
+            codec=codec,
+            results_topic=self.topics.sync_results,
+            metrics=sync_metrics(self._registry),
+            instance_url=self._instance_url,
+        )
+        self._engine = ConsumerEngine(
+            topics=[*self.topics.change_topics, self.topics.sync_requests],
+            group_id=self.group_id,
+            handler=handler,
+            decode=decoder(codec),
+            kafka=kafka,
+            settings=self.settings.consumer,
+            bootstrap_servers=self.bootstrap,
+            client_config=self._client_config,
+            decode_errors=(SchemaDecodeError,),
+            dead_letter_topic=self.topics.dlq,
+            registry=self._registry,
+        )
+        return self._engine
+
+    def _instance_url(self) -> str | None:
+        try:
+            return self.parts.reader.instance_url
+        except Exception:  # noqa: BLE001 - a link in metadata is optional; hydration reports
+            return None
+
+    def run(self) -> None:
+        """Consume until ``stop`` (or a fatal engine error, which is raised)."""
+        engine = self._prepare()
+        try:
+            engine.run()
+        finally:
+            if self._switch is not None:
+                self._switch.stop()
+
+    def start(self) -> SyncService:
+        engine = self._prepare()
+
+        def run() -> None:
+            try:
+                engine.run()
+            except BaseException as exc:
+                self._error = exc
+                log.exception("the sync consumer stopped")
+
+        self._thread = threading.Thread(target=run, name="cpqsync-sync", daemon=True)
+        self._thread.start()
+        return self
+
+    def ready(self) -> bool:
+        return self._engine is not None and self._engine.is_ready()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        if self._engine is not None:
+            self._engine.request_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._switch is not None:
+            self._switch.stop()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error

@@ -1,0 +1,323 @@
+"""Look before creating: what Stripe already holds for a batch of hydrated roots.
+
+The planner is pure, so the Stripe objects that already exist are handed to it as
+``KnownStripeObjects``. Finding them is what makes a replay older than Stripe's 24-hour
+idempotency window safe: a customer by the Account's ``Stripe_ID__c`` (checked, so a customer
+deleted in Stripe is reported, rule C1) or by its metadata; a product by its deterministic id;
+a pricebook price by its lookup key, with its parameters so a changed entry is noticed (P7);
+a schedule by the Order's ``Stripe_ID__c`` or by metadata among the customer's schedules,
+together with the line prices it uses; an invoiced order's invoice by metadata. On a retry of
+a failed attempt (``deep``) the sync also looks for line prices the attempt created before it
+failed, which are still active and carry their order line's id in metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from consumer.sync.failures import StripeRejected
+from consumer.sync.planning import KnownCustomer, KnownPrice, KnownStripeObjects
+from consumer.sync.planning.billing_terms import is_recurring
+from consumer.sync.planning.identity import (
+    metadata_key,
+    meter_event_name,
+    price_lookup_key,
+    product_id,
+)
+from consumer.sync.planning.orders import records_of
+from consumer.sync.stripe_calls import StripeCaller, is_missing, to_plain
+from consumer.sync.stripe_directory import CustomerDirectory, MeterDirectory, ProductDirectory
+from consumer.sync.triggers import RecordRef
+
+Record = Mapping[str, Any]
+_LOOKUP_KEYS_PER_CALL = 10  # Stripe's limit for prices.list(lookup_keys=...)
+
+
+@dataclass
+class StripeView:
+    """What the planner gets (``known``) plus Stripe ids to put on hydrated records."""
+
+    known: KnownStripeObjects
+    # Order id -> the finalized invoice a one-time order already has (rule O3).
+    invoices: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Needs:
+    accounts: dict[str, Record] = field(default_factory=dict)
+    products: dict[str, Record] = field(default_factory=dict)
+    entries: dict[str, Record] = field(default_factory=dict)
+    orders: dict[str, Record] = field(default_factory=dict)
+    metered: set[str] = field(default_factory=set)
+
+
+def _id(record: Any) -> str | None:
+    if isinstance(record, Mapping) and record.get("Id"):
+        return str(record["Id"])
+    return None
+
+
+def needs_of(records: Mapping[RecordRef, Record]) -> _Needs:
+    needs = _Needs()
+
+    def product(record: Any) -> None:
+        pid = _id(record)
+        if pid:
+            needs.products.setdefault(pid, record)
+            if _metered(record.get("SBQQ__BillingType__c")):
+                needs.metered.add(pid)
+
+    for ref, record in records.items():
+        if ref.object_type == "Account":
+            needs.accounts[str(record["Id"])] = record
+        elif ref.object_type == "Product2":
+            product(record)
+        elif ref.object_type == "PricebookEntry":
+            needs.entries[str(record["Id"])] = record
+            product(record.get("Product2"))
+        elif ref.object_type == "Order":
+            needs.orders[str(record["Id"])] = record
+            account = record.get("Account")
+            account_id = _id(account)
+            if account_id and isinstance(account, Mapping):
+                needs.accounts[account_id] = account
+            for item in records_of(record.get("OrderItems")):
+                product(item.get("Product2"))
+                pid = _id(item.get("Product2"))
+                if pid and _metered(item.get("SBQQ__BillingType__c")):
+                    needs.metered.add(pid)
+                entry = item.get("PricebookEntry")
+                entry_id = _id(entry)
+                if entry_id and isinstance(entry, Mapping):
+                    needs.entries.setdefault(entry_id, entry)
+    return needs
+
+
+class StripeLookup:
+    def __init__(self, caller: StripeCaller, *, sandbox: bool) -> None:
+        self._caller = caller
+        self._sandbox = sandbox
+        self.customers = CustomerDirectory(caller, self.key("salesforce_account_id"))
+        self.products = ProductDirectory(caller)
+        self.meters = MeterDirectory(caller)
+
+    def key(self, name: str) -> str:
+        return metadata_key(name, sandbox=self._sandbox)
+
+    def view(self, records: Mapping[RecordRef, Record], *, deep: bool = False) -> StripeView:
+        needs = needs_of(records)
+        customers = {aid: c for aid, a in needs.accounts.items() if (c := self._customer(a))}
+        products = {pid: s for pid, p in needs.products.items() if (s := self._product(p))}
+        prices = self._pricebook_prices(needs.entries)
+        meters = {
+            pid: mid
+            for pid in sorted(needs.metered)
+            if (mid := self.meters.find(meter_event_name(pid, sandbox=self._sandbox)))
+        }
+        schedules: dict[str, str] = {}
+        line_prices: dict[str, KnownPrice] = {}
+        invoices: dict[str, str] = {}
+        for order_id, order in needs.orders.items():
+            customer = customers.get(str(order.get("AccountId") or _id(order.get("Account"))))
+            found = self._schedule(order, customer)
+            if found is not None:
+                schedules[order_id] = str(found["id"])
+                line_prices.update(self._line_prices_of(found, prices))
+            elif customer is not None and not customer.deleted and _one_time_only(order):
+                invoice = self._invoice(order_id, customer.id)
+                if invoice is not None:
+                    invoices[order_id] = invoice
+            if deep:
+                for item_id, price in self._orphan_line_prices(order, products).items():
+                    line_prices.setdefault(item_id, price)
+        known = KnownStripeObjects(
+            customers=customers,
+            products=products,
+            prices=prices,
+            line_prices=line_prices,
+            meters=meters,
+            schedules=schedules,
+        )
+        return StripeView(known, invoices)
+
+    # --- customers and products ------------------------------------------------------------
+
+    def _customer(self, account: Record) -> KnownCustomer | None:
+        account_id = str(account["Id"])
+        stored = account.get("Stripe_ID__c")
+        if isinstance(stored, str) and stored.startswith("cus_"):
+            try:
+                customer = self._caller.call(lambda c: c.v1.customers.retrieve(stored))
+            except StripeRejected as error:
+                if not is_missing(error):
+                    raise
+            else:
+                data = to_plain(customer)
+                if data.get("deleted"):
+                    return KnownCustomer(stored, deleted=True)
+                return KnownCustomer(stored, currency=data.get("currency"))
+        found = self.customers.find(account_id)
+        return KnownCustomer(found) if found else None
+
+    def _product(self, product: Record) -> str | None:
+        stored = product.get("Stripe_ID__c")
+        candidate = (
+            stored
+            if isinstance(stored, str) and stored
+            else product_id(str(product["Id"]), sandbox=self._sandbox)
+        )
+        return candidate if self.products.exists(candidate) else None
+
+    # --- prices ----------------------------------------------------------------------------
+
+    def _pricebook_prices(self, entries: Mapping[str, Record]) -> dict[str, KnownPrice]:
+        by_key = {price_lookup_key(eid, sandbox=self._sandbox): eid for eid in entries}
+        keys = sorted(by_key)
+        out: dict[str, KnownPrice] = {}
+        for start in range(0, len(keys), _LOOKUP_KEYS_PER_CALL):
+            chunk = keys[start : start + _LOOKUP_KEYS_PER_CALL]
+            params: dict[str, Any] = {
+                "lookup_keys": chunk,
+                "limit": 100,
+                "expand": ["data.tiers"],
+            }
+            page = self._caller.call(lambda c, p=params: c.v1.prices.list(p))  # type: ignore[misc]
+            for price in page.data:
+                entry_id = by_key.get(price.lookup_key or "")
+                if entry_id is not None:
+                    out[entry_id] = KnownPrice(price.id, to_plain(price))
+        return out
+
+    def _retrieve_price(self, price_id: str) -> dict[str, Any] | None:
+        try:
+            price = self._caller.call(
+                lambda c: c.v1.prices.retrieve(price_id, {"expand": ["tiers"]})
+            )
+        except StripeRejected as error:
+            if is_missing(error):
+                return None
+            raise
+        return to_plain(price)
+
+    def _line_prices_of(
+        self, schedule: Mapping[str, Any], entry_prices: Mapping[str, KnownPrice]
+    ) -> dict[str, KnownPrice]:
+        """The order-line prices a schedule uses, keyed by the line's id (from item metadata)."""
+        pricebook = {known.id for known in entry_prices.values()}
+        item_key = self.key("salesforce_order_item_id")
+        out: dict[str, KnownPrice] = {}
+        for phase in schedule.get("phases") or ():
+            for item in [*(phase.get("items") or ()), *(phase.get("add_invoice_items") or ())]:
+                price_id = item.get("price")
+                if isinstance(price_id, Mapping):
+                    price_id = price_id.get("id")
+                item_id = (item.get("metadata") or {}).get(item_key)
+                if not item_id or not isinstance(price_id, str) or price_id in pricebook:
+                    continue
+                price = self._retrieve_price(price_id)
+                if price is not None:
+                    out[str(item_id)] = KnownPrice(price_id, price)
+        return out
+
+    def _orphan_line_prices(
+        self, order: Record, products: Mapping[str, str]
+    ) -> dict[str, KnownPrice]:
+        """Active line prices an interrupted attempt created before its schedule existed."""
+        items = {str(i["Id"]): i for i in records_of(order.get("OrderItems"))}
+        product2_ids = {_id(i.get("Product2")) for i in items.values()}
+        product_ids = sorted({products[p] for p in product2_ids if p is not None and p in products})
+        item_key = self.key("salesforce_order_item_id")
+        out: dict[str, KnownPrice] = {}
+        for stripe_product in product_ids:
+            params: dict[str, Any] = {
+                "product": stripe_product,
+                "active": True,
+                "limit": 100,
+                "expand": ["data.tiers"],
+            }
+            page = self._caller.call(lambda c, p=params: c.v1.prices.list(p))  # type: ignore[misc]
+            for price in page.auto_paging_iter():
+                plain = to_plain(price)
+                item_id = (plain.get("metadata") or {}).get(item_key)
+                if item_id in items:
+                    out.setdefault(str(item_id), KnownPrice(price.id, plain))
+        return out
+
+    # --- schedules and invoices ------------------------------------------------------------
+
+    def _schedule(self, order: Record, customer: KnownCustomer | None) -> dict[str, Any] | None:
+        stored = order.get("Stripe_ID__c")
+        if isinstance(stored, str) and stored.startswith("sub_sched_"):
+            try:
+                found = self._caller.call(lambda c: c.v1.subscription_schedules.retrieve(stored))
+            except StripeRejected as error:
+                if not is_missing(error):
+                    raise
+            else:
+                return to_plain(found)
+        if customer is None or customer.deleted:
+            return None
+        return self._by_metadata(
+            lambda c, p: c.v1.subscription_schedules.list(p),
+            {"customer": customer.id, "limit": 100},
+            self.key("salesforce_order_id"),
+            str(order["Id"]),
+        )
+
+    def _invoice(self, order_id: str, customer_id: str) -> str | None:
+        found = self._by_metadata(
+            lambda c, p: c.v1.invoices.list(p),
+            {"customer": customer_id, "limit": 100},
+            self.key("salesforce_order_id"),
+            order_id,
+        )
+        # A draft is an attempt that never finished: the planner makes the invoice again.
+        if found is None or found.get("status") == "draft":
+            return None
+        return str(found["id"])
+
+    def _by_metadata(
+        self, list_call: Any, params: dict[str, Any], key: str, value: str
+    ) -> dict[str, Any] | None:
+        cursor: dict[str, Any] = dict(params)
+
+        def next_page(client: Any) -> Any:
+            return list_call(client, cursor)
+
+        while True:
+            page = self._caller.call(next_page)
+            for obj in page.data:
+                plain = to_plain(obj)
+                if (plain.get("metadata") or {}).get(key) == value:
+                    return plain
+            if not page.has_more or not page.data:
+                return None
+            cursor["starting_after"] = page.data[-1].id
+
+    # --- learning from our own writes ------------------------------------------------------
+
+    def learn(self, kind: str, result: Mapping[str, Any]) -> None:
+        """Remember an object the applier just created, so the next lookup needs no call."""
+        metadata = result.get("metadata") or {}
+        if kind == "customer.create":
+            account = metadata.get(self.key("salesforce_account_id"))
+            if account:
+                self.customers.remember(str(account), str(result["id"]))
+        elif kind == "product.create":
+            self.products.remember(str(result["id"]))
+        elif kind == "billing.meter.create":
+            self.meters.remember(str(result["event_name"]), str(result["id"]))
+
+
+def _one_time_only(order: Record) -> bool:
+    items = records_of(order.get("OrderItems"))
+    return bool(items) and not any(
+        is_recurring(i.get("SBQQ__SubscriptionPricing__c")) for i in items
+    )
+
+
+def _metered(billing_type: Any) -> bool:
+    # Rule P4's Arrears; an unsupported value is the planner's Data Error to report, not ours.
+    return str(billing_type or "").strip().lower() == "arrears"
