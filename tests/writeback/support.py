@@ -110,6 +110,7 @@ def start_service(
     dlq: str,
     group: str,
     client_config: dict[str, Any],
+    registry: CollectorRegistry | None = None,
 ) -> WritebackService:
     return WritebackService(
         settings,
@@ -118,7 +119,7 @@ def start_service(
         results_topic=topic,
         dead_letter_topic=dlq,
         client_config=client_config,
-        registry=CollectorRegistry(),
+        registry=registry or CollectorRegistry(),
     ).start()
 
 

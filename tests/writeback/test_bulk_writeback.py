@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from consumer.writeback.sync_record import compound_id
 from cpqsync.sandbox.org.simulator import OrgSimulator
@@ -24,12 +22,6 @@ from tests.writeback.support import (
     sync_records,
     wait_consumed,
 )
-
-
-@pytest.fixture
-def org() -> Iterator[OrgSimulator]:
-    with OrgSimulator(start_pubsub=False) as sim:
-        yield sim
 
 
 def test_thousand_results_fill_collection_calls_and_a_replay_changes_nothing(

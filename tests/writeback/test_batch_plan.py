@@ -1,0 +1,133 @@
+"""The pure part of the writeback: which records a batch writes, and with what."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from consumer.writeback.batch_plan import LinkOptions, Skip, plan_batch
+from consumer.writeback.stored_records import StoredSyncRecord
+from consumer.writeback.sync_record import (
+    MESSAGE_MAX_CHARS,
+    TRUNCATION_MARKER,
+    format_datetime,
+    parse_datetime,
+    sync_record_fields,
+)
+from schemas.models import SyncStatus
+from tests.writeback.support import T0, result
+
+ACCOUNT = "001000000000001AAA"
+ORDER = "801000000000001AAA"
+ITEM = "802000000000001AAA"
+MINUTE = dt.timedelta(minutes=1)
+
+
+def _stored(
+    compound: str, status: str, at: dt.datetime | None, primary: str = ORDER
+) -> StoredSyncRecord:
+    return StoredSyncRecord(
+        f"a0Y{abs(hash(compound)) % 10**15:015d}", compound, primary, status, at
+    )
+
+
+def test_a_result_older_than_the_stored_record_writes_nothing() -> None:
+    plan = plan_batch([result(ACCOUNT, at=T0)], [_stored(ACCOUNT, "Error", T0 + MINUTE, ACCOUNT)])
+    assert plan.skipped == {0: Skip.STALE}
+    assert plan.updates == [] and plan.upserts == []
+
+
+def test_the_same_attempt_again_is_a_duplicate_and_writes_nothing() -> None:
+    plan = plan_batch([result(ACCOUNT, at=T0)], [_stored(ACCOUNT, "Success", T0, ACCOUNT)])
+    assert plan.skipped == {0: Skip.DUPLICATE}
+
+
+def test_only_the_newest_result_per_compound_id_in_a_batch_is_written() -> None:
+    older = result(ACCOUNT, at=T0, stripe_id="cus_old")
+    newer = result(ACCOUNT, at=T0 + MINUTE, stripe_id="cus_new")
+    plan = plan_batch([newer, older], [])
+    assert plan.skipped == {1: Skip.SUPERSEDED}
+    [update] = plan.updates
+    assert update.record["Stripe_ID__c"] == "cus_new"
+    assert [w.owners for w in plan.upserts] == [(0,)]
+
+
+def test_success_resolves_stored_errors_older_than_itself_only() -> None:
+    older_error = _stored(f"{ORDER}-{ITEM}", "Error", T0)
+    newer_error = _stored(f"{ORDER}-802000000000002AAA", "Error", T0 + 5 * MINUTE)
+    other_record = _stored("801000000000009AAA", "Error", T0, primary="801000000000009AAA")
+    success = result(ORDER, object_type="Order", at=T0 + MINUTE, stripe_id="sub_sched_1")
+    plan = plan_batch([success], [older_error, newer_error, other_record])
+    resolved = [w for w in plan.updates if w.object_type == "Sync_Record__c"]
+    assert [w.record for w in resolved] == [
+        {
+            "attributes": {"type": "Sync_Record__c"},
+            "Id": older_error.record_id,
+            "Resolution_Status__c": "Resolved",
+        }
+    ]
+    assert resolved[0].owners == (0,) and resolved[0].gone_is_fine
+
+
+def test_an_error_in_the_same_batch_as_a_later_success_is_written_resolved() -> None:
+    error = result(
+        ORDER, object_type="Order", status=SyncStatus.ERROR, at=T0, secondary=("OrderItem", ITEM)
+    )
+    success = result(ORDER, object_type="Order", at=T0 + MINUTE, stripe_id="sub_sched_1")
+    plan = plan_batch([error, success], [])
+    statuses = {w.record_ref: w.record["Resolution_Status__c"] for w in plan.upserts}
+    assert statuses == {f"{ORDER}-{ITEM}": "Resolved", ORDER: "Success"}
+
+
+def test_stripe_fields_go_to_the_secondary_record_and_order_gets_its_payment_link() -> None:
+    line = result(ORDER, object_type="Order", secondary=("OrderItem", ITEM), stripe_id="price_1")
+    order = result(
+        ORDER, object_type="Order", stripe_id="sub_sched_1", invoice_link="https://pay.example/i/1"
+    )
+    plan = plan_batch([line, order], [])
+    by_type = {w.object_type: w.record for w in plan.updates}
+    assert by_type["OrderItem"] == {
+        "attributes": {"type": "OrderItem"},
+        "Id": ITEM,
+        "Stripe_ID__c": "price_1",  # OrderItem has no dashboard link field
+    }
+    assert by_type["Order"]["Stripe_Invoice_Payment_Link__c"] == "https://pay.example/i/1"
+    assert by_type["Order"]["Stripe_Dashboard_Link__c"] == order.dashboard_link
+
+
+def test_errors_and_unsynced_objects_write_no_stripe_fields() -> None:
+    error = result(ACCOUNT, status=SyncStatus.ERROR)
+    contract = result("800000000000001AAA", object_type="Contract", stripe_id="sub_1")
+    plan = plan_batch([error, contract], [])
+    assert plan.updates == []
+    assert len(plan.upserts) == 2
+
+
+def test_long_messages_are_cut_to_the_field_with_a_marker_and_secrets_are_masked() -> None:
+    text = "Stripe Error: key sk_test_" + "a" * 30 + " " + "x" * 40_000
+    fields = sync_record_fields(result(ACCOUNT, status=SyncStatus.ERROR, message=text), "Error")
+    message = fields["Resolution_Message__c"]
+    assert len(message) == MESSAGE_MAX_CHARS
+    assert message.endswith(TRUNCATION_MARKER)
+    assert "sk_test_aaaa" not in message
+
+
+def test_request_link_follows_the_mode_of_the_object_link_or_the_configured_key() -> None:
+    success = result(ACCOUNT)  # its dashboard link is a test-mode one
+    error = result(ACCOUNT, status=SyncStatus.ERROR)
+    live = LinkOptions(test_mode=False)
+    test = LinkOptions(dashboard_base="https://dash.example/", test_mode=True)
+    link = "Stripe_Request_Dashboard_Link__c"
+    assert plan_batch([success], [], live).upserts[0].record[link] == (
+        f"https://dashboard.stripe.com/test/logs/{success.stripe_request_ids[-1]}"
+    )
+    assert plan_batch([error], [], test).upserts[0].record[link] == (
+        f"https://dash.example/test/logs/{error.stripe_request_ids[-1]}"
+    )
+
+
+def test_salesforce_datetimes_round_trip() -> None:
+    moment = dt.datetime(2025, 3, 1, 12, 0, 5, 123_000, tzinfo=dt.UTC)
+    assert format_datetime(moment) == "2025-03-01T12:00:05.123+0000"
+    assert parse_datetime(format_datetime(moment)) == moment
+    assert parse_datetime("2025-03-01T12:00:05Z") == moment.replace(microsecond=0)
+    assert parse_datetime(None) is None

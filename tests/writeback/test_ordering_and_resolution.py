@@ -1,0 +1,129 @@
+"""Results apply in attempt order per record, and a Success resolves the record's errors (R2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from cpqsync.sandbox.org.dataset import STANDARD_PRICEBOOK_REF
+from cpqsync.sandbox.org.simulator import OrgSimulator
+from schemas.models import SyncStatus
+from tests.writeback.support import (
+    T0,
+    accounts,
+    produce,
+    result,
+    settings_for,
+    start_service,
+    sync_records,
+    wait_consumed,
+)
+
+MINUTE = dt.timedelta(minutes=1)
+
+
+def _order(org: OrgSimulator, account: str) -> str:
+    return org.create(
+        "Order",
+        {
+            "AccountId": account,
+            "EffectiveDate": "2025-03-01",
+            "Status": "Draft",
+            "Pricebook2Id": org.dataset.refs[STANDARD_PRICEBOOK_REF],
+        },
+    )
+
+
+def test_older_results_arriving_late_never_overwrite_newer_ones(
+    kafka: str,
+    org: OrgSimulator,
+    new_topic: Callable[..., str],
+    unique: Callable[[str], str],
+    fast_group_config: dict[str, Any],
+) -> None:
+    first, second = accounts(org, 2)
+    topic, dlq = new_topic("results"), new_topic("dlq")
+    produce(
+        kafka,
+        topic,
+        [
+            result(first, at=T0 + 2 * MINUTE, stripe_id="cus_new"),
+            result(first, at=T0, status=SyncStatus.ERROR, message="Stripe Error: older"),
+            result(second, at=T0 + 2 * MINUTE, stripe_id="cus_newer"),
+            result(second, at=T0 + MINUTE, stripe_id="cus_older"),
+        ],
+    )
+    group = unique("writeback")
+    service = start_service(settings_for(org, kafka), kafka, topic, dlq, group, fast_group_config)
+    try:
+        wait_consumed(kafka, group, topic)
+        # A second run sees the newer records in the org, not in its own batch.
+        produce(kafka, topic, [result(first, at=T0 + MINUTE, stripe_id="cus_late")])
+        wait_consumed(kafka, group, topic)
+    finally:
+        service.stop()
+
+    records = sync_records(org)
+    assert records[first]["Resolution_Status__c"] == "Success"
+    assert records[first]["Resolution_Message__c"] == "Synced"
+    assert records[first]["Last_Attempt_At__c"] == T0 + 2 * MINUTE
+    assert org.get("Account", first)["Stripe_ID__c"] == "cus_new"
+    assert org.get("Account", second)["Stripe_ID__c"] == "cus_newer"
+    assert len(records) == 2
+
+
+def test_success_resolves_earlier_errors_of_the_record_but_not_later_ones(
+    kafka: str,
+    org: OrgSimulator,
+    new_topic: Callable[..., str],
+    unique: Callable[[str], str],
+    fast_group_config: dict[str, Any],
+) -> None:
+    [account] = accounts(org, 1)
+    order = _order(org, account)
+    item_a, item_b = "802000000000001AAA", "802000000000002AAA"
+    topic, dlq = new_topic("results"), new_topic("dlq")
+    order_error = result(order, object_type="Order", status=SyncStatus.ERROR, at=T0)
+    line_error = result(
+        order,
+        object_type="Order",
+        status=SyncStatus.ERROR,
+        at=T0,
+        secondary=("OrderItem", item_a),
+        message="Data Error: The following required fields are missing: Quantity",
+    )
+    later_error = result(
+        order,
+        object_type="Order",
+        status=SyncStatus.ERROR,
+        at=T0 + 3 * MINUTE,
+        secondary=("OrderItem", item_b),
+    )
+    success = result(
+        order,
+        object_type="Order",
+        at=T0 + 2 * MINUTE,
+        stripe_id="sub_sched_1",
+        invoice_link="https://invoice.stripe.com/i/acct_1/test_inv_1",
+    )
+    group = unique("writeback")
+    service = start_service(settings_for(org, kafka), kafka, topic, dlq, group, fast_group_config)
+    try:
+        produce(kafka, topic, [order_error, line_error, later_error])
+        wait_consumed(kafka, group, topic)
+        assert {r["Resolution_Status__c"] for r in sync_records(org).values()} == {"Error"}
+        produce(kafka, topic, [success])
+        wait_consumed(kafka, group, topic)
+    finally:
+        service.stop()
+
+    records = sync_records(org)
+    assert records[order]["Resolution_Status__c"] == "Success"
+    assert records[f"{order}-{item_a}"]["Resolution_Status__c"] == "Resolved"
+    assert records[f"{order}-{item_a}"]["Resolution_Message__c"] == line_error.message
+    assert records[f"{order}-{item_b}"]["Resolution_Status__c"] == "Error"
+    stored = org.get("Order", order)
+    assert stored["Stripe_ID__c"] == "sub_sched_1"
+    assert stored["Stripe_Dashboard_Link__c"] == success.dashboard_link
+    assert stored["Stripe_Invoice_Payment_Link__c"] == success.invoice_payment_link
