@@ -83,6 +83,8 @@ class ObjectPlan:
 
 
 def soql_datetime(moment: dt.datetime) -> str:
+    """SOQL datetime literals carry whole seconds: ``since`` rounds down (a superset, never
+    a gap)."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

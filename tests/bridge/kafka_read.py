@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -54,6 +55,37 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 20.0) -> list[Read]:
         return sorted(out, key=lambda r: (r.partition, r.offset))
     finally:
         consumer.close()
+
+
+class TopicCounter:
+    """Counts messages arriving on a topic, live, from a background consumer."""
+
+    def __init__(self, bootstrap: str, topic: str, partitions: int = 3) -> None:
+        self.count = 0
+        self._stop = threading.Event()
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"count-{uuid.uuid4()}",
+                "enable.auto.commit": False,
+            }
+        )
+        self._consumer.assign(
+            [TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)]
+        )
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            msg = self._consumer.poll(0.05)
+            if msg is not None and msg.error() is None:
+                self.count += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._consumer.close()
 
 
 def decoded(bootstrap: str, topic: str, codec: Codec) -> list[AvroRecord]:
