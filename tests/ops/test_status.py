@@ -57,7 +57,7 @@ def running(deployment: Deployment, unique: Callable[[str], str]) -> tuple[Deplo
         error_message="bad",
     )
     for partition in (0, 1, 1):
-        producer.produce(topics.dlq, b"x", b"k", partition, headers=to_headers(letter))
+        producer.produce(topics.dlq, b"x", b"k", partition, headers=[*to_headers(letter)])
     results = [
         _result("801A", SyncStatus.ERROR, 30, "Data Error: the order has no quote"),
         _result("801B", SyncStatus.SUCCESS, 20, "Synced"),
