@@ -9,7 +9,8 @@ Two measurements in one run:
    ``fastavro.schemaless_reader`` on the same pre-parsed schema. Rounds alternate
    so a noisy neighbour slows both alike; the median round counts. Target ≥ 70 %.
 2. **End to end, one channel.** N events pre-published on the org simulator's
-   event bus, served by its gRPC Pub/Sub server; one ``ChannelStream`` subscribes
+   (``OrgSimulator``: OAuth JWT login, TLS gRPC with its CA), served by its
+   gRPC Pub/Sub server; one ``ChannelStream`` subscribes
    from EARLIEST and produces to a real Kafka broker (the embedded Tansu unless
    ``--bootstrap`` is given). Time from subscribe until Kafka acknowledged the
    last event. Target ≥ 2,000 events/s.
@@ -37,15 +38,16 @@ from confluent_kafka import Producer
 
 from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
+from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.pubsub_client import PubSubClient
 from cpqsync.sandbox.broker import EmbeddedBroker
-from cpqsync.settings import BridgeSettings, KafkaSettings
+from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync.settings import BridgeSettings, KafkaSettings, SalesforceSettings
 from producer_bridge.bridge import topic_router
 from producer_bridge.cdc_decoder import ChangeEventDecoder, RawEvent
 from producer_bridge.channel_stream import ChannelStream
 from producer_bridge.event_publisher import EventPublisher
 from schemas.codec import Codec
-from tests.bridge.pubsub_org import ORG_ID, StaticAuth, pubsub_org
 from tests.bridge.sample_events import (
     DictSchemas,
     account_schema,
@@ -104,7 +106,7 @@ def bench_decode(seconds: float) -> tuple[float, float]:
     schema = account_schema()
     parsed = fastavro.parse_schema(schema)
     payloads = sample_payloads(2_000)
-    decoder = ChangeEventDecoder(DictSchemas({"s": schema}), org_id=ORG_ID)
+    decoder = ChangeEventDecoder(DictSchemas({"s": schema}), org_id="00D000000000001AAA")
     events = [RawEvent("s", p, b"\x00\x01") for p in payloads]
 
     def plain() -> None:
@@ -143,12 +145,21 @@ def bench_stream(count: int, bootstrap: str) -> float:
     """Events/s from subscribe to Kafka's acknowledgement of the last event."""
     topics = Topics(f"bench{int(time.time())}")
     ensure_topics(bootstrap, topics.all_topics(), partitions=3)
-    with pubsub_org(keepalive_s=5.0) as org:
-        ids = org.create_accounts(count)
-        assert len(ids) == count
-        last_replay = org.bus.events_after(CHANNEL, 0, count + 1)[-1].replay_id
-        auth = StaticAuth(org.settings())
-        client = PubSubClient(auth, org.settings())  # type: ignore[arg-type]
+    with OrgSimulator() as sim:
+        for n in range(count):
+            sim.create("Account", {"Name": f"Account {n}", "Phone": "+1 555 0100"})
+        last_replay = sim.pubsub.bus.events_after(CHANNEL, 0, count + 1)[-1].replay_id
+        settings = SalesforceSettings(
+            login_url=sim.login_url,
+            auth_flow="jwt_bearer",
+            client_id=sim.client_id,
+            username=sim.username,
+            private_key_file=sim.private_key_pem,
+            ca_bundle=sim.ca_cert,
+            pubsub_target=sim.grpc_target,
+        )
+        auth = SalesforceAuth(settings)
+        client = PubSubClient(auth, settings)
         publisher = EventPublisher(
             Producer(producer_config(KafkaSettings(), bootstrap)),
             Codec(),
@@ -161,12 +172,13 @@ def bench_stream(count: int, bootstrap: str) -> float:
         stream = ChannelStream(
             CHANNEL,
             client,
-            ChangeEventDecoder(client, org_id=ORG_ID),
+            ChangeEventDecoder(client, org_id=sim.org_id),
             publisher,
             BridgeSettings(initial_position="EARLIEST", checkpoint_interval_s=0.5),
             None,
             stop,
         )
+        auth.session()  # log in before the clock starts
         thread = threading.Thread(target=stream.run, daemon=True)
         started = time.perf_counter()
         thread.start()
