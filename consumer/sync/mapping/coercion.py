@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import math
 import re
 from typing import Any
 
@@ -31,6 +32,9 @@ class CoercionError(ValueError):
 
 def to_decimal(value: Any) -> decimal.Decimal:
     """Exact decimal of a Salesforce number; floats go through their shortest repr, never binary."""
+    if type(value) is float and math.isfinite(value):
+        # Hydrated JSON numbers are floats: the common case, several times per order line.
+        return decimal.Decimal(repr(value))
     if isinstance(value, bool):
         raise CoercionError(f"{value!r} is not a number")
     if isinstance(value, decimal.Decimal):
@@ -53,7 +57,7 @@ def to_decimal(value: Any) -> decimal.Decimal:
 
 def decimal_text(value: decimal.Decimal) -> str:
     """Canonical decimal string: no exponent, no trailing zeros (``"120000"``, ``"0.0001"``)."""
-    if value == 0:
+    if not value:
         return "0"
     text = f"{value:f}"
     if "." in text:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from consumer.sync.mapping.coercion import CoercionError, coerce
 from consumer.sync.mapping.config import ObjectMapping
@@ -23,8 +23,10 @@ from consumer.sync.mapping.salesforce_path import read
 from consumer.sync.mapping.stripe_schema import MAPPABLE_OBJECTS, leaf_type
 
 
-@dataclass(frozen=True)
-class Evaluated:
+class Evaluated(NamedTuple):
+    """The parameters and which paths the user's mappings set. A NamedTuple: several are made
+    per order line, and a tuple builds several times faster than a frozen dataclass."""
+
     params: dict[str, Any]
     from_defaults: frozenset[str]
     from_custom: frozenset[str]

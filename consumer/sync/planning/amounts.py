@@ -9,6 +9,7 @@ most 12 decimal places, so results are rounded there, half up, as money is.
 from __future__ import annotations
 
 import decimal
+import functools
 from typing import Any
 
 from consumer.sync.mapping.coercion import decimal_text, to_decimal
@@ -35,6 +36,10 @@ def minor_unit_exponent(currency: str) -> int:
     return 3 if code in THREE_DECIMAL_CURRENCIES else 2
 
 
+# Every amount of every line asks this; an org bills in a handful of currencies.
+_exponent = functools.lru_cache(maxsize=256)(minor_unit_exponent)
+
+
 def parse_amount(value: Any) -> decimal.Decimal:
     """A Salesforce currency value as an exact Decimal (raises CoercionError otherwise)."""
     return to_decimal(value)
@@ -44,12 +49,13 @@ def minor_units(
     amount: decimal.Decimal, currency: str, *, divide_by: decimal.Decimal | int = 1
 ) -> str:
     """``amount / divide_by`` in minor units of ``currency``, as Stripe's decimal string."""
-    scaled = amount.scaleb(minor_unit_exponent(currency), context=_CONTEXT)
+    scaled = amount.scaleb(_exponent(currency), _CONTEXT)
     if divide_by != 1:
-        scaled = _CONTEXT.divide(scaled, decimal.Decimal(divide_by))
-    return decimal_text(scaled.quantize(_QUANTUM, context=_CONTEXT))
+        scaled = _CONTEXT.divide(scaled, divide_by)
+    # Positional context: decimal's C methods parse keyword arguments slowly.
+    return decimal_text(scaled.quantize(_QUANTUM, None, _CONTEXT))
 
 
 def canonical_amount(value: Any) -> str:
     """An amount rounded to Stripe's 12 places, so "120000" and "120000.00" compare equal (P6)."""
-    return decimal_text(to_decimal(value).quantize(_QUANTUM, context=_CONTEXT))
+    return decimal_text(to_decimal(value).quantize(_QUANTUM, None, _CONTEXT))

@@ -8,6 +8,10 @@ from typing import Any
 from consumer.sync.mapping.data_error import DataError
 
 _FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
+# The picklist values as Salesforce sends them: an exact hit skips normalising, which every
+# line and pricebook entry would otherwise repeat.
+_FREQUENCY_LABELS = {"Monthly": 1, "Quarterly": 3, "Semiannual": 6, "Annual": 12}
+_USAGE_LABELS = {"Advance": "licensed", "Arrears": "metered"}
 _NET_TERM = re.compile(r"^net[\s-]*(15|30|45|60|90)$", re.IGNORECASE)
 _DAYS = re.compile(r"^\d[\d ]*(\.0+)?$")
 
@@ -19,6 +23,8 @@ def is_recurring(subscription_pricing: Any) -> bool:
 
 def interval_count(billing_frequency: Any) -> int:
     """Rule P3: months per billing period; empty means monthly."""
+    if type(billing_frequency) is str and billing_frequency in _FREQUENCY_LABELS:
+        return _FREQUENCY_LABELS[billing_frequency]
     if billing_frequency is None or billing_frequency == "":
         return 1
     months = _FREQUENCY_MONTHS.get(str(billing_frequency).strip().lower())
@@ -33,6 +39,8 @@ def interval_count(billing_frequency: Any) -> int:
 
 def usage_type(billing_type: Any) -> str:
     """Rule P4: Advance (or empty) bills up front (licensed); Arrears bills usage (metered)."""
+    if type(billing_type) is str and billing_type in _USAGE_LABELS:
+        return _USAGE_LABELS[billing_type]
     value = str(billing_type or "").strip().lower()
     if value in ("", "advance"):
         return "licensed"

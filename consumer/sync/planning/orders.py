@@ -34,7 +34,7 @@ from consumer.sync.planning.prices import (
     plan_pricebook_price,
     pricebook_price_params,
 )
-from consumer.sync.planning.products import plan_product_sync, stripe_product_id
+from consumer.sync.planning.products import plan_product_sync
 from consumer.sync.planning.schedule_dates import add_months, start_epoch, whole_months
 
 MAX_RECURRING_LINES = 100
@@ -215,8 +215,11 @@ def _require_fields(
 
 
 def _whole_quantity(item: Mapping[str, Any]) -> int:
+    raw = item["Quantity"]
+    if type(raw) is float and raw.is_integer():
+        return int(raw)  # what hydrated JSON holds: no Decimal needed to see it is whole
     try:
-        quantity = to_decimal(item["Quantity"])
+        quantity = to_decimal(raw)
     except CoercionError:
         quantity = None
     if quantity is None or quantity != quantity.to_integral_value():
@@ -236,14 +239,14 @@ def _plan_line(
     currency: str,
 ) -> None:
     item_id = str(item["Id"])
-    record = SourceRecord("OrderItem", item_id)
     unit_price = item.get("UnitPrice")
-    if unit_price is not None and to_decimal(unit_price) < 0:
+    amount = to_decimal(unit_price) if unit_price is not None else None
+    if amount is not None and amount < 0:
         builder.skip(  # P9
             Issue(
                 "P9",
                 f"Skipped: negative unit price {unit_price} produces no Stripe price",
-                record,
+                SourceRecord("OrderItem", item_id),
                 reported=False,
             )
         )
@@ -279,6 +282,7 @@ def _plan_line(
         currency=currency,
         product_id=product_id,
         term_months=phase.term_months,
+        unit_price=amount,
     )
     recurring = line.params.get("recurring")
     metered = isinstance(recurring, dict) and recurring.get("usage_type") == "metered"
@@ -288,7 +292,9 @@ def _plan_line(
             f"A metered (Arrears) line has no quantity; OrderItem {item_id} "
             f"has quantity {quantity}",
         )
-    price = _line_price_ref(builder, item, product, entry, line, phase, context, currency)
+    price = _line_price_ref(
+        builder, item, product, product_id, entry, line, phase, context, currency
+    )
     if isinstance(recurring, dict):
         key = (str(recurring.get("interval")), int(recurring.get("interval_count") or 1))
         phase.intervals.setdefault(key, []).append(item_id)
@@ -317,22 +323,24 @@ def _line_price_ref(
     builder: PlanBuilder,
     item: Mapping[str, Any],
     product: Mapping[str, Any],
+    product_id: str,
     entry: Mapping[str, Any],
     line: PriceDraft,
     phase: _Phase,
     context: PlanningContext,
     currency: str,
 ) -> PriceRef:
-    """P6: the pricebook entry's price when the line's price equals it, else the line's own."""
+    """P6: the pricebook entry's price when the line's price equals it, else the line's own.
+
+    ``product_id`` is the Stripe id the line's product has or will have.
+    """
     if entry.get("Id") and not line.amount_mapped:
-        entry_product = entry.get("Product2")
-        entry_view = entry if isinstance(entry_product, dict) else {**entry, "Product2": product}
+        entry_view = entry
+        if not isinstance(entry.get("Product2"), dict) and context.settings.mappings.price.custom:
+            # Price mappings may read PricebookEntry.Product2.*: nest the line's product.
+            entry_view = {**entry, "Product2": product}
         entry_draft = pricebook_price_params(
-            entry_view,
-            product,
-            context,
-            currency=currency,
-            product_id=stripe_product_id(product, context),
+            entry_view, product, context, currency=currency, product_id=product_id
         )
         if entry_draft is not None and drafts_match(entry_draft.params, line.params):
             return plan_pricebook_price(builder, entry_view, product, entry_draft, context)

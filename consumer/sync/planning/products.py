@@ -61,9 +61,12 @@ def plan_product_sync(
     update_existing: bool,
 ) -> str:
     """Create the product if Stripe lacks it (or update it, when asked); return its id."""
-    record = SourceRecord("Product2", str(product["Id"]))
+    product2_id = str(product["Id"])
     existing = existing_product_id(product, context)
-    operation_id = product_operation_id(record.id)
+    if existing is not None and not update_existing:
+        return existing  # the usual case for an order line: nothing to plan
+    record = SourceRecord("Product2", product2_id)
+    operation_id = product_operation_id(product2_id)
     if existing is None:
         builder.add(
             operation_id,
