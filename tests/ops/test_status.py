@@ -16,23 +16,25 @@ from tests.ops.conftest import Deployment
 
 pytestmark = pytest.mark.integration
 
-NOW = dt.datetime.now(dt.UTC)
 
-
-def _result(record: str, status: SyncStatus, minutes_ago: int, message: str) -> SyncResult:
+def _result(
+    now: dt.datetime, record: str, status: SyncStatus, minutes_ago: int, message: str
+) -> SyncResult:
     return SyncResult(
         result_id=f"r-{record}",
         primary_record_id=record,
         primary_object_type="Order",
         status=status,
         message=message,
-        attempted_at=NOW - dt.timedelta(minutes=minutes_ago),
+        attempted_at=now - dt.timedelta(minutes=minutes_ago),
         duration_ms=120.0,
     )
 
 
 @pytest.fixture
 def running(deployment: Deployment, unique: Callable[[str], str]) -> tuple[Deployment, str]:
+    # Taken per test, not at import: a long suite would otherwise age every timestamp.
+    now = dt.datetime.now(dt.UTC)
     topics, codec = deployment.topics, Codec()
     producer = Producer({"bootstrap.servers": deployment.bootstrap})
     order_topic = topics.object_topic("Order")
@@ -41,8 +43,8 @@ def running(deployment: Deployment, unique: Callable[[str], str]) -> tuple[Deplo
     checkpoint = BridgeCheckpoint(
         channel="/data/OrderChangeEvent",
         replay_id=b"\x00\x2a",
-        commit_timestamp=NOW - dt.timedelta(seconds=90),
-        updated_at=NOW - dt.timedelta(seconds=5),
+        commit_timestamp=now - dt.timedelta(seconds=90),
+        updated_at=now - dt.timedelta(seconds=5),
     )
     producer.produce(
         topics.bridge_checkpoints,
@@ -59,9 +61,9 @@ def running(deployment: Deployment, unique: Callable[[str], str]) -> tuple[Deplo
     for partition in (0, 1, 1):
         producer.produce(topics.dlq, b"x", b"k", partition, headers=[*to_headers(letter)])
     results = [
-        _result("801A", SyncStatus.ERROR, 30, "Data Error: the order has no quote"),
-        _result("801B", SyncStatus.SUCCESS, 20, "Synced"),
-        _result("801C", SyncStatus.ERROR, 10, "Stripe Error: card_declined"),
+        _result(now, "801A", SyncStatus.ERROR, 30, "Data Error: the order has no quote"),
+        _result(now, "801B", SyncStatus.SUCCESS, 20, "Synced"),
+        _result(now, "801C", SyncStatus.ERROR, 10, "Stripe Error: card_declined"),
     ]
     for result in results:
         producer.produce(
