@@ -7,11 +7,12 @@ prices already in Stripe: the usual re-sync), *cold* (everything new: 20 product
 to create) and *line prices* (every line differs from its pricebook entry: 20 line prices plus
 their archives).
 
-``--against REV`` also times the planner as it was at git revision REV, side by side in the same
-run (alternating rounds, best of each), and checks that both give byte-identical plans: a
-speed-up that changed an idempotency key would make replays create duplicates in Stripe.
+Each shape is timed in several short samples and the best is kept. ``--against REV`` also
+times the planner as it was at git revision REV in a child process, alternating samples with
+this one so load from others hits both alike, and checks that both give byte-identical plans:
+a speed-up that changed an idempotency key would make replays create duplicates in Stripe.
 
-    python bench/planner.py [--seconds 2] [--against REV] [--rounds 3]
+    python bench/planner.py [--seconds 0.5] [--rounds 5] [--against REV]
 """
 
 from __future__ import annotations
@@ -90,36 +91,82 @@ def _order(*, known: bool, line_prices: bool) -> dict[str, Any]:
     }
 
 
-def measure(seconds: float) -> dict[str, dict[str, Any]]:
-    """Rate, operation count and plan hash per shape, for the planner importable right now."""
-    from consumer.sync.planning import PlanningContext, plan_order
-    from cpqsync.settings import Settings
+class Planner:
+    """The planner importable right now, with the three shapes ready to time."""
 
-    context = PlanningContext(
-        settings=Settings(
-            mappings={"customer": {"custom": {"metadata.owner": "Account.Owner.Email"}}}
-        ),
-        now=dt.datetime(2026, 3, 10, tzinfo=dt.UTC),
-    )
-    out: dict[str, dict[str, Any]] = {}
-    for name, shape in SHAPES.items():
-        order = _order(**shape)
-        plan = plan_order(order, context=context)
+    def __init__(self) -> None:
+        from consumer.sync.planning import PlanningContext, plan_order
+        from cpqsync.settings import Settings
+
+        self._plan_order = plan_order
+        self._context = PlanningContext(
+            settings=Settings(
+                mappings={"customer": {"custom": {"metadata.owner": "Account.Owner.Email"}}}
+            ),
+            now=dt.datetime(2026, 3, 10, tzinfo=dt.UTC),
+        )
+        self._orders = {name: _order(**shape) for name, shape in SHAPES.items()}
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """Operation count and a hash of the plan's JSON (idempotency keys included)."""
+        plan = self._plan_order(self._orders[name], context=self._context)
         assert plan.status == "ready", plan.errors
+        digest = hashlib.sha256(plan.to_json().encode()).hexdigest()
+        return {"ops": len(plan.operations), "plan_sha256": digest}
+
+    def rate(self, name: str, seconds: float) -> float:
+        """Plans per CPU-second of this process: other work on a shared machine does not
+        count against us (it still slows caches, hence the alternating rounds)."""
+        order, context, plan_order = self._orders[name], self._context, self._plan_order
         count = 0
-        # CPU time of this process: other work on a shared machine does not count against us.
         start = time.process_time()
         deadline = start + seconds
         while time.process_time() < deadline:
-            for _ in range(50):
+            for _ in range(20):
                 plan_order(order, context=context)
-            count += 50
-        out[name] = {
-            "rate": count / (time.process_time() - start),
-            "ops": len(plan.operations),
-            "plan_sha256": hashlib.sha256(plan.to_json().encode()).hexdigest(),
-        }
-    return out
+            count += 20
+        return count / (time.process_time() - start)
+
+
+def _serve(seconds: float) -> None:
+    """Child mode for --against: answer "describe NAME" / "rate NAME" lines with JSON."""
+    planner = Planner()
+    for line in sys.stdin:
+        command, name = line.rstrip("\n").split(" ", 1)
+        answer = planner.describe(name) if command == "describe" else planner.rate(name, seconds)
+        print(json.dumps(answer), flush=True)
+
+
+class _Baseline:
+    """The planner of another revision, timed in a child process on request."""
+
+    def __init__(self, source: Path, seconds: float) -> None:
+        self._child = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                "--source",
+                str(source),
+                "--seconds",
+                str(seconds),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=source,
+        )
+
+    def ask(self, command: str, name: str) -> Any:
+        assert self._child.stdin is not None and self._child.stdout is not None
+        self._child.stdin.write(f"{command} {name}\n")
+        self._child.stdin.flush()
+        return json.loads(self._child.stdout.readline())
+
+    def close(self) -> None:
+        assert self._child.stdin is not None
+        self._child.stdin.close()
+        self._child.wait(timeout=30)
 
 
 def _extract(revision: str, into: Path) -> None:
@@ -133,65 +180,59 @@ def _extract(revision: str, into: Path) -> None:
         tar.extractall(into, filter="data")
 
 
-def _measure_elsewhere(source: Path, seconds: float) -> dict[str, dict[str, Any]]:
-    result = subprocess.run(
-        [sys.executable, __file__, "--json", "--source", str(source), "--seconds", str(seconds)],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=source,
-    )
-    data: dict[str, dict[str, Any]] = json.loads(result.stdout)
-    return data
+def _alone(planner: Planner, rounds: int, seconds: float) -> None:
+    print(f"{'shape':<20} {'ops':>4} {'plans/s':>10} {'x target':>9} {'ms/plan':>8}")
+    for name in SHAPES:
+        rate = max(planner.rate(name, seconds) for _ in range(rounds))
+        ops = planner.describe(name)["ops"]
+        print(f"{name:<20} {ops:>4} {rate:>10,.0f} {rate / TARGET:>9.2f} {1000 / rate:>8.3f}")
 
 
-def _best(runs: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    return {name: max((run[name] for run in runs), key=lambda r: r["rate"]) for name in SHAPES}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--against", metavar="REV", help="also time the planner at this revision")
-    parser.add_argument("--rounds", type=int, default=1, help="alternating rounds (best kept)")
-    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--source", type=Path, default=ROOT, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    sys.path.insert(0, str(args.source))
-    if args.json:
-        print(json.dumps(measure(args.seconds)))
-        return
-
-    print(f"planner, {LINES}-line order, one core, target {TARGET:,.0f} plans/s")
-    if not args.against:
-        now = _best([measure(args.seconds) for _ in range(args.rounds)])
-        print(f"{'shape':<20} {'ops':>4} {'plans/s':>10} {'x target':>9} {'ms/plan':>8}")
-        for name, r in now.items():
-            rate = r["rate"]
-            print(
-                f"{name:<20} {r['ops']:>4} {rate:>10,.0f} {rate / TARGET:>9.2f} {1000 / rate:>8.3f}"
-            )
-        return
-
-    before_runs, after_runs = [], []
+def _side_by_side(planner: Planner, revision: str, rounds: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="planner-bench-") as tmp:
-        _extract(args.against, Path(tmp))
-        for _ in range(args.rounds):
-            before_runs.append(_measure_elsewhere(Path(tmp), args.seconds))
-            after_runs.append(measure(args.seconds))
-    before, after = _best(before_runs), _best(after_runs)
-    print(f"before = {args.against}, after = working tree; best of {args.rounds} round(s)")
+        _extract(revision, Path(tmp))
+        baseline = _Baseline(Path(tmp), seconds)
+        try:
+            rows = []
+            for name in SHAPES:
+                before, after = [], []
+                for _ in range(rounds):  # alternate, so load from others hits both alike
+                    before.append(baseline.ask("rate", name))
+                    after.append(planner.rate(name, seconds))
+                same = baseline.ask("describe", name) == planner.describe(name)
+                rows.append((name, planner.describe(name)["ops"], max(before), max(after), same))
+        finally:
+            baseline.close()
+    print(f"before = {revision}, after = working tree; best of {rounds} alternating rounds")
     print(
         f"{'shape':<20} {'ops':>4} {'before/s':>9} {'after/s':>9} {'speed-up':>9} "
         f"{'x target':>9} {'same plan':>10}"
     )
-    for name in SHAPES:
-        b, a = before[name], after[name]
-        same = "yes" if b["plan_sha256"] == a["plan_sha256"] else "NO"
+    for name, ops, b, a, same in rows:
         print(
-            f"{name:<20} {a['ops']:>4} {b['rate']:>9,.0f} {a['rate']:>9,.0f} "
-            f"{a['rate'] / b['rate']:>9.2f} {a['rate'] / TARGET:>9.2f} {same:>10}"
+            f"{name:<20} {ops:>4} {b:>9,.0f} {a:>9,.0f} {a / b:>9.2f} "
+            f"{a / TARGET:>9.2f} {'yes' if same else 'NO':>10}"
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=0.5, help="per timing sample")
+    parser.add_argument("--rounds", type=int, default=5, help="samples per shape (best kept)")
+    parser.add_argument("--against", metavar="REV", help="also time the planner at this revision")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--source", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sys.path.insert(0, str(args.source))
+    if args.serve:
+        _serve(args.seconds)
+        return
+    planner = Planner()
+    print(f"planner, {LINES}-line order, one core, target {TARGET:,.0f} plans/s")
+    if args.against:
+        _side_by_side(planner, args.against, args.rounds, args.seconds)
+    else:
+        _alone(planner, args.rounds, args.seconds)
 
 
 if __name__ == "__main__":

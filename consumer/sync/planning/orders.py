@@ -302,13 +302,12 @@ def _plan_line(
         if not metered:
             entry_params["quantity"] = quantity
         entry_params["metadata"] = record_metadata("order_item", item_id, context)
-        evaluated = apply_mapping(
-            entry_params,
-            context.settings.mappings.subscription_item,
-            sources,
-            label="subscription item",
-        )
-        phase.items.append(evaluated.params)
+        mapping = context.settings.mappings.subscription_item
+        if mapping.defaults or mapping.custom:  # most configurations map nothing here
+            entry_params = apply_mapping(
+                entry_params, mapping, sources, label="subscription item"
+            ).params
+        phase.items.append(entry_params)
     else:
         phase.invoice_items.append(
             {

@@ -196,10 +196,13 @@ def pricebook_price_params(
     metadata = record_metadata("pricebook_entry", entry_id, context)
     metadata.update(record_metadata("product", str(product["Id"]), context))
     params["metadata"] = metadata
-    sources = {"PricebookEntry": entry, "Product2": product}
-    evaluated = apply_mapping(params, context.settings.mappings.price, sources, label="price")
-    params = evaluated.params
-    amount_mapped = _convert_mapped_amount(params, evaluated.from_custom, currency)
+    amount_mapped = False
+    mapping = context.settings.mappings.price
+    if mapping.defaults or mapping.custom:  # most configurations map nothing here
+        sources = {"PricebookEntry": entry, "Product2": product}
+        evaluated = apply_mapping(params, mapping, sources, label="price")
+        params = evaluated.params
+        amount_mapped = _convert_mapped_amount(params, evaluated.from_custom, currency)
     if tiers is None and not amount_mapped and "unit_amount_decimal" not in params:
         unit_price = entry.get("UnitPrice")
         if unit_price is None:
@@ -328,11 +331,12 @@ def line_price_params(
     metadata = record_metadata("order_item", item_id, context)
     metadata[metadata_key("salesforce_line_price", sandbox=context.sandbox)] = "true"
     params["metadata"] = metadata
-    evaluated = apply_mapping(
-        params, context.settings.mappings.price_order_item, sources, label="price"
-    )
-    params = evaluated.params
-    amount_mapped = _convert_mapped_amount(params, evaluated.from_custom, currency)
+    amount_mapped = False
+    mapping = context.settings.mappings.price_order_item
+    if mapping.defaults or mapping.custom:  # most configurations map nothing here
+        evaluated = apply_mapping(params, mapping, sources, label="price")
+        params = evaluated.params
+        amount_mapped = _convert_mapped_amount(params, evaluated.from_custom, currency)
     if tiers is None and not amount_mapped and "unit_amount_decimal" not in params:
         amount = unit_price if unit_price is not None else to_decimal(item["UnitPrice"])
         evergreen = str(item.get("SBQQ__SubscriptionType__c") or "").lower() == "evergreen"

@@ -48,9 +48,10 @@ def product_params(product: Mapping[str, Any], context: PlanningContext) -> dict
     if isinstance(description, str) and description.strip():
         params["description"] = description.strip()
     params["metadata"] = record_metadata("product", product2_id, context)
-    return apply_mapping(
-        params, context.settings.mappings.product, {"Product2": product}, label="product"
-    ).params
+    mapping = context.settings.mappings.product
+    if not mapping.defaults and not mapping.custom:  # most configurations map nothing here
+        return params
+    return apply_mapping(params, mapping, {"Product2": product}, label="product").params
 
 
 def plan_product_sync(
