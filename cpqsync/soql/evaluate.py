@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cpqsync.salesforce.record_ids import id_sort_key
 from cpqsync.soql.ast import (
     And,
     Comparison,
@@ -132,6 +133,11 @@ def _coerce(path: FieldPath, value: Any, literal: Value) -> tuple[Any, Any]:
         return _as_date(path, value), literal
     if isinstance(literal, str):
         if isinstance(value, str):
+            value_id, literal_id = id_sort_key(value), id_sort_key(literal)
+            if value_id is not None and literal_id is not None:
+                # Ids compare by their case-sensitive body: folding case would equate
+                # distinct records and break `Id > '…'` paging.
+                return value_id, literal_id
             return value.casefold(), literal.casefold()
         raise _mismatch(path, value, "text")
     raise SoqlEvaluationError(f"unsupported literal {literal!r}")  # pragma: no cover

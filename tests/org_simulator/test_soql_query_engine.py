@@ -154,3 +154,24 @@ def test_bad_queries_fail_like_a_real_org(
         execute(store, soql)
     assert err.value.error_code == code
     assert needle in err.value.message
+
+
+def test_paging_by_id_visits_every_record_once_across_letter_case() -> None:
+    # Regression: comparing ids with case folded ordered "…Z…" after "…a…", so
+    # `Id > last ORDER BY Id` paging skipped or repeated records (seen in backfill).
+    store = new_store()
+    created = [store.create("Account", {"Name": f"Acct {i}"}) for i in range(400)]
+    assert sorted(created, key=str.casefold) != created, "ids must cross a letter-case boundary"
+    ordered = execute(store, "SELECT Id FROM Account ORDER BY Id").records
+    assert [r["Id"] for r in ordered] == created, "ids order as they were minted"
+    seen: list[str] = []
+    last = None
+    while True:
+        where = f"WHERE Id > '{last}' " if last else ""
+        page = execute(store, f"SELECT Id FROM Account {where}ORDER BY Id LIMIT 37").records
+        if not page:
+            break
+        seen.extend(r["Id"] for r in page)
+        last = page[-1]["Id"]
+    assert sorted(seen) == sorted(created)
+    assert len(seen) == len(set(seen))

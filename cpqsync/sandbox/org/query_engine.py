@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import cmp_to_key
 from typing import Any
 
+from cpqsync.salesforce.record_ids import id_sort_key
 from cpqsync.sandbox.org.errors import OrgError, invalid_type
 from cpqsync.sandbox.org.ids import normalize_id
 from cpqsync.sandbox.org.schema import OBJECTS, FieldDef, ObjectDef, object_def
@@ -434,7 +435,11 @@ def _compare_values(x: Any, y: Any, order: OrderBy) -> int:
         nulls_last = order.effective_nulls_last
         return (1 if nulls_last else -1) if x is None else (-1 if nulls_last else 1)
     if isinstance(x, str) and isinstance(y, str):
-        x, y = x.casefold(), y.casefold()
+        x_id, y_id = id_sort_key(x), id_sort_key(y)
+        # Ids order by their case-sensitive body, as on a real org; text ignores case.
+        x, y = (
+            (x_id, y_id) if x_id is not None and y_id is not None else (x.casefold(), y.casefold())
+        )
     result = int(x > y) - int(x < y)
     return -result if order.descending else result
 
