@@ -18,18 +18,15 @@ from confluent_kafka import KafkaError, Message, Producer
 from producer_bridge import metrics
 from producer_bridge.ack_tracker import AckTracker, Position, Token
 from schemas.codec import Codec
+from schemas.dead_letter import to_headers
 from schemas.headers import (
     COMMIT_TIMESTAMP_HEADER,
-    DLQ_ERROR_CLASS_HEADER,
-    DLQ_ERROR_MESSAGE_HEADER,
-    DLQ_FIRST_FAILED_AT_HEADER,
-    DLQ_ORIGIN_TOPIC_HEADER,
     REPLAY_ID_HEADER,
     TRACE_ID_HEADER,
     epoch_millis,
     schema_header,
 )
-from schemas.models import BridgeCheckpoint, ChangeEvent, utc_now
+from schemas.models import BridgeCheckpoint, ChangeEvent, DeadLetter
 
 # The Salesforce schema id of an undecodable payload, so it can be fetched and replayed.
 SALESFORCE_SCHEMA_ID_HEADER = "cpqsync-sf-schema-id"
@@ -94,11 +91,18 @@ class EventPublisher:
     ) -> Token:
         """The original payload to the DLQ with where it came from and why it failed."""
         token = self.tracker.add(position, 1)
+        # The shared envelope (schemas.dead_letter), so `cpqsync dlq` reads every letter alike;
+        # a channel is not a Kafka partition, so partition and offset are -1 and the replay id
+        # says where the event was.
+        letter = DeadLetter(
+            origin_topic=self._channel,
+            origin_partition=-1,
+            origin_offset=-1,
+            error_class=type(error).__name__,
+            error_message=str(error),
+        )
         headers: list[tuple[str, str | bytes | None]] = [
-            (DLQ_ORIGIN_TOPIC_HEADER, self._channel.encode()),
-            (DLQ_ERROR_CLASS_HEADER, type(error).__name__.encode()),
-            (DLQ_ERROR_MESSAGE_HEADER, str(error)[:2000].encode()),
-            (DLQ_FIRST_FAILED_AT_HEADER, epoch_millis(utc_now())),
+            *to_headers(letter),
             (REPLAY_ID_HEADER, position.replay_id),
             (SALESFORCE_SCHEMA_ID_HEADER, schema_id.encode()),
         ]

@@ -229,8 +229,10 @@ class DeadLetter(AvroRecord):
     avro_name: ClassVar[str] = "cpqsync.DeadLetter"
 
     origin_topic: str
-    origin_partition: Annotated[int, Field(ge=0, le=2**31 - 1)]
-    origin_offset: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    # -1 for both when the origin is not a Kafka topic but a Salesforce channel (the bridge);
+    # the replay id header then says where the event was.
+    origin_partition: Annotated[int, Field(ge=-1, le=2**31 - 1)]
+    origin_offset: Annotated[int, Field(ge=-1, le=2**63 - 1)]
     error_class: str
     error_message: ErrorMessage
     first_failed_at: UtcMillis = Field(default_factory=utc_now)

@@ -26,6 +26,7 @@ from producer_bridge.channel_stream import BridgeFatalError, ChannelStream
 from producer_bridge.checkpoint_store import load_checkpoints
 from producer_bridge.event_publisher import EventPublisher
 from schemas.codec import Codec
+from schemas.dead_letter import from_headers
 from schemas.headers import REPLAY_ID_HEADER
 from schemas.models import BridgeCheckpoint, ChangeEvent, ChangeType
 from tests.bridge.kafka_read import read_topic, wait_for
@@ -281,6 +282,13 @@ def test_undecodable_payload_goes_to_the_dlq_and_the_stream_continues(
     assert dead.headers[REPLAY_ID_HEADER] == bad_replay
     assert dead.headers["cpqsync-dlq-origin-topic"] == CHANNEL.encode()
     assert dead.headers["cpqsync-sf-schema-id"] == schema.schema_id.encode()
+    envelope = from_headers(list(dead.headers.items()))  # the one envelope every DLQ writer uses
+    assert (envelope.origin_topic, envelope.origin_partition, envelope.origin_offset) == (
+        CHANNEL,
+        -1,
+        -1,
+    )
+    assert envelope.error_class and envelope.error_message
     produced = sorted(e.record_id for e in account_events(kafka, topics, codec))
     assert produced == sorted([good_before, good_after])
 
