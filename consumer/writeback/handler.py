@@ -1,7 +1,8 @@
 """The writeback's batch handler: results in, Sync Records and Stripe ids out.
 
-Per batch: one read of the stored Sync Records, one collection update (Stripe
-fields and Resolved errors), one collection upsert (Sync Records). A result is
+Per batch: one read of the stored Sync Records, one read of the current Stripe
+fields per object type, one collection update (Stripe fields that change, and
+Resolved errors), one collection upsert (Sync Records). A result is
 done only when every write it needs succeeded; a rejected write makes just that
 result retry (the engine backs off and tries again, then gives up), and giving
 up dead-letters the original message with Salesforce's error in its headers.
@@ -30,6 +31,7 @@ from consumer.engine import (
     RetryableError,
 )
 from consumer.writeback.batch_plan import LinkOptions, Write, plan_batch
+from consumer.writeback.current_values import fetch_current, without_unchanged
 from consumer.writeback.metrics import WritebackMetrics
 from consumer.writeback.record_errors import RecordError, RecordsRejected, record_errors
 from consumer.writeback.sobject_collections import MAX_RECORDS, SObjectCollections
@@ -91,7 +93,9 @@ class WritebackHandler(BatchHandler[SyncResult]):
 
         rejected: dict[int, list[RecordError]] = defaultdict(list)
         try:
-            self._write(plan.updates, rejected, lambda recs: self._collections.update(recs))
+            current = fetch_current(self._collections, plan.updates)
+            updates = without_unchanged(plan.updates, current)
+            self._write(updates, rejected, lambda recs: self._collections.update(recs))
             upserts = [w for w in plan.upserts if not rejected.keys() & set(w.owners)]
             created = self._write(
                 upserts,

@@ -1,9 +1,10 @@
 """The Stripe id and links written onto the Salesforce record a Success result synced (R3).
 
-The record is the result's secondary record when it has one (an OrderItem whose
-customised price became a Stripe Price), otherwise its primary record. Only the
-objects the connector package extends carry the fields; a result about any
-other object gets its Sync Record and nothing more.
+The record is the result's primary record: the sync consumer reports every
+record it synced as the primary of its own Success result, with the root of the
+attempt (the Order that pulled in an Account, say) as secondary (docs/sync.md).
+Only the objects the connector package extends carry the fields; a result about
+any other object gets its Sync Record and nothing more.
 """
 
 from __future__ import annotations
@@ -39,18 +40,11 @@ class StripeIdUpdate:
         return {"attributes": {"type": self.object_type}, "Id": self.record_id, **self.fields}
 
 
-def synced_record(result: SyncResult) -> tuple[str, str]:
-    """(object type, id) of the record whose Stripe object the result names."""
-    if result.secondary_record_id and result.secondary_object_type:
-        return result.secondary_object_type, result.secondary_record_id
-    return result.primary_object_type, result.primary_record_id
-
-
 def stripe_id_update(result: SyncResult) -> StripeIdUpdate | None:
     """The update a Success result makes to its synced record, or None when there is none."""
     if result.status is not SyncStatus.SUCCESS or not result.stripe_object_id:
         return None
-    object_type, record_id = synced_record(result)
+    object_type, record_id = result.primary_object_type, result.primary_record_id
     has_link = SYNCED_OBJECTS.get(object_type)
     if has_link is None:
         return None

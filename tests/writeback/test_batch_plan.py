@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from consumer.writeback.batch_plan import LinkOptions, Skip, plan_batch
+from consumer.writeback.current_values import without_unchanged
 from consumer.writeback.stored_records import StoredSyncRecord
 from consumer.writeback.sync_record import (
     MESSAGE_MAX_CHARS,
@@ -78,8 +79,9 @@ def test_an_error_in_the_same_batch_as_a_later_success_is_written_resolved() -> 
     assert statuses == {f"{ORDER}-{ITEM}": "Resolved", ORDER: "Success"}
 
 
-def test_stripe_fields_go_to_the_secondary_record_and_order_gets_its_payment_link() -> None:
-    line = result(ORDER, object_type="Order", secondary=("OrderItem", ITEM), stripe_id="price_1")
+def test_stripe_fields_go_to_the_primary_record_and_order_gets_its_payment_link() -> None:
+    # The sync consumer's convention: the synced record is primary, the attempt's root secondary.
+    line = result(ITEM, object_type="OrderItem", secondary=("Order", ORDER), stripe_id="price_1")
     order = result(
         ORDER, object_type="Order", stripe_id="sub_sched_1", invoice_link="https://pay.example/i/1"
     )
@@ -131,3 +133,32 @@ def test_salesforce_datetimes_round_trip() -> None:
     assert parse_datetime(format_datetime(moment)) == moment
     assert parse_datetime("2025-03-01T12:00:05Z") == moment.replace(microsecond=0)
     assert parse_datetime(None) is None
+
+
+def test_stripe_fields_that_already_hold_the_value_are_not_written_again() -> None:
+    same = result(ACCOUNT, stripe_id="cus_1")
+    changed = result("001000000000002AAA", stripe_id="cus_2")
+    unknown = result("001000000000003AAA", stripe_id="cus_3")
+    plan = plan_batch([same, changed, unknown], [])
+    current = {
+        ("Account", ACCOUNT[:15]): {
+            "Stripe_ID__c": "cus_1",
+            "Stripe_Dashboard_Link__c": same.dashboard_link,
+        },
+        ("Account", "001000000000002"): {
+            "Stripe_ID__c": "cus_2",
+            "Stripe_Dashboard_Link__c": None,
+        },
+    }
+    kept = without_unchanged(plan.updates, current)
+    assert [(w.record_ref, w.record) for w in kept] == [
+        (
+            "001000000000002AAA",
+            {
+                "attributes": {"type": "Account"},
+                "Id": "001000000000002AAA",
+                "Stripe_Dashboard_Link__c": changed.dashboard_link,
+            },
+        ),
+        ("001000000000003AAA", plan.updates[2].record),
+    ]

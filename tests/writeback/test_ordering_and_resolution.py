@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
 
 from cpqsync.sandbox.org.dataset import STANDARD_PRICEBOOK_REF
 from cpqsync.sandbox.org.simulator import OrgSimulator
 from schemas.models import SyncStatus
-from tests.writeback.support import (
-    T0,
-    accounts,
-    produce,
-    result,
-    settings_for,
-    start_service,
-    sync_records,
-    wait_consumed,
-)
+from tests.writeback.conftest import Harness
+from tests.writeback.support import T0, accounts, result, sync_records
 
 MINUTE = dt.timedelta(minutes=1)
 
@@ -36,33 +26,22 @@ def _order(org: OrgSimulator, account: str) -> str:
 
 
 def test_older_results_arriving_late_never_overwrite_newer_ones(
-    kafka: str,
-    org: OrgSimulator,
-    new_topic: Callable[..., str],
-    unique: Callable[[str], str],
-    fast_group_config: dict[str, Any],
+    org: OrgSimulator, writeback: Harness
 ) -> None:
     first, second = accounts(org, 2)
-    topic, dlq = new_topic("results"), new_topic("dlq")
-    produce(
-        kafka,
-        topic,
+    writeback.produce(
         [
             result(first, at=T0 + 2 * MINUTE, stripe_id="cus_new"),
             result(first, at=T0, status=SyncStatus.ERROR, message="Stripe Error: older"),
             result(second, at=T0 + 2 * MINUTE, stripe_id="cus_newer"),
             result(second, at=T0 + MINUTE, stripe_id="cus_older"),
-        ],
+        ]
     )
-    group = unique("writeback")
-    service = start_service(settings_for(org, kafka), kafka, topic, dlq, group, fast_group_config)
-    try:
-        wait_consumed(kafka, group, topic)
-        # A second run sees the newer records in the org, not in its own batch.
-        produce(kafka, topic, [result(first, at=T0 + MINUTE, stripe_id="cus_late")])
-        wait_consumed(kafka, group, topic)
-    finally:
-        service.stop()
+    with writeback.running() as consumed:
+        consumed()
+        # Now the newer record is only in the org, not in the batch: the guard reads it there.
+        writeback.produce([result(first, at=T0 + MINUTE, stripe_id="cus_late")])
+        consumed()
 
     records = sync_records(org)
     assert records[first]["Resolution_Status__c"] == "Success"
@@ -74,16 +53,11 @@ def test_older_results_arriving_late_never_overwrite_newer_ones(
 
 
 def test_success_resolves_earlier_errors_of_the_record_but_not_later_ones(
-    kafka: str,
-    org: OrgSimulator,
-    new_topic: Callable[..., str],
-    unique: Callable[[str], str],
-    fast_group_config: dict[str, Any],
+    org: OrgSimulator, writeback: Harness
 ) -> None:
     [account] = accounts(org, 1)
     order = _order(org, account)
     item_a, item_b = "802000000000001AAA", "802000000000002AAA"
-    topic, dlq = new_topic("results"), new_topic("dlq")
     order_error = result(order, object_type="Order", status=SyncStatus.ERROR, at=T0)
     line_error = result(
         order,
@@ -107,16 +81,12 @@ def test_success_resolves_earlier_errors_of_the_record_but_not_later_ones(
         stripe_id="sub_sched_1",
         invoice_link="https://invoice.stripe.com/i/acct_1/test_inv_1",
     )
-    group = unique("writeback")
-    service = start_service(settings_for(org, kafka), kafka, topic, dlq, group, fast_group_config)
-    try:
-        produce(kafka, topic, [order_error, line_error, later_error])
-        wait_consumed(kafka, group, topic)
+    with writeback.running() as consumed:
+        writeback.produce([order_error, line_error, later_error])
+        consumed()
         assert {r["Resolution_Status__c"] for r in sync_records(org).values()} == {"Error"}
-        produce(kafka, topic, [success])
-        wait_consumed(kafka, group, topic)
-    finally:
-        service.stop()
+        writeback.produce([success])
+        consumed()
 
     records = sync_records(org)
     assert records[order]["Resolution_Status__c"] == "Success"

@@ -4,7 +4,6 @@ with Salesforce's own error, and API limits or expired sessions only slow things
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -13,18 +12,8 @@ from consumer.engine.dead_letter import ERROR_CLASS, ERROR_MESSAGE, ORIGIN_OFFSE
 from cpqsync.sandbox.org.simulator import OrgSimulator
 from schemas.codec import Codec
 from schemas.models import SyncResult
-from tests.writeback.support import (
-    T0,
-    accounts,
-    produce,
-    read_all,
-    result,
-    settings_for,
-    start_service,
-    stripe_ids,
-    sync_records,
-    wait_consumed,
-)
+from tests.writeback.conftest import Harness
+from tests.writeback.support import T0, accounts, read_all, result, stripe_ids, sync_records
 
 RULE = "Sync Records of this account are locked by Finance"
 
@@ -34,11 +23,7 @@ def _headers(message: Any) -> dict[str, str]:
 
 
 def test_a_validation_rule_rejecting_one_record_dead_letters_only_that_result(
-    kafka: str,
-    org: OrgSimulator,
-    new_topic: Callable[..., str],
-    unique: Callable[[str], str],
-    fast_group_config: dict[str, Any],
+    kafka: str, org: OrgSimulator, writeback: Harness
 ) -> None:
     ids = accounts(org, 200)
     victim = ids[57]
@@ -49,59 +34,37 @@ def test_a_validation_rule_rejecting_one_record_dead_letters_only_that_result(
         ("Primary_Record_ID__c",),
     )
     results = [result(a, at=T0 + dt.timedelta(seconds=i)) for i, a in enumerate(ids)]
-    topic, dlq = new_topic("results"), new_topic("dlq")
-    produce(kafka, topic, results)
-    group = unique("writeback")
-    service = start_service(settings_for(org, kafka), kafka, topic, dlq, group, fast_group_config)
-    try:
-        wait_consumed(kafka, group, topic)
-    finally:
-        service.stop()
+    writeback.produce(results)
+    writeback.run()
 
     records = sync_records(org)
     assert set(records) == set(ids) - {victim}
     assert all(r["Resolution_Status__c"] == "Success" for r in records.values())
-    [dead] = read_all(kafka, dlq, expect=1)
+    [dead] = read_all(kafka, writeback.dlq, expect=1)
     headers = _headers(dead)
     assert "FIELD_CUSTOM_VALIDATION_EXCEPTION" in headers[ERROR_MESSAGE]
     assert RULE in headers[ERROR_MESSAGE]
     assert headers[ERROR_CLASS].endswith("RecordsRejected")
     assert headers[ORIGIN_OFFSET] == "57"
-    kept = Codec().decode_as(dead.value(), dlq, SyncResult)
+    kept = Codec().decode_as(dead.value(), writeback.dlq, SyncResult)
     assert kept == results[57]
 
 
 def test_a_rejected_stripe_id_leaves_no_sync_record_so_a_replay_writes_both(
-    kafka: str,
-    org: OrgSimulator,
-    new_topic: Callable[..., str],
-    unique: Callable[[str], str],
-    fast_group_config: dict[str, Any],
+    kafka: str, org: OrgSimulator, writeback: Harness
 ) -> None:
     good, blocked = accounts(org, 2)
     rule = org.add_validation_rule(
         "Account", lambda record, _old: record["Id"] == blocked, "Account is frozen"
     )
-    topic, dlq = new_topic("results"), new_topic("dlq")
-    produce(kafka, topic, [result(good), result(blocked)])
-    settings = settings_for(org, kafka)
-    group = unique("writeback")
-    service = start_service(settings, kafka, topic, dlq, group, fast_group_config)
-    try:
-        wait_consumed(kafka, group, topic)
-    finally:
-        service.stop()
+    writeback.produce([result(good), result(blocked)])
+    writeback.run()
     assert set(sync_records(org)) == {good}
-    [dead] = read_all(kafka, dlq, expect=1)
+    [dead] = read_all(kafka, writeback.dlq, expect=1)
     assert "Account is frozen" in _headers(dead)[ERROR_MESSAGE]
 
     org.store.remove_validation_rule(rule)  # the admin fixes the org, the operator replays
-    replay = unique("writeback-replay")
-    service = start_service(settings, kafka, topic, dlq, replay, fast_group_config)
-    try:
-        wait_consumed(kafka, replay, topic)
-    finally:
-        service.stop()
+    writeback.run()
     assert set(sync_records(org)) == {good, blocked}
     assert stripe_ids(org, "Account", [good, blocked]) == {
         good: f"cus_{good[-8:]}",
@@ -110,28 +73,17 @@ def test_a_rejected_stripe_id_leaves_no_sync_record_so_a_replay_writes_both(
 
 
 def test_request_limit_exceeded_and_expired_sessions_back_off_without_losing_results(
-    kafka: str,
-    org: OrgSimulator,
-    new_topic: Callable[..., str],
-    unique: Callable[[str], str],
-    fast_group_config: dict[str, Any],
+    kafka: str, org: OrgSimulator, writeback: Harness
 ) -> None:
     ids = accounts(org, 20)
-    topic, dlq = new_topic("results"), new_topic("dlq")
-    group = unique("writeback")
     registry = CollectorRegistry()
-    service = start_service(
-        settings_for(org, kafka), kafka, topic, dlq, group, fast_group_config, registry
-    )
-    try:
+    with writeback.running(registry=registry) as consumed:
         org.expire_sessions()
         org.api_usage.fail_next(2)
-        produce(kafka, topic, [result(a) for a in ids])
-        wait_consumed(kafka, group, topic)
-    finally:
-        service.stop()
+        writeback.produce([result(a) for a in ids])
+        consumed()
     assert set(sync_records(org)) == set(ids)
-    assert read_all(kafka, dlq, expect=0, timeout=1) == []
+    assert read_all(kafka, writeback.dlq, expect=0, timeout=1) == []
     statuses = [e.status for e in org.request_log]
     assert 403 in statuses and 401 in statuses
     limited = registry.get_sample_value(
