@@ -7,6 +7,7 @@ of value a plan can hold (and the odd ones it should not).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -15,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from consumer.sync.planning import idempotency
-from consumer.sync.planning.idempotency import canonical_json
+from consumer.sync.planning.idempotency import canonical_json, idempotency_key
 
 
 def _reference(value: Any) -> str:
@@ -62,3 +63,24 @@ def test_pure_python_fallback_gives_the_same_text(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(idempotency, "_C_ENCODE", None)
     value = {"b": [1, 2.5, "ü"], "a": {"d": None, "c": True}}
     assert canonical_json(value) == _reference(value)
+
+
+def _reference_key(record_id: str, kind: str, params: Any, target: Any) -> str:
+    """The key as first defined; keys already in Stripe's history were made this way."""
+    text = json.dumps(
+        {"params": params, "target": target},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return f"cpqsync:{record_id}:{kind}:{hashlib.sha256(text.encode()).hexdigest()[:40]}"
+
+
+targets = st.none() | st.text(max_size=30) | st.fixed_dictionaries({"$ref": st.text(max_size=20)})
+
+
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=5), targets)
+def test_keys_are_the_original_formula(params: dict[str, Any], target: Any) -> None:
+    assert idempotency_key("801000000000001AAA", "price.create", params, target) == (
+        _reference_key("801000000000001AAA", "price.create", params, target)
+    )

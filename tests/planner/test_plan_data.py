@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
 
 from consumer.sync.planning import (
+    Operation,
     PlanningContext,
+    SourceRecord,
     UnresolvedReference,
+    WriteBack,
     plan_order,
     ref,
     render,
@@ -71,3 +75,22 @@ def test_render_lists_operations_writebacks_and_errors() -> None:
         context=_context(),
     )
     assert "error [P3] Order 801000000000001AAA: Data Error: Billing frequency" in render(failed)
+
+
+def test_plan_records_stay_immutable_values() -> None:
+    """Operations, source records and write-backs fill their fields by hand (for speed); they
+    must still behave as the frozen dataclasses they are declared as."""
+    record = SourceRecord("Order", "801A")
+    writeback = WriteBack(record, "Stripe_ID__c")
+    op = Operation(
+        "schedule", "subscription_schedule.create", {"a": 1}, record, "k", None, (writeback,)
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        op.kind = "invoice.create"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.id = "801B"  # type: ignore[misc]
+    assert op == Operation.from_dict(op.to_dict())
+    assert dataclasses.replace(op, id="other").id == "other"
+    assert {record: 1}[SourceRecord("Order", "801A")] == 1
+    assert writeback == WriteBack(SourceRecord("Order", "801A"), "Stripe_ID__c", "id")
+    assert repr(record) == "SourceRecord(object_type='Order', id='801A')"

@@ -59,10 +59,17 @@ def canonical_json(value: Any) -> str:
     return "".join(_C_ENCODE(value, 0))
 
 
+def _hashed_text(params: Any, target: Any) -> str:
+    """``canonical_json({"params": params, "target": target})``, without encoding the wrapper
+    dict: its two keys are already in sorted order, so the text is spliced around them."""
+    if target is None:
+        return f'{{"params":{canonical_json(params)},"target":null}}'
+    return f'{{"params":{canonical_json(params)},"target":{canonical_json(target)}}}'
+
+
 def idempotency_key(record_id: str, kind: str, params: Any, target: Any = None) -> str:
-    digest = hashlib.sha256(
-        canonical_json({"params": params, "target": target}).encode()
-    ).hexdigest()[:40]
+    # The first 20 bytes in hex: the first 40 characters of the hex digest.
+    digest = hashlib.sha256(_hashed_text(params, target).encode()).digest()[:20].hex()
     key = f"{_PREFIX}:{record_id}:{kind}:{digest}"
     if len(key) > MAX_KEY_LENGTH:
         # Record ids are 18 characters and kinds short, so this is a programming error.

@@ -52,6 +52,8 @@ class Tiers:
 
 
 def _records(relationship: Any) -> list[Mapping[str, Any]]:
+    if not relationship:
+        return []  # most lines and products have no consumption schedule
     if isinstance(relationship, dict):
         records = relationship.get("records")
         if isinstance(records, list):
