@@ -16,8 +16,9 @@ from typing import Any, cast
 
 import stripe
 
-from consumer.sync.failures import StripeRejected
+from consumer.sync.failures import StripeRejected, StripeUnavailable
 from consumer.sync.planning import Operation, Plan, resolve_refs
+from consumer.sync.planning.idempotency import MAX_KEY_LENGTH
 from consumer.sync.stripe_calls import StripeCaller, to_plain
 
 Params = dict[str, Any]
@@ -120,6 +121,15 @@ class PlanApplier:
         else:
             _no_target(target, operation.kind)
         options: stripe.RequestOptions = {"idempotency_key": operation.idempotency_key}
-        obj = self._caller.call(lambda client: call(client, target, params, options))
+        try:
+            obj = self._caller.call(lambda client: call(client, target, params, options))
+        except StripeUnavailable as error:
+            if not (error.replayed and operation.kind in _TARGETED):
+                raise
+            # Stripe stored a 5xx under this key and will replay it forever. Setting the same
+            # values again is harmless, so an update (never a create) may use a fresh key.
+            retry_key = f"{operation.idempotency_key[: MAX_KEY_LENGTH - 6]}:retry"
+            retry_options: stripe.RequestOptions = {"idempotency_key": retry_key}
+            obj = self._caller.call(lambda client: call(client, target, params, retry_options))
         response = obj.last_response
         return Applied(operation, to_plain(obj), response.request_id if response else None)

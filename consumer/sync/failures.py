@@ -39,10 +39,18 @@ class StripeUnavailable(RetryableError):
     origin = STRIPE
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, request_id: str | None = None
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+        replayed: bool = False,
     ) -> None:
         super().__init__(message, retry_after=retry_after)
         self.request_id = request_id
+        # Stripe answered with the error it stored for this idempotency key: the same key
+        # will only ever get that answer again.
+        self.replayed = replayed
 
 
 class StripeRejected(PermanentError):

@@ -31,6 +31,7 @@ from consumer.engine import (
     RetryableError,
 )
 from consumer.sync.apply import ApplyOutcome, PlanApplier
+from consumer.sync.convergence import without_unchanged_updates
 from consumer.sync.failures import origin_message
 from consumer.sync.hydration import Hydrator
 from consumer.sync.live_switch import LiveState
@@ -56,7 +57,7 @@ from schemas.models import SyncResult
 
 log = logging.getLogger(__name__)
 
-_PLANNERS: dict[str, Callable[..., Plan]] = {
+PLANNERS: dict[str, Callable[..., Plan]] = {
     "Order": plan_order,
     "Account": plan_account,
     "Product2": plan_product,
@@ -253,9 +254,9 @@ class SyncHandler(BatchHandler[SyncInput]):
             # or through a filter that selects them.
             self._metrics.unreported.labels("not_synced_yet").inc()
             return
-        if root.object_type == "Order" and str(record["Id"]) in view.invoices:
-            record = {**record, "Stripe_ID__c": view.invoices[str(record["Id"])]}
-        plan = _PLANNERS[root.object_type](record, context=self._context(view, manual, live))
+        record = view.completed(root.object_type, record)
+        plan = PLANNERS[root.object_type](record, context=self._context(view, manual, live))
+        plan = without_unchanged_updates(plan, view.current)
         if plan.status != "ready":
             results = self._builder.unapplied(item.attempt, plan)
             if not results:

@@ -113,7 +113,7 @@ class SyncService:
         self.bootstrap = bootstrap
         self.topics = Topics(settings.kafka.topic_prefix)
         self.group_id = group_id
-        self._registry = registry
+        self.registry = registry
         self._client_config = client_config
         self.parts = build_parts(
             settings, rest=rest, stripe_client=stripe_client, registry=registry
@@ -156,7 +156,7 @@ class SyncService:
             live=self.live,
             codec=codec,
             results_topic=self.topics.sync_results,
-            metrics=sync_metrics(self._registry),
+            metrics=sync_metrics(self.registry),
             instance_url=self._instance_url,
         )
         self._engine = ConsumerEngine(
@@ -170,7 +170,7 @@ class SyncService:
             client_config=self._client_config,
             decode_errors=(SchemaDecodeError,),
             dead_letter_topic=self.topics.dlq,
-            registry=self._registry,
+            registry=self.registry,
         )
         return self._engine
 
@@ -202,6 +202,11 @@ class SyncService:
         self._thread = threading.Thread(target=run, name="cpqsync-sync", daemon=True)
         self._thread.start()
         return self
+
+    def request_stop(self) -> None:
+        """Ask a running service to stop gracefully; safe from a signal handler."""
+        if self._engine is not None:
+            self._engine.request_stop()
 
     def ready(self) -> bool:
         return self._engine is not None and self._engine.is_ready()

@@ -153,8 +153,12 @@ def classify(error: stripe.StripeError) -> StripeUnavailable | StripeRejected:
         or status == 409  # a concurrent request with the same idempotency key is still running
     )
     if transient:
+        headers = error.headers or {}
         return StripeUnavailable(
-            text, retry_after=retry_after_of(error), request_id=error.request_id
+            text,
+            retry_after=retry_after_of(error),
+            request_id=error.request_id,
+            replayed=str(headers.get("Idempotent-Replayed", "")).lower() == "true",
         )
     return StripeRejected(text, request_id=error.request_id)
 

@@ -42,6 +42,17 @@ class StripeView:
     known: KnownStripeObjects
     # Order id -> the finalized invoice a one-time order already has (rule O3).
     invoices: dict[str, str] = field(default_factory=dict)
+    # Objects read while looking, by Stripe id: what an update would change (convergence).
+    current: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def completed(self, object_type: str, record: Record) -> Record:
+        """``record`` with the Stripe id the writeback would have given it, when found here.
+
+        The planner reads an invoiced order's invoice from ``Order.Stripe_ID__c`` (O3); an
+        order found invoiced in Stripe must not be invoiced again before writeback ran.
+        """
+        invoice = self.invoices.get(str(record.get("Id"))) if object_type == "Order" else None
+        return {**record, "Stripe_ID__c": invoice} if invoice else record
 
 
 @dataclass
@@ -108,7 +119,10 @@ class StripeLookup:
 
     def view(self, records: Mapping[RecordRef, Record], *, deep: bool = False) -> StripeView:
         needs = needs_of(records)
-        customers = {aid: c for aid, a in needs.accounts.items() if (c := self._customer(a))}
+        current: dict[str, Mapping[str, Any]] = {}
+        customers = {
+            aid: c for aid, a in needs.accounts.items() if (c := self._customer(a, current))
+        }
         products = {pid: s for pid, p in needs.products.items() if (s := self._product(p))}
         prices = self._pricebook_prices(needs.entries)
         meters = {
@@ -124,6 +138,7 @@ class StripeLookup:
             found = self._schedule(order, customer)
             if found is not None:
                 schedules[order_id] = str(found["id"])
+                current[str(found["id"])] = found
                 line_prices.update(self._line_prices_of(found, prices))
             elif customer is not None and not customer.deleted and _one_time_only(order):
                 invoice = self._invoice(order_id, customer.id)
@@ -140,11 +155,13 @@ class StripeLookup:
             meters=meters,
             schedules=schedules,
         )
-        return StripeView(known, invoices)
+        return StripeView(known, invoices, current)
 
     # --- customers and products ------------------------------------------------------------
 
-    def _customer(self, account: Record) -> KnownCustomer | None:
+    def _customer(
+        self, account: Record, current: dict[str, Mapping[str, Any]]
+    ) -> KnownCustomer | None:
         account_id = str(account["Id"])
         stored = account.get("Stripe_ID__c")
         if isinstance(stored, str) and stored.startswith("cus_"):
@@ -157,6 +174,7 @@ class StripeLookup:
                 data = to_plain(customer)
                 if data.get("deleted"):
                     return KnownCustomer(stored, deleted=True)
+                current[stored] = data
                 return KnownCustomer(stored, currency=data.get("currency"))
         found = self.customers.find(account_id)
         return KnownCustomer(found) if found else None

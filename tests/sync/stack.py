@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from consumer.sync.service import SyncService
@@ -109,6 +110,7 @@ class Stack:
         return bridge
 
     def start_sync(self, group: str | None = None, **kwargs: Any) -> SyncService:
+        kwargs.setdefault("registry", CollectorRegistry())
         service = SyncService(
             self.settings,
             bootstrap_servers=self.kafka,

@@ -1,0 +1,66 @@
+"""Leave alone what already matches: drop updates that would set what Stripe already holds.
+
+Reconciling a record that is already in sync should cost nothing and change nothing. It also
+has to: a schedule's items use line prices that were archived once the schedule existed (rule
+P6), and Stripe refuses an update that re-sends an inactive price. So an update whose every
+parameter equals the current object's value (the plan is a subset of the object) is removed
+from the plan before it is applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from consumer.sync.planning import Plan, is_ref
+
+
+def _same_scalar(wanted: Any, current: Any) -> bool:
+    if wanted == current:
+        return True
+    if isinstance(wanted, bool) or isinstance(current, bool):
+        return False
+    try:
+        return Decimal(str(wanted)) == Decimal(str(current))
+    except (InvalidOperation, ValueError):
+        return False
+
+
+def contained(wanted: Any, current: Any) -> bool:
+    """Whether every value in ``wanted`` is already in ``current`` (lists: item by item)."""
+    if is_ref(wanted):
+        return False  # an id not known before applying cannot already be there
+    if isinstance(wanted, Mapping):
+        if isinstance(current, str) and set(wanted) == {"id"}:
+            return bool(wanted["id"] == current)
+        if not isinstance(current, Mapping):
+            return False
+        return all(contained(value, current.get(key)) for key, value in wanted.items())
+    if isinstance(wanted, list):
+        if not isinstance(current, list) or len(wanted) != len(current):
+            return False
+        return all(contained(w, c) for w, c in zip(wanted, current, strict=True))
+    if isinstance(current, Mapping) and isinstance(wanted, str):
+        return current.get("id") == wanted  # an expanded object where the plan names its id
+    if wanted == "" and current in (None, ""):
+        return True  # "" unsets a value that is already unset
+    return _same_scalar(wanted, current)
+
+
+def without_unchanged_updates(plan: Plan, current: Mapping[str, Mapping[str, Any]]) -> Plan:
+    """``plan`` minus the updates whose target (by id, in ``current``) already matches."""
+    kept = tuple(
+        op
+        for op in plan.operations
+        if not (
+            op.kind.endswith(".update")
+            and isinstance(op.target, str)
+            and op.target in current
+            and contained(op.params, current[op.target])
+        )
+    )
+    if len(kept) == len(plan.operations):
+        return plan
+    return dataclasses.replace(plan, operations=kept)

@@ -1,0 +1,56 @@
+"""``cpqsync plan``: hydrate one record and plan it, without changing anything in Stripe.
+
+By default nothing is sent to Stripe at all: the plan is what the sync would do given only
+what Salesforce says (``Stripe_ID__c`` fields included). ``with_lookup`` adds the read-only
+lookups the sync makes before creating (GET and list requests), so the plan shows exactly what
+a sync would send now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from consumer.sync.handler import PLANNERS
+from consumer.sync.hydration import Hydrator
+from consumer.sync.planning import KnownStripeObjects, Plan, PlanningContext
+from consumer.sync.salesforce_reads import SalesforceReader
+from consumer.sync.stripe_lookup import StripeView
+from consumer.sync.triggers import RecordRef
+from cpqsync.salesforce.auth import SalesforceAuth
+from cpqsync.salesforce.rest import SalesforceRest
+from cpqsync.settings import Settings
+
+
+class RecordNotFound(LookupError):
+    pass
+
+
+def dry_run(
+    settings: Settings,
+    record: RecordRef,
+    *,
+    rest: SalesforceRest | None = None,
+    with_lookup: bool = False,
+) -> Plan:
+    reader = SalesforceReader(rest or SalesforceRest(SalesforceAuth(settings.salesforce)))
+    records = Hydrator(reader, settings).hydrate([record])
+    hydrated: Mapping[str, Any] | None = records.get(record)
+    if hydrated is None:
+        raise RecordNotFound(f"{record} does not exist (or was deleted) in Salesforce")
+    view = StripeView(KnownStripeObjects())
+    if with_lookup:
+        from consumer.sync.service import build_parts  # needs a Stripe key; only when asked
+
+        view = build_parts(settings, rest=rest).lookup.view(records)
+    hydrated = view.completed(record.object_type, hydrated)
+    context = PlanningContext(
+        settings=settings,
+        now=dt.datetime.now(dt.UTC),
+        sandbox=settings.salesforce.is_sandbox,
+        known=view.known,
+        trigger="manual",
+        salesforce_instance_url=reader.instance_url,
+    )
+    return PLANNERS[record.object_type](hydrated, context=context)

@@ -1,0 +1,55 @@
+"""An update that would set what Stripe already holds is dropped from the plan."""
+
+from __future__ import annotations
+
+from consumer.sync.convergence import contained, without_unchanged_updates
+from consumer.sync.planning import Operation, Plan, SourceRecord, ref
+
+ORDER = SourceRecord("Order", "801A")
+SCHEDULE = {
+    "id": "sub_sched_1",
+    "end_behavior": "cancel",
+    "metadata": {"salesforce_order_id": "801A", "other": "kept"},
+    "phases": [
+        {
+            "start_date": 1_767_225_600,
+            "end_date": 1_798_761_600,
+            "items": [{"price": "price_1", "quantity": 25, "metadata": {}}],
+        }
+    ],
+}
+
+
+def update(params: dict[str, object], target: str = "sub_sched_1") -> Operation:
+    return Operation("s", "subscription_schedule.update", params, ORDER, "key", target)
+
+
+def test_values_compare_as_stripe_returns_them() -> None:
+    assert contained({"unit_amount_decimal": "12000"}, {"unit_amount_decimal": "12000.000000"})
+    assert contained({"price": "price_1"}, {"price": {"id": "price_1", "object": "price"}})
+    assert not contained({"quantity": 2}, {"quantity": 25})
+    assert not contained({"price": ref("price:line:1")}, {"price": "price_1"})
+    assert not contained([{"price": "price_1"}], [{"price": "price_1"}, {"price": "price_2"}])
+
+
+def test_an_update_matching_the_schedule_is_dropped_and_a_real_change_kept() -> None:
+    same = update(
+        {
+            "end_behavior": "cancel",
+            "metadata": {"salesforce_order_id": "801A"},
+            "phases": [
+                {
+                    "start_date": 1_767_225_600,
+                    "end_date": 1_798_761_600,
+                    "items": [{"price": "price_1", "quantity": 25}],
+                }
+            ],
+        }
+    )
+    plan = Plan(ORDER, (same,))
+    assert without_unchanged_updates(plan, {"sub_sched_1": SCHEDULE}).operations == ()
+    changed = update({"phases": [{"items": [{"price": "price_1", "quantity": 30}]}]})
+    kept = without_unchanged_updates(Plan(ORDER, (changed,)), {"sub_sched_1": SCHEDULE})
+    assert kept.operations == (changed,)
+    unknown = update({"end_behavior": "cancel"}, target="sub_sched_2")
+    assert without_unchanged_updates(Plan(ORDER, (unknown,)), {"sub_sched_1": SCHEDULE}).operations

@@ -1,0 +1,158 @@
+"""Applying plans with the real stripe client against the Stripe emulator."""
+
+from __future__ import annotations
+
+import pytest
+import stripe
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from consumer.engine import Pacer
+from consumer.sync.apply import PlanApplier
+from consumer.sync.dashboard import DashboardLinks
+from consumer.sync.failures import StripeRejected, StripeUnavailable
+from consumer.sync.planning import Operation, Plan, SourceRecord, ref
+from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
+from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync.settings import StripeSettings
+
+ACCOUNT = SourceRecord("Account", "001A")
+PRODUCT = SourceRecord("Product2", "01tA")
+
+
+def caller_for(emulator: StripeEmulator, rate: float = 500.0) -> StripeCaller:
+    settings = StripeSettings(
+        api_key=SecretStr(emulator.api_key), api_base=emulator.api_base, max_network_retries=2
+    )
+    pacer = Pacer("stripe", rate, registry=CollectorRegistry())
+    return StripeCaller(build_stripe_client(settings), pacer, backoff_s=0.2, max_backoff_s=1.0)
+
+
+def product_plan(name: str = "Platform") -> Plan:
+    return Plan(
+        PRODUCT,
+        (
+            Operation(
+                "product",
+                "product.create",
+                {"id": "sf_01tA", "name": name},
+                PRODUCT,
+                f"cpqsync:01tA:product.create:{name}",
+            ),
+            Operation(
+                "price",
+                "price.create",
+                {"currency": "usd", "product": ref("product"), "unit_amount_decimal": "12000"},
+                PRODUCT,
+                "cpqsync:01tA:price.create:1",
+            ),
+        ),
+    )
+
+
+def test_a_plan_applied_twice_creates_each_object_once(emulator: StripeEmulator) -> None:
+    applier = PlanApplier(caller_for(emulator))
+    first = applier.apply(product_plan())
+    second = applier.apply(product_plan())
+    assert first.error is None and second.error is None
+    assert [a.stripe_id for a in first.applied] == [a.stripe_id for a in second.applied]
+    [price] = emulator.objects("price")
+    assert price["product"] == "sf_01tA"  # the placeholder was filled from the product
+    replays = [e.replayed for e in emulator.request_log() if e.method == "POST"]
+    assert replays == [False, False, True, True]
+    assert all(e.idempotency_key for e in emulator.request_log())
+
+
+def test_a_refused_request_stops_the_plan_and_quotes_stripe(emulator: StripeEmulator) -> None:
+    bad = Operation(
+        "customer", "customer.update", {"name": "X"}, ACCOUNT, "cpqsync:k", target="cus_missing"
+    )
+    outcome = PlanApplier(caller_for(emulator)).apply(Plan(ACCOUNT, (bad,)))
+    assert outcome.failed == bad and outcome.error is not None
+    text = str(outcome.error)
+    assert text.startswith("Stripe Error: No such customer")
+    assert "invalid_request_error" in text and "resource_missing" in text
+    assert outcome.error.request_id and outcome.error.request_id in text
+    link = DashboardLinks().request(outcome.error.request_id)
+    assert link.startswith("https://dashboard.stripe.com/test/logs/req_")
+
+
+def test_429_bursts_are_retried_and_slow_the_pacer(emulator: StripeEmulator) -> None:
+    emulator.set_rate_limit(3)
+    caller = caller_for(emulator, rate=100)
+    for n in range(12):
+        caller.call(lambda c, n=n: c.v1.customers.create({"name": f"C{n}"}))
+    assert len(emulator.objects("customer")) == 12
+    assert any(e.status == 429 for e in emulator.request_log())
+    assert caller._pacer.rate < 100  # halved on 429 (AIMD)
+
+
+def test_500s_are_retried_and_persistent_ones_become_retryable(emulator: StripeEmulator) -> None:
+    emulator.configure_faults({"kind": "error", "nth": 1, "path": "^/v1/customers$"})
+    caller = caller_for(emulator)
+    caller.call(lambda c: c.v1.customers.create({"name": "A"}, {"idempotency_key": "k1"}))
+    assert len(emulator.objects("customer")) == 1
+    emulator.configure_faults({"kind": "error", "rate": 1.0, "path": "^/v1/customers$"})
+    try:
+        caller.call(lambda c: c.v1.customers.create({"name": "B"}, {"idempotency_key": "k2"}))
+    except StripeUnavailable as error:
+        assert str(error).startswith("Stripe Error:") and "HTTP 500" in str(error)
+    else:
+        raise AssertionError("a persistent 500 must surface as StripeUnavailable")
+
+
+def test_an_update_whose_500_stripe_stored_is_retried_under_a_new_key(
+    emulator: StripeEmulator,
+) -> None:
+    caller = caller_for(emulator)
+    customer = caller.call(lambda c: c.v1.customers.create({"name": "Old"}))
+    plan = Plan(
+        ACCOUNT,
+        (
+            Operation(
+                "customer",
+                "customer.update",
+                {"name": "New"},
+                ACCOUNT,
+                "cpqsync:001A:customer.update:1",
+                target=customer.id,
+            ),
+        ),
+    )
+    emulator.configure_faults(
+        {"kind": "error", "nth": 1, "stage": "after", "path": "^/v1/customers/"}
+    )
+    applier = PlanApplier(caller)
+    with pytest.raises(StripeUnavailable):
+        applier.apply(plan)  # a 500 after the update ran, now stored under the key
+    outcome = applier.apply(plan)  # the engine's retry
+    assert outcome.error is None
+    assert [c["name"] for c in emulator.objects("customer")] == ["New"]
+
+
+def test_a_live_key_links_to_live_data() -> None:
+    live = DashboardLinks.from_settings(StripeSettings(api_key=SecretStr("sk_live_x")))
+    test = DashboardLinks.from_settings(StripeSettings(api_key=SecretStr("sk_test_x")))
+    assert live.object("price", "price_1") == "https://dashboard.stripe.com/prices/price_1"
+    assert test.object("subscription_schedule", "sub_sched_1") == (
+        "https://dashboard.stripe.com/test/subscription_schedules/sub_sched_1"
+    )
+
+
+def test_the_client_pins_the_configured_api_version(emulator: StripeEmulator) -> None:
+    settings = StripeSettings(api_key=SecretStr(emulator.api_key), api_base=emulator.api_base)
+    client = build_stripe_client(settings)
+    customer = client.v1.customers.create({"name": "V"})
+    assert isinstance(customer, stripe.Customer)
+    assert customer.last_response is not None
+    assert customer.last_response.headers["Stripe-Version"] == settings.api_version
+
+
+def test_unrefused_errors_are_classified(emulator: StripeEmulator) -> None:
+    caller = caller_for(emulator)
+    try:
+        caller.call(lambda c: c.v1.customers.retrieve("cus_nope"))
+    except StripeRejected as error:
+        assert "resource_missing" in str(error)
+    else:
+        raise AssertionError("a 404 must surface as StripeRejected")
