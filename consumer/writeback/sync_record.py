@@ -12,13 +12,14 @@ import datetime as dt
 from typing import Any, Final
 
 from cpqsync.observability.logging import redact
-from schemas.models import SyncResult
+from schemas.models import SyncResult, SyncStatus
 
 SYNC_RECORD: Final = "Sync_Record__c"
 COMPOUND_ID: Final = "Compound_ID__c"
 STATUS: Final = "Resolution_Status__c"
 LAST_ATTEMPT_AT: Final = "Last_Attempt_At__c"
 PRIMARY_ID: Final = "Primary_Record_ID__c"
+REQUEST_LINK: Final = "Stripe_Request_Dashboard_Link__c"
 
 RESOLVED: Final = "Resolved"
 ERROR: Final = "Error"
@@ -89,7 +90,7 @@ def sync_record_fields(
 ) -> dict[str, Any]:
     """The upsert body for ``result``'s Sync Record; ``status`` may differ from the result's
     own (an Error already superseded by a Success in the same batch is written Resolved)."""
-    return {
+    fields: dict[str, Any] = {
         "attributes": {"type": SYNC_RECORD},
         COMPOUND_ID: compound_id(result),
         PRIMARY_ID: result.primary_record_id,
@@ -100,8 +101,11 @@ def sync_record_fields(
         # The sync consumer never puts secrets in messages; redacting again costs little
         # and a Sync Record is readable by every Salesforce user with access to it.
         "Resolution_Message__c": truncate_message(redact(result.message)),
-        "Stripe_Request_Dashboard_Link__c": request_dashboard_link(
-            result, dashboard_base=dashboard_base, test_mode=test_mode
-        ),
         LAST_ATTEMPT_AT: format_datetime(result.attempted_at),
     }
+    link = request_dashboard_link(result, dashboard_base=dashboard_base, test_mode=test_mode)
+    # A Success that needed no Stripe request (Stripe was already in step) keeps the link to
+    # the request that made it so; any other attempt links to its own request, or to none.
+    if link is not None or result.status is not SyncStatus.SUCCESS:
+        fields[REQUEST_LINK] = link
+    return fields

@@ -162,3 +162,10 @@ def test_stripe_fields_that_already_hold_the_value_are_not_written_again() -> No
         ),
         ("001000000000003AAA", plan.updates[2].record),
     ]
+
+
+def test_a_success_without_stripe_requests_keeps_the_stored_request_link() -> None:
+    quiet = result(ACCOUNT).model_copy(update={"stripe_request_ids": []})
+    failed = result(ACCOUNT, status=SyncStatus.ERROR).model_copy(update={"stripe_request_ids": []})
+    assert "Stripe_Request_Dashboard_Link__c" not in sync_record_fields(quiet, "Success")
+    assert sync_record_fields(failed, "Error")["Stripe_Request_Dashboard_Link__c"] is None

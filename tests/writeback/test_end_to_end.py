@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -40,6 +39,7 @@ def test_activating_an_order_writes_stripe_ids_and_a_success_sync_record(
     unique: Callable[[str], str],
 ) -> None:
     order = demo_org.dataset.refs["order_acme"]
+    one_time = demo_org.dataset.refs["order_initech"]  # one-time lines only: a final invoice
     account = demo_org.get("Order", order)["AccountId"]
     with contextmanager(open_stack)(demo_org, stripe_emulator, kafka, unique("e2e")) as stack:
         stack.start_bridge()
@@ -53,11 +53,13 @@ def test_activating_an_order_writes_stripe_ids_and_a_success_sync_record(
         ).start()
         try:
             demo_org.activate_order(order)
+            demo_org.activate_order(one_time)
 
             def written() -> bool:
-                record: dict[str, Any] = sync_records(demo_org).get(order, {})
+                records = sync_records(demo_org)
+                done = [records.get(o, {}).get("Resolution_Status__c") for o in (order, one_time)]
                 return (
-                    record.get("Resolution_Status__c") == "Success"
+                    done == ["Success", "Success"]
                     and demo_org.get("Account", account).get("Stripe_ID__c") is not None
                 )
 
@@ -75,6 +77,8 @@ def test_activating_an_order_writes_stripe_ids_and_a_success_sync_record(
     assert str(stored_order["Stripe_ID__c"]).startswith("sub_sched_")
     assert "/test/" in stored_order["Stripe_Dashboard_Link__c"]
     assert str(demo_org.get("Account", account)["Stripe_ID__c"]).startswith("cus_")
+    assert str(demo_org.get("Order", one_time)["Stripe_Invoice_Payment_Link__c"]).startswith("http")
+    assert stored_order["Stripe_Invoice_Payment_Link__c"] is None
     record = sync_records(demo_org)[order]
     assert record["Primary_Object_Type__c"] == "Order"
     assert record["Stripe_Request_Dashboard_Link__c"].startswith(
