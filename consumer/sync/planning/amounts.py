@@ -53,7 +53,17 @@ def minor_units(
     if divide_by != 1:
         scaled = _CONTEXT.divide(scaled, divide_by)
     # Positional context: decimal's C methods parse keyword arguments slowly.
-    return decimal_text(scaled.quantize(_QUANTUM, None, _CONTEXT))
+    return _quantized_text(scaled.quantize(_QUANTUM, None, _CONTEXT))
+
+
+def _quantized_text(value: decimal.Decimal) -> str:
+    """`decimal_text` of a value with exactly 12 places, as quantizing leaves it, without the
+    generic formatter (two of these per order line): with a negative exponent, ``str`` writes
+    plain digits unless the value is below 1e-6."""
+    if not value:
+        return "0"
+    text = str(value) if value.adjusted() >= -6 else f"{value:f}"
+    return text.rstrip("0").rstrip(".")
 
 
 def canonical_amount(value: Any) -> str:

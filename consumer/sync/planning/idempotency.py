@@ -62,7 +62,7 @@ def canonical_json(value: Any) -> str:
 def _hashed_text(params: Any, target: Any) -> str:
     """``canonical_json({"params": params, "target": target})``, without encoding the wrapper
     dict: its two keys are already in sorted order, so the text is spliced around them."""
-    if target is None:
+    if target is None:  # all creates
         return f'{{"params":{canonical_json(params)},"target":null}}'
     return f'{{"params":{canonical_json(params)},"target":{canonical_json(target)}}}'
 

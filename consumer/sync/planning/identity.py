@@ -20,11 +20,12 @@ def _prefix(sandbox: bool) -> str:
 
 
 def product_id(product2_id: str, *, sandbox: bool) -> str:
-    return f"{_prefix(sandbox)}{product2_id}"
+    # Prefix spelled inline here and below: these run for every line of every order.
+    return f"sfsbx_{product2_id}" if sandbox else f"sf_{product2_id}"
 
 
 def price_lookup_key(pricebook_entry_id: str, *, sandbox: bool) -> str:
-    return f"{_prefix(sandbox)}pbe_{pricebook_entry_id}"
+    return f"sfsbx_pbe_{pricebook_entry_id}" if sandbox else f"sf_pbe_{pricebook_entry_id}"
 
 
 def meter_event_name(product2_id: str, *, sandbox: bool) -> str:

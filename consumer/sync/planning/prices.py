@@ -90,9 +90,9 @@ def drafts_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     canonical strings, so plain equality decides (the hot path of P6, once per order line,
     hence spelled out rather than looped over key names)."""
     if (
-        a.get("product") != b.get("product")
+        a.get("unit_amount_decimal") != b.get("unit_amount_decimal")  # what usually differs
+        or a.get("product") != b.get("product")
         or a.get("currency") != b.get("currency")
-        or a.get("unit_amount_decimal") != b.get("unit_amount_decimal")
         or a.get("tiers_mode") != b.get("tiers_mode")
         or a.get("tiers") != b.get("tiers")
     ):
@@ -284,7 +284,11 @@ class LineTerms(NamedTuple):
     recurring: bool
     interval_count: int
     usage_type: str
-    tiered: bool
+    schedules: list[Mapping[str, Any]]  # the line's own consumption schedules (P8)
+
+    @property
+    def tiered(self) -> bool:
+        return bool(self.schedules)
 
 
 def line_terms(item: Mapping[str, Any]) -> LineTerms:
@@ -293,7 +297,7 @@ def line_terms(item: Mapping[str, Any]) -> LineTerms:
         recurring=recurring,
         interval_count=interval_count(item.get("SBQQ__BillingFrequency__c")) if recurring else 0,
         usage_type=usage_type(item.get("SBQQ__BillingType__c")) if recurring else "licensed",
-        tiered=bool(line_schedules(item)),
+        schedules=line_schedules(item),
     )
 
 
@@ -320,7 +324,7 @@ def line_price_params(
             "interval_count": terms.interval_count,
             "usage_type": terms.usage_type,
         }
-    schedules = line_schedules(item)
+    schedules = terms.schedules
     tiers = (
         tiers_from(schedules, ORDER_LINE, currency, where=f"OrderItem {item_id}")
         if schedules
