@@ -258,6 +258,10 @@ class SyncHandler(BatchHandler[SyncInput]):
         plan = PLANNERS[root.object_type](record, context=self._context(view, manual, live))
         plan = without_unchanged_updates(plan, view.current)
         if plan.status != "ready":
+            if existing is not None and any(s.rule == "O3" for s in plan.skips):
+                # Already invoiced (O3): the order is in sync, and says so with its invoice.
+                item.results.append(self._builder.up_to_date(item.attempt, existing))
+                return
             results = self._builder.unapplied(item.attempt, plan)
             if not results:
                 reason = plan.skips[0].rule if plan.skips else "unreported"

@@ -188,5 +188,16 @@ class ResultBuilder:
             link=self._links.request(request_id) if request_id else None,
         )
 
+    def up_to_date(self, attempt: Attempt, existing: tuple[str, str]) -> SyncResult:
+        kind, stripe_id = existing
+        return self._result(
+            attempt,
+            attempt.root,
+            SyncStatus.SUCCESS,
+            f"Synced: already up to date: {kind} {stripe_id}",
+            stripe_id=stripe_id,
+            stripe_kind=kind,
+        )
+
     def skipped(self, attempt: Attempt, message: str) -> SyncResult:
         return self._result(attempt, attempt.root, SyncStatus.SKIPPED, message)

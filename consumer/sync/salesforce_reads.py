@@ -8,6 +8,7 @@ simple-salesforce's exceptions become ``SalesforceUnavailable`` (retry later) or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from cpqsync.soql import quote
 # Ids per `Id IN (...)` query: 200 ids keep the GET URL near 5 kB, far below Salesforce's
 # 16 kB URI limit even with a long field list, and well inside SOQL's 100,000-character cap.
 ID_CHUNK = 200
+_SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
 
 def chunked(items: Sequence[str], size: int = ID_CHUNK) -> Iterator[Sequence[str]]:
@@ -47,7 +49,9 @@ class SalesforceReader:
         self, object_type: str, fields: Iterable[str], ids: Iterable[str], *, id_field: str = "Id"
     ) -> list[dict[str, Any]]:
         """Records of ``object_type`` whose ``id_field`` is one of ``ids`` (deleted: absent)."""
-        wanted = sorted(set(ids))
+        # An id that is not one (a hand-typed request, a corrupt event) names no record; the
+        # org would refuse the whole query over it (INVALID_QUERY_FILTER_OPERATOR).
+        wanted = sorted({i for i in ids if _SALESFORCE_ID.fullmatch(i)})
         if not wanted:
             return []
         columns = select_list(["Id", *fields])
