@@ -28,7 +28,12 @@ from consumer.sync.planning.identity import (
 )
 from consumer.sync.planning.orders import records_of
 from consumer.sync.stripe_calls import StripeCaller, is_missing, to_plain
-from consumer.sync.stripe_directory import CustomerDirectory, MeterDirectory, ProductDirectory
+from consumer.sync.stripe_directory import (
+    CustomerDirectory,
+    MeterDirectory,
+    ProductDirectory,
+    ScheduleDirectory,
+)
 from consumer.sync.triggers import RecordRef
 
 Record = Mapping[str, Any]
@@ -113,6 +118,7 @@ class StripeLookup:
         self.customers = CustomerDirectory(caller, self.key("salesforce_account_id"))
         self.products = ProductDirectory(caller)
         self.meters = MeterDirectory(caller)
+        self.schedules = ScheduleDirectory(caller, self.key("salesforce_order_id"))
 
     def key(self, name: str) -> str:
         return metadata_key(name, sandbox=self._sandbox)
@@ -177,7 +183,10 @@ class StripeLookup:
                 current[stored] = data
                 return KnownCustomer(stored, currency=data.get("currency"))
         found = self.customers.find(account_id)
-        return KnownCustomer(found) if found else None
+        if found is None:
+            return None
+        current[str(found["id"])] = found
+        return KnownCustomer(str(found["id"]), currency=found.get("currency"))
 
     def _product(self, product: Record) -> str | None:
         stored = product.get("Stripe_ID__c")
@@ -277,12 +286,7 @@ class StripeLookup:
                 return to_plain(found)
         if customer is None or customer.deleted:
             return None
-        return self._by_metadata(
-            lambda c, p: c.v1.subscription_schedules.list(p),
-            {"customer": customer.id, "limit": 100},
-            self.key("salesforce_order_id"),
-            str(order["Id"]),
-        )
+        return self.schedules.find(customer.id, str(order["Id"]))
 
     def _invoice(self, order_id: str, customer_id: str) -> str | None:
         found = self._by_metadata(
@@ -318,11 +322,10 @@ class StripeLookup:
 
     def learn(self, kind: str, result: Mapping[str, Any]) -> None:
         """Remember an object the applier just created, so the next lookup needs no call."""
-        metadata = result.get("metadata") or {}
-        if kind == "customer.create":
-            account = metadata.get(self.key("salesforce_account_id"))
-            if account:
-                self.customers.remember(str(account), str(result["id"]))
+        if kind in ("customer.create", "customer.update"):
+            self.customers.remember(dict(result))
+        elif kind in ("subscription_schedule.create", "subscription_schedule.update"):
+            self.schedules.remember(dict(result))
         elif kind == "product.create":
             self.products.remember(str(result["id"]))
         elif kind == "billing.meter.create":
