@@ -11,6 +11,8 @@ an Error result quoting Stripe's type, code, message and request id).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,6 +33,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_ATTEMPTS = 6
+# 429s within this many seconds of one another are one congestion event: the pacer halves its
+# rate once for them, as TCP halves once per round trip, not once per lost packet.
+CONGESTION_WINDOW_S = 1.0
 
 
 def build_stripe_client(settings: StripeSettings) -> stripe.StripeClient:
@@ -99,6 +104,9 @@ class StripeCaller:
         self._attempts = rate_limit_attempts
         self._backoff = wait_random_exponential(multiplier=backoff_s, max=max_backoff_s)
         self._sleep = sleep
+        self._clock = time.monotonic
+        self._congestion_lock = threading.Lock()
+        self._last_congestion = float("-inf")
         self.requests = 0
 
     def call(self, fn: Callable[[stripe.StripeClient], T]) -> T:
@@ -122,6 +130,14 @@ class StripeCaller:
                 request_id=limited.error.request_id,
             ) from limited.error
 
+    def _congested(self, retry_after: float | None) -> None:
+        now = self._clock()
+        with self._congestion_lock:
+            if now - self._last_congestion < CONGESTION_WINDOW_S:
+                return
+            self._last_congestion = now
+        self._pacer.on_rate_limited(retry_after)
+
     def _wait(self, state: RetryCallState) -> float:
         backoff = float(self._backoff(state))
         outcome = state.outcome
@@ -137,7 +153,7 @@ class StripeCaller:
             return fn(self.client)
         except stripe.RateLimitError as error:
             retry_after = retry_after_of(error)
-            self._pacer.on_rate_limited(retry_after)
+            self._congested(retry_after)
             raise _RateLimited(error, retry_after) from error
         except stripe.StripeError as error:
             raise classify(error) from error

@@ -12,6 +12,7 @@ again, since another process may have created the object meanwhile.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,8 @@ class MetadataIndex:
     never use it for read-after-write), so the index lists every object once and afterwards,
     on a miss, only those newer than the newest it has seen (lists run newest first;
     ``ending_before`` walks towards newer objects). Objects we create are added as we go.
+    Concurrent misses share one refresh: a listing that started after a caller missed has
+    seen everything that existed when it missed.
     """
 
     def __init__(
@@ -50,11 +53,14 @@ class MetadataIndex:
         self._objects: dict[str, dict[str, Any]] = {}
         self._newest: str | None = None
         self._scanned = False
+        self._refresh_started = float("-inf")
 
     def find(self, value: str) -> dict[str, Any] | None:
+        missed_at = time.monotonic()
         with self._lock:
             found = self._objects.get(value)
-            if found is None:
+            if found is None and self._refresh_started < missed_at:
+                self._refresh_started = time.monotonic()
                 self._refresh()
                 found = self._objects.get(value)
             return found

@@ -1,0 +1,196 @@
+"""Sync throughput and latency through the whole path, beside a one-order-at-a-time baseline.
+
+Org simulator (shipped dataset + generated orders) → bridge (Pub/Sub over TLS) → Kafka
+(embedded Tansu unless ``--bootstrap``) → sync consumer → Stripe emulator with 150 ms latency
+on every request and a 100 requests/s limit (Stripe's live-mode limit). The sync paces itself at
+that limit (``stripe.requests_per_second``).
+
+1. **Throughput**: N orders activated at once; orders/s from the first activation to the last
+   order's result, Stripe requests per order (429s excluded), and the achieved Stripe request
+   rate as a fraction of the limit (target ≥ 0.8).
+2. **Baseline**: the same path with one worker and one message per batch (one order at a
+   time), on fewer orders (it is slow by construction); the ratio is throughput / baseline.
+3. **Latency**: after 10 warm-up orders (customers and products exist, caches are warm), orders
+   activated at a steady 20/s; Salesforce commit time of the activation → the order's result,
+   produced right after its schedule was created. p50/p99 (target p99 < 2 s).
+
+Run: ``python bench/sync.py`` (scaled down: 200 / 30 / 200 orders) or ``--full`` (2,000 orders
+for throughput, 400 for latency, as the issue asks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cpqsync.kafka.topics import Topics, ensure_topics
+from cpqsync.sandbox.broker import EmbeddedBroker
+from cpqsync.sandbox.datasets import default_dataset
+from cpqsync.sandbox.org.dataset_generator import generate_orders
+from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from schemas.models import SyncResult
+from tests.sync.stack import Stack, stack_settings
+
+LATENCY_MS = 150
+LIMIT = 100
+# The sync's configured share of the limit: all of it but a margin for clock skew.
+PACE = 95
+
+
+@dataclass
+class Run:
+    orders: int
+    seconds: float
+    requests: int
+    rate_limited: int
+    latencies: list[float]
+
+    @property
+    def orders_per_s(self) -> float:
+        return self.orders / self.seconds
+
+    @property
+    def requests_per_order(self) -> float:
+        return self.requests / self.orders
+
+    @property
+    def rate_fraction(self) -> float:
+        return self.requests / self.seconds / LIMIT
+
+
+@contextlib.contextmanager
+def kafka(bootstrap: str | None) -> Iterator[str]:
+    if bootstrap:
+        yield bootstrap
+        return
+    with EmbeddedBroker() as broker:
+        yield broker.bootstrap_servers
+
+
+def _wait_done(stack: Stack, wanted: set[str]) -> dict[str, SyncResult]:
+    while True:
+        done = {
+            r.primary_record_id: r
+            for r in stack.results()
+            if r.primary_record_id in wanted and r.secondary_record_id is None
+        }
+        if len(done) == len(wanted):
+            return done
+        time.sleep(0.5)
+
+
+def run(
+    bootstrap: str, orders: int, *, sequential: bool = False, pace: float = 0.0, warm_up: int = 0
+) -> Run:
+    """``warm_up`` orders sync first (customers, products, caches exist), outside the figures."""
+    prefix = f"bench-sync-{uuid.uuid4().hex[:8]}"
+    with (
+        OrgSimulator(dataset=default_dataset()) as org,
+        StripeEmulator(latency_ms=LATENCY_MS, rate_limit=LIMIT) as stripe,
+    ):
+        ids = generate_orders(org.store, org.dataset, warm_up + orders, seed=11)
+        warm, ids = ids[:warm_up], ids[warm_up:]
+        settings = stack_settings(org, stripe, bootstrap, prefix)
+        settings.stripe.requests_per_second = PACE
+        settings.stripe.timeout_s = 30
+        settings.consumer.workers = 1 if sequential else 32
+        settings.consumer.max_attempts = 10
+        ensure_topics(bootstrap, Topics(prefix).all_topics(), partitions=2)
+        stack = Stack(org, stripe, bootstrap, settings)
+        try:
+            stack.start_bridge()
+            stack.start_sync(batch_size=1 if sequential else None)
+            for order_id in warm:
+                org.activate_order(order_id)
+            _wait_done(stack, set(warm))
+            stripe.clear_request_log()
+            wanted = set(ids)
+            started = time.monotonic()
+            for n, order_id in enumerate(ids):
+                if pace:
+                    delay = started + n / pace - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                org.activate_order(order_id)
+            done = _wait_done(stack, wanted)
+            seconds = time.monotonic() - started
+            failed = [r.message for r in done.values() if r.status.value != "Success"]
+            if failed:
+                raise SystemExit(f"{len(failed)} orders failed, e.g. {failed[0]}")
+            log = stripe.request_log()
+            latencies = [
+                (r.attempted_at - r.trigger_commit_timestamp).total_seconds()
+                for r in done.values()
+                if r.trigger_commit_timestamp is not None
+            ]
+            return Run(
+                orders=orders,
+                seconds=seconds,
+                requests=sum(1 for e in log if e.status != 429),
+                rate_limited=sum(1 for e in log if e.status == 429),
+                latencies=sorted(latencies),
+            )
+        finally:
+            stack.close()
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(share * 100) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--baseline-orders", type=int, default=30)
+    parser.add_argument("--latency-orders", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=20.0, help="orders/s in the latency run")
+    parser.add_argument("--full", action="store_true", help="2,000 orders as the issue asks")
+    parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of Tansu")
+    args = parser.parse_args()
+    if args.full:
+        args.orders, args.latency_orders = 2_000, 400
+    logging.basicConfig(level=logging.ERROR)
+
+    with kafka(args.bootstrap) as bootstrap:
+        throughput = run(bootstrap, args.orders)
+        baseline = run(bootstrap, args.baseline_orders, sequential=True)
+        steady = run(bootstrap, args.latency_orders, pace=args.rate, warm_up=10)
+
+    print(f"Stripe emulator: {LATENCY_MS} ms per request, limit {LIMIT} requests/s\n")
+    print("| run | orders | orders/s | x baseline | Stripe req/order | req/s | x limit | 429s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, result in (
+        ("32 workers, batches", throughput),
+        ("one order at a time", baseline),
+    ):
+        print(
+            f"| {name} | {result.orders} | {result.orders_per_s:.1f} | "
+            f"{result.orders_per_s / baseline.orders_per_s:.1f} | "
+            f"{result.requests_per_order:.2f} | {result.requests / result.seconds:.0f} | "
+            f"{result.rate_fraction:.2f} | {result.rate_limited} |"
+        )
+    print(
+        f"\nLatency at {args.rate:.0f} orders/s ({steady.orders} orders): "
+        f"p50 {percentile(steady.latencies, 0.5):.2f} s, "
+        f"p99 {percentile(steady.latencies, 0.99):.2f} s, "
+        f"max {max(steady.latencies):.2f} s; "
+        f"{steady.requests_per_order:.2f} Stripe requests/order, "
+        f"{steady.requests / steady.seconds:.0f} req/s ({steady.rate_fraction:.2f} x limit)"
+    )
+
+
+if __name__ == "__main__":
+    main()
