@@ -1,0 +1,110 @@
+"""The demo talks to the org the way an admin's integration user would: REST and SOQL.
+
+It logs in with cpqsync's own OAuth client and uses simple-salesforce, so the
+demo exercises the same path a real org would see, and reads outcomes where a
+Salesforce user finds them: the order's Stripe fields and its Sync Record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from simple_salesforce.api import Salesforce
+
+from cpqsync.salesforce.auth import SalesforceAuth
+from cpqsync.salesforce.rest import SalesforceRest
+from cpqsync.settings import SalesforceSettings
+
+MAX_COLLECTION_RECORDS = 200
+
+_ORDERS_SOQL = "SELECT Id, Name, Status, Stripe_ID__c, Stripe_Invoice_Payment_Link__c FROM Order"
+# The orders' own Sync Records (a line's records carry it as the secondary record).
+_ORDER_SYNC_RECORDS_SOQL = (
+    "SELECT Primary_Record_ID__c, Resolution_Status__c, Resolution_Message__c, "
+    "Stripe_Request_Dashboard_Link__c FROM Sync_Record__c "
+    "WHERE Primary_Object_Type__c = 'Order' AND Secondary_Record_ID__c = null"
+)
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """One order as a Salesforce user sees it after the sync."""
+
+    order_id: str
+    name: str
+    status: str
+    stripe_id: str | None
+    invoice_payment_link: str | None
+    sync_status: str | None  # the order's own Sync Record: Success, Error, Skipped, Resolved
+    sync_message: str | None
+    sync_request_link: str | None
+
+
+class ActivationError(RuntimeError):
+    """Salesforce refused to activate orders; the message names them and why."""
+
+
+class OrgClient:
+    def __init__(self, settings: SalesforceSettings) -> None:
+        self._rest = SalesforceRest(SalesforceAuth(settings))
+
+    def draft_orders(self) -> list[dict[str, Any]]:
+        """``Id`` and ``Name`` of every Draft order, oldest first."""
+        soql = "SELECT Id, Name FROM Order WHERE Status = 'Draft' ORDER BY CreatedDate, Id"
+        return [row for page in self._rest.query_pages(soql) for row in page]
+
+    def activate(self, order_ids: Sequence[str]) -> None:
+        """Set Status = Activated, 200 orders per sObject Collections call."""
+        refused: list[str] = []
+        for start in range(0, len(order_ids), MAX_COLLECTION_RECORDS):
+            chunk = order_ids[start : start + MAX_COLLECTION_RECORDS]
+            body = {
+                "allOrNone": False,
+                "records": [
+                    {"attributes": {"type": "Order"}, "Id": order_id, "Status": "Activated"}
+                    for order_id in chunk
+                ],
+            }
+            answers = self._rest.call(_patch_collection(body))
+            for order_id, answer in zip(chunk, answers, strict=True):
+                if not answer.get("success"):
+                    messages = "; ".join(str(e.get("message")) for e in answer.get("errors", []))
+                    refused.append(f"{order_id}: {messages}")
+        if refused:
+            raise ActivationError("Salesforce refused to activate " + ", ".join(refused))
+
+    def order_states(self) -> dict[str, OrderState]:
+        """Every order with its own (not its lines') Sync Record, by order id."""
+        records: dict[str, dict[str, Any]] = {}
+        for page in self._rest.query_pages(_ORDER_SYNC_RECORDS_SOQL):
+            for row in page:
+                records[_id15(str(row["Primary_Record_ID__c"]))] = row
+        states: dict[str, OrderState] = {}
+        for page in self._rest.query_pages(_ORDERS_SOQL):
+            for row in page:
+                record = records.get(_id15(str(row["Id"])), {})
+                states[str(row["Id"])] = OrderState(
+                    order_id=str(row["Id"]),
+                    name=str(row["Name"]),
+                    status=str(row["Status"]),
+                    stripe_id=row.get("Stripe_ID__c"),
+                    invoice_payment_link=row.get("Stripe_Invoice_Payment_Link__c"),
+                    sync_status=record.get("Resolution_Status__c"),
+                    sync_message=record.get("Resolution_Message__c"),
+                    sync_request_link=record.get("Stripe_Request_Dashboard_Link__c"),
+                )
+        return states
+
+
+def _id15(record_id: str) -> str:
+    """Sync Records may hold 15- or 18-character ids; the first 15 identify the record."""
+    return record_id[:15]
+
+
+def _patch_collection(body: dict[str, Any]) -> Any:
+    def call(sf: Salesforce) -> Any:
+        return sf.restful("composite/sobjects", method="PATCH", json=body)
+
+    return call

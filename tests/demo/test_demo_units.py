@@ -1,0 +1,200 @@
+"""The demo's decisions on their own: waves, verdicts, expectations, backoff, what is printed."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from cpqsync.demo.expectations import (
+    DatasetExpectationError,
+    OrderExpectation,
+    expectations_for,
+    expected_errors_by_name,
+)
+from cpqsync.demo.org_client import OrderState
+from cpqsync.demo.progress import Snapshot
+from cpqsync.demo.progress_view import ProgressView, interactive, plain_line
+from cpqsync.demo.report import DemoReport, order_reports
+from cpqsync.demo.role_supervisor import RestartPolicy, role_env
+from cpqsync.demo.summary import summary
+from cpqsync.demo.verdict import judge
+from cpqsync.demo.waves import split_waves
+from cpqsync.sandbox.datasets import default_dataset
+
+
+def state(
+    status: str | None, message: str | None = None, stripe_id: str | None = None
+) -> OrderState:
+    return OrderState(
+        order_id="801A",
+        name="Order A",
+        status="Activated",
+        stripe_id=stripe_id,
+        invoice_payment_link=None,
+        sync_status=status,
+        sync_message=message,
+        sync_request_link=None,
+    )
+
+
+GOOD = OrderExpectation("801A", "Order A", None)
+BAD = OrderExpectation("801A", "Order A", "no CPQ quote")
+
+
+def test_waves_split_every_order_once_in_order_and_never_empty() -> None:
+    ids = [f"o{i}" for i in range(10)]
+    waves = split_waves(ids, 4)
+    assert [len(w) for w in waves] == [3, 3, 2, 2]
+    assert [i for w in waves for i in w] == ids
+    assert split_waves(ids[:2], 4) == [["o0"], ["o1"]]
+    assert split_waves([], 3) == []
+    with pytest.raises(ValueError, match="at least 1"):
+        split_waves(ids, 0)
+
+
+def test_a_good_order_needs_a_success_record_and_its_stripe_id() -> None:
+    assert judge(GOOD, None).settled is False
+    assert judge(GOOD, state(None)).settled is False
+    # Success written but the Stripe id not yet: the writeback is still going.
+    assert judge(GOOD, state("Success")).settled is False
+    done = judge(GOOD, state("Success", "Synced", "sub_sched_1"))
+    assert done.settled and done.ok
+    failed = judge(GOOD, state("Error", "Stripe Error: card declined"))
+    assert failed.settled and not failed.ok
+    assert failed.problem == "expected Success, got Error: Stripe Error: card declined"
+
+
+def test_a_bad_order_must_fail_with_the_documented_message() -> None:
+    right = judge(BAD, state("Error", "Data Error: There's no CPQ quote here"))
+    assert right.ok
+    wrong_text = judge(BAD, state("Error", "Data Error: something else"))
+    assert not wrong_text.ok and "does not contain 'no CPQ quote'" in str(wrong_text.problem)
+    synced = judge(BAD, state("Success", "Synced", "sub_sched_1"))
+    assert synced.settled and not synced.ok
+    assert "expected Error" in str(synced.problem)
+
+
+def test_the_shipped_dataset_names_its_three_bad_orders() -> None:
+    errors = expected_errors_by_name(default_dataset())
+    assert errors == {
+        "Wayne - Manual Order": "There's no CPQ quote associated with this order",
+        "Wayne - Legacy Maintenance": "Billing frequency is not a supported CPQ Billing "
+        "Frequency option: Invoice Plan",
+        "Umbrella - API Usage": "A metered (Arrears) line has no quantity",
+    }
+    drafts = [{"Id": "801A", "Name": "Wayne - Manual Order"}, {"Id": "801B", "Name": "Gen 1"}]
+    assert expectations_for(drafts, errors) == [
+        OrderExpectation("801A", "Wayne - Manual Order", errors["Wayne - Manual Order"]),
+        OrderExpectation("801B", "Gen 1", None),
+    ]
+
+
+def test_two_bad_orders_with_one_name_are_refused(tmp_path) -> None:
+    dataset = tmp_path / "d.yaml"
+    dataset.write_text(
+        "version: 1\nrecords:\n  Order:\n"
+        "    - {Name: Same, _expected_error: a}\n    - {Name: Same, _expected_error: b}\n"
+    )
+    with pytest.raises(DatasetExpectationError, match="two bad orders are named 'Same'"):
+        expected_errors_by_name(dataset)
+
+
+def test_restart_backoff_doubles_up_to_the_cap() -> None:
+    policy = RestartPolicy(initial_backoff_s=1, max_backoff_s=10)
+    assert [policy.backoff(n) for n in (1, 2, 3, 4, 5, 9)] == [1, 2, 4, 8, 10, 10]
+
+
+def test_each_role_gets_its_own_metrics_port() -> None:
+    base = {"PATH": "/bin"}
+    assert [role_env(base, 9108, i)["CPQSYNC_METRICS__PORT"] for i in range(3)] == [
+        "9108",
+        "9109",
+        "9110",
+    ]
+    assert role_env(base, 0, 2)["CPQSYNC_METRICS__PORT"] == "0"
+    assert role_env(base, 9108, 1)["PATH"] == "/bin"
+
+
+def snapshot() -> Snapshot:
+    return Snapshot(
+        elapsed_s=12.0,
+        total=8,
+        activated=6,
+        synced=3,
+        errored=2,
+        unexpected=0,
+        stripe_requests=90,
+        stripe_per_second=19.5,
+        stripe_rate_limited=0,
+        lag={"sync": 4, "writeback": None},
+    )
+
+
+def test_without_a_terminal_progress_is_plain_lines_printed_once_per_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    console = Console(record=True, force_terminal=True, width=200)
+    monkeypatch.setenv("CI", "true")
+    assert not interactive(console)
+    with ProgressView(console) as view:
+        view.step("Activating 8 orders")
+        view.show(snapshot())
+        view.show(snapshot())
+    text = console.export_text()
+    assert "\x1b" not in text
+    assert text.count("activated 6/8, synced 3, errored 2") == 1
+    assert "Stripe 19.5 req/s (90 total), lag sync 4, writeback -" in plain_line(snapshot())
+    monkeypatch.setenv("CI", "false")
+    assert interactive(console)
+
+
+def test_summary_lists_each_order_its_schedule_and_the_error_messages() -> None:
+    good = OrderExpectation("801G", "Acme - Platform", None)
+    bad = OrderExpectation("801B", "Wayne - Manual", "no CPQ quote")
+    good_state = OrderState(
+        "801G", "Acme - Platform", "Activated", "sub_sched_9", None, "Success", "Synced", None
+    )
+    bad_state = OrderState(
+        "801B", "Wayne - Manual", "Activated", None, None, "Error", "Data Error: no CPQ quote", None
+    )
+    schedule = {
+        "object": "subscription_schedule",
+        "status": "not_started",
+        "phases": [
+            {
+                "start_date": 1798070400,
+                "end_date": 1861228800,
+                "items": [{"price": "price_1", "quantity": 12}],
+                "add_invoice_items": [],
+            }
+        ],
+    }
+    rows = order_reports(
+        [judge(good, good_state), judge(bad, bad_state)],
+        {"sub_sched_9": schedule},
+        {"801G": 1.0, "801B": 1.0},
+        {"801G": 4.5},
+    )
+    assert rows[0].phases[0].start_date == "2026-12-24"
+    assert rows[0].phases[0].items == [{"price": "price_1", "quantity": 12}]
+    assert rows[0].stripe_status == "not_started" and rows[0].settled_at_s == 4.5
+    report = DemoReport(
+        outcome="passed",
+        reason=None,
+        exit_code=0,
+        started_at="2026-01-01T00:00:00+00:00",
+        duration_s=30.0,
+        stack_ready_s=8.0,
+        sync_duration_s=12.0,
+        orders=rows,
+        logs_dir="/tmp/x/logs",
+    )
+    console = Console(record=True, width=200)
+    console.print(summary(report, "/tmp/x/report.json"))
+    text = console.export_text()
+    assert "sub_sched_9 (not_started)" in text
+    assert "1: 2026-12-24 → 2028-12-24, 1 item(s)" in text
+    assert "Wayne - Manual (801B): Data Error: no CPQ quote" in text
+    assert "Demo PASSED" in text
+    assert "Logs of every process: /tmp/x/logs" in text
+    assert "Report: /tmp/x/report.json" in text
