@@ -1,0 +1,55 @@
+"""``cpqsync plan``: hydrate from the org simulator and print the plan, nothing sent to Stripe."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cpqsync.cli.app import app
+from cpqsync.sandbox.org.simulator import OrgSimulator
+from tests.sync.stack import org_settings
+
+
+@pytest.fixture
+def org_env(org: OrgSimulator, monkeypatch: pytest.MonkeyPatch) -> OrgSimulator:
+    sf = org_settings(org)
+    monkeypatch.delenv("CPQSYNC_CONFIG", raising=False)
+    for name, value in {
+        "LOGIN_URL": sf.login_url,
+        "AUTH_FLOW": "jwt_bearer",
+        "CLIENT_ID": str(sf.client_id),
+        "USERNAME": str(sf.username),
+        "PRIVATE_KEY_FILE": str(sf.private_key_file),
+        "CA_BUNDLE": str(sf.ca_bundle),
+    }.items():
+        monkeypatch.setenv(f"CPQSYNC_SALESFORCE__{name}", value)
+    return org
+
+
+def test_plan_prints_the_operations_an_order_needs(org_env: OrgSimulator) -> None:
+    order_id = org_env.dataset.id("order_acme")
+    org_env.activate_order(order_id)
+    result = CliRunner().invoke(app, ["plan", order_id])
+    assert result.exit_code == 0, result.output
+    assert f"Plan for Order {order_id}: ready" in result.output
+    assert "subscription_schedule.create" in result.output
+    as_json = CliRunner().invoke(app, ["plan", order_id, "--json"])
+    plan = json.loads(as_json.output)
+    kinds = [op["kind"] for op in plan["operations"]]
+    assert kinds[0] == "customer.create" and "subscription_schedule.create" in kinds
+
+
+def test_plan_of_a_bad_order_shows_the_error_and_fails(org_env: OrgSimulator) -> None:
+    order_id = org_env.dataset.id("order_no_quote")
+    org_env.activate_order(order_id)
+    result = CliRunner().invoke(app, ["plan", order_id])
+    assert result.exit_code == 1
+    assert "There's no CPQ quote associated with this order" in result.output
+
+
+def test_plan_refuses_an_id_that_is_not_a_record_it_can_sync(org_env: OrgSimulator) -> None:
+    result = CliRunner().invoke(app, ["plan", "003000000000001AAA"])
+    assert result.exit_code == 2
+    assert "key prefix is 003" in result.output
