@@ -17,6 +17,7 @@ from rich.console import Console
 
 from cpqsync.cli.bridge_cmd import parse_since
 from cpqsync.cli.options import ConfigOption, settings_from
+from cpqsync.demo.progress_view import demo_console
 from cpqsync.demo.role_supervisor import RoleSupervisor
 from cpqsync.demo.run_demo import DemoOptions, run_demo
 from cpqsync.kafka.clients import producer_config
@@ -277,7 +278,7 @@ def register(app: typer.Typer) -> None:
             keep_running=keep_running,
             report_dir=report_dir,
         )
-        raise typer.Exit(code=run_demo(options, Console()))
+        raise typer.Exit(code=run_demo(options, demo_console()))
 
     @app.command("run")
     def run(config: ConfigOption = None) -> None:

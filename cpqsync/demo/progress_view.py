@@ -24,6 +24,14 @@ def interactive(console: Console) -> bool:
     return console.is_terminal and not ci
 
 
+def demo_console() -> Console:
+    """A terminal's own width; without one (CI logs) wide enough for ids not to wrap."""
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        return Console(width=140)
+    return console
+
+
 def _lag_text(lag: dict[str, int | None]) -> str:
     return ", ".join(f"{role} {'-' if n is None else n}" for role, n in lag.items()) or "-"
 

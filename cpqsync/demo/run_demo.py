@@ -216,6 +216,11 @@ class DemoRun:
         self.report.duration_s = round(self.elapsed(), 2)
         return self.report.write(self.stack.options.workdir)
 
+    def record_exit_codes(self, codes: dict[str, int | None]) -> None:
+        """Add how each child ended to the report (0: stopped cleanly on SIGTERM)."""
+        self.report.processes["exit_codes"] = codes
+        self.report.write(self.stack.options.workdir)
+
     def keep_running(self) -> None:
         """Leave the stack up for a look until Ctrl-C or SIGTERM (which raise Interrupted)."""
         self.console.print("\nThe stack keeps running (Ctrl-C stops it):")
@@ -254,5 +259,9 @@ def run_demo(options: DemoOptions, console: Console) -> int:
     finally:
         with deferring_stop_signals():
             console.print("Stopping every process of the stack...")
-            run.stack.stop()
+            codes = run.stack.stop()
+            run.record_exit_codes(codes)
+            console.print(
+                "Stopped: " + ", ".join(f"{name} (exit {code})" for name, code in codes.items())
+            )
     return run.report.exit_code

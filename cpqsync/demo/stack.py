@@ -169,17 +169,22 @@ class DemoStack:
             json.dumps({"pids": self.pids()}, indent=2), encoding="utf-8"
         )
 
-    def stop(self) -> None:
-        """Roles first, together (each commits and leaves its group), then the stand-ins."""
+    def stop(self) -> dict[str, int | None]:
+        """Roles first, together (each commits and leaves its group), then the stand-ins.
+
+        Returns each child's exit code: 0 for a clean stop, -9 for one that had to be killed.
+        """
         grace = self.options.stop_grace_s
+        codes: dict[str, int | None] = {}
         for group in ([role.child for role in self.roles], self._stand_ins):
             for child in group:
                 child.signal(signal.SIGTERM)
             wait_until_exited(group, grace)
             for child in group:
-                child.stop(grace_s=2.0)
+                codes[child.name] = child.stop(grace_s=2.0)
         if self.broker is not None:
             self.broker.stop()
+        return codes
 
 
 def _ready(metrics_url: str) -> bool:

@@ -1,0 +1,155 @@
+"""``cpqsync demo`` end to end: exit code, summary, report checked against the live org and Stripe.
+
+The demo runs as a user runs it (``python -m cpqsync demo``, no terminal, CI=true); the report
+is compared with what simple-salesforce reads from the org and the stripe library reads from the
+emulator while the stack is kept running; then a SIGTERM stops it, leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+from pydantic import SecretStr
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+from cpqsync.salesforce.auth import SalesforceAuth
+from cpqsync.salesforce.rest import build_client
+from cpqsync.sandbox.datasets import default_dataset
+from cpqsync.sandbox.org.dataset import read_dataset
+from cpqsync.settings import SalesforceSettings
+from tests.demo.demo_process import DemoProcess, demo_process
+from tests.demo.processes import alive, descendants, wait_until
+
+pytestmark = pytest.mark.integration
+
+GENERATED = 3
+
+
+def dataset_orders() -> dict[str, str | None]:
+    """Order name -> the error the dataset documents (None: must sync), read independently."""
+    orders = read_dataset(default_dataset())["records"]["Order"]
+    named = {o["Name"]: o.get("_expected_error") for o in orders}
+    named.update({f"Generated order {n}": None for n in range(1, GENERATED + 1)})
+    return named
+
+
+def org_view(demo: DemoProcess) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    ready = demo.ready_line("org")
+    settings = SalesforceSettings(
+        login_url=ready["login_url"],
+        auth_flow="client_credentials",
+        client_id=ready["client_id"],
+        client_secret=SecretStr(ready["client_secret"]),
+        ca_bundle=Path(ready["ca_cert"]),
+    )
+    auth = SalesforceAuth(settings)
+    sf = build_client(auth.session(), settings, auth.http)
+    orders = sf.query_all("SELECT Id, Name, Status, Stripe_ID__c FROM Order")["records"]
+    records = sf.query_all(
+        "SELECT Primary_Record_ID__c, Resolution_Status__c, Resolution_Message__c "
+        "FROM Sync_Record__c WHERE Primary_Object_Type__c = 'Order' "
+        "AND Secondary_Record_ID__c = null"
+    )["records"]
+    return {o["Name"]: o for o in orders}, {r["Primary_Record_ID__c"]: r for r in records}
+
+
+def test_demo_syncs_every_order_as_the_dataset_expects_and_reports_it(tmp_path: Path) -> None:
+    args = ("--orders", str(GENERATED), "--waves", "2", "--wave-interval", "1", "--keep-running")
+    with demo_process(tmp_path, *args) as demo:
+        demo.wait_for_output("The stack keeps running", timeout=170)
+        report = demo.report()
+        output = demo.text()
+        stripe_client = stripe.StripeClient(
+            api_key=demo.ready_line("stripe")["api_key"],
+            base_addresses={"api": report["stripe"]["api_base"]},
+            max_network_retries=3,
+        )
+        orders_by_name, sync_records = org_view(demo)
+        # Reads share the emulator's test-mode limit (25/s) with the running sync consumer.
+        retrieve = Retrying(
+            retry=retry_if_exception_type(stripe.RateLimitError),
+            wait=wait_fixed(0.5),
+            stop=stop_after_attempt(20),
+            reraise=True,
+        ).wraps(stripe_client.v1.subscription_schedules.retrieve)
+        schedules = {
+            o["stripe_id"]: retrieve(o["stripe_id"])
+            for o in report["orders"]
+            if str(o["stripe_id"]).startswith("sub_sched_")
+        }
+        tree = descendants(demo.process.pid)
+
+        demo.process.send_signal(signal.SIGTERM)
+        assert demo.process.wait(timeout=60) == 0, demo.text()
+
+    assert report["outcome"] == "passed" and report["exit_code"] == 0, report["reason"]
+    final = demo.report()  # rewritten once the stack stopped
+    assert final["processes"]["exit_codes"] == dict.fromkeys(
+        ("bridge", "sync", "writeback", "org", "stripe"), 0
+    )
+    expected = dataset_orders()
+    assert {o["name"] for o in report["orders"]} == set(expected)
+    for order in report["orders"]:
+        in_org = orders_by_name[order["name"]]
+        record = sync_records[in_org["Id"]]
+        assert order["order_id"] == in_org["Id"] and in_org["Status"] == "Activated"
+        assert order["ok"] is True and order["problem"] is None
+        assert order["sync_status"] == record["Resolution_Status__c"]
+        assert order["sync_message"] == record["Resolution_Message__c"]
+        assert order["stripe_id"] == in_org["Stripe_ID__c"]
+        error = expected[order["name"]]
+        if error is not None:
+            assert record["Resolution_Status__c"] == "Error"
+            assert error in record["Resolution_Message__c"]
+            assert in_org["Stripe_ID__c"] is None
+            assert error in output  # the summary shows the Sync Record's message
+            continue
+        assert record["Resolution_Status__c"] == "Success"
+        if order["stripe_object"] == "invoice":  # one-time lines only (Initech)
+            assert in_org["Stripe_ID__c"].startswith("in_")
+            continue
+        schedule = schedules[order["stripe_id"]]
+        assert schedule.metadata["salesforce_order_id"] == in_org["Id"]
+        assert order["stripe_status"] == schedule.status
+        assert len(order["phases"]) == len(schedule.phases)
+        assert [len(p["items"]) for p in order["phases"]] == [len(p.items) for p in schedule.phases]
+        assert order["stripe_id"] in output
+    assert report["stripe"]["requests"] > 0
+    assert report["stripe"]["subscription_schedules"] == len(schedules)
+
+    assert "Demo PASSED" in output
+    assert f"Report: {demo.report_path}" in output
+    assert f"Logs of every process: {demo.report_dir / 'logs'}" in output
+    for role, url in report["processes"]["metrics"].items():
+        assert f"{role:<10} {url}/metrics" in output
+    # The roles' own logs went to files, not to the terminal.
+    assert "consumer.engine.runner" not in output
+    assert "assigned" in (demo.report_dir / "logs" / "sync.log").read_text()
+
+    assert len(tree) >= 6  # bridge, sync, writeback, org, stripe, the Kafka broker
+    assert [pid for pid in tree if alive(pid)] == []
+
+
+def test_ctrl_c_during_the_demo_stops_every_process_it_started(tmp_path: Path) -> None:
+    with demo_process(tmp_path, "--orders", "60", "--waves", "10", "--wave-interval", "2") as demo:
+        demo.wait_for_output("Activating", timeout=120)
+        wait_until(lambda: "activated" in demo.text(), 30, "the first wave")
+        tree = descendants(demo.process.pid)
+        assert len(tree) >= 6
+        demo.interrupt_like_a_terminal()
+        code = demo.process.wait(timeout=60)
+
+    assert code == 130, demo.text()
+    assert [pid for pid in tree if alive(pid)] == []
+    report = demo.report()
+    assert report["outcome"] == "interrupted"
+    assert report["reason"] == "stopped by SIGINT"
+    assert "Demo INTERRUPTED: stopped by SIGINT" in demo.text()
+    # Stopped, not merely killed with their parent: each process ended on SIGTERM by itself.
+    assert report["processes"]["exit_codes"] == dict.fromkeys(
+        ("bridge", "sync", "writeback", "org", "stripe"), 0
+    )
