@@ -20,12 +20,18 @@ ACCOUNT = SourceRecord("Account", "001A")
 PRODUCT = SourceRecord("Product2", "01tA")
 
 
-def caller_for(emulator: StripeEmulator, rate: float = 500.0) -> StripeCaller:
+def caller_for(emulator: StripeEmulator, rate: float = 500.0, attempts: int = 6) -> StripeCaller:
     settings = StripeSettings(
         api_key=SecretStr(emulator.api_key), api_base=emulator.api_base, max_network_retries=2
     )
     pacer = Pacer("stripe", rate, registry=CollectorRegistry())
-    return StripeCaller(build_stripe_client(settings), pacer, backoff_s=0.2, max_backoff_s=1.0)
+    return StripeCaller(
+        build_stripe_client(settings),
+        pacer,
+        rate_limit_attempts=attempts,
+        backoff_s=0.2,
+        max_backoff_s=1.0,
+    )
 
 
 def product_plan(name: str = "Platform") -> Plan:
@@ -79,7 +85,8 @@ def test_a_refused_request_stops_the_plan_and_quotes_stripe(emulator: StripeEmul
 
 def test_429_bursts_are_retried_and_slow_the_pacer(emulator: StripeEmulator) -> None:
     emulator.set_rate_limit(3)
-    caller = caller_for(emulator, rate=100)
+    # Thirty times the allowed rate: give the backoff room to outlast the one-second window.
+    caller = caller_for(emulator, rate=100, attempts=12)
     for n in range(12):
         caller.call(lambda c, n=n: c.v1.customers.create({"name": f"C{n}"}))
     assert len(emulator.objects("customer")) == 12
