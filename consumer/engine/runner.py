@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, Generic, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from consumer.engine.backpressure import FlowControl
@@ -327,6 +327,14 @@ class ConsumerEngine(Generic[T]):
 
     def _forget(self, ids: list[PartitionId]) -> None:
         self._scheduler.remove(ids)
+        # librdkafka keeps a partition's pause flag across a revoke: were it assigned to
+        # us again, it would stay paused while we believe it fetching, and stall.
+        paused = [TopicPartition(t, p) for t, p in ids if (t, p) in self._paused]
+        if paused:
+            try:
+                self._consumer.resume(paused)
+            except KafkaException as exc:
+                log.warning("could not resume revoked partitions %s: %s", paused, exc)
         self._paused.difference_update(ids)
         for topic, partition in ids:
             with contextlib.suppress(KeyError):

@@ -29,11 +29,14 @@ def test_member_joins_and_leaves_without_loss(
     group = unique("g")
     # One recorder shared by both members: a key running on both at once is an overlap.
     recorder = Recorder(latency=random_latency(0.002, 0.010))
-    first = Running(make_engine(kafka, topic, group, recorder, fast_group_config, workers=4))
+    # A small per-partition buffer keeps partitions paused often, so some are paused when
+    # they are revoked (librdkafka would keep them paused if they came back).
+    small = {"workers": 4, "max_buffered_per_partition": 20}
+    first = Running(make_engine(kafka, topic, group, recorder, fast_group_config, **small))
     second: Running | None = None
     try:
         wait_until(lambda: recorder.count() >= 300, 60, "the first member to start")
-        second = Running(make_engine(kafka, topic, group, recorder, fast_group_config, workers=4))
+        second = Running(make_engine(kafka, topic, group, recorder, fast_group_config, **small))
         wait_until(
             lambda: bool(second and second.engine.assignment), 60, "the second member to join"
         )
