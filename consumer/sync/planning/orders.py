@@ -27,12 +27,14 @@ from consumer.sync.planning.prices import (
     PriceDraft,
     PriceRef,
     drafts_match,
+    known_price,
     line_archive_operation_id,
     line_price_params,
     line_terms,
     plan_line_price,
     plan_pricebook_price,
     pricebook_price_params,
+    signatures_match,
 )
 from consumer.sync.planning.products import plan_product_sync
 from consumer.sync.planning.schedule_dates import add_months, start_epoch, whole_months
@@ -62,7 +64,7 @@ class _Phase:
     items: list[dict[str, Any]] = field(default_factory=list)
     invoice_items: list[dict[str, Any]] = field(default_factory=list)
     intervals: dict[tuple[str, int], list[str]] = field(default_factory=dict)
-    archives: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    archives: list[tuple[str, PriceRef]] = field(default_factory=list)  # (op id, target)
 
 
 def plan_order_operations(
@@ -333,6 +335,15 @@ def _line_price_ref(
 
     ``product_id`` is the Stripe id the line's product has or will have.
     """
+    kept = known_price(item, context.known.line_prices)
+    if kept is not None and kept.price is not None and signatures_match(kept.price, line.params):
+        # A synced line keeps the price it has while that still matches, even when the entry's
+        # price matches again: switching would rewrite the schedule, re-sending the other
+        # lines' archived prices, which Stripe refuses.
+        if kept.price.get("active") and _is_line_price(kept.price):
+            # An interrupted attempt created it but never archived it (P6).
+            phase.archives.append((line_archive_operation_id(str(item["Id"])), kept.id))
+        return kept.id
     if entry.get("Id") and not line.amount_mapped:
         entry_view = entry
         if not isinstance(entry.get("Product2"), dict) and context.settings.mappings.price.custom:
@@ -347,6 +358,13 @@ def _line_price_ref(
     if is_new and isinstance(price, dict):
         phase.archives.append((line_archive_operation_id(str(item["Id"])), price))
     return price
+
+
+def _is_line_price(price: Mapping[str, Any]) -> bool:
+    metadata = price.get("metadata")
+    return isinstance(metadata, Mapping) and any(
+        key.endswith("salesforce_line_price") for key in metadata
+    )
 
 
 def _check_lines(phase: _Phase) -> None:

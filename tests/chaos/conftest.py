@@ -1,0 +1,37 @@
+"""Options for the chaos suite: ``--chaos-minutes N`` makes the long run last N minutes.
+
+pytest reads options only from conftests it loads before collecting, so pass them with the
+chaos directory on the command line: ``pytest tests/chaos -m slow --chaos-minutes 5``. A whole
+suite run (``pytest``) never loads them early; the fixtures then fall back to the defaults.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chaos", "chaos runs (tests/chaos)")
+    group.addoption(
+        "--chaos-minutes",
+        type=float,
+        default=20.0,
+        help="How long the slow chaos run drives its workload (default 20, the issue's run).",
+    )
+    group.addoption(
+        "--chaos-orders",
+        type=int,
+        default=None,
+        help="Orders the slow chaos run activates (default: 100 a minute, 2,000 for 20).",
+    )
+
+
+@pytest.fixture
+def chaos_minutes(request: pytest.FixtureRequest) -> float:
+    return float(request.config.getoption("--chaos-minutes", default=20.0))
+
+
+@pytest.fixture
+def chaos_orders(request: pytest.FixtureRequest, chaos_minutes: float) -> int:
+    given = request.config.getoption("--chaos-orders", default=None)
+    return int(given) if given is not None else max(50, int(chaos_minutes * 100))

@@ -1,0 +1,89 @@
+"""Discrepancies the chaos runs found, each pinned by a deterministic reproduction.
+
+Both were in the planner's P6 handling of a line's own price (consumer/sync/planning/orders.py,
+``_line_price_ref``) once an order already had a schedule: the line's existing price was
+ignored in favour of the pricebook entry's as soon as the two matched again, and a line price
+an interrupted attempt had created was reused without ever being archived.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from cpqsync.sandbox.datasets import default_dataset
+from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from schemas.models import SyncStatus
+from tests.sync.stack import Stack, open_stack, roots_reported, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def stack(kafka: str, unique: Callable[[str], str]) -> Iterator[Stack]:
+    with (
+        OrgSimulator(dataset=default_dataset()) as org,
+        StripeEmulator() as stripe,
+        contextmanager(open_stack)(org, stripe, kafka, unique("regress")) as opened,
+    ):
+        opened.start_bridge()
+        opened.start_sync()
+        yield opened
+
+
+def test_entry_price_matching_the_line_again_leaves_the_synced_order_alone(stack: Stack) -> None:
+    """Chaos run 1: 16 orders ended with 'Stripe Error: The price specified is inactive'.
+
+    The onboarding line (5000) got its own price because the entry then said 5500; when the
+    entry went back to 5000 the next sync switched the line to the entry's price and rewrote
+    the schedule, re-sending the recurring lines' archived prices, which Stripe refuses.
+    """
+    org = stack.org
+    order = org.dataset.id("order_acme")
+    entry = org.dataset.id("onboarding_usd")
+    org.update("PricebookEntry", entry, {"UnitPrice": 5500})
+    org.activate_order(order)
+    stack.wait_for_results(lambda rs: roots_reported(rs, [order]))
+
+    org.update("PricebookEntry", entry, {"UnitPrice": 5000})
+    org.update("Order", order, {"Description": "touched, so the order syncs again"})
+    wait_for(lambda: len(stack.order_results(order)) >= 2, timeout=60)
+    time.sleep(1)
+    statuses = [(r.status, r.message) for r in stack.order_results(order)]
+    assert all(status is SyncStatus.SUCCESS for status, _ in statuses), statuses
+    assert len(stack.stripe.objects("subscription_schedule")) == 1
+
+
+def test_a_line_price_left_active_by_an_interrupted_attempt_is_archived(stack: Stack) -> None:
+    """Chaos run 1: 24 line prices stayed active (rule P6 archives them once used).
+
+    An attempt created the line prices and the schedule, then failed archiving them; the retry
+    found the schedule and its (active) line prices, reused them, and never archived them.
+    """
+    org, stripe = stack.org, stack.stripe
+    order = org.dataset.id("order_acme")
+    # Every archive fails three times: beyond the client's own retries, so the attempt fails.
+    rules = stripe.configure_faults(
+        {
+            "kind": "error",
+            "method": "POST",
+            "path": r"^/v1/prices/price_",
+            "rate": 1.0,
+            "max_count": 3,
+        }
+    )
+    org.activate_order(order)
+    results = stack.wait_for_results(
+        lambda rs: any(r.primary_record_id == order and r.status is SyncStatus.SUCCESS for r in rs),
+        timeout=90,
+    )
+    assert rules[0].fired == 3
+    line_prices = [
+        p for p in stripe.objects("price") if "salesforce_order_item_id" in p["metadata"]
+    ]
+    assert line_prices, results
+    assert [p["id"] for p in line_prices if p["active"]] == []

@@ -1,0 +1,116 @@
+"""The work a chaos run does in Salesforce while the connector is being killed and disturbed.
+
+Three kinds of change, interleaved at random over the run: order activations (the orders to
+sync), account amendments (customers to update) and pricebook price changes (prices to
+replace, P7). Names and descriptions carry unicode and SOQL-special characters (quotes,
+backslashes, ``%``/``_``), since those records' ids and names travel through the sync's queries.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from cpqsync.sandbox.org.simulator import OrgSimulator
+
+ACCOUNT_REFS = ("acme", "globex", "initech", "umbrella", "stark", "wayne")
+# Entries whose Stripe price one-time lines reuse, so their changes replace a live price (P7).
+PRICED_ENTRY_REFS = ("onboarding_usd", "training_usd", "support_usd")
+PRODUCT_REFS = ("platform", "support", "onboarding", "training")
+
+# Quotes, backslashes, SOQL wildcards and comment-like text, plus non-Latin scripts and emoji.
+TRICKY_NAMES = (
+    "O'Brien \\ Sons",
+    "Quote \"Corp\" \\' OR Name != '",
+    "100%_Wildcard\\%",
+    "Zürich Straße GmbH",
+    "株式会社テスト",
+    "Ünïcödé 🚀 Ltd",
+    "Back\\slash\\\\Co",
+    "-- ; DROP TABLE Account",
+)
+
+
+@dataclass
+class WorkloadStats:
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+class Workload:
+    """Runs in a thread: activates ``orders`` spread over ``seconds``, with amendments between."""
+
+    def __init__(
+        self,
+        org: OrgSimulator,
+        orders: list[str],
+        seconds: float,
+        *,
+        seed: int = 0,
+        amendments_per_order: float = 0.3,
+        price_changes_per_order: float = 0.05,
+    ) -> None:
+        self.org = org
+        self.orders = list(orders)
+        self.seconds = seconds
+        self.rng = random.Random(seed)
+        self.amendments = amendments_per_order
+        self.price_changes = price_changes_per_order
+        self.stats = WorkloadStats()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="chaos-workload", daemon=True)
+
+    def start(self) -> Workload:
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise AssertionError("the workload did not finish in time")
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        try:
+            pause = self.seconds / max(1, len(self.orders))
+            self.rng.shuffle(self.orders)
+            for order in self.orders:
+                self.org.activate_order(order)
+                self.stats.counts["orders activated"] += 1
+                if self.rng.random() < self.amendments:
+                    self.amend_account()
+                if self.rng.random() < self.price_changes:
+                    self.change_price()
+                if self.rng.random() < self.amendments / 3:
+                    self.amend_product()
+                time.sleep(pause)
+        except BaseException as exc:  # reported by join()
+            self.error = exc
+
+    def amend_account(self) -> None:
+        account = self.org.dataset.id(self.rng.choice(ACCOUNT_REFS))
+        n = self.stats.counts["account amendments"]
+        fields = {
+            "Name": f"{self.rng.choice(TRICKY_NAMES)} #{n}",
+            "Phone": f"+1 555 {self.rng.randint(1000, 9999)}",
+            "Description": self.rng.choice(("", "Renewed: ", "Ünïcode ✓ ")) + "x" * (n % 7),
+        }
+        self.org.update("Account", account, fields)
+        self.stats.counts["account amendments"] += 1
+
+    def change_price(self) -> None:
+        entry = self.org.dataset.id(self.rng.choice(PRICED_ENTRY_REFS))
+        price = self.rng.choice((1200, 4500, 5000, 5500, 6000, 6500))
+        self.org.update("PricebookEntry", entry, {"UnitPrice": price})
+        self.stats.counts["price changes"] += 1
+
+    def amend_product(self) -> None:
+        product = self.org.dataset.id(self.rng.choice(PRODUCT_REFS))
+        n = self.stats.counts["product amendments"]
+        self.org.update(
+            "Product2", product, {"Description": f"{self.rng.choice(TRICKY_NAMES)} v{n}"}
+        )
+        self.stats.counts["product amendments"] += 1
