@@ -245,11 +245,15 @@ def register(app: typer.Typer) -> None:
             float, typer.Option("--wave-interval", min=0, help="Seconds between waves.")
         ] = 2.0,
         timeout: Annotated[
-            float,
+            float | None,
             typer.Option(
-                "--timeout", min=1, help="Seconds after the first activation for every order."
+                "--timeout",
+                min=1,
+                help="Seconds after the first activation for every order to sync "
+                "[default: 120 + 1 per --orders].",
+                show_default=False,
             ),
-        ] = 120.0,
+        ] = None,
         keep_running: Annotated[
             bool,
             typer.Option("--keep-running", help="Leave the stack up (metrics URLs) until Ctrl-C."),

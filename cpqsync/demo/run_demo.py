@@ -68,11 +68,22 @@ class DemoOptions:
     dataset: Path | None = None
     waves: int = 4
     wave_interval_s: float = 2.0
-    # From the first activation until every order must have settled.
-    timeout_s: float = 120.0
+    # From the first activation until every order must have settled; None: by dataset size.
+    timeout_s: float | None = None
     keep_running: bool = False
     report_dir: Path | None = None
     poll_interval_s: float = 1.0
+
+
+BASE_TIMEOUT_S = 120.0
+# Stripe test mode's 25 requests/s bound a generated order to ~0.7 s; allow some slack.
+TIMEOUT_PER_GENERATED_ORDER_S = 1.0
+
+
+def effective_timeout(options: DemoOptions) -> float:
+    if options.timeout_s is not None:
+        return options.timeout_s
+    return BASE_TIMEOUT_S + TIMEOUT_PER_GENERATED_ORDER_S * options.orders
 
 
 def report_directory(requested: Path | None) -> Path:
@@ -158,11 +169,12 @@ class DemoRun:
                 self.report.sync_duration_s = round(waited, 2)
                 self._judge()
                 return
-            if waited > self.options.timeout_s:
+            timeout = effective_timeout(self.options)
+            if waited > timeout:
                 pending = [v.expectation.name for v in self.verdicts if not v.settled]
                 self.end(
                     "timeout",
-                    f"{len(pending)} order(s) not synced {self.options.timeout_s:g}s after the "
+                    f"{len(pending)} order(s) not synced {timeout:g}s after the "
                     f"first activation: {', '.join(pending[:10])}",
                     EXIT_TIMEOUT,
                 )

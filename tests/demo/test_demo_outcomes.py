@@ -18,7 +18,7 @@ from cpqsync.demo.interrupts import Interrupted
 from cpqsync.demo.org_client import OrderState
 from cpqsync.demo.progress import Snapshot
 from cpqsync.demo.progress_view import ProgressView
-from cpqsync.demo.run_demo import DemoOptions, DemoRun, run_demo
+from cpqsync.demo.run_demo import DemoOptions, DemoRun, effective_timeout, run_demo
 from cpqsync.demo.stack import RoleExitedError
 from cpqsync.demo.verdict import judge_all
 
@@ -149,3 +149,9 @@ def test_a_failed_stack_or_a_stop_signal_still_writes_the_report(
     text = console.export_text()
     assert f"Demo {outcome.upper()}: {reason}" in text
     assert f"Report: {tmp_path / 'report.json'}" in text
+
+
+def test_the_default_timeout_grows_with_the_generated_orders() -> None:
+    assert effective_timeout(DemoOptions()) == 120
+    assert effective_timeout(DemoOptions(orders=300)) == 420
+    assert effective_timeout(DemoOptions(orders=300, timeout_s=30)) == 30
