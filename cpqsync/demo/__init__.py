@@ -1,0 +1,1 @@
+"""`cpqsync demo` (the whole local stack, driven and judged) and `cpqsync run` (role supervisor)."""
