@@ -28,6 +28,20 @@ KEY_PREFIXES = {
     "01u": "PricebookEntry",
 }
 _DELETES = (ChangeType.DELETE, ChangeType.GAP_DELETE)
+# Fields the writeback owns, plus what Salesforce stamps on every write. An UPDATE touching only
+# these is the echo of our own writeback (Stripe ids, links): re-syncing it would double the
+# Stripe requests of every order for nothing. A hand-edited Stripe_ID__c is still honoured at
+# the record's next sync (rule C1), or at once with `cpqsync sync-record`.
+WRITEBACK_ECHO_FIELDS = frozenset(
+    {
+        "Stripe_ID__c",
+        "Stripe_Dashboard_Link__c",
+        "Stripe_Invoice_Payment_Link__c",
+        "LastModifiedDate",
+        "LastModifiedById",
+        "SystemModstamp",
+    }
+)
 
 SyncInput = ChangeEvent | SyncRequest
 
@@ -92,6 +106,12 @@ def _change(event: ChangeEvent, source: SourceOffset, attempt: int) -> Trigger:
     if event.change_type in _DELETES:
         # Rule C1: deletes (and merges, which delete the losers) are not propagated.
         return _ignored(base, f"{event.change_type.value} of {kind} is not propagated to Stripe")
+    if (
+        event.change_type is ChangeType.UPDATE
+        and event.changed_fields
+        and WRITEBACK_ECHO_FIELDS.issuperset(event.changed_fields)
+    ):
+        return _ignored(base, f"only Stripe writeback fields of {kind} changed")
     if event.change_type is ChangeType.GAP_OVERFLOW or event.is_entity_wide:
         return Trigger(
             resync_types=(kind,),

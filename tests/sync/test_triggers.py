@@ -62,3 +62,17 @@ def test_a_sync_request_is_manual_and_carries_its_request_id() -> None:
     trigger = trigger_of(message(request))
     assert trigger.manual and trigger.request_id == "r1"
     assert trigger.records == (RecordRef("Order", "801A"),)
+
+
+def test_the_echo_of_our_own_writeback_asks_for_nothing() -> None:
+    # Writing Stripe ids back is itself a change event; re-syncing it doubled Stripe traffic.
+    echo = event("Order", "801A", ChangeType.UPDATE)
+    echo = echo.model_copy(
+        update={"changed_fields": ["Stripe_ID__c", "Stripe_Dashboard_Link__c", "LastModifiedDate"]}
+    )
+    assert trigger_of(message(echo)).records == ()
+    assert "writeback" in (trigger_of(message(echo)).ignored or "")
+    real = echo.model_copy(update={"changed_fields": ["Stripe_ID__c", "Status"]})
+    assert trigger_of(message(real)).records == (RecordRef("Order", "801A"),)
+    created = event("Order", "801A", ChangeType.CREATE)  # CREATE lists no changed fields
+    assert trigger_of(message(created)).records == (RecordRef("Order", "801A"),)
