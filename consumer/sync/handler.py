@@ -50,6 +50,7 @@ from consumer.sync.roots import RootResolver
 from consumer.sync.stripe_lookup import StripeLookup, StripeView
 from consumer.sync.sync_metrics import SyncMetrics
 from consumer.sync.triggers import RecordRef, SyncInput, Trigger, trigger_of
+from consumer.sync.unmarked_objects import unmarked_objects
 from cpqsync.settings import Settings
 from schemas.codec import Codec
 from schemas.headers import COMMIT_TIMESTAMP_HEADER, epoch_millis, schema_header
@@ -268,9 +269,19 @@ class SyncHandler(BatchHandler[SyncInput]):
                 self._metrics.unreported.labels(reason).inc()
             item.results.extend(results)
             return
-        outcome = self._applier.apply(plan)
+        try:
+            outcome = self._applier.apply(plan)
+        except RetryableError:
+            self._lookup.distrust()
+            raise
+        if outcome.error is not None:
+            self._lookup.distrust()
         self._learn(outcome)
         item.results.extend(self._builder.applied(item.attempt, outcome, existing))
+        if outcome.error is None and root.object_type == "Order":
+            reported = {applied.operation.source for applied in outcome.applied}
+            unmarked = [u for u in unmarked_objects(record, view.known) if u[0] not in reported]
+            item.results.extend(self._builder.already_synced(item.attempt, unmarked))
         commit = item.attempt.commit_timestamp
         if outcome.error is None and commit is not None:
             elapsed = (self._clock() - commit).total_seconds()

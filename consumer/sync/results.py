@@ -199,5 +199,22 @@ class ResultBuilder:
             stripe_kind=kind,
         )
 
+    def already_synced(
+        self, attempt: Attempt, found: Sequence[tuple[SourceRecord, str, str]]
+    ) -> list[SyncResult]:
+        """Success for records whose Stripe object an earlier, interrupted attempt made."""
+        return [
+            self._result(
+                attempt,
+                record,
+                SyncStatus.SUCCESS,
+                f"Synced: already up to date: {kind} {stripe_id}",
+                secondary=attempt.root,
+                stripe_id=stripe_id,
+                stripe_kind=kind,
+            )
+            for record, kind, stripe_id in found
+        ]
+
     def skipped(self, attempt: Attempt, message: str) -> SyncResult:
         return self._result(attempt, attempt.root, SyncStatus.SKIPPED, message)

@@ -195,7 +195,12 @@ def check(
     now: dt.datetime | None = None,
 ) -> Verdict:
     """Every discrepancy between the final org state and the final Stripe state."""
-    expected = expectation(org, settings, now or dt.datetime.now(dt.UTC))
+    synced_entries = {
+        str(p["metadata"]["salesforce_pricebook_entry_id"])
+        for p in stripe_objects.get("price", [])
+        if (p.get("metadata") or {}).get("salesforce_pricebook_entry_id")
+    }
+    expected = expectation(org, settings, now or dt.datetime.now(dt.UTC), synced_entries)
     view = org_view(org)
     return Verdict(view, stripe_objects, expected, compare(view, stripe_objects, expected))
 

@@ -54,10 +54,19 @@ def plan_orders(
     org: OrgSimulator, settings: Settings, order_ids: Iterable[str], now: dt.datetime
 ) -> dict[str, Plan]:
     """Cold plans (Stripe assumed empty) of ``order_ids`` from the org's current state."""
+    plans = plan_records(org, settings, "Order", order_ids, now)
+    return {plan.root.id: plan for plan in plans}
+
+
+def plan_records(
+    org: OrgSimulator, settings: Settings, object_type: str, ids: Iterable[str], now: dt.datetime
+) -> list[Plan]:
     rest = SalesforceRest(SalesforceAuth(settings.salesforce))
     reader = SalesforceReader(rest)
     hydrator = Hydrator(reader, settings)
-    refs = [RecordRef("Order", i) for i in order_ids]
+    refs = [RecordRef(object_type, i) for i in ids]
+    if not refs:
+        return []
     records = hydrator.hydrate(refs)
     context = PlanningContext(
         settings=settings,
@@ -66,13 +75,21 @@ def plan_orders(
         trigger="live",
         salesforce_instance_url=reader.instance_url,
     )
-    plans = {}
-    for ref_, record in records.items():
-        plans[str(record["Id"])] = PLANNERS["Order"](_without_stripe_ids(record), context=context)
-    return plans
+    return [
+        PLANNERS[object_type](_without_stripe_ids(record), context=context)
+        for record in records.values()
+    ]
 
 
-def expectation(org: OrgSimulator, settings: Settings, now: dt.datetime) -> Expectation:
+def expectation(
+    org: OrgSimulator,
+    settings: Settings,
+    now: dt.datetime,
+    synced_entries: Iterable[str] = (),
+) -> Expectation:
+    """``synced_entries``: pricebook entries Stripe holds a price for. Once synced, an entry
+    follows its changes (P7) even when no order uses its price any more, so each must have
+    exactly one active price with its current parameters."""
     activated = [r for r in org.store.records("Order") if r.get("Status") == "Activated"]
     deleted = [
         r
@@ -95,4 +112,9 @@ def expectation(org: OrgSimulator, settings: Settings, now: dt.datetime) -> Expe
                 out.entry_prices[str(op.params["lookup_key"])] = op
             elif op.kind == "price.create":
                 out.line_prices[_record_id(op)] = op
+    used = {op.source.id for op in out.entry_prices.values()}
+    for plan in plan_records(org, settings, "PricebookEntry", set(synced_entries) - used, now):
+        for op in plan.operations:
+            if op.kind == "price.create" and "lookup_key" in op.params:
+                out.entry_prices.setdefault(str(op.params["lookup_key"]), op)
     return out

@@ -87,3 +87,43 @@ def test_a_line_price_left_active_by_an_interrupted_attempt_is_archived(stack: S
     ]
     assert line_prices, results
     assert [p["id"] for p in line_prices if p["active"]] == []
+
+
+def test_objects_an_interrupted_attempt_created_are_still_reported(stack: Stack) -> None:
+    """Chaos runs 1 and 2: a product in Stripe whose Product2 had no Stripe_ID__c and no
+    Success Sync Record (rule R3).
+
+    The first attempt created the customer, products and prices, then its schedule kept
+    failing; the retry found them all in Stripe, planned nothing for them and so reported
+    nothing for them.
+    """
+    org, stripe = stack.org, stack.stripe
+    order = org.dataset.id("order_acme")
+    rules = stripe.configure_faults(
+        {
+            "kind": "error",
+            "method": "POST",
+            "path": r"^/v1/subscription_schedules$",
+            "rate": 1.0,
+            "max_count": 3,
+        }
+    )
+    org.activate_order(order)
+    results = stack.wait_for_results(
+        lambda rs: any(r.primary_record_id == order and r.status is SyncStatus.SUCCESS for r in rs),
+        timeout=90,
+    )
+    assert rules[0].fired == 3
+    reported = {
+        (r.primary_object_type, r.primary_record_id): r.stripe_object_id
+        for r in results
+        if r.status is SyncStatus.SUCCESS
+    }
+    account = org.get("Order", order)["AccountId"]
+    [customer] = stripe.objects("customer")
+    assert reported.get(("Account", account)) == customer["id"]
+    for product in stripe.objects("product"):
+        assert (
+            reported.get(("Product2", product["metadata"]["salesforce_product_id"]))
+            == (product["id"])
+        )

@@ -1,0 +1,45 @@
+"""Records whose Stripe object exists while their ``Stripe_ID__c`` does not name it yet.
+
+Results are only written for what an attempt applied. An attempt that created an order's
+customer, product or pricebook price and was then interrupted (its process killed, a later
+call failing for good) never reported them; the retry finds them in Stripe and plans nothing
+for them, so without this they would never be reported: no ``Stripe_ID__c`` and no Success
+Sync Record (rule R3). The chaos suite found such products after SIGKILLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from consumer.sync.planning import KnownStripeObjects, SourceRecord
+from consumer.sync.planning.orders import records_of
+
+Unmarked = tuple[SourceRecord, str, str]  # (record, Stripe object kind, Stripe id)
+
+
+def unmarked_objects(order: Mapping[str, Any], known: KnownStripeObjects) -> list[Unmarked]:
+    """The order's account, products and pricebook entries whose Stripe id is not on them."""
+    found: dict[SourceRecord, Unmarked] = {}
+
+    def check(object_type: str, record: Any, kind: str, stripe_id: str | None) -> None:
+        if not isinstance(record, Mapping) or not record.get("Id") or not stripe_id:
+            return
+        if record.get("Stripe_ID__c") != stripe_id:
+            source = SourceRecord(object_type, str(record["Id"]))
+            found[source] = (source, kind, stripe_id)
+
+    account = order.get("Account")
+    if isinstance(account, Mapping):
+        customer = known.customers.get(str(account.get("Id")))
+        if customer is not None and not customer.deleted:
+            check("Account", account, "customer", customer.id)
+    for item in records_of(order.get("OrderItems")):
+        product = item.get("Product2")
+        if isinstance(product, Mapping):
+            check("Product2", product, "product", known.products.get(str(product.get("Id"))))
+        entry = item.get("PricebookEntry")
+        if isinstance(entry, Mapping):
+            price = known.prices.get(str(entry.get("Id")))
+            check("PricebookEntry", entry, "price", price.id if price else None)
+    return list(found.values())
