@@ -1,9 +1,11 @@
 """Discrepancies the chaos runs found, each pinned by a deterministic reproduction.
 
-Both were in the planner's P6 handling of a line's own price (consumer/sync/planning/orders.py,
-``_line_price_ref``) once an order already had a schedule: the line's existing price was
-ignored in favour of the pricebook entry's as soon as the two matched again, and a line price
-an interrupted attempt had created was reused without ever being archived.
+Two were in the planner's P6 handling of a line's own price once an order already had a
+schedule (consumer/sync/planning/orders.py, ``_line_price_ref``): the line's existing price was
+dropped for the pricebook entry's as soon as the two matched again, and a line price an
+interrupted attempt had created was reused without ever being archived. The third was in the
+sync's results (consumer/sync/unmarked_objects.py): objects an interrupted attempt created were
+never reported, so their records never got a Stripe id or a Success Sync Record.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from cpqsync.sandbox.datasets import default_dataset
 from cpqsync.sandbox.org.simulator import OrgSimulator
 from cpqsync.sandbox.stripe_emulator import StripeEmulator
-from schemas.models import SyncStatus
+from schemas.models import SyncResult, SyncStatus
 from tests.sync.stack import Stack, open_stack, roots_reported, wait_for
 
 pytestmark = pytest.mark.integration
@@ -33,6 +35,22 @@ def stack(kafka: str, unique: Callable[[str], str]) -> Iterator[Stack]:
         opened.start_bridge()
         opened.start_sync()
         yield opened
+
+
+def _sync_acme_failing(stack: Stack, path: str) -> tuple[list[SyncResult], str]:
+    """Sync the Acme order while POSTs to ``path`` fail three times (past the client's own
+    retries, so an attempt fails part-way and the engine retries it)."""
+    order = stack.org.dataset.id("order_acme")
+    rules = stack.stripe.configure_faults(
+        {"kind": "error", "method": "POST", "path": path, "rate": 1.0, "max_count": 3}
+    )
+    stack.org.activate_order(order)
+    results = stack.wait_for_results(
+        lambda rs: any(r.primary_record_id == order and r.status is SyncStatus.SUCCESS for r in rs),
+        timeout=90,
+    )
+    assert rules[0].fired == 3
+    return results, order
 
 
 def test_entry_price_matching_the_line_again_leaves_the_synced_order_alone(stack: Stack) -> None:
@@ -64,24 +82,8 @@ def test_a_line_price_left_active_by_an_interrupted_attempt_is_archived(stack: S
     An attempt created the line prices and the schedule, then failed archiving them; the retry
     found the schedule and its (active) line prices, reused them, and never archived them.
     """
-    org, stripe = stack.org, stack.stripe
-    order = org.dataset.id("order_acme")
-    # Every archive fails three times: beyond the client's own retries, so the attempt fails.
-    rules = stripe.configure_faults(
-        {
-            "kind": "error",
-            "method": "POST",
-            "path": r"^/v1/prices/price_",
-            "rate": 1.0,
-            "max_count": 3,
-        }
-    )
-    org.activate_order(order)
-    results = stack.wait_for_results(
-        lambda rs: any(r.primary_record_id == order and r.status is SyncStatus.SUCCESS for r in rs),
-        timeout=90,
-    )
-    assert rules[0].fired == 3
+    results, _ = _sync_acme_failing(stack, r"^/v1/prices/price_")
+    stripe = stack.stripe
     line_prices = [
         p for p in stripe.objects("price") if "salesforce_order_item_id" in p["metadata"]
     ]
@@ -98,22 +100,7 @@ def test_objects_an_interrupted_attempt_created_are_still_reported(stack: Stack)
     nothing for them.
     """
     org, stripe = stack.org, stack.stripe
-    order = org.dataset.id("order_acme")
-    rules = stripe.configure_faults(
-        {
-            "kind": "error",
-            "method": "POST",
-            "path": r"^/v1/subscription_schedules$",
-            "rate": 1.0,
-            "max_count": 3,
-        }
-    )
-    org.activate_order(order)
-    results = stack.wait_for_results(
-        lambda rs: any(r.primary_record_id == order and r.status is SyncStatus.SUCCESS for r in rs),
-        timeout=90,
-    )
-    assert rules[0].fired == 3
+    results, order = _sync_acme_failing(stack, r"^/v1/subscription_schedules$")
     reported = {
         (r.primary_object_type, r.primary_record_id): r.stripe_object_id
         for r in results
