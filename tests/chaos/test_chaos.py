@@ -86,24 +86,32 @@ def assert_checker_notices(outcome: ChaosOutcome) -> None:
     """The checker is not vacuous: break the final Stripe state and it must say so."""
     verdict = outcome.verdict
     objects = copy.deepcopy(dict(verdict.stripe))
-    objects["subscription_schedule"].pop()
-    objects["customer"].append({**objects["customer"][0], "id": "cus_duplicate"})
+    synced = {o for o, plan in verdict.expected.plans.items() if plan.status == "ready"}
+    schedules = objects["subscription_schedule"]
+    [victim] = [s for s in schedules if s["metadata"]["salesforce_order_id"] in synced][:1]
+    schedules.remove(victim)
+    account = next(iter(verdict.expected.customers))
+    [customer] = [
+        c for c in objects["customer"] if c["metadata"]["salesforce_account_id"] == account
+    ][:1]
+    objects["customer"].append({**customer, "id": "cus_duplicate"})
     price = next(p for p in objects["price"] if p.get("lookup_key") and p.get("active"))
     price["unit_amount_decimal"] = "1"
     objects["product"].append({"id": "sf_unexplained", "name": "?", "metadata": {}})
     found = "\n".join(consistency.compare(verdict.org, objects, verdict.expected).discrepancies)
-    assert "missing: schedule of Order" in found
-    assert "duplicated 2x: customer of Account" in found
+    assert f"missing: schedule of Order {victim['metadata']['salesforce_order_id']}" in found
+    assert f"customer of Account {account}" in found and "cus_duplicate" in found
     assert "unit_amount_decimal" in found
     assert "unexpected: product sf_unexplained" in found
 
 
 def test_chaos_ci_run(kafka: str, tmp_path: Path, unique: Callable[[str], str]) -> None:
     outcome = _run(CI_PROFILE, kafka, tmp_path, unique)
-    assert_consistent(outcome)
+    # Independent verdicts first, so a discrepancy does not hide a leak or a lost dead letter.
     assert_bad_input_handled(outcome)
     assert_no_secret_leaked(outcome)
     assert_checker_notices(outcome)
+    assert_consistent(outcome)
 
 
 @pytest.mark.slow
@@ -123,9 +131,9 @@ def test_chaos_long_run(
         seed=2,
     )
     outcome = _run(profile, kafka, tmp_path, unique)
-    assert_consistent(outcome)
     assert_bad_input_handled(outcome)
     assert_no_secret_leaked(outcome)
+    assert_consistent(outcome)
 
 
 def test_value_comparison_is_by_value_and_subset() -> None:
