@@ -23,10 +23,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import re
 import statistics
 import sys
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +58,9 @@ class Run:
     requests: int
     rate_limited: int
     latencies: list[float]
+    endpoints: Counter[str]
+    # Stripe requests answered (any status) in each second of the run, from its start.
+    timeline: list[int]
 
     @property
     def orders_per_s(self) -> float:
@@ -90,6 +96,28 @@ def _wait_done(stack: Stack, wanted: set[str]) -> dict[str, SyncResult]:
         time.sleep(0.5)
 
 
+class _Sampler:
+    """Counts the emulator's answered requests once a second, for a per-second timeline."""
+
+    def __init__(self, stripe: StripeEmulator) -> None:
+        self._stripe = stripe
+        self._counts: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        while not self._stop.wait(max(0.0, start + len(self._counts) + 1 - time.monotonic())):
+            self._counts.append(len(self._stripe.request_log()))
+
+    def stop(self) -> list[int]:
+        self._stop.set()
+        self._thread.join()
+        counts = self._counts
+        return [b - a for a, b in zip([0, *counts], counts, strict=False)]
+
+
 def run(
     bootstrap: str, orders: int, *, sequential: bool = False, pace: float = 0.0, warm_up: int = 0
 ) -> Run:
@@ -117,6 +145,7 @@ def run(
             stripe.clear_request_log()
             wanted = set(ids)
             started = time.monotonic()
+            sampler = _Sampler(stripe)
             for n, order_id in enumerate(ids):
                 if pace:
                     delay = started + n / pace - time.monotonic()
@@ -125,6 +154,7 @@ def run(
                 org.activate_order(order_id)
             done = _wait_done(stack, wanted)
             seconds = time.monotonic() - started
+            timeline = sampler.stop()
             failed = [r.message for r in done.values() if r.status.value != "Success"]
             if failed:
                 raise SystemExit(f"{len(failed)} orders failed, e.g. {failed[0]}")
@@ -140,9 +170,36 @@ def run(
                 requests=sum(1 for e in log if e.status != 429),
                 rate_limited=sum(1 for e in log if e.status == 429),
                 latencies=sorted(latencies),
+                endpoints=Counter(
+                    endpoint(e.method, e.path, e.params)
+                    + (f" -> {e.status}" if e.status != 200 else "")
+                    + (" (replayed)" if e.replayed else "")
+                    for e in log
+                ),
+                timeline=timeline,
             )
         finally:
             stack.close()
+
+
+# An object id, not a resource name: ids carry digits or capitals (cus_Q3x…, sf_01t…).
+_ID = re.compile(r"/(?=[a-z_]*[A-Z0-9])(?!v1/)[A-Za-z0-9_]+")
+
+
+def endpoint(method: str, path: str, params: dict[str, object]) -> str:
+    """``GET /v1/prices/{id}``, ``GET /v1/prices?lookup_keys``: what kind of request it was."""
+    label = f"{method} {_ID.sub('/{id}', path)}"
+    if method == "GET" and not _ID.search(path):
+        filters = sorted(k for k in params if k not in ("limit", "expand", "starting_after"))
+        label += "?" + ",".join(filters) if filters else ""
+    return label
+
+
+def print_endpoints(name: str, result: Run) -> None:
+    print(f"\nStripe requests per order by endpoint, {name} ({result.orders} orders):")
+    for label, count in result.endpoints.most_common():
+        print(f"  {count / result.orders:6.2f}  {label}")
+    print(f"Stripe requests in each second of the {name}: {' '.join(map(str, result.timeline))}")
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -188,8 +245,11 @@ def main() -> None:
         f"p99 {percentile(steady.latencies, 0.99):.2f} s, "
         f"max {max(steady.latencies):.2f} s; "
         f"{steady.requests_per_order:.2f} Stripe requests/order, "
-        f"{steady.requests / steady.seconds:.0f} req/s ({steady.rate_fraction:.2f} x limit)"
+        f"{steady.requests / steady.seconds:.0f} req/s ({steady.rate_fraction:.2f} x limit), "
+        f"{steady.rate_limited} 429s"
     )
+    print_endpoints("throughput run", throughput)
+    print_endpoints("latency run", steady)
 
 
 if __name__ == "__main__":

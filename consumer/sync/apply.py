@@ -1,22 +1,28 @@
-"""Executes a Plan against Stripe, operation by operation, each POST under its plan key.
+"""Executes a Plan against Stripe, stage by stage, each POST under its plan key.
 
-Operations run in plan order; a ``$ref`` placeholder is filled from the objects earlier
-operations returned. Every call carries the operation's deterministic idempotency key, so
-running the same plan again (a retry, a redelivered event) replays Stripe's first answers
-instead of creating anything twice. A 4xx stops the plan where it is and is reported with the
-operation that failed; a transient failure propagates so the engine retries the message, and
-the retry re-plans from fresh state under the same keys.
+Operations run in plan order, except that neighbours ``plan_stages`` finds independent (an
+order's line prices, its archives) are sent together; a ``$ref`` placeholder is filled from the
+objects earlier operations returned. Every call carries the operation's deterministic
+idempotency key, so running the same plan again (a retry, a redelivered event) replays Stripe's
+first answers instead of creating anything twice. A 4xx stops the plan after its stage (what
+the stage's other operations did is reported too), naming the operation that failed; a
+transient failure propagates so the engine retries the message, and the retry re-plans from
+fresh state under the same keys.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import stripe
 
 from consumer.sync.failures import StripeRejected, StripeUnavailable
+from consumer.sync.plan_stages import stages
 from consumer.sync.planning import Operation, Plan, resolve_refs
 from consumer.sync.planning.idempotency import MAX_KEY_LENGTH
 from consumer.sync.stripe_calls import StripeCaller, to_plain
@@ -91,8 +97,13 @@ class ApplyOutcome:
 
 
 class PlanApplier:
-    def __init__(self, caller: StripeCaller) -> None:
+    """Thread-safe. ``parallelism`` bounds the extra threads that send a stage's operations."""
+
+    def __init__(self, caller: StripeCaller, *, parallelism: int = 16) -> None:
         self._caller = caller
+        self._parallelism = parallelism
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def apply(self, plan: Plan) -> ApplyOutcome:
         """Run ``plan`` (which must be ready). Raises ``StripeUnavailable`` to be retried."""
@@ -100,15 +111,48 @@ class PlanApplier:
             raise ValueError(f"only a ready plan can be applied; {plan.root} is {plan.status}")
         outcome = ApplyOutcome(plan)
         results: dict[str, Mapping[str, Any]] = {}
-        for operation in plan.operations:
-            try:
-                applied = self._run(operation, results)
-            except StripeRejected as error:
-                outcome.failed, outcome.error = operation, error
+        for stage in stages(plan.operations):
+            answers = self._run_stage(stage, results)
+            transient = next(
+                (a for a in answers if not isinstance(a, Applied | StripeRejected)), None
+            )
+            if transient is not None:
+                raise transient  # the engine retries the message; the keys make that safe
+            for operation, answer in zip(stage, answers, strict=True):
+                if isinstance(answer, Applied):
+                    results[operation.id] = answer.result
+                    outcome.applied.append(answer)
+                elif isinstance(answer, StripeRejected) and outcome.failed is None:
+                    outcome.failed, outcome.error = operation, answer
+            if outcome.failed is not None:
                 return outcome
-            results[operation.id] = applied.result
-            outcome.applied.append(applied)
         return outcome
+
+    def close(self) -> None:
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _run_stage(
+        self, stage: tuple[Operation, ...], results: Mapping[str, Mapping[str, Any]]
+    ) -> list[Applied | BaseException]:
+        """Each operation's answer (or failure); the first runs here, the rest on the pool."""
+        others: list[Future[Applied]] = [
+            self._executor().submit(self._run, operation, results) for operation in stage[1:]
+        ]
+        answers: list[Applied | BaseException] = [_answer(lambda: self._run(stage[0], results))]
+        for future in others:
+            answers.append(_answer(future.result))
+        return answers
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self._parallelism, thread_name_prefix="cpqsync-apply"
+                )
+            return self._pool
 
     def _run(self, operation: Operation, results: Mapping[str, Mapping[str, Any]]) -> Applied:
         call = _CALLS.get(operation.kind)
@@ -121,8 +165,15 @@ class PlanApplier:
         else:
             _no_target(target, operation.kind)
         options: stripe.RequestOptions = {"idempotency_key": operation.idempotency_key}
+        # The exact request: identical ones in flight together (workers planning the same new
+        # customer) are sent once and share Stripe's answer, which a replay would repeat.
+        request = json.dumps(
+            [operation.kind, target, operation.idempotency_key, params], sort_keys=True, default=str
+        )
         try:
-            obj = self._caller.call(lambda client: call(client, target, params, options))
+            obj = self._caller.call(
+                lambda client: call(client, target, params, options), shared=request
+            )
         except StripeUnavailable as error:
             if not (error.replayed and operation.kind in _TARGETED):
                 raise
@@ -133,3 +184,10 @@ class PlanApplier:
             obj = self._caller.call(lambda client: call(client, target, params, retry_options))
         response = obj.last_response
         return Applied(operation, to_plain(obj), response.request_id if response else None)
+
+
+def _answer(run: Callable[[], Applied]) -> Applied | BaseException:
+    try:
+        return run()
+    except Exception as error:  # noqa: BLE001 - sorted by the caller, re-raised if not a 4xx
+        return error

@@ -53,6 +53,10 @@ class StripeUnavailable(RetryableError):
         self.replayed = replayed
 
 
+class StaleView(StripeUnavailable):
+    """Stripe refused a plan built partly from remembered lookups: re-plan from fresh ones."""
+
+
 class StripeRejected(PermanentError):
     """Stripe refused a request (4xx): the message quotes its type, code, text and request id."""
 

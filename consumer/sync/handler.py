@@ -32,7 +32,7 @@ from consumer.engine import (
 )
 from consumer.sync.apply import ApplyOutcome, PlanApplier
 from consumer.sync.convergence import without_unchanged_updates
-from consumer.sync.failures import origin_message
+from consumer.sync.failures import StaleView, origin_message
 from consumer.sync.hydration import Hydrator
 from consumer.sync.live_switch import LiveState
 from consumer.sync.planning import (
@@ -274,9 +274,13 @@ class SyncHandler(BatchHandler[SyncInput]):
         except RetryableError:
             self._lookup.distrust()
             raise
+        self._learn(outcome)
         if outcome.error is not None:
             self._lookup.distrust()
-        self._learn(outcome)
+            if view.remembered and item.attempt.attempt == 1:
+                # Stripe may have refused what a remembered (stale) price made us send: plan
+                # once more from fresh lookups before reporting the error.
+                raise StaleView(str(outcome.error), request_id=outcome.error.request_id)
         item.results.extend(self._builder.applied(item.attempt, outcome, existing))
         if outcome.error is None and root.object_type == "Order":
             reported = {applied.operation.source for applied in outcome.applied}

@@ -67,7 +67,11 @@ def build_parts(
     # A burst of a whole second's budget would trip Stripe's one-second window on its own;
     # a tenth of a second's worth keeps the requests evenly spread.
     pacer = Pacer("stripe", rate, capacity=max(1.0, rate / 10), registry=registry)
-    caller = StripeCaller(stripe_client or build_stripe_client(settings.stripe), pacer)
+    caller = StripeCaller(
+        stripe_client or build_stripe_client(settings.stripe),
+        pacer,
+        network_retries=settings.stripe.max_network_retries,
+    )
     return SyncParts(
         reader=reader,
         hydrator=Hydrator(reader, settings),
@@ -196,6 +200,7 @@ class SyncService:
         finally:
             if self._switch is not None:
                 self._switch.stop()
+            self.parts.applier.close()
 
     def start(self) -> SyncService:
         engine = self._prepare()
@@ -227,6 +232,7 @@ class SyncService:
             self._thread = None
         if self._switch is not None:
             self._switch.stop()
+        self.parts.applier.close()
         if self._error is not None:
             error, self._error = self._error, None
             raise error

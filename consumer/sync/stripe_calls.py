@@ -1,11 +1,18 @@
-"""Every Stripe call the sync makes goes through ``StripeCaller``: paced, 429-aware, classified.
+"""Every Stripe call the sync makes goes through ``StripeCaller``: paced, retried, classified.
 
-``stripe.StripeClient`` retries network errors, 409s and 5xx itself (``max_network_retries``)
-but never a 429, which is ours to handle: the caller waits for a token from the shared pacer
-before each call, and on a 429 tells the pacer (which halves the rate and honours
-``Retry-After``) and tries again with backoff a few times. Whatever still fails becomes
-``StripeUnavailable`` (the engine retries the message later) or ``StripeRejected`` (a 4xx:
-an Error result quoting Stripe's type, code, message and request id).
+Every attempt, first or retry, takes a token from the process's shared pacer first, so the
+configured rate bounds what actually reaches Stripe. That is why the client's own retries are
+off (``build_stripe_client`` sets ``max_network_retries=0``): they would resend 409s and 5xx
+behind the pacer's back, bunching requests into 429s. The caller retries instead, the way the
+client would (connection errors and timeouts, 409, 5xx, ``Stripe-Should-Retry``; at most
+``stripe.max_network_retries`` times, same idempotency key), except that a 5xx Stripe *replayed*
+for a key is not resent: it would only be replayed again. A 429 tells the pacer (which halves
+the rate and honours ``Retry-After``) and is tried again with backoff a few times. Whatever
+still fails becomes ``StripeUnavailable`` (the engine retries the message later) or
+``StripeRejected`` (a 4xx: an Error result quoting Stripe's type, code, message and request id).
+
+Identical requests in flight together (same idempotency key and parameters, typically many
+workers creating one new customer) are sent once (``single_flight.py``).
 """
 
 from __future__ import annotations
@@ -20,13 +27,14 @@ import stripe
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
+    retry_if_exception,
+    stop_never,
     wait_random_exponential,
 )
 
 from consumer.engine import Pacer
 from consumer.sync.failures import StripeRejected, StripeUnavailable
+from consumer.sync.single_flight import SingleFlight
 from cpqsync.settings import StripeSettings
 
 T = TypeVar("T")
@@ -39,14 +47,15 @@ CONGESTION_WINDOW_S = 1.0
 
 
 def build_stripe_client(settings: StripeSettings) -> stripe.StripeClient:
-    """The one way the sync builds its client: pinned version, bounded retries and timeout."""
+    """The one way the sync builds its client: pinned version and timeout, no retries of its
+    own (``StripeCaller`` retries through the pacer, ``stripe.max_network_retries`` times)."""
     if settings.api_key is None:
         raise ValueError("stripe.api_key is not set (CPQSYNC_STRIPE__API_KEY)")
     return stripe.StripeClient(
         settings.api_key.get_secret_value(),
         stripe_version=settings.api_version,
         base_addresses={"api": settings.api_base} if settings.api_base else None,
-        max_network_retries=settings.max_network_retries,
+        max_network_retries=0,
         http_client=stripe.RequestsClient(timeout=settings.timeout_s),
     )
 
@@ -56,6 +65,32 @@ class _RateLimited(Exception):
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+
+
+class _Transient(Exception):
+    """A failure the client would have retried (409, 5xx, connection error, timeout)."""
+
+    def __init__(self, unavailable: StripeUnavailable, retryable: bool) -> None:
+        super().__init__(str(unavailable))
+        self.unavailable = unavailable
+        self.retryable = retryable
+
+
+class _Budget:
+    """How many more retries of each kind one call may make."""
+
+    def __init__(self, rate_limited: int, network: int) -> None:
+        self.rate_limited = rate_limited - 1  # attempts, counting the first
+        self.network = network  # retries after the first attempt
+
+    def allows(self, error: BaseException) -> bool:
+        if isinstance(error, _RateLimited):
+            self.rate_limited -= 1
+            return self.rate_limited >= 0
+        if isinstance(error, _Transient) and error.retryable:
+            self.network -= 1
+            return self.network >= 0
+        return False
 
 
 def retry_after_of(error: stripe.StripeError) -> float | None:
@@ -94,27 +129,51 @@ class StripeCaller:
         client: stripe.StripeClient,
         pacer: Pacer,
         *,
+        network_retries: int = 2,
         rate_limit_attempts: int = RATE_LIMIT_ATTEMPTS,
         backoff_s: float = 0.25,
         max_backoff_s: float = 8.0,
+        network_backoff_s: float = 0.5,
+        max_network_backoff_s: float = 5.0,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.client = client
         self._pacer = pacer
         self._attempts = rate_limit_attempts
+        self._network_retries = network_retries
         self._backoff = wait_random_exponential(multiplier=backoff_s, max=max_backoff_s)
+        # What the stripe client waits between its retries: 0.5 s doubling, at most 5 s.
+        self._network_backoff = wait_random_exponential(
+            multiplier=network_backoff_s, max=max_network_backoff_s
+        )
+        self._flights = SingleFlight()
         self._sleep = sleep
         self._clock = time.monotonic
         self._congestion_lock = threading.Lock()
         self._last_congestion = float("-inf")
         self.requests = 0
 
-    def call(self, fn: Callable[[stripe.StripeClient], T]) -> T:
-        """Run one request; raise ``StripeUnavailable`` / ``StripeRejected`` when it fails."""
+    @property
+    def shared(self) -> int:
+        """Calls answered by an identical request another thread had in flight."""
+        return self._flights.shared
+
+    def call(self, fn: Callable[[stripe.StripeClient], T], *, shared: str | None = None) -> T:
+        """Run one request; raise ``StripeUnavailable`` / ``StripeRejected`` when it fails.
+
+        ``shared`` names the request exactly (idempotency key and parameters): a call while
+        another with the same name is in flight waits for that one's outcome instead.
+        """
+        if shared is not None:
+            return self._flights.run(shared, lambda: self._call(fn))
+        return self._call(fn)
+
+    def _call(self, fn: Callable[[stripe.StripeClient], T]) -> T:
         options: dict[str, Any] = {"sleep": self._sleep} if self._sleep is not None else {}
+        budget = _Budget(self._attempts, self._network_retries)
         retrying = Retrying(
-            retry=retry_if_exception_type(_RateLimited),
-            stop=stop_after_attempt(self._attempts),
+            retry=retry_if_exception(budget.allows),
+            stop=stop_never,
             wait=self._wait,
             reraise=True,
             **options,
@@ -122,6 +181,8 @@ class StripeCaller:
         try:
             result: T = retrying(self._once, fn)
             return result
+        except _Transient as transient:
+            raise transient.unavailable from transient.__cause__
         except _RateLimited as limited:
             raise StripeUnavailable(
                 f"Stripe Error: still rate limited after {self._attempts} attempts: "
@@ -139,12 +200,15 @@ class StripeCaller:
         self._pacer.on_rate_limited(retry_after)
 
     def _wait(self, state: RetryCallState) -> float:
-        backoff = float(self._backoff(state))
         outcome = state.outcome
         error = outcome.exception() if outcome is not None else None
-        if isinstance(error, _RateLimited) and error.retry_after is not None:
-            return max(backoff, error.retry_after)
-        return backoff
+        if isinstance(error, _Transient):
+            backoff = float(self._network_backoff(state))
+            retry_after = error.unavailable.retry_after
+        else:
+            backoff = float(self._backoff(state))
+            retry_after = error.retry_after if isinstance(error, _RateLimited) else None
+        return max(backoff, retry_after) if retry_after is not None else backoff
 
     def _once(self, fn: Callable[[stripe.StripeClient], T]) -> T:
         self._pacer.acquire()
@@ -156,7 +220,21 @@ class StripeCaller:
             self._congested(retry_after)
             raise _RateLimited(error, retry_after) from error
         except stripe.StripeError as error:
-            raise classify(error) from error
+            failure = classify(error)
+            if isinstance(failure, StripeUnavailable):
+                raise _Transient(failure, _should_retry(error, failure)) from error
+            raise failure from error
+
+
+def _should_retry(error: stripe.StripeError, failure: StripeUnavailable) -> bool:
+    """What the stripe client retries, minus a 5xx Stripe replayed (it would replay it again)."""
+    if isinstance(error, stripe.APIConnectionError):
+        return bool(error.should_retry)
+    headers = error.headers or {}
+    advice = str(headers.get("Stripe-Should-Retry") or headers.get("stripe-should-retry") or "")
+    if advice.lower() in ("true", "false"):
+        return advice.lower() == "true"
+    return not failure.replayed
 
 
 def classify(error: stripe.StripeError) -> StripeUnavailable | StripeRejected:

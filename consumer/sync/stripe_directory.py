@@ -7,13 +7,18 @@ customer we create carries, a schedule by the ``salesforce_order_id`` metadata a
 customer's schedules, a product by its deterministic id, a meter by its deterministic event
 name. Positive answers are kept (we never delete these objects); a miss is always asked
 again, since another process may have created the object meanwhile.
+
+Pricebook prices (by lookup key) are the exception: a price can be archived or lose its lookup
+key to a replacement (P7) in another process, so found prices are kept for a few minutes only
+(``PRICE_TTL_S``, far inside Stripe's 24-hour idempotency window, which still covers what a
+stale entry could make us send) and dropped when a sync that used them fails.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import stripe
@@ -22,6 +27,8 @@ from consumer.sync.failures import StripeRejected
 from consumer.sync.stripe_calls import StripeCaller, is_missing, to_plain
 
 _PAGE = 100
+_LOOKUP_KEYS_PER_CALL = 10  # Stripe's limit for prices.list(lookup_keys=...)
+PRICE_TTL_S = 300.0
 
 
 ListCall = Callable[[stripe.StripeClient, dict[str, Any]], Any]
@@ -35,7 +42,7 @@ class MetadataIndex:
     on a miss, only those newer than the newest it has seen (lists run newest first;
     ``ending_before`` walks towards newer objects). Objects we create are added as we go.
     Concurrent misses share one refresh: a listing that started after a caller missed has
-    seen everything that existed when it missed.
+    seen everything that existed when it missed. Hits never wait for a refresh.
     """
 
     def __init__(
@@ -49,21 +56,31 @@ class MetadataIndex:
         self._list = list_call
         self._key = key
         self._filters = filters or {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the objects
+        self._refreshing = threading.Lock()  # one listing at a time
         self._objects: dict[str, dict[str, Any]] = {}
         self._newest: str | None = None
         self._scanned = False
         self._refresh_started = float("-inf")
+        self.refreshes = 0
 
     def find(self, value: str) -> dict[str, Any] | None:
+        return self.find_many([value]).get(value)
+
+    def find_many(self, values: Collection[str]) -> dict[str, dict[str, Any]]:
+        """The objects found for ``values``; all the misses share one refresh."""
         missed_at = time.monotonic()
         with self._lock:
-            found = self._objects.get(value)
-            if found is None and self._refresh_started < missed_at:
-                self._refresh_started = time.monotonic()
-                self._refresh()
-                found = self._objects.get(value)
+            found = {v: obj for v in values if (obj := self._objects.get(v)) is not None}
+        if len(found) == len(values):
             return found
+        with self._refreshing:
+            if self._refresh_started < missed_at:
+                self._refresh_started = time.monotonic()
+                self.refreshes += 1
+                self._refresh()
+            with self._lock:
+                return {v: obj for v in values if (obj := self._objects.get(v)) is not None}
 
     def remember(self, obj: dict[str, Any]) -> None:
         value = (obj.get("metadata") or {}).get(self._key)
@@ -96,7 +113,8 @@ class MetadataIndex:
                 plain = to_plain(obj)
                 value = (plain.get("metadata") or {}).get(self._key)
                 if value:
-                    self._objects.setdefault(str(value), plain)
+                    with self._lock:
+                        self._objects.setdefault(str(value), plain)
             if page.data and (incremental or first):
                 self._newest = page.data[0].id
             first = False
@@ -114,39 +132,131 @@ class CustomerDirectory(MetadataIndex):
 
 
 class ScheduleDirectory:
-    """Customer id -> its subscription schedules by order id (one index per customer)."""
+    """Order id -> its subscription schedule, one index over the account's schedules.
+
+    One index rather than one per customer, so that every new order's miss, whatever its
+    customer, shares the next incremental listing: at 20 new orders a second that is a few
+    listings a second instead of nearly one per order. The price is one full listing (a page
+    per 100 schedules) the first time a process misses.
+    """
 
     def __init__(self, caller: StripeCaller, order_key: str) -> None:
-        self._caller = caller
-        self._key = order_key
-        self._lock = threading.Lock()
-        self._by_customer: dict[str, MetadataIndex] = {}
+        self._index = MetadataIndex(
+            caller,
+            lambda c, p: c.v1.subscription_schedules.list(p),  # type: ignore[arg-type]
+            order_key,
+        )
 
-    def _index(self, customer_id: str) -> MetadataIndex:
-        with self._lock:
-            index = self._by_customer.get(customer_id)
-            if index is None:
-                index = self._by_customer[customer_id] = MetadataIndex(
-                    self._caller,
-                    lambda c, p: c.v1.subscription_schedules.list(p),  # type: ignore[arg-type]
-                    self._key,
-                    {"customer": customer_id},
-                )
-            return index
+    @property
+    def refreshes(self) -> int:
+        return self._index.refreshes
 
     def find(self, customer_id: str, order_id: str) -> dict[str, Any] | None:
-        return self._index(customer_id).find(order_id)
+        """The order's schedule, if it belongs to ``customer_id``."""
+        return self.find_many({order_id: customer_id}).get(order_id)
+
+    def find_many(self, customers: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """Order id -> its schedule, for orders (given with their customer id) that have one
+        belonging to that customer. One refresh at most, however many orders miss."""
+        found = self._index.find_many(list(customers))
+        return {
+            order_id: schedule
+            for order_id, schedule in found.items()
+            if _customer_of(schedule) == customers[order_id]
+        }
 
     def remember(self, schedule: dict[str, Any]) -> None:
-        customer = schedule.get("customer")
-        if isinstance(customer, dict):
-            customer = customer.get("id")
-        if isinstance(customer, str):
-            self._index(customer).remember(schedule)
+        self._index.remember(schedule)
+
+
+def _customer_of(obj: Mapping[str, Any]) -> str | None:
+    customer = obj.get("customer")
+    if isinstance(customer, Mapping):
+        customer = customer.get("id")
+    return customer if isinstance(customer, str) else None
+
+
+class PriceDirectory:
+    """Prices by lookup key, and lookup keys known to have none, kept ``ttl_s`` seconds."""
+
+    def __init__(
+        self,
+        caller: StripeCaller,
+        *,
+        ttl_s: float = PRICE_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._caller = caller
+        self._ttl = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        # lookup key -> (when Stripe said so, the price or None for "no price has this key")
+        self._by_key: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    def find(self, lookup_keys: Collection[str]) -> tuple[dict[str, dict[str, Any]], bool]:
+        """(lookup key -> price with its tiers, for the keys that have one; whether any of
+        that answer came from memory rather than from Stripe just now)."""
+        now = self._clock()
+        found: dict[str, dict[str, Any]] = {}
+        known: set[str] = set()
+        with self._lock:
+            for key in lookup_keys:
+                cached = self._by_key.get(key)
+                if cached is not None and now - cached[0] < self._ttl:
+                    known.add(key)
+                    if cached[1] is not None:
+                        found[key] = cached[1]
+        missing = sorted(set(lookup_keys) - known)
+        for start in range(0, len(missing), _LOOKUP_KEYS_PER_CALL):
+            chunk = missing[start : start + _LOOKUP_KEYS_PER_CALL]
+            params: dict[str, Any] = {"lookup_keys": chunk, "limit": 100, "expand": ["data.tiers"]}
+            page = self._caller.call(lambda c, p=params: c.v1.prices.list(p))  # type: ignore[misc]
+            listed = {}
+            for price in page.data:
+                plain = to_plain(price)
+                if plain.get("lookup_key") in chunk:
+                    listed[str(plain["lookup_key"])] = plain
+            found.update(listed)
+            for key in chunk:
+                self._store(key, listed.get(key), now)
+        return found, bool(known)
+
+    def remember(self, price: Mapping[str, Any]) -> None:
+        """A price as a write just returned it (created or updated)."""
+        now = self._clock()
+        key = price.get("lookup_key")
+        # A write's answer omits a tiered price's tiers unless expanded; the planner compares
+        # them, so such a price is left for the next lookup to fetch whole.
+        whole = price.get("billing_scheme") != "tiered" or bool(price.get("tiers"))
+        with self._lock:
+            for old_key, (_, old) in list(self._by_key.items()):
+                moved = old_key != key or not whole  # its lookup key moved on (or was removed)
+                if old is not None and old.get("id") == price.get("id") and moved:
+                    del self._by_key[old_key]
+            if key:
+                if whole:
+                    self._by_key[str(key)] = (now, dict(price))
+                else:
+                    self._by_key.pop(str(key), None)
+
+    def forget(self) -> bool:
+        """Drop everything; whether there was anything to drop."""
+        with self._lock:
+            had = bool(self._by_key)
+            self._by_key.clear()
+            return had
+
+    def _store(self, key: str, price: dict[str, Any] | None, seen_at: float) -> None:
+        with self._lock:
+            current = self._by_key.get(key)
+            # A listing that started before a write must not undo what the write taught us.
+            if current is None or current[0] <= seen_at:
+                self._by_key[key] = (seen_at, price)
 
 
 class ProductDirectory:
-    """Products known to exist (cpqsync never deletes one); a miss asks Stripe by id."""
+    """Products known to exist (cpqsync never deletes one); misses are asked of Stripe by id,
+    a batch's at once (``products.list(ids=...)``)."""
 
     def __init__(self, caller: StripeCaller) -> None:
         self._caller = caller
@@ -154,17 +264,22 @@ class ProductDirectory:
         self._existing: set[str] = set()
 
     def exists(self, product_id: str) -> bool:
+        return product_id in self.existing([product_id])
+
+    def existing(self, product_ids: Collection[str]) -> set[str]:
+        """Those of ``product_ids`` that exist in Stripe."""
         with self._lock:
-            if product_id in self._existing:
-                return True
-        try:
-            self._caller.call(lambda c: c.v1.products.retrieve(product_id))
-        except StripeRejected as error:
-            if is_missing(error):
-                return False
-            raise
-        self.remember(product_id)
-        return True
+            found = {p for p in product_ids if p in self._existing}
+        missing = sorted(set(product_ids) - found)
+        for start in range(0, len(missing), _PAGE):
+            chunk = missing[start : start + _PAGE]
+            params: dict[str, Any] = {"ids": chunk, "limit": _PAGE}
+            page = self._caller.call(lambda c, p=params: c.v1.products.list(p))  # type: ignore[misc]
+            listed = {str(product.id) for product in page.data} & set(chunk)
+            for product_id in listed:
+                self.remember(product_id)
+            found |= listed
+        return found
 
     def remember(self, product_id: str) -> None:
         with self._lock:

@@ -31,13 +31,13 @@ from consumer.sync.stripe_calls import StripeCaller, is_missing, to_plain
 from consumer.sync.stripe_directory import (
     CustomerDirectory,
     MeterDirectory,
+    PriceDirectory,
     ProductDirectory,
     ScheduleDirectory,
 )
 from consumer.sync.triggers import RecordRef
 
 Record = Mapping[str, Any]
-_LOOKUP_KEYS_PER_CALL = 10  # Stripe's limit for prices.list(lookup_keys=...)
 
 
 @dataclass
@@ -49,6 +49,9 @@ class StripeView:
     invoices: dict[str, str] = field(default_factory=dict)
     # Objects read while looking, by Stripe id: what an update would change (convergence).
     current: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Part of the view is what this process remembered rather than asked just now (pricebook
+    # prices, ``PriceDirectory``): a refusal may come from that memory being out of date.
+    remembered: bool = False
 
     def completed(self, object_type: str, record: Record) -> Record:
         """``record`` with the Stripe id the writeback would have given it, when found here.
@@ -117,6 +120,7 @@ class StripeLookup:
         self._sandbox = sandbox
         self.customers = CustomerDirectory(caller, self.key("salesforce_account_id"))
         self.products = ProductDirectory(caller)
+        self.prices = PriceDirectory(caller)
         self.meters = MeterDirectory(caller)
         self.schedules = ScheduleDirectory(caller, self.key("salesforce_order_id"))
 
@@ -126,11 +130,9 @@ class StripeLookup:
     def view(self, records: Mapping[RecordRef, Record], *, deep: bool = False) -> StripeView:
         needs = needs_of(records)
         current: dict[str, Mapping[str, Any]] = {}
-        customers = {
-            aid: c for aid, a in needs.accounts.items() if (c := self._customer(a, current))
-        }
-        products = {pid: s for pid, p in needs.products.items() if (s := self._product(p))}
-        prices = self._pricebook_prices(needs.entries)
+        customers = self._customers(needs.accounts, current)
+        products = self._products(needs.products)
+        prices, remembered = self._pricebook_prices(needs.entries)
         meters = {
             pid: mid
             for pid in sorted(needs.metered)
@@ -139,9 +141,14 @@ class StripeLookup:
         schedules: dict[str, str] = {}
         line_prices: dict[str, KnownPrice] = {}
         invoices: dict[str, str] = {}
+        order_customers = {
+            order_id: customers.get(str(order.get("AccountId") or _id(order.get("Account"))))
+            for order_id, order in needs.orders.items()
+        }
+        found_schedules = self._schedules(needs.orders, order_customers)
         for order_id, order in needs.orders.items():
-            customer = customers.get(str(order.get("AccountId") or _id(order.get("Account"))))
-            found = self._schedule(order, customer)
+            customer = order_customers[order_id]
+            found = found_schedules.get(order_id)
             if found is not None:
                 schedules[order_id] = str(found["id"])
                 current[str(found["id"])] = found
@@ -161,61 +168,69 @@ class StripeLookup:
             meters=meters,
             schedules=schedules,
         )
-        return StripeView(known, invoices, current)
+        return StripeView(known, invoices, current, remembered)
 
     # --- customers and products ------------------------------------------------------------
 
-    def _customer(
-        self, account: Record, current: dict[str, Mapping[str, Any]]
-    ) -> KnownCustomer | None:
-        account_id = str(account["Id"])
-        stored = account.get("Stripe_ID__c")
-        if isinstance(stored, str) and stored.startswith("cus_"):
-            try:
-                customer = self._caller.call(lambda c: c.v1.customers.retrieve(stored))
-            except StripeRejected as error:
-                if not is_missing(error):
-                    raise
-            else:
-                data = to_plain(customer)
-                if data.get("deleted"):
-                    return KnownCustomer(stored, deleted=True)
-                current[stored] = data
-                return KnownCustomer(stored, currency=data.get("currency"))
-        found = self.customers.find(account_id)
-        if found is None:
-            return None
-        current[str(found["id"])] = found
-        return KnownCustomer(str(found["id"]), currency=found.get("currency"))
+    def _customers(
+        self, accounts: Mapping[str, Record], current: dict[str, Mapping[str, Any]]
+    ) -> dict[str, KnownCustomer]:
+        """Account id -> its customer: by ``Stripe_ID__c`` (retrieved, so a customer deleted in
+        Stripe is noticed, C1), else by metadata, the batch's misses sharing one listing."""
+        out: dict[str, KnownCustomer] = {}
+        by_metadata: list[str] = []
+        for account_id, account in accounts.items():
+            stored = account.get("Stripe_ID__c")
+            if isinstance(stored, str) and stored.startswith("cus_"):
+                known = self._retrieve_customer(stored, current)
+                if known is not None:
+                    out[account_id] = known
+                    continue
+            by_metadata.append(account_id)
+        if by_metadata:
+            for account_id, found in self.customers.find_many(by_metadata).items():
+                current[str(found["id"])] = found
+                out[account_id] = KnownCustomer(str(found["id"]), currency=found.get("currency"))
+        return out
 
-    def _product(self, product: Record) -> str | None:
-        stored = product.get("Stripe_ID__c")
-        candidate = (
-            stored
-            if isinstance(stored, str) and stored
-            else product_id(str(product["Id"]), sandbox=self._sandbox)
-        )
-        return candidate if self.products.exists(candidate) else None
+    def _retrieve_customer(
+        self, customer_id: str, current: dict[str, Mapping[str, Any]]
+    ) -> KnownCustomer | None:
+        try:
+            customer = self._caller.call(lambda c: c.v1.customers.retrieve(customer_id))
+        except StripeRejected as error:
+            if not is_missing(error):
+                raise
+            return None
+        data = to_plain(customer)
+        if data.get("deleted"):
+            return KnownCustomer(customer_id, deleted=True)
+        current[customer_id] = data
+        return KnownCustomer(customer_id, currency=data.get("currency"))
+
+    def _products(self, products: Mapping[str, Record]) -> dict[str, str]:
+        """Product2 id -> its Stripe product (its ``Stripe_ID__c`` or deterministic id)."""
+        candidates: dict[str, str] = {}
+        for product2_id, product in products.items():
+            stored = product.get("Stripe_ID__c")
+            candidates[product2_id] = (
+                stored
+                if isinstance(stored, str) and stored
+                else product_id(str(product["Id"]), sandbox=self._sandbox)
+            )
+        existing = self.products.existing(set(candidates.values()))
+        return {pid: stripe_id for pid, stripe_id in candidates.items() if stripe_id in existing}
 
     # --- prices ----------------------------------------------------------------------------
 
-    def _pricebook_prices(self, entries: Mapping[str, Record]) -> dict[str, KnownPrice]:
+    def _pricebook_prices(
+        self, entries: Mapping[str, Record]
+    ) -> tuple[dict[str, KnownPrice], bool]:
+        """The entries' prices, and whether the answer came (partly) from memory."""
         by_key = {price_lookup_key(eid, sandbox=self._sandbox): eid for eid in entries}
-        keys = sorted(by_key)
-        out: dict[str, KnownPrice] = {}
-        for start in range(0, len(keys), _LOOKUP_KEYS_PER_CALL):
-            chunk = keys[start : start + _LOOKUP_KEYS_PER_CALL]
-            params: dict[str, Any] = {
-                "lookup_keys": chunk,
-                "limit": 100,
-                "expand": ["data.tiers"],
-            }
-            page = self._caller.call(lambda c, p=params: c.v1.prices.list(p))  # type: ignore[misc]
-            for price in page.data:
-                entry_id = by_key.get(price.lookup_key or "")
-                if entry_id is not None:
-                    out[entry_id] = KnownPrice(price.id, to_plain(price))
-        return out
+        found, remembered = self.prices.find(by_key)
+        known = {by_key[key]: KnownPrice(str(price["id"]), price) for key, price in found.items()}
+        return known, remembered
 
     def _retrieve_price(self, price_id: str) -> dict[str, Any] | None:
         try:
@@ -274,19 +289,35 @@ class StripeLookup:
 
     # --- schedules and invoices ------------------------------------------------------------
 
-    def _schedule(self, order: Record, customer: KnownCustomer | None) -> dict[str, Any] | None:
-        stored = order.get("Stripe_ID__c")
-        if isinstance(stored, str) and stored.startswith("sub_sched_"):
-            try:
-                found = self._caller.call(lambda c: c.v1.subscription_schedules.retrieve(stored))
-            except StripeRejected as error:
-                if not is_missing(error):
-                    raise
-            else:
-                return to_plain(found)
-        if customer is None or customer.deleted:
+    def _schedules(
+        self, orders: Mapping[str, Record], customers: Mapping[str, KnownCustomer | None]
+    ) -> dict[str, dict[str, Any]]:
+        """Order id -> its schedule: by ``Stripe_ID__c``, else by metadata, all orders of the
+        batch in one directory search (so their misses share one listing)."""
+        found: dict[str, dict[str, Any]] = {}
+        by_metadata: dict[str, str] = {}
+        for order_id, order in orders.items():
+            stored = order.get("Stripe_ID__c")
+            if isinstance(stored, str) and stored.startswith("sub_sched_"):
+                schedule = self._retrieve_schedule(stored)
+                if schedule is not None:
+                    found[order_id] = schedule
+                    continue
+            customer = customers.get(order_id)
+            if customer is not None and not customer.deleted:
+                by_metadata[order_id] = customer.id
+        if by_metadata:
+            found.update(self.schedules.find_many(by_metadata))
+        return found
+
+    def _retrieve_schedule(self, schedule_id: str) -> dict[str, Any] | None:
+        try:
+            found = self._caller.call(lambda c: c.v1.subscription_schedules.retrieve(schedule_id))
+        except StripeRejected as error:
+            if not is_missing(error):
+                raise
             return None
-        return self.schedules.find(customer.id, str(order["Id"]))
+        return to_plain(found)
 
     def _invoice(self, order_id: str, customer_id: str) -> str | None:
         found = self._by_metadata(
@@ -320,6 +351,12 @@ class StripeLookup:
 
     # --- learning from our own writes ------------------------------------------------------
 
+    def distrust(self) -> bool:
+        """A sync failed at Stripe: ask again for what may have changed behind our back.
+
+        Returns whether anything remembered was dropped."""
+        return self.prices.forget()
+
     def learn(self, kind: str, result: Mapping[str, Any]) -> None:
         """Remember an object the applier just created, so the next lookup needs no call."""
         if kind in ("customer.create", "customer.update"):
@@ -328,6 +365,8 @@ class StripeLookup:
             self.schedules.remember(dict(result))
         elif kind == "product.create":
             self.products.remember(str(result["id"]))
+        elif kind in ("price.create", "price.update"):
+            self.prices.remember(result)
         elif kind == "billing.meter.create":
             self.meters.remember(str(result["event_name"]), str(result["id"]))
 

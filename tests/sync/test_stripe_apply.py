@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import stripe
 from prometheus_client import CollectorRegistry
@@ -59,9 +61,11 @@ def product_plan(name: str = "Platform") -> Plan:
 def test_a_plan_applied_twice_creates_each_object_once(emulator: StripeEmulator) -> None:
     applier = PlanApplier(caller_for(emulator))
     first = applier.apply(product_plan())
-    second = applier.apply(product_plan())
-    assert first.error is None and second.error is None
-    assert [a.stripe_id for a in first.applied] == [a.stripe_id for a in second.applied]
+    second = applier.apply(product_plan())  # the same process: its own memory of the answers
+    third = PlanApplier(caller_for(emulator)).apply(product_plan())  # another process: Stripe's
+    assert first.error is None and second.error is None and third.error is None
+    ids = [a.stripe_id for a in first.applied]
+    assert ids == [a.stripe_id for a in second.applied] == [a.stripe_id for a in third.applied]
     [price] = emulator.objects("price")
     assert price["product"] == "sf_01tA"  # the placeholder was filled from the product
     replays = [e.replayed for e in emulator.request_log() if e.method == "POST"]
@@ -87,8 +91,12 @@ def test_429_bursts_are_retried_and_slow_the_pacer(emulator: StripeEmulator) -> 
     emulator.set_rate_limit(3)
     # Thirty times the allowed rate: give the backoff room to outlast the one-second window.
     caller = caller_for(emulator, rate=100, attempts=12)
+
+    def create(name: str) -> Callable[[stripe.StripeClient], stripe.Customer]:
+        return lambda client: client.v1.customers.create({"name": name})
+
     for n in range(12):
-        caller.call(lambda c, n=n: c.v1.customers.create({"name": f"C{n}"}))
+        caller.call(create(f"C{n}"))
     assert len(emulator.objects("customer")) == 12
     assert any(e.status == 429 for e in emulator.request_log())
     assert caller._pacer.rate < 100  # halved on 429 (AIMD)
