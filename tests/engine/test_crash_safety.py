@@ -43,7 +43,11 @@ def _start(kafka: str, topic: str, group: str, log: Path, run: int) -> subproces
 def _read(log: Path) -> list[tuple[int, str, int, int, int]]:
     if not log.exists():
         return []
-    return [tuple(json.loads(line)) for line in log.read_text().splitlines()]  # type: ignore[misc]
+    rows: list[tuple[int, str, int, int, int]] = []
+    for line in log.read_text().splitlines():
+        run, key, value, partition, offset = json.loads(line)
+        rows.append((run, key, value, partition, offset))
+    return rows
 
 
 def _crash_and_recover(
@@ -56,7 +60,11 @@ def _crash_and_recover(
     proc = _start(kafka, topic, group, log, run)
     try:
         for point in kill_points:
-            wait_until(lambda p=point: len(_read(log)) >= p, 90, f"run {run} to reach {point}")
+
+            def reached(at: int = point) -> bool:
+                return len(_read(log)) >= at
+
+            wait_until(reached, 90, f"run {run} to reach {point}")
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
             handled = {(p, o) for _, _, _, p, o in _read(log)}

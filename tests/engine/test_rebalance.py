@@ -31,7 +31,7 @@ def test_member_joins_and_leaves_without_loss(
     recorder = Recorder(latency=random_latency(0.002, 0.010))
     # A small per-partition buffer keeps partitions paused often, so some are paused when
     # they are revoked (librdkafka would keep them paused if they came back).
-    small = {"workers": 4, "max_buffered_per_partition": 20}
+    small: dict[str, Any] = {"workers": 4, "max_buffered_per_partition": 20}
     first = Running(make_engine(kafka, topic, group, recorder, fast_group_config, **small))
     second: Running | None = None
     try:
