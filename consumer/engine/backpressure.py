@@ -29,9 +29,20 @@ class FlowControl:
         self._resume_partition = int(max_buffered_per_partition * resume_at)
         self._all_paused = False
 
-    def fetch_budget(self, total_buffered: int) -> int:
-        """How many messages one poll may bring in without passing the total limit."""
-        return max(0, self.max_buffered - total_buffered)
+    def fetch_budget(
+        self, buffered: Mapping[PartitionId, int], total: int, paused: Set[PartitionId]
+    ) -> int:
+        """How many messages one fetch may bring in without passing a limit.
+
+        A fetch may return any fetching partition's messages, so it is capped by
+        the room of the fullest one too (partitions resume at half their bound,
+        so that room is rarely small).
+        """
+        room = self.max_buffered - total
+        for partition, count in buffered.items():
+            if partition not in paused:
+                room = min(room, self.max_buffered_per_partition - count)
+        return max(0, room)
 
     def decide(
         self, buffered: Mapping[PartitionId, int], paused: Set[PartitionId]

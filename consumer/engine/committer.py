@@ -1,10 +1,16 @@
 """Produce the outputs a watermark released, then commit the offsets that cover them.
 
 At-least-once: produce, flush, verify every delivery, and only then commit the
-offsets synchronously, so a crash anywhere leaves outputs at worst duplicated,
-never missing. Exactly-once: outputs and offsets go in one Kafka transaction,
-so consumers reading with ``isolation.level=read_committed`` see each output
-exactly once. Transactions are short (opened and committed at each commit
+offsets, so a crash anywhere leaves outputs at worst duplicated, never missing.
+Routine commits send the offsets asynchronously (the outputs they cover are
+already acknowledged, and a lost or failed commit only means the next one, or
+the next owner, covers those offsets again), so the polling thread does not
+wait a broker round trip every few hundred messages; commits on revocation and
+shutdown wait for the broker's answer.
+
+Exactly-once: outputs and offsets go in one Kafka transaction, so consumers
+reading with ``isolation.level=read_committed`` see each output exactly once.
+Transactions are short (opened and committed at each commit
 point) because outputs wait in memory until their offset is committable; a
 lost partition therefore never leaves half a transaction to abort.
 """
@@ -14,13 +20,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Collection
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from consumer.engine.errors import EngineError, OutputDeliveryError
-from consumer.engine.messages import OutputMessage
+from consumer.engine.messages import OutputMessage, PartitionId
 from consumer.engine.scheduler import Collected
 
 log = logging.getLogger(__name__)
@@ -47,10 +54,28 @@ class OffsetCommitter:
         self._observe_latency = observe_latency
         self._failures: list[str] = []
         self._failures_lock = threading.Lock()
-        self.last_committed: dict[tuple[str, int], int] = {}
+        self._async_started: deque[float] = deque()  # asynchronous commits awaiting an answer
+        self._unconfirmed: set[PartitionId] = set()  # last committed without waiting
+        self.last_committed: dict[PartitionId, int] = {}
 
-    def commit(self, collected: Collected) -> None:
-        """Make ``collected`` durable: its outputs acknowledged and its offsets committed."""
+    def commit(
+        self,
+        collected: Collected,
+        *,
+        wait: bool = True,
+        settling: Collection[PartitionId] | None = None,
+    ) -> None:
+        """Make ``collected`` durable: its outputs acknowledged and its offsets committed.
+
+        With ``wait=False`` the offsets are sent without waiting for the broker's
+        answer (``on_commit`` gets it); the outputs are acknowledged either way.
+        A waiting commit also sends again, and waits for, the offsets of the
+        ``settling`` partitions (None: all) that were last committed without
+        waiting: a partition handed to another member must not be read from an
+        offset older than what was done here, which an unanswered commit could cause.
+        """
+        if wait and not self._transactional and self._unconfirmed:
+            collected = {**self._unconfirmed_offsets(settling), **collected}
         if not collected:
             return
         started = time.monotonic()
@@ -60,10 +85,46 @@ class OffsetCommitter:
             self._commit_transaction(outputs, offsets)
         else:
             self._produce_and_flush(outputs)
-            self._commit_offsets(offsets)
+            if wait:
+                self._commit_offsets(offsets)
+                self._unconfirmed.difference_update(collected)
+            else:
+                self._async_started.append(started)
+                try:
+                    self._consumer.commit(offsets=offsets, asynchronous=True)
+                except KafkaException as exc:
+                    self._async_started.pop()
+                    log.warning("offset commit failed, the work will be redone: %s", exc)
+                    return
+                self._unconfirmed.update(collected)
         for (topic, partition), (offset, _) in collected.items():
             self.last_committed[(topic, partition)] = offset
-        self._observe_latency(time.monotonic() - started)
+        if wait or self._transactional:
+            self._observe_latency(time.monotonic() - started)
+
+    def forget(self, partitions: Collection[PartitionId]) -> None:
+        """``partitions`` are no longer ours: never commit for them again (their new owner does)."""
+        self._unconfirmed.difference_update(partitions)
+        for partition in partitions:
+            self.last_committed.pop(partition, None)
+
+    def _unconfirmed_offsets(self, partitions: Collection[PartitionId] | None) -> Collected:
+        return {
+            partition: (self.last_committed[partition], [])
+            for partition in self._unconfirmed
+            if partitions is None or partition in partitions
+        }
+
+    def on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """The broker's answer to an asynchronous commit (librdkafka's ``on_commit``)."""
+        if self._async_started:
+            self._observe_latency(time.monotonic() - self._async_started.popleft())
+        if error is not None:
+            log.warning("offset commit failed, the work will be redone: %s", error.str())
+            return
+        for tp in partitions or ():
+            if tp.error is not None:
+                log.warning("offset commit for %s[%d] failed: %s", tp.topic, tp.partition, tp.error)
 
     def _produce(self, outputs: list[OutputMessage]) -> None:
         for out in outputs:

@@ -10,7 +10,7 @@ passes its offset.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from consumer.engine.errors import DeadLetterLimitExceeded
@@ -81,6 +81,14 @@ class DeadLetters:
         self._consecutive[partition] = count
         if count >= self._max_consecutive:
             raise DeadLetterLimitExceeded(partition[0], partition[1], count, redact(str(error)))
+
+    @property
+    def runs(self) -> Mapping[PartitionId, int]:
+        """Partitions with dead letters in a row so far (empty in the normal case).
+
+        The intake checks this before calling ``reset`` for every decoded message.
+        """
+        return self._consecutive
 
     def reset(self, partition: PartitionId) -> None:
         """A message of ``partition`` decoded: the run of dead letters is broken."""

@@ -33,7 +33,7 @@ from consumer.engine.errors import (
 )
 from consumer.engine.handler import BatchHandler
 from consumer.engine.lag import lag, reported_offsets
-from consumer.engine.messages import Message, PartitionId, from_kafka
+from consumer.engine.messages import Message, PartitionId, from_kafka, with_value
 from consumer.engine.metrics import engine_metrics
 from consumer.engine.retry import RetryPolicy
 from consumer.engine.scheduler import KeyOrderedScheduler
@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 _POLL_TIMEOUT_S = 0.05
 _MAX_FETCH = 500
 _GAUGE_INTERVAL_S = 1.0
+# How long a full buffer may hold fetching back before its partitions are paused.
+_PAUSE_AFTER_S = 0.5
 
 
 class ConsumerEngine(Generic[T]):
@@ -86,12 +88,18 @@ class ConsumerEngine(Generic[T]):
             **(client_config or {}),
             "stats_cb": self._on_statistics,
             "error_cb": self._on_client_error,
+            "on_commit": self._on_commit,
         }
         self._producer_config: dict[str, Any] = producer_config(kafka, bootstrap_servers)
         if self._transactional:
             self._producer_config["transactional.id"] = f"{group_id}-{uuid.uuid4().hex[:12]}"
         max_poll_s = float(self._consumer_config["max.poll.interval.ms"]) / 1000
         self._revoke_deadline_s = min(settings.revoke_deadline_s, max_poll_s / 2)
+        # Not polling at all while a full buffer drains is safe well within max.poll.interval.
+        self._pause_after_s = min(_PAUSE_AFTER_S, max_poll_s / 10)
+        # Partitions at their bound that we stopped fetching for but have not paused yet.
+        self._held: set[PartitionId] = set()
+        self._held_since = 0.0
         self._metrics = engine_metrics(registry)
         self._scheduler = KeyOrderedScheduler()
         self._flow = FlowControl(settings.max_in_flight, settings.max_buffered_per_partition)
@@ -180,31 +188,47 @@ class ConsumerEngine(Generic[T]):
 
     def _loop(self) -> None:
         consumer = self._consumer
+        scheduler = self._scheduler
+        crowded = False
         while not self._stop.is_set() and self._fatal is None:
-            buffered = self._scheduler.buffered()
+            # Commit on the policy, or as soon as anything completed while the
+            # buffer is nearly full: only passing the watermark frees room.
+            completed = scheduler.completed_since_collect
+            if completed and (crowded or self._policy.due(completed)):
+                self._commit(None, wait=False)
+            buffered = scheduler.buffered()
             total = sum(buffered.values())
             self._max_buffered_seen = max(self._max_buffered_seen, total)
-            budget = self._flow.fetch_budget(total)
-            if budget > 0:
+            holding_off = self._apply_flow_control(buffered)
+            budget = self._flow.fetch_budget(buffered, total, self._paused)
+            crowded = holding_off or budget < _MAX_FETCH or bool(self._paused)
+            messages: list[Any] = []
+            if holding_off:
+                scheduler.wait_progress(_POLL_TIMEOUT_S)
+            elif budget > 0 and len(self._paused) < len(buffered):
                 messages = consumer.consume(min(budget, _MAX_FETCH), _POLL_TIMEOUT_S)
             else:
-                one = consumer.poll(_POLL_TIMEOUT_S)  # everything is paused: just stay in the group
-                messages = [one] if one is not None else []
+                # Nothing may be fetched: serve the group protocol (so the member is
+                # not expelled however long the handler blocks), then wait for room.
+                one = consumer.poll(0)
+                if one is not None:
+                    messages = [one]
+                else:
+                    scheduler.wait_progress(_POLL_TIMEOUT_S)
             if messages:
                 self._intake(messages)
-                buffered = self._scheduler.buffered()
-            self._apply_flow_control(buffered)
-            if self._policy.due(self._scheduler.completed_since_collect):
-                self._commit(None)
+            scheduler.nudge()
             self._update_gauges(buffered)
 
     def _intake(self, raw_messages: list[Any]) -> None:
         decoded: list[Message[T]] = []
+        append = decoded.append
         decode = self._decode
+        dead_letters = self._dead_letters
+        runs = dead_letters.runs if dead_letters is not None else {}
         for raw in raw_messages:
-            error = raw.error()
-            if error is not None:
-                self._on_message_error(error)
+            if raw.error() is not None:
+                self._on_message_error(raw.error())
                 continue
             message = from_kafka(raw)
             try:
@@ -212,6 +236,7 @@ class ConsumerEngine(Generic[T]):
             except self._decode_errors as exc:
                 self._scheduler.submit(decoded)  # keep offset order within the partition
                 decoded = []
+                append = decoded.append
                 self._dead_letter(message, exc)
                 continue
             except Exception as exc:
@@ -220,20 +245,10 @@ class ConsumerEngine(Generic[T]):
                     f"{type(exc).__name__}: {exc}; it is not one of the dead-letter error types "
                     f"{[t.__name__ for t in self._decode_errors]}, so the engine stops"
                 ) from exc
-            if self._dead_letters is not None:
-                self._dead_letters.reset(message.partition_id)
-            decoded.append(
-                Message(
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    message.key,
-                    value,
-                    message.raw_value,
-                    message.headers,
-                    message.timestamp_ms,
-                )
-            )
+            if runs and dead_letters is not None:
+                dead_letters.reset(message.partition_id)
+            # A pass-through decode returns the very bytes object: keep the message as it is.
+            append(message if value is message.value else with_value(message, value))  # type: ignore[arg-type]
         self._scheduler.submit(decoded)
 
     def _dead_letter(self, message: Message[bytes | None], error: BaseException) -> None:
@@ -259,20 +274,43 @@ class ConsumerEngine(Generic[T]):
             raise EngineError(f"the Kafka consumer hit a fatal error: {error.str()}")
         log.warning("consumer error (librdkafka retries it): %s", error.str())
 
-    def _apply_flow_control(self, buffered: dict[PartitionId, int]) -> None:
-        to_pause, to_resume = self._flow.decide(buffered, self._paused)
-        if to_pause:
-            self._consumer.pause([TopicPartition(t, p) for t, p in to_pause])
-            self._paused.update(to_pause)
-        if to_resume:
-            self._consumer.resume([TopicPartition(t, p) for t, p in to_resume])
-            self._paused.difference_update(to_resume)
+    def _apply_flow_control(self, buffered: dict[PartitionId, int]) -> bool:
+        """Pause and resume partitions; True while fetching should wait for room instead.
 
-    def _commit(self, partitions: Collection[PartitionId] | None) -> None:
+        A partition that reaches its bound is first only *held*: nothing is
+        fetched for up to ``_pause_after_s`` (one cannot fetch around a
+        partition without pausing it). Workers usually make room within
+        moments, and pausing makes librdkafka drop what it prefetched for the
+        partition, so fetching resumes only after a broker round trip (on a busy
+        engine that cost more than all its other work). A partition still held
+        after that, behind a blocked handler, is paused, and the loop goes on
+        polling so the member stays in its group. Held or paused, a partition is
+        released at half its bound.
+        """
+        to_pause, to_resume = self._flow.decide(buffered, self._paused | self._held)
+        resume = [p for p in to_resume if p not in self._held]
+        self._held.difference_update(to_resume)
+        if resume:
+            self._consumer.resume([TopicPartition(t, p) for t, p in resume])
+            self._paused.difference_update(resume)
+        if to_pause:
+            if not self._held:
+                self._held_since = time.monotonic()
+            self._held.update(to_pause)
+        if not self._held:
+            return False
+        if time.monotonic() - self._held_since < self._pause_after_s:
+            return True
+        self._consumer.pause([TopicPartition(t, p) for t, p in self._held])
+        self._paused.update(self._held)
+        self._held.clear()
+        return False
+
+    def _commit(self, partitions: Collection[PartitionId] | None, *, wait: bool = True) -> None:
         assert self._committer is not None
         collected = self._scheduler.collect(partitions)
         try:
-            self._committer.commit(collected)
+            self._committer.commit(collected, wait=wait, settling=partitions)
         except EngineError:
             self._commits_broken = True
             raise
@@ -327,6 +365,8 @@ class ConsumerEngine(Generic[T]):
 
     def _forget(self, ids: list[PartitionId]) -> None:
         self._scheduler.remove(ids)
+        if self._committer is not None:
+            self._committer.forget(ids)
         # librdkafka keeps a partition's pause flag across a revoke: were it assigned to
         # us again, it would stay paused while we believe it fetching, and stall.
         paused = [TopicPartition(t, p) for t, p in ids if (t, p) in self._paused]
@@ -336,6 +376,7 @@ class ConsumerEngine(Generic[T]):
             except KafkaException as exc:
                 log.warning("could not resume revoked partitions %s: %s", paused, exc)
         self._paused.difference_update(ids)
+        self._held.difference_update(ids)
         for topic, partition in ids:
             with contextlib.suppress(KeyError):
                 self._metrics.consumer_lag.remove(self.group_id, topic, str(partition))
@@ -349,6 +390,10 @@ class ConsumerEngine(Generic[T]):
             reported_offsets(statistics_json), fetched, committed
         ).items():
             self._metrics.consumer_lag.labels(self.group_id, topic, str(partition)).set(value)
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        if self._committer is not None:
+            self._committer.on_commit(error, partitions)
 
     def _on_client_error(self, error: KafkaError) -> None:
         if error.fatal():

@@ -1,15 +1,37 @@
 """Key-ordered hand-out of work to the worker threads.
 
-Every key has a FIFO queue; only its head may be ready, waiting out a retry
-delay, or running, so two messages of one key are never in flight together and
-each key's messages run in the order they were fetched (offset order within a
-partition). Different keys are independent: a slow or retrying key holds up only
-itself, and its partition's later keys keep flowing until backpressure (bounded
-by the watermark's tracked count) pauses the partition. Messages without a key
-have no order to keep and each runs on its own.
+Every key has one *head*: its oldest unfinished message, which is ready,
+waiting out a retry delay, or running. Later messages of the key wait behind it
+in a FIFO, so two messages of one key are never in flight together and each
+key's messages run in the order they were fetched (offset order within a
+partition). Different keys are independent: a slow or retrying key holds up
+only itself, and its partition's later keys keep flowing until backpressure
+(bounded by the watermark's tracked count) pauses the partition. Messages
+without a key have no order to keep and each runs on its own.
 
 All state sits behind one lock: the polling thread submits and commits, the
-workers take and settle.
+workers take and settle. The hot paths (``submit``, ``take``,
+``complete_many``) handle a whole batch per lock acquisition with plain dicts
+and deques, because at tens of thousands of messages a second any per-message
+call or allocation beyond the ``Entry`` itself shows in the throughput.
+
+Idle workers sleep on a gate of their own rather than on a shared condition,
+and at most one is being woken at any time: the woken worker takes its share
+and wakes the next one only if work is left over. A burst of work therefore
+ramps up as many workers as it can use, one after another, instead of waking
+every idle thread to fight over the lock.
+
+How much work is worth another thread depends on the handler, so the
+scheduler keeps a moving average of the handler's time per message. For an
+I/O-bound handler (milliseconds or more per message) every ready message is
+worth a worker: ready work is shared out among the idle workers for maximum
+concurrency. For a handler that returns in microseconds, waking a thread costs
+more than the work it would take over (and the GIL runs one at a time anyway),
+so batches carry at least ``HAND_OFF_S`` of expected work and a busy worker
+that will be back within ``HAND_OFF_S`` is left to take the rest itself. If
+that worker does not come back in time (a normally fast handler blocking), the
+next ``submit`` or the polling thread's ``nudge`` wakes another, so a stuck
+batch never holds up other keys for long.
 """
 
 from __future__ import annotations
@@ -20,17 +42,23 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
-from consumer.engine.messages import Message, OutputMessage, PartitionId
-from consumer.engine.watermark import OffsetWatermark
+from consumer.engine.messages import Message, OutputMessage, PartitionId, next_attempt
+from consumer.engine.watermark import OffsetWatermark, Tracked
 
-QUEUED, READY, DELAYED, RUNNING = range(4)
+QUEUED, READY, DELAYED, RUNNING, DONE = range(5)
+
+# Work worth less than this is not split across threads: waking a sleeping
+# worker and handing it a batch costs tens of microseconds of the shared GIL.
+HAND_OFF_S = 0.001
+# Weight of the newest batch in the moving average of the handler's time per message.
+_SPEED_WEIGHT = 0.2
+_keyless = itertools.count()
 
 
 class PartitionState:
-    __slots__ = ("accepting", "alive", "id", "next_fetch", "running", "watermark")
+    __slots__ = ("accepting", "alive", "id", "running", "watermark")
 
     def __init__(self, partition: PartitionId) -> None:
         self.id = partition
@@ -38,18 +66,22 @@ class PartitionState:
         self.running = 0
         self.accepting = True  # False once revocation starts: queued work is dropped
         self.alive = True  # False once removed: late completions are ignored
-        self.next_fetch: int | None = None
 
 
-class Entry:
-    """One message moving through the scheduler."""
+class Entry(Tracked):
+    """One message moving through the scheduler; the watermark tracks it until it completes."""
 
     __slots__ = ("key", "message", "partition", "state")
 
     def __init__(self, message: Message[Any], partition: PartitionState) -> None:
+        self.offset = message.offset
+        self.outputs = None
         self.message = message
         self.partition = partition
-        self.key: Hashable = message.key if message.key is not None else self
+        key = message.key
+        # Keyless messages get a unique key of their own (not ``self``: a cycle
+        # would leave every entry to the garbage collector instead of refcounting).
+        self.key: Hashable = key if key is not None else next(_keyless)
         self.state = QUEUED
 
 
@@ -60,17 +92,26 @@ class KeyOrderedScheduler:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._work = threading.Condition(self._lock)  # workers wait here for ready entries
         self._settled = threading.Condition(self._lock)  # revocation waits here for running ones
+        self._progress = threading.Condition(self._lock)  # a full buffer waits here for completions
+        self._progress_waiting = False
         self._partitions: dict[PartitionId, PartitionState] = {}
-        self._keys: dict[Hashable, deque[Entry]] = {}
+        self._heads: dict[Hashable, Entry] = {}
+        self._followers: dict[Hashable, deque[Entry]] = {}  # only keys with a queue
         self._ready: deque[Entry] = deque()
         self._delayed: list[tuple[float, int, Entry]] = []
         self._sequence = itertools.count()
         self._running = 0
-        self._idle_takers = 0
+        self._idle: list[threading.Lock] = []  # gates of sleeping workers, newest last
+        self._waking = 0  # workers let through their gate that have not taken yet
+        self._gates = threading.local()
         self._closed = False
         self._completed_since_collect = 0
+        # Until a batch was timed, assume a slow (I/O) handler: share work out.
+        self._per_message_s = HAND_OFF_S
+        self._min_batch = 1
+        self._last_take = 0.0
+        self._max_size = 1  # the workers' batch size limit, as last asked for
 
     # --- partitions (polling thread) -------------------------------------------------
 
@@ -99,7 +140,7 @@ class KeyOrderedScheduler:
     def wait_drained(self, timeout: float) -> bool:
         """Wait until no message is queued, waiting to retry or running; False on timeout."""
         with self._lock:
-            return self._settled.wait_for(lambda: not self._keys, timeout)
+            return self._settled.wait_for(lambda: not self._heads, timeout)
 
     def remove(self, partitions: Collection[PartitionId]) -> None:
         """Forget ``partitions``: queued work is dropped, late completions are ignored."""
@@ -121,27 +162,36 @@ class KeyOrderedScheduler:
 
     def submit(self, messages: Sequence[Message[Any]]) -> int:
         """Queue ``messages``; returns how many were accepted (others are not ours anymore)."""
-        accepted = woken = 0
+        accepted = 0
         with self._lock:
-            partitions = self._partitions
+            partitions, heads, followers = self._partitions, self._heads, self._followers
+            ready = self._ready
+            topic: str | None = None
+            partition = -1
+            state: PartitionState | None = None
             for message in messages:
-                state = partitions.get((message.topic, message.partition))
+                # A fetch returns runs of one partition: look its state up once per run.
+                if message.partition != partition or message.topic != topic:
+                    topic, partition = message.topic, message.partition
+                    state = partitions.get((topic, partition))
                 if state is None or not state.accepting:
                     continue
-                state.watermark.track(message.offset)
-                state.next_fetch = message.offset + 1
                 entry = Entry(message, state)
-                queue = self._keys.get(entry.key)
-                if queue is None:
-                    self._keys[entry.key] = deque((entry,))
-                    entry.state = READY
-                    self._ready.append(entry)
-                    woken += 1
+                state.watermark.track(entry)
+                key = entry.key
+                if key in heads:
+                    queue = followers.get(key)
+                    if queue is None:
+                        followers[key] = deque((entry,))
+                    else:
+                        queue.append(entry)
                 else:
-                    queue.append(entry)
+                    heads[key] = entry
+                    entry.state = READY
+                    ready.append(entry)
                 accepted += 1
-            if woken and self._idle_takers:
-                self._work.notify(min(woken, self._idle_takers))
+            if ready:
+                self._wake_for_ready()
         return accepted
 
     def submit_completed(self, message: Message[Any], outputs: Sequence[OutputMessage]) -> bool:
@@ -150,9 +200,10 @@ class KeyOrderedScheduler:
             state = self._partitions.get((message.topic, message.partition))
             if state is None or not state.accepting:
                 return False
-            state.watermark.track(message.offset)
-            state.watermark.complete(message.offset, outputs)
-            state.next_fetch = message.offset + 1
+            entry = Entry(message, state)
+            state.watermark.track(entry)
+            entry.state = DONE
+            entry.outputs = outputs
             self._completed_since_collect += 1
             return True
 
@@ -162,52 +213,105 @@ class KeyOrderedScheduler:
         """Up to ``max_size`` ready entries of distinct keys; [] after ``timeout`` or close.
 
         The ready work is shared out among the idle workers, so a batch grows to
-        ``max_size`` only when there is more work than workers to run it.
+        ``max_size`` only when there is more work than workers to run it, or
+        when the handler is so fast that splitting its work across threads
+        would cost more than it saves (see the module docstring).
         """
         with self._lock:
-            deadline = self._clock() + timeout
+            self._max_size = max_size
+            deadline: float | None = None
             while True:
                 if self._closed:
                     return []
-                now = self._clock()
-                self._release_due(now)
-                if self._ready:
+                if self._delayed:
+                    self._release_due(self._clock())
+                if self._ready and not self._busy_worker_suffices():
                     break
+                now = self._clock()
+                if deadline is None:
+                    deadline = now + timeout
+                if now >= deadline:
+                    return []
                 wait = deadline - now
                 if self._delayed:
                     wait = min(wait, self._delayed[0][0] - now)
-                if now >= deadline:
-                    return []
-                self._idle_takers += 1
-                try:
-                    self._work.wait(max(wait, 0.0))
-                finally:
-                    self._idle_takers -= 1
+                self._sleep(max(wait, 0.0))
             ready = self._ready
-            share = -(-len(ready) // (self._idle_takers + 1))
-            size = max(1, min(max_size, len(ready), share))
-            batch = [ready.popleft() for _ in range(size)]
+            available = len(ready)
+            share = -(-available // (len(self._idle) + self._waking + 1))
+            size = min(max_size, available, max(share, self._min_batch))
+            popleft = ready.popleft
+            batch = [popleft() for _ in range(size)]
             for entry in batch:
                 entry.state = RUNNING
                 entry.partition.running += 1
             self._running += size
-            if ready and self._idle_takers:
-                self._work.notify(1)
+            self._last_take = self._clock()
+            if ready:
+                self._wake_for_ready()
             return batch
 
-    def complete(self, entry: Entry, outputs: Sequence[OutputMessage]) -> None:
-        self.complete_many([(entry, outputs)])
+    def record_batch(self, seconds: float, size: int) -> None:
+        """Learn how long the handler takes per message (a batch of ``size`` took ``seconds``).
 
-    def complete_many(self, done: Sequence[tuple[Entry, Sequence[OutputMessage]]]) -> None:
-        """Complete several entries under one lock (a batch's worth)."""
+        Lock-free: a lost update between two workers only delays the average by a batch.
+        """
+        per_message = self._per_message_s = self._per_message_s + _SPEED_WEIGHT * (
+            seconds / size - self._per_message_s
+        )
+        self._min_batch = max(1, int(HAND_OFF_S / max(per_message, 1e-9)))
+
+    def nudge(self) -> None:
+        """Wake a worker for ready work a blocked batch left behind (the polling thread's tick)."""
         with self._lock:
-            for entry, outputs in done:
+            if self._ready:
+                self._wake_for_ready()
+
+    def complete(self, entry: Entry, outputs: Sequence[OutputMessage]) -> None:
+        """Complete one entry outside the batch path (a give-up); wakes a worker for its key."""
+        self.complete_many((entry,), (outputs,))
+        with self._lock:
+            if self._ready:
+                self._wake_one()
+
+    def complete_many(
+        self, entries: Sequence[Entry], outputs: Sequence[Sequence[OutputMessage]]
+    ) -> None:
+        """Complete a batch's entries under one lock, promoting each key's next message.
+
+        Wakes nobody: the worker calling this goes straight back to ``take``
+        and picks up what became ready (waking the next worker if there is more).
+        """
+        with self._lock:
+            heads, followers, ready = self._heads, self._followers, self._ready
+            completed = 0
+            settled = False
+            for entry, outs in zip(entries, outputs, strict=True):
+                entry.outputs = outs
+                entry.state = DONE
                 state = entry.partition
+                state.running -= 1
                 if state.alive:
-                    state.watermark.complete(entry.message.offset, outputs)
-                    self._completed_since_collect += 1
-                self._finish_running(entry)
-                self._advance_key(entry)
+                    completed += 1
+                if not state.accepting and not state.running:
+                    settled = True
+                key = entry.key
+                queue = followers.get(key)
+                if queue is None:
+                    del heads[key]
+                else:
+                    head = queue.popleft()
+                    if not queue:
+                        del followers[key]
+                    heads[key] = head
+                    head.state = READY
+                    ready.append(head)
+            self._running -= len(entries)
+            self._completed_since_collect += completed
+            if settled or not heads:
+                self._settled.notify_all()
+            if self._progress_waiting:
+                self._progress.notify()
 
     def retry(self, entry: Entry, delay: float) -> None:
         """Park ``entry`` (still the head of its key) for ``delay`` seconds, then run it again."""
@@ -216,11 +320,10 @@ class KeyOrderedScheduler:
             if not entry.partition.accepting:
                 self._advance_key(entry)  # revoked meanwhile: the next owner retries it
                 return
-            entry.message = replace(entry.message, attempt=entry.message.attempt + 1)
+            entry.message = next_attempt(entry.message)
             entry.state = DELAYED
             heapq.heappush(self._delayed, (self._clock() + delay, next(self._sequence), entry))
-            if self._idle_takers:
-                self._work.notify(1)  # a waiting worker may need a shorter wait now
+            self._wake_one()  # a sleeping worker may need a shorter wait now
 
     def abandon(self, entry: Entry) -> None:
         """Stop counting ``entry`` as running without completing it: the engine is stopping.
@@ -234,7 +337,9 @@ class KeyOrderedScheduler:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._work.notify_all()
+            while self._idle:
+                self._waking += 1
+                self._idle.pop().release()
 
     # --- committing and observing (polling thread) -----------------------------------
 
@@ -254,6 +359,22 @@ class KeyOrderedScheduler:
                 self._completed_since_collect = 0
         return collected
 
+    def wait_progress(self, timeout: float) -> bool:
+        """Wait until something completed since the last ``collect``; False on timeout.
+
+        The polling thread waits here when backpressure allows no fetching, so
+        it makes room (by committing) as soon as workers finish, not a poll
+        timeout later.
+        """
+        with self._lock:
+            if self._completed_since_collect:
+                return True
+            self._progress_waiting = True
+            try:
+                return self._progress.wait_for(lambda: self._completed_since_collect > 0, timeout)
+            finally:
+                self._progress_waiting = False
+
     @property
     def completed_since_collect(self) -> int:
         return self._completed_since_collect
@@ -270,9 +391,51 @@ class KeyOrderedScheduler:
     def positions(self) -> dict[PartitionId, tuple[int | None, int | None]]:
         """Per partition: (next offset fetched, committable watermark)."""
         with self._lock:
-            return {p: (s.next_fetch, s.watermark.committable) for p, s in self._partitions.items()}
+            return {
+                p: (s.watermark.next_offset, s.watermark.committable)
+                for p, s in self._partitions.items()
+            }
 
     # --- internals (lock held) -------------------------------------------------------
+
+    def _sleep(self, seconds: float) -> None:
+        """Release the lock and sleep on this thread's gate until woken or ``seconds`` pass."""
+        gate: threading.Lock | None = getattr(self._gates, "gate", None)
+        if gate is None:
+            gate = self._gates.gate = threading.Lock()
+            gate.acquire()  # closed: only a waker's release lets the owner through
+        self._idle.append(gate)
+        self._lock.release()
+        try:
+            woken = gate.acquire(True, seconds) if seconds > 0 else gate.acquire(False)
+        finally:
+            self._lock.acquire()
+        if not woken:
+            if gate in self._idle:
+                self._idle.remove(gate)
+                return
+            gate.acquire()  # a waker let us through just after the timeout: close the gate again
+        self._waking -= 1
+
+    def _busy_worker_suffices(self) -> bool:
+        """True if a worker holding a batch will be back for the ready work soon, and the
+        batch another thread could take is worth less than handing it over (a fast handler)."""
+        return (
+            self._running > 0
+            and min(len(self._ready), self._max_size) * self._per_message_s < HAND_OFF_S
+            and self._clock() - self._last_take < HAND_OFF_S
+        )
+
+    def _wake_for_ready(self) -> None:
+        """Wake a worker for the ready work, unless a busy one will be back for it sooner."""
+        if self._idle and not self._waking and not self._busy_worker_suffices():
+            self._waking += 1
+            self._idle.pop().release()
+
+    def _wake_one(self) -> None:
+        if self._idle and not self._waking:
+            self._waking += 1
+            self._idle.pop().release()
 
     def _finish_running(self, entry: Entry) -> None:
         entry.state = QUEUED
@@ -282,18 +445,21 @@ class KeyOrderedScheduler:
             self._settled.notify_all()
 
     def _advance_key(self, entry: Entry) -> None:
-        queue = self._keys[entry.key]
-        queue.popleft()
-        if queue:
-            head = queue[0]
-            head.state = READY
-            self._ready.append(head)
-            if self._idle_takers:
-                self._work.notify(1)
-        else:
-            del self._keys[entry.key]
-            if not self._keys:
+        """``entry`` leaves its key without completing: the key's next message (if any) is up."""
+        key = entry.key
+        queue = self._followers.get(key)
+        if queue is None:
+            del self._heads[key]
+            if not self._heads:
                 self._settled.notify_all()
+            return
+        head = queue.popleft()
+        if not queue:
+            del self._followers[key]
+        self._heads[key] = head
+        head.state = READY
+        self._ready.append(head)
+        self._wake_one()
 
     def _release_due(self, now: float) -> None:
         delayed = self._delayed
@@ -313,16 +479,14 @@ class KeyOrderedScheduler:
         self._ready = deque(e for e in self._ready if not gone(e))
         self._delayed = [item for item in self._delayed if not gone(item[2])]
         heapq.heapify(self._delayed)
-        for key, queue in list(self._keys.items()):
-            if not any(gone(e) for e in queue):
-                continue
+        for key, queue in list(self._followers.items()):
             kept = deque(e for e in queue if not gone(e))
             if not kept:
-                del self._keys[key]
-                continue
-            self._keys[key] = kept
-            head = kept[0]
-            if head.state == QUEUED:
-                head.state = READY
-                self._ready.append(head)
-                self._work.notify(1)
+                del self._followers[key]
+            elif len(kept) != len(queue):
+                self._followers[key] = kept
+        for head in list(self._heads.values()):
+            if gone(head):
+                self._advance_key(head)
+        if not self._heads:
+            self._settled.notify_all()

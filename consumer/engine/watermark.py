@@ -3,9 +3,15 @@
 Workers finish messages out of order, so the committable position is the
 offset after the highest *contiguous* completed message: a watermark that
 never passes a message still in progress. Offsets the broker never delivered
-(compaction holes, transaction markers) are simply not tracked, so they never
-block it. Each completed message keeps its outputs until the watermark passes
-it; they are produced right before the commit that covers it.
+(compaction holes, transaction markers) are simply never tracked, so they
+never block it. Each completed message keeps its outputs until the watermark
+passes it; they are produced right before the commit that covers it.
+
+The watermark keeps the tracked items themselves, in offset order, rather
+than offsets in a side table: completing one is a single attribute store on
+an object the worker already holds, and advancing pops a contiguous run of
+completed items from the front, so a batch costs O(batch) with no lookups
+and no per-offset bookkeeping for holes.
 """
 
 from __future__ import annotations
@@ -16,14 +22,26 @@ from collections.abc import Sequence
 from consumer.engine.messages import OutputMessage
 
 
+class Tracked:
+    """One offset the watermark waits for; ``outputs`` stays None until it completed."""
+
+    __slots__ = ("offset", "outputs")
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        self.outputs: Sequence[OutputMessage] | None = None
+
+    def complete(self, outputs: Sequence[OutputMessage] = ()) -> None:
+        self.outputs = outputs
+
+
 class OffsetWatermark:
     """Not thread-safe; the scheduler guards it with its lock."""
 
+    __slots__ = ("_committable", "_last_tracked", "_tracked")
+
     def __init__(self) -> None:
-        # Offset order: Kafka delivers a partition in order. A deque, because a dict
-        # emptied from the front makes ``next(iter(...))`` scan the holes it leaves.
-        self._tracked: deque[int] = deque()
-        self._done: dict[int, Sequence[OutputMessage]] = {}
+        self._tracked: deque[Tracked] = deque()
         self._last_tracked = -1
         self._committable: int | None = None
 
@@ -36,29 +54,35 @@ class OffsetWatermark:
         """The offset to commit (next to read), or None before anything completed."""
         return self._committable
 
-    def track(self, offset: int) -> None:
-        if offset <= self._last_tracked:
+    def track(self, item: Tracked) -> None:
+        """Wait for ``item``; items must come in increasing offset order, as Kafka delivers."""
+        if item.offset <= self._last_tracked:
             raise ValueError(
-                f"offset {offset} tracked after {self._last_tracked}: a partition must be "
+                f"offset {item.offset} tracked after {self._last_tracked}: a partition must be "
                 "delivered in order (was it reassigned without resetting its watermark?)"
             )
-        self._tracked.append(offset)
-        self._last_tracked = offset
+        self._tracked.append(item)
+        self._last_tracked = item.offset
 
-    def complete(self, offset: int, outputs: Sequence[OutputMessage] = ()) -> None:
-        if not self._tracked or not self._tracked[0] <= offset <= self._last_tracked:
-            raise KeyError(f"offset {offset} is not in progress")
-        self._done[offset] = outputs
+    @property
+    def next_offset(self) -> int | None:
+        """The offset after the last one tracked (where fetching continues), None before any."""
+        return self._last_tracked + 1 if self._last_tracked >= 0 else None
 
     def advance(self) -> list[OutputMessage]:
-        """Move past every contiguous completed message; return the outputs they left."""
+        """Move past every contiguous completed item; return the outputs they left, in order."""
+        tracked = self._tracked
         outputs: list[OutputMessage] = []
-        tracked, done = self._tracked, self._done
+        passed: Tracked | None = None
         while tracked:
-            left = done.pop(tracked[0], None)
+            item = tracked[0]
+            left = item.outputs
             if left is None:
                 break
-            offset = tracked.popleft()
-            outputs.extend(left)
-            self._committable = offset + 1
+            tracked.popleft()
+            if left:
+                outputs.extend(left)
+            passed = item
+        if passed is not None:
+            self._committable = passed.offset + 1
         return outputs

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from consumer.engine.dead_letter import DeadLetters
 from consumer.engine.errors import GiveUpFailed, HandlerContractError
 from consumer.engine.handler import BatchHandler
+from consumer.engine.messages import OutputMessage
 from consumer.engine.metrics import EngineMetrics
 from consumer.engine.outcomes import (
     Fail,
@@ -58,6 +59,7 @@ class WorkerPool(Generic[T]):
         self._group = group
         self._metrics = metrics
         self._batch_duration = metrics.batch_duration.labels(group)
+        self._processed_counters: dict[str, Any] = {}
         self._stopping = threading.Event()
         self._threads = [
             threading.Thread(target=self._loop, name=f"engine-worker-{i}", daemon=True)
@@ -78,8 +80,9 @@ class WorkerPool(Generic[T]):
 
     def _loop(self) -> None:
         max_size = self._handler.max_batch_size
+        take = self._scheduler.take
         while not self._stopping.is_set():
-            batch = self._scheduler.take(max_size, timeout=0.5)
+            batch = take(max_size, 0.5)
             if batch:
                 try:
                     self._run(batch)
@@ -98,7 +101,9 @@ class WorkerPool(Generic[T]):
         except Exception as exc:  # noqa: BLE001 - classified per message below
             failed = outcome_from_exception(exc)
             outcomes = [failed] * len(entries)
-        self._batch_duration.observe(time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        self._batch_duration.observe(elapsed)
+        self._scheduler.record_batch(elapsed, len(entries))
         if len(outcomes) != len(entries):
             self._on_fatal(
                 HandlerContractError(
@@ -109,20 +114,37 @@ class WorkerPool(Generic[T]):
             for entry in entries:
                 self._scheduler.abandon(entry)
             return
-        processed: list[tuple[Entry, Sequence[Any]]] = []
+        done: list[Entry] = []
+        outputs: list[Sequence[OutputMessage]] = []
+        unsettled: list[tuple[Entry, Outcome]] = []
         for entry, outcome in zip(entries, outcomes, strict=True):
             if isinstance(outcome, Processed):
-                processed.append((entry, outcome.outputs))
+                done.append(entry)
+                outputs.append(outcome.outputs)
             else:
-                self._settle(entry, outcome)
-        if processed:
-            self._scheduler.complete_many(processed)
-            by_topic: dict[str, int] = {}
-            for entry, _ in processed:
-                topic = entry.message.topic
-                by_topic[topic] = by_topic.get(topic, 0) + 1
-            for topic, count in by_topic.items():
-                self._metrics.processed.labels(self._group, topic, "processed").inc(count)
+                unsettled.append((entry, outcome))
+        if done:
+            self._scheduler.complete_many(done, outputs)
+            self._count_processed(done)
+        for entry, outcome in unsettled:
+            self._settle(entry, outcome)
+
+    def _count_processed(self, done: list[Entry]) -> None:
+        counters = self._processed_counters
+        topic = done[0].message.topic
+        if all(entry.message.topic == topic for entry in done):
+            counts = {topic: len(done)}
+        else:
+            counts = {}
+            for entry in done:
+                counts[entry.message.topic] = counts.get(entry.message.topic, 0) + 1
+        for topic, count in counts.items():
+            counter = counters.get(topic)
+            if counter is None:
+                counter = counters[topic] = self._metrics.processed.labels(
+                    self._group, topic, "processed"
+                )
+            counter.inc(count)
 
     def _settle(self, entry: Entry, outcome: Outcome) -> None:
         """Everything but success: retry, give up, or report a contract breach."""
@@ -169,7 +191,7 @@ class WorkerPool(Generic[T]):
                 self._scheduler.abandon(entry)  # its offset is never committed
                 return
             log.exception("on_give_up failed; dead-lettering %s", message.offset)
-            self._scheduler.complete(entry, [self._dead_letters.record(message, exc)])
+            self._scheduler.complete(entry, (self._dead_letters.record(message, exc),))
             self._metrics.dead_letters.labels(self._group, message.topic, "give_up_failed").inc()
             self._metrics.processed.labels(self._group, message.topic, "dead_lettered").inc()
             return

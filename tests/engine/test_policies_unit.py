@@ -33,7 +33,9 @@ def test_flow_control_pauses_full_partitions_and_resumes_at_half() -> None:
     assert flow.decide({a: 100, b: 10}, set()) == ([a], [])
     assert flow.decide({a: 60, b: 10}, {a}) == ([], []), "hysteresis: not yet"
     assert flow.decide({a: 50, b: 10}, {a}) == ([], [a])
-    assert flow.fetch_budget(990) == 10
+    assert flow.fetch_budget({a: 20, b: 10}, 990, set()) == 10
+    assert flow.fetch_budget({a: 70, b: 10}, 80, set()) == 30, "a fetch may all be a's"
+    assert flow.fetch_budget({a: 100, b: 10}, 110, {a}) == 90, "a paused fetches nothing"
 
 
 def test_flow_control_pauses_everything_when_the_total_is_reached() -> None:
@@ -42,7 +44,7 @@ def test_flow_control_pauses_everything_when_the_total_is_reached() -> None:
     assert sorted(flow.decide({a: 50, b: 50}, set())[0]) == [a, b]
     assert flow.decide({a: 40, b: 30}, {a, b}) == ([], []), "70 > the resume point of 50"
     assert sorted(flow.decide({a: 25, b: 25}, {a, b})[1]) == [a, b]
-    assert flow.fetch_budget(100) == 0
+    assert flow.fetch_budget({a: 50, b: 50}, 100, set()) == 0
 
 
 def test_commit_policy_commits_on_count_or_time() -> None:

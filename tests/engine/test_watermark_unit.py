@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from consumer.engine.messages import OutputMessage
-from consumer.engine.watermark import OffsetWatermark
+from consumer.engine.watermark import OffsetWatermark, Tracked
 
 
 def out(name: str) -> OutputMessage:
@@ -14,29 +14,36 @@ def out(name: str) -> OutputMessage:
 
 def test_out_of_order_completion_waits_for_the_gap() -> None:
     mark = OffsetWatermark()
-    for offset in (5, 6, 8, 9):  # 7 was compacted away or is a transaction marker
-        mark.track(offset)
-    mark.complete(6, [out("six")])
-    mark.complete(8, [out("eight")])
+    items = {offset: Tracked(offset) for offset in (5, 6, 8, 9)}  # 7: compacted or a marker
+    for item in items.values():
+        mark.track(item)
+    items[6].complete([out("six")])
+    items[8].complete([out("eight")])
     assert mark.advance() == [] and mark.committable is None, "5 is still running"
-    mark.complete(5, [out("five")])
+    items[5].complete([out("five")])
     assert mark.advance() == [out("five"), out("six"), out("eight")]
     assert mark.committable == 9, "the hole at 7 does not block; 9 is still running"
-    assert len(mark) == 1
-    mark.complete(9)
-    mark.advance()
+    assert len(mark) == 1 and mark.next_offset == 10
+    items[9].complete()
+    assert mark.advance() == []
     assert mark.committable == 10 and len(mark) == 0
+
+
+def test_a_large_contiguous_batch_passes_in_one_advance() -> None:
+    mark = OffsetWatermark()
+    items = [Tracked(offset) for offset in range(1000, 3000)]
+    for item in items:
+        mark.track(item)
+    for item in reversed(items[1:]):  # completed out of order, the first one last
+        item.complete()
+    assert mark.advance() == [] and len(mark) == 2000
+    items[0].complete([out("first")])
+    assert mark.advance() == [out("first")]
+    assert mark.committable == 3000 and len(mark) == 0
 
 
 def test_tracking_backwards_is_refused() -> None:
     mark = OffsetWatermark()
-    mark.track(3)
+    mark.track(Tracked(3))
     with pytest.raises(ValueError, match="delivered in order"):
-        mark.track(3)
-
-
-def test_completing_an_unknown_offset_is_refused() -> None:
-    mark = OffsetWatermark()
-    mark.track(3)
-    with pytest.raises(KeyError):
-        mark.complete(4)
+        mark.track(Tracked(3))
