@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable
+from typing import TextIO
 
 from pydantic import SecretStr
 
@@ -80,8 +81,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload)
 
 
+class _CurrentStderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is at emit time, not at set-up time.
+
+    A handler bound to the stderr of the moment keeps writing to it after it is
+    swapped and closed (a CLI invoked in-process by a test runner), and every
+    later log line from a background thread then fails with a logging error.
+    """
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        """The stream is always the current stderr; assignments are ignored."""
+
+
 def configure_logging(level: str = "INFO", json_format: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderrHandler()
     handler.addFilter(RedactingFilter())
     handler.setFormatter(
         JsonFormatter()

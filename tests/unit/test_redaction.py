@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
 from cpqsync.observability.logging import RedactingFilter, register_secrets
 
 
@@ -32,3 +34,25 @@ def test_registered_and_shaped_secrets_are_masked_in_messages_and_tracebacks() -
     assert "eyJhbGciOi.secret.part" not in out
     assert "FakeSessionToken" not in out
     assert out.count("[REDACTED]") >= 3
+
+
+def test_logging_follows_stderr_after_it_is_swapped_and_closed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A CLI invoked in-process (tests, the demo) swaps stderr; background threads log later.
+    import sys
+
+    from cpqsync.observability.logging import configure_logging
+
+    original = sys.stderr
+    temporary = io.StringIO()
+    sys.stderr = temporary
+    try:
+        configure_logging("INFO")
+    finally:
+        sys.stderr = original
+        temporary.close()
+    logging.getLogger("test.after-close").warning("still logged sk_test_abcdef123456")
+    err = capsys.readouterr().err
+    assert "still logged [REDACTED]" in err
+    assert "Logging error" not in err
