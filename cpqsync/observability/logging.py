@@ -89,7 +89,7 @@ class _CurrentStderrHandler(logging.StreamHandler[TextIO]):
     later log line from a background thread then fails with a logging error.
     """
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 
