@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +96,9 @@ class SyncHandler(BatchHandler[SyncInput]):
         metrics: SyncMetrics,
         instance_url: Callable[[], str | None] = lambda: None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        root_parallelism: int = 32,
     ) -> None:
+        """``root_parallelism`` bounds the extra threads syncing a batch's roots side by side."""
         self._settings = {
             live: settings.model_copy(
                 update={"sync": settings.sync.model_copy(update={"live": live})}
@@ -114,6 +118,9 @@ class SyncHandler(BatchHandler[SyncInput]):
         self._clock = clock
         self._sandbox = settings.salesforce.is_sandbox
         self._locks = RootLocks()
+        self._root_parallelism = root_parallelism
+        self._pool: futures.ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # --- the engine's contract -----------------------------------------------------------
 
@@ -221,6 +228,7 @@ class SyncHandler(BatchHandler[SyncInput]):
             for item in work.values():
                 item.results.append(self._builder.error(item.attempt, origin_message(error)))
             return
+        todo: list[tuple[RecordRef, Mapping[str, Any], _RootWork]] = []
         for root, item in work.items():
             record = records.get(root)
             if record is None:
@@ -232,12 +240,58 @@ class SyncHandler(BatchHandler[SyncInput]):
                 continue
             # Results name the record as the org spells its id (18 characters).
             item.attempt.root = RecordRef(root.object_type, str(record["Id"]))
-            try:
-                self._sync_one(root, record, item, view, live)
-            except RetryableError as error:
-                item.retry = error
-            except PermanentError as error:
-                item.results.append(self._builder.error(item.attempt, origin_message(error)))
+            todo.append((root, record, item))
+        self._sync_concurrently(todo, view, live)
+
+    def _sync_concurrently(
+        self,
+        todo: list[tuple[RecordRef, Mapping[str, Any], _RootWork]],
+        view: StripeView,
+        live: bool,
+    ) -> None:
+        """The batch's roots at the same time: each spends its time waiting for Stripe, and one
+        after another a large batch made its last order wait for all the others."""
+        if not todo:
+            return
+        others = [
+            self._roots_pool().submit(self._sync_guarded, *job, view, live) for job in todo[1:]
+        ]
+        try:
+            self._sync_guarded(*todo[0], view, live)
+        finally:
+            futures.wait(others)
+        for future in others:
+            future.result()  # a bug in one root fails the batch, as it did one root at a time
+
+    def _sync_guarded(
+        self,
+        root: RecordRef,
+        record: Mapping[str, Any],
+        item: _RootWork,
+        view: StripeView,
+        live: bool,
+    ) -> None:
+        try:
+            self._sync_one(root, record, item, view, live)
+        except RetryableError as error:
+            item.retry = error
+        except PermanentError as error:
+            item.results.append(self._builder.error(item.attempt, origin_message(error)))
+
+    def _roots_pool(self) -> futures.ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = futures.ThreadPoolExecutor(
+                    max_workers=self._root_parallelism, thread_name_prefix="cpqsync-root"
+                )
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the threads that sync a batch's roots side by side (idle ones only remain)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def _sync_one(
         self,
