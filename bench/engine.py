@@ -5,8 +5,11 @@
 2. Simulated I/O: a handler sleeping 200 ms per message; messages/s vs the
    ideal ``workers / latency`` (target: >= 80%).
 
-Rates are measured from the first message handled, so the consumer group join
-(seconds on the embedded broker) is not counted. Run from the repository root:
+Both sides read the same topic, the same number of messages, and touch each
+message's key and value; rates are measured from the first message handled to
+the last, so the consumer group join (seconds on the embedded broker) is not
+counted. Each no-op rate is the median of ``--repeat`` alternating runs. Run from
+the repository root:
 ``python -m bench.engine [--bootstrap HOST:PORT] [--messages N]``.
 """
 
@@ -14,10 +17,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
@@ -90,24 +94,45 @@ def bare_loop(bootstrap: str, topic: str, messages: int) -> float:
         consumer.close()
 
 
-class Counting(BatchHandler[bytes | None]):
-    def __init__(self, max_batch_size: int) -> None:
-        self.max_batch_size = max_batch_size
+class Clock:
+    """Counts handled messages; notes when the first and the last expected one were handled."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
         self.count = 0
+        self.first_count = 0
         self.first_at = 0.0
+        self.done_at = 0.0
         self._lock = threading.Lock()
 
-    def handle_batch(self, batch: Sequence[Message[bytes | None]]) -> Sequence[Outcome]:
+    def handled(self, count: int) -> None:
         with self._lock:
-            if not self.count:
-                self.first_at = time.monotonic()
-            self.count += len(batch)
+            now = time.monotonic()
+            if not self.first_at:
+                self.first_at = now
+                self.first_count = count
+            self.count += count
+            if self.count >= self.expected and not self.done_at:
+                self.done_at = now
+
+    def rate(self) -> float:
+        """Messages/s after the first batch (whose start is the clock's zero) to the last."""
+        return (self.count - self.first_count) / (self.done_at - self.first_at)
+
+
+class Counting(BatchHandler[bytes | None]):
+    def __init__(self, max_batch_size: int, clock: Clock) -> None:
+        self.max_batch_size = max_batch_size
+        self.clock = clock
+
+    def handle_batch(self, batch: Sequence[Message[bytes | None]]) -> Sequence[Outcome]:
+        for message in batch:
+            message.key, message.value  # noqa: B018 - touch them, as the bare loop does
+        self.clock.handled(len(batch))
         return [Processed()] * len(batch)
 
 
-def run_engine(
-    bootstrap: str, topic: str, messages: int, handler: Any, workers: int, count: Any
-) -> float:
+def run_engine(bootstrap: str, handler: Any, topic: str, workers: int, clock: Clock) -> float:
     engine = ConsumerEngine(
         topics=[topic],
         group_id=f"bench-engine-{uuid.uuid4().hex[:8]}",
@@ -122,45 +147,46 @@ def run_engine(
     thread = threading.Thread(target=engine.run, daemon=True)
     thread.start()
     try:
-        while count()[0] < 1:
-            time.sleep(0.001)
-        first_count, first_at = count()
-        while count()[0] < messages:
-            time.sleep(0.002)
-        return (count()[0] - first_count) / (time.monotonic() - first_at)
+        while not clock.done_at:
+            time.sleep(0.01)
+        return clock.rate()
     finally:
         engine.request_stop()
         thread.join(60)
 
 
-def noop_section(bootstrap: str, messages: int) -> list[tuple[str, float, float]]:
+def noop_section(bootstrap: str, messages: int, repeat: int) -> list[tuple[str, float, float]]:
+    """Median rates of ``repeat`` alternating runs: a single run lasts a fraction of a
+    second, so on a shared machine one rate on its own says little."""
     topic = make_topic(bootstrap, messages, keys=10_000)
-    bare = bare_loop(bootstrap, topic, messages)
-    rows = [("bare confluent-kafka consume loop", bare, 1.0)]
-    batched = Counting(max_batch_size=100)
-    rate = run_engine(
-        bootstrap, topic, messages, batched, 32, lambda: (batched.count, batched.first_at)
-    )
-    rows.append(("engine, no-op BatchHandler (batches <= 100)", rate, rate / bare))
-    single: dict[str, Any] = {"count": 0, "first_at": 0.0}
-    lock = threading.Lock()
+    bare: list[float] = []
+    batched: list[float] = []
+    single: list[float] = []
+    for _ in range(repeat):
+        bare.append(bare_loop(bootstrap, topic, messages))
+        clock = Clock(messages)
+        batched.append(run_engine(bootstrap, Counting(100, clock), topic, 32, clock))
+        clock = Clock(messages)
+        single.append(run_engine(bootstrap, PerMessageHandler(_touching(clock)), topic, 32, clock))
+    base = statistics.median(bare)
+    return [
+        (f"bare confluent-kafka consume loop (median of {repeat})", base, 1.0),
+        ("engine, no-op BatchHandler (batches <= 100)", *_relative(batched, base)),
+        ("engine, no-op PerMessageHandler", *_relative(single, base)),
+    ]
 
+
+def _touching(clock: Clock) -> Callable[[Message[bytes | None]], None]:
     def one(message: Message[bytes | None]) -> None:
-        with lock:
-            if not single["count"]:
-                single["first_at"] = time.monotonic()
-            single["count"] += 1
+        message.key, message.value  # noqa: B018 - touch them, as the bare loop does
+        clock.handled(1)
 
-    rate = run_engine(
-        bootstrap,
-        topic,
-        messages,
-        PerMessageHandler(one),
-        32,
-        lambda: (single["count"], single["first_at"]),
-    )
-    rows.append(("engine, no-op PerMessageHandler", rate, rate / bare))
-    return rows
+    return one
+
+
+def _relative(rates: list[float], base: float) -> tuple[float, float]:
+    rate = statistics.median(rates)
+    return rate, rate / base
 
 
 def io_section(
@@ -168,26 +194,17 @@ def io_section(
 ) -> list[tuple[str, float, float]]:
     messages = workers * rounds
     topic = make_topic(bootstrap, messages, keys=500)
-    state: dict[str, Any] = {"count": 0, "first_at": 0.0}
-    lock = threading.Lock()
+    clock = Clock(messages)
+    started = threading.Event()
 
     def slow(message: Message[bytes | None]) -> None:
-        with lock:
-            if not state["count"]:
-                state["first_at"] = time.monotonic()
+        if not started.is_set():
+            started.set()
+            clock.handled(0)  # the clock starts with the first call, not the first completion
         time.sleep(latency)
-        with lock:
-            state["count"] += 1
+        clock.handled(1)
 
-    # Rate from the first start: count completions, but time from the first call.
-    rate = run_engine(
-        bootstrap,
-        topic,
-        messages,
-        PerMessageHandler(slow),
-        workers,
-        lambda: (state["count"], state["first_at"]),
-    )
+    rate = run_engine(bootstrap, PerMessageHandler(slow), topic, workers, clock)
     ideal = workers / latency
     return [
         (f"ideal {workers} workers / {latency * 1000:.0f} ms", ideal, 1.0),
@@ -208,9 +225,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--io-rounds", type=int, default=20, help="messages per worker, I/O run")
+    parser.add_argument("--repeat", type=int, default=3, help="no-op runs of each kind")
     args = parser.parse_args()
     with broker(args.bootstrap) as bootstrap:
-        print_rows("No-op handler vs bare poll loop", noop_section(bootstrap, args.messages))
+        print_rows(
+            "No-op handler vs bare poll loop", noop_section(bootstrap, args.messages, args.repeat)
+        )
         print_rows(
             "200 ms I/O handler vs ideal", io_section(bootstrap, args.workers, 0.2, args.io_rounds)
         )
