@@ -13,10 +13,9 @@ fresh state under the same keys.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 import stripe
@@ -25,6 +24,7 @@ from consumer.sync.failures import StripeRejected, StripeUnavailable
 from consumer.sync.plan_stages import stages
 from consumer.sync.planning import Operation, Plan, resolve_refs
 from consumer.sync.planning.idempotency import MAX_KEY_LENGTH
+from consumer.sync.side_by_side import SideBySide
 from consumer.sync.stripe_calls import StripeCaller, to_plain
 
 Params = dict[str, Any]
@@ -101,9 +101,7 @@ class PlanApplier:
 
     def __init__(self, caller: StripeCaller, *, parallelism: int = 16) -> None:
         self._caller = caller
-        self._parallelism = parallelism
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._side_by_side = SideBySide(parallelism, "cpqsync-apply")
 
     def apply(self, plan: Plan) -> ApplyOutcome:
         """Run ``plan`` (which must be ready). Raises ``StripeUnavailable`` to be retried."""
@@ -112,7 +110,7 @@ class PlanApplier:
         outcome = ApplyOutcome(plan)
         results: dict[str, Mapping[str, Any]] = {}
         for stage in stages(plan.operations):
-            answers = self._run_stage(stage, results)
+            answers = self._side_by_side.run([partial(self._run, op, results) for op in stage])
             transient = next(
                 (a for a in answers if not isinstance(a, Applied | StripeRejected)), None
             )
@@ -129,30 +127,7 @@ class PlanApplier:
         return outcome
 
     def close(self) -> None:
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
-
-    def _run_stage(
-        self, stage: tuple[Operation, ...], results: Mapping[str, Mapping[str, Any]]
-    ) -> list[Applied | BaseException]:
-        """Each operation's answer (or failure); the first runs here, the rest on the pool."""
-        others: list[Future[Applied]] = [
-            self._executor().submit(self._run, operation, results) for operation in stage[1:]
-        ]
-        answers: list[Applied | BaseException] = [_answer(lambda: self._run(stage[0], results))]
-        for future in others:
-            answers.append(_answer(future.result))
-        return answers
-
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    max_workers=self._parallelism, thread_name_prefix="cpqsync-apply"
-                )
-            return self._pool
+        self._side_by_side.close()
 
     def _run(self, operation: Operation, results: Mapping[str, Mapping[str, Any]]) -> Applied:
         call = _CALLS.get(operation.kind)
@@ -184,10 +159,3 @@ class PlanApplier:
             obj = self._caller.call(lambda client: call(client, target, params, retry_options))
         response = obj.last_response
         return Applied(operation, to_plain(obj), response.request_id if response else None)
-
-
-def _answer(run: Callable[[], Applied]) -> Applied | BaseException:
-    try:
-        return run()
-    except Exception as error:  # noqa: BLE001 - sorted by the caller, re-raised if not a 4xx
-        return error

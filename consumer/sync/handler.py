@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent import futures
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from consumer.engine import (
@@ -49,6 +48,7 @@ from consumer.sync.planning.preferences import filter_for
 from consumer.sync.results import Attempt, ResultBuilder
 from consumer.sync.root_locks import RootLocks
 from consumer.sync.roots import RootResolver
+from consumer.sync.side_by_side import SideBySide
 from consumer.sync.stripe_lookup import StripeLookup, StripeView
 from consumer.sync.sync_metrics import SyncMetrics
 from consumer.sync.triggers import RecordRef, SyncInput, Trigger, trigger_of
@@ -118,9 +118,7 @@ class SyncHandler(BatchHandler[SyncInput]):
         self._clock = clock
         self._sandbox = settings.salesforce.is_sandbox
         self._locks = RootLocks()
-        self._root_parallelism = root_parallelism
-        self._pool: futures.ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._side_by_side = SideBySide(root_parallelism, "cpqsync-root")
 
     # --- the engine's contract -----------------------------------------------------------
 
@@ -253,15 +251,15 @@ class SyncHandler(BatchHandler[SyncInput]):
         after another a large batch made its last order wait for all the others."""
         if not todo:
             return
-        others = [
-            self._roots_pool().submit(self._sync_guarded, *job, view, live) for job in todo[1:]
-        ]
-        try:
-            self._sync_guarded(*todo[0], view, live)
-        finally:
-            futures.wait(others)
-        for future in others:
-            future.result()  # a bug in one root fails the batch, as it did one root at a time
+        outcomes = self._side_by_side.run(
+            [
+                partial(self._sync_guarded, root, record, item, view, live)
+                for root, record, item in todo
+            ]
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome  # a bug in one root fails the batch, as it did one root at a time
 
     def _sync_guarded(
         self,
@@ -278,20 +276,9 @@ class SyncHandler(BatchHandler[SyncInput]):
         except PermanentError as error:
             item.results.append(self._builder.error(item.attempt, origin_message(error)))
 
-    def _roots_pool(self) -> futures.ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = futures.ThreadPoolExecutor(
-                    max_workers=self._root_parallelism, thread_name_prefix="cpqsync-root"
-                )
-            return self._pool
-
     def close(self) -> None:
         """Stop the threads that sync a batch's roots side by side (idle ones only remain)."""
-        with self._pool_lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True)
+        self._side_by_side.close()
 
     def _sync_one(
         self,

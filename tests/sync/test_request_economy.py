@@ -41,6 +41,17 @@ def op(op_id: str, kind: str, params: dict[str, object], target: object = None) 
     return Operation(op_id, kind, params, ORDER, f"cpqsync:801A:{op_id}", target)  # type: ignore[arg-type]
 
 
+def new_price(caller: StripeCaller, lookup_key: str | None = None) -> stripe.Price:
+    params: stripe.params.PriceCreateParams = {
+        "currency": "usd",
+        "unit_amount": 100,
+        "product_data": {"name": "P"},
+    }
+    if lookup_key:
+        params["lookup_key"] = lookup_key
+    return caller.call(lambda c: c.v1.prices.create(params))
+
+
 # --- stages ------------------------------------------------------------------------------
 
 
@@ -99,11 +110,7 @@ def test_a_refusal_in_a_stage_still_reports_what_its_neighbours_did(
     emulator: StripeEmulator,
 ) -> None:
     caller = caller_for(emulator)
-    price = caller.call(
-        lambda c: c.v1.prices.create(
-            {"currency": "usd", "unit_amount": 100, "product_data": {"name": "P"}}
-        )
-    )
+    price = new_price(caller)
     plan = Plan(
         ORDER,
         (
@@ -225,16 +232,7 @@ def test_pricebook_prices_are_remembered_misses_too_until_forgotten(
     emulator: StripeEmulator,
 ) -> None:
     caller = caller_for(emulator)
-    caller.call(
-        lambda c: c.v1.prices.create(
-            {
-                "currency": "usd",
-                "unit_amount": 100,
-                "lookup_key": "sf_pbe_1",
-                "product_data": {"name": "P"},
-            }
-        )
-    )
+    new_price(caller, "sf_pbe_1")
     prices = PriceDirectory(caller)
     emulator.clear_request_log()
     first, remembered_first = prices.find(["sf_pbe_1", "sf_pbe_2"])
@@ -251,16 +249,7 @@ def test_a_price_that_took_the_lookup_key_replaces_the_remembered_one(
     emulator: StripeEmulator,
 ) -> None:
     caller = caller_for(emulator)
-    old = caller.call(
-        lambda c: c.v1.prices.create(
-            {
-                "currency": "usd",
-                "unit_amount": 100,
-                "lookup_key": "sf_pbe_1",
-                "product_data": {"name": "P"},
-            }
-        )
-    )
+    old = new_price(caller, "sf_pbe_1")
     prices = PriceDirectory(caller)
     assert prices.find(["sf_pbe_1"])[0]["sf_pbe_1"]["id"] == old.id
     new = caller.call(
