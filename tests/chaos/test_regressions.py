@@ -114,3 +114,35 @@ def test_objects_an_interrupted_attempt_created_are_still_reported(stack: Stack)
             reported.get(("Product2", product["metadata"]["salesforce_product_id"]))
             == (product["id"])
         )
+
+
+def test_an_entry_price_changed_back_and_forth_keeps_one_active_price(stack: Stack) -> None:
+    """Long run: 'missing: active price of PricebookEntry' after the workload moved the
+    onboarding entry's price among a few values.
+
+    Replacing a price (P7) sent a key made of the entry and the new parameters only; the
+    second replacement with the same parameters (5500, then 5000, then 5500 again) got the
+    first, long-archived 5500 price back from Stripe and then archived the current one.
+    """
+    org, stripe = stack.org, stack.stripe
+    order = org.dataset.id("order_acme")  # its one-time line puts the entry's price in Stripe
+    entry = org.dataset.id("onboarding_usd")
+    org.activate_order(order)
+    stack.wait_for_results(lambda rs: roots_reported(rs, [order]))
+
+    def entry_results() -> int:
+        return sum(
+            1 for r in stack.results() if r.primary_record_id == entry and not r.secondary_record_id
+        )
+
+    for changes, price in enumerate((5500, 5000, 5500), start=1):
+        org.update("PricebookEntry", entry, {"UnitPrice": price})
+        wait_for(lambda n=changes: entry_results() >= n, timeout=60)  # type: ignore[misc]
+    active = [
+        p
+        for p in stripe.objects("price")
+        if p["metadata"].get("salesforce_pricebook_entry_id") == entry and p["active"]
+    ]
+    assert [(p["lookup_key"], p["unit_amount_decimal"]) for p in active] == [
+        (f"sf_pbe_{entry}", "550000")
+    ]

@@ -257,6 +257,12 @@ def plan_pricebook_price(
     operation_id = f"price:pbe:{entry_id}"
     if known is not None:
         params["transfer_lookup_key"] = True
+        # Naming the price it replaces keeps this request's idempotency key its own: an entry
+        # going A -> B -> A -> B within Stripe's 24 h would otherwise send the first B
+        # replacement's key again, get that long-archived price back, and then archive the
+        # current one, leaving no active price under the lookup key.
+        replaces = metadata_key("salesforce_replaces_price", sandbox=context.sandbox)
+        params["metadata"] = {**params.get("metadata", {}), replaces: known.id}
     builder.add(
         operation_id,
         "price.create",
