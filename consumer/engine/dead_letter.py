@@ -1,10 +1,11 @@
 """Dead letters: messages the engine keeps aside instead of processing, with where they came from.
 
 The dead letter carries the *original* key, bytes and headers, so it can be
-inspected or replayed with the same tools as the source topic, plus origin
-headers saying which topic, partition and offset it came from and why. It is
-produced like any other output, so it is acknowledged before the commit that
-passes its offset.
+inspected or replayed with the same tools as the source topic, plus the shared
+envelope (``schemas.dead_letter``: origin topic, partition, offset, error, time,
+attempts) that every writer of the dead-letter topic uses, so ``cpqsync dlq``
+reads all letters alike. It is produced like any other output, so it is
+acknowledged before the commit that passes its offset.
 """
 
 from __future__ import annotations
@@ -16,15 +17,12 @@ from typing import Any
 from consumer.engine.errors import DeadLetterLimitExceeded
 from consumer.engine.messages import Headers, Message, OutputMessage, PartitionId
 from cpqsync.observability.logging import redact
+from schemas.dead_letter import to_headers
+from schemas.models import DeadLetter
 
-ORIGIN_TOPIC = "cpqsync-origin-topic"
-ORIGIN_PARTITION = "cpqsync-origin-partition"
-ORIGIN_OFFSET = "cpqsync-origin-offset"
-ORIGIN_TIMESTAMP = "cpqsync-origin-timestamp-ms"
-ORIGIN_GROUP = "cpqsync-origin-group"
-ERROR_CLASS = "cpqsync-error-class"
-ERROR_MESSAGE = "cpqsync-error-message"
-DEAD_LETTERED_AT = "cpqsync-dead-lettered-at"
+# Beyond the shared envelope: which consumer group gave up, and the original record's time.
+ORIGIN_GROUP = "cpqsync-dlq-origin-group"
+ORIGIN_TIMESTAMP = "cpqsync-dlq-origin-timestamp-ms"
 
 _MAX_ERROR_CHARS = 1_000
 
@@ -56,16 +54,16 @@ class DeadLetters:
         self._consecutive: dict[PartitionId, int] = {}
 
     def record(self, message: Message[Any], error: BaseException) -> OutputMessage:
-        text = redact(str(error))[:_MAX_ERROR_CHARS]
-        origin: Headers = (
-            (ORIGIN_TOPIC, message.topic.encode()),
-            (ORIGIN_PARTITION, str(message.partition).encode()),
-            (ORIGIN_OFFSET, str(message.offset).encode()),
-            (ORIGIN_GROUP, self._group_id.encode()),
-            (ERROR_CLASS, f"{type(error).__module__}.{type(error).__qualname__}".encode()),
-            (ERROR_MESSAGE, text.encode()),
-            (DEAD_LETTERED_AT, self._clock().isoformat().encode()),
+        letter = DeadLetter(
+            origin_topic=message.topic,
+            origin_partition=message.partition,
+            origin_offset=message.offset,
+            error_class=f"{type(error).__module__}.{type(error).__qualname__}",
+            error_message=redact(str(error))[:_MAX_ERROR_CHARS],
+            first_failed_at=self._clock(),
+            attempts=max(1, message.attempt),
         )
+        origin: Headers = (*to_headers(letter), (ORIGIN_GROUP, self._group_id.encode()))
         if message.timestamp_ms is not None:
             origin += ((ORIGIN_TIMESTAMP, str(message.timestamp_ms).encode()),)
         return OutputMessage(

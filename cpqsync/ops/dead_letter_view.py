@@ -1,11 +1,10 @@
 """One dead letter as an operator sees it: where it came from, why, and the original message.
 
-Three writers put dead letters on the topic today, with different envelopes:
-``schemas.dead_letter`` (the complete contract), the consumer engine (its own
-``cpqsync-origin-*`` / ``cpqsync-error-*`` headers) and the bridge (the
-contract's names but only some of them, origin = a Salesforce channel). The
-strict contract is tried first; otherwise whatever fields are present are read,
-so no dead letter is ever hidden from the operator.
+Every writer (the consumer engine, the writeback, the bridge) uses the envelope
+of ``schemas.dead_letter``; the engine adds the consumer group. The strict
+contract is tried first; a letter whose envelope is damaged or written by
+another tool is still shown with whatever fields are present, so no dead letter
+is ever hidden from the operator.
 """
 
 from __future__ import annotations
@@ -21,27 +20,18 @@ from schemas.dead_letter import HEADER_NAMES, DeadLetterHeaderError, from_header
 Headers = list[tuple[str, bytes]]
 
 ENGINE_HEADER_NAMES: Final = frozenset(
-    {
-        engine_letters.ORIGIN_TOPIC,
-        engine_letters.ORIGIN_PARTITION,
-        engine_letters.ORIGIN_OFFSET,
-        engine_letters.ORIGIN_TIMESTAMP,
-        engine_letters.ORIGIN_GROUP,
-        engine_letters.ERROR_CLASS,
-        engine_letters.ERROR_MESSAGE,
-        engine_letters.DEAD_LETTERED_AT,
-    }
+    {engine_letters.ORIGIN_TIMESTAMP, engine_letters.ORIGIN_GROUP}
 )
 # Every header that describes the failure rather than the original message.
 ENVELOPE_HEADER_NAMES: Final = HEADER_NAMES | ENGINE_HEADER_NAMES
 
 _LENIENT: Final = {
-    "origin_topic": (h.DLQ_ORIGIN_TOPIC_HEADER, engine_letters.ORIGIN_TOPIC),
-    "origin_partition": (h.DLQ_ORIGIN_PARTITION_HEADER, engine_letters.ORIGIN_PARTITION),
-    "origin_offset": (h.DLQ_ORIGIN_OFFSET_HEADER, engine_letters.ORIGIN_OFFSET),
-    "error_class": (h.DLQ_ERROR_CLASS_HEADER, engine_letters.ERROR_CLASS),
-    "error_message": (h.DLQ_ERROR_MESSAGE_HEADER, engine_letters.ERROR_MESSAGE),
-    "failed_at": (h.DLQ_FIRST_FAILED_AT_HEADER, engine_letters.DEAD_LETTERED_AT),
+    "origin_topic": (h.DLQ_ORIGIN_TOPIC_HEADER,),
+    "origin_partition": (h.DLQ_ORIGIN_PARTITION_HEADER,),
+    "origin_offset": (h.DLQ_ORIGIN_OFFSET_HEADER,),
+    "error_class": (h.DLQ_ERROR_CLASS_HEADER,),
+    "error_message": (h.DLQ_ERROR_MESSAGE_HEADER,),
+    "failed_at": (h.DLQ_FIRST_FAILED_AT_HEADER,),
     "attempts": (h.DLQ_ATTEMPTS_HEADER,),
     "group": (engine_letters.ORIGIN_GROUP,),
 }

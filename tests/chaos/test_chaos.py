@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.headers import DLQ_ORIGIN_TOPIC_HEADER
 from schemas.models import SyncStatus
 from tests.chaos import consistency
 from tests.chaos.scenario import ChaosOutcome, ChaosProfile, run_chaos
@@ -52,7 +53,8 @@ def assert_consistent(outcome: ChaosOutcome) -> None:
 
 def assert_bad_input_handled(outcome: ChaosOutcome) -> None:
     letters = {
-        (r.headers.get("cpqsync-origin-topic", b"").decode(), r.value) for r in outcome.dead_letters
+        (r.headers.get(DLQ_ORIGIN_TOPIC_HEADER, b"").decode(), r.value)
+        for r in outcome.dead_letters
     }
     for topic, payloads in outcome.bad.poison.items():
         for payload in payloads:
@@ -115,6 +117,7 @@ def test_chaos_ci_run(kafka: str, tmp_path: Path, unique: Callable[[str], str]) 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(4 * 3600)  # the run lasts --chaos-minutes, plus start-up and convergence
 def test_chaos_long_run(
     kafka: str,
     tmp_path: Path,

@@ -8,12 +8,8 @@ import pytest
 from confluent_kafka import Producer
 
 from consumer.engine import DeadLetterLimitExceeded
-from consumer.engine.dead_letter import (
-    ERROR_CLASS,
-    ORIGIN_OFFSET,
-    ORIGIN_PARTITION,
-    ORIGIN_TOPIC,
-)
+from consumer.engine.dead_letter import ORIGIN_GROUP
+from schemas.dead_letter import from_headers
 from tests.engine.support import (
     Recorder,
     Running,
@@ -74,10 +70,14 @@ def test_poison_messages_are_dead_lettered_and_the_rest_processed(
         assert letter.value() == GARBAGE, "the original bytes are kept"
         assert letter.key() == f"k{offset % 7}".encode()
         assert headers["trace"] == b"t1", "the original headers are kept"
-        assert headers[ORIGIN_TOPIC] == topic.encode()
-        assert headers[ORIGIN_PARTITION] == b"0"
-        assert headers[ORIGIN_OFFSET] == str(offset).encode()
-        assert headers[ERROR_CLASS] == b"builtins.ValueError"
+        envelope = from_headers(letter.headers())  # the envelope every DLQ writer shares
+        assert (envelope.origin_topic, envelope.origin_partition, envelope.origin_offset) == (
+            topic,
+            0,
+            offset,
+        )
+        assert envelope.error_class == "builtins.ValueError"
+        assert headers[ORIGIN_GROUP] == group.encode()
 
 
 def test_a_run_of_dead_letters_stops_the_consumer_naming_the_partition(

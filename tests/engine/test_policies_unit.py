@@ -67,13 +67,14 @@ def test_dead_letter_keeps_the_original_and_says_where_it_came_from() -> None:
     headers = dict(record.headers)
     assert (record.topic, record.key, record.value) == ("cpqsync.dlq", b"k", b"\x00raw")
     assert headers["trace"] == b"x"
-    assert headers["cpqsync-origin-topic"] == b"orders"
-    assert headers["cpqsync-origin-partition"] == b"2"
-    assert headers["cpqsync-origin-offset"] == b"41"
-    assert headers["cpqsync-origin-timestamp-ms"] == b"1700000"
-    assert headers["cpqsync-error-class"] == b"builtins.ValueError"
-    assert b"sk_test" not in headers["cpqsync-error-message"], "secrets never reach the DLQ"
-    assert headers["cpqsync-dead-lettered-at"] == b"2026-01-02T00:00:00+00:00"
+    assert headers["cpqsync-dlq-origin-topic"] == b"orders"
+    assert headers["cpqsync-dlq-origin-partition"] == b"2"
+    assert headers["cpqsync-dlq-origin-offset"] == b"41"
+    assert headers["cpqsync-dlq-origin-timestamp-ms"] == b"1700000"
+    assert headers["cpqsync-dlq-origin-group"] == b"sync"
+    assert headers["cpqsync-dlq-error-class"] == b"builtins.ValueError"
+    assert b"sk_test" not in headers["cpqsync-dlq-error-message"], "secrets never reach the DLQ"
+    assert headers["cpqsync-dlq-first-failed-at"] == b"2026-01-02T00:00:00.000+00:00"
 
 
 def test_dead_letter_limit_counts_runs_per_partition() -> None:

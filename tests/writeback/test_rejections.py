@@ -8,9 +8,17 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from consumer.engine.dead_letter import ERROR_CLASS, ERROR_MESSAGE, ORIGIN_OFFSET
 from cpqsync.sandbox.org.simulator import OrgSimulator
 from schemas.codec import Codec
+from schemas.headers import (
+    DLQ_ERROR_CLASS_HEADER as ERROR_CLASS,
+)
+from schemas.headers import (
+    DLQ_ERROR_MESSAGE_HEADER as ERROR_MESSAGE,
+)
+from schemas.headers import (
+    DLQ_ORIGIN_OFFSET_HEADER as ORIGIN_OFFSET,
+)
 from schemas.models import SyncResult
 from tests.writeback.conftest import Harness
 from tests.writeback.support import T0, accounts, read_all, result, stripe_ids, sync_records
