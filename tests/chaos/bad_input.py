@@ -1,7 +1,8 @@
 """Hostile input for a chaos run, and what each piece must end as.
 
-- poison bytes on every topic a consumer reads: each must come out on the dead-letter topic,
-  byte for byte, and stop nothing;
+- poison on every topic a consumer reads (bytes no decoder takes, and valid records of a type
+  the topic's consumer does not take): each must come out on the dead-letter topic, byte for
+  byte, and stop nothing;
 - manual sync requests and change events whose record ids carry SOQL-special characters: an
   Error or Skipped result naming that id, and no other record touched (no injection);
 - records with every optional field empty, a deleted record's events, 10,000-character
@@ -20,7 +21,7 @@ from confluent_kafka import Producer
 from cpqsync.kafka.topics import Topics
 from cpqsync.sandbox.org.simulator import OrgSimulator
 from schemas.codec import Codec
-from schemas.models import ChangeEvent, ChangeType, SyncRequest
+from schemas.models import ChangeEvent, ChangeType, SyncRequest, SyncResult, SyncStatus
 
 # Ids a user might paste, or an attacker craft, into `cpqsync sync-order ID`.
 HOSTILE_IDS = (
@@ -53,17 +54,38 @@ def poison_payloads(tag: str) -> list[bytes]:
 def send_poison(kafka: str, topics: Topics, codec: Codec, bad: BadInput) -> None:
     producer = Producer({"bootstrap.servers": kafka})
     inputs = [*topics.change_topics, topics.sync_requests, topics.sync_results]
+    # A valid record of a type the topic's consumer does not take is poison too.
+    misplaced_result = codec.encode(_result(), topics.sync_results)
+    misplaced_event = codec.encode(_event("Account", "001000000000000AAA"), topics.sync_results)
     for topic in inputs:
         payloads = poison_payloads(f"poison:{topic}")
-        # A valid record on the wrong topic is poison too: the sync cannot act on a result.
-        if topic != topics.sync_results:
-            payloads.append(
-                codec.encode(_request("Order", "801000000000000AAA"), topics.sync_requests)
-            )
+        payloads.append(misplaced_event if topic == topics.sync_results else misplaced_result)
         bad.poison[topic] = payloads
         for payload in payloads:
             producer.produce(topic, payload, key=b"poison")
     assert producer.flush(30) == 0
+
+
+def _result() -> SyncResult:
+    return SyncResult(
+        result_id=uuid.uuid4().hex,
+        primary_record_id="801000000000000AAA",
+        primary_object_type="Order",
+        status=SyncStatus.SUCCESS,
+        message="a result where a change event belongs",
+        duration_ms=1.0,
+    )
+
+
+def _event(object_type: str, record_id: str) -> ChangeEvent:
+    return ChangeEvent(
+        object_type=object_type,
+        record_id=record_id,
+        change_type=ChangeType.UPDATE,
+        changed_fields=["Name"],
+        values={"Name": "x"},
+        commit_timestamp=dt.datetime.now(dt.UTC),
+    )
 
 
 def _request(object_type: str, record_id: str) -> SyncRequest:
@@ -79,7 +101,6 @@ def _request(object_type: str, record_id: str) -> SyncRequest:
 def send_hostile_ids(kafka: str, topics: Topics, codec: Codec, bad: BadInput) -> None:
     """Manual requests and change events naming ids built to break out of a SOQL string."""
     producer = Producer({"bootstrap.servers": kafka})
-    now = dt.datetime.now(dt.UTC)
     for record_id in HOSTILE_IDS:
         request = _request("Order", record_id)
         producer.produce(
@@ -87,14 +108,7 @@ def send_hostile_ids(kafka: str, topics: Topics, codec: Codec, bad: BadInput) ->
             codec.encode(request, topics.sync_requests),
             key=record_id.encode(),
         )
-        event = ChangeEvent(
-            object_type="Account",
-            record_id=record_id,
-            change_type=ChangeType.UPDATE,
-            changed_fields=["Name"],
-            values={"Name": "x"},
-            commit_timestamp=now,
-        )
+        event = _event("Account", record_id)
         topic = topics.object_topic("Account")
         producer.produce(topic, codec.encode(event, topic), key=record_id.encode())
         bad.hostile_ids.append(record_id)

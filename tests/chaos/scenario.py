@@ -182,18 +182,13 @@ def run_chaos(profile: ChaosProfile, kafka: str, run_dir: Path, prefix: str) -> 
             injector.start()
             killer.start()
             workload.start()
-            hostile_at = chaos_started + profile.seconds / 3
-            while time.monotonic() - chaos_started < profile.seconds or workload_alive(workload):
-                if hostile_at and time.monotonic() >= hostile_at:
-                    bad_input.hostile_records(org, bad)
-                    bad_input.send_poison(kafka, stack.topics, stack.codec, bad)
-                    bad_input.send_hostile_ids(kafka, stack.topics, stack.codec, bad)
-                    hostile_at = 0
-                scraper.scrape(stack.roles)
-                time.sleep(2)
-            workload.join(60)
-            killer.stop()
-            injector.stop()
+            try:
+                _drive(profile, chaos_started, workload, scraper, stack, org, kafka, bad)
+                workload.join(60)
+            finally:
+                # Even when the run fails: a live killer would restart roles after teardown.
+                killer.stop()
+                injector.stop()
             faults.update(injector.counts)
             timings["chaos"] = time.monotonic() - chaos_started
 
@@ -229,5 +224,23 @@ def run_chaos(profile: ChaosProfile, kafka: str, run_dir: Path, prefix: str) -> 
             return outcome
 
 
-def workload_alive(workload: Workload) -> bool:
-    return workload._thread.is_alive()
+def _drive(
+    profile: ChaosProfile,
+    started: float,
+    workload: Workload,
+    scraper: MetricsScraper,
+    stack: ChaosStack,
+    org: OrgSimulator,
+    kafka: str,
+    bad: bad_input.BadInput,
+) -> None:
+    """The chaos phase's own loop: hostile input a third of the way in, metrics scraped."""
+    hostile_at = started + profile.seconds / 3
+    while time.monotonic() - started < profile.seconds or workload.running():
+        if hostile_at and time.monotonic() >= hostile_at:
+            bad_input.hostile_records(org, bad)
+            bad_input.send_poison(kafka, stack.topics, stack.codec, bad)
+            bad_input.send_hostile_ids(kafka, stack.topics, stack.codec, bad)
+            hostile_at = 0
+        scraper.scrape(stack.roles)
+        time.sleep(2)

@@ -66,6 +66,9 @@ class Workload:
         self._thread.start()
         return self
 
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
         if self._thread.is_alive():
