@@ -97,7 +97,11 @@ def assert_checker_notices(outcome: ChaosOutcome) -> None:
         c for c in objects["customer"] if c["metadata"]["salesforce_account_id"] == account
     ][:1]
     objects["customer"].append({**customer, "id": "cus_duplicate"})
-    price = next(p for p in objects["price"] if p.get("lookup_key") and p.get("active"))
+    price = next(  # a per-unit price (tiered ones have no unit amount to get wrong)
+        p
+        for p in objects["price"]
+        if p.get("lookup_key") and p.get("active") and p.get("unit_amount_decimal")
+    )
     price["unit_amount_decimal"] = "1"
     objects["product"].append({"id": "sf_unexplained", "name": "?", "metadata": {}})
     found = "\n".join(consistency.compare(verdict.org, objects, verdict.expected).discrepancies)
