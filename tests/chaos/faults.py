@@ -66,6 +66,7 @@ class FaultInjector:
         self.stripe.configure_faults()
         self.stripe.set_latency(0)
         self.stripe.set_rate_limit(None)
+        self.org.api_usage.fail_next(0)  # a burst not yet spent would hit the checker
         if self.error is not None:
             raise self.error
 
