@@ -57,6 +57,16 @@ class StaleView(StripeUnavailable):
     """Stripe refused a plan built partly from remembered lookups: re-plan from fresh ones."""
 
 
+class IdempotencyConflict(StaleView):
+    """Stripe refused a create: the same key was used with other parameters.
+
+    A customer is created under a key naming only its account (one customer per account,
+    ever), so two members syncing an account's first orders at once, from hydrations either
+    side of an amendment, cannot both create one. The loser gets this; re-planning from a
+    fresh lookup finds the winner's customer and updates it instead.
+    """
+
+
 class StripeRejected(PermanentError):
     """Stripe refused a request (4xx): the message quotes its type, code, text and request id."""
 

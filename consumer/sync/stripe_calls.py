@@ -33,7 +33,7 @@ from tenacity import (
 )
 
 from consumer.engine import Pacer
-from consumer.sync.failures import StripeRejected, StripeUnavailable
+from consumer.sync.failures import IdempotencyConflict, StripeRejected, StripeUnavailable
 from consumer.sync.single_flight import SingleFlight
 from cpqsync.settings import StripeSettings
 
@@ -228,6 +228,8 @@ class StripeCaller:
 
 def _should_retry(error: stripe.StripeError, failure: StripeUnavailable) -> bool:
     """What the stripe client retries, minus a 5xx Stripe replayed (it would replay it again)."""
+    if isinstance(failure, IdempotencyConflict):
+        return False  # the same key only ever gets the same refusal: re-plan instead
     if isinstance(error, stripe.APIConnectionError):
         return bool(error.should_retry)
     headers = error.headers or {}
@@ -240,6 +242,8 @@ def _should_retry(error: stripe.StripeError, failure: StripeUnavailable) -> bool
 def classify(error: stripe.StripeError) -> StripeUnavailable | StripeRejected:
     status = error.http_status
     text = f"Stripe Error: {describe(error)}"
+    if isinstance(error, stripe.IdempotencyError):
+        return IdempotencyConflict(text, request_id=error.request_id)
     transient = (
         isinstance(error, stripe.APIConnectionError)
         or status is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import pytest
@@ -12,11 +13,18 @@ from pydantic import SecretStr
 from consumer.engine import Pacer
 from consumer.sync.apply import PlanApplier
 from consumer.sync.dashboard import DashboardLinks
-from consumer.sync.failures import StripeRejected, StripeUnavailable
-from consumer.sync.planning import Operation, Plan, SourceRecord, ref
+from consumer.sync.failures import IdempotencyConflict, StripeRejected, StripeUnavailable
+from consumer.sync.planning import (
+    Operation,
+    Plan,
+    PlanningContext,
+    SourceRecord,
+    plan_account,
+    ref,
+)
 from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
 from cpqsync.sandbox.stripe_emulator import StripeEmulator
-from cpqsync.settings import StripeSettings
+from cpqsync.settings import Settings, StripeSettings
 
 ACCOUNT = SourceRecord("Account", "001A")
 PRODUCT = SourceRecord("Product2", "01tA")
@@ -171,3 +179,25 @@ def test_unrefused_errors_are_classified(emulator: StripeEmulator) -> None:
         assert "resource_missing" in str(error)
     else:
         raise AssertionError("a 404 must surface as StripeRejected")
+
+
+def test_two_members_creating_one_account_customer_make_one_customer() -> None:
+    # Regression (chaos): two members synced an account's first orders at once, from hydrations
+    # either side of an amendment; keys hashed the differing names, so Stripe made two
+    # customers. The create key now names the account only: the second is refused, and its
+    # retry re-plans from a fresh lookup instead of creating.
+    context = PlanningContext(Settings(), now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    before = {"Id": "001Dp0000000AYlIAM", "Name": "Acme", "attributes": {"type": "Account"}}
+    after = {**before, "Name": "Acme (renamed)"}
+    first, second = plan_account(before, context=context), plan_account(after, context=context)
+    [create_a], [create_b] = first.operations, second.operations
+    assert create_a.kind == create_b.kind == "customer.create"
+    assert create_a.idempotency_key == create_b.idempotency_key
+
+    with StripeEmulator() as emulator:
+        applied = PlanApplier(caller_for(emulator)).apply(first)
+        assert applied.error is None
+        with pytest.raises(IdempotencyConflict):
+            PlanApplier(caller_for(emulator)).apply(second)
+        assert [c["name"] for c in emulator.objects("customer")] == ["Acme"]
+    assert issubclass(IdempotencyConflict, StripeUnavailable), "retried, never an Error record"

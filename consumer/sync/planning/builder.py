@@ -28,12 +28,15 @@ class PlanBuilder:
         *,
         target: str | dict[str, str] | None = None,
         writeback: tuple[WriteBack, ...] = (),
+        key_params: dict[str, Any] | None = None,
     ) -> None:
+        """``key_params``, when given, replaces ``params`` in the idempotency key: for objects
+        whose identity is the record alone, so every intent to create one shares one key."""
         if operation_id in self._operations:
             return
         if "." in operation_id:
             raise ValueError(f"operation ids cannot contain '.': {operation_id!r}")
-        key = idempotency_key(source.id, kind, params, target)
+        key = idempotency_key(source.id, kind, params if key_params is None else key_params, target)
         self._operations[operation_id] = Operation(
             operation_id, kind, params, source, key, target, writeback
         )

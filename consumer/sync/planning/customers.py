@@ -144,11 +144,15 @@ def plan_customer(
         update = {k: v for k, v in params.items() if k in allowed}
         builder.add(CUSTOMER_OPERATION, "customer.update", update, record, target=existing)
         return existing
+    # One customer per account, ever (C1): the create key names the account only, so members
+    # creating it at once from different versions of the account cannot make two; the loser
+    # gets Stripe's idempotency_error and re-plans into an update.
     builder.add(
         CUSTOMER_OPERATION,
         "customer.create",
         params,
         record,
         writeback=(WriteBack(record, "Stripe_ID__c"),),
+        key_params={},
     )
     return ref(CUSTOMER_OPERATION)
