@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import stripe
 
+from consumer.sync.customer_versions import is_superseded, version_key
 from consumer.sync.failures import StripeRejected, StripeUnavailable
 from consumer.sync.plan_stages import stages
 from consumer.sync.planning import Operation, Plan, resolve_refs
@@ -72,6 +73,8 @@ class Applied:
     operation: Operation
     result: Mapping[str, Any]
     request_id: str | None
+    # Not sent: the object already reflects a newer version of its record (``result`` is it).
+    superseded: bool = False
 
     @property
     def stripe_id(self) -> str | None:
@@ -85,6 +88,8 @@ class ApplyOutcome:
 
     plan: Plan
     applied: list[Applied] = field(default_factory=list)
+    # Updates left out because Stripe already held newer data (customer_versions).
+    superseded: list[Applied] = field(default_factory=list)
     failed: Operation | None = None
     error: StripeRejected | None = None
 
@@ -119,7 +124,10 @@ class PlanApplier:
             for operation, answer in zip(stage, answers, strict=True):
                 if isinstance(answer, Applied):
                     results[operation.id] = answer.result
-                    outcome.applied.append(answer)
+                    if answer.superseded:
+                        outcome.superseded.append(answer)
+                    else:
+                        outcome.applied.append(answer)
                 elif isinstance(answer, StripeRejected) and outcome.failed is None:
                     outcome.failed, outcome.error = operation, answer
             if outcome.failed is not None:
@@ -139,6 +147,10 @@ class PlanApplier:
             target = _target(target, operation.kind)
         else:
             _no_target(target, operation.kind)
+        if operation.kind == "customer.update" and version_key(params) is not None:
+            newer = self._newer_customer(operation, target, params)
+            if newer is not None:
+                return newer
         options: stripe.RequestOptions = {"idempotency_key": operation.idempotency_key}
         # The exact request: identical ones in flight together (workers planning the same new
         # customer) are sent once and share Stripe's answer, which a replay would repeat.
@@ -159,3 +171,16 @@ class PlanApplier:
             obj = self._caller.call(lambda client: call(client, target, params, retry_options))
         response = obj.last_response
         return Applied(operation, to_plain(obj), response.request_id if response else None)
+
+    def _newer_customer(self, operation: Operation, target: str, params: Params) -> Applied | None:
+        """The customer as Stripe holds it, when that reflects a newer account than ``params``.
+
+        Read just before writing: a late writer (an order sync that read the account before an
+        amendment whose own sync already wrote the customer) must not undo the amendment."""
+        customer = self._caller.call(lambda client: client.v1.customers.retrieve(target))
+        current = to_plain(customer)
+        if not is_superseded(params, current):
+            return None
+        response = customer.last_response
+        request_id = response.request_id if response else None
+        return Applied(operation, current, request_id, superseded=True)

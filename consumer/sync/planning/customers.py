@@ -13,6 +13,7 @@ from typing import Any
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.mapping.evaluate import apply_mapping
 from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
+from consumer.sync.planning.account_version import account_version_metadata
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.identity import record_metadata
@@ -70,7 +71,11 @@ def customer_params(account: Mapping[str, Any], context: PlanningContext) -> dic
         if "phone" in params:
             shipping["phone"] = params["phone"]
         params["shipping"] = shipping
-    params["metadata"] = record_metadata("account", str(account["Id"]), context)
+    params["metadata"] = {
+        **record_metadata("account", str(account["Id"]), context),
+        # The account version this write reflects: a later-read one must not be overwritten.
+        **account_version_metadata(account, sandbox=context.sandbox),
+    }
     mapped = apply_mapping(
         params,
         context.settings.mappings.customer,
