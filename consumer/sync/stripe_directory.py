@@ -193,14 +193,22 @@ class PriceDirectory:
         # lookup key -> (when Stripe said so, the price or None for "no price has this key")
         self._by_key: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
-    def find(self, lookup_keys: Collection[str]) -> tuple[dict[str, dict[str, Any]], bool]:
+    def find(
+        self, lookup_keys: Collection[str], *, fresh: bool = False
+    ) -> tuple[dict[str, dict[str, Any]], bool]:
         """(lookup key -> price with its tiers, for the keys that have one; whether any of
-        that answer came from memory rather than from Stripe just now)."""
+        that answer came from memory rather than from Stripe just now).
+
+        ``fresh`` asks Stripe for every key. A retry needs that: ``forget`` alone does not
+        keep memory out of it, since the roots synced side by side with the refused one go on
+        teaching the memory (a replayed create answers with the price as it was when first
+        created, active and holding its lookup key, however long ago another process archived
+        it), so the re-plan got the same stale price and was refused for good."""
         now = self._clock()
         found: dict[str, dict[str, Any]] = {}
         known: set[str] = set()
         with self._lock:
-            for key in lookup_keys:
+            for key in () if fresh else lookup_keys:
                 cached = self._by_key.get(key)
                 if cached is not None and now - cached[0] < self._ttl:
                     known.add(key)

@@ -8,7 +8,8 @@ a pricebook price by its lookup key, with its parameters so a changed entry is n
 a schedule by the Order's ``Stripe_ID__c`` or by metadata among the customer's schedules,
 together with the line prices it uses; an invoiced order's invoice by metadata. On a retry of
 a failed attempt (``deep``) the sync also looks for line prices the attempt created before it
-failed, which are still active and carry their order line's id in metadata.
+failed, which are still active and carry their order line's id in metadata, and asks Stripe for
+the pricebook prices instead of trusting what the process remembers.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ class StripeLookup:
         current: dict[str, Mapping[str, Any]] = {}
         customers = self._customers(needs.accounts, current)
         products = self._products(needs.products)
-        prices, remembered = self._pricebook_prices(needs.entries)
+        # A retry (``deep``) may follow a refusal of what memory made us send: ask Stripe.
+        prices, remembered = self._pricebook_prices(needs.entries, fresh=deep)
         meters = {
             pid: mid
             for pid in sorted(needs.metered)
@@ -224,11 +226,11 @@ class StripeLookup:
     # --- prices ----------------------------------------------------------------------------
 
     def _pricebook_prices(
-        self, entries: Mapping[str, Record]
+        self, entries: Mapping[str, Record], *, fresh: bool
     ) -> tuple[dict[str, KnownPrice], bool]:
         """The entries' prices, and whether the answer came (partly) from memory."""
         by_key = {price_lookup_key(eid, sandbox=self._sandbox): eid for eid in entries}
-        found, remembered = self.prices.find(by_key)
+        found, remembered = self.prices.find(by_key, fresh=fresh)
         known = {by_key[key]: KnownPrice(str(price["id"]), price) for key, price in found.items()}
         return known, remembered
 
