@@ -2,8 +2,13 @@
 
 One query per object type with ``Id IN (...)`` (chunked) selecting exactly what the planner
 reads (``planning.required_fields``: mapping sources, filter fields, relationships), then one
-query per child object for the whole batch: an order's lines, the lines' consumption schedules
-and rates, and the products' standard consumption schedules and rates. Children are nested in
+query per child object for the whole batch: the lines' consumption schedules and rates, and the
+products' standard consumption schedules and rates. An order's lines come with the order, in a
+parent-to-child subquery: the org finds them through the order (an index) rather than by
+filtering every line on ``OrderId`` (the org simulator scans, which took 2 s per batch of 50
+with 2,000 orders in the org, against 30 ms for the subquery). Orders whose lines do not all
+fit in the subquery's answer (Salesforce pages large child sets) have them queried by
+``OrderId`` instead. Children are nested in
 the REST shape the planner expects (``record[relationship]["records"]``). A root the org no
 longer returns was deleted since its event, and is simply absent from the result.
 """
@@ -15,11 +20,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from consumer.sync.planning import required_fields
-from consumer.sync.salesforce_reads import SalesforceReader
+from consumer.sync.planning.orders import records_of
+from consumer.sync.salesforce_reads import SalesforceReader, select_list
 from consumer.sync.triggers import RecordRef
 from cpqsync.settings import Settings
 
 Record = dict[str, Any]
+_LINES = "OrderItems"  # Order's child relationship to OrderItem
 
 
 def _relationship(records: list[Record]) -> dict[str, Any]:
@@ -85,13 +92,20 @@ class Hydrator:
         return entries
 
     def _orders(self, ids: list[str]) -> list[Record]:
-        orders = self._reader.by_ids("Order", self._fields["Order"], ids)
-        items = self._reader.by_ids(
-            "OrderItem",
-            [*self._fields["OrderItem"], "OrderId"],
-            [str(o["Id"]) for o in orders],
-            id_field="OrderId",
-        )
+        line_fields = [*self._fields["OrderItem"], "OrderId"]
+        # Names from the planner's field table, no values: nothing here comes from a record.
+        lines_query = f"(SELECT {select_list(['Id', *line_fields])} FROM {_LINES})"  # noqa: S608
+        orders = self._reader.by_ids("Order", [*self._fields["Order"], lines_query], ids)
+        items: list[Record] = []
+        paged: list[str] = []
+        for order in orders:
+            nested = order.get(_LINES)
+            if isinstance(nested, Mapping) and nested.get("done") is False:
+                paged.append(str(order["Id"]))  # the rest is behind nextRecordsUrl
+            else:
+                items.extend(dict(line) for line in records_of(nested))
+        if paged:
+            items.extend(self._reader.by_ids("OrderItem", line_fields, paged, id_field="OrderId"))
         self._attach_line_schedules(items)
         self._attach_product_schedules(
             [i["Product2"] for i in items if isinstance(i.get("Product2"), dict)]
@@ -100,7 +114,7 @@ class Hydrator:
         for item in sorted(items, key=lambda i: str(i["Id"])):
             lines[str(item["OrderId"])[:15]].append(item)
         for order in orders:
-            order["OrderItems"] = _relationship(lines.get(str(order["Id"])[:15], []))
+            order[_LINES] = _relationship(lines.get(str(order["Id"])[:15], []))
         return orders
 
     # --- children ------------------------------------------------------------------------

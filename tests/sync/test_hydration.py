@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from consumer.sync.hydration import Hydrator
 from consumer.sync.roots import RootResolver
 from consumer.sync.salesforce_reads import SalesforceReader
@@ -24,8 +27,8 @@ def test_a_batch_of_orders_costs_one_query_per_object_type(org: OrgSimulator) ->
     org.clear_request_log()
     records = hydrator.hydrate(orders)
     assert set(records) == set(orders)
-    # Order, OrderItem, line schedules, line rates, product schedules, product rates.
-    assert len(org.request_log) == 6, [e.path for e in org.request_log]
+    # Orders with their lines, line schedules, line rates, product schedules, product rates.
+    assert len(org.request_log) == 5, [e.path for e in org.request_log]
 
     globex = records[RecordRef("Order", org.dataset.id("order_globex"))]
     assert globex["Account"]["Name"] == "Globex GmbH"
@@ -63,3 +66,46 @@ def test_order_lines_lead_to_their_orders(org: OrgSimulator) -> None:
     )
     assert roots == (RecordRef("Order", order_id),)
     assert gone == ()
+
+
+class PagingReader(SalesforceReader):
+    """The org's answer when an order's lines do not all fit in its subquery (Salesforce pages
+    large child sets behind ``nextRecordsUrl``); every other read goes to the real org."""
+
+    def __init__(self, org: OrgSimulator, paged_order: str) -> None:
+        super().__init__(SalesforceRest(SalesforceAuth(org_settings(org))))
+        self.paged_order = paged_order
+        self.line_queries: list[list[str]] = []
+
+    def by_ids(
+        self, object_type: str, fields: Iterable[str], ids: Iterable[str], *, id_field: str = "Id"
+    ) -> list[dict[str, Any]]:
+        ids = list(ids)
+        records = super().by_ids(object_type, fields, ids, id_field=id_field)
+        if object_type == "OrderItem":
+            self.line_queries.append(ids)
+        for record in records:
+            if object_type == "Order" and record["Id"] == self.paged_order:
+                first = record["OrderItems"]["records"][:1]
+                record["OrderItems"] = {
+                    "totalSize": 2,
+                    "done": False,
+                    "records": first,
+                    "nextRecordsUrl": "/services/data/v62.0/query/01g-2000",
+                }
+        return records
+
+
+def test_an_order_whose_lines_are_paged_gets_them_all_by_order_id(org: OrgSimulator) -> None:
+    acme, globex = (org.dataset.id(ref) for ref in ("order_acme", "order_globex"))
+    reader = PagingReader(org, paged_order=globex)
+    whole = Hydrator(reader_for(org), Settings()).hydrate([RecordRef("Order", globex)])
+    records = Hydrator(reader, Settings()).hydrate(
+        [RecordRef("Order", acme), RecordRef("Order", globex)]
+    )
+    assert reader.line_queries == [[globex]]  # only the paged order's lines, by OrderId
+    lines = records[RecordRef("Order", globex)]["OrderItems"]["records"]
+    expected = whole[RecordRef("Order", globex)]["OrderItems"]["records"]
+    assert len(expected) >= 2
+    assert [line["Id"] for line in lines] == [line["Id"] for line in expected]
+    assert records[RecordRef("Order", acme)]["OrderItems"]["records"]
