@@ -458,12 +458,18 @@ def _plan_invoice(
     params = apply_mapping(
         params, context.settings.mappings.invoice, sources, label="invoice"
     ).params
+    # The customer is a placeholder when the plan also creates it, its id when it exists; a
+    # retry after a crash sees the second where the first attempt planned the first. Keyed on
+    # the account instead, the retry replays the first attempt's invoice rather than leaving it
+    # behind as a draft beside a second one.
+    key_params = {**params, "customer": {"account": str(order.get("AccountId") or "")}}
     builder.add(
         INVOICE_OPERATION,
         "invoice.create",
         params,
         record,
         writeback=(WriteBack(record, "Stripe_ID__c"),),
+        key_params=key_params,
     )
     invoice = ref(INVOICE_OPERATION)
     for line in phase.invoice_items:
