@@ -39,6 +39,9 @@ from cpqsync.sandbox.stripe_emulator import StripeEmulator
 from cpqsync.settings import Settings
 from tests.chaos.expected_state import Expectation, expectation
 
+# Customer metadata carrying the account version it was written from (salesforce_/sandbox_).
+_VERSION_SUFFIX = "_account_modstamp"
+
 STRIPE_KINDS = (
     "customer",
     "product",
@@ -247,6 +250,30 @@ class _Checker:
         for problem in mismatches(params, actual):
             self.report.add(f"{what} {actual['id']}: {problem}")
 
+    def _compare_customer(self, what: str, op: Operation, actual: dict[str, Any]) -> None:
+        """Every planned value exactly; the account version token only as "not newer".
+
+        The token records the account version the customer was last written from. A later
+        account write that changes no mapped field (our own writeback storing the Stripe id,
+        say) rightly causes no customer update, so the token may trail the account's current
+        stamp; it must never be ahead of it, and every mapped value must match.
+        """
+        params = dict(op.params)
+        metadata = dict(params.get("metadata") or {})
+        tokens = {k: metadata.pop(k) for k in list(metadata) if k.endswith(_VERSION_SUFFIX)}
+        params["metadata"] = metadata
+        comparable = {k: v for k, v in params.items() if not is_ref(v)}
+        for problem in mismatches(comparable, actual):
+            self.report.add(f"{what} {actual['id']}: {problem}")
+        have = actual.get("metadata") or {}
+        for key, want in tokens.items():
+            stored = have.get(key)
+            if stored is None or str(stored) > str(want):
+                self.report.add(
+                    f"{what} {actual['id']}: metadata.{key} is {stored!r}, "
+                    f"the account is at {want!r}"
+                )
+
     def _stripe_id_field(self, object_type: str, record_id: str, want: str, what: str) -> None:
         record = self.org.get(object_type, record_id)
         if record.get("Stripe_ID__c") != want:
@@ -272,7 +299,7 @@ class _Checker:
             if actual is None:
                 continue
             self.customers[account] = actual["id"]
-            self._compare(what, op, actual, skip=set())
+            self._compare_customer(what, op, actual)
             self._stripe_id_field("Account", account, actual["id"], what)
             self._success_record(account, what)
         for account, customers in found.items():
