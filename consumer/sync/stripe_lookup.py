@@ -159,7 +159,9 @@ class StripeLookup:
                 invoice = self._invoice(order_id, customer.id)
                 if invoice is not None:
                     invoices[order_id] = invoice
-            if deep:
+            # An attempt killed before its schedule existed may have left line prices: a crash
+            # redelivers at attempt 1, so "no schedule yet" (not only a retry) means look.
+            if deep or (found is None and not _one_time_only(order)):
                 for item_id, price in self._orphan_line_prices(order, products).items():
                     line_prices.setdefault(item_id, price)
         known = KnownStripeObjects(

@@ -30,3 +30,29 @@ def test_an_invoice_keeps_its_key_once_the_customer_it_created_exists() -> None:
 
     assert "customer.create" not in {op.kind for op in retry.operations}
     assert invoice_key(first) == invoice_key(retry)
+
+
+def test_a_line_price_left_by_a_crash_that_the_plan_no_longer_uses_is_archived() -> None:
+    # Regression (chaos): an attempt created a line's own price and was killed before the
+    # schedule; by the redelivery the line matched its entry's price again (P6), so the plan
+    # used the entry's price and the orphan stayed active for ever.
+    scenario = yaml.safe_load((SCENARIOS / "quarterly_line_gets_its_own_price.yaml").read_text())
+    base = plan_scenario(scenario)
+    line_id = next(op.source.id for op in base.operations if op.source.object_type == "OrderItem")
+    orphan = {
+        "id": "price_orphan",
+        "price": {
+            "id": "price_orphan",
+            "active": True,
+            "unit_amount_decimal": "1",  # no longer what the line needs
+            "metadata": {"salesforce_line_price": "true", "salesforce_order_item_id": line_id},
+        },
+    }
+    known = {"context": {"known": {"line_prices": {line_id: orphan}}}}
+    plan = plan_scenario(merge(scenario, known))
+    archives = [
+        op for op in plan.operations if op.kind == "price.update" and op.target == "price_orphan"
+    ]
+    assert len(archives) == 1 and archives[0].params == {"active": False}
+    kinds = [op.kind for op in plan.operations]
+    assert kinds.index("price.update") > kinds.index("subscription_schedule.create")

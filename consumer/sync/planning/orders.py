@@ -344,6 +344,15 @@ def _line_price_ref(
             # An interrupted attempt created it but never archived it (P6).
             phase.archives.append((line_archive_operation_id(str(item["Id"])), kept.id))
         return kept.id
+    if (
+        kept is not None
+        and kept.price is not None
+        and kept.price.get("active")
+        and _is_line_price(kept.price)
+    ):
+        # A line price an interrupted attempt left behind that this plan no longer uses (the
+        # line or its entry changed since): archive it with the others (P6).
+        phase.archives.append((f"{line_archive_operation_id(str(item['Id']))}_stale", kept.id))
     if entry.get("Id") and not line.amount_mapped:
         entry_view = entry
         if not isinstance(entry.get("Product2"), dict) and context.settings.mappings.price.custom:
