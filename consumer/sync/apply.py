@@ -75,6 +75,9 @@ class Applied:
     request_id: str | None
     # Not sent: the object already reflects a newer version of its record (``result`` is it).
     superseded: bool = False
+    # The answer to an earlier identical request (Stripe's replay, or this process's): the
+    # object as it was then, not necessarily as it is now.
+    replayed: bool = False
 
     @property
     def stripe_id(self) -> str | None:
@@ -158,8 +161,8 @@ class PlanApplier:
             [operation.kind, target, operation.idempotency_key, params], sort_keys=True, default=str
         )
         try:
-            obj = self._caller.call(
-                lambda client: call(client, target, params, options), shared=request
+            obj, replayed = self._caller.call_shared(
+                lambda client: call(client, target, params, options), request
             )
         except StripeUnavailable as error:
             if not (error.replayed and operation.kind in _TARGETED):
@@ -169,8 +172,13 @@ class PlanApplier:
             retry_key = f"{operation.idempotency_key[: MAX_KEY_LENGTH - 6]}:retry"
             retry_options: stripe.RequestOptions = {"idempotency_key": retry_key}
             obj = self._caller.call(lambda client: call(client, target, params, retry_options))
+            replayed = False
         response = obj.last_response
-        return Applied(operation, to_plain(obj), response.request_id if response else None)
+        replayed = replayed or bool(
+            response and str(response.headers.get("Idempotent-Replayed", "")).lower() == "true"
+        )
+        request_id = response.request_id if response else None
+        return Applied(operation, to_plain(obj), request_id, replayed=replayed)
 
     def _newer_customer(self, operation: Operation, target: str, params: Params) -> Applied | None:
         """The customer as Stripe holds it, when that reflects a newer account than ``params``.

@@ -347,7 +347,7 @@ class SyncHandler(BatchHandler[SyncInput]):
     def _learn(self, outcome: ApplyOutcome) -> None:
         for applied in outcome.applied:
             self._metrics.stripe_operations.labels(applied.operation.kind).inc()
-            self._lookup.learn(applied.operation.kind, applied.result)
+            self._lookup.learn(applied.operation.kind, applied.result, replayed=applied.replayed)
 
     def _attempt_for(self, root: RecordRef, trigger: Trigger) -> Attempt:
         return Attempt(

@@ -48,14 +48,15 @@ class SingleFlight:
         self._kept: OrderedDict[str, tuple[float, Any]] = OrderedDict()  # oldest first
         self.shared = 0  # calls answered without a request of their own
 
-    def run(self, key: str, fn: Callable[[], T]) -> T:
+    def run(self, key: str, fn: Callable[[], T]) -> tuple[T, bool]:
+        """(the answer, whether it was another call's rather than this call's own request)."""
         with self._lock:
             self._expire()
             kept = self._kept.get(key)
             if kept is not None:
                 self.shared += 1
                 result: T = kept[1]
-                return result
+                return result, True
             flight = self._flights.get(key)
             leader = flight is None
             if flight is None:
@@ -67,7 +68,7 @@ class SingleFlight:
             if flight.error is not None:
                 raise flight.error
             shared: T = flight.result  # type: ignore[assignment]
-            return shared
+            return shared, True
         try:
             flight.result = fn()
         except BaseException as error:
@@ -77,7 +78,7 @@ class SingleFlight:
             with self._lock:
                 self._kept[key] = (self._clock(), flight.result)
                 self._kept.move_to_end(key)
-            return flight.result
+            return flight.result, False
         finally:
             with self._lock:
                 del self._flights[key]

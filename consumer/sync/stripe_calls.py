@@ -158,15 +158,16 @@ class StripeCaller:
         """Calls answered by an identical request another thread had in flight."""
         return self._flights.shared
 
-    def call(self, fn: Callable[[stripe.StripeClient], T], *, shared: str | None = None) -> T:
-        """Run one request; raise ``StripeUnavailable`` / ``StripeRejected`` when it fails.
-
-        ``shared`` names the request exactly (idempotency key and parameters): a call while
-        another with the same name is in flight waits for that one's outcome instead.
-        """
-        if shared is not None:
-            return self._flights.run(shared, lambda: self._call(fn))
+    def call(self, fn: Callable[[stripe.StripeClient], T]) -> T:
+        """Run one request; raise ``StripeUnavailable`` / ``StripeRejected`` when it fails."""
         return self._call(fn)
+
+    def call_shared(self, fn: Callable[[stripe.StripeClient], T], request: str) -> tuple[T, bool]:
+        """``call``, except that a call while another with the same ``request`` (idempotency
+        key and parameters, exactly) is in flight, or shortly after it succeeded, gets that
+        one's answer. Returns (answer, whether it was another call's: a replay, as Stripe's
+        own replays, of the object as it was then)."""
+        return self._flights.run(request, lambda: self._call(fn))
 
     def _call(self, fn: Callable[[stripe.StripeClient], T]) -> T:
         options: dict[str, Any] = {"sleep": self._sleep} if self._sleep is not None else {}

@@ -361,15 +361,19 @@ class StripeLookup:
         Returns whether anything remembered was dropped."""
         return self.prices.forget()
 
-    def learn(self, kind: str, result: Mapping[str, Any]) -> None:
-        """Remember an object the applier just created, so the next lookup needs no call."""
+    def learn(self, kind: str, result: Mapping[str, Any], *, replayed: bool = False) -> None:
+        """Remember an object the applier just created, so the next lookup needs no call.
+
+        A replayed answer is the object as first created: a pricebook price another process
+        has replaced since (P7) would come back active and holding the lookup key, so replayed
+        prices teach nothing."""
         if kind in ("customer.create", "customer.update"):
             self.customers.remember(dict(result))
         elif kind in ("subscription_schedule.create", "subscription_schedule.update"):
             self.schedules.remember(dict(result))
         elif kind == "product.create":
             self.products.remember(str(result["id"]))
-        elif kind in ("price.create", "price.update"):
+        elif kind in ("price.create", "price.update") and not replayed:
             self.prices.remember(result)
         elif kind == "billing.meter.create":
             self.meters.remember(str(result["event_name"]), str(result["id"]))

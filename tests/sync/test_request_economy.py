@@ -20,6 +20,7 @@ from consumer.sync.planning import Operation, Plan, SourceRecord, ref
 from consumer.sync.single_flight import SingleFlight
 from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
 from consumer.sync.stripe_directory import PriceDirectory, ScheduleDirectory
+from consumer.sync.stripe_lookup import StripeLookup
 from cpqsync.sandbox.stripe_emulator import StripeEmulator
 from cpqsync.settings import StripeSettings
 
@@ -144,7 +145,8 @@ def test_identical_creates_from_many_workers_reach_stripe_once(emulator: StripeE
         thread.start()
     for thread in threads:
         thread.join()
-    applier.apply(plan)  # after the first answered: still no second request
+    again = applier.apply(plan)  # after the first answered: still no second request
+    assert again.applied[0].replayed
     posts = [e for e in emulator.request_log() if e.method == "POST"]
     assert len(posts) == 1 and posts[0].status == 200
     assert len(set(ids)) == 1 and len(emulator.objects("customer")) == 1
@@ -162,18 +164,18 @@ def test_a_failed_call_is_not_remembered() -> None:
         with pytest.raises(RuntimeError):
             flight.run("k", failing)
     assert len(calls) == 2
-    assert flight.run("k", lambda: 7) == 7
+    assert flight.run("k", lambda: 7) == (7, False)
 
 
 def test_answers_are_kept_only_for_a_while() -> None:
     now = [0.0]
     flight = SingleFlight(keep_s=60, clock=lambda: now[0])
     counter = iter(range(10))
-    assert flight.run("k", lambda: next(counter)) == 0
+    assert flight.run("k", lambda: next(counter)) == (0, False)
     now[0] = 59
-    assert flight.run("k", lambda: next(counter)) == 0
+    assert flight.run("k", lambda: next(counter)) == (0, True)  # the first answer, replayed
     now[0] = 61
-    assert flight.run("k", lambda: next(counter)) == 1
+    assert flight.run("k", lambda: next(counter)) == (1, False)
 
 
 # --- retries through the pacer -----------------------------------------------------------
@@ -286,3 +288,36 @@ def test_concurrent_schedule_misses_share_one_listing(emulator: StripeEmulator) 
         thread.join()
     assert found == [{}] * 10
     assert len(emulator.request_log()) <= 2  # one listing, at most one more for late misses
+
+
+def test_a_replayed_price_is_not_remembered(emulator: StripeEmulator) -> None:
+    """A replay is the price as first created: after a replacement took its lookup key (P7)
+    it would come back active and holding the key, and must not displace the replacement."""
+    caller = caller_for(emulator)
+    lookup = StripeLookup(caller, sandbox=False)
+    create = op(
+        "price:pbe",
+        "price.create",
+        {
+            "currency": "usd",
+            "unit_amount": 100,
+            "lookup_key": "sf_pbe_1",
+            "product_data": {"name": "P"},
+        },
+    )
+    applier = PlanApplier(caller)
+    first = applier.apply(Plan(ORDER, (create,))).applied[0]
+    old_id = first.stripe_id
+    assert old_id is not None
+    replacement = new_price(caller)
+    caller.call(
+        lambda c: c.v1.prices.update(
+            replacement.id, {"lookup_key": "sf_pbe_1", "transfer_lookup_key": True}
+        )
+    )
+    lookup.prices.forget()
+    assert lookup.prices.find(["sf_pbe_1"])[0]["sf_pbe_1"]["id"] == replacement.id
+    replay = PlanApplier(caller_for(emulator)).apply(Plan(ORDER, (create,))).applied[0]
+    assert replay.replayed and replay.stripe_id == old_id  # Stripe's replay: the old price
+    lookup.learn("price.create", replay.result, replayed=replay.replayed)
+    assert lookup.prices.find(["sf_pbe_1"])[0]["sf_pbe_1"]["id"] == replacement.id
