@@ -3,7 +3,8 @@
 Org simulator (shipped dataset + generated orders) → bridge (Pub/Sub over TLS) → Kafka
 (embedded Tansu unless ``--bootstrap``) → sync consumer → Stripe emulator with 150 ms latency
 on every request and a 100 requests/s limit (Stripe's live-mode limit). The sync paces itself at
-that limit (``stripe.requests_per_second``).
+90 % of that limit (``stripe.requests_per_second``). The emulator runs in a process of its own
+(``cpqsync sandbox stripe``), as Stripe is remote; everything else shares this one.
 
 1. **Throughput**: N orders activated at once; orders/s from the first activation to the last
    order's result, Stripe requests per order (429s excluded), and the achieved Stripe request
@@ -22,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import re
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -33,9 +36,14 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import requests
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from consumer.sync.service import SyncService
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.sandbox.broker import EmbeddedBroker
 from cpqsync.sandbox.datasets import default_dataset
@@ -45,6 +53,7 @@ from cpqsync.sandbox.stripe_emulator import StripeEmulator
 from schemas.models import SyncResult
 from tests.sync.stack import Stack, stack_settings
 
+ROOT = Path(__file__).resolve().parents[1]
 LATENCY_MS = 150
 LIMIT = 100
 # The sync's configured share of the limit, with a margin: requests bunch up on the way.
@@ -59,7 +68,7 @@ class Run:
     rate_limited: int
     latencies: list[float]
     endpoints: Counter[str]
-    # Stripe requests answered (any status) in each second of the run, from its start.
+    # Stripe requests sent (429s included) in each second of the run, from its start.
     timeline: list[int]
 
     @property
@@ -84,23 +93,132 @@ def kafka(bootstrap: str | None) -> Iterator[str]:
         yield broker.bootstrap_servers
 
 
-def _wait_done(stack: Stack, wanted: set[str]) -> dict[str, SyncResult]:
-    while True:
-        done = {
-            r.primary_record_id: r
-            for r in stack.results()
-            if r.primary_record_id in wanted and r.secondary_record_id is None
-        }
-        if len(done) == len(wanted):
-            return done
-        time.sleep(0.5)
+class _Results:
+    """Order results as they arrive, read once by a background consumer.
+
+    Re-reading the whole results topic every half second (the tests' way) costs the process
+    more CPU with every result, which the sync then lacks: at 2,000 orders it skewed the run.
+    """
+
+    def __init__(self, stack: Stack) -> None:
+        self._topic = stack.topics.sync_results
+        self._codec = stack.codec
+        self._lock = threading.Lock()
+        self._raw: dict[str, list[bytes | None]] = {}  # record id -> its results, undecoded
+        self._stop = threading.Event()
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": stack.kafka,
+                "group.id": f"bench-results-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+            }
+        )
+        partitions = stack.settings.kafka.partitions
+        self._consumer.assign(
+            [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in range(partitions)]
+        )
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            message = self._consumer.poll(0.2)
+            if message is None or message.error() is not None:
+                continue
+            key = message.key()
+            if key is not None:
+                with self._lock:
+                    self._raw.setdefault(key.decode(), []).append(message.value())
+
+    def wait(self, wanted: set[str]) -> dict[str, SyncResult]:
+        """The root result of each of ``wanted`` (decoded here: the rest never is)."""
+        done: dict[str, SyncResult] = {}
+        while True:
+            with self._lock:
+                arrived = {w: self._raw.pop(w) for w in wanted - done.keys() if w in self._raw}
+            for record_id, values in arrived.items():
+                for value in values:
+                    result = self._codec.decode_as(value, self._topic, SyncResult)
+                    if result.secondary_record_id is None:
+                        done[record_id] = result
+            if len(done) == len(wanted):
+                return done
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._consumer.close()
+
+
+class _StripeProcess:
+    """The Stripe emulator in a process of its own (``cpqsync sandbox stripe``), as Stripe is
+    remote. In the bench's process, its one-second rate window saw requests bunched by the GIL
+    (its event loop waits its turn among a hundred threads, then takes a backlog at once): 429s
+    at 90 % of the limit that no remote API would send. Admin calls go over HTTP."""
+
+    def __init__(self, latency_ms: float, rate_limit: int) -> None:
+        self._process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cpqsync",
+                "sandbox",
+                "stripe",
+                "--latency-ms",
+                str(latency_ms),
+                "--rate-limit",
+                str(rate_limit),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            if line.startswith("{"):
+                ready = json.loads(line)
+                self.api_base: str = ready["api_base"]
+                self.api_key: str = ready["api_key"]
+                break
+        else:
+            raise SystemExit(f"the Stripe emulator exited with {self._process.wait()}")
+        self._http = requests.Session()
+
+    def request_log(self) -> list[dict[str, Any]]:
+        response = self._http.get(f"{self.api_base}/_emulator/requests", timeout=60)
+        response.raise_for_status()
+        entries: list[dict[str, Any]] = response.json()["data"]
+        return entries
+
+    def clear_request_log(self) -> None:
+        self._http.delete(f"{self.api_base}/_emulator/requests", timeout=60).raise_for_status()
+
+    def close(self) -> None:
+        self._http.close()
+        self._process.terminate()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+@contextlib.contextmanager
+def stripe_process() -> Iterator[_StripeProcess]:
+    emulator = _StripeProcess(LATENCY_MS, LIMIT)
+    try:
+        yield emulator
+    finally:
+        emulator.close()
 
 
 class _Sampler:
-    """Counts the emulator's answered requests once a second, for a per-second timeline."""
+    """The sync's Stripe requests (429s included) in each second, for a timeline."""
 
-    def __init__(self, stripe: StripeEmulator) -> None:
-        self._stripe = stripe
+    def __init__(self, sync: SyncService) -> None:
+        self._sync = sync
+        self._base = sync.stripe_requests
         self._counts: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -109,7 +227,7 @@ class _Sampler:
     def _run(self) -> None:
         start = time.monotonic()
         while not self._stop.wait(max(0.0, start + len(self._counts) + 1 - time.monotonic())):
-            self._counts.append(len(self._stripe.request_log()))
+            self._counts.append(self._sync.stripe_requests - self._base)
 
     def stop(self) -> list[int]:
         self._stop.set()
@@ -125,34 +243,36 @@ def run(
     prefix = f"bench-sync-{uuid.uuid4().hex[:8]}"
     with (
         OrgSimulator(dataset=default_dataset()) as org,
-        StripeEmulator(latency_ms=LATENCY_MS, rate_limit=LIMIT) as stripe,
+        stripe_process() as stripe,
     ):
         ids = generate_orders(org.store, org.dataset, warm_up + orders, seed=11)
         warm, ids = ids[:warm_up], ids[warm_up:]
-        settings = stack_settings(org, stripe, bootstrap, prefix)
+        settings = stack_settings(org, cast(StripeEmulator, stripe), bootstrap, prefix)
         settings.stripe.requests_per_second = PACE
         settings.stripe.timeout_s = 30
         settings.consumer.workers = 1 if sequential else 32
         settings.consumer.max_attempts = 10
         ensure_topics(bootstrap, Topics(prefix).all_topics(), partitions=2)
-        stack = Stack(org, stripe, bootstrap, settings)
+        stack = Stack(org, cast(StripeEmulator, stripe), bootstrap, settings)
+        results: _Results | None = None
         try:
             stack.start_bridge()
-            stack.start_sync(batch_size=1 if sequential else None)
+            sync = stack.start_sync(batch_size=1 if sequential else None)
+            results = _Results(stack)
             for order_id in warm:
                 org.activate_order(order_id)
-            _wait_done(stack, set(warm))
+            results.wait(set(warm))
             stripe.clear_request_log()
             wanted = set(ids)
             started = time.monotonic()
-            sampler = _Sampler(stripe)
+            sampler = _Sampler(sync)
             for n, order_id in enumerate(ids):
                 if pace:
                     delay = started + n / pace - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
                 org.activate_order(order_id)
-            done = _wait_done(stack, wanted)
+            done = results.wait(wanted)
             seconds = time.monotonic() - started
             timeline = sampler.stop()
             failed = [r.message for r in done.values() if r.status.value != "Success"]
@@ -167,18 +287,20 @@ def run(
             return Run(
                 orders=orders,
                 seconds=seconds,
-                requests=sum(1 for e in log if e.status != 429),
-                rate_limited=sum(1 for e in log if e.status == 429),
+                requests=sum(1 for e in log if e["status"] != 429),
+                rate_limited=sum(1 for e in log if e["status"] == 429),
                 latencies=sorted(latencies),
                 endpoints=Counter(
-                    endpoint(e.method, e.path, e.params)
-                    + (f" -> {e.status}" if e.status != 200 else "")
-                    + (" (replayed)" if e.replayed else "")
+                    endpoint(e["method"], e["path"], e["params"])
+                    + (f" -> {e['status']}" if e["status"] != 200 else "")
+                    + (" (replayed)" if e["replayed"] else "")
                     for e in log
                 ),
                 timeline=timeline,
             )
         finally:
+            if results is not None:
+                results.close()
             stack.close()
 
 
