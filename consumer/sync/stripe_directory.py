@@ -51,11 +51,19 @@ class MetadataIndex:
         list_call: ListCall,
         key: str,
         filters: dict[str, Any] | None = None,
+        *,
+        slim: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        newest_wins: bool = False,
     ) -> None:
+        """``slim`` keeps only what callers need of each listed object (memory, for indexes
+        over many objects). Several objects with one value: the first listed is kept, or with
+        ``newest_wins`` the most recently created."""
         self._caller = caller
         self._list = list_call
         self._key = key
         self._filters = filters or {}
+        self._slim = slim
+        self._newest_wins = newest_wins
         self._lock = threading.Lock()  # guards the objects
         self._refreshing = threading.Lock()  # one listing at a time
         self._objects: dict[str, dict[str, Any]] = {}
@@ -113,8 +121,13 @@ class MetadataIndex:
                 plain = to_plain(obj)
                 value = (plain.get("metadata") or {}).get(self._key)
                 if value:
+                    kept = self._slim(plain) if self._slim is not None else plain
                     with self._lock:
-                        self._objects.setdefault(str(value), plain)
+                        current = self._objects.get(str(value))
+                        if current is None or (
+                            self._newest_wins and kept.get("created", 0) > current.get("created", 0)
+                        ):
+                            self._objects[str(value)] = kept
             if page.data and (incremental or first):
                 self._newest = page.data[0].id
             first = False
@@ -174,6 +187,34 @@ def _customer_of(obj: Mapping[str, Any]) -> str | None:
     if isinstance(customer, Mapping):
         customer = customer.get("id")
     return customer if isinstance(customer, str) else None
+
+
+class LinePriceDirectory:
+    """Order item id -> the newest line price made for it, from one index over all prices.
+
+    What a crash can leave behind: an attempt that created a line's own price and died before
+    the schedule. A first sync of an order (no schedule found) asks here rather than listing
+    each product's active prices for every new order (1.75 requests per order at 20 orders/s,
+    more than the budget left). Misses share incremental listings, as schedules do; the price
+    of it is one full listing of the account's prices when a process first misses. Only ids
+    are kept: a candidate's current state (active or not, tiers) must be retrieved."""
+
+    def __init__(self, caller: StripeCaller, item_key: str) -> None:
+        self._index = MetadataIndex(
+            caller,
+            lambda c, p: c.v1.prices.list(p),  # type: ignore[arg-type]
+            item_key,
+            slim=lambda price: {
+                "id": price["id"],
+                "created": price.get("created", 0),
+                "metadata": {item_key: (price.get("metadata") or {}).get(item_key)},
+            },
+            newest_wins=True,
+        )
+
+    def find_many(self, item_ids: Collection[str]) -> dict[str, str]:
+        """Order item id -> price id, for the items some line price was ever made for."""
+        return {item: str(p["id"]) for item, p in self._index.find_many(item_ids).items()}
 
 
 class PriceDirectory:

@@ -31,6 +31,7 @@ from consumer.sync.planning.orders import records_of
 from consumer.sync.stripe_calls import StripeCaller, is_missing, to_plain
 from consumer.sync.stripe_directory import (
     CustomerDirectory,
+    LinePriceDirectory,
     MeterDirectory,
     PriceDirectory,
     ProductDirectory,
@@ -124,6 +125,7 @@ class StripeLookup:
         self.prices = PriceDirectory(caller)
         self.meters = MeterDirectory(caller)
         self.schedules = ScheduleDirectory(caller, self.key("salesforce_order_id"))
+        self.line_price_index = LinePriceDirectory(caller, self.key("salesforce_order_item_id"))
 
     def key(self, name: str) -> str:
         return metadata_key(name, sandbox=self._sandbox)
@@ -161,9 +163,15 @@ class StripeLookup:
                     invoices[order_id] = invoice
             # An attempt killed before its schedule existed may have left line prices: a crash
             # redelivers at attempt 1, so "no schedule yet" (not only a retry) means look.
-            if deep or (found is None and not _one_time_only(order)):
-                for item_id, price in self._orphan_line_prices(order, products).items():
-                    line_prices.setdefault(item_id, price)
+            # A retry lists the products' active prices; a first sync asks the index.
+            if deep:
+                orphans = self._orphan_line_prices(order, products)
+            elif found is None and not _one_time_only(order):
+                orphans = self._left_line_prices(order)
+            else:
+                orphans = {}
+            for item_id, price in orphans.items():
+                line_prices.setdefault(item_id, price)
         known = KnownStripeObjects(
             customers=customers,
             products=products,
@@ -265,6 +273,17 @@ class StripeLookup:
                 price = self._retrieve_price(price_id)
                 if price is not None:
                     out[str(item_id)] = KnownPrice(price_id, price)
+        return out
+
+    def _left_line_prices(self, order: Record) -> dict[str, KnownPrice]:
+        """``_orphan_line_prices`` from the line price index: the order's items that ever had
+        a line price (rare on a first sync: a crash), each price retrieved to see if active."""
+        items = [str(i["Id"]) for i in records_of(order.get("OrderItems"))]
+        out: dict[str, KnownPrice] = {}
+        for item_id, price_id in self.line_price_index.find_many(items).items():
+            price = self._retrieve_price(price_id)
+            if price is not None and price.get("active"):
+                out[item_id] = KnownPrice(price_id, price)
         return out
 
     def _orphan_line_prices(

@@ -21,6 +21,7 @@ from consumer.sync.single_flight import SingleFlight
 from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
 from consumer.sync.stripe_directory import PriceDirectory, ScheduleDirectory
 from consumer.sync.stripe_lookup import StripeLookup
+from consumer.sync.triggers import RecordRef
 from cpqsync.sandbox.stripe_emulator import StripeEmulator
 from cpqsync.settings import StripeSettings
 
@@ -321,3 +322,55 @@ def test_a_replayed_price_is_not_remembered(emulator: StripeEmulator) -> None:
     assert replay.replayed and replay.stripe_id == old_id  # Stripe's replay: the old price
     lookup.learn("price.create", replay.result, replayed=replay.replayed)
     assert lookup.prices.find(["sf_pbe_1"])[0]["sf_pbe_1"]["id"] == replacement.id
+
+
+def test_a_first_sync_finds_a_line_price_a_crash_left_active(emulator: StripeEmulator) -> None:
+    """An attempt killed between a line's price and its schedule is redelivered at attempt 1:
+    the order's first sync must still find that price (to use it, then archive it: P6), and
+    without listing every product's prices for every new order."""
+    caller = caller_for(emulator)
+    lookup = StripeLookup(caller, sandbox=False)
+    item_key = lookup.key("salesforce_order_item_id")
+
+    def line_price(item_id: str, active: bool = True) -> str:
+        price = caller.call(
+            lambda c: c.v1.prices.create(
+                {
+                    "currency": "usd",
+                    "unit_amount": 900,
+                    "recurring": {"interval": "month"},
+                    "product_data": {"name": "Seats"},
+                    "metadata": {item_key: item_id, "salesforce_line_price": "true"},
+                }
+            )
+        )
+        if not active:
+            caller.call(lambda c: c.v1.prices.update(price.id, {"active": False}))
+        return str(price.id)
+
+    def order(order_id: str, *items: str) -> dict[RecordRef, dict[str, object]]:
+        lines = [
+            {"Id": i, "SBQQ__SubscriptionPricing__c": "Fixed Price", "Product2": None}
+            for i in items
+        ]
+        record: dict[str, object] = {"Id": order_id, "OrderItems": {"records": lines}}
+        return {RecordRef("Order", order_id): record}
+
+    archived = line_price("802A", active=False)
+    orphan = line_price("802B")
+    assert archived != orphan
+    emulator.clear_request_log()
+    known = lookup.view(order("801A", "802A", "802B", "802C")).known.line_prices
+    assert {item: price.id for item, price in known.items()} == {"802B": orphan}
+    listings = [e for e in emulator.request_log() if e.path == "/v1/prices"]
+    assert len(listings) == 1  # one listing of the account's prices, not one per product
+
+    line_price("802D")  # created after the listing, by another process
+    emulator.clear_request_log()
+    later = lookup.view(order("801B", "802D", "802E")).known.line_prices
+    assert set(later) == {"802D"}
+    assert [
+        e.params.get("ending_before") is not None
+        for e in emulator.request_log()
+        if e.path == "/v1/prices"
+    ] == [True]  # only what is newer than the last listing
