@@ -150,6 +150,20 @@ class StripeLookup:
             for order_id, order in needs.orders.items()
         }
         found_schedules = self._schedules(needs.orders, order_customers)
+        # An attempt killed before its schedule existed may have left line prices: a crash
+        # redelivers at attempt 1, so "no schedule yet" (not only a retry) means look. A retry
+        # lists the products' active prices; a first sync asks the index, the batch at once.
+        left = (
+            {}
+            if deep
+            else self._left_line_prices(
+                [
+                    order
+                    for order_id, order in needs.orders.items()
+                    if order_id not in found_schedules and not _one_time_only(order)
+                ]
+            )
+        )
         for order_id, order in needs.orders.items():
             customer = order_customers[order_id]
             found = found_schedules.get(order_id)
@@ -161,17 +175,11 @@ class StripeLookup:
                 invoice = self._invoice(order_id, customer.id)
                 if invoice is not None:
                     invoices[order_id] = invoice
-            # An attempt killed before its schedule existed may have left line prices: a crash
-            # redelivers at attempt 1, so "no schedule yet" (not only a retry) means look.
-            # A retry lists the products' active prices; a first sync asks the index.
             if deep:
-                orphans = self._orphan_line_prices(order, products)
-            elif found is None and not _one_time_only(order):
-                orphans = self._left_line_prices(order)
-            else:
-                orphans = {}
-            for item_id, price in orphans.items():
-                line_prices.setdefault(item_id, price)
+                for item_id, price in self._orphan_line_prices(order, products).items():
+                    line_prices.setdefault(item_id, price)
+        for item_id, price in left.items():
+            line_prices.setdefault(item_id, price)
         known = KnownStripeObjects(
             customers=customers,
             products=products,
@@ -275,10 +283,13 @@ class StripeLookup:
                     out[str(item_id)] = KnownPrice(price_id, price)
         return out
 
-    def _left_line_prices(self, order: Record) -> dict[str, KnownPrice]:
-        """``_orphan_line_prices`` from the line price index: the order's items that ever had
-        a line price (rare on a first sync: a crash), each price retrieved to see if active."""
-        items = [str(i["Id"]) for i in records_of(order.get("OrderItems"))]
+    def _left_line_prices(self, orders: list[Record]) -> dict[str, KnownPrice]:
+        """``_orphan_line_prices`` from the line price index, for all ``orders`` in one search:
+        their items that ever had a line price (rare on a first sync: a crash), each price
+        retrieved to see whether it is still active."""
+        items = [str(i["Id"]) for order in orders for i in records_of(order.get("OrderItems"))]
+        if not items:
+            return {}
         out: dict[str, KnownPrice] = {}
         for item_id, price_id in self.line_price_index.find_many(items).items():
             price = self._retrieve_price(price_id)
