@@ -218,6 +218,7 @@ class SyncService:
         if self._handler is not None:
             self._handler.close()
         self.parts.applier.close()
+        self.parts.lookup.close()
 
     def start(self) -> SyncService:
         engine = self._prepare()

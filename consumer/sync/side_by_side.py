@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 class SideBySide:
@@ -35,6 +38,15 @@ class SideBySide:
         outcomes: list[T | Exception] = [_outcome(calls[0])]
         outcomes.extend(_outcome(future.result) for future in others)
         return outcomes
+
+    def pair(self, first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
+        """Both results; an exception from either is raised (after both have finished)."""
+        later = self._executor().submit(second)
+        try:
+            one = first()
+        finally:
+            futures.wait([later])
+        return one, later.result()
 
     def close(self) -> None:
         with self._lock:

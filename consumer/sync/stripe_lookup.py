@@ -28,6 +28,7 @@ from consumer.sync.planning.identity import (
     product_id,
 )
 from consumer.sync.planning.orders import records_of
+from consumer.sync.side_by_side import SideBySide
 from consumer.sync.stripe_calls import StripeCaller, is_missing, to_plain
 from consumer.sync.stripe_directory import (
     CustomerDirectory,
@@ -126,6 +127,10 @@ class StripeLookup:
         self.meters = MeterDirectory(caller)
         self.schedules = ScheduleDirectory(caller, self.key("salesforce_order_id"))
         self.line_price_index = LinePriceDirectory(caller, self.key("salesforce_order_item_id"))
+        self._side_by_side = SideBySide(16, "cpqsync-lookup")
+
+    def close(self) -> None:
+        self._side_by_side.close()
 
     def key(self, name: str) -> str:
         return metadata_key(name, sandbox=self._sandbox)
@@ -149,21 +154,22 @@ class StripeLookup:
             order_id: customers.get(str(order.get("AccountId") or _id(order.get("Account"))))
             for order_id, order in needs.orders.items()
         }
-        found_schedules = self._schedules(needs.orders, order_customers)
         # An attempt killed before its schedule existed may have left line prices: a crash
         # redelivers at attempt 1, so "no schedule yet" (not only a retry) means look. A retry
-        # lists the products' active prices; a first sync asks the index, the batch at once.
-        left = (
-            {}
-            if deep
-            else self._left_line_prices(
-                [
-                    order
-                    for order_id, order in needs.orders.items()
-                    if order_id not in found_schedules and not _one_time_only(order)
-                ]
-            )
+        # lists the products' active prices; a first sync asks the index, the batch at once,
+        # while the schedules are searched (both may wait for a listing).
+        recurring = [order for order in needs.orders.values() if not _one_time_only(order)]
+        found_schedules, candidates = self._side_by_side.pair(
+            lambda: self._schedules(needs.orders, order_customers),
+            lambda: {} if deep else self._line_price_candidates(recurring),
         )
+        unscheduled = {
+            item_id
+            for order in recurring
+            if str(order["Id"]) not in found_schedules
+            for item_id in _item_ids(order)
+        }
+        left = self._still_active({i: p for i, p in candidates.items() if i in unscheduled})
         for order_id, order in needs.orders.items():
             customer = order_customers[order_id]
             found = found_schedules.get(order_id)
@@ -283,15 +289,16 @@ class StripeLookup:
                     out[str(item_id)] = KnownPrice(price_id, price)
         return out
 
-    def _left_line_prices(self, orders: list[Record]) -> dict[str, KnownPrice]:
-        """``_orphan_line_prices`` from the line price index, for all ``orders`` in one search:
-        their items that ever had a line price (rare on a first sync: a crash), each price
-        retrieved to see whether it is still active."""
-        items = [str(i["Id"]) for order in orders for i in records_of(order.get("OrderItems"))]
-        if not items:
-            return {}
+    def _line_price_candidates(self, orders: list[Record]) -> dict[str, str]:
+        """Item id -> the newest line price made for it, for the items of ``orders`` that ever
+        had one (from the index: on a first sync, only a crash leaves any)."""
+        items = [item for order in orders for item in _item_ids(order)]
+        return self.line_price_index.find_many(items) if items else {}
+
+    def _still_active(self, candidates: Mapping[str, str]) -> dict[str, KnownPrice]:
+        """``_orphan_line_prices`` for a first sync: the candidates Stripe says are active."""
         out: dict[str, KnownPrice] = {}
-        for item_id, price_id in self.line_price_index.find_many(items).items():
+        for item_id, price_id in candidates.items():
             price = self._retrieve_price(price_id)
             if price is not None and price.get("active"):
                 out[item_id] = KnownPrice(price_id, price)
@@ -407,6 +414,10 @@ class StripeLookup:
             self.prices.remember(result)
         elif kind == "billing.meter.create":
             self.meters.remember(str(result["event_name"]), str(result["id"]))
+
+
+def _item_ids(order: Record) -> list[str]:
+    return [str(item["Id"]) for item in records_of(order.get("OrderItems"))]
 
 
 def _one_time_only(order: Record) -> bool:
