@@ -30,6 +30,7 @@ from schemas.models import SyncResult
 from tests.chaos import bad_input, consistency
 from tests.chaos.faults import FaultInjector, expire_replay_ids
 from tests.chaos.killer import Killer, KillerStats
+from tests.chaos.orphan_trace import orphan_traces
 from tests.chaos.roles import wait_until
 from tests.chaos.secret_scan import (
     MetricsScraper,
@@ -220,6 +221,16 @@ def run_chaos(profile: ChaosProfile, kafka: str, run_dir: Path, prefix: str) -> 
             )
             (run_dir / "summary.json").write_text(json.dumps(outcome.summary(), indent=2))
             (run_dir / "discrepancies.txt").write_text("\n".join(verdict.report.discrepancies))
+            (run_dir / "orphans.txt").write_text(
+                orphan_traces(
+                    verdict.report.discrepancies,
+                    stripe.request_log(),
+                    {
+                        str(r["Id"]): str(r["OrderId"])
+                        for r in org.store.records("OrderItem", include_deleted=True)
+                    },
+                )
+            )
             timings["total"] = time.monotonic() - started
             return outcome
 
