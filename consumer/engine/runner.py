@@ -206,7 +206,7 @@ class ConsumerEngine(Generic[T]):
             if holding_off:
                 scheduler.wait_progress(_POLL_TIMEOUT_S)
             elif budget > 0 and len(self._paused) < len(buffered):
-                messages = consumer.consume(min(budget, _MAX_FETCH), _POLL_TIMEOUT_S)
+                messages = self._fetch(min(budget, _MAX_FETCH))
             else:
                 # Nothing may be fetched: serve the group protocol (so the member is
                 # not expelled however long the handler blocks), then wait for room.
@@ -219,6 +219,26 @@ class ConsumerEngine(Generic[T]):
                 self._intake(messages)
             scheduler.nudge()
             self._update_gauges(buffered)
+
+    def _fetch(self, limit: int) -> list[Any]:
+        """What librdkafka has prefetched, up to ``limit``; if nothing, the first to arrive.
+
+        ``consume(n, timeout)`` returns early only once it has all ``n``: with
+        fewer prefetched it sits out the whole timeout while the messages it
+        holds wait, which at the end of a burst (or on a trickle) delayed every
+        last batch by a full tick. So take what is there without waiting, and
+        block only while there is nothing, returning as soon as one message arrives.
+        """
+        consumer = self._consumer
+        messages: list[Any] = consumer.consume(limit, 0)
+        if messages:
+            return messages
+        first = consumer.poll(_POLL_TIMEOUT_S)
+        if first is None:
+            return messages
+        if limit == 1:
+            return [first]
+        return [first, *consumer.consume(limit - 1, 0)]
 
     def _intake(self, raw_messages: list[Any]) -> None:
         decoded: list[Message[T]] = []
