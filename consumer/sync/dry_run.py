@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from consumer.sync.convergence import without_unchanged_updates
 from consumer.sync.handler import PLANNERS
 from consumer.sync.hydration import Hydrator
 from consumer.sync.planning import KnownStripeObjects, Plan, PlanningContext
@@ -53,4 +54,6 @@ def dry_run(
         trigger="manual",
         salesforce_instance_url=reader.instance_url,
     )
-    return PLANNERS[record.object_type](hydrated, context=context)
+    plan = PLANNERS[record.object_type](hydrated, context=context)
+    # What the sync would send: it drops the updates Stripe already holds (convergence).
+    return without_unchanged_updates(plan, view.current) if with_lookup else plan

@@ -272,8 +272,16 @@ class StripeLookup:
     def _line_prices_of(
         self, schedule: Mapping[str, Any], entry_prices: Mapping[str, KnownPrice]
     ) -> dict[str, KnownPrice]:
-        """The order-line prices a schedule uses, keyed by the line's id (from item metadata)."""
-        pricebook = {known.id for known in entry_prices.values()}
+        """The price a schedule uses for each order line, keyed by the line's id (from item
+        metadata), its pricebook entry's included.
+
+        A line on its entry's price keeps that price while the line's amount still matches it,
+        even once the entry's price moves on (P7) or while it is about to: the planner would
+        otherwise give the line a price of its own and rewrite the schedule, re-sending the
+        other lines' archived prices, which Stripe refuses — leaving the new line price active
+        for good. (The chaos run found it when an order resynced between an entry's change in
+        Salesforce and its replacement price in Stripe, or from a remembered entry price.)"""
+        pricebook = {known.id: known for known in entry_prices.values()}
         item_key = self.key("salesforce_order_item_id")
         out: dict[str, KnownPrice] = {}
         for phase in schedule.get("phases") or ():
@@ -282,7 +290,10 @@ class StripeLookup:
                 if isinstance(price_id, Mapping):
                     price_id = price_id.get("id")
                 item_id = (item.get("metadata") or {}).get(item_key)
-                if not item_id or not isinstance(price_id, str) or price_id in pricebook:
+                if not item_id or not isinstance(price_id, str):
+                    continue
+                if price_id in pricebook:
+                    out[str(item_id)] = pricebook[price_id]
                     continue
                 price = self._retrieve_price(price_id)
                 if price is not None:

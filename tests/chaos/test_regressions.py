@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 import pytest
 
+from consumer.sync.dry_run import dry_run
+from consumer.sync.triggers import RecordRef
 from cpqsync.sandbox.datasets import default_dataset
 from cpqsync.sandbox.org.simulator import OrgSimulator
 from cpqsync.sandbox.stripe_emulator import StripeEmulator
@@ -146,3 +148,27 @@ def test_an_entry_price_changed_back_and_forth_keeps_one_active_price(stack: Sta
     assert [(p["lookup_key"], p["unit_amount_decimal"]) for p in active] == [
         (f"sf_pbe_{entry}", "550000")
     ]
+
+
+def test_a_line_on_its_entrys_price_keeps_it_while_the_entry_moves_on(stack: Stack) -> None:
+    """Chaos CI run, this session: 11 line prices left active, each after a refused schedule
+    update.
+
+    The onboarding line (5000) uses its entry's price (5000). The entry then moved to 5500 in
+    Salesforce, and the order synced again before the entry's replacement price existed in
+    Stripe (or from a remembered entry price). The lookups left the entry's price out of the
+    line prices the schedule uses, so the plan gave the line a price of its own and rewrote the
+    schedule, which Stripe refused (it re-sends the other lines' archived prices); the new line
+    price was never archived. The line's price has not changed: the order needs nothing.
+    """
+    org = stack.org
+    order = org.dataset.id("order_acme")
+    entry = org.dataset.id("onboarding_usd")
+    org.activate_order(order)
+    stack.wait_for_results(lambda rs: roots_reported(rs, [order]))
+    stack.stop_syncs()  # the entry's change is not applied to Stripe meanwhile
+    org.update("PricebookEntry", entry, {"UnitPrice": 5500})
+
+    plan = dry_run(stack.settings, RecordRef("Order", order), with_lookup=True)
+    assert plan.status == "ready", plan
+    assert [(op.kind, op.id) for op in plan.operations] == []

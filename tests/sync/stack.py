@@ -126,6 +126,10 @@ class Stack:
         self._syncs.remove(service)
         service.stop()
 
+    def stop_syncs(self) -> None:
+        for service in list(self._syncs):
+            self.stop_sync(service)
+
     def results(self) -> list[SyncResult]:
         topic = self.topics.sync_results
         return [
