@@ -16,7 +16,7 @@ from typing import Any
 from cpqsync.sandbox.stripe_emulator import RequestLogEntry
 
 _ORDER_ITEM = re.compile(r"\bOrderItem (\w+)")
-_ORDER = re.compile(r"\bOrder (\w+)")
+_RECORD = re.compile(r"\b(?:Order|PricebookEntry|Account|Product2) (\w{18})\b")
 _OBJECT = re.compile(r"\b((?:price|sub_sched|cus|in)_\w+)")
 
 
@@ -25,23 +25,19 @@ def orphan_traces(
     log: list[RequestLogEntry],
     order_of_item: dict[str, str],
 ) -> str:
-    """A readable trace per discrepancy that names an order or a line ('' when none does)."""
+    """A readable trace per discrepancy that names a record ('' when none does)."""
     items_of: dict[str, list[str]] = {}
     for item, order in order_of_item.items():
         items_of.setdefault(order, []).append(item)
     sections = []
     for line in discrepancies:
-        item_match, order_match = _ORDER_ITEM.search(line), _ORDER.search(line)
-        order = (
-            order_of_item.get(item_match.group(1), "?")
-            if item_match
-            else order_match.group(1)
-            if order_match
-            else None
-        )
-        if order is None:
+        records = _RECORD.findall(line)
+        item_match = _ORDER_ITEM.search(line)
+        if item_match:
+            records.append(order_of_item.get(item_match.group(1), "?"))
+        if not records:
             continue
-        texts = [order, *items_of.get(order, [])]
+        texts = [t for r in records for t in (r, *items_of.get(r, []))]
         objects = _OBJECT.findall(line)
         rows = [
             f"{n:6d} {e.method} {e.path} status={e.status} replayed={e.replayed} "
@@ -49,7 +45,7 @@ def orphan_traces(
             for n, e in enumerate(log)
             if any(o in e.path for o in objects) or any(_mentions(e.params, t) for t in texts)
         ]
-        sections.append(f"== {line} (order {order})\n" + "\n".join(rows))
+        sections.append(f"== {line} (records {records})\n" + "\n".join(rows))
     return "\n\n".join(sections)
 
 
@@ -59,4 +55,4 @@ def _mentions(params: dict[str, Any], text: str) -> bool:
 
 def _brief(params: dict[str, Any]) -> str:
     text = json.dumps(params, default=str, sort_keys=True)
-    return text if len(text) < 400 else text[:400] + "…"
+    return text if len(text) < 3000 else text[:3000] + "…"
