@@ -11,6 +11,15 @@ the rate and honours ``Retry-After``) and is tried again with backoff a few time
 still fails becomes ``StripeUnavailable`` (the engine retries the message later) or
 ``StripeRejected`` (a 4xx: an Error result quoting Stripe's type, code, message and request id).
 
+Only a few callers at a time hold a reservation with the pacer (``MAX_WAITING``); the others
+queue in front of it. The pacer's token bucket gives each caller a send time when it asks, at
+the rate of that moment: with a hundred threads queued, the ones that asked while the rate was
+halved after a 429 keep their late send times while those asking after it recovered are
+scheduled earlier, and the two groups go out together: 116 requests in one second at 90/s
+in the 1,000-order bench, twice the rate with 200 threads (``test_stripe_pacing.py``), and
+each 429 that causes halves the rate again. With a short queue the rate of the moment
+applies to nearly every send.
+
 Identical requests in flight together (same idempotency key and parameters, typically many
 workers creating one new customer) are sent once (``single_flight.py``).
 """
@@ -41,14 +50,19 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_ATTEMPTS = 6
+# Callers holding a reservation with the pacer at once (the pacer's burst at 90/s).
+MAX_WAITING = 8
 # 429s within this many seconds of one another are one congestion event: the pacer halves its
 # rate once for them, as TCP halves once per round trip, not once per lost packet.
 CONGESTION_WINDOW_S = 1.0
 
 
-def build_stripe_client(settings: StripeSettings) -> stripe.StripeClient:
+def build_stripe_client(
+    settings: StripeSettings, *, http_client: stripe.HTTPClient | None = None
+) -> stripe.StripeClient:
     """The one way the sync builds its client: pinned version and timeout, no retries of its
-    own (``StripeCaller`` retries through the pacer, ``stripe.max_network_retries`` times)."""
+    own (``StripeCaller`` retries through the pacer, ``stripe.max_network_retries`` times).
+    ``http_client`` (built with ``stripe.timeout_s``) lets a benchmark time the responses."""
     if settings.api_key is None:
         raise ValueError("stripe.api_key is not set (CPQSYNC_STRIPE__API_KEY)")
     return stripe.StripeClient(
@@ -56,7 +70,7 @@ def build_stripe_client(settings: StripeSettings) -> stripe.StripeClient:
         stripe_version=settings.api_version,
         base_addresses={"api": settings.api_base} if settings.api_base else None,
         max_network_retries=0,
-        http_client=stripe.RequestsClient(timeout=settings.timeout_s),
+        http_client=http_client or stripe.RequestsClient(timeout=settings.timeout_s),
     )
 
 
@@ -136,9 +150,11 @@ class StripeCaller:
         network_backoff_s: float = 0.5,
         max_network_backoff_s: float = 5.0,
         sleep: Callable[[float], None] | None = None,
+        max_waiting: int = MAX_WAITING,
     ) -> None:
         self.client = client
         self._pacer = pacer
+        self._waiting = threading.Semaphore(max_waiting)
         self._attempts = rate_limit_attempts
         self._network_retries = network_retries
         self._backoff = wait_random_exponential(multiplier=backoff_s, max=max_backoff_s)
@@ -212,7 +228,8 @@ class StripeCaller:
         return max(backoff, retry_after) if retry_after is not None else backoff
 
     def _once(self, fn: Callable[[stripe.StripeClient], T]) -> T:
-        self._pacer.acquire()
+        with self._waiting:
+            self._pacer.acquire()
         self.requests += 1
         try:
             return fn(self.client)
