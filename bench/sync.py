@@ -12,8 +12,10 @@ on every request and a 100 requests/s limit (Stripe's live-mode limit). The sync
 2. **Baseline**: the same path with one worker and one message per batch (one order at a
    time), on fewer orders (it is slow by construction); the ratio is throughput / baseline.
 3. **Latency**: after 10 warm-up orders (customers and products exist, caches are warm), orders
-   activated at a steady 20/s; Salesforce commit time of the activation → the order's result,
-   produced right after its schedule was created. p50/p99 (target p99 < 2 s).
+   activated at a steady 20/s; Salesforce commit time of the activation (the change event's
+   ``commitTimestamp``, as the org simulator stamped it) → the moment the sync received Stripe's
+   answer to the order's schedule create (timed in the sync's own HTTP client). p50/p99 (target
+   p99 < 2 s). Beside it, commit → the order's result (after the line prices are archived).
 
 Run: ``python bench/sync.py`` (scaled down: 200 / 30 / 200 orders) or ``--full`` (2,000 orders
 for throughput, 400 for latency, as the issue asks).
@@ -33,17 +35,20 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests
+import stripe
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from consumer.sync.service import SyncService
+from consumer.sync.stripe_calls import build_stripe_client
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.sandbox.broker import EmbeddedBroker
 from cpqsync.sandbox.datasets import default_dataset
@@ -66,7 +71,9 @@ class Run:
     seconds: float
     requests: int
     rate_limited: int
+    # Commit -> schedule created, and commit -> the order's result, in seconds.
     latencies: list[float]
+    result_latencies: list[float]
     endpoints: Counter[str]
     # Stripe requests sent (429s included) in each second of the run, from its start.
     timeline: list[int]
@@ -213,6 +220,39 @@ def stripe_process() -> Iterator[_StripeProcess]:
         emulator.close()
 
 
+class _ScheduleClock(stripe.RequestsClient):
+    """The sync's HTTP client, noting when Stripe's answer to each order's schedule create
+    arrived (wall clock, as the commit timestamps are): the moment the schedule exists for
+    the sync. A replayed answer keeps the first moment."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.created: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        **options: Any,
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        content, status, response_headers = super().request(
+            method, url, headers, post_data, **options
+        )
+        if status == 200 and method.lower() == "post" and url.endswith("/subscription_schedules"):
+            at = datetime.now(UTC)
+            metadata = json.loads(content).get("metadata") or {}
+            order = next(
+                (v for k, v in metadata.items() if k.endswith("salesforce_order_id")), None
+            )
+            if order:
+                with self._lock:
+                    self.created.setdefault(str(order)[:15], at)
+        return content, status, response_headers
+
+
 class _Sampler:
     """The sync's Stripe requests (429s included) in each second, for a timeline."""
 
@@ -254,10 +294,14 @@ def run(
         settings.consumer.max_attempts = 10
         ensure_topics(bootstrap, Topics(prefix).all_topics(), partitions=2)
         stack = Stack(org, cast(StripeEmulator, stripe), bootstrap, settings)
+        clock = _ScheduleClock(settings.stripe.timeout_s)
         results: _Results | None = None
         try:
             stack.start_bridge()
-            sync = stack.start_sync(batch_size=1 if sequential else None)
+            sync = stack.start_sync(
+                batch_size=1 if sequential else None,
+                stripe_client=build_stripe_client(settings.stripe, http_client=clock),
+            )
             results = _Results(stack)
             for order_id in warm:
                 org.activate_order(order_id)
@@ -279,10 +323,19 @@ def run(
             if failed:
                 raise SystemExit(f"{len(failed)} orders failed, e.g. {failed[0]}")
             log = stripe.request_log()
-            latencies = [
-                (r.attempted_at - r.trigger_commit_timestamp).total_seconds()
-                for r in done.values()
+            commits = {
+                order_id: r.trigger_commit_timestamp
+                for order_id, r in done.items()
                 if r.trigger_commit_timestamp is not None
+            }
+            missing = [o for o in commits if o[:15] not in clock.created]
+            if missing:
+                raise SystemExit(f"{len(missing)} orders have no timed schedule, e.g. {missing[0]}")
+            latencies = [
+                (clock.created[o[:15]] - commit).total_seconds() for o, commit in commits.items()
+            ]
+            result_latencies = [
+                (done[o].attempted_at - commit).total_seconds() for o, commit in commits.items()
             ]
             return Run(
                 orders=orders,
@@ -290,6 +343,7 @@ def run(
                 requests=sum(1 for e in log if e["status"] != 429),
                 rate_limited=sum(1 for e in log if e["status"] == 429),
                 latencies=sorted(latencies),
+                result_latencies=sorted(result_latencies),
                 endpoints=Counter(
                     endpoint(e["method"], e["path"], e["params"])
                     + (f" -> {e['status']}" if e["status"] != 200 else "")
@@ -365,7 +419,9 @@ def main() -> None:
         f"\nLatency at {args.rate:.0f} orders/s ({steady.orders} orders): "
         f"p50 {percentile(steady.latencies, 0.5):.2f} s, "
         f"p99 {percentile(steady.latencies, 0.99):.2f} s, "
-        f"max {max(steady.latencies):.2f} s; "
+        f"max {max(steady.latencies):.2f} s (commit -> result: "
+        f"p50 {percentile(steady.result_latencies, 0.5):.2f} s, "
+        f"p99 {percentile(steady.result_latencies, 0.99):.2f} s); "
         f"{steady.requests_per_order:.2f} Stripe requests/order, "
         f"{steady.requests / steady.seconds:.0f} req/s ({steady.rate_fraction:.2f} x limit), "
         f"{steady.rate_limited} 429s"
