@@ -325,7 +325,11 @@ class SyncHandler(BatchHandler[SyncInput]):
         item.results.extend(self._builder.applied(item.attempt, outcome, existing))
         if outcome.error is None and root.object_type == "Order":
             reported = {applied.operation.source for applied in outcome.applied}
-            unmarked = [u for u in unmarked_objects(record, view.known) if u[0] not in reported]
+            unmarked = [
+                u
+                for u in unmarked_objects(record, view.known, self._lookup.is_current_price)
+                if u[0] not in reported
+            ]
             item.results.extend(self._builder.already_synced(item.attempt, unmarked))
         commit = item.attempt.commit_timestamp
         if outcome.error is None and commit is not None:

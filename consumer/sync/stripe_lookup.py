@@ -269,6 +269,11 @@ class StripeLookup:
             raise
         return to_plain(price)
 
+    def is_current_price(self, price_id: str) -> bool:
+        """Whether a pricebook price is, as Stripe says now, active under its lookup key."""
+        price = self._retrieve_price(price_id)
+        return bool(price and price.get("active") and price.get("lookup_key"))
+
     def _line_prices_of(
         self, schedule: Mapping[str, Any], entry_prices: Mapping[str, KnownPrice]
     ) -> dict[str, KnownPrice]:

@@ -9,7 +9,7 @@ Sync Record (rule R3). The chaos suite found such products after SIGKILLs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from consumer.sync.planning import KnownStripeObjects, SourceRecord
@@ -18,16 +18,31 @@ from consumer.sync.planning.orders import records_of
 Unmarked = tuple[SourceRecord, str, str]  # (record, Stripe object kind, Stripe id)
 
 
-def unmarked_objects(order: Mapping[str, Any], known: KnownStripeObjects) -> list[Unmarked]:
-    """The order's account, products and pricebook entries whose Stripe id is not on them."""
+def unmarked_objects(
+    order: Mapping[str, Any],
+    known: KnownStripeObjects,
+    still_current: Callable[[str], bool] = lambda price_id: True,
+) -> list[Unmarked]:
+    """The order's account, products and pricebook entries whose Stripe id is not on them.
+
+    A pricebook entry whose ``Stripe_ID__c`` names another price is reported only when
+    ``still_current`` confirms, just now, that ours is the entry's price: entries' prices are
+    replaced (P7), and the id on the entry may be newer than this order's view of it (read
+    from memory, or before the entry's own sync replaced it). Reporting that older price
+    wrote it over the newer one, and nothing set it right again (a chaos run ended with two
+    entries naming archived prices)."""
     found: dict[SourceRecord, Unmarked] = {}
 
     def check(object_type: str, record: Any, kind: str, stripe_id: str | None) -> None:
         if not isinstance(record, Mapping) or not record.get("Id") or not stripe_id:
             return
-        if record.get("Stripe_ID__c") != stripe_id:
-            source = SourceRecord(object_type, str(record["Id"]))
-            found[source] = (source, kind, stripe_id)
+        stored = record.get("Stripe_ID__c")
+        if stored == stripe_id:
+            return
+        if kind == "price" and stored and not still_current(stripe_id):
+            return
+        source = SourceRecord(object_type, str(record["Id"]))
+        found[source] = (source, kind, stripe_id)
 
     account = order.get("Account")
     if isinstance(account, Mapping):

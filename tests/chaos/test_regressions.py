@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
+import stripe
 
 from consumer.sync.dry_run import dry_run
 from consumer.sync.triggers import RecordRef
@@ -172,3 +173,46 @@ def test_a_line_on_its_entrys_price_keeps_it_while_the_entry_moves_on(stack: Sta
     plan = dry_run(stack.settings, RecordRef("Order", order), with_lookup=True)
     assert plan.status == "ready", plan
     assert [(op.kind, op.id) for op in plan.operations] == []
+
+
+def test_an_order_does_not_report_an_entry_price_another_member_replaced(stack: Stack) -> None:
+    """Chaos CI run, this session: 'PricebookEntry.Stripe_ID__c is price_A, Stripe holds
+    price_B' for two entries.
+
+    An order's sync reports the pricebook prices it found in Stripe that its entries do not
+    name yet. Its view of an entry's price may be older than the entry's Stripe_ID__c (this
+    member remembered it; another replaced it meanwhile): reporting it wrote the archived
+    price over the current one.
+    """
+    org, stripe_emulator = stack.org, stack.stripe
+    order = org.dataset.id("order_acme")  # its onboarding line uses the entry's own price
+    entry = org.dataset.id("onboarding_usd")
+    org.activate_order(order)
+    stack.wait_for_results(lambda rs: roots_reported(rs, [order]))
+    [old] = [
+        p
+        for p in stripe_emulator.objects("price")
+        if p["metadata"].get("salesforce_pricebook_entry_id") == entry
+    ]
+    # Another member replaces the entry's price (P7) and the writeback names the new one.
+    client = stripe.StripeClient(
+        api_key=stripe_emulator.api_key, base_addresses={"api": stripe_emulator.api_base}
+    )
+    new = client.v1.prices.create(
+        {
+            "currency": old["currency"],
+            "product": old["product"],
+            "unit_amount_decimal": old["unit_amount_decimal"],
+            "lookup_key": old["lookup_key"],
+            "transfer_lookup_key": True,
+            "metadata": old["metadata"],
+        }
+    )
+    client.v1.prices.update(old["id"], {"active": False})
+    org.update("PricebookEntry", entry, {"Stripe_ID__c": new.id})
+
+    org.update("Order", order, {"Description": "touched, so the order syncs again"})
+    wait_for(lambda: len(stack.order_results(order)) >= 2, timeout=60)
+    time.sleep(1)
+    entry_ids = [r.stripe_object_id for r in stack.results() if r.primary_record_id == entry]
+    assert old["id"] not in entry_ids[1:], entry_ids
