@@ -10,8 +10,14 @@ which showed as the largest single cost of the no-op benchmark).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import repeat
+from operator import is_, itemgetter
 from typing import Any, Generic, NamedTuple, TypeVar
+
+from confluent_kafka import Message as KafkaMessage
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -66,12 +72,7 @@ _new_tuple = tuple.__new__
 def from_kafka(msg: Any) -> Message[bytes | None]:
     """Copy a confluent-kafka message into our immutable type (the value still undecoded)."""
     _, timestamp = msg.timestamp()
-    raw_headers = msg.headers()
-    headers: Headers = (
-        tuple((name, value if value is not None else b"") for name, value in raw_headers)
-        if raw_headers
-        else ()
-    )
+    headers = _headers(msg.headers())
     value = msg.value()
     fields = (
         msg.topic(),
@@ -86,6 +87,70 @@ def from_kafka(msg: Any) -> Message[bytes | None]:
     )
     built: Message[bytes | None] = _new_tuple(Message, fields)
     return built
+
+
+# Building a batch runs per message only in C: each column is read with the
+# message type's own method descriptors through ``map``, and rows become
+# ``Message`` tuples through ``tuple.__new__`` bound to the class. A Python
+# function per message (``from_kafka``) cost more than everything else the
+# polling thread did for a no-op handler.
+_build = partial(_new_tuple, Message)
+_second = itemgetter(1)
+
+
+def from_kafka_batch(raws: Sequence[Any]) -> list[Message[bytes | None]]:
+    """``from_kafka`` over a fetched batch free of errors, at a fraction of the cost per message."""
+    values = list(map(KafkaMessage.value, raws))
+    stamps: list[int] = list(map(_second, map(KafkaMessage.timestamp, raws)))
+    timestamps: list[int] | list[int | None] = stamps
+    if stamps and min(stamps) <= 0:  # not available: None, as from_kafka has it
+        timestamps = [stamp if stamp > 0 else None for stamp in stamps]
+    raw_headers = list(map(KafkaMessage.headers, raws))
+    headers: Iterable[Headers] = (
+        [_headers(found) for found in raw_headers] if any(raw_headers) else repeat(())
+    )
+    return list(
+        map(
+            _build,
+            zip(
+                map(KafkaMessage.topic, raws),
+                map(KafkaMessage.partition, raws),
+                map(KafkaMessage.offset, raws),
+                map(KafkaMessage.key, raws),
+                values,
+                values,
+                headers,
+                timestamps,
+                repeat(1),
+                strict=False,  # repeat() is endless; the other columns are of one length
+            ),
+        )
+    )
+
+
+def _headers(raw_headers: Any) -> Headers:
+    if not raw_headers:
+        return ()
+    return tuple((name, value if value is not None else b"") for name, value in raw_headers)
+
+
+def with_values(messages: list[Message[Any]], values: list[T]) -> list[Message[T]]:
+    """``messages`` carrying the decoded ``values``, their raw bytes kept in ``raw_value``.
+
+    When decoding passed every value through (the very bytes object), that is
+    ``messages`` itself: a no-op decode need not cost a second copy of each message.
+    """
+    if not messages or all(map(is_, values, map(_value, messages))):
+        return messages
+    columns = zip(*messages, strict=True)
+    topics, partitions, offsets, keys, _, raws, headers, stamps, attempts = columns
+    rows = zip(
+        topics, partitions, offsets, keys, values, raws, headers, stamps, attempts, strict=True
+    )
+    return list(map(_build, rows))
+
+
+_value = itemgetter(4)
 
 
 def with_value(message: Message[Any], value: T) -> Message[T]:

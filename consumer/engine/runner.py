@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, Generic, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Message as KafkaMessage
 from prometheus_client import CollectorRegistry
 
 from consumer.engine.backpressure import FlowControl
@@ -33,7 +34,7 @@ from consumer.engine.errors import (
 )
 from consumer.engine.handler import BatchHandler
 from consumer.engine.lag import lag, reported_offsets
-from consumer.engine.messages import Message, PartitionId, from_kafka, with_value
+from consumer.engine.messages import Message, PartitionId, from_kafka_batch, with_values
 from consumer.engine.metrics import engine_metrics
 from consumer.engine.retry import RetryPolicy
 from consumer.engine.scheduler import KeyOrderedScheduler
@@ -241,35 +242,56 @@ class ConsumerEngine(Generic[T]):
         return [first, *consumer.consume(limit - 1, 0)]
 
     def _intake(self, raw_messages: list[Any]) -> None:
-        decoded: list[Message[T]] = []
-        append = decoded.append
+        """Decode a fetched batch and queue it, or dead-letter what does not decode.
+
+        The common case costs one ``decode`` call per message and nothing else in
+        Python: conversion runs in C (``from_kafka_batch``), and the bookkeeping
+        (dead-letter runs, queueing) is per stretch of messages between failures.
+        """
+        if any(map(KafkaMessage.error, raw_messages)):  # partition EOF events, broker errors
+            fetched = []
+            for raw in raw_messages:
+                error = raw.error()
+                if error is None:
+                    fetched.append(raw)
+                else:
+                    self._on_message_error(error)
+            raw_messages = fetched
+        messages = from_kafka_batch(raw_messages)
         decode = self._decode
-        dead_letters = self._dead_letters
-        runs = dead_letters.runs if dead_letters is not None else {}
-        for raw in raw_messages:
-            if raw.error() is not None:
-                self._on_message_error(raw.error())
-                continue
-            message = from_kafka(raw)
+        while messages:
+            values: list[T] = []
+            append = values.append
             try:
-                value = decode(message)
-            except self._decode_errors as exc:
-                self._scheduler.submit(decoded)  # keep offset order within the partition
-                decoded = []
-                append = decoded.append
-                self._dead_letter(message, exc)
-                continue
-            except Exception as exc:
-                raise UndecodableMessage(
-                    f"decoding {message.topic}[{message.partition}]@{message.offset} raised "
-                    f"{type(exc).__name__}: {exc}; it is not one of the dead-letter error types "
-                    f"{[t.__name__ for t in self._decode_errors]}, so the engine stops"
-                ) from exc
-            if runs and dead_letters is not None:
-                dead_letters.reset(message.partition_id)
-            # A pass-through decode returns the very bytes object: keep the message as it is.
-            append(message if value is message.value else with_value(message, value))  # type: ignore[arg-type]
-        self._scheduler.submit(decoded)
+                for message in messages:
+                    append(decode(message))
+            except Exception as exc:  # noqa: BLE001 - a dead letter or UndecodableMessage
+                decoded = len(values)
+                self._queue(messages[:decoded], values)  # keep offset order within the partition
+                self._undecodable(messages[decoded], exc)
+                messages = messages[decoded + 1 :]
+            else:
+                self._queue(messages, values)
+                return
+
+    def _queue(self, messages: list[Message[bytes | None]], values: list[T]) -> None:
+        if not messages:
+            return
+        dead_letters = self._dead_letters
+        if dead_letters is not None and dead_letters.runs:
+            for partition in {message.partition_id for message in messages}:
+                dead_letters.reset(partition)  # a message decoded: no run of dead letters
+        self._scheduler.submit(with_values(messages, values))
+
+    def _undecodable(self, message: Message[bytes | None], error: Exception) -> None:
+        if isinstance(error, self._decode_errors):
+            self._dead_letter(message, error)
+            return
+        raise UndecodableMessage(
+            f"decoding {message.topic}[{message.partition}]@{message.offset} raised "
+            f"{type(error).__name__}: {error}; it is not one of the dead-letter error types "
+            f"{[t.__name__ for t in self._decode_errors]}, so the engine stops"
+        ) from error
 
     def _dead_letter(self, message: Message[bytes | None], error: BaseException) -> None:
         if self._dead_letters is None:

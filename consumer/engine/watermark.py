@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from operator import attrgetter, lt
+from typing import Generic, TypeVar
 
 from consumer.engine.messages import OutputMessage
 
@@ -35,13 +37,19 @@ class Tracked:
         self.outputs = outputs
 
 
-class OffsetWatermark:
+_offset = attrgetter("offset")
+
+
+ItemT = TypeVar("ItemT", bound=Tracked)
+
+
+class OffsetWatermark(Generic[ItemT]):
     """Not thread-safe; the scheduler guards it with its lock."""
 
     __slots__ = ("_committable", "_last_tracked", "_tracked")
 
     def __init__(self) -> None:
-        self._tracked: deque[Tracked] = deque()
+        self._tracked: deque[ItemT] = deque()
         self._last_tracked = -1
         self._committable: int | None = None
 
@@ -54,7 +62,7 @@ class OffsetWatermark:
         """The offset to commit (next to read), or None before anything completed."""
         return self._committable
 
-    def track(self, item: Tracked) -> None:
+    def track(self, item: ItemT) -> None:
         """Wait for ``item``; items must come in increasing offset order, as Kafka delivers."""
         if item.offset <= self._last_tracked:
             raise ValueError(
@@ -64,16 +72,33 @@ class OffsetWatermark:
         self._tracked.append(item)
         self._last_tracked = item.offset
 
+    def track_run(self, items: Sequence[ItemT]) -> None:
+        """``track`` for a fetched run of one partition: the same order check, per run."""
+        if not items:
+            return
+        offsets = list(map(_offset, items))
+        if offsets[0] <= self._last_tracked or not all(map(lt, offsets, offsets[1:])):
+            raise ValueError(
+                f"offsets {offsets[0]}..{offsets[-1]} tracked after {self._last_tracked}, or not "
+                "increasing: a partition must be delivered in order (was it reassigned without "
+                "resetting its watermark?)"
+            )
+        self._tracked.extend(items)
+        self._last_tracked = offsets[-1]
+
     @property
     def next_offset(self) -> int | None:
         """The offset after the last one tracked (where fetching continues), None before any."""
         return self._last_tracked + 1 if self._last_tracked >= 0 else None
 
-    def advance(self) -> list[OutputMessage]:
-        """Move past every contiguous completed item; return the outputs they left, in order."""
+    def advance(self, passed: list[ItemT] | None = None) -> list[OutputMessage]:
+        """Move past every contiguous completed item; return the outputs they left, in order.
+
+        The items moved past are appended to ``passed`` if given (for reuse).
+        """
         tracked = self._tracked
         outputs: list[OutputMessage] = []
-        passed: Tracked | None = None
+        last: ItemT | None = None
         while tracked:
             item = tracked[0]
             left = item.outputs
@@ -82,7 +107,9 @@ class OffsetWatermark:
             tracked.popleft()
             if left:
                 outputs.extend(left)
-            passed = item
-        if passed is not None:
-            self._committable = passed.offset + 1
+            last = item
+            if passed is not None:
+                passed.append(item)
+        if last is not None:
+            self._committable = last.offset + 1
         return outputs

@@ -12,12 +12,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from itertools import repeat
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from consumer.engine.dead_letter import DeadLetters
 from consumer.engine.errors import GiveUpFailed, HandlerContractError
 from consumer.engine.handler import BatchHandler
-from consumer.engine.messages import OutputMessage
+from consumer.engine.messages import Message, OutputMessage
 from consumer.engine.metrics import EngineMetrics
 from consumer.engine.outcomes import (
     Fail,
@@ -32,6 +34,7 @@ from consumer.engine.scheduler import Entry, KeyOrderedScheduler
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+_outputs = attrgetter("outputs")
 
 
 class WorkerPool(Generic[T]):
@@ -89,11 +92,17 @@ class WorkerPool(Generic[T]):
                 except Exception as exc:
                     log.exception("worker failed outside the handler")
                     self._on_fatal(exc)
-                    for entry in batch:
+                    for entry in batch:  # what _run had not let go of yet
                         self._scheduler.abandon(entry)
                     return
 
     def _run(self, entries: list[Entry]) -> None:
+        """Run the handler over ``entries`` and settle each one's outcome.
+
+        Entries leave ``entries`` as they are let go of (completed, parked for a
+        retry, or abandoned): once the watermark passed a completed entry the
+        scheduler reuses it for another message, so nothing here may touch it again.
+        """
         messages = [entry.message for entry in entries]
         started = time.monotonic()
         try:
@@ -113,31 +122,42 @@ class WorkerPool(Generic[T]):
             )
             for entry in entries:
                 self._scheduler.abandon(entry)
+            entries.clear()
             return
+        if all(map(isinstance, outcomes, repeat(Processed))):  # the common case, checked in C
+            self._count_processed(messages)
+            every = entries.copy()
+            entries.clear()
+            self._scheduler.complete_many(every, list(map(_outputs, outcomes)))
+            return
+        done_messages: list[Message[T]] = []
         done: list[Entry] = []
         outputs: list[Sequence[OutputMessage]] = []
         unsettled: list[tuple[Entry, Outcome]] = []
-        for entry, outcome in zip(entries, outcomes, strict=True):
+        for entry, message, outcome in zip(entries, messages, outcomes, strict=True):
             if isinstance(outcome, Processed):
                 done.append(entry)
+                done_messages.append(message)
                 outputs.append(outcome.outputs)
             else:
                 unsettled.append((entry, outcome))
+        entries[:] = [entry for entry, _ in reversed(unsettled)]
         if done:
+            self._count_processed(done_messages)
             self._scheduler.complete_many(done, outputs)
-            self._count_processed(done)
         for entry, outcome in unsettled:
+            entries.pop()
             self._settle(entry, outcome)
 
-    def _count_processed(self, done: list[Entry]) -> None:
+    def _count_processed(self, done: list[Message[T]]) -> None:
         counters = self._processed_counters
-        topic = done[0].message.topic
-        if all(entry.message.topic == topic for entry in done):
+        topic = done[0].topic
+        if all(message.topic == topic for message in done):
             counts = {topic: len(done)}
         else:
             counts = {}
-            for entry in done:
-                counts[entry.message.topic] = counts.get(entry.message.topic, 0) + 1
+            for message in done:
+                counts[message.topic] = counts.get(message.topic, 0) + 1
         for topic, count in counts.items():
             counter = counters.get(topic)
             if counter is None:

@@ -13,7 +13,7 @@ def out(name: str) -> OutputMessage:
 
 
 def test_out_of_order_completion_waits_for_the_gap() -> None:
-    mark = OffsetWatermark()
+    mark: OffsetWatermark[Tracked] = OffsetWatermark()
     items = {offset: Tracked(offset) for offset in (5, 6, 8, 9)}  # 7: compacted or a marker
     for item in items.values():
         mark.track(item)
@@ -30,7 +30,7 @@ def test_out_of_order_completion_waits_for_the_gap() -> None:
 
 
 def test_a_large_contiguous_batch_passes_in_one_advance() -> None:
-    mark = OffsetWatermark()
+    mark: OffsetWatermark[Tracked] = OffsetWatermark()
     items = [Tracked(offset) for offset in range(1000, 3000)]
     for item in items:
         mark.track(item)
@@ -43,7 +43,7 @@ def test_a_large_contiguous_batch_passes_in_one_advance() -> None:
 
 
 def test_tracking_backwards_is_refused() -> None:
-    mark = OffsetWatermark()
+    mark: OffsetWatermark[Tracked] = OffsetWatermark()
     mark.track(Tracked(3))
     with pytest.raises(ValueError, match="delivered in order"):
         mark.track(Tracked(3))
