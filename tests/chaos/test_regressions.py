@@ -216,3 +216,49 @@ def test_an_order_does_not_report_an_entry_price_another_member_replaced(stack: 
     time.sleep(1)
     entry_ids = [r.stripe_object_id for r in stack.results() if r.primary_record_id == entry]
     assert old["id"] not in entry_ids[1:], entry_ids
+
+
+def test_an_order_never_puts_back_an_entry_price_the_entry_replaced(stack: Stack) -> None:
+    """Chaos CI run, this session: 'active price of PricebookEntry …: expected 650000,
+    found 500000'.
+
+    The entry's own sync replaced its 5000 price by 6500 (P7); an order that had read the
+    entry before that change then replaced 6500 by 5000 again, and no later event set it
+    right. Replacing an entry's price is the entry's own sync's job; the order's line, which
+    no longer matches the entry's Stripe price, takes a price of its own.
+    """
+    org, stripe_emulator = stack.org, stack.stripe
+    stack.stop_syncs()
+    order = org.dataset.id("order_acme")
+    entry = org.get("PricebookEntry", org.dataset.id("onboarding_usd"))
+    client = stripe.StripeClient(
+        api_key=stripe_emulator.api_key, base_addresses={"api": stripe_emulator.api_base}
+    )
+    product = client.v1.products.create({"id": f"sf_{entry['Product2Id']}", "name": "Onboarding"})
+    newer = client.v1.prices.create(  # what the entry's sync made of a newer read (6500)
+        {
+            "currency": "usd",
+            "product": product.id,
+            "unit_amount_decimal": "650000",
+            "lookup_key": f"sf_pbe_{entry['Id']}",
+            "metadata": {"salesforce_pricebook_entry_id": entry["Id"]},
+        }
+    )
+    org.activate_order(order)  # Salesforce, as this order reads it, still says 5000
+
+    plan = dry_run(stack.settings, RecordRef("Order", order), with_lookup=True)
+    assert plan.status == "ready", plan
+    touching = [
+        op.id
+        for op in plan.operations
+        if op.target == newer.id or op.params.get("transfer_lookup_key")
+    ]
+    assert touching == []
+    onboarding = [
+        op
+        for op in plan.operations
+        if op.kind == "price.create" and op.params.get("product") == product.id
+    ]
+    assert [(op.source.object_type, op.params["unit_amount_decimal"]) for op in onboarding] == [
+        ("OrderItem", "500000")
+    ]

@@ -362,7 +362,18 @@ def _line_price_ref(
             entry_view, product, context, currency=currency, product_id=product_id
         )
         if entry_draft is not None and drafts_match(entry_draft.params, line.params):
-            return plan_pricebook_price(builder, entry_view, product, entry_draft, context)
+            current = known_price(entry, context.known.prices)
+            if (
+                current is None
+                or current.price is None
+                or signatures_match(current.price, entry_draft.params)
+            ):
+                return plan_pricebook_price(builder, entry_view, product, entry_draft, context)
+            # The entry's Stripe price is out of date: replacing it (P7) is the entry's own
+            # sync's job, which follows every change of a synced entry in order. An order's
+            # read of the entry may be older than that price (a chaos run: an order read
+            # 5000, the entry's sync had already replaced 5000 by 6500, and the order put
+            # 5000 back for good); the line takes a price of its own meanwhile (P6).
     price, is_new = plan_line_price(builder, item, product, line, context)
     if is_new and isinstance(price, dict):
         phase.archives.append((line_archive_operation_id(str(item["Id"])), price))
