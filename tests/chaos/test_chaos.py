@@ -111,10 +111,6 @@ def assert_checker_notices(outcome: ChaosOutcome) -> None:
     assert "unexpected: product sf_unexplained" in found
 
 
-# QUARANTINED, not passing: the consistency verdict still finds 2-4 order-line prices left
-# active after kills (docs/reliability.md, "Open: line prices left active"). Issue 12 stays open
-# until this test passes and this marker is removed; run it with `pytest tests/chaos -m slow`.
-@pytest.mark.slow
 def test_chaos_ci_run(kafka: str, tmp_path: Path, unique: Callable[[str], str]) -> None:
     outcome = _run(CI_PROFILE, kafka, tmp_path, unique)
     # Independent verdicts first, so a discrepancy does not hide a leak or a lost dead letter.
