@@ -139,6 +139,9 @@ class ConsumerSettings(Section):
     shutdown_deadline_s: float = Field(default=30.0, gt=0)
     session_timeout_ms: int = Field(default=45_000, ge=1)
     max_poll_interval_ms: int = Field(default=300_000, ge=1)
+    # While the engine runs, keep what the process built before it (imported
+    # libraries, configuration) out of the garbage collector's full passes (gc.freeze).
+    freeze_startup_heap: bool = True
 
 
 class BridgeSettings(Section):

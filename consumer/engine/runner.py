@@ -33,6 +33,7 @@ from consumer.engine.errors import (
     UndecodableMessage,
 )
 from consumer.engine.handler import BatchHandler
+from consumer.engine.heap import startup_heap_frozen
 from consumer.engine.lag import lag, reported_offsets
 from consumer.engine.messages import Message, PartitionId, from_kafka_batch, with_values
 from consumer.engine.metrics import engine_metrics
@@ -154,12 +155,13 @@ class ConsumerEngine(Generic[T]):
         self._consumer.subscribe(
             self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
-        try:
-            self._loop()
-        except EngineError as exc:
-            self._fail(exc)
-        finally:
-            self._shutdown(producer)
+        with startup_heap_frozen(self._settings.freeze_startup_heap):
+            try:
+                self._loop()
+            except EngineError as exc:
+                self._fail(exc)
+            finally:
+                self._shutdown(producer)
         if self._fatal is not None:
             raise self._fatal
 
