@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from consumer.sync.planning import Plan, is_ref
+from consumer.sync.planning import Operation, Plan, is_ref
+from consumer.sync.planning.account_version import VERSION_KEYS
 
 
 def _same_scalar(wanted: Any, current: Any) -> bool:
@@ -49,6 +50,22 @@ def contained(wanted: Any, current: Any) -> bool:
     return _same_scalar(wanted, current)
 
 
+def _compared(op: Operation) -> Mapping[str, Any]:
+    """What of an update must already be in Stripe for it to change nothing.
+
+    A customer's account version token alone is not a change: the writeback's own write of
+    ``Stripe_ID__c`` moves the account's ``SystemModstamp``, and refreshing the token for it
+    cost a customer write per account after every writeback, and on every replay. The token
+    may trail the account (a stale writer is still refused: it would bring other values)."""
+    metadata = op.params.get("metadata")
+    if op.kind != "customer.update" or not isinstance(metadata, Mapping):
+        return op.params
+    return {
+        **op.params,
+        "metadata": {k: v for k, v in metadata.items() if k not in VERSION_KEYS},
+    }
+
+
 def without_unchanged_updates(plan: Plan, current: Mapping[str, Mapping[str, Any]]) -> Plan:
     """``plan`` minus the updates whose target (by id, in ``current``) already matches."""
     kept = tuple(
@@ -58,7 +75,7 @@ def without_unchanged_updates(plan: Plan, current: Mapping[str, Mapping[str, Any
             op.kind.endswith(".update")
             and isinstance(op.target, str)
             and op.target in current
-            and contained(op.params, current[op.target])
+            and contained(_compared(op), current[op.target])
         )
     )
     if len(kept) == len(plan.operations):

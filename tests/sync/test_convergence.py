@@ -53,3 +53,25 @@ def test_an_update_matching_the_schedule_is_dropped_and_a_real_change_kept() -> 
     assert kept.operations == (changed,)
     unknown = update({"end_behavior": "cancel"}, target="sub_sched_2")
     assert without_unchanged_updates(Plan(ORDER, (unknown,)), {"sub_sched_1": SCHEDULE}).operations
+
+
+def test_a_customer_update_that_only_moves_the_account_version_is_dropped() -> None:
+    account = SourceRecord("Account", "001A")
+    customer = {
+        "id": "cus_1",
+        "name": "Acme",
+        "metadata": {"salesforce_account_id": "001A", "salesforce_account_modstamp": "v1"},
+    }
+
+    def customer_update(name: str) -> Operation:
+        params = {
+            "name": name,
+            "metadata": {"salesforce_account_id": "001A", "salesforce_account_modstamp": "v2"},
+        }
+        return Operation("c", "customer.update", params, account, "key", "cus_1")
+
+    # The writeback's own write moved the account's SystemModstamp, nothing else.
+    only_version = Plan(account, (customer_update("Acme"),))
+    assert without_unchanged_updates(only_version, {"cus_1": customer}).operations == ()
+    renamed = Plan(account, (customer_update("Acme Corp"),))
+    assert without_unchanged_updates(renamed, {"cus_1": customer}).operations != ()
