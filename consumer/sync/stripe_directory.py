@@ -24,6 +24,7 @@ from typing import Any
 import stripe
 
 from consumer.sync.failures import StripeRejected
+from consumer.sync.key_flights import KeyFlights
 from consumer.sync.stripe_calls import StripeCaller, is_missing, to_plain
 
 _PAGE = 100
@@ -233,6 +234,7 @@ class PriceDirectory:
         self._lock = threading.Lock()
         # lookup key -> (when Stripe said so, the price or None for "no price has this key")
         self._by_key: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._flights = KeyFlights()
 
     def find(
         self, lookup_keys: Collection[str], *, fresh: bool = False
@@ -246,18 +248,39 @@ class PriceDirectory:
         created, active and holding its lookup key, however long ago another process archived
         it), so the re-plan got the same stale price and was refused for good."""
         now = self._clock()
+        found, known = ({}, set()) if fresh else self._recall(lookup_keys, now)
+        missing = sorted(set(lookup_keys) - known)
+        if missing and not fresh:
+            # Keys other batches are asking for right now are waited for, not asked again;
+            # their answers count as remembered (a refusal then re-plans from a fresh lookup).
+            with self._flights.claim(missing) as (mine, theirs):
+                self._ask(mine, found, now)
+            unanswered = KeyFlights.wait(theirs)
+            shared, shared_known = self._recall(set(theirs) - set(unanswered), now)
+            found.update(shared)
+            known |= shared_known
+            missing = sorted(set(theirs) - shared_known)
+        self._ask(missing, found, now)
+        return found, bool(known)
+
+    def _recall(
+        self, lookup_keys: Collection[str], now: float
+    ) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """(the remembered prices, every key remembered with or without a price)."""
         found: dict[str, dict[str, Any]] = {}
         known: set[str] = set()
         with self._lock:
-            for key in () if fresh else lookup_keys:
+            for key in lookup_keys:
                 cached = self._by_key.get(key)
                 if cached is not None and now - cached[0] < self._ttl:
                     known.add(key)
                     if cached[1] is not None:
                         found[key] = cached[1]
-        missing = sorted(set(lookup_keys) - known)
-        for start in range(0, len(missing), _LOOKUP_KEYS_PER_CALL):
-            chunk = missing[start : start + _LOOKUP_KEYS_PER_CALL]
+        return found, known
+
+    def _ask(self, lookup_keys: list[str], found: dict[str, dict[str, Any]], now: float) -> None:
+        for start in range(0, len(lookup_keys), _LOOKUP_KEYS_PER_CALL):
+            chunk = lookup_keys[start : start + _LOOKUP_KEYS_PER_CALL]
             params: dict[str, Any] = {"lookup_keys": chunk, "limit": 100, "expand": ["data.tiers"]}
             page = self._caller.call(lambda c, p=params: c.v1.prices.list(p))  # type: ignore[misc]
             listed = {}
@@ -268,7 +291,6 @@ class PriceDirectory:
             found.update(listed)
             for key in chunk:
                 self._store(key, listed.get(key), now)
-        return found, bool(known)
 
     def remember(self, price: Mapping[str, Any]) -> None:
         """A price as a write just returned it (created or updated)."""
@@ -305,12 +327,13 @@ class PriceDirectory:
 
 class ProductDirectory:
     """Products known to exist (cpqsync never deletes one); misses are asked of Stripe by id,
-    a batch's at once (``products.list(ids=...)``)."""
+    a batch's at once (``products.list(ids=...)``), or answered by a batch asking already."""
 
     def __init__(self, caller: StripeCaller) -> None:
         self._caller = caller
         self._lock = threading.Lock()
         self._existing: set[str] = set()
+        self._flights = KeyFlights()
 
     def exists(self, product_id: str) -> bool:
         return product_id in self.existing([product_id])
@@ -320,8 +343,20 @@ class ProductDirectory:
         with self._lock:
             found = {p for p in product_ids if p in self._existing}
         missing = sorted(set(product_ids) - found)
-        for start in range(0, len(missing), _PAGE):
-            chunk = missing[start : start + _PAGE]
+        if not missing:
+            return found
+        # Ids other batches are asking for right now are waited for, not asked again.
+        with self._flights.claim(missing) as (mine, theirs):
+            found |= self._ask(mine)
+        unanswered = KeyFlights.wait(theirs)
+        with self._lock:
+            found |= {p for p in theirs if p in self._existing}
+        return found | self._ask(sorted(unanswered))
+
+    def _ask(self, product_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(product_ids), _PAGE):
+            chunk = product_ids[start : start + _PAGE]
             params: dict[str, Any] = {"ids": chunk, "limit": _PAGE}
             page = self._caller.call(lambda c, p=params: c.v1.products.list(p))  # type: ignore[misc]
             listed = {str(product.id) for product in page.data} & set(chunk)
