@@ -14,9 +14,10 @@ the pricebook prices instead of trusting what the process remembers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 from consumer.sync.failures import StripeRejected
 from consumer.sync.planning import KnownCustomer, KnownPrice, KnownStripeObjects
@@ -138,10 +139,21 @@ class StripeLookup:
     def view(self, records: Mapping[RecordRef, Record], *, deep: bool = False) -> StripeView:
         needs = needs_of(records)
         current: dict[str, Mapping[str, Any]] = {}
-        customers = self._customers(needs.accounts, current)
-        products = self._products(needs.products)
+        # Independent of one another, so asked at the same time: on a cold start each is a
+        # round trip (a process's first batches waited for three, one after another).
         # A retry (``deep``) may follow a refusal of what memory made us send: ask Stripe.
-        prices, remembered = self._pricebook_prices(needs.entries, fresh=deep)
+        lookups: list[Callable[[], object]] = [
+            partial(self._customers, needs.accounts, current),
+            partial(self._products, needs.products),
+            partial(self._pricebook_prices, needs.entries, fresh=deep),
+        ]
+        outcomes = self._side_by_side.run(lookups)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+        customers = cast(dict[str, KnownCustomer], outcomes[0])
+        products = cast(dict[str, str], outcomes[1])
+        prices, remembered = cast(tuple[dict[str, KnownPrice], bool], outcomes[2])
         meters = {
             pid: mid
             for pid in sorted(needs.metered)
