@@ -89,3 +89,27 @@ def test_work_is_shared_among_idle_workers() -> None:
     assert len(s.take(100, timeout=0)) == 10, "a lone worker takes everything (up to its max)"
     s.submit([msg(i, f"k{i}") for i in range(10, 14)])
     assert len(s.take(2, timeout=0)) == 2, "never more than max_size"
+
+
+def test_entries_passed_by_the_watermark_carry_new_messages_correctly() -> None:
+    s = KeyOrderedScheduler()
+    s.assign([("t", 0), ("t", 1)])
+    s.submit([msg(0, "a"), msg(1, "b"), msg(2, "a")])
+    first = s.take(10, timeout=0)
+    s.complete_many(first, [[OutputMessage("r", b"0")], []])
+    second = s.take(10, timeout=0)
+    assert offsets(second) == [2], "a's next message only after a's first completed"
+    s.complete_many(second, [[OutputMessage("r", b"2")]])
+    assert s.collect() == {
+        ("t", 0): (3, [OutputMessage("r", b"0"), OutputMessage("r", b"2")]),
+    }
+    # The next fetch reuses those entries: nothing of the old messages may show through.
+    s.submit([msg(3, "b"), msg(4, "c"), msg(0, "a", partition=1), msg(5, "b")])
+    batch = s.take(10, timeout=0)
+    assert [(e.message.partition, e.message.offset) for e in batch] == [(0, 3), (0, 4), (1, 0)]
+    assert all(e.message.attempt == 1 for e in batch)
+    s.complete_many(batch, [[], [OutputMessage("r", b"4")], []])
+    assert s.collect() == {("t", 0): (5, [OutputMessage("r", b"4")]), ("t", 1): (1, [])}, (
+        "offset 5 (b's second) has not run yet"
+    )
+    assert offsets(s.take(10, timeout=0)) == [5]
