@@ -155,7 +155,10 @@ def run_engine(bootstrap: str, handler: Any, topic: str, workers: int, clock: Cl
         thread.join(60)
 
 
-def noop_section(bootstrap: str, messages: int, repeat: int) -> list[tuple[str, float, float]]:
+Row = tuple[str, float, float, str]
+
+
+def noop_section(bootstrap: str, messages: int, repeat: int) -> list[Row]:
     """Median rates of ``repeat`` alternating runs: a single run lasts a fraction of a
     second, so on a shared machine one rate on its own says little."""
     topic = make_topic(bootstrap, messages, keys=10_000)
@@ -170,9 +173,9 @@ def noop_section(bootstrap: str, messages: int, repeat: int) -> list[tuple[str, 
         single.append(run_engine(bootstrap, PerMessageHandler(_touching(clock)), topic, 32, clock))
     base = statistics.median(bare)
     return [
-        (f"bare confluent-kafka consume loop (median of {repeat})", base, 1.0),
-        ("engine, no-op BatchHandler (batches <= 100)", *_relative(batched, base)),
-        ("engine, no-op PerMessageHandler", *_relative(single, base)),
+        (f"bare confluent-kafka consume loop (median of {repeat})", base, 1.0, ""),
+        ("engine, no-op BatchHandler (batches <= 100)", *_relative(batched, bare)),
+        ("engine, no-op PerMessageHandler", *_relative(single, bare)),
     ]
 
 
@@ -184,14 +187,15 @@ def _touching(clock: Clock) -> Callable[[Message[bytes | None]], None]:
     return one
 
 
-def _relative(rates: list[float], base: float) -> tuple[float, float]:
+def _relative(rates: list[float], bare: list[float]) -> tuple[float, float, str]:
+    """The median rate, its ratio to the bare loop's median, and the range of the single
+    runs' ratios (each engine run against the bare run just before it)."""
     rate = statistics.median(rates)
-    return rate, rate / base
+    singles = [engine / loop for engine, loop in zip(rates, bare, strict=True)]
+    return rate, rate / statistics.median(bare), f"{min(singles):.2f}-{max(singles):.2f}"
 
 
-def io_section(
-    bootstrap: str, workers: int, latency: float, rounds: int
-) -> list[tuple[str, float, float]]:
+def io_section(bootstrap: str, workers: int, latency: float, rounds: int) -> list[Row]:
     messages = workers * rounds
     topic = make_topic(bootstrap, messages, keys=500)
     clock = Clock(messages)
@@ -207,16 +211,16 @@ def io_section(
     rate = run_engine(bootstrap, PerMessageHandler(slow), topic, workers, clock)
     ideal = workers / latency
     return [
-        (f"ideal {workers} workers / {latency * 1000:.0f} ms", ideal, 1.0),
-        (f"engine, {latency * 1000:.0f} ms simulated I/O", rate, rate / ideal),
+        (f"ideal {workers} workers / {latency * 1000:.0f} ms", ideal, 1.0, ""),
+        (f"engine, {latency * 1000:.0f} ms simulated I/O", rate, rate / ideal, ""),
     ]
 
 
-def print_rows(title: str, rows: list[tuple[str, float, float]]) -> None:
+def print_rows(title: str, rows: list[Row]) -> None:
     print(f"\n{title}")
-    print(f"{'':46} {'msg/s':>10} {'ratio':>7}")
-    for name, rate, ratio in rows:
-        print(f"{name:46} {rate:10.0f} {ratio:7.2f}")
+    print(f"{'':46} {'msg/s':>10} {'ratio':>7} {'single runs':>12}")
+    for name, rate, ratio, spread in rows:
+        print(f"{name:46} {rate:10.0f} {ratio:7.2f} {spread:>12}")
 
 
 def main() -> None:
