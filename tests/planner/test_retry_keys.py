@@ -56,3 +56,39 @@ def test_a_line_price_left_by_a_crash_that_the_plan_no_longer_uses_is_archived()
     assert len(archives) == 1 and archives[0].params == {"active": False}
     kinds = [op.kind for op in plan.operations]
     assert kinds.index("price.update") > kinds.index("subscription_schedule.create")
+
+
+def test_invoice_items_keep_their_keys_once_what_they_name_exists() -> None:
+    # Regression (long chaos run): attempt 1 created the line's price, the invoice and its
+    # items by placeholder and died before finalizing; the retry found the price and the
+    # customer, named them by id, got new keys for the items and added each line twice to the
+    # (replayed) draft invoice.
+    scenario = yaml.safe_load((SCENARIOS / "one_time_only_order_invoice.yaml").read_text())
+    first = plan_scenario(scenario)
+    created = {op.kind: op for op in first.operations}
+    account_id = created["customer.create"].source.id
+    known: dict[str, object] = {
+        "customers": {account_id: {"id": "cus_created"}},
+        "products": {
+            op.source.id: str(op.params["id"])
+            for op in first.operations
+            if op.kind == "product.create"
+        },
+    }
+    known["prices"] = {
+        op.source.id: {"id": f"price_{n}", "price": op.params}
+        for n, op in enumerate(first.operations)
+        if op.kind == "price.create"
+    }
+    retry = plan_scenario(merge(scenario, {"context": {"known": known}}))
+
+    def item_keys(plan: object) -> list[str]:
+        return [
+            op.idempotency_key
+            for op in plan.operations  # type: ignore[attr-defined]
+            if op.kind == "invoiceitem.create"
+        ]
+
+    assert {"product.create", "price.create"}.isdisjoint(op.kind for op in retry.operations)
+    assert len(item_keys(first)) == 2
+    assert item_keys(first) == item_keys(retry)

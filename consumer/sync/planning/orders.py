@@ -65,6 +65,9 @@ class _Phase:
     invoice_items: list[dict[str, Any]] = field(default_factory=list)
     intervals: dict[tuple[str, int], list[str]] = field(default_factory=dict)
     archives: list[tuple[str, PriceRef]] = field(default_factory=list)  # (op id, target)
+    # Order item id -> what its one-time line costs, as an invoice item's idempotency key
+    # spells its price (see ``_plan_invoice``).
+    invoice_item_prices: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def plan_order_operations(
@@ -318,6 +321,10 @@ def _plan_line(
                 "metadata": record_metadata("order_item", item_id, context),
             }
         )
+        phase.invoice_item_prices[item_id] = {
+            **{k: v for k, v in line.params.items() if k != "product"},
+            "product": {"Product2": str(product.get("Id") or "")},
+        }
 
 
 def _line_price_ref(
@@ -496,17 +503,27 @@ def _plan_invoice(
         item_id = str(
             line["metadata"][metadata_key("salesforce_order_item_id", sandbox=context.sandbox)]
         )
+        item_params = {
+            "customer": customer,
+            "invoice": invoice,
+            "pricing": {"price": line["price"]},
+            "quantity": line["quantity"],
+            "metadata": line["metadata"],
+        }
+        # Keyed on what the line costs, not on how its price and customer are spelled: a
+        # first attempt names them by placeholder, a retry after a crash by the ids it found,
+        # and a new key added a second item to the same draft invoice (a long chaos run).
+        item_key = {
+            **item_params,
+            "customer": key_params["customer"],
+            "pricing": {"price": phase.invoice_item_prices[item_id]},
+        }
         builder.add(
             f"invoiceitem:{item_id}",
             "invoiceitem.create",
-            {
-                "customer": customer,
-                "invoice": invoice,
-                "pricing": {"price": line["price"]},
-                "quantity": line["quantity"],
-                "metadata": line["metadata"],
-            },
+            item_params,
             SourceRecord("OrderItem", item_id),
+            key_params=item_key,
         )
     builder.add(
         FINALIZE_OPERATION,
