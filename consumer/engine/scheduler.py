@@ -42,7 +42,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any
 
@@ -68,7 +68,7 @@ class PartitionState:
 
     def __init__(self, partition: PartitionId) -> None:
         self.id = partition
-        self.watermark: OffsetWatermark[Entry] = OffsetWatermark()
+        self.watermark: OffsetWatermark[Unit] = OffsetWatermark()
         self.running = 0
         self.accepting = True  # False once revocation starts: queued work is dropped
         self.alive = True  # False once removed: late completions are ignored
@@ -94,7 +94,42 @@ class Entry(Tracked):
         self.state = QUEUED
 
 
+class Run(Tracked):
+    """A fetched run of one partition whose keys are distinct and idle, as one unit.
+
+    For a handler that returns in microseconds the per-message bookkeeping (an
+    entry, a key head, a watermark item, a hand-out and a completion each) cost
+    more than the handler. Keys that are all distinct and have nothing queued or
+    running cannot break key order by running together, so such a run is queued,
+    taken, tracked and completed as one item: it is the head of each of its
+    keys, later messages of those keys queue behind it, and the watermark passes
+    it only once all its messages completed. If any message of it does not
+    simply succeed (a retry, a give-up, a handler exception), the run is split
+    into ordinary entries first (``split``), so retries, give-ups and
+    revocation handle each message as before.
+    """
+
+    __slots__ = ("keys", "messages", "partition", "size", "state")
+
+    def __init__(
+        self, messages: list[Message[Any]], keys: list[Hashable], partition: PartitionState
+    ) -> None:
+        self.offset = messages[-1].offset
+        self.outputs = None
+        self.messages = messages
+        self.keys = keys
+        self.partition = partition
+        self.size = len(messages)
+        self.state = READY
+
+
+Unit = Entry | Run  # what the ready queue, the key heads and a taken batch hold
+
 _new_entry = object.__new__
+_message_offset = itemgetter(2)
+_message_key = itemgetter(3)
+# Runs shorter than this are queued message by message (the unit would save little).
+MIN_RUN = 8
 
 Collected = dict[PartitionId, tuple[int, list[OutputMessage]]]
 
@@ -107,9 +142,10 @@ class KeyOrderedScheduler:
         self._progress = threading.Condition(self._lock)  # a full buffer waits here for completions
         self._progress_waiting = False
         self._partitions: dict[PartitionId, PartitionState] = {}
-        self._heads: dict[Hashable, Entry] = {}
+        self._heads: dict[Hashable, Unit] = {}
         self._followers: dict[Hashable, deque[Entry]] = {}  # only keys with a queue
-        self._ready: deque[Entry] = deque()
+        self._ready: deque[Unit] = deque()
+        self._ready_runs = 0  # how many of ``_ready`` are runs (none: the plain hand-out)
         self._delayed: list[tuple[float, int, Entry]] = []
         self._sequence = itertools.count()
         self._running = 0
@@ -178,44 +214,74 @@ class KeyOrderedScheduler:
         """Queue ``messages``; returns how many were accepted (others are not ours anymore)."""
         accepted = 0
         with self._lock:
-            partitions, heads, followers = self._partitions, self._heads, self._followers
-            ready, spare = self._ready, self._spare
-            reuse = spare.pop
+            partitions, heads = self._partitions, self._heads
+            ready = self._ready
+            # Units of distinct idle keys only for a handler fast enough that a
+            # worker takes at least that many messages at once anyway.
+            run_size = min(self._max_size, self._min_batch)
             # A fetch returns runs of one partition: look its state up once per run.
-            for partition, run in groupby(messages, _partition_of):
+            for partition, fetched in groupby(messages, _partition_of):
                 state = partitions.get(partition)
                 if state is None or not state.accepting:
                     continue
-                entries: list[Entry] = []
-                append = entries.append
-                for message in run:
-                    # Reused entries are long-lived to the garbage collector; see ``collect``.
-                    entry = reuse() if spare else _new_entry(Entry)
-                    entry.offset = message.offset
-                    entry.outputs = None
-                    entry.message = message
-                    entry.partition = state
-                    raw_key = message.key
-                    entry.key = raw_key if raw_key is not None else next(_keyless)
-                    append(entry)
-                state.watermark.track_run(entries)
-                for entry in entries:
-                    key = entry.key
-                    if key in heads:
-                        entry.state = QUEUED
-                        queue = followers.get(key)
-                        if queue is None:
-                            followers[key] = deque((entry,))
-                        else:
-                            queue.append(entry)
+                run = list(fetched)
+                if run_size < MIN_RUN:
+                    state.watermark.track_run(self._entries(run, state))
+                    accepted += len(run)
+                    continue
+                items: list[Unit] = []
+                for start in range(0, len(run), run_size):
+                    chunk = run[start : start + run_size]
+                    keys: list[Hashable] = list(map(_message_key, chunk))
+                    distinct = set(keys)
+                    if (
+                        len(distinct) == len(keys)
+                        and None not in distinct
+                        and heads.keys().isdisjoint(distinct)
+                    ):
+                        unit = Run(chunk, keys, state)
+                        heads.update(dict.fromkeys(keys, unit))
+                        ready.append(unit)
+                        self._ready_runs += 1
+                        items.append(unit)
                     else:
-                        heads[key] = entry
-                        entry.state = READY
-                        ready.append(entry)
-                accepted += len(entries)
+                        items.extend(self._entries(chunk, state))
+                state.watermark.track_run(items, list(map(_message_offset, run)))
+                accepted += len(run)
             if ready:
                 self._wake_for_ready()
         return accepted
+
+    def _entries(self, messages: list[Message[Any]], state: PartitionState) -> list[Entry]:
+        """Queue ``messages`` (of one partition, in offset order) one entry each (lock held)."""
+        heads, followers, ready, spare = self._heads, self._followers, self._ready, self._spare
+        reuse = spare.pop
+        entries: list[Entry] = []
+        append = entries.append
+        for message in messages:
+            # Reused entries are long-lived to the garbage collector; see ``collect``.
+            entry = reuse() if spare else _new_entry(Entry)
+            entry.offset = message.offset
+            entry.outputs = None
+            entry.message = message
+            entry.partition = state
+            raw_key = message.key
+            entry.key = raw_key if raw_key is not None else next(_keyless)
+            append(entry)
+        for entry in entries:
+            key = entry.key
+            if key in heads:
+                entry.state = QUEUED
+                queue = followers.get(key)
+                if queue is None:
+                    followers[key] = deque((entry,))
+                else:
+                    queue.append(entry)
+            else:
+                heads[key] = entry
+                entry.state = READY
+                ready.append(entry)
+        return entries
 
     def submit_completed(self, message: Message[Any], outputs: Sequence[OutputMessage]) -> bool:
         """Track a message that needs no worker (a dead letter) as done already."""
@@ -232,7 +298,7 @@ class KeyOrderedScheduler:
 
     # --- workers ---------------------------------------------------------------------
 
-    def take(self, max_size: int, timeout: float) -> list[Entry]:
+    def take(self, max_size: int, timeout: float) -> list[Unit]:
         """Up to ``max_size`` ready entries of distinct keys; [] after ``timeout`` or close.
 
         The ready work is shared out among the idle workers, so a batch grows to
@@ -264,10 +330,20 @@ class KeyOrderedScheduler:
             share = -(-available // (len(self._idle) + self._waking + 1))
             size = min(max_size, available, max(share, self._min_batch))
             popleft = ready.popleft
-            batch = [popleft() for _ in range(size)]
+            if not self._ready_runs:
+                batch: list[Unit] = [popleft() for _ in range(size)]
+            elif ready[0].__class__ is Run:  # a run is a batch of its own
+                self._ready_runs -= 1
+                batch = [popleft()]
+                size = batch[0].size
+            else:
+                batch = []
+                while len(batch) < size and ready and ready[0].__class__ is not Run:
+                    batch.append(popleft())
+                size = len(batch)
             for entry in batch:
                 entry.state = RUNNING
-                entry.partition.running += 1
+                entry.partition.running += entry.size
             self._running += size
             self._last_take = self._clock()
             if ready:
@@ -306,7 +382,6 @@ class KeyOrderedScheduler:
         and picks up what became ready (waking the next worker if there is more).
         """
         with self._lock:
-            heads, followers, ready = self._heads, self._followers, self._ready
             completed = 0
             settled = False
             for entry, outs in zip(entries, outputs, strict=True):
@@ -318,17 +393,8 @@ class KeyOrderedScheduler:
                     completed += 1
                 if not state.accepting and not state.running:
                     settled = True
-                key = entry.key
-                queue = followers.get(key)
-                if queue is None:
-                    del heads[key]
-                else:
-                    head = queue.popleft()
-                    if not queue:
-                        del followers[key]
-                    heads[key] = head
-                    head.state = READY
-                    ready.append(head)
+            self._release_keys([entry.key for entry in entries])
+            heads = self._heads
             self._running -= len(entries)
             self._completed_since_collect += completed
             if settled or not heads:
@@ -336,19 +402,81 @@ class KeyOrderedScheduler:
             if self._progress_waiting:
                 self._progress.notify()
 
+    def complete_run(self, run: Run, outputs: Sequence[Sequence[OutputMessage]]) -> None:
+        """Complete every message of ``run`` (one per ``outputs``); like ``complete_many``."""
+        with self._lock:
+            heads, followers = self._heads, self._followers
+            run.outputs = list(chain.from_iterable(outputs)) if any(outputs) else ()
+            run.state = DONE
+            state = run.partition
+            size = run.size
+            state.running -= size
+            self._running -= size
+            if state.alive:
+                self._completed_since_collect += size
+            keys = run.keys
+            if followers and not followers.keys().isdisjoint(keys):
+                self._release_keys(keys)
+            else:
+                deque(map(heads.pop, keys), maxlen=0)  # the keys are idle again (in C)
+            if (not state.accepting and not state.running) or not heads:
+                self._settled.notify_all()
+            if self._progress_waiting:
+                self._progress.notify()
+
+    def _release_keys(self, keys: Iterable[Hashable]) -> None:
+        """The heads of ``keys`` completed: each key's next message is up, or the key is idle."""
+        heads, followers, ready = self._heads, self._followers, self._ready
+        for key in keys:
+            queue = followers.get(key)
+            if queue is None:
+                del heads[key]
+            else:
+                head = queue.popleft()
+                if not queue:
+                    del followers[key]
+                heads[key] = head
+                head.state = READY
+                ready.append(head)
+
+    def split(self, run: Run) -> list[Entry]:
+        """``run`` as one running entry per message, in its place (a message of it failed).
+
+        The entries then go through the per-message paths (retry, give-up,
+        abandon) as if they had been taken one by one.
+        """
+        with self._lock:
+            heads = self._heads
+            state = run.partition
+            entries: list[Entry] = []
+            for message, key in zip(run.messages, run.keys, strict=True):
+                entry: Entry = _new_entry(Entry)
+                entry.offset = message.offset
+                entry.outputs = None
+                entry.message = message
+                entry.partition = state
+                entry.key = key
+                entry.state = RUNNING
+                heads[key] = entry
+                entries.append(entry)
+            if state.alive:
+                state.watermark.split(run, entries)
+            run.state = DONE
+            return entries
+
     def retry(self, entry: Entry, delay: float) -> None:
         """Park ``entry`` (still the head of its key) for ``delay`` seconds, then run it again."""
         with self._lock:
             self._finish_running(entry)
             if not entry.partition.accepting:
-                self._advance_key(entry)  # revoked meanwhile: the next owner retries it
+                self._advance_key(entry.key)  # revoked meanwhile: the next owner retries it
                 return
             entry.message = next_attempt(entry.message)
             entry.state = DELAYED
             heapq.heappush(self._delayed, (self._clock() + delay, next(self._sequence), entry))
             self._wake_one()  # a sleeping worker may need a shorter wait now
 
-    def abandon(self, entry: Entry) -> None:
+    def abandon(self, entry: Unit) -> None:
         """Stop counting ``entry`` as running without completing it: the engine is stopping.
 
         Its key stays blocked and its offset is never committed; the next run redoes it.
@@ -377,7 +505,7 @@ class KeyOrderedScheduler:
         process heap every few thousand messages: 20-40% of a no-op handler's time.
         """
         collected: Collected = {}
-        passed: list[Entry] = []
+        passed: list[Any] = []
         with self._lock:
             for partition, state in self._partitions.items():
                 if partitions is not None and partition not in partitions:
@@ -391,10 +519,13 @@ class KeyOrderedScheduler:
                 self._completed_since_collect = 0
             room = _MAX_SPARE - len(self._spare)
             if room > 0:
+                reusable: list[Entry] = []
                 for entry in passed[:room]:
-                    entry.message = _RELEASED  # drop the message's bytes now
-                    entry.outputs = None
-                self._spare.extend(passed[:room])
+                    if entry.__class__ is Entry:  # runs are not reused
+                        entry.message = _RELEASED  # drop the message's bytes now
+                        entry.outputs = None
+                        reusable.append(entry)
+                self._spare.extend(reusable)
         return collected
 
     def wait_progress(self, timeout: float) -> bool:
@@ -475,16 +606,15 @@ class KeyOrderedScheduler:
             self._waking += 1
             self._idle.pop().release()
 
-    def _finish_running(self, entry: Entry) -> None:
+    def _finish_running(self, entry: Unit) -> None:
         entry.state = QUEUED
-        entry.partition.running -= 1
-        self._running -= 1
+        entry.partition.running -= entry.size
+        self._running -= entry.size
         if entry.partition.running == 0 and not entry.partition.accepting:
             self._settled.notify_all()
 
-    def _advance_key(self, entry: Entry) -> None:
-        """``entry`` leaves its key without completing: the key's next message (if any) is up."""
-        key = entry.key
+    def _advance_key(self, key: Hashable) -> None:
+        """The key's head leaves without completing: the key's next message (if any) is up."""
         queue = self._followers.get(key)
         if queue is None:
             del self._heads[key]
@@ -511,10 +641,11 @@ class KeyOrderedScheduler:
         if not states:
             return
 
-        def gone(entry: Entry) -> bool:
+        def gone(entry: Unit) -> bool:
             return entry.partition in states and entry.state != RUNNING
 
         self._ready = deque(e for e in self._ready if not gone(e))
+        self._ready_runs = sum(1 for e in self._ready if e.__class__ is Run)
         self._delayed = [item for item in self._delayed if not gone(item[2])]
         heapq.heapify(self._delayed)
         for key, queue in list(self._followers.items()):
@@ -523,8 +654,8 @@ class KeyOrderedScheduler:
                 del self._followers[key]
             elif len(kept) != len(queue):
                 self._followers[key] = kept
-        for head in list(self._heads.values()):
+        for key, head in list(self._heads.items()):
             if gone(head):
-                self._advance_key(head)
+                self._advance_key(key)
         if not self._heads:
             self._settled.notify_all()

@@ -25,9 +25,15 @@ from consumer.engine.messages import OutputMessage
 
 
 class Tracked:
-    """One offset the watermark waits for; ``outputs`` stays None until it completed."""
+    """One offset the watermark waits for; ``outputs`` stays None until it completed.
+
+    An item may stand for several messages (a run handed out as one unit): then
+    ``offset`` is the run's last offset and ``size`` how many messages it holds,
+    which is what the watermark counts for backpressure.
+    """
 
     __slots__ = ("offset", "outputs")
+    size = 1
 
     def __init__(self, offset: int) -> None:
         self.offset = offset
@@ -46,16 +52,17 @@ ItemT = TypeVar("ItemT", bound=Tracked)
 class OffsetWatermark(Generic[ItemT]):
     """Not thread-safe; the scheduler guards it with its lock."""
 
-    __slots__ = ("_committable", "_last_tracked", "_tracked")
+    __slots__ = ("_committable", "_count", "_last_tracked", "_tracked")
 
     def __init__(self) -> None:
         self._tracked: deque[ItemT] = deque()
         self._last_tracked = -1
         self._committable: int | None = None
+        self._count = 0  # messages, not items: a run counts for each of its messages
 
     def __len__(self) -> int:
         """Messages fetched but not yet passed by the watermark (what backpressure bounds)."""
-        return len(self._tracked)
+        return self._count
 
     @property
     def committable(self) -> int | None:
@@ -71,12 +78,21 @@ class OffsetWatermark(Generic[ItemT]):
             )
         self._tracked.append(item)
         self._last_tracked = item.offset
+        self._count += item.size
 
-    def track_run(self, items: Sequence[ItemT]) -> None:
-        """``track`` for a fetched run of one partition: the same order check, per run."""
+    def track_run(self, items: Sequence[ItemT], offsets: Sequence[int] | None = None) -> None:
+        """``track`` for a fetched run of one partition: the same order check, per run.
+
+        ``offsets`` are the run's message offsets when ``items`` group several
+        messages each (the check then covers every message, not only each item's last).
+        """
         if not items:
             return
-        offsets = list(map(_offset, items))
+        if offsets is None:
+            offsets = list(map(_offset, items))
+            count = len(items)
+        else:
+            count = len(offsets)
         if offsets[0] <= self._last_tracked or not all(map(lt, offsets, offsets[1:])):
             raise ValueError(
                 f"offsets {offsets[0]}..{offsets[-1]} tracked after {self._last_tracked}, or not "
@@ -85,6 +101,21 @@ class OffsetWatermark(Generic[ItemT]):
             )
         self._tracked.extend(items)
         self._last_tracked = offsets[-1]
+        self._count += count
+
+    def split(self, item: ItemT, parts: Sequence[ItemT]) -> None:
+        """Track ``parts`` (the same messages, each on its own) where ``item`` stood.
+
+        A run handed out as one unit is split when one of its messages failed:
+        the rest complete, and the failed one holds the watermark on its own.
+        """
+        tracked = self._tracked
+        at = tracked.index(item)
+        tracked.rotate(-at)
+        tracked.popleft()
+        tracked.extendleft(reversed(parts))
+        tracked.rotate(at)
+        self._count += sum(part.size for part in parts) - item.size
 
     @property
     def next_offset(self) -> int | None:
@@ -99,6 +130,7 @@ class OffsetWatermark(Generic[ItemT]):
         tracked = self._tracked
         outputs: list[OutputMessage] = []
         last: ItemT | None = None
+        count = 0
         while tracked:
             item = tracked[0]
             left = item.outputs
@@ -108,8 +140,10 @@ class OffsetWatermark(Generic[ItemT]):
             if left:
                 outputs.extend(left)
             last = item
+            count += item.size
             if passed is not None:
                 passed.append(item)
         if last is not None:
             self._committable = last.offset + 1
+            self._count -= count
         return outputs

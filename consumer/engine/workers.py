@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from itertools import repeat
 from operator import attrgetter
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from consumer.engine.dead_letter import DeadLetters
 from consumer.engine.errors import GiveUpFailed, HandlerContractError
@@ -30,7 +30,7 @@ from consumer.engine.outcomes import (
     outcome_from_exception,
 )
 from consumer.engine.retry import RetryPolicy
-from consumer.engine.scheduler import Entry, KeyOrderedScheduler
+from consumer.engine.scheduler import Entry, KeyOrderedScheduler, Run, Unit
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -96,28 +96,35 @@ class WorkerPool(Generic[T]):
                         self._scheduler.abandon(entry)
                     return
 
-    def _run(self, entries: list[Entry]) -> None:
+    def _run(self, entries: list[Unit]) -> None:
         """Run the handler over ``entries`` and settle each one's outcome.
 
         Entries leave ``entries`` as they are let go of (completed, parked for a
         retry, or abandoned): once the watermark passed a completed entry the
         scheduler reuses it for another message, so nothing here may touch it again.
+        A run (one unit for many messages) is completed at once if every message
+        of it succeeded, and otherwise split into entries settled one by one.
         """
-        messages = [entry.message for entry in entries]
+        first = entries[0]
+        run = first if isinstance(first, Run) else None  # a run is taken on its own
+        if run is not None:
+            messages: list[Message[T]] = run.messages
+        else:
+            messages = [entry.message for entry in cast(list[Entry], entries)]
         started = time.monotonic()
         try:
             outcomes: Sequence[Outcome] = self._handler.handle_batch(messages)
         except Exception as exc:  # noqa: BLE001 - classified per message below
             failed = outcome_from_exception(exc)
-            outcomes = [failed] * len(entries)
+            outcomes = [failed] * len(messages)
         elapsed = time.monotonic() - started
         self._batch_duration.observe(elapsed)
-        self._scheduler.record_batch(elapsed, len(entries))
-        if len(outcomes) != len(entries):
+        self._scheduler.record_batch(elapsed, len(messages))
+        if len(outcomes) != len(messages):
             self._on_fatal(
                 HandlerContractError(
                     f"{type(self._handler).__name__}.handle_batch returned {len(outcomes)} "
-                    f"outcomes for {len(entries)} messages; it must return one per message"
+                    f"outcomes for {len(messages)} messages; it must return one per message"
                 )
             )
             for entry in entries:
@@ -126,15 +133,22 @@ class WorkerPool(Generic[T]):
             return
         if all(map(isinstance, outcomes, repeat(Processed))):  # the common case, checked in C
             self._count_processed(messages)
-            every = entries.copy()
+            if run is not None:
+                entries.clear()
+                self._scheduler.complete_run(run, list(map(_outputs, outcomes)))
+                return
+            every = cast(list[Entry], entries.copy())
             entries.clear()
             self._scheduler.complete_many(every, list(map(_outputs, outcomes)))
             return
+        if run is not None:
+            entries[:] = self._scheduler.split(run)
         done_messages: list[Message[T]] = []
         done: list[Entry] = []
         outputs: list[Sequence[OutputMessage]] = []
         unsettled: list[tuple[Entry, Outcome]] = []
-        for entry, message, outcome in zip(entries, messages, outcomes, strict=True):
+        singles = cast(list[Entry], entries)  # a run was split above
+        for entry, message, outcome in zip(singles, messages, outcomes, strict=True):
             if isinstance(outcome, Processed):
                 done.append(entry)
                 done_messages.append(message)

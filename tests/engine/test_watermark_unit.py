@@ -47,3 +47,27 @@ def test_tracking_backwards_is_refused() -> None:
     mark.track(Tracked(3))
     with pytest.raises(ValueError, match="delivered in order"):
         mark.track(Tracked(3))
+
+
+def test_splitting_an_item_keeps_its_place_and_the_message_count() -> None:
+    class Group(Tracked):
+        __slots__ = ("size",)
+
+        def __init__(self, offset: int, size: int) -> None:
+            super().__init__(offset)
+            self.size = size
+
+    mark: OffsetWatermark[Tracked] = OffsetWatermark()
+    before, group, after = Tracked(0), Group(3, 3), Tracked(4)
+    mark.track_run([before, group, after], [0, 1, 2, 3, 4])
+    assert len(mark) == 5
+    parts = [Tracked(offset) for offset in (1, 2, 3)]
+    mark.split(group, parts)
+    assert len(mark) == 5
+    for item in (before, parts[0], parts[2], after):
+        item.complete()
+    mark.advance()
+    assert mark.committable == 2, "offset 2 is not done: the watermark stops before it"
+    parts[1].complete()
+    mark.advance()
+    assert mark.committable == 5 and len(mark) == 0
