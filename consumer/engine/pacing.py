@@ -17,12 +17,20 @@ from prometheus_client import CollectorRegistry
 
 from consumer.engine.metrics import engine_metrics
 
+_ROUNDING = 1e-9
+
 
 class TokenBucket:
-    """Thread-safe: ``acquire`` reserves a token and sleeps until it is due.
+    """Thread-safe: ``acquire`` waits its turn, then for a token at the rate of that moment.
 
-    Reservation (the balance may go negative) makes waiting callers queue up
-    in arrival order rather than wake together and race for each new token.
+    Callers are served first come, first served, and only the caller at the
+    front of the queue takes tokens. An earlier version reserved each caller's
+    token on arrival (the balance went negative) and fixed its send time at the
+    rate of that moment: callers who arrived while a 429 had halved the rate
+    kept their late, slow-paced slots, while callers arriving after the rate
+    recovered got earlier, fast-paced ones, so the two groups went out together
+    (116 sends in one second at a 90/s pace). Taking the token at the front, at
+    the current rate, keeps every stretch of time within ``rate`` plus the burst.
     """
 
     def __init__(
@@ -32,6 +40,7 @@ class TokenBucket:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        before_turn: Callable[[], None] | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be > 0 requests/s, got {rate}")
@@ -41,7 +50,14 @@ class TokenBucket:
             raise ValueError(f"capacity must allow at least one request, got {capacity}")
         self._clock = clock
         self._sleep = sleep
+        # Called (without the bucket's lock) before each look at the balance, so an
+        # owner adjusting the rate over time (the pacer's recovery) is current.
+        self._before_turn = before_turn
         self._lock = threading.Lock()
+        self._turn = threading.Condition(self._lock)
+        self._next_ticket = 0
+        self._serving = 0  # the ticket at the front of the queue
+        self._left: set[int] = set()  # tickets whose callers gave up waiting (interrupted)
         self._tokens = self._capacity
         self._updated = clock()
         self._blocked_until = 0.0
@@ -60,21 +76,42 @@ class TokenBucket:
         with self._lock:
             self._blocked_until = max(self._blocked_until, instant)
 
-    def reserve(self) -> float:
-        """Take a token; return how many seconds the caller must wait before using it."""
-        with self._lock:
-            now = self._clock()
-            self._refill(now)
-            self._tokens -= 1
-            wait = 0.0 if self._tokens >= 0 else -self._tokens / self._rate
-            return max(wait, self._blocked_until - now)
-
     def acquire(self) -> float:
         """Block until a request may go out; return the seconds waited."""
-        wait = self.reserve()
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+        started = self._clock()
+        with self._lock:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            try:
+                while self._serving != ticket:
+                    self._turn.wait()
+            except BaseException:
+                self._left.add(ticket)  # do not hold up the callers behind
+                raise
+        try:
+            while True:
+                if self._before_turn is not None:
+                    self._before_turn()
+                with self._lock:
+                    now = self._clock()
+                    self._refill(now)
+                    # (Within a rounding error of a whole token counts as one: sleeping
+                    # for the difference might not move the clock at all.)
+                    short = 0.0 if self._tokens >= 1 - _ROUNDING else 1 - self._tokens
+                    wait = max(self._blocked_until - now, short / self._rate)
+                    if wait <= 0:
+                        self._tokens -= 1
+                        break
+                # Sleep outside the lock: a rate change meanwhile is seen on waking.
+                self._sleep(wait)
+        finally:
+            with self._lock:
+                self._serving += 1
+                while self._serving in self._left:
+                    self._left.discard(self._serving)
+                    self._serving += 1
+                self._turn.notify_all()
+        return self._clock() - started
 
     def _refill(self, now: float) -> None:
         elapsed = now - self._updated
@@ -115,7 +152,9 @@ class Pacer:
         self.recovery_per_s = recovery_per_s if recovery_per_s is not None else max_rate / 10
         self._clock = clock
         self._lock = threading.Lock()
-        self._bucket = TokenBucket(max_rate, capacity, clock=clock, sleep=sleep)
+        self._bucket = TokenBucket(
+            max_rate, capacity, clock=clock, sleep=sleep, before_turn=self._recover_now
+        )
         self._last_adjusted = clock()
         metrics = engine_metrics(registry)
         self._rate_gauge = metrics.pacer_rate.labels(name)
@@ -131,8 +170,6 @@ class Pacer:
 
     def acquire(self) -> float:
         """Block until the next call may go out; return the seconds waited."""
-        with self._lock:
-            self._recover(self._clock())
         waited = self._bucket.acquire()
         if waited > 0:
             self._wait_counter.inc(waited)
@@ -150,6 +187,10 @@ class Pacer:
             if retry_after is not None and retry_after > 0:
                 self._bucket.block_until(now + retry_after)
         self._limited_counter.inc()
+
+    def _recover_now(self) -> None:
+        with self._lock:
+            self._recover(self._clock())
 
     def _recover(self, now: float) -> None:
         rate = self._bucket.rate

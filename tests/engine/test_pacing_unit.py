@@ -64,15 +64,18 @@ def test_retry_after_blocks_every_caller() -> None:
     registry = CollectorRegistry()
     pacer = Pacer("stripe", 100, registry=registry, clock=t.clock, sleep=t.sleep)
     pacer.on_rate_limited(retry_after=3.0)
+    assert (
+        registry.get_sample_value("cpqsync_engine_pacer_rate_per_second", {"pacer": "stripe"}) == 50
+    )
     waited = pacer.acquire()
     assert waited == pytest.approx(3.0)
     assert (
         registry.get_sample_value("cpqsync_engine_pacer_rate_limited_total", {"pacer": "stripe"})
         == 1
     )
-    assert (
-        registry.get_sample_value("cpqsync_engine_pacer_rate_per_second", {"pacer": "stripe"}) == 50
-    )
+    assert registry.get_sample_value(
+        "cpqsync_engine_pacer_rate_per_second", {"pacer": "stripe"}
+    ) == pytest.approx(80), "the rate recovered by 10/s during the 3 s wait"
 
 
 def test_threads_sharing_a_bucket_stay_under_its_rate() -> None:
@@ -97,3 +100,37 @@ def test_nonsense_rates_are_refused() -> None:
         TokenBucket(rate=0)
     with pytest.raises(ValueError, match="max_rate must be > 0"):
         Pacer("x", -1, registry=CollectorRegistry())
+
+
+def test_callers_from_before_and_after_a_recovery_do_not_go_out_together() -> None:
+    """Callers who arrived while a 429 had halved the rate must not keep slow-paced send
+    times that later, fast-paced callers overlap (the sync saw 116 sends in one second at
+    a 90/s pace): every stretch of time stays within the rate of the moment plus the burst."""
+    bucket = TokenBucket(rate=200, capacity=1)
+    bucket.set_rate(100)  # a 429 halved it
+    sent: list[float] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        bucket.acquire()
+        with lock:
+            sent.append(time.monotonic())
+
+    early = [threading.Thread(target=call) for _ in range(60)]
+    late = [threading.Thread(target=call) for _ in range(60)]
+    for thread in early:
+        thread.start()
+    time.sleep(0.05)
+    bucket.set_rate(200)  # recovered
+    for thread in late:
+        thread.start()
+    for thread in early + late:
+        thread.join(10)
+    assert len(sent) == 120
+    sent.sort()
+    window = 0.2
+    busiest = max(
+        sum(1 for other in sent[i:] if other - start < window) for i, start in enumerate(sent)
+    )
+    # At 200/s a 0.2 s window holds 40, plus the one-token burst, plus slack for timing.
+    assert busiest <= 40 + 1 + 4, f"{busiest} sends within {window}s at a 200/s pace"
