@@ -326,6 +326,12 @@ class KeyOrderedScheduler:
                     wait = min(wait, self._delayed[0][0] - now)
                 self._sleep(max(wait, 0.0))
             ready = self._ready
+            front = ready[0]
+            if front.__class__ is Run and front.size > self._min_batch:
+                # The handler got slower since the run was queued: share its messages out.
+                ready.popleft()
+                self._ready_runs -= 1
+                ready.extendleft(reversed(self._unrun(front, READY)))
             available = len(ready)
             share = -(-available // (len(self._idle) + self._waking + 1))
             size = min(max_size, available, max(share, self._min_batch))
@@ -446,23 +452,27 @@ class KeyOrderedScheduler:
         abandon) as if they had been taken one by one.
         """
         with self._lock:
-            heads = self._heads
-            state = run.partition
-            entries: list[Entry] = []
-            for message, key in zip(run.messages, run.keys, strict=True):
-                entry: Entry = _new_entry(Entry)
-                entry.offset = message.offset
-                entry.outputs = None
-                entry.message = message
-                entry.partition = state
-                entry.key = key
-                entry.state = RUNNING
-                heads[key] = entry
-                entries.append(entry)
-            if state.alive:
-                state.watermark.split(run, entries)
-            run.state = DONE
-            return entries
+            return self._unrun(run, RUNNING)
+
+    def _unrun(self, run: Run, state: int) -> list[Entry]:
+        """Put one entry per message of ``run``, in ``state``, where ``run`` was (lock held)."""
+        heads = self._heads
+        partition = run.partition
+        entries: list[Entry] = []
+        for message, key in zip(run.messages, run.keys, strict=True):
+            entry: Entry = _new_entry(Entry)
+            entry.offset = message.offset
+            entry.outputs = None
+            entry.message = message
+            entry.partition = partition
+            entry.key = key
+            entry.state = state
+            heads[key] = entry
+            entries.append(entry)
+        if partition.alive:
+            partition.watermark.split(run, entries)
+        run.state = DONE
+        return entries
 
     def retry(self, entry: Entry, delay: float) -> None:
         """Park ``entry`` (still the head of its key) for ``delay`` seconds, then run it again."""

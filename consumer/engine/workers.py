@@ -108,7 +108,7 @@ class WorkerPool(Generic[T]):
         first = entries[0]
         run = first if isinstance(first, Run) else None  # a run is taken on its own
         if run is not None:
-            messages: list[Message[T]] = run.messages
+            messages: list[Message[T]] = run.messages.copy()  # the handler's own list
         else:
             messages = [entry.message for entry in cast(list[Entry], entries)]
         started = time.monotonic()

@@ -68,6 +68,20 @@ def test_a_run_with_a_repeated_or_busy_key_is_queued_message_by_message() -> Non
     assert [e.message.offset for e in batch] == [0, 1, *range(3, 12)], "a's second waits"  # type: ignore[union-attr]
 
 
+def test_a_queued_run_is_shared_out_again_once_the_handler_turns_slow() -> None:
+    s = fast()
+    s.submit([msg(i, f"k{i}") for i in range(40)])
+    for _ in range(40):
+        s.record_batch(0.2, 1)  # the handler now waits on I/O: 200 ms a message
+    first = s.take(10, timeout=0)
+    second = s.take(10, timeout=0)
+    assert all(isinstance(e, Entry) for e in first + second), "messages, not the 40-message run"
+    assert [e.offset for e in first + second] == list(range(20)), "two workers share them"
+    s.complete_many(first, [[] for _ in first])  # type: ignore[arg-type]
+    assert s.collect() == {("t", 0): (10, [])}
+    assert s.buffered()[("t", 0)] == 30, "the watermark counts the rest message by message"
+
+
 def test_a_failed_message_splits_its_run_and_alone_holds_the_watermark() -> None:
     clock = FakeClock()
     s = fast(clock)
