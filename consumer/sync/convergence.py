@@ -53,12 +53,13 @@ def contained(wanted: Any, current: Any) -> bool:
 def _compared(op: Operation) -> Mapping[str, Any]:
     """What of an update must already be in Stripe for it to change nothing.
 
-    A customer's account version token alone is not a change: the writeback's own write of
-    ``Stripe_ID__c`` moves the account's ``SystemModstamp``, and refreshing the token for it
-    cost a customer write per account after every writeback, and on every replay. The token
-    may trail the account (a stale writer is still refused: it would bring other values)."""
+    A version token alone (only customers carry one: their account's) is not a change: the
+    writeback's own write of ``Stripe_ID__c`` moves the account's ``SystemModstamp``, and
+    refreshing the token for it cost a customer write per account after every writeback, and
+    on every replay. The token may trail the account (a stale writer is still refused: it
+    would bring other values)."""
     metadata = op.params.get("metadata")
-    if op.kind != "customer.update" or not isinstance(metadata, Mapping):
+    if not isinstance(metadata, Mapping) or not metadata.keys() & set(VERSION_KEYS):
         return op.params
     return {
         **op.params,

@@ -327,7 +327,9 @@ class SyncHandler(BatchHandler[SyncInput]):
             reported = {applied.operation.source for applied in outcome.applied}
             unmarked = [
                 u
-                for u in unmarked_objects(record, view.known, self._lookup.is_current_price)
+                for u in unmarked_objects(
+                    record, view.known, partial(self._lookup.is_current_price, view=view)
+                )
                 if u[0] not in reported
             ]
             item.results.extend(self._builder.already_synced(item.attempt, unmarked))

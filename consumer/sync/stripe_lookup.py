@@ -56,6 +56,9 @@ class StripeView:
     # Part of the view is what this process remembered rather than asked just now (pricebook
     # prices, ``PriceDirectory``): a refusal may come from that memory being out of date.
     remembered: bool = False
+    # Pricebook prices Stripe confirmed current (or not) for this batch: its orders often name
+    # the same entry, and one retrieve answers them all.
+    confirmed: dict[str, bool] = field(default_factory=dict)
 
     def completed(self, object_type: str, record: Record) -> Record:
         """``record`` with the Stripe id the writeback would have given it, when found here.
@@ -281,10 +284,15 @@ class StripeLookup:
             raise
         return to_plain(price)
 
-    def is_current_price(self, price_id: str) -> bool:
-        """Whether a pricebook price is, as Stripe says now, active under its lookup key."""
-        price = self._retrieve_price(price_id)
-        return bool(price and price.get("active") and price.get("lookup_key"))
+    def is_current_price(self, price_id: str, view: StripeView) -> bool:
+        """Whether a pricebook price is, as Stripe says now, active under its lookup key
+        (asked once per batch: ``view.confirmed``)."""
+        current = view.confirmed.get(price_id)
+        if current is None:
+            price = self._retrieve_price(price_id)
+            current = bool(price and price.get("active") and price.get("lookup_key"))
+            view.confirmed[price_id] = current
+        return current
 
     def _line_prices_of(
         self, schedule: Mapping[str, Any], entry_prices: Mapping[str, KnownPrice]
