@@ -40,9 +40,9 @@ from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.pubsub_client import PubSubClient
-from cpqsync.sandbox.broker import EmbeddedBroker
-from cpqsync.sandbox.org.simulator import OrgSimulator
 from cpqsync.settings import BridgeSettings, KafkaSettings, SalesforceSettings
+from cpqsync_sandbox.broker import EmbeddedBroker
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from producer_bridge.bridge import topic_router
 from producer_bridge.cdc_decoder import ChangeEventDecoder, RawEvent
 from producer_bridge.channel_stream import ChannelStream

@@ -35,8 +35,8 @@ from consumer.engine import (
     Processed,
 )
 from cpqsync.kafka.topics import ensure_topics
-from cpqsync.sandbox.broker import EmbeddedBroker
 from cpqsync.settings import ConsumerSettings, KafkaSettings
+from cpqsync_sandbox.broker import EmbeddedBroker
 
 FAST_GROUP = {
     "session.timeout.ms": 6000,

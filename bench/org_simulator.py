@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 from simple_salesforce import Salesforce
 
-from cpqsync.sandbox.datasets import default_dataset
-from cpqsync.sandbox.org.query_engine import execute
-from cpqsync.sandbox.org.simulator import OrgSimulator
 from cpqsync.soql import quote
+from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.org.query_engine import execute
+from cpqsync_sandbox.org.simulator import OrgSimulator
 
 HYDRATION = (
     "SELECT Id, Status, EffectiveDate, CurrencyIsoCode, Skip_Past_Initial_Invoices__c, "

@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import grpc
 
 from cpqsync.salesforce.pubsub_stubs import load
-from cpqsync.sandbox.org.cdc.publisher import ChangePublisher
-from cpqsync.sandbox.org.pubsub.bus import EventBus
-from cpqsync.sandbox.org.pubsub.server import PubSubServer
-from cpqsync.sandbox.org.schema import OBJECTS
-from cpqsync.sandbox.org.store import OrgStore
-from cpqsync.sandbox.org.tls import generate_server_certificates
+from cpqsync_sandbox.org.cdc.publisher import ChangePublisher
+from cpqsync_sandbox.org.pubsub.bus import EventBus
+from cpqsync_sandbox.org.pubsub.server import PubSubServer
+from cpqsync_sandbox.org.schema import OBJECTS
+from cpqsync_sandbox.org.store import OrgStore
+from cpqsync_sandbox.org.tls import generate_server_certificates
 
 TARGET_PER_S = 2_000
 ORG_ID = "00D000000000001AAA"

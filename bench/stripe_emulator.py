@@ -33,7 +33,7 @@ import stripe
 from aiohttp import web
 from stripe._encode import _api_encode
 
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
 TARGET = 1_000
 

@@ -51,11 +51,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from consumer.sync.service import SyncService
 from consumer.sync.stripe_calls import build_stripe_client
 from cpqsync.kafka.topics import Topics, ensure_topics
-from cpqsync.sandbox.broker import EmbeddedBroker
-from cpqsync.sandbox.datasets import default_dataset
-from cpqsync.sandbox.org.dataset_generator import generate_orders
-from cpqsync.sandbox.org.simulator import OrgSimulator
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.broker import EmbeddedBroker
+from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.org.dataset_generator import generate_orders
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.models import SyncResult
 from tests.sync.stack import Stack, stack_settings
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 import typer
 
 from cpqsync.cli import (
     bridge_cmd,
     config_cmd,
     ops_cmd,
-    sandbox_cmd,
-    sandbox_org_cmd,  # noqa: F401 - registers `sandbox org`
-    sandbox_stripe_cmd,  # noqa: F401 - registers `sandbox stripe`
     sync_cmd,
     writeback_cmd,
 )
+
+# Command groups shipped by other packages (the local stand-ins add `demo` and `sandbox`):
+# each entry point names a `register(app)` callable. The product imports none of them.
+COMMAND_PLUGINS = "cpqsync.commands"
 
 app = typer.Typer(
     name="cpqsync",
@@ -22,11 +25,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals can hold secrets
 )
 app.add_typer(config_cmd.app, name="config")
-app.add_typer(sandbox_cmd.app, name="sandbox")
 bridge_cmd.register(app)
 sync_cmd.register(app)
 writeback_cmd.register(app)
 ops_cmd.register(app)
+for _plugin in entry_points(group=COMMAND_PLUGINS):
+    _plugin.load()(app)
 
 
 def main() -> None:

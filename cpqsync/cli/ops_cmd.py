@@ -1,4 +1,4 @@
-"""``cpqsync demo``, ``run``, ``replay``, ``status``, ``dlq``: operating cpqsync."""
+"""``cpqsync run``, ``replay``, ``status``, ``dlq``: operating cpqsync."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,12 +16,8 @@ from rich.console import Console
 
 from cpqsync.cli.bridge_cmd import parse_since
 from cpqsync.cli.options import ConfigOption, settings_from
-from cpqsync.demo.progress_view import demo_console
-from cpqsync.demo.role_supervisor import RoleSupervisor
-from cpqsync.demo.run_demo import DemoOptions, run_demo
 from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics
-from cpqsync.observability.logging import configure_logging
 from cpqsync.ops import render
 from cpqsync.ops.committed_offsets import OffsetChangeError
 from cpqsync.ops.dead_letter_topic import LetterNotFoundError, read_letters, select
@@ -42,6 +37,7 @@ from cpqsync.ops.replay import (
 )
 from cpqsync.ops.status import gather_status
 from cpqsync.settings import Settings
+from cpqsync.supervision.role_supervisor import RoleSupervisor
 
 dlq_app = typer.Typer(help="Inspect and redrive dead letters.", no_args_is_help=True)
 
@@ -224,66 +220,6 @@ def _with_settings(config: Any, command: str, body: Callable[[Settings], None]) 
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("demo")
-    def demo(
-        orders: Annotated[
-            int, typer.Option("--orders", min=0, help="Generate this many extra valid orders.")
-        ] = 0,
-        dataset: Annotated[
-            Path | None,
-            typer.Option(
-                "--dataset",
-                exists=True,
-                dir_okay=False,
-                help="Org dataset (default: the shipped CPQ dataset).",
-            ),
-        ] = None,
-        waves: Annotated[
-            int, typer.Option("--waves", min=1, help="Activate the orders in this many waves.")
-        ] = 4,
-        wave_interval: Annotated[
-            float, typer.Option("--wave-interval", min=0, help="Seconds between waves.")
-        ] = 2.0,
-        timeout: Annotated[
-            float | None,
-            typer.Option(
-                "--timeout",
-                min=1,
-                help="Seconds after the first activation for every order to sync "
-                "[default: 120 + 1 per --orders].",
-                show_default=False,
-            ),
-        ] = None,
-        keep_running: Annotated[
-            bool,
-            typer.Option("--keep-running", help="Leave the stack up (metrics URLs) until Ctrl-C."),
-        ] = False,
-        report_dir: Annotated[
-            Path | None,
-            typer.Option(
-                "--report-dir",
-                file_okay=False,
-                help="Where the report and logs go (default ./reports/demo-<time>).",
-            ),
-        ] = None,
-    ) -> None:
-        """Start the whole local stack, activate orders and show the sync live.
-
-        Exit 0 when every order ended as the dataset expects, 1 when some did
-        not, 3 on timeout, 4 when the stack failed, 130 when interrupted.
-        """
-        configure_logging("WARNING")
-        options = DemoOptions(
-            orders=orders,
-            dataset=dataset,
-            waves=waves,
-            wave_interval_s=wave_interval,
-            timeout_s=timeout,
-            keep_running=keep_running,
-            report_dir=report_dir,
-        )
-        raise typer.Exit(code=run_demo(options, demo_console()))
-
     @app.command("run")
     def run(config: ConfigOption = None) -> None:
         """Run every role (bridge, sync, writeback) in one process group.

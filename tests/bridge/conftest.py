@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from cpqsync.sandbox.org.simulator import OrgSimulator
 from cpqsync.settings import SalesforceSettings
+from cpqsync_sandbox.org.simulator import OrgSimulator
 
 
 @pytest.fixture

@@ -22,12 +22,12 @@ from typing import Any
 from pydantic import SecretStr
 
 from cpqsync.salesforce.auth import SalesforceSession
-from cpqsync.sandbox.org.cdc.publisher import ChangePublisher
-from cpqsync.sandbox.org.changes import ChangeBatch, RecordChange
-from cpqsync.sandbox.org.pubsub.bus import EventBus
-from cpqsync.sandbox.org.pubsub.server import PubSubServer
-from cpqsync.sandbox.org.schema import OBJECTS
 from cpqsync.settings import SalesforceSettings
+from cpqsync_sandbox.org.cdc.publisher import ChangePublisher
+from cpqsync_sandbox.org.changes import ChangeBatch, RecordChange
+from cpqsync_sandbox.org.pubsub.bus import EventBus
+from cpqsync_sandbox.org.pubsub.server import PubSubServer
+from cpqsync_sandbox.org.schema import OBJECTS
 
 ORG_ID = "00D000000000001AAA"
 USER_ID = "005000000000001AAA"

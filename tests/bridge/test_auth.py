@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from cpqsync.salesforce.auth import SalesforceAuth, SalesforceAuthError
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.bridge.conftest import sim_settings
 
 pytestmark = pytest.mark.integration

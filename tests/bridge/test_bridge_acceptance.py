@@ -23,8 +23,8 @@ from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import RetryableSalesforceError, SalesforceRest
-from cpqsync.sandbox.org.simulator import OrgSimulator
 from cpqsync.settings import BridgeSettings, KafkaSettings, MetricsSettings, Settings
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from producer_bridge.backfill import Backfill
 from producer_bridge.bridge import Bridge
 from producer_bridge.checkpoint_store import load_checkpoints

@@ -16,10 +16,10 @@ from prometheus_client import REGISTRY
 from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.salesforce.pubsub_client import PubSubClient
-from cpqsync.sandbox.org.cdc.events import header_only_event
-from cpqsync.sandbox.org.changes import ChangeBatch, RecordChange
-from cpqsync.sandbox.org.schema import text
 from cpqsync.settings import BridgeSettings, KafkaSettings
+from cpqsync_sandbox.org.cdc.events import header_only_event
+from cpqsync_sandbox.org.changes import ChangeBatch, RecordChange
+from cpqsync_sandbox.org.schema import text
 from producer_bridge.bridge import topic_router
 from producer_bridge.cdc_decoder import ChangeEventDecoder
 from producer_bridge.channel_stream import BridgeFatalError, ChannelStream

@@ -6,7 +6,7 @@ import pytest
 
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import RetryableSalesforceError, SalesforceRest, is_retryable
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.bridge.conftest import sim_settings
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Producer
 
 from cpqsync.kafka.topics import Topics
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.codec import Codec
 from schemas.models import ChangeEvent, ChangeType, SyncRequest, SyncResult, SyncStatus
 

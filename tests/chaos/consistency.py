@@ -34,9 +34,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from consumer.sync.planning import Operation, Plan, is_ref
-from cpqsync.sandbox.org.simulator import OrgSimulator
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
 from cpqsync.settings import Settings
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.chaos.expected_state import Expectation, expectation
 
 # Customer metadata carrying the account version it was written from (salesforce_/sandbox_).

@@ -20,8 +20,8 @@ from consumer.sync.salesforce_reads import SalesforceReader
 from consumer.sync.triggers import RecordRef
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
-from cpqsync.sandbox.org.simulator import OrgSimulator
 from cpqsync.settings import Settings
+from cpqsync_sandbox.org.simulator import OrgSimulator
 
 
 def _without_stripe_ids(value: Any) -> Any:

@@ -13,9 +13,9 @@ import random
 import threading
 from collections import Counter
 
-from cpqsync.sandbox.org.simulator import OrgSimulator
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
-from cpqsync.sandbox.stripe_emulator.faults import FaultRule
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.stripe_emulator.faults import FaultRule
 from tests.chaos.roles import RoleProcess, wait_until
 
 STRIPE_TEST_MODE_LIMIT = 25

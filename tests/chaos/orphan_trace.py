@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from cpqsync.sandbox.stripe_emulator import RequestLogEntry
+from cpqsync_sandbox.stripe_emulator import RequestLogEntry
 
 _ORDER_ITEM = re.compile(r"\bOrderItem (\w+)")
 _RECORD = re.compile(r"\b(?:Order|PricebookEntry|Account|Product2) (\w{18})\b")

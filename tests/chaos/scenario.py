@@ -23,9 +23,9 @@ from typing import Any
 from confluent_kafka import TopicPartition
 
 from cpqsync.kafka.offsets import end_offsets
-from cpqsync.sandbox.datasets import default_dataset
-from cpqsync.sandbox.org.simulator import OrgSimulator
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.models import SyncResult
 from tests.chaos import bad_input, consistency
 from tests.chaos.faults import FaultInjector, expire_replay_ids

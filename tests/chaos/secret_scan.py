@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cpqsync.sandbox.org.oauth import Session
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.oauth import Session
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.chaos.roles import RoleProcess
 
 

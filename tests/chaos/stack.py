@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 
 from cpqsync.kafka.topics import Topics, ensure_topics
-from cpqsync.sandbox.org.simulator import OrgSimulator
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
 from cpqsync.settings import Settings
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.codec import Codec, SchemaDecodeError
 from schemas.models import SyncResult
 from tests.bridge.kafka_read import Read, read_topic

@@ -19,9 +19,9 @@ import stripe
 
 from consumer.sync.dry_run import dry_run
 from consumer.sync.triggers import RecordRef
-from cpqsync.sandbox.datasets import default_dataset
-from cpqsync.sandbox.org.simulator import OrgSimulator
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.models import SyncResult, SyncStatus
 from tests.sync.stack import Stack, open_stack, roots_reported, wait_for
 

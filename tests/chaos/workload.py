@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.simulator import OrgSimulator
 
 ACCOUNT_REFS = ("acme", "globex", "initech", "umbrella", "stark", "wayne")
 # Entries whose Stripe price one-time lines reuse, so their changes replace a live price (P7).

@@ -18,9 +18,9 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import build_client
-from cpqsync.sandbox.datasets import default_dataset
-from cpqsync.sandbox.org.dataset import read_dataset
 from cpqsync.settings import SalesforceSettings
+from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.org.dataset import read_dataset
 from tests.demo.demo_process import DemoProcess, demo_process
 from tests.demo.processes import alive, descendants, wait_until
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from cpqsync.demo.expectations import OrderExpectation
-from cpqsync.demo.interrupts import Interrupted
-from cpqsync.demo.org_client import OrderState
-from cpqsync.demo.progress import Snapshot
-from cpqsync.demo.progress_view import ProgressView
-from cpqsync.demo.run_demo import DemoOptions, DemoRun, effective_timeout, run_demo
-from cpqsync.demo.stack import RoleExitedError
-from cpqsync.demo.verdict import judge_all
+from cpqsync.supervision.interrupts import Interrupted
+from cpqsync_sandbox.demo.expectations import OrderExpectation
+from cpqsync_sandbox.demo.org_client import OrderState
+from cpqsync_sandbox.demo.progress import Snapshot
+from cpqsync_sandbox.demo.progress_view import ProgressView
+from cpqsync_sandbox.demo.run_demo import DemoOptions, DemoRun, effective_timeout, run_demo
+from cpqsync_sandbox.demo.stack import RoleExitedError
+from cpqsync_sandbox.demo.verdict import judge_all
 
 GOOD = OrderExpectation("801G", "Acme", None)
 BAD = OrderExpectation("801B", "Wayne", "no CPQ quote")

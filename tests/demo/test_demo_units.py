@@ -5,21 +5,21 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from cpqsync.demo.expectations import (
+from cpqsync.supervision.role_supervisor import RestartPolicy, role_env
+from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.demo.expectations import (
     DatasetExpectationError,
     OrderExpectation,
     expectations_for,
     expected_errors_by_name,
 )
-from cpqsync.demo.org_client import OrderState
-from cpqsync.demo.progress import Snapshot
-from cpqsync.demo.progress_view import ProgressView, interactive, plain_line
-from cpqsync.demo.report import DemoReport, order_reports
-from cpqsync.demo.role_supervisor import RestartPolicy, role_env
-from cpqsync.demo.summary import summary
-from cpqsync.demo.verdict import judge
-from cpqsync.demo.waves import split_waves
-from cpqsync.sandbox.datasets import default_dataset
+from cpqsync_sandbox.demo.org_client import OrderState
+from cpqsync_sandbox.demo.progress import Snapshot
+from cpqsync_sandbox.demo.progress_view import ProgressView, interactive, plain_line
+from cpqsync_sandbox.demo.report import DemoReport, order_reports
+from cpqsync_sandbox.demo.summary import summary
+from cpqsync_sandbox.demo.verdict import judge
+from cpqsync_sandbox.demo.waves import split_waves
 
 
 def state(

@@ -19,8 +19,8 @@ import requests
 import yaml
 
 from cpqsync.net import free_port
-from cpqsync.sandbox.org.simulator import OrgSimulator
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.demo.demo_process import REPO
 from tests.demo.processes import alive, descendants, wait_until
 

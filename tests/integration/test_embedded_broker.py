@@ -11,7 +11,7 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from cpqsync.sandbox.broker import EmbeddedBroker
+from cpqsync_sandbox.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,7 @@ def test_broker_is_stopped_when_the_body_raises() -> None:
 
 def test_broker_dies_with_a_killed_parent() -> None:
     script = (
-        "from cpqsync.sandbox.broker import EmbeddedBroker; import time\n"
+        "from cpqsync_sandbox.broker import EmbeddedBroker; import time\n"
         "b = EmbeddedBroker().start(); print(b.pid, flush=True); time.sleep(60)\n"
     )
     parent = subprocess.Popen(

@@ -27,9 +27,9 @@ from consumer.writeback.service import WritebackService
 from cpqsync.kafka.offsets import end_offsets
 from cpqsync.ops.committed_offsets import PartitionKey, committed_offsets
 from cpqsync.ops.group_activity import group_activity
-from cpqsync.sandbox.datasets import default_dataset
-from cpqsync.sandbox.org.simulator import OrgSimulator
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.models import SyncResult, SyncStatus
 from tests.demo.processes import wait_until
 from tests.ops.conftest import Deployment, table_rows

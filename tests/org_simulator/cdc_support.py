@@ -22,12 +22,12 @@ import fastavro
 import grpc
 
 from cpqsync.salesforce.pubsub_stubs import load
-from cpqsync.sandbox.org.cdc.publisher import ChangePublisher
-from cpqsync.sandbox.org.changes import ChangeBatch, RecordChange
-from cpqsync.sandbox.org.pubsub.bus import EventBus
-from cpqsync.sandbox.org.pubsub.server import PubSubServer
-from cpqsync.sandbox.org.schema import OBJECTS
-from cpqsync.sandbox.org.tls import generate_server_certificates
+from cpqsync_sandbox.org.cdc.publisher import ChangePublisher
+from cpqsync_sandbox.org.changes import ChangeBatch, RecordChange
+from cpqsync_sandbox.org.pubsub.bus import EventBus
+from cpqsync_sandbox.org.pubsub.server import PubSubServer
+from cpqsync_sandbox.org.schema import OBJECTS
+from cpqsync_sandbox.org.tls import generate_server_certificates
 
 TOKEN = "00Dsim!test-session-token"
 ORG_ID = "00D000000000001AAA"

@@ -10,9 +10,9 @@ import pytest
 import requests
 from simple_salesforce import Salesforce
 
-from cpqsync.sandbox.org.ids import IdFactory
-from cpqsync.sandbox.org.simulator import OrgSimulator
-from cpqsync.sandbox.org.store import OrgStore
+from cpqsync_sandbox.org.ids import IdFactory
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.store import OrgStore
 
 
 def new_store() -> OrgStore:

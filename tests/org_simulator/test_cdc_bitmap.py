@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cpqsync.sandbox.org.cdc.bitmap import encode_bitmap
-from cpqsync.sandbox.org.cdc.publisher import ChangePublisher
-from cpqsync.sandbox.org.pubsub.bus import EventBus
-from cpqsync.sandbox.org.schema import OBJECTS
+from cpqsync_sandbox.org.cdc.bitmap import encode_bitmap
+from cpqsync_sandbox.org.cdc.publisher import ChangePublisher
+from cpqsync_sandbox.org.pubsub.bus import EventBus
+from cpqsync_sandbox.org.schema import OBJECTS
 from tests.org_simulator.cdc_support import Txn, account_id, decode
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from cpqsync.sandbox.org.cdc.publisher import ChangePublisher
-from cpqsync.sandbox.org.pubsub.bus import EventBus
-from cpqsync.sandbox.org.schema import OBJECTS
+from cpqsync_sandbox.org.cdc.publisher import ChangePublisher
+from cpqsync_sandbox.org.pubsub.bus import EventBus
+from cpqsync_sandbox.org.schema import OBJECTS
 from tests.org_simulator.cdc_support import USER_ID, Txn, account_id, decode
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import fastavro
 import pytest
 
-from cpqsync.sandbox.org.cdc.channels import entity_channel
-from cpqsync.sandbox.org.cdc.event_schema import build_event_schema, cdc_fields
-from cpqsync.sandbox.org.cdc.publisher import ChangePublisher
-from cpqsync.sandbox.org.pubsub.bus import EventBus
-from cpqsync.sandbox.org.schema import OBJECTS, FieldDef
+from cpqsync_sandbox.org.cdc.channels import entity_channel
+from cpqsync_sandbox.org.cdc.event_schema import build_event_schema, cdc_fields
+from cpqsync_sandbox.org.cdc.publisher import ChangePublisher
+from cpqsync_sandbox.org.pubsub.bus import EventBus
+from cpqsync_sandbox.org.schema import OBJECTS, FieldDef
 
 SAMPLE = Path(__file__).with_name("samples") / "AccountChangeEvent.avsc"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cpqsync.sandbox.org.store import OrgStore
+from cpqsync_sandbox.org.store import OrgStore
 from tests.org_simulator.cdc_support import (
     METADATA,
     ORG_ID,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from cpqsync.sandbox.org.cdc.publisher import ChangePublisher
-from cpqsync.sandbox.org.pubsub.bus import EventBus, UnknownTopicError
-from cpqsync.sandbox.org.pubsub.replay import CorruptedReplayIdError
-from cpqsync.sandbox.org.schema import OBJECTS
+from cpqsync_sandbox.org.cdc.publisher import ChangePublisher
+from cpqsync_sandbox.org.pubsub.bus import EventBus, UnknownTopicError
+from cpqsync_sandbox.org.pubsub.replay import CorruptedReplayIdError
+from cpqsync_sandbox.org.schema import OBJECTS
 from tests.org_simulator.cdc_support import Txn, account_id, create_accounts
 
 

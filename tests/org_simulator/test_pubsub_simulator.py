@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from cpqsync.salesforce.pubsub_stubs import load
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.org_simulator.cdc_support import Org, Subscriber, decode, error_code
 from tests.org_simulator.test_cdc_bitmap import decode_bitmap
 

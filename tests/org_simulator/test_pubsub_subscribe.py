@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from cpqsync.sandbox.org.schema import FieldDef
+from cpqsync_sandbox.org.schema import FieldDef
 from tests.org_simulator.cdc_support import (
     METADATA,
     ORG_ID,

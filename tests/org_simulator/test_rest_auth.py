@@ -16,8 +16,8 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession
 
 from cpqsync.salesforce.auth import SalesforceAuth, SalesforceAuthError
-from cpqsync.sandbox.org.simulator import OrgSimulator
 from cpqsync.settings import SalesforceSettings
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.org_simulator.rest_support import http_session, org, password_token  # noqa: F401
 
 

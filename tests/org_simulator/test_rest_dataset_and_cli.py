@@ -15,9 +15,9 @@ import requests
 import yaml
 from simple_salesforce import Salesforce
 
-from cpqsync.sandbox.datasets import default_dataset
-from cpqsync.sandbox.org.dataset import DatasetError
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.org.dataset import DatasetError
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.org_simulator.rest_support import simple_salesforce
 
 REPO = Path(__file__).resolve().parents[2]
@@ -161,7 +161,7 @@ def test_cli_prints_a_ready_line_scripts_can_connect_with() -> None:
 def test_contract_and_amendment_orders_are_shaped_like_cpq_creates_them() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from cpqsync.sandbox.org.cpq_actions import AmendmentLine
+    from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 
     with OrgSimulator(dataset=default_dataset(), start_pubsub=False) as sim:
         refs = sim.dataset.refs

@@ -14,8 +14,8 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from cpqsync.sandbox.org.changes import ChangeBatch
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.changes import ChangeBatch
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.org_simulator.rest_support import org, sf  # noqa: F401
 
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cpqsync.sandbox.org.errors import OrgError
-from cpqsync.sandbox.org.query_engine import execute
-from cpqsync.sandbox.org.store import OrgStore
+from cpqsync_sandbox.org.errors import OrgError
+from cpqsync_sandbox.org.query_engine import execute
+from cpqsync_sandbox.org.store import OrgStore
 from tests.org_simulator.rest_support import new_store
 
 

@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cpqsync.sandbox.org.changes import ChangeBatch
-from cpqsync.sandbox.org.errors import OrgError
-from cpqsync.sandbox.org.ids import IdFactory, normalize_id, to_18
-from cpqsync.sandbox.org.store import OrgStore
+from cpqsync_sandbox.org.changes import ChangeBatch
+from cpqsync_sandbox.org.errors import OrgError
+from cpqsync_sandbox.org.ids import IdFactory, normalize_id, to_18
+from cpqsync_sandbox.org.store import OrgStore
 from tests.org_simulator.rest_support import new_store
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import stripe
 
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
 FROZEN = 1_767_225_600  # 2026-01-01T00:00:00Z
 

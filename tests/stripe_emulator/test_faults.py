@@ -9,7 +9,7 @@ import pytest
 import requests
 import stripe
 
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.stripe_emulator.conftest import make_client
 
 

@@ -7,7 +7,7 @@ import time
 import pytest
 import stripe
 
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.stripe_emulator.conftest import make_client
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import stripe
 
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.stripe_emulator.conftest import FROZEN
 
 DAY = 86_400

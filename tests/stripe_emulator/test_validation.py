@@ -10,10 +10,10 @@ import stripe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
-from cpqsync.sandbox.stripe_emulator.errors import StripeApiError
-from cpqsync.sandbox.stripe_emulator.form_decoding import parse_form
-from cpqsync.sandbox.stripe_emulator.validation import SchemaCompiler, validate
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.stripe_emulator.errors import StripeApiError
+from cpqsync_sandbox.stripe_emulator.form_decoding import parse_form
+from cpqsync_sandbox.stripe_emulator.validation import SchemaCompiler, validate
 from tests.stripe_emulator.conftest import make_client
 
 PRICE_CREATE = SchemaCompiler().compile(stripe.params.PriceCreateParams)

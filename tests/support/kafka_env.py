@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from cpqsync.sandbox.broker import EmbeddedBroker
+from cpqsync_sandbox.broker import EmbeddedBroker
 
 # Tansu joins consumer groups slowly with default timeouts (~23 s); these make it ~3 s.
 FAST_GROUP_CONFIG: dict[str, Any] = {

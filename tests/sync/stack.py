@@ -17,8 +17,6 @@ from pydantic import SecretStr
 
 from consumer.sync.service import SyncService
 from cpqsync.kafka.topics import Topics, ensure_topics
-from cpqsync.sandbox.org.simulator import OrgSimulator
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
 from cpqsync.settings import (
     BridgeSettings,
     ConsumerSettings,
@@ -29,6 +27,8 @@ from cpqsync.settings import (
     StripeSettings,
     SyncPreferences,
 )
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from producer_bridge.bridge import Bridge
 from schemas.codec import Codec
 from schemas.models import SyncResult

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
 KINDS = ("customer", "product", "price", "billing.meter", "subscription_schedule", "invoice")
 

@@ -14,8 +14,8 @@ from consumer.engine import Pacer
 from consumer.sync.apply import PlanApplier
 from consumer.sync.planning import PlanningContext, plan_account
 from consumer.sync.stripe_calls import StripeCaller, build_stripe_client, to_plain
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
 from cpqsync.settings import Settings, StripeSettings
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
 ACCOUNT_ID = "001000000000001AAA"
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from cpqsync.cli.app import app
 from cpqsync.kafka.clients import producer_config
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.models import SyncResult, SyncStatus
 from tests.bridge.kafka_read import read_topic
 from tests.sync.stack import BAD_ORDERS, GOOD_ORDERS, Stack, roots_reported, wait_for

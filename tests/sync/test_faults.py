@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from cpqsync.sandbox.org.dataset_generator import generate_orders
+from cpqsync_sandbox.org.dataset_generator import generate_orders
 from schemas.models import SyncStatus
 from tests.sync.stack import Stack, roots_reported
 

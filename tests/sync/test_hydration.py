@@ -11,8 +11,8 @@ from consumer.sync.salesforce_reads import SalesforceReader
 from consumer.sync.triggers import RecordRef, Trigger
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
-from cpqsync.sandbox.org.simulator import OrgSimulator
 from cpqsync.settings import Settings
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.sync.stack import GOOD_ORDERS, org_settings
 
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cpqsync.cli.app import app
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.sync.stack import org_settings
 
 

@@ -22,8 +22,8 @@ from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
 from consumer.sync.stripe_directory import PriceDirectory, ScheduleDirectory
 from consumer.sync.stripe_lookup import StripeLookup
 from consumer.sync.triggers import RecordRef
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
 from cpqsync.settings import StripeSettings
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
 ORDER = SourceRecord("Order", "801A")
 

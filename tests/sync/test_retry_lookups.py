@@ -14,7 +14,7 @@ import pytest
 from consumer.sync.planning.identity import price_lookup_key
 from consumer.sync.stripe_lookup import StripeLookup
 from consumer.sync.triggers import RecordRef
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.sync.test_request_economy import caller_for, new_price
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from typing import Any
 
 from consumer.sync.failures import StripeUnavailable
 from consumer.sync.stripe_directory import PriceDirectory, ProductDirectory
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.sync.test_request_economy import caller_for, new_price
 
 

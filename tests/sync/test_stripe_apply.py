@@ -23,8 +23,8 @@ from consumer.sync.planning import (
     ref,
 )
 from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
 from cpqsync.settings import Settings, StripeSettings
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
 ACCOUNT = SourceRecord("Account", "001A")
 PRODUCT = SourceRecord("Product2", "01tA")

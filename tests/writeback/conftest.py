@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from cpqsync.sandbox.org.simulator import OrgSimulator
 from cpqsync.settings import Settings
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.models import SyncResult
 from tests.writeback.support import produce, settings_for, start_service, wait_consumed
 

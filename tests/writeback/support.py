@@ -14,7 +14,6 @@ from pydantic import SecretStr
 
 from consumer.writeback import WritebackService
 from cpqsync.kafka.offsets import end_offsets
-from cpqsync.sandbox.org.simulator import OrgSimulator
 from cpqsync.settings import (
     ConsumerSettings,
     KafkaSettings,
@@ -23,6 +22,7 @@ from cpqsync.settings import (
     SyncPreferences,
     WritebackSettings,
 )
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.codec import Codec
 from schemas.models import SyncResult, SyncStatus
 

@@ -6,7 +6,7 @@ import datetime as dt
 import math
 
 from consumer.writeback.sync_record import compound_id
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.models import SyncStatus
 from tests.writeback.conftest import Harness
 from tests.writeback.support import (

@@ -13,9 +13,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from consumer.writeback import WritebackService
-from cpqsync.sandbox.datasets import default_dataset
-from cpqsync.sandbox.org.simulator import OrgSimulator
-from cpqsync.sandbox.stripe_emulator import StripeEmulator
+from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.sync.stack import FAST_GROUP, open_stack
 from tests.writeback.support import sync_records, wait_until
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cpqsync.sandbox.org.dataset import STANDARD_PRICEBOOK_REF
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.dataset import STANDARD_PRICEBOOK_REF
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.models import SyncStatus
 from tests.writeback.conftest import Harness
 from tests.writeback.support import T0, accounts, result, sync_records

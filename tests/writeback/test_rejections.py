@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.codec import Codec
 from schemas.headers import (
     DLQ_ERROR_CLASS_HEADER as ERROR_CLASS,

@@ -6,7 +6,7 @@ import datetime as dt
 
 from prometheus_client import CollectorRegistry
 
-from cpqsync.sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.models import SyncStatus
 from tests.writeback.conftest import Harness
 from tests.writeback.support import T0, accounts, result, sync_records, wait_until

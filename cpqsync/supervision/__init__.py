@@ -1,0 +1,1 @@
+"""Role supervision shared by ``cpqsync run`` and the demo: child processes, stop signals."""

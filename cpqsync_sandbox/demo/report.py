@@ -1,0 +1,126 @@
+"""The demo's JSON report: every order's outcome beside what Stripe holds for it.
+
+Written whatever the outcome (passed, failed, timed out, interrupted), so a
+failed run can be investigated after the stack is gone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cpqsync_sandbox.demo.verdict import OrderVerdict
+
+REPORT_NAME = "report.json"
+
+
+@dataclass(frozen=True)
+class PhaseSummary:
+    start_date: str | None
+    end_date: str | None
+    items: list[dict[str, Any]]
+    add_invoice_items: int
+
+
+@dataclass(frozen=True)
+class OrderReport:
+    order_id: str
+    name: str
+    expected: str  # "Success" or "Error containing '...'"
+    ok: bool
+    problem: str | None
+    sync_status: str | None
+    sync_message: str | None
+    stripe_id: str | None
+    stripe_object: str | None  # subscription_schedule, invoice
+    stripe_status: str | None
+    phases: list[PhaseSummary]
+    activated_at_s: float | None
+    settled_at_s: float | None
+
+
+@dataclass
+class DemoReport:
+    outcome: str  # passed, failed, timeout, interrupted, error
+    reason: str | None
+    exit_code: int
+    started_at: str
+    duration_s: float
+    stack_ready_s: float | None
+    sync_duration_s: float | None  # first activation -> every order settled
+    orders: list[OrderReport] = field(default_factory=list)
+    stripe: dict[str, Any] = field(default_factory=dict)
+    processes: dict[str, Any] = field(default_factory=dict)
+    config_file: str | None = None
+    logs_dir: str | None = None
+
+    def write(self, directory: Path) -> Path:
+        path = directory / REPORT_NAME
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        return path
+
+
+def expected_text(verdict: OrderVerdict) -> str:
+    error = verdict.expectation.expected_error
+    return "Success" if error is None else f"Error containing {error!r}"
+
+
+def _date(epoch: Any) -> str | None:
+    if not isinstance(epoch, int | float):
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).date().isoformat()
+
+
+def phase_summaries(schedule: Mapping[str, Any]) -> list[PhaseSummary]:
+    return [
+        PhaseSummary(
+            start_date=_date(phase.get("start_date")),
+            end_date=_date(phase.get("end_date")),
+            items=[
+                {"price": item.get("price"), "quantity": item.get("quantity")}
+                for item in phase.get("items", [])
+            ],
+            add_invoice_items=len(phase.get("add_invoice_items") or []),
+        )
+        for phase in schedule.get("phases", [])
+    ]
+
+
+def order_reports(
+    verdicts: Sequence[OrderVerdict],
+    stripe_objects: Mapping[str, Mapping[str, Any]],
+    activated_at: Mapping[str, float],
+    settled_at: Mapping[str, float],
+) -> list[OrderReport]:
+    """One row per order; ``stripe_objects`` holds schedules and invoices by id."""
+    rows = []
+    for verdict in verdicts:
+        state, order_id = verdict.state, verdict.expectation.order_id
+        stripe_id = state.stripe_id if state else None
+        found = stripe_objects.get(stripe_id or "") or {}
+        rows.append(
+            OrderReport(
+                order_id=order_id,
+                name=verdict.expectation.name,
+                expected=expected_text(verdict),
+                ok=verdict.ok,
+                problem=verdict.problem,
+                sync_status=state.sync_status if state else None,
+                sync_message=state.sync_message if state else None,
+                stripe_id=stripe_id,
+                stripe_object=found.get("object"),
+                stripe_status=found.get("status"),
+                phases=phase_summaries(found),
+                activated_at_s=_rounded(activated_at.get(order_id)),
+                settled_at_s=_rounded(settled_at.get(order_id)),
+            )
+        )
+    return rows
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

@@ -1,0 +1,87 @@
+"""The summary printed at the end: each order, what Stripe holds for it, and the verdict."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from cpqsync_sandbox.demo.report import DemoReport, OrderReport, PhaseSummary
+
+_OUTCOME_STYLE = {"passed": "bold green", "failed": "bold red", "timeout": "bold red"}
+
+
+def _phases_text(phases: list[PhaseSummary]) -> str:
+    if not phases:
+        return "-"
+    items = sum(len(phase.items) for phase in phases)
+    return f"{len(phases)}: {phases[0].start_date} → {phases[-1].end_date}, {items} item(s)"
+
+
+def orders_table(orders: list[OrderReport]) -> Table:
+    table = Table(title="Orders")
+    table.add_column("Order", overflow="fold")
+    table.add_column("Sync Record")
+    table.add_column("Stripe", overflow="fold")
+    table.add_column("Phases", overflow="fold")
+    table.add_column("As expected")
+    for order in orders:
+        stripe = "-" if order.stripe_id is None else order.stripe_id
+        if order.stripe_status:
+            stripe += f" ({order.stripe_status})"
+        table.add_row(
+            order.name,
+            order.sync_status or "-",
+            stripe,
+            _phases_text(order.phases),
+            Text("yes", style="green") if order.ok else Text("NO", style="bold red"),
+        )
+    return table
+
+
+def errors_text(orders: list[OrderReport]) -> Text:
+    """Error Sync Records as the org holds them, and why an order is not as expected."""
+    text = Text()
+    for order in orders:
+        if order.sync_status not in (None, "Success"):
+            text.append(f"\n  {order.name} ({order.order_id}): ", style="bold")
+            text.append(order.sync_message or "(no message)")
+        if not order.ok:
+            text.append(f"\n  {order.name}: {order.problem}", style="red")
+    if text:
+        return Text("Sync Record messages and problems:", style="bold").append_text(text)
+    return text
+
+
+def summary(report: DemoReport, report_path: str) -> RenderableType:
+    parts: list[RenderableType] = []
+    if report.orders:
+        parts.append(orders_table(report.orders))
+        errors = errors_text(report.orders)
+        if errors:
+            parts.append(errors)
+    style = _OUTCOME_STYLE.get(report.outcome, "bold yellow")
+    headline = Text(f"Demo {report.outcome.upper()}", style=style)
+    if report.reason:
+        headline.append(f": {report.reason}", style="")
+    parts.append(headline)
+    stripe = report.stripe
+    if stripe:
+        parts.append(
+            Text(
+                f"Stripe: {stripe.get('requests', 0)} requests, "
+                f"peak {stripe.get('peak_per_second', 0):.1f}/s, "
+                f"{stripe.get('rate_limited', 0)} answered 429",
+            )
+        )
+    timing = f"Took {report.duration_s:.1f}s"
+    if report.stack_ready_s is not None:
+        timing += f" (stack ready after {report.stack_ready_s:.1f}s"
+        if report.sync_duration_s is not None:
+            timing += f", orders settled {report.sync_duration_s:.1f}s after the first activation"
+        timing += ")"
+    parts.append(Text(timing))
+    if report.logs_dir:
+        parts.append(Text(f"Logs of every process: {report.logs_dir}"))
+    parts.append(Text(f"Report: {report_path}", style="bold"))
+    return Group(*parts)

@@ -1,0 +1,434 @@
+"""Subscriptions started by schedules, and how they move through time.
+
+Kept deliberately simple but real: a subscription bills licensed items in
+advance for each period and metered items in arrears (from meter events),
+moves to the next phase at each phase end, and at the end of the last phase
+is canceled (``end_behavior=cancel``) or released. Invoices are finalized at
+once (Stripe waits about an hour); ``charge_automatically`` invoices are
+marked paid, as if the customer had a working default payment method.
+Prorations are not computed: a phase change in the middle of a period starts
+a new billing period at the phase start.
+
+Bookkeeping lives under the ``_billing`` key, which responses never show.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from stripe.params import (
+    SubscriptionCancelParams,
+    SubscriptionListParams,
+    SubscriptionRetrieveParams,
+)
+
+from cpqsync_sandbox.stripe_emulator import amounts, invoicing, meters
+from cpqsync_sandbox.stripe_emulator.errors import invalid
+from cpqsync_sandbox.stripe_emulator.intervals import boundary
+from cpqsync_sandbox.stripe_emulator.listing import paginate
+from cpqsync_sandbox.stripe_emulator.routing import Call, Route, route
+from cpqsync_sandbox.stripe_emulator.store import Store, base_object, new_id
+
+
+def phase_setting(schedule: dict[str, Any], phase: dict[str, Any], name: str) -> Any:
+    """A phase's own value, else the schedule's default_settings (Stripe's inheritance)."""
+    value = phase.get(name)
+    if value is None:
+        value = schedule["default_settings"].get(name)
+    return value
+
+
+def days_until_due(schedule: dict[str, Any], phase: dict[str, Any]) -> int | None:
+    own = (phase.get("invoice_settings") or {}).get("days_until_due")
+    if own is None:
+        own = schedule["default_settings"]["invoice_settings"].get("days_until_due")
+    return own  # type: ignore[no-any-return]
+
+
+def _plan(price: dict[str, Any]) -> dict[str, Any]:
+    recurring = price["recurring"]
+    return {
+        "id": price["id"],
+        "object": "plan",
+        "active": price["active"],
+        "amount": price["unit_amount"],
+        "amount_decimal": price["unit_amount_decimal"],
+        "billing_scheme": price["billing_scheme"],
+        "created": price["created"],
+        "currency": price["currency"],
+        "interval": recurring["interval"],
+        "interval_count": recurring["interval_count"],
+        "livemode": False,
+        "metadata": price["metadata"],
+        "meter": recurring["meter"],
+        "nickname": price["nickname"],
+        "product": price["product"],
+        "tiers_mode": price["tiers_mode"],
+        "transform_usage": None,
+        "trial_period_days": recurring["trial_period_days"],
+        "usage_type": recurring["usage_type"],
+    }
+
+
+def _items(
+    store: Store, sub_id: str, phase: dict[str, Any], now: int, period: tuple[int, int]
+) -> list[dict[str, Any]]:
+    items = []
+    for entry in phase["items"]:
+        price = store.tables["price"][entry["price"]]
+        items.append(
+            {
+                "id": new_id("si"),
+                "object": "subscription_item",
+                "billing_thresholds": None,
+                "created": now,
+                "current_period_start": period[0],
+                "current_period_end": period[1],
+                "discounts": [],
+                "metadata": dict(entry.get("metadata") or {}),
+                "plan": _plan(price),
+                "price": price["id"],
+                "quantity": entry.get("quantity"),
+                "subscription": sub_id,
+                "tax_rates": [],
+            }
+        )
+    return items
+
+
+def cadence(store: Store, phase: dict[str, Any]) -> tuple[str, int]:
+    price = store.tables["price"][phase["items"][0]["price"]]
+    return price["recurring"]["interval"], price["recurring"]["interval_count"]
+
+
+def start(store: Store, schedule: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """The subscription a schedule starts at its start date, with its first invoice."""
+    phase = schedule["phases"][0]
+    begin = phase["start_date"]
+    interval, count = cadence(store, phase)
+    period = (begin, boundary(begin, interval, count, 1))
+    sub = base_object("subscription", new_id("sub"), begin)
+    method = phase_setting(schedule, phase, "collection_method") or "charge_automatically"
+    sub.update(
+        {
+            "application": None,
+            "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+            "billing_cycle_anchor": begin,
+            "billing_mode": schedule["billing_mode"],
+            "billing_schedules": [],
+            "cancel_at": None,
+            "cancel_at_period_end": False,
+            "canceled_at": None,
+            "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+            "collection_method": method,
+            "currency": store.tables["price"][phase["items"][0]["price"]]["currency"],
+            "customer": schedule["customer"],
+            "days_until_due": days_until_due(schedule, phase),
+            "default_tax_rates": [],
+            "description": phase_setting(schedule, phase, "description"),
+            "discounts": [],
+            "ended_at": None,
+            "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+            "latest_invoice": None,
+            "metadata": dict(phase.get("metadata") or {}),
+            "schedule": schedule["id"],
+            "start_date": begin,
+            "status": "active",
+            "test_clock": schedule["test_clock"],
+            "_billing": {
+                "anchor": begin,
+                "periods": 1,
+                "interval": interval,
+                "interval_count": count,
+                "phase": 0,
+                "period": period,
+            },
+        }
+    )
+    sub["items"] = {
+        "object": "list",
+        "data": _items(store, sub["id"], phase, begin, period),
+        "has_more": False,
+        "total_count": len(phase["items"]),
+        "url": f"/v1/subscription_items?subscription={sub['id']}",
+    }
+    store.add(sub)
+    schedule["subscription"] = sub["id"]
+    schedule["status"] = "active"
+    schedule["current_phase"] = {"start_date": begin, "end_date": phase["end_date"]}
+    _bill(store, sub, begin, "subscription_create", None, period, phase, base_url)
+    return sub
+
+
+def _bill(
+    store: Store,
+    sub: dict[str, Any],
+    at: int,
+    reason: str,
+    usage_period: tuple[int, int] | None,
+    licensed_period: tuple[int, int] | None,
+    phase: dict[str, Any] | None,
+    base_url: str,
+) -> None:
+    """One subscription invoice: metered usage in arrears, licensed items in advance,
+    the phase's add_invoice_items and the customer's pending invoice items."""
+    schedule = store.get("subscription_schedule", sub["schedule"]) if sub["schedule"] else None
+    coupons = [d["coupon"] for d in (phase or {}).get("discounts") or [] if d.get("coupon")]
+    start_end = usage_period or licensed_period or (at, at)
+    invoice = invoicing.new_invoice(
+        store,
+        sub["customer"],
+        now=at,
+        currency=sub["currency"],
+        collection_method=sub["collection_method"],
+        days_until_due=sub["days_until_due"],
+        subscription_id=sub["id"],
+        billing_reason=reason,
+        period=start_end,
+        discounts=coupons,
+    )
+    for item in sub["items"]["data"]:
+        price = store.tables["price"][item["price"]]
+        product_name = store.tables["product"][price["product"]]["name"]
+        metered = price["recurring"]["usage_type"] == "metered"
+        if metered and usage_period is not None:
+            used = meters.usage(store, price["recurring"]["meter"], sub["customer"], *usage_period)
+            invoicing.add_line(
+                invoice,
+                amount=amounts.charge(price, used),
+                currency=price["currency"],
+                description=f"{used} x {product_name}",
+                price=price,
+                quantity=int(used),
+                period=usage_period,
+                subscription_item_id=item["id"],
+            )
+        elif not metered and licensed_period is not None:
+            quantity = item["quantity"] or 1
+            invoicing.add_line(
+                invoice,
+                amount=amounts.charge(price, Decimal(quantity)),
+                currency=price["currency"],
+                description=f"{quantity} x {product_name}",
+                price=price,
+                quantity=quantity,
+                period=licensed_period,
+                subscription_item_id=item["id"],
+            )
+    if phase is not None and licensed_period is not None and schedule is not None:
+        for entry in phase.get("add_invoice_items") or []:
+            price = store.tables["price"][entry["price"]]
+            quantity = entry.get("quantity") or 1
+            item = _invoice_item(store, sub, price, quantity, at)
+            invoicing.attach_item(store, invoice, item)
+    invoicing.attach_pending_items(store, invoice)
+    invoicing.finalize(store, invoice, at, base_url)
+    if invoice["status"] == "open" and invoice["collection_method"] == "charge_automatically":
+        invoicing.mark_paid(invoice, at)
+    sub["latest_invoice"] = invoice["id"]
+
+
+def _invoice_item(
+    store: Store, sub: dict[str, Any], price: dict[str, Any], quantity: int, at: int
+) -> dict[str, Any]:
+    item = {
+        "id": new_id("ii"),
+        "object": "invoiceitem",
+        "livemode": False,
+        "amount": amounts.charge(price, Decimal(quantity)),
+        "currency": price["currency"],
+        "customer": sub["customer"],
+        "date": at,
+        "description": store.tables["product"][price["product"]]["name"],
+        "discountable": True,
+        "discounts": [],
+        "invoice": None,
+        "metadata": {},
+        "parent": {
+            "subscription_details": {"subscription": sub["id"], "subscription_item": None},
+            "type": "subscription_details",
+        },
+        "period": {"start": at, "end": at},
+        "pricing": {
+            "price_details": {"price": price["id"], "product": price["product"]},
+            "type": "price_details",
+            "unit_amount_decimal": price["unit_amount_decimal"],
+        },
+        "proration": False,
+        "quantity": quantity,
+        "tax_rates": [],
+        "test_clock": sub["test_clock"],
+    }
+    return store.add(item)
+
+
+def _set_period(sub: dict[str, Any], period: tuple[int, int]) -> None:
+    sub["_billing"]["period"] = period
+    for item in sub["items"]["data"]:
+        item["current_period_start"], item["current_period_end"] = period
+
+
+def advance(store: Store, sub: dict[str, Any], until: int, base_url: str) -> None:
+    """Play the subscription forward to ``until``: period ends, phase ends, the schedule's end."""
+    while sub["status"] != "canceled":
+        state = sub["_billing"]
+        schedule = store.get("subscription_schedule", sub["schedule"]) if sub["schedule"] else None
+        period_start, period_end = state["period"]
+        phase_end = schedule["phases"][state["phase"]]["end_date"] if schedule else None
+        at = min(period_end, phase_end) if phase_end is not None else period_end
+        if at > until:
+            return
+        if schedule is not None and at == phase_end:
+            _end_phase(store, sub, schedule, at, base_url)
+            continue
+        state["periods"] += 1
+        new_period = (
+            at,
+            boundary(state["anchor"], state["interval"], state["interval_count"], state["periods"]),
+        )
+        _set_period(sub, new_period)
+        _bill(
+            store,
+            sub,
+            at,
+            "subscription_cycle",
+            (period_start, at),
+            new_period,
+            None,
+            base_url,
+        )
+
+
+def _end_phase(
+    store: Store, sub: dict[str, Any], schedule: dict[str, Any], at: int, base_url: str
+) -> None:
+    state = sub["_billing"]
+    period_start, period_end = state["period"]
+    index = state["phase"]
+    if index + 1 < len(schedule["phases"]):
+        phase = schedule["phases"][index + 1]
+        interval, count = cadence(store, phase)
+        keep_cycle = (
+            at == period_end
+            and phase.get("billing_cycle_anchor") != "phase_start"
+            and (interval, count) == (state["interval"], state["interval_count"])
+        )
+        if keep_cycle:
+            state["periods"] += 1
+        else:
+            state.update(anchor=at, periods=1, interval=interval, interval_count=count)
+            sub["billing_cycle_anchor"] = at
+        new_period = (at, boundary(state["anchor"], interval, count, state["periods"]))
+        usage_period = (period_start, at)
+        state["phase"] = index + 1
+        sub["items"]["data"] = _items(store, sub["id"], phase, at, new_period)
+        sub["items"]["total_count"] = len(sub["items"]["data"])
+        sub["collection_method"] = (
+            phase_setting(schedule, phase, "collection_method") or "charge_automatically"
+        )
+        sub["days_until_due"] = days_until_due(schedule, phase)
+        _set_period(sub, new_period)
+        schedule["current_phase"] = {"start_date": at, "end_date": phase["end_date"]}
+        reason = "subscription_cycle" if keep_cycle else "subscription_update"
+        _bill(store, sub, at, reason, usage_period, new_period, phase, base_url)
+        return
+    if schedule["end_behavior"] == "cancel":
+        end(store, sub, at, base_url, bill_usage=True)
+        schedule.update(status="completed", completed_at=at, current_phase=None)
+        return
+    schedule.update(
+        status="released",
+        released_at=at,
+        released_subscription=sub["id"],
+        subscription=None,
+        current_phase=None,
+    )
+    sub["schedule"] = None
+
+
+def end(store: Store, sub: dict[str, Any], at: int, base_url: str, *, bill_usage: bool) -> None:
+    """Cancel now; metered usage of the unfinished period is invoiced when asked."""
+    has_metered = any(
+        store.tables["price"][i["price"]]["recurring"]["usage_type"] == "metered"
+        for i in sub["items"]["data"]
+    )
+    if bill_usage and has_metered:
+        _bill(
+            store,
+            sub,
+            at,
+            "subscription_cycle",
+            (sub["_billing"]["period"][0], at),
+            None,
+            None,
+            base_url,
+        )
+    sub.update(status="canceled", canceled_at=at, ended_at=at)
+    sub["cancellation_details"]["reason"] = "cancellation_requested"
+
+
+def retrieve(call: Call) -> dict[str, Any]:
+    return call.store.require("subscription", call.arg("subscription_exposed_id"), status=404)
+
+
+def cancel(call: Call) -> dict[str, Any]:
+    store = call.store
+    sub = store.require("subscription", call.arg("subscription_exposed_id"), status=404)
+    if sub["status"] == "canceled":
+        raise invalid(
+            f"A canceled subscription can only update its cancellation_details and metadata "
+            f"(subscription {sub['id']}).",
+        )
+    now = store.now(sub["customer"])
+    end(store, sub, now, call.base_url, bill_usage=bool(call.params.get("invoice_now")))
+    if sub["schedule"]:
+        schedule = store.tables["subscription_schedule"][sub["schedule"]]
+        schedule.update(status="canceled", canceled_at=now, current_phase=None)
+    return sub
+
+
+def list_(call: Call) -> dict[str, Any]:
+    params = call.params
+    items = call.store.newest_first("subscription")
+    status = params.get("status")
+    if status is None:
+        items = [s for s in items if s["status"] != "canceled"]
+    elif status != "all":
+        items = [s for s in items if s["status"] == status]
+    for name in ("customer", "test_clock", "collection_method"):
+        if name in params:
+            items = [s for s in items if s[name] == params[name]]
+    if "price" in params:
+        items = [s for s in items if any(i["price"] == params["price"] for i in s["items"]["data"])]
+    return paginate(items, params, "/v1/subscriptions", "subscription")
+
+
+ROUTES: list[Route] = [
+    route(
+        "GET", "/v1/subscriptions/{subscription_exposed_id}", SubscriptionRetrieveParams, retrieve
+    ),
+    route(
+        "DELETE",
+        "/v1/subscriptions/{subscription_exposed_id}",
+        SubscriptionCancelParams,
+        cancel,
+        {"invoice_now", "prorate"},
+    ),
+    route(
+        "GET",
+        "/v1/subscriptions",
+        SubscriptionListParams,
+        list_,
+        {
+            "limit",
+            "starting_after",
+            "ending_before",
+            "customer",
+            "status",
+            "price",
+            "test_clock",
+            "collection_method",
+        },
+    ),
+]
