@@ -11,7 +11,15 @@ Guarantees (per channel):
 - **Never a silent loop.** A rejected replay id is reported with the channel and
   the id, counted, and then handled as ``bridge.on_invalid_replay_id`` says.
   Other stream failures reconnect with exponential backoff and jitter; a stream
-  that had been delivering reconnects at once.
+  that had been delivering reconnects at once. A ``GetSchema`` call that fails
+  mid-response (UNAVAILABLE while the service restarts) ends the stream the same
+  way: what Kafka acknowledged is checkpointed, and the rest is received again
+  after a backoff.
+- **Checkpoints say how current they are.** An event's checkpoint carries its
+  commit time; while the channel is idle, every keepalive's ``latest_replay_id``
+  is checkpointed with a null commit time (the schema's meaning: saved while
+  idle), so the checkpoint's write time is when that id was last current and a
+  quiet channel's checkpoint never ages towards the 72-hour retention.
 
 A reader thread pulls responses off the gRPC stream into a small queue; this
 thread does all the Kafka and bookkeeping work, so delivery reports and
@@ -77,6 +85,9 @@ class ChannelStream:
             self._acked = Position(checkpoint.replay_id, checkpoint.commit_timestamp)
         self._saved = self._acked
         self._saved_at = time.monotonic()
+        # Wall-clock time the saved replay id was last known current (see current_since).
+        self._saved_current_at = checkpoint.updated_at if checkpoint is not None else None
+        self._idle_confirmed = False
         self._preset: ReplayPreset = settings.initial_position
         self._progress = False
         self._auth_retry_pending = False
@@ -179,7 +190,15 @@ class ChannelStream:
                 self._checkpoint()
                 continue
             if kind == "response":
-                if not self._handle(item):
+                try:
+                    handled = self._handle(item)
+                except PubSubError as exc:
+                    # A schema fetch failed part-way through a response: end the stream like
+                    # any failure (settle, resume after what Kafka acknowledged), after a
+                    # backoff rather than at once, since this stream delivered nothing whole.
+                    self._progress = False
+                    return exc
+                if not handled:
                     return None
             elif kind == "error":
                 return item if isinstance(item, PubSubError) else None
@@ -224,11 +243,12 @@ class ChannelStream:
         return True
 
     def _keepalive(self, latest_replay_id: bytes) -> None:
-        """Idle and nothing in flight: the stream's position is Salesforce's latest id."""
+        """Idle and nothing in flight: the stream's position is Salesforce's latest id, which
+        belongs to no event we hold, so its commit time is null (BridgeCheckpoint.avsc)."""
         self._advance()
         if self._tracker.in_flight == 0:
-            commit_timestamp = self._acked.commit_timestamp if self._acked else None
-            self._acked = Position(latest_replay_id, commit_timestamp)
+            self._acked = Position(latest_replay_id, None)
+            self._idle_confirmed = True
 
     # -- positions and checkpoints ---------------------------------------------------------
 
@@ -248,19 +268,30 @@ class ChannelStream:
     def _checkpoint(self, force: bool = False) -> None:
         self._advance()
         due = time.monotonic() - self._saved_at >= self._settings.checkpoint_interval_s
-        if self._acked is not None and self._acked != self._saved and (force or due):
-            self._publisher.checkpoint(
-                BridgeCheckpoint(
-                    channel=self.channel,
-                    replay_id=self._acked.replay_id,
-                    commit_timestamp=self._acked.commit_timestamp,
-                )
+        changed = self._acked != self._saved or self._idle_confirmed
+        if self._acked is not None and changed and (force or due):
+            checkpoint = BridgeCheckpoint(
+                channel=self.channel,
+                replay_id=self._acked.replay_id,
+                commit_timestamp=self._acked.commit_timestamp,
             )
+            self._publisher.checkpoint(checkpoint)
             self._saved = self._acked
             self._saved_at = time.monotonic()
-        if self._saved is not None and self._saved.commit_timestamp is not None:
-            lag = dt.datetime.now(dt.UTC) - self._saved.commit_timestamp
-            metrics.CHECKPOINT_LAG.labels(self.channel).set(max(0.0, lag.total_seconds()))
+            self._saved_current_at = checkpoint.updated_at
+            self._idle_confirmed = False
+        current_since = self.current_since
+        if current_since is not None:
+            age = dt.datetime.now(dt.UTC) - current_since
+            metrics.CHECKPOINT_LAG.labels(self.channel).set(max(0.0, age.total_seconds()))
+
+    @property
+    def current_since(self) -> dt.datetime | None:
+        """When the saved replay id was last the channel's current position: its event's
+        commit time, or for an idle checkpoint the time a keepalive confirmed it."""
+        if self._saved is None:
+            return None
+        return self._saved.commit_timestamp or self._saved_current_at
 
     def _settle(self) -> None:
         """After a stream ends: wait for deliveries, then resume from what Kafka holds."""
@@ -333,6 +364,7 @@ class ChannelStream:
             )
         self._acked = None
         self._saved = None
+        self._saved_current_at = None
         self._preset = "EARLIEST" if policy == "earliest" else "LATEST"
 
     def _limit_exceeded(self, exc: PubSubError) -> None:

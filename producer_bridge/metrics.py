@@ -50,7 +50,8 @@ LIMIT_BACKOFF = Gauge(
 )
 CHECKPOINT_LAG = Gauge(
     "cpqsync_bridge_checkpoint_lag_seconds",
-    "Now minus the commit timestamp of the last checkpointed event.",
+    "Seconds since the checkpointed replay id was current: its event's commit time, or the "
+    "keepalive that confirmed it while the channel was idle (alert well before 72 h).",
     ["channel"],
 )
 CHECKPOINTS_WRITTEN = Counter(

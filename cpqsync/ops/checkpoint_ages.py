@@ -28,7 +28,8 @@ def checkpoint_ages(
                 replay_id=checkpoint.replay_id.hex(),
                 commit_timestamp=committed,
                 updated_at=checkpoint.updated_at,
-                position_age_s=(now - committed).total_seconds() if committed else None,
+                # An idle checkpoint (null commit time) was current when it was written.
+                position_age_s=(now - (committed or checkpoint.updated_at)).total_seconds(),
                 written_age_s=(now - checkpoint.updated_at).total_seconds(),
             )
         )

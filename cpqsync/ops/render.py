@@ -49,7 +49,7 @@ def status_view(report: StatusReport) -> RenderableType:
         lag.add_row("(no group has committed on these topics)", "", "", "", "", "", "")
     parts.append(lag)
     checkpoints = Table(title="Bridge checkpoints")
-    for column in ("channel", "replay id", "event age (s)", "written (s ago)"):
+    for column in ("channel", "replay id", "current (s ago)", "written (s ago)"):
         checkpoints.add_column(column)
     for cp in report.checkpoints:
         age = "-" if cp.position_age_s is None else f"{cp.position_age_s:.1f}"

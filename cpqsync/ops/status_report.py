@@ -34,7 +34,8 @@ class ChannelCheckpoint(_Report):
     replay_id: str  # hex
     commit_timestamp: dt.datetime | None
     updated_at: dt.datetime
-    position_age_s: float | None  # now - commit time of the checkpointed event
+    # now - when the replay id was current (its event's commit time; the write time when idle)
+    position_age_s: float | None
     written_age_s: float  # now - when the bridge wrote the checkpoint
 
 

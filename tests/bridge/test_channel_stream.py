@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from prometheus_client import REGISTRY
 
 from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
+from cpqsync.ops.checkpoint_ages import checkpoint_ages
 from cpqsync.salesforce.pubsub_client import PubSubClient
 from cpqsync.settings import BridgeSettings, KafkaSettings
 from cpqsync_sandbox.org.cdc.events import header_only_event
@@ -323,3 +325,48 @@ def test_spent_delivery_allocation_backs_off_and_alerts(
         org.server.set_delivery_allocation(None)
         wait_for(lambda: len(account_events(kafka, topics, codec)) == 5)
     assert sorted(e.record_id for e in account_events(kafka, topics, codec)) == sorted(ids)
+
+
+def test_a_3s_get_schema_outage_loses_nothing_and_the_stream_keeps_running(
+    org: PubSubOrg, kafka: str, topics: Topics, codec: Codec
+) -> None:
+    org.server.fail_get_schema(3.0)
+    started = time.monotonic()
+    with Runner(org, kafka, topics, codec, settings(reconnect_max_backoff_s=1.0)) as runner:
+        ids = create_accounts(org, 40)
+        wait_for(lambda: len(account_events(kafka, topics, codec)) >= 40, timeout=60)
+        assert runner.error is None and runner.thread.is_alive()
+    assert org.server.outages.refused["GetSchema"] >= 2  # the first fetch and a retry failed
+    assert time.monotonic() - started >= 3.0
+    events = account_events(kafka, topics, codec)
+    assert sorted(e.record_id for e in events) == sorted(ids)  # none lost, none twice
+
+
+def test_an_idle_channel_checkpoints_the_latest_id_with_no_commit_time_and_stays_young(
+    org: PubSubOrg, kafka: str, topics: Topics, codec: Codec
+) -> None:
+    create_accounts(org, 3)
+    latest = org.bus.events_after(CHANNEL, 0, 10)[-1].replay_id
+    with Runner(org, kafka, topics, codec, settings()) as runner:
+        wait_for(lambda: len(account_events(kafka, topics, codec)) == 3)
+
+        def idle_checkpoint() -> BridgeCheckpoint | None:
+            found = load_checkpoints(kafka, topics.bridge_checkpoints, codec).get(CHANNEL)
+            return found if found is not None and found.commit_timestamp is None else None
+
+        wait_for(lambda: idle_checkpoint() is not None)
+        first = idle_checkpoint()
+        assert first is not None and first.replay_id == latest
+        # Quiet for longer than the keepalive: the checkpoint is rewritten, so its age
+        # (time since the replay id was current) stays small instead of growing.
+        time.sleep(3.0)
+        wait_for(lambda: (idle_checkpoint() or first).updated_at > first.updated_at)
+        age = REGISTRY.get_sample_value(
+            "cpqsync_bridge_checkpoint_lag_seconds", {"channel": CHANNEL}
+        )
+        assert age is not None and age < 3.0
+        assert runner.stream.current_since is not None
+    (row,) = checkpoint_ages(
+        kafka, topics.bridge_checkpoints, codec, dt.datetime.now(dt.UTC), extra_config={}
+    )
+    assert row.position_age_s is not None and row.position_age_s < 5.0

@@ -16,6 +16,7 @@ import grpc
 from cpqsync.salesforce.pubsub_stubs import load
 from cpqsync_sandbox.org.pubsub.bus import EventBus
 from cpqsync_sandbox.org.pubsub.errors import AUTH_ERROR, SERVICE_UNAVAILABLE, PubSubFailure
+from cpqsync_sandbox.org.pubsub.outages import UnaryOutages
 from cpqsync_sandbox.org.pubsub.servicer import PubSubServicer
 from cpqsync_sandbox.org.pubsub.subscription import ActiveStreams, StreamSettings
 
@@ -49,6 +50,7 @@ class PubSubServer:
         self._cert = tls_cert_pem
         self._key = tls_key_pem
         self._streams = ActiveStreams(bus)
+        self.outages = UnaryOutages()
         self._settings = StreamSettings(
             keepalive_s=keepalive_s, pending_timeout_s=pending_timeout_s
         )
@@ -91,6 +93,7 @@ class PubSubServer:
             authenticate=self._authenticate,
             settings=self._settings,
             streams=self._streams,
+            outages=self.outages,
         )
         pb2_grpc.add_PubSubServicer_to_server(servicer, server)
         address = f"{self._host}:{self._port}"
@@ -142,6 +145,11 @@ class PubSubServer:
                 "the session expired; log in again and resubscribe",
             )
         )
+
+    def fail_get_schema(self, duration_s: float) -> None:
+        """Answer every ``GetSchema`` with UNAVAILABLE / ``service.unavailable`` for the next
+        ``duration_s`` seconds (a service restart); subscriptions keep working."""
+        self.outages.start("GetSchema", duration_s)
 
     def set_delivery_allocation(self, limit: int | None) -> None:
         """Cap further event deliveries (``subscription.limit.exceeded`` once spent)."""

@@ -26,6 +26,7 @@ from cpqsync_sandbox.org.pubsub.errors import (
     REPLAY_ID_VALIDATION_FAILED,
     REQUESTED_EVENTS_INVALID,
     SCHEMA_NOT_FOUND,
+    SERVICE_UNAVAILABLE,
     SUBSCRIPTION_LIMIT_EXCEEDED,
     TOPIC_NOT_FOUND,
     PubSubFailure,
@@ -33,6 +34,7 @@ from cpqsync_sandbox.org.pubsub.errors import (
     new_rpc_id,
 )
 from cpqsync_sandbox.org.pubsub.flow_control import FlowControl, NegativeRequestError
+from cpqsync_sandbox.org.pubsub.outages import UnaryOutages
 from cpqsync_sandbox.org.pubsub.replay import CorruptedReplayIdError
 from cpqsync_sandbox.org.pubsub.subscription import ActiveStreams, StreamSettings, serve
 
@@ -82,8 +84,10 @@ class PubSubServicer:
         authenticate: Authenticator,
         settings: StreamSettings,
         streams: ActiveStreams,
+        outages: UnaryOutages | None = None,
     ) -> None:
         self._pb2 = pb2
+        self._outages = outages or UnaryOutages()
         self._bus = bus
         self._authenticate = authenticate
         self._settings = settings
@@ -123,6 +127,16 @@ class PubSubServicer:
     def GetSchema(self, request: Any, context: grpc.ServicerContext) -> Any:
         rpc_id = new_rpc_id()
         self._authorize(context, rpc_id)
+        if self._outages.refuses("GetSchema"):
+            abort(
+                context,
+                PubSubFailure(
+                    grpc.StatusCode.UNAVAILABLE,
+                    SERVICE_UNAVAILABLE,
+                    "the service is temporarily unavailable; retry with backoff",
+                ),
+                rpc_id,
+            )
         try:
             schema = self._bus.schemas.by_id(request.schema_id)
         except UnknownSchemaError:
