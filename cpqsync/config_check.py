@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from cpqsync.preflight.credentials import credential_problems
 from cpqsync.settings import Settings, load_settings
 
 _SECRET_WORDS = ("secret", "password", "key", "token")
@@ -48,7 +49,8 @@ def problems(path: Path) -> tuple[Settings | None, list[str]]:
         settings = load_settings(path)
     except ValidationError as exc:
         return None, list(_format_all(exc.errors()))
-    return settings, []
+    # Well-formed is not enough: a role also needs its credentials present and usable.
+    return settings, credential_problems(settings)
 
 
 def _format_all(errors: Iterable[Any]) -> Iterable[str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from cpqsync.kafka.clients import admin_config
 from cpqsync.kafka.offsets import end_offsets
 from schemas.codec import Codec, SchemaDecodeError
 from schemas.models import BridgeCheckpoint
@@ -37,10 +38,9 @@ def load_checkpoints(
     """The newest checkpoint per key (channel) on ``topic``."""
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap_servers,
+            **admin_config(bootstrap_servers, extra_config),
             "group.id": f"cpqsync-bridge-checkpoints-{uuid.uuid4()}",
             "enable.auto.commit": False,
-            **(extra_config or {}),
         }
     )
     try:

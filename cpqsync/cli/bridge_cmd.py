@@ -12,7 +12,7 @@ import typer
 from confluent_kafka import Producer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cpqsync.cli.options import ConfigOption, settings_from
+from cpqsync.cli.options import ConfigOption, preflight, settings_from
 from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.observability.http_server import MetricsServer
@@ -74,6 +74,7 @@ def _objects(raw: list[str] | None) -> list[str]:
 def run_bridge(config: Path | None) -> None:
     settings = settings_from(config)
     bootstrap = _bootstrap(settings)
+    preflight(settings, "bridge", bootstrap)
     bridge = Bridge(settings, bootstrap)
     server = None
     if settings.metrics.enabled:

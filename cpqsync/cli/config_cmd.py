@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
+from cpqsync.cli.options import protect_secrets
 from cpqsync.config_check import problems
+from cpqsync.observability.logging import configure_logging
+from cpqsync.preflight import credential_warnings, run_checks
 
 app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
 
@@ -15,6 +18,14 @@ app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=Tr
 @app.command("check")
 def check(
     path: Annotated[Path, typer.Argument(help="The YAML settings file to validate.")],
+    connect: Annotated[
+        bool,
+        typer.Option(
+            "--connect",
+            help="Also connect: Kafka metadata, one Stripe read with the key, Salesforce "
+            "login and a describe of every field the filters and mappings name.",
+        ),
+    ] = False,
 ) -> None:
     """Load FILE with environment overrides and report every problem with its path."""
     settings, found = problems(path)
@@ -24,4 +35,17 @@ def check(
         typer.echo(f"{len(found)} problem(s) in {path}", err=True)
         raise typer.Exit(code=1)
     assert settings is not None
+    for warning in credential_warnings(settings):
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"{path}: OK")
+    if not connect:
+        return
+    protect_secrets(settings)
+    configure_logging("ERROR", settings.logging.json_format)
+    results = run_checks(settings)
+    for result in results:
+        typer.echo(result.line())
+    failed = [result for result in results if not result.ok]
+    if failed:
+        typer.echo(f"{len(failed)} check(s) failed", err=True)
+        raise typer.Exit(code=1)

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from cpqsync.cli.bridge_cmd import parse_since
 from cpqsync.cli.options import ConfigOption, settings_from
-from cpqsync.kafka.clients import producer_config
+from cpqsync.kafka.clients import admin_config, producer_config
 from cpqsync.kafka.topics import Topics
 from cpqsync.ops import render
 from cpqsync.ops.committed_offsets import OffsetChangeError
@@ -36,6 +36,7 @@ from cpqsync.ops.replay import (
     plan_replay,
 )
 from cpqsync.ops.status import gather_status
+from cpqsync.preflight.kafka_check import check_kafka
 from cpqsync.settings import Settings
 from cpqsync.supervision.role_supervisor import RoleSupervisor
 
@@ -99,6 +100,11 @@ def _bootstrap(settings: Settings) -> str:
             err=True,
         )
         raise typer.Exit(code=1)
+    # Fail fast with one line instead of each step waiting out its own timeout.
+    reachable = check_kafka(settings.kafka, servers)
+    if not reachable.ok:
+        typer.echo(reachable.detail, err=True)
+        raise typer.Exit(code=1)
     return servers
 
 
@@ -112,7 +118,7 @@ def _operator_errors(command: str) -> Iterator[None]:
 
 
 def _admin(settings: Settings, bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, **settings.kafka.client_config})
+    return AdminClient(admin_config(bootstrap, settings.kafka.client_config))
 
 
 def _confirm(question: str, yes: bool, refusal: str) -> None:

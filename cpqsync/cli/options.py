@@ -8,6 +8,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from cpqsync.observability.logging import configure_logging, register_secrets
+from cpqsync.preflight import PreflightFailed, require
 from cpqsync.settings import Settings, load_settings
 
 ConfigOption = Annotated[
@@ -30,6 +31,22 @@ def not_implemented(command: str) -> NoReturn:
 def settings_from(config: Path | None) -> Settings:
     """Load settings for a command, configure logging and register secrets for redaction."""
     settings = load_settings(config)
+    protect_secrets(settings)
+    configure_logging(settings.logging.level, settings.logging.json_format)
+    return settings
+
+
+def preflight(settings: Settings, role: str, bootstrap_servers: str | None = None) -> None:
+    """The role's start-up checks; on a problem, exit 1 with the one line that names it."""
+    try:
+        require(settings, role, bootstrap_servers)
+    except PreflightFailed as exc:
+        typer.echo(f"cpqsync {role}: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+def protect_secrets(settings: Settings) -> None:
+    """Register the configured secrets so that no log line or error shows them."""
     register_secrets(
         [
             settings.stripe.api_key,
@@ -37,5 +54,3 @@ def settings_from(config: Path | None) -> Settings:
             settings.salesforce.password,
         ]
     )
-    configure_logging(settings.logging.level, settings.logging.json_format)
-    return settings

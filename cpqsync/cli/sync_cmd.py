@@ -18,7 +18,7 @@ from consumer.sync.manual import ManualSyncError, request_sync, syncable_type
 from consumer.sync.planning import render
 from consumer.sync.service import DEFAULT_GROUP, SyncService
 from consumer.sync.triggers import RecordRef
-from cpqsync.cli.options import ConfigOption, settings_from
+from cpqsync.cli.options import ConfigOption, preflight, settings_from
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.observability.http_server import MetricsServer
 from cpqsync.salesforce.auth import SalesforceAuthError
@@ -54,6 +54,7 @@ def _bootstrap(settings: Settings, command: str) -> str:
 def run_sync(config: Path | None, group: str) -> None:
     settings = settings_from(config)
     bootstrap = _bootstrap(settings, "sync")
+    preflight(settings, "sync", bootstrap)
     try:
         service = SyncService(settings, bootstrap_servers=bootstrap, group_id=group)
     except ValueError as exc:

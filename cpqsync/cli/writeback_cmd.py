@@ -8,7 +8,7 @@ import typer
 
 from consumer.engine import install_signal_handlers
 from consumer.writeback import WritebackService
-from cpqsync.cli.options import ConfigOption, settings_from
+from cpqsync.cli.options import ConfigOption, preflight, settings_from
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.observability.http_server import MetricsServer
 from cpqsync.salesforce.auth import SalesforceAuthError
@@ -24,6 +24,7 @@ def run_writeback(config: Path | None) -> None:
             err=True,
         )
         raise typer.Exit(code=1)
+    preflight(settings, "writeback", kafka.bootstrap_servers)
     topics = Topics(kafka.topic_prefix)
     ensure_topics(
         kafka.bootstrap_servers,

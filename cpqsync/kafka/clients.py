@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cpqsync.kafka.client_log import client_logging
 from cpqsync.settings import ConsumerSettings, KafkaSettings
 
 ClientConfig = dict[str, Any]
@@ -19,7 +20,18 @@ def base_config(kafka: KafkaSettings, bootstrap_servers: str | None = None) -> C
         raise ValueError(
             "kafka.bootstrap_servers is not set; start the embedded broker or configure a cluster"
         )
-    return {"bootstrap.servers": servers, **kafka.client_config}
+    return {"bootstrap.servers": servers, **client_logging(servers), **kafka.client_config}
+
+
+def admin_config(
+    bootstrap_servers: str, extra_config: dict[str, Any] | None = None
+) -> ClientConfig:
+    """An admin or one-off client's properties: the cluster, our logging, the user's extras."""
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        **client_logging(bootstrap_servers),
+        **(extra_config or {}),
+    }
 
 
 def producer_config(kafka: KafkaSettings, bootstrap_servers: str | None = None) -> ClientConfig:

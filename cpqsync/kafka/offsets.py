@@ -14,6 +14,8 @@ import uuid
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from cpqsync.kafka.clients import admin_config
+
 
 def end_offsets(
     bootstrap_servers: str,
@@ -24,12 +26,11 @@ def end_offsets(
     """Offset after the last record of each partition (0 for an empty one)."""
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap_servers,
+            **admin_config(bootstrap_servers, extra_config),
             "group.id": f"cpqsync-offsets-{uuid.uuid4()}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "isolation.level": "read_uncommitted",
-            **(extra_config or {}),
         }
     )
     try:

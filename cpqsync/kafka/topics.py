@@ -13,6 +13,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from cpqsync.kafka.clients import admin_config
+
 # Salesforce object → topic suffix.
 OBJECT_TOPICS = {
     "Account": "sf.account",
@@ -77,7 +79,7 @@ def ensure_topics(
     extra_config: dict[str, str | int | float | bool] | None = None,
 ) -> None:
     """Create whichever of ``topics`` do not exist yet; existing ones are left alone."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, **(extra_config or {})})
+    admin = AdminClient(admin_config(bootstrap_servers, extra_config))
     existing = set(admin.list_topics(timeout=10).topics)
     wanted = [
         NewTopic(name, partitions, replication_factor, config=config)

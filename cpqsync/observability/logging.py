@@ -28,6 +28,8 @@ _PATTERNS = [
 ]
 _lock = threading.Lock()
 _secrets: set[str] = set()
+# The stripe library logs one INFO line per request and one per response.
+CHATTY_LIBRARIES = ("stripe",)
 
 
 def register_secrets(values: Iterable[SecretStr | str | None]) -> None:
@@ -109,3 +111,8 @@ def configure_logging(level: str = "INFO", json_format: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Libraries that log every request at INFO speak only at DEBUG (our own request
+    # counters and errors say what an operator needs).
+    chatty_level = logging.DEBUG if level == "DEBUG" else logging.WARNING
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(chatty_level)

@@ -14,6 +14,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from cpqsync.kafka.clients import admin_config
 from cpqsync.kafka.offsets import end_offsets
 
 PartitionKey = tuple[str, int]
@@ -42,11 +43,10 @@ def probe_consumer(bootstrap: str, extra_config: dict[str, Any] | None = None) -
     """A consumer that never joins or commits: it only reads metadata and records."""
     return Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **admin_config(bootstrap, extra_config),
             "group.id": f"cpqsync-ops-{uuid.uuid4()}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
-            **(extra_config or {}),
         }
     )
 

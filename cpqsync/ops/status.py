@@ -6,6 +6,7 @@ import datetime as dt
 
 from confluent_kafka.admin import AdminClient
 
+from cpqsync.kafka.clients import admin_config
 from cpqsync.kafka.topics import Topics
 from cpqsync.ops.checkpoint_ages import checkpoint_ages
 from cpqsync.ops.dead_letter_topic import dlq_bounds
@@ -31,7 +32,7 @@ def gather_status(
     topics = Topics(kafka.topic_prefix)
     codec = Codec.from_settings(kafka)
     now = dt.datetime.now(dt.UTC)
-    admin = AdminClient({"bootstrap.servers": bootstrap, **extra})
+    admin = AdminClient(admin_config(bootstrap, extra))
     offsets = (
         named_groups(admin, groups, topics.prefix)
         if groups

@@ -13,6 +13,7 @@ and the flow, which is what an operator needs to fix the configuration.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from cpqsync.observability.logging import register_secrets
 from cpqsync.salesforce.http_session import http_session
 from cpqsync.settings import SalesforceSettings
 
+log = logging.getLogger(__name__)
+
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Salesforce accepts assertions valid for at most three minutes.
 JWT_LIFETIME_S = 180
@@ -36,6 +39,11 @@ JWT_LIFETIME_S = 180
 
 class SalesforceAuthError(RuntimeError):
     """Login failed; the message says which flow and what Salesforce answered."""
+
+
+class SalesforceLoginUnreachable(SalesforceAuthError):
+    """The login endpoint gave no answer (network, DNS, TLS, timeout): an outage, not a
+    wrong credential."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,11 @@ class SalesforceAuth:
         clock: Callable[[], float] = time.time,
     ) -> None:
         _check_flow_settings(settings)
+        if settings.auth_flow == "password":
+            log.warning(
+                "salesforce.auth_flow=password: the OAuth username-password flow is blocked by "
+                "default in orgs created since Summer '23 and is being retired; use jwt_bearer"
+            )
         self._settings = settings
         self._http = http or http_session(settings)
         self._clock = clock
@@ -108,7 +121,7 @@ class SalesforceAuth:
         try:
             response = self._http.post(url, data=form, headers={"Accept": "application/json"})
         except requests.RequestException as exc:
-            raise SalesforceAuthError(
+            raise SalesforceLoginUnreachable(
                 f"Salesforce login ({flow}) to {url} failed: {type(exc).__name__}"
             ) from None
         body = _json_or_none(response)
@@ -148,16 +161,29 @@ def token_url(login_url: str) -> str:
     return f"{login_url.rstrip('/')}/services/oauth2/token"
 
 
+# The settings each login flow needs (all under ``salesforce.``).
+FLOW_SETTINGS: dict[str, tuple[str, ...]] = {
+    "jwt_bearer": ("client_id", "username", "private_key_file"),
+    "client_credentials": ("client_id", "client_secret"),
+    "password": ("client_id", "client_secret", "username", "password"),
+}
+
+
+def missing_flow_settings(settings: SalesforceSettings) -> list[str]:
+    """The settings the configured flow needs that are unset or empty, as ``salesforce.x``."""
+    missing = []
+    for name in FLOW_SETTINGS[settings.auth_flow]:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not value:
+            missing.append(f"salesforce.{name}")
+    return missing
+
+
 def _check_flow_settings(settings: SalesforceSettings) -> None:
     """Fail at start-up, naming the missing setting, rather than at the first login."""
-    required: dict[str, tuple[str, ...]] = {
-        "jwt_bearer": ("client_id", "username", "private_key_file"),
-        "client_credentials": ("client_id", "client_secret"),
-        "password": ("client_id", "client_secret", "username", "password"),
-    }
-    missing = [
-        f"salesforce.{name}" for name in required[settings.auth_flow] if not getattr(settings, name)
-    ]
+    missing = missing_flow_settings(settings)
     if missing:
         raise SalesforceAuthError(
             f"salesforce.auth_flow={settings.auth_flow} needs {', '.join(missing)}"
@@ -175,7 +201,7 @@ def _jwt_bearer_form(settings: SalesforceSettings, clock: Callable[[], float]) -
     claims = {
         "iss": settings.client_id,
         "sub": settings.username,
-        "aud": _audience(settings.login_url),
+        "aud": jwt_audience(settings),
         "exp": int(clock()) + JWT_LIFETIME_S,
     }
     try:
@@ -219,10 +245,19 @@ def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
-def _audience(login_url: str) -> str:
-    """Salesforce wants the login host as ``aud``, without a path."""
-    parsed = urlparse(login_url)
-    return f"{parsed.scheme}://{parsed.netloc}"
+def jwt_audience(settings: SalesforceSettings) -> str:
+    """The ``aud`` Salesforce verifies: its generic authorization server, test for sandboxes.
+
+    The assertion is posted to ``login_url`` (preferably the org's My Domain), but the
+    audience stays the generic host whatever URL the token request goes to.
+    """
+    host = (urlparse(settings.login_url).hostname or "").lower()
+    sandbox = (
+        settings.is_sandbox
+        or host == "test.salesforce.com"
+        or host.endswith(".sandbox.my.salesforce.com")
+    )
+    return "https://test.salesforce.com" if sandbox else "https://login.salesforce.com"
 
 
 def _identity(id_url: Any) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """The org's identity side: its one integration user, connected app, sessions, and OAuth grants.
 
 Grants are checked the way a real org checks them (JWT bearer: RS256 signature against the
-connected app's certificate, ``iss`` = consumer key, ``sub`` = username, ``aud`` = login host,
+connected app's certificate, ``iss`` = consumer key, ``sub`` = username, ``aud`` = the generic
+login host (``https://login.salesforce.com`` or ``https://test.salesforce.com``),
 unexpired; client credentials: key + secret; password: user, password, key + secret), and
 failures answer with OAuth's ``{"error", "error_description"}`` body.
 """
@@ -16,13 +17,13 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlparse
 
 import jwt
 from cryptography import x509
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-# Real orgs accept their own My Domain and the generic login hosts as ``aud``.
+# The audiences Salesforce documents for the JWT bearer flow: its generic authorization
+# servers, whichever login URL (My Domain or generic) the assertion is posted to.
 _GENERIC_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
 
 
@@ -114,7 +115,7 @@ class TokenIssuer:
     ) -> dict[str, str]:
         grant_type = form.get("grant_type", "")
         if grant_type == JWT_BEARER_GRANT:
-            self._check_jwt(form.get("assertion", ""), login_url)
+            self._check_jwt(form.get("assertion", ""))
         elif grant_type == "client_credentials":
             self._check_client(form)
         elif grant_type == "password":
@@ -193,10 +194,10 @@ class TokenIssuer:
         if not (user_ok and password_ok):
             raise OAuthError("invalid_grant", "authentication failure")
 
-    def _check_jwt(self, assertion: str, login_url: str) -> None:
+    def _check_jwt(self, assertion: str) -> None:
         if not assertion:
             raise OAuthError("invalid_request", "assertion missing")
-        audiences = [_origin(login_url), login_url.rstrip("/"), *_GENERIC_AUDIENCES]
+        audiences = list(_GENERIC_AUDIENCES)
         try:
             claims = jwt.decode(
                 assertion,
@@ -217,8 +218,3 @@ class TokenIssuer:
             raise OAuthError("invalid_client_id", "client identifier invalid")
         if str(claims.get("sub", "")).casefold() != self.credentials.username.casefold():
             raise OAuthError("invalid_grant", "user hasn't approved this consumer")
-
-
-def _origin(url: str) -> str:
-    parsed = urlparse(url)
-    return f"{parsed.scheme}://{parsed.netloc}"

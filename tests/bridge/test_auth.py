@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from cpqsync.salesforce.auth import SalesforceAuth, SalesforceAuthError
+from cpqsync.salesforce.auth import SalesforceAuth, SalesforceAuthError, jwt_audience
+from cpqsync.settings import SalesforceSettings
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.bridge.conftest import sim_settings
 
@@ -84,3 +85,20 @@ def test_concurrent_refreshes_of_one_stale_session_log_in_once(org_sim: OrgSimul
     assert auth.logins == 2
     assert len({id(session) for session in results}) == 1
     assert results[0] is not stale
+
+
+@pytest.mark.parametrize(
+    ("login_url", "is_sandbox", "audience"),
+    [
+        ("https://acme.my.salesforce.com", False, "https://login.salesforce.com"),
+        ("https://login.salesforce.com", False, "https://login.salesforce.com"),
+        ("https://acme--uat.sandbox.my.salesforce.com", False, "https://test.salesforce.com"),
+        ("https://test.salesforce.com", False, "https://test.salesforce.com"),
+        ("https://acme.my.salesforce.com", True, "https://test.salesforce.com"),
+    ],
+)
+def test_the_jwt_audience_is_the_generic_login_host_whatever_url_we_post_to(
+    login_url: str, is_sandbox: bool, audience: str
+) -> None:
+    settings = SalesforceSettings(login_url=login_url, is_sandbox=is_sandbox)
+    assert jwt_audience(settings) == audience

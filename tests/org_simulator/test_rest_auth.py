@@ -68,7 +68,7 @@ def _assertion(sim: OrgSimulator, key: bytes | None = None, **claims: object) ->
     payload: dict[str, object] = {
         "iss": sim.client_id,
         "sub": sim.username,
-        "aud": sim.login_url,
+        "aud": "https://login.salesforce.com",
         "exp": int(time.time()) + 120,
     }
     payload.update(claims)
@@ -88,6 +88,7 @@ def _other_key() -> bytes:
         ("good", None),
         ("wrong key", "invalid_grant"),
         ("wrong audience", "invalid_grant"),
+        ("the org's own URL as audience", "invalid_grant"),
         ("expired", "invalid_grant"),
         ("wrong client", "invalid_client_id"),
         ("wrong user", "invalid_grant"),
@@ -102,6 +103,7 @@ def test_jwt_bearer_checks_signature_and_claims(
         "good": lambda: _assertion(org),
         "wrong key": lambda: _assertion(org, key=_other_key()),
         "wrong audience": lambda: _assertion(org, aud="https://evil.example.com"),
+        "the org's own URL as audience": lambda: _assertion(org, aud=org.login_url),
         "expired": lambda: _assertion(org, exp=int(time.time()) - 600),
         "wrong client": lambda: _assertion(org, iss="someone-else"),
         "wrong user": lambda: _assertion(org, sub="mallory@example.com"),

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cpqsync.settings import load_settings
 
@@ -25,10 +27,104 @@ def run_check(path: Path, env: dict[str, str] | None = None) -> subprocess.Compl
     )
 
 
-def test_the_shipped_example_is_valid() -> None:
-    result = run_check(EXAMPLE)
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "salesforce.key"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+def deployed_env(key_file: Path) -> dict[str, str]:
+    """What a deployment injects beside the example file: the Stripe key, the JWT key."""
+    return {
+        "CPQSYNC_STRIPE__API_KEY": "sk_test_example",
+        "CPQSYNC_SALESFORCE__PRIVATE_KEY_FILE": str(key_file),
+    }
+
+
+def test_the_shipped_example_is_valid(key_file: Path) -> None:
+    result = run_check(EXAMPLE, env=deployed_env(key_file))
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
+
+
+def test_missing_credentials_and_unreadable_key_files_are_problems(tmp_path: Path) -> None:
+    result = run_check(EXAMPLE, env={"CPQSYNC_SALESFORCE__PRIVATE_KEY_FILE": str(tmp_path / "no")})
+    assert result.returncode == 1
+    assert "stripe.api_key: not set (CPQSYNC_STRIPE__API_KEY)" in result.stderr
+    assert f"salesforce.private_key_file: cannot read {tmp_path / 'no'}" in result.stderr
+    not_a_key = tmp_path / "cert.pem"
+    not_a_key.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    result = run_check(
+        EXAMPLE,
+        env={
+            "CPQSYNC_STRIPE__API_KEY": "",
+            "CPQSYNC_SALESFORCE__PRIVATE_KEY_FILE": str(not_a_key),
+        },
+    )
+    assert result.returncode == 1
+    assert "stripe.api_key: empty" in result.stderr
+    assert "is not an unencrypted PEM private key" in result.stderr
+
+
+def test_client_credentials_need_a_my_domain_login_url_and_a_secret(
+    key_file: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "cc.yaml"
+    config.write_text(
+        "salesforce:\n"
+        "  auth_flow: client_credentials\n"
+        "  client_id: 3MVG9-key\n"
+        "  login_url: https://login.salesforce.com\n"
+    )
+    result = run_check(
+        config,
+        env={"CPQSYNC_STRIPE__API_KEY": "sk_test_x", "CPQSYNC_SALESFORCE__CLIENT_SECRET": ""},
+    )
+    assert result.returncode == 1
+    assert "salesforce.client_secret: empty" in result.stderr
+    assert "salesforce.login_url: the client credentials flow needs the org's My Domain" in (
+        result.stderr
+    )
+    config.write_text(config.read_text().replace("login.salesforce.com", "acme.my.salesforce.com"))
+    result = run_check(
+        config,
+        env={
+            "CPQSYNC_STRIPE__API_KEY": "sk_test_x",
+            "CPQSYNC_SALESFORCE__CLIENT_SECRET": "s3cr3t!",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_password_flow_passes_with_a_warning_to_move_to_jwt(tmp_path: Path) -> None:
+    config = tmp_path / "pw.yaml"
+    config.write_text(
+        "salesforce:\n"
+        "  auth_flow: password\n"
+        "  client_id: 3MVG9-key\n"
+        "  username: integration@example.com\n"
+        "  login_url: https://acme.my.salesforce.com\n"
+    )
+    env = {
+        "CPQSYNC_STRIPE__API_KEY": "sk_test_x",
+        "CPQSYNC_SALESFORCE__CLIENT_SECRET": "s3cr3t-value",
+        "CPQSYNC_SALESFORCE__PASSWORD": "hunter2-value",
+    }
+    result = run_check(config, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "warning: salesforce.password: the OAuth username-password flow is blocked" in (
+        result.stderr
+    )
+    assert "use auth_flow jwt_bearer" in result.stderr
+    assert "hunter2-value" not in result.stderr + result.stdout
 
 
 def test_broken_file_names_each_bad_path_and_hides_secrets(tmp_path: Path) -> None:
@@ -58,8 +154,9 @@ def test_broken_file_names_each_bad_path_and_hides_secrets(tmp_path: Path) -> No
     assert password not in result.stdout + err
 
 
-def test_environment_overrides_the_file_and_is_validated_too(tmp_path: Path) -> None:
-    result = run_check(EXAMPLE, env={"CPQSYNC_SYNC__START_DATE": "not-a-date"})
+def test_environment_overrides_the_file_and_is_validated_too(key_file: Path) -> None:
+    env = {**deployed_env(key_file), "CPQSYNC_SYNC__START_DATE": "not-a-date"}
+    result = run_check(EXAMPLE, env=env)
     assert result.returncode == 1
     assert "sync.start_date:" in result.stderr
 
