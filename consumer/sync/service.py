@@ -67,7 +67,9 @@ def build_parts(
     registry: CollectorRegistry | None = None,
 ) -> SyncParts:
     register_secrets([settings.stripe.api_key, settings.salesforce.client_secret])
-    rest = rest or SalesforceRest(SalesforceAuth(settings.salesforce))
+    rest = rest or SalesforceRest(
+        SalesforceAuth(settings.salesforce, pool_size=settings.consumer.workers)
+    )
     reader = SalesforceReader(rest)
     rate = settings.stripe.requests_per_second
     # A burst of a whole second's budget would trip Stripe's one-second window on its own;
@@ -87,7 +89,7 @@ def build_parts(
         registry=registry,
     )
     caller = StripeCaller(
-        stripe_client or build_stripe_client(settings.stripe),
+        stripe_client or build_stripe_client(settings.stripe, pool_size=settings.consumer.workers),
         pacer,
         network_retries=settings.stripe.max_network_retries,
     )

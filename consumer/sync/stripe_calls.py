@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import requests
 import stripe
 from tenacity import (
     RetryCallState,
@@ -44,6 +45,7 @@ from tenacity import (
 from consumer.engine import Pacer
 from consumer.sync.failures import IdempotencyConflict, StripeRejected, StripeUnavailable
 from consumer.sync.single_flight import SingleFlight
+from cpqsync.observability.http_requests import DEFAULT_POOL_SIZE, count_requests
 from cpqsync.settings import StripeSettings
 
 T = TypeVar("T")
@@ -60,11 +62,16 @@ CONGESTION_WINDOW_S = 1.0
 
 
 def build_stripe_client(
-    settings: StripeSettings, *, http_client: stripe.HTTPClient | None = None
+    settings: StripeSettings,
+    *,
+    http_client: stripe.HTTPClient | None = None,
+    pool_size: int = DEFAULT_POOL_SIZE,
 ) -> stripe.StripeClient:
     """The one way the sync builds its client: pinned version and timeout, no retries of its
     own (``StripeCaller`` retries through the pacer, ``stripe.max_network_retries`` times).
-    ``http_client`` (built with ``stripe.timeout_s``) lets a benchmark time the responses."""
+    ``http_client`` (built with ``stripe.timeout_s``) lets a benchmark time the responses.
+    Requests are counted per endpoint and outcome; ``pool_size`` is how many workers share
+    the connection pool."""
     if settings.api_key is None:
         raise ValueError("stripe.api_key is not set (CPQSYNC_STRIPE__API_KEY)")
     return stripe.StripeClient(
@@ -72,8 +79,14 @@ def build_stripe_client(
         stripe_version=settings.api_version,
         base_addresses={"api": settings.api_base} if settings.api_base else None,
         max_network_retries=0,
-        http_client=http_client or stripe.RequestsClient(timeout=settings.timeout_s),
+        http_client=http_client or _counted_client(settings, pool_size),
     )
+
+
+def _counted_client(settings: StripeSettings, pool_size: int) -> stripe.RequestsClient:
+    session = requests.Session()
+    count_requests(session, "stripe", pool_size)
+    return stripe.RequestsClient(timeout=settings.timeout_s, session=session)
 
 
 class _RateLimited(Exception):

@@ -52,7 +52,9 @@ class WritebackService:
         self.dead_letter_topic = dead_letter_topic or topics.dlq
         self.group_id = group_id
         self.metrics = writeback_metrics(registry)
-        self.rest = rest or SalesforceRest(SalesforceAuth(settings.salesforce))
+        self.rest = rest or SalesforceRest(
+            SalesforceAuth(settings.salesforce, pool_size=settings.writeback.workers)
+        )
         self.collections = SObjectCollections(self.rest, self.metrics)
         wb = settings.writeback
         self.retention = Retention(self.collections, settings.sync.record_retention, self.metrics)

@@ -10,7 +10,8 @@ from cpqsync.kafka.clients import admin_config
 from cpqsync.preflight.result import CheckResult
 from cpqsync.settings import KafkaSettings
 
-KAFKA_TIMEOUT_S = 5.0
+# Long enough for a loaded broker to answer, short enough to fail fast when none does.
+KAFKA_TIMEOUT_S = 10.0
 
 
 def check_kafka(

@@ -26,6 +26,7 @@ import jwt
 import requests
 from pydantic import SecretStr
 
+from cpqsync.observability.http_requests import DEFAULT_POOL_SIZE
 from cpqsync.observability.logging import register_secrets
 from cpqsync.salesforce.http_session import http_session
 from cpqsync.settings import SalesforceSettings
@@ -74,7 +75,9 @@ class SalesforceAuth:
         settings: SalesforceSettings,
         http: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
+        pool_size: int = DEFAULT_POOL_SIZE,
     ) -> None:
+        """``pool_size``: how many threads share the HTTP session (the role's workers)."""
         _check_flow_settings(settings)
         if settings.auth_flow == "password":
             log.warning(
@@ -82,7 +85,7 @@ class SalesforceAuth:
                 "default in orgs created since Summer '23 and is being retired; use jwt_bearer"
             )
         self._settings = settings
-        self._http = http or http_session(settings)
+        self._http = http or http_session(settings, pool_size)
         self._clock = clock
         self._lock = threading.Lock()
         self._session: SalesforceSession | None = None

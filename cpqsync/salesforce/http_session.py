@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from cpqsync.observability.http_requests import DEFAULT_POOL_SIZE, count_requests
 from cpqsync.settings import SalesforceSettings
 
 
@@ -29,9 +30,13 @@ class TimeoutSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def http_session(settings: SalesforceSettings) -> requests.Session:
-    """A session honouring ``salesforce.ca_bundle`` and ``salesforce.request_timeout_s``."""
+def http_session(
+    settings: SalesforceSettings, pool_size: int = DEFAULT_POOL_SIZE
+) -> requests.Session:
+    """A session honouring ``salesforce.ca_bundle`` and ``salesforce.request_timeout_s``,
+    counting its requests, with a pool for ``pool_size`` threads."""
     session = TimeoutSession(settings.request_timeout_s)
+    count_requests(session, "salesforce", pool_size)
     if settings.ca_bundle is not None:
         ca_bundle = Path(settings.ca_bundle)
         if not ca_bundle.is_file():
