@@ -95,6 +95,7 @@ class ChannelStream:
         self._lock = threading.Lock()
         self.subscribed = threading.Event()
         self.received = 0
+        metrics.prime(channel)
 
     # -- lifecycle -------------------------------------------------------------------------
 

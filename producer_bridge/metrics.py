@@ -69,6 +69,16 @@ SCHEMA_FETCHES = Counter(
     "cpqsync_bridge_schema_fetches",
     "GetSchema calls for schema ids not seen before.",
 )
+
+
+def prime(channel: str) -> None:
+    """Export the channel's counters and alert gauges at 0 before anything happens, so the
+    first dead letter or rejected replay id shows in a rate and alerts have a series."""
+    for collector in (DECODE_ERRORS, INVALID_REPLAY_IDS, LIMIT_EXCEEDED, LIMIT_BACKOFF):
+        collector.labels(channel)
+    EVENTS_RECEIVED.labels(channel)
+
+
 BACKFILL_RECORDS = Counter(
     "cpqsync_bridge_backfill_records",
     "SNAPSHOT events published by backfill.",

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.registry import REGISTRY
 
 _GROUP = ("group",)
 _PARTITION = ("group", "topic", "partition")
+
+# The label values the engine uses, so their series exist at 0 before the first event: a
+# counter born at 1 on its first increment shows no rate or increase for that event.
+OUTCOMES = ("processed", "given_up", "dead_lettered")
+DEAD_LETTER_REASONS = ("undecodable", "retries_exhausted", "give_up_failed")
+REBALANCE_EVENTS = ("assigned", "revoked", "lost")
 
 
 class EngineMetrics:
@@ -104,6 +111,17 @@ class EngineMetrics:
             ("pacer",),
             registry=registry,
         )
+
+    def prime(self, group: str, topics: Iterable[str]) -> None:
+        """Export every known label combination of ``group`` at 0."""
+        for topic in topics:
+            for outcome in OUTCOMES:
+                self.processed.labels(group, topic, outcome)
+            for reason in DEAD_LETTER_REASONS:
+                self.dead_letters.labels(group, topic, reason)
+            self.retries.labels(group, topic)
+        for event in REBALANCE_EVENTS:
+            self.rebalances.labels(group, event)
 
 
 _lock = threading.Lock()

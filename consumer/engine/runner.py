@@ -103,6 +103,7 @@ class ConsumerEngine(Generic[T]):
         self._held: set[PartitionId] = set()
         self._held_since = 0.0
         self._metrics = engine_metrics(registry)
+        self._metrics.prime(group_id, self.topics)
         self._scheduler = KeyOrderedScheduler()
         self._flow = FlowControl(settings.max_in_flight, settings.max_buffered_per_partition)
         self._policy = CommitPolicy.from_settings(settings)

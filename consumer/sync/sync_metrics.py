@@ -13,6 +13,8 @@ import weakref
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.registry import REGISTRY
 
+from schemas.models import SyncStatus
+
 
 class SyncMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -41,7 +43,14 @@ class SyncMetrics:
             buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
             registry=registry,
         )
+        # Results by status exist at 0 from the start, so the first Error shows in a rate.
+        for status in SyncStatus:
+            for object_type in SYNCED_OBJECT_TYPES:
+                self.results.labels(status.value, object_type)
 
+
+# The primary object types results report (the roots a sync starts from).
+SYNCED_OBJECT_TYPES = ("Order", "Account", "Product2", "PricebookEntry")
 
 _lock = threading.Lock()
 _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, SyncMetrics] = (
