@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+
+from cpqsync.observability.http_server import MetricsServer
+from cpqsync.settings import ConsumerSettings
 
 ROOT = Path(__file__).parents[2]
 
@@ -34,7 +41,8 @@ def test_services_images_and_ports() -> None:
         assert service["build"] == "."
         assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
         assert service["environment"]["CPQSYNC_KAFKA__BOOTSTRAP_SERVERS"] == "kafka:9092"
-    published = [p.split(":")[0] for s in services.values() for p in s.get("ports", [])]
+    # host address:host port:container port
+    published = [p.rsplit(":", 1)[0] for s in services.values() for p in s.get("ports", [])]
     assert len(published) == len(set(published)), "two services publish the same host port"
 
 
@@ -50,9 +58,84 @@ def test_every_dependency_and_mounted_file_exists() -> None:
     assert (ROOT / "Dockerfile").exists()
 
 
-def test_prometheus_scrapes_every_role() -> None:
-    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
-    targets = {
-        t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]
-    }
-    assert {"bridge:9108", "sync:9108", "writeback:9108"} <= targets
+ROLES = ("bridge", "sync", "writeback")
+
+
+def _prometheus() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    return loaded
+
+
+def test_prometheus_finds_every_replica_of_every_role_by_dns() -> None:
+    (job,) = _prometheus()["scrape_configs"]
+    (discovery,) = job["dns_sd_configs"]
+    assert set(discovery["names"]) == set(ROLES)
+    assert discovery["type"] == "A" and discovery["port"] == 9108
+    assert "static_configs" not in job  # a static target would name one replica only
+
+
+def test_sync_can_scale_no_role_publishes_a_host_port_or_names_its_container() -> None:
+    services = _compose()["services"]
+    for role in ROLES:
+        assert "ports" not in services[role], role
+        assert "container_name" not in services[role], role
+
+
+def test_published_ports_bind_to_loopback_only() -> None:
+    for name, service in _compose()["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on all addresses"
+
+
+def test_every_service_restarts_unless_stopped() -> None:
+    for name, service in _compose()["services"].items():
+        assert service.get("restart") == "unless-stopped", name
+
+
+def test_roles_outlive_their_shutdown_deadline_before_sigkill() -> None:
+    deadline = ConsumerSettings().shutdown_deadline_s
+    for role in ROLES:
+        grace = _compose_seconds(_compose()["services"][role]["stop_grace_period"])
+        assert grace > deadline, role
+
+
+def _compose_seconds(text: str) -> float:
+    match = re.fullmatch(r"(\d+)(s|m)", text)
+    assert match, text
+    return float(match[1]) * (60 if match[2] == "m" else 1)
+
+
+def test_kafka_keeps_its_log_on_the_volume() -> None:
+    kafka = _compose()["services"]["kafka"]
+    log_dir = kafka["environment"]["KAFKA_LOG_DIRS"]
+    assert f"kafka-data:{log_dir}" in kafka["volumes"]
+
+
+def test_the_jwt_key_is_a_secret_where_the_shipped_config_looks_for_it() -> None:
+    compose = _compose()
+    config = yaml.safe_load((ROOT / "config" / "cpqsync.yaml").read_text())
+    for role in ROLES:
+        (secret,) = compose["services"][role]["secrets"]
+        assert secret["source"] in compose["secrets"]
+        assert f"/run/secrets/{secret['target']}" == config["salesforce"]["private_key_file"]
+
+
+def test_secrets_from_the_environment_refuse_unset_or_empty_values() -> None:
+    for role in ROLES:
+        environment = _compose()["services"][role]["environment"]
+        secrets = {k: v for k, v in environment.items() if re.search("KEY|SECRET|PASSWORD", k)}
+        assert secrets, role
+        for name, value in secrets.items():
+            assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", value), f"{role} {name}: {value}"
+
+
+@pytest.mark.parametrize("ready", [True, False])
+def test_the_role_healthcheck_asks_readyz_without_curl(ready: bool) -> None:
+    test = _compose()["services"]["sync"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"] and "curl" not in " ".join(test)
+    with MetricsServer("127.0.0.1", 0) as server:
+        server.add_readiness_check("sync", lambda: ready)
+        script = test[3].replace("127.0.0.1:9108", f"127.0.0.1:{server.port}")
+        assert script != test[3]
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
+    assert (result.returncode == 0) is ready
