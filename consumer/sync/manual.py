@@ -18,6 +18,7 @@ from consumer.sync.triggers import ROOT_TYPES, object_type_of
 from cpqsync.kafka.clients import base_config, producer_config
 from cpqsync.kafka.offsets import end_offsets
 from cpqsync.kafka.topics import Topics
+from cpqsync.salesforce.record_ids import normalize_id
 from cpqsync.settings import KafkaSettings
 from schemas.codec import Codec, SchemaDecodeError
 from schemas.headers import schema_header
@@ -40,6 +41,12 @@ def syncable_type(record_id: str, expected: tuple[str, ...] = ROOT_TYPES) -> str
     text = record_id.strip()
     if len(text) not in (15, 18) or not text.isalnum():
         raise ManualSyncError(f"{record_id!r} is not a Salesforce record id (15 or 18 characters)")
+    if normalize_id(text) is None:
+        # Salesforce would answer a query on it with a bare INVALID_QUERY_FILTER_OPERATOR.
+        raise ManualSyncError(
+            f"no such record: {text} is not a valid Salesforce id (its last three characters "
+            "do not match the first fifteen; was it mistyped?)"
+        )
     object_type = object_type_of(text)
     if object_type not in expected:
         raise ManualSyncError(

@@ -13,6 +13,7 @@ from cpqsync.cli import (
     sync_cmd,
     writeback_cmd,
 )
+from cpqsync.cli.options import HELP_MARKUP
 
 # Command groups shipped by other packages (the local stand-ins add `demo` and `sandbox`):
 # each entry point names a `register(app)` callable. The product imports none of them.
@@ -22,6 +23,7 @@ app = typer.Typer(
     name="cpqsync",
     help="Keep Stripe Billing in step with Salesforce CPQ, streamed through Kafka.",
     no_args_is_help=True,
+    rich_markup_mode=HELP_MARKUP,
     pretty_exceptions_show_locals=False,  # locals can hold secrets
 )
 app.add_typer(config_cmd.app, name="config")

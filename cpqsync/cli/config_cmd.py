@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
-from cpqsync.cli.options import protect_secrets
+from cpqsync.cli.options import HELP_MARKUP, protect_secrets
 from cpqsync.config_check import problems
 from cpqsync.observability.logging import configure_logging
 from cpqsync.preflight import credential_warnings, run_checks
 
-app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect and validate configuration.", no_args_is_help=True, rich_markup_mode=HELP_MARKUP
+)
 
 
 @app.command("check")
@@ -27,7 +29,7 @@ def check(
         ),
     ] = False,
 ) -> None:
-    """Load FILE with environment overrides and report every problem with its path."""
+    """Load the settings file at PATH with environment overrides; report every problem."""
     settings, found = problems(path)
     if found:
         for problem in found:

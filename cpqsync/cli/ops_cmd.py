@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient
 from rich.console import Console
 
 from cpqsync.cli.bridge_cmd import parse_since
-from cpqsync.cli.options import ConfigOption, settings_from
+from cpqsync.cli.options import HELP_MARKUP, ConfigOption, settings_from
 from cpqsync.kafka.clients import admin_config, producer_config
 from cpqsync.kafka.topics import Topics
 from cpqsync.ops import render
@@ -40,7 +40,9 @@ from cpqsync.preflight.kafka_check import check_kafka
 from cpqsync.settings import Settings
 from cpqsync.supervision.role_supervisor import RoleSupervisor
 
-dlq_app = typer.Typer(help="Inspect and redrive dead letters.", no_args_is_help=True)
+dlq_app = typer.Typer(
+    help="Inspect and redrive dead letters.", no_args_is_help=True, rich_markup_mode=HELP_MARKUP
+)
 
 # Errors an operator can act on: shown as one line, exit 1, never a traceback.
 _OPERATOR_ERRORS = (

@@ -11,6 +11,11 @@ from cpqsync.observability.logging import configure_logging, register_secrets
 from cpqsync.preflight import PreflightFailed, require
 from cpqsync.settings import Settings, load_settings
 
+# Help is Click's plain text: typer's Rich panels label every flag `<bool>` although a flag
+# takes no value, and read "[...]" in help text as markup and swallow it. Every typer app
+# of the CLI passes this.
+HELP_MARKUP = None
+
 ConfigOption = Annotated[
     Path | None,
     typer.Option(

@@ -13,9 +13,13 @@ from typing import Annotated
 
 import typer
 
+from cpqsync.cli.options import HELP_MARKUP
 from cpqsync_sandbox.broker import EmbeddedBroker
 
-app = typer.Typer(help="Run a local stand-in: Kafka broker, Salesforce org, Stripe API.")
+app = typer.Typer(
+    help="Run a local stand-in: Kafka broker, Salesforce org, Stripe API.",
+    rich_markup_mode=HELP_MARKUP,
+)
 
 
 def wait_for_signal() -> None:
