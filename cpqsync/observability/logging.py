@@ -14,6 +14,7 @@ import logging
 import re
 import sys
 import threading
+import warnings
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -100,14 +101,47 @@ class _CurrentStderrHandler(logging.StreamHandler[TextIO]):
         """The stream is always the current stderr; assignments are ignored."""
 
 
+class LineFormatter(logging.Formatter):
+    """Text lines; a warning (or less) is one line whatever its message holds.
+
+    A multi-line message is joined with `` | `` and a traceback attached to a warning
+    is shortened to its last line (the exception); errors keep their full traceback.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno > logging.WARNING:
+            return super().format(record)
+        saved = record.exc_text
+        if saved:
+            record.exc_text = saved.strip().splitlines()[-1]
+        try:
+            text = super().format(record)
+        finally:
+            record.exc_text = saved
+        return " | ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    return f"{category.__name__}: {message} ({filename}:{lineno})"
+
+
 def configure_logging(level: str = "INFO", json_format: bool = False) -> None:
     handler = _CurrentStderrHandler()
     handler.addFilter(RedactingFilter())
     handler.setFormatter(
         JsonFormatter()
         if json_format
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        else LineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    # Python warnings (a library's DeprecationWarning, urllib3's) become one log line each.
+    warnings.formatwarning = _one_line_warning
+    logging.captureWarnings(True)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
