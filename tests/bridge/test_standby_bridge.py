@@ -49,9 +49,17 @@ def said(log: Path, words: str) -> bool:
     return words in log.read_text(errors="replace")
 
 
-def test_sigkill_of_the_streaming_replica_hands_over_to_the_standby(
-    org_sim: OrgSimulator, kafka: str, unique: Callable[[str], str], tmp_path: Path
+@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM], ids=["kill", "term"])
+def test_the_standby_takes_over_when_the_streaming_replica_stops(
+    org_sim: OrgSimulator,
+    kafka: str,
+    unique: Callable[[str], str],
+    tmp_path: Path,
+    stop_signal: signal.Signals,
 ) -> None:
+    """SIGKILL: handover after the session timeout, duplicates only after the checkpoint.
+    SIGTERM: the leader checkpoints before leaving, so the standby starts at once, exactly
+    where it stopped."""
     prefix = unique("standby")
     settings = settings_for(org_sim, kafka, prefix, [ACCOUNT])
     topics, codec = Topics(prefix), Codec()
@@ -89,20 +97,20 @@ def test_sigkill_of_the_streaming_replica_hands_over_to_the_standby(
         wait_for(lambda: counter.count >= TOTAL // 3, timeout=60, interval=0.02)
         assert not said(second_log, "lease: acquired")  # one replica streams at a time
     finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
-        killed_at = time.monotonic()
+        stopped_at = time.monotonic()
+        first.send_signal(stop_signal)
+        first.wait(60)
         counter.close()
     assert second is not None
     try:
-        produced_at_kill = len(read_topic(kafka, topic))
+        produced_at_stop = len(read_topic(kafka, topic))
         checkpoint = load_checkpoints(kafka, topics.bridge_checkpoints, codec).get(ACCOUNT)
         wait_for(lambda: said(second_log, "lease: acquired"), timeout=60, interval=0.05)
-        handover_s = time.monotonic() - killed_at
+        handover_s = time.monotonic() - stopped_at
         writer.join(120)
         replay_order = [e.replay_id for e in org_sim.pubsub.bus.events_after(ACCOUNT, 0, TOTAL + 1)]
         assert len(replay_order) == TOTAL == len(ids)
-        assert produced_at_kill < TOTAL, "the kill must land mid-stream"
+        assert produced_at_stop < TOTAL, "the stop must land mid-stream"
         wait_for(
             lambda: {e.record_id for e in events_on(kafka, topic, codec)} >= set(ids), timeout=90
         )
@@ -110,11 +118,18 @@ def test_sigkill_of_the_streaming_replica_hands_over_to_the_standby(
         second.send_signal(signal.SIGTERM)
         second.wait(30)
     assert second.returncode == 0, second_log.read_text()[-2000:]
-    # The coordinator notices the silence after the session timeout; joining takes a moment.
-    assert handover_s < 2 * SESSION_S, handover_s
+    if stop_signal == signal.SIGKILL:
+        # The coordinator notices the silence after the session timeout; joining takes a moment.
+        assert handover_s < 2 * SESSION_S, handover_s
+    else:
+        assert first.returncode == 0, first_log.read_text()[-2000:]
+        assert handover_s < SESSION_S, handover_s
 
     checkpointed = replay_order.index(checkpoint.replay_id) + 1 if checkpoint else 0
     counts = Counter(e.record_id for e in events_on(kafka, topic, codec))
     assert set(counts) == set(ids)  # none lost
     duplicates = sum(counts.values()) - TOTAL
-    assert duplicates <= produced_at_kill - checkpointed, (duplicates, produced_at_kill)
+    if stop_signal == signal.SIGKILL:
+        assert duplicates <= produced_at_stop - checkpointed, (duplicates, produced_at_stop)
+    else:
+        assert checkpointed == produced_at_stop and duplicates == 0, (duplicates, checkpointed)
