@@ -154,9 +154,20 @@ class BridgeSettings(Section):
     limit_exceeded_backoff_s: float = Field(default=600.0, gt=0)
     # How often the acknowledged replay position is written to the checkpoint topic.
     checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    # Backfill reads an object with a Bulk API 2.0 query job from this many records, below it
+    # with SOQL pages.
     bulk_threshold: int = Field(default=10_000, ge=1)
     # Records per backfill page; progress is stored after each published page.
     backfill_page_size: int = Field(default=2_000, ge=1, le=2_000)
+    # Records per Bulk API 2.0 result set (maxRecords); progress is stored after each set.
+    backfill_bulk_set_size: int = Field(default=10_000, ge=1)
+    # Several replicas, one streaming: the holder of a lease in a Kafka consumer group on the
+    # one-partition topic <prefix>.bridge.lease; the others wait and take over when it dies.
+    leader_election: bool = False
+    # A dead leader is replaced after this long without heartbeats.
+    lease_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
+    # Consumer group of the lease; default <prefix>-bridge-lease-<hash of the channel set>.
+    lease_group: str | None = None
 
 
 class WritebackSettings(Section):

@@ -6,27 +6,35 @@ re-read the record), so a snapshot carries the record id and its timestamps,
 not the whole record, and it is safe to run while the bridge streams: a record
 seen twice is simply reconciled twice.
 
-Paging is by key (``Id > last ORDER BY Id LIMIT n``) rather than by cursor, so
-progress is one id per object. After every page is acknowledged by Kafka, that
-id is written to the checkpoint topic under ``backfill/<Object>/<since>``; a
-rerun with the same ``--since`` continues after it, so an interruption repeats
-at most the page in flight. (Bulk API 2.0 is not used: key paging needs no job
-polling, and one SOQL page a call is well within API limits for the volumes a
-CPQ org holds.)
+Each object starts with a ``COUNT()``. Below ``bridge.bulk_threshold`` rows it
+pages by key (``Id > last ORDER BY Id LIMIT n``): progress is one id. At or
+above it, one Bulk API 2.0 query job reads the rows (no ORDER BY: that would
+disable Salesforce's PK chunking) in result sets of ``bridge.backfill_bulk_set_size``;
+progress is the job id and the locator of the next set. Either kind of progress
+is written to the checkpoint topic under ``backfill/<Object>/<since>`` after
+Kafka acknowledged the page or set, so a rerun with the same ``--since``
+repeats at most the page or set in flight. A finished job leaves the greatest
+id it published as key progress, so a later rerun continues after it the same
+way; a job the org no longer holds (deleted, or past its retention) is started
+again from where that job started.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
+from simple_salesforce.exceptions import SalesforceError, SalesforceResourceNotFound
 
 from cpqsync.kafka.topics import Topics
-from cpqsync.salesforce.rest import SalesforceRest
+from cpqsync.salesforce.bulk_query import BulkJobFailed, BulkQueryClient, ResultSet
+from cpqsync.salesforce.record_ids import id_sort_key
+from cpqsync.salesforce.rest import SalesforceRest, error_codes
 from cpqsync.settings import Settings
 from cpqsync.soql.quoting import quote
 from producer_bridge import metrics
@@ -68,18 +76,41 @@ class ObjectPlan:
         # Object names come from DATE_FIELDS, values go through soql.quoting: no injection.
         return f"SELECT COUNT() FROM {self.object_type} WHERE {self._where(after_id)}"  # noqa: S608
 
-    def page_soql(self, after_id: str | None, limit: int) -> str:
+    @property
+    def datetime_fields(self) -> tuple[str, ...]:
         date_field = DATE_FIELDS[self.object_type]
-        fields = "Id, LastModifiedDate" + (
-            f", {date_field}" if date_field != "LastModifiedDate" else ""
-        )
-        return (
-            f"SELECT {fields} FROM {self.object_type} WHERE {self._where(after_id)} "  # noqa: S608
-            f"ORDER BY Id LIMIT {limit}"
-        )
+        return ("LastModifiedDate",) + (() if date_field == "LastModifiedDate" else (date_field,))
+
+    def page_soql(self, after_id: str | None, limit: int) -> str:
+        return f"{self.bulk_soql(after_id)} ORDER BY Id LIMIT {limit}"
+
+    def bulk_soql(self, after_id: str | None) -> str:
+        fields = ", ".join(("Id", *self.datetime_fields))
+        return f"SELECT {fields} FROM {self.object_type} WHERE {self._where(after_id)}"  # noqa: S608
 
     def _where(self, after_id: str | None) -> str:
         return self.where if after_id is None else f"({self.where}) AND Id > {quote(after_id)}"
+
+
+@dataclass(frozen=True)
+class BulkProgress:
+    """Where a Bulk API query job's reading stands; stored as JSON in the checkpoint."""
+
+    job_id: str
+    next_locator: str
+    published: int
+    started_after: str | None  # the key progress the job's query started from
+    greatest_id: str | None
+
+    def encode(self) -> bytes:
+        return json.dumps(self.__dict__, separators=(",", ":")).encode()
+
+    @staticmethod
+    def decode(raw: bytes) -> BulkProgress | None:
+        """The stored progress of a job, or None when ``raw`` is key progress (a record id)."""
+        if not raw.startswith(b"{"):
+            return None
+        return BulkProgress(**json.loads(raw))
 
 
 def soql_datetime(moment: dt.datetime) -> str:
@@ -115,9 +146,11 @@ class Backfill:
         bootstrap_servers: str,
         codec: Codec | None = None,
         org_id: str | None = None,
+        bulk: BulkQueryClient | None = None,
     ) -> None:
         self._settings = settings
         self._rest = rest
+        self._bulk = bulk or BulkQueryClient(rest)
         self._producer = producer
         self._bootstrap = bootstrap_servers
         self._codec = codec or Codec.from_settings(settings.kafka)
@@ -143,15 +176,136 @@ class Backfill:
         )
         published: dict[str, int] = {}
         for plan in plans:
-            after = None
-            if not restart and plan.state_key in stored:
-                after = stored[plan.state_key].replay_id.decode()
-                log.info("backfill %s: resuming after %s", plan.object_type, after)
-            total = self._count(plan, after)
-            if on_total is not None:
-                on_total(plan.object_type, total)
-            published[plan.object_type] = self._publish_object(plan, after, on_progress)
+            progress = None if restart else stored.get(plan.state_key)
+            published[plan.object_type] = self._backfill_object(
+                plan, progress.replay_id if progress else None, on_progress, on_total
+            )
         return published
+
+    def _backfill_object(
+        self,
+        plan: ObjectPlan,
+        stored: bytes | None,
+        on_progress: ProgressCallback | None,
+        on_total: Callable[[str, int], None] | None,
+    ) -> int:
+        after = None
+        if stored is not None:
+            bulk = BulkProgress.decode(stored)
+            if bulk is None:
+                after = stored.decode()
+                log.info("backfill %s: resuming after %s", plan.object_type, after)
+            else:
+                resumed = self._resume_job(plan, bulk, on_progress, on_total)
+                if resumed is not None:
+                    return resumed
+                after = bulk.started_after
+        total = self._count(plan, after)
+        if on_total is not None:
+            on_total(plan.object_type, total)
+        if total >= self._settings.bridge.bulk_threshold:
+            try:
+                return self._publish_job(plan, after, on_progress)
+            except SalesforceError as exc:
+                if "API_DISABLED_FOR_ORG" not in error_codes(exc):
+                    raise
+                log.warning(
+                    "backfill %s: the org refuses Bulk API 2.0 (API_DISABLED_FOR_ORG); "
+                    "paging %d records with SOQL instead",
+                    plan.object_type,
+                    total,
+                )
+        return self._publish_object(plan, after, on_progress)
+
+    def _publish_job(
+        self, plan: ObjectPlan, after: str | None, on_progress: ProgressCallback | None
+    ) -> int:
+        job_id = self._bulk.create(plan.bulk_soql(after))
+        log.info("backfill %s: Bulk API 2.0 query job %s", plan.object_type, job_id)
+        self._wait(plan, job_id)
+        start = BulkProgress(job_id, "", 0, after, after)
+        return self._publish_sets(plan, start, on_progress)
+
+    def _resume_job(
+        self,
+        plan: ObjectPlan,
+        progress: BulkProgress,
+        on_progress: ProgressCallback | None,
+        on_total: Callable[[str, int], None] | None,
+    ) -> int | None:
+        """Continue reading a stored job; None when the org no longer holds it."""
+        try:
+            info = self._bulk.wait(progress.job_id)
+        except (SalesforceResourceNotFound, BulkJobFailed) as exc:
+            gone = "is gone" if isinstance(exc, SalesforceResourceNotFound) else f"({exc})"
+            log.warning(
+                "backfill %s: query job %s %s; starting a new job after %s",
+                plan.object_type,
+                progress.job_id,
+                gone,
+                progress.started_after or "the start date",
+            )
+            return None
+        log.info(
+            "backfill %s: resuming query job %s after %d records",
+            plan.object_type,
+            progress.job_id,
+            progress.published,
+        )
+        if on_total is not None:
+            remaining = int(info.get("numberRecordsProcessed", 0)) - progress.published
+            on_total(plan.object_type, max(0, remaining))
+        return self._publish_sets(plan, progress, on_progress) - progress.published
+
+    def _wait(self, plan: ObjectPlan, job_id: str) -> dict[str, Any]:
+        try:
+            return self._bulk.wait(job_id)
+        except BulkJobFailed as exc:
+            raise BackfillError(
+                f"backfill {plan.object_type}: {exc}. Rerun the same command to start a new "
+                f"job, or raise bridge.bulk_threshold to page with SOQL instead"
+            ) from exc
+
+    def _publish_sets(
+        self, plan: ObjectPlan, progress: BulkProgress, on_progress: ProgressCallback | None
+    ) -> int:
+        """Publish every set from ``progress`` on; the job's published total."""
+        set_size = self._settings.bridge.backfill_bulk_set_size
+        topic = self._topics.object_topic(plan.object_type)
+        locator: str | None = progress.next_locator or None
+        published, greatest = progress.published, progress.greatest_id
+        while True:
+            found: ResultSet = self._bulk.results(progress.job_id, locator, set_size)
+            for row in found.rows:
+                record = _rest_record(row, plan.datetime_fields)
+                self._produce(topic, self._snapshot(plan.object_type, record))
+                greatest = _greater_id(greatest, str(record["Id"]))
+            self._flush(plan.object_type)
+            published += len(found.rows)
+            if found.next_locator is None:
+                # Done: the greatest id becomes key progress, so a rerun continues after it.
+                if greatest is not None:
+                    self._store_progress(plan, greatest.encode())
+                self._forget_job(progress.job_id)
+            else:
+                next_progress = BulkProgress(
+                    progress.job_id, found.next_locator, published, progress.started_after, greatest
+                )
+                self._store_progress(plan, next_progress.encode())
+            metrics.BACKFILL_RECORDS.labels(plan.object_type).inc(len(found.rows))
+            if on_progress is not None:
+                on_progress(plan.object_type, len(found.rows), published)
+            if found.next_locator is None:
+                return published
+            locator = found.next_locator
+
+    def _forget_job(self, job_id: str) -> None:
+        """Delete a fully read job; a job left behind only costs the org storage until it
+        expires, so a failure here is logged, not raised."""
+        try:
+            self._bulk.delete(job_id)
+        except Exception as exc:  # noqa: BLE001 - cleanup must not fail a finished backfill
+            log.warning("backfill: could not delete query job %s: %s", job_id, exc)
 
     def _count(self, plan: ObjectPlan, after: str | None) -> int:
         result = self._query(plan.count_soql(after))
@@ -178,7 +332,7 @@ class Backfill:
                 self._produce(topic, self._snapshot(plan.object_type, record))
             after = str(records[-1]["Id"])
             self._flush(plan.object_type)
-            self._store_progress(plan, after)
+            self._store_progress(plan, after.encode())
             count += len(records)
             metrics.BACKFILL_RECORDS.labels(plan.object_type).inc(len(records))
             if on_progress is not None:
@@ -234,8 +388,8 @@ class Backfill:
                 f"rerun the same command to continue after the last stored page"
             )
 
-    def _store_progress(self, plan: ObjectPlan, last_id: str) -> None:
-        checkpoint = BridgeCheckpoint(channel=plan.state_key, replay_id=last_id.encode())
+    def _store_progress(self, plan: ObjectPlan, progress: bytes) -> None:
+        checkpoint = BridgeCheckpoint(channel=plan.state_key, replay_id=progress)
         topic = self._topics.bridge_checkpoints
         self._producer.produce(
             topic,
@@ -245,6 +399,25 @@ class Backfill:
             on_delivery=self._delivered,
         )
         self._flush(plan.object_type)
+
+
+def _rest_record(row: dict[str, str | None], datetime_fields: Sequence[str]) -> dict[str, Any]:
+    """A Bulk CSV row shaped as the REST query resource returns the same record, so both paths
+    publish identical snapshots: CSV writes datetimes ``…000Z``, REST ``…000+0000``."""
+    record: dict[str, Any] = dict(row)
+    for name in datetime_fields:
+        moment = _parse_salesforce_datetime(record.get(name))
+        if moment is not None:
+            utc = moment.astimezone(dt.UTC)
+            millis = f"{utc.microsecond // 1000:03d}"
+            record[name] = utc.strftime("%Y-%m-%dT%H:%M:%S.") + millis + "+0000"
+    return record
+
+
+def _greater_id(current: str | None, candidate: str) -> str:
+    if current is None:
+        return candidate
+    return max(current, candidate, key=lambda value: id_sort_key(value) or value)
 
 
 def _parse_salesforce_datetime(raw: Any) -> dt.datetime | None:

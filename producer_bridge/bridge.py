@@ -4,6 +4,10 @@ Wiring only: log in, make sure the topics exist, read the checkpoints, then run
 every channel until stopped. The first channel that fails fatally stops the
 others and its error is re-raised, so ``cpqsync bridge`` exits non-zero with the
 message that names the channel.
+
+With ``bridge.leader_election`` the channels run only while this replica holds
+the lease (:mod:`producer_bridge.leadership`); each leadership term reads the
+checkpoints afresh, so it resumes where the previous leader stopped.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.pubsub_client import PubSubClient
 from cpqsync.settings import Settings
+from producer_bridge import metrics
 from producer_bridge.cdc_decoder import ChangeEventDecoder
 from producer_bridge.channel_stream import BridgeFatalError, ChannelStream
 from producer_bridge.checkpoint_store import load_checkpoints
 from producer_bridge.event_publisher import EventPublisher
+from producer_bridge.leadership import Lease
 from schemas.codec import Codec
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,8 @@ class Bridge:
         self._codec = codec or Codec.from_settings(settings.kafka)
         self._topics = Topics(settings.kafka.topic_prefix)
         self._stop = threading.Event()
+        self._term_stop = threading.Event()  # ends one leadership term (the run, without a lease)
+        self._lease: Lease | None = None
         self._streams: list[ChannelStream] = []
         self._client: PubSubClient | None = None
         self._started = threading.Event()
@@ -65,15 +73,28 @@ class Bridge:
         return list(self._streams)
 
     def ready(self) -> bool:
-        """Every channel has an open subscription (for ``/readyz``)."""
+        """Every channel has an open subscription (for ``/readyz``); a standby replica that
+        has joined the lease group is ready too: waiting is its job."""
+        lease = self._lease
+        if lease is not None and not lease.leading:
+            return lease.joined
         return (
             self._started.is_set()
             and bool(self._streams)
             and all(s.subscribed.is_set() for s in self._streams)
         )
 
+    @property
+    def leading(self) -> bool:
+        """Whether this replica streams (always, without leader election)."""
+        return self._lease is None or self._lease.leading
+
     def stop(self) -> None:
         self._stop.set()
+        self._end_term()
+
+    def _end_term(self) -> None:
+        self._term_stop.set()
         for stream in self._streams:
             stream.interrupt()
 
@@ -86,6 +107,38 @@ class Bridge:
             kafka.replication_factor,
             kafka.client_config,
         )
+        if not self._settings.bridge.leader_election:
+            self._term_stop = self._stop
+            self._lead()
+            return
+        ensure_topics(
+            self._bootstrap,
+            self._topics.lease_topics(),
+            1,
+            kafka.replication_factor,
+            kafka.client_config,
+        )
+        metrics.LEADER.set(0)
+        self._lease = Lease(
+            self._settings, self._bootstrap, self._topics.bridge_lease, self._lead, self._end_term
+        )
+        self._lease.hold(self._stop)
+
+    def _lead(self) -> None:
+        """One leadership term: stream every channel from its stored checkpoint until the
+        term ends; the streams flush and checkpoint before this returns."""
+        self._streams = []
+        try:
+            self._stream_term()
+        finally:
+            self._started.clear()
+            if self._lease is not None:
+                # The next term's event; a step-down that came before this term started its
+                # streams has already set the current one, so that term ends at once.
+                self._term_stop = threading.Event()
+
+    def _stream_term(self) -> None:
+        kafka = self._settings.kafka
         checkpoints = load_checkpoints(
             self._bootstrap,
             self._topics.bridge_checkpoints,
@@ -124,13 +177,15 @@ class Bridge:
                     publisher,
                     self._settings.bridge,
                     checkpoints.get(channel),
-                    self._stop,
+                    self._term_stop,
                 )
             )
         self._started.set()
+        metrics.LEADER.set(1)
         try:
             self._run_streams()
         finally:
+            metrics.LEADER.set(0)
             client.close()
 
     def _run_streams(self) -> None:

@@ -84,3 +84,12 @@ BACKFILL_RECORDS = Counter(
     "SNAPSHOT events published by backfill.",
     ["object_type"],
 )
+LEADER = Gauge(
+    "cpqsync_bridge_leader",
+    "1 while this replica streams its channels, 0 while it waits as a standby.",
+)
+LEASE_CHANGES = Counter(
+    "cpqsync_bridge_lease_changes",
+    "Bridge lease acquired or given up (revoked, lost, shutting down).",
+    ["event"],
+)

@@ -56,6 +56,15 @@ class Topics:
         return f"{self.prefix}.bridge.checkpoints"
 
     @property
+    def bridge_lease(self) -> str:
+        """One partition; its owner in a bridge lease group is the replica that streams."""
+        return f"{self.prefix}.bridge.lease"
+
+    def lease_topics(self) -> dict[str, dict[str, str]]:
+        """Topics that must have exactly one partition (create them with ``partitions=1``)."""
+        return {self.bridge_lease: {}}
+
+    @property
     def control(self) -> str:
         return f"{self.prefix}.control"
 

@@ -48,9 +48,20 @@ _IDS = {"id", "reference"}
 
 
 @dataclass(frozen=True)
+class Column:
+    """One selected field as a flat result (Bulk API CSV) names it: ``Account.Name``."""
+
+    name: str
+    parts: tuple[str, ...]  # the keys leading to the value in a REST row
+    type: str
+    compound: bool
+
+
+@dataclass(frozen=True)
 class QueryResult:
     total_size: int
     records: list[dict[str, Any]]
+    columns: tuple[Column, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -270,6 +281,15 @@ class _Planner:
         )
 
 
+def _columns(select: Sequence[tuple[FieldPath, list[_Step]]]) -> tuple[Column, ...]:
+    columns = []
+    for _path, steps in select:
+        last = steps[-1].field
+        parts = (*(s.field.relationship_name or "" for s in steps[:-1]), last.name)
+        columns.append(Column(".".join(parts), parts, last.type, last.is_compound))
+    return tuple(columns)
+
+
 # -- execution -------------------------------------------------------------------------------
 
 
@@ -285,7 +305,7 @@ class _Runner:
             candidates = self._candidates(plan, include_deleted)
             matched = self._filter(plan.obj, candidates, plan.where, plan.where_paths)
             if query.is_count:
-                return QueryResult(len(matched), [])
+                return QueryResult(len(matched), [], _columns(plan.select))
             matched = self._sort(plan.obj, matched, query.order_by)
             total = len(matched)
             start = query.offset or 0
@@ -297,7 +317,7 @@ class _Runner:
             for sub in plan.subs:
                 for rec, row in zip(page, rows, strict=True):
                     row[sub.name] = self._children(sub, rec)
-        return QueryResult(total, rows)
+        return QueryResult(total, rows, _columns(plan.select))
 
     def _candidates(self, plan: _Planner, include_deleted: bool) -> list[Record]:
         """Every record, or just the ids a top-level ``Id = / IN`` names (hydration's shape)."""

@@ -26,6 +26,7 @@ from cpqsync_sandbox.org.dataset_generator import generate_orders
 from cpqsync_sandbox.org.ids import IdFactory
 from cpqsync_sandbox.org.oauth import OrgCredentials, SessionRegistry, TokenIssuer
 from cpqsync_sandbox.org.query_engine import QueryResult, execute
+from cpqsync_sandbox.org.rest.bulk_jobs import BulkQueryJobs
 from cpqsync_sandbox.org.rest.context import ApiUsage, RequestLogEntry, RestContext
 from cpqsync_sandbox.org.rest.server import RestServer, server_ssl_context
 from cpqsync_sandbox.org.schema import OBJECTS
@@ -304,6 +305,11 @@ class OrgSimulator:
     def api_usage(self) -> ApiUsage:
         """Daily API allocation; ``api_usage.fail_next(n)`` injects REQUEST_LIMIT_EXCEEDED."""
         return self._ctx.usage
+
+    @property
+    def bulk_jobs(self) -> BulkQueryJobs:
+        """Bulk API 2.0 query jobs; ``fail_next``, ``enabled`` and set sizes for tests."""
+        return self._ctx.bulk
 
     def set_query_batch_size(self, size: int) -> None:
         """Default page size of query results (a real org uses 2,000)."""

@@ -298,7 +298,7 @@ def test_expired_replay_id_with_earliest_resumes_from_oldest_retained(
     assert sorted(e.record_id for e in events_on(kafka, topic, Codec())) == sorted(retained)
 
 
-def _orders(org_sim: OrgSimulator, count: int, activate: bool) -> list[str]:
+def create_orders(org_sim: OrgSimulator, count: int, activate: bool) -> list[str]:
     account = org_sim.create("Account", {"Name": "Orders Inc"})
     ids = []
     for _ in range(count):
@@ -315,14 +315,14 @@ def _orders(org_sim: OrgSimulator, count: int, activate: bool) -> list[str]:
 def _backfill_run(
     org_sim: OrgSimulator, kafka: str, prefix: str, matching_count: int, page: int
 ) -> None:
-    before = _orders(org_sim, 40, activate=True)  # activated before the start date
+    before = create_orders(org_sim, 40, activate=True)  # activated before the start date
     # SOQL datetimes have whole seconds: start at the next second after the last of these,
     # by the org's clock (it keeps stamps strictly increasing, so it may run ahead of ours).
     last = org_sim.get("Order", before[-1])["ActivatedDate"]
     since = last.replace(microsecond=0) + dt.timedelta(seconds=1)
     time.sleep(max(0.0, (since - dt.datetime.now(dt.UTC)).total_seconds()) + 0.01)
-    matching = _orders(org_sim, matching_count, activate=True)
-    _orders(org_sim, 30, activate=False)  # after the date but excluded by the Order filter
+    matching = create_orders(org_sim, matching_count, activate=True)
+    create_orders(org_sim, 30, activate=False)  # after the date but excluded by the Order filter
     settings = settings_for(org_sim, kafka, prefix, [ACCOUNT])
     settings.bridge.backfill_page_size = page
     topics = Topics(prefix)

@@ -14,7 +14,13 @@ from aiohttp import web
 
 from cpqsync_sandbox.org.errors import OrgError
 from cpqsync_sandbox.org.oauth import OAuthError
-from cpqsync_sandbox.org.rest import auth_routes, composite_routes, query_routes, sobject_routes
+from cpqsync_sandbox.org.rest import (
+    auth_routes,
+    bulk_routes,
+    composite_routes,
+    query_routes,
+    sobject_routes,
+)
 from cpqsync_sandbox.org.rest.context import RequestLogEntry, RestContext
 from cpqsync_sandbox.org.rest.responses import CONTEXT_KEY, SESSION_KEY, sf_error, sf_json
 
@@ -131,4 +137,10 @@ def build_app(ctx: RestContext) -> web.Application:
     _route(
         app, "PATCH", _DATA + "/composite/sobjects/{sobject}/{field}", composite_routes.upsert_many
     )
+    _route(app, "POST", _DATA + "/jobs/query", bulk_routes.create_job)
+    _route(app, "GET", _DATA + "/jobs/query", bulk_routes.list_jobs)
+    _route(app, "GET", _DATA + "/jobs/query/{job_id}", bulk_routes.job_info)
+    _route(app, "PATCH", _DATA + "/jobs/query/{job_id}", bulk_routes.update_job)
+    _route(app, "DELETE", _DATA + "/jobs/query/{job_id}", bulk_routes.delete_job)
+    _route(app, "GET", _DATA + "/jobs/query/{job_id}/results", bulk_routes.results)
     return app

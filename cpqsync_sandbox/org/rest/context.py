@@ -10,6 +10,7 @@ from typing import Any
 
 from cpqsync_sandbox.org.errors import OrgError
 from cpqsync_sandbox.org.oauth import TokenIssuer
+from cpqsync_sandbox.org.rest.bulk_jobs import BulkQueryJobs
 from cpqsync_sandbox.org.store import OrgStore
 
 QUERY_BATCH_SIZE = 2000
@@ -115,6 +116,7 @@ class RestContext:
     request_log: RequestLog = field(default_factory=RequestLog)
     cursors: QueryCursors = field(default_factory=QueryCursors)
     batch_size: int = QUERY_BATCH_SIZE
+    bulk: BulkQueryJobs = field(default_factory=BulkQueryJobs)
 
     @property
     def base_url(self) -> str:
