@@ -54,6 +54,11 @@ class Topics:
         return f"{self.prefix}.bridge.checkpoints"
 
     @property
+    def stripe_events(self) -> str:
+        """Stripe's events (webhooks and catch-up), keyed by Stripe customer id (rule B1)."""
+        return f"{self.prefix}.stripe.events"
+
+    @property
     def control(self) -> str:
         return f"{self.prefix}.control"
 
@@ -64,6 +69,7 @@ class Topics:
         topics[self.sync_requests] = {}
         topics[self.sync_results] = {}
         topics[self.dlq] = {}
+        topics[self.stripe_events] = {}
         topics[self.bridge_checkpoints] = compacted
         topics[self.control] = compacted
         return topics

@@ -23,8 +23,10 @@ from types import FrameType
 from cpqsync.supervision.child_process import ChildProcess, cpqsync_argv, wait_until_exited
 from cpqsync.supervision.interrupts import STOP_SIGNALS
 
-# The roles of a deployment, each a `cpqsync <role> --config FILE` process.
-ROLES = ("bridge", "sync", "writeback")
+# The roles of a deployment, each a `cpqsync <role> --config FILE` process. `stripe-events`
+# (rule B1) runs only where configured: `cpqsync run` leaves it out unless stripe_events.enabled.
+ROLES = ("bridge", "sync", "writeback", "stripe-events")
+OPTIONAL_ROLES = frozenset({"stripe-events"})
 
 log = logging.getLogger("cpqsync.run")
 
