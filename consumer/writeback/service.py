@@ -104,6 +104,7 @@ class WritebackService:
                 settings,
                 self.collections,
                 bootstrap_servers=bootstrap_servers,
+                group_id=f"{group_id}-billing",
                 client_config=client_config,
                 registry=registry,
                 on_failed=self.engine.request_stop,

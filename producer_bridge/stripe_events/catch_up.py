@@ -90,11 +90,20 @@ class CatchUp:
                     log.info(
                         "catch-up produced %d Stripe event(s) missing from the topic", produced
                     )
-            except (stripe.StripeError, RuntimeError, concurrent.futures.TimeoutError) as exc:
+            except stripe.StripeError as exc:
                 metrics.CATCH_UP_RUNS.labels("failed").inc()
                 log.warning(
-                    "catch-up through GET /v1/events failed (%s); next try in %.0fs",
+                    "catch-up through GET /v1/events failed (%s, HTTP %s); next try in %.0fs",
                     type(exc).__name__,
+                    exc.http_status,
+                    self._interval,
+                )
+            except Exception as exc:  # noqa: BLE001 - the walk must outlive any one failure
+                metrics.CATCH_UP_RUNS.labels("failed").inc()
+                log.warning(
+                    "catch-up failed (%s: %s); next try in %.0fs",
+                    type(exc).__name__,
+                    exc,
                     self._interval,
                 )
             self._wake.wait(self._interval)

@@ -67,7 +67,10 @@ class EventPublisher:
             metrics.EVENTS.labels(source, "duplicate").inc()
             ack.set_result(False)
             return ack
-        record = to_record(event, payload if payload is not None else json.dumps(event), source)
+        # Listed events come back through stripe-python, which reads decimal strings as
+        # Decimal: written back as the same strings.
+        text = payload if payload is not None else json.dumps(event, default=str)
+        record = to_record(event, text, source)
         # No customer (a product's event): one key keeps such events in one partition.
         key = (record.customer_id or f"{record.object_type}").encode()
 
