@@ -37,7 +37,7 @@ from cpqsync.ops.replay import (
 )
 from cpqsync.ops.status import gather_status
 from cpqsync.settings import Settings
-from cpqsync.supervision.role_supervisor import OPTIONAL_ROLES, ROLES, RoleSupervisor
+from cpqsync.supervision.role_supervisor import RoleSupervisor, deployment_roles
 
 dlq_app = typer.Typer(help="Inspect and redrive dead letters.", no_args_is_help=True)
 
@@ -228,9 +228,7 @@ def register(app: typer.Typer) -> None:
         or SIGTERM stops them together. Role i serves /metrics on metrics.port + i.
         """
         settings = settings_from(config)
-        roles = [
-            role for role in ROLES if role not in OPTIONAL_ROLES or settings.stripe_events.enabled
-        ]
+        roles = deployment_roles(stripe_events=settings.stripe_events.enabled)
         supervisor = RoleSupervisor(config, dict(os.environ), settings.metrics.port, roles=roles)
         supervisor.run()
 
