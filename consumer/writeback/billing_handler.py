@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,7 @@ from schemas.models import StripeEvent
 
 log = logging.getLogger(__name__)
 
+READS_IN_FLIGHT = 8
 _GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
 
 
@@ -95,6 +97,8 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
         self._order_key = metadata_key("salesforce_order_id", sandbox=sandbox)
         self._account_key = metadata_key("salesforce_account_id", sandbox=sandbox)
         self.metrics = BillingMetrics(registry or REGISTRY)
+        # Stripe reads of one batch run side by side; the engine's workers bound batches.
+        self._pool = ThreadPoolExecutor(max_workers=READS_IN_FLIGHT, thread_name_prefix="billing")
 
     def handle_batch(self, batch: Sequence[Message[StripeEvent]]) -> Sequence[Outcome]:
         refreshes = [refresh_for(message.value.event()) for message in batch]
@@ -155,24 +159,32 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
         return [self._dead_letters.record(message, failure.error)]
 
     def _fetch(self, refreshes: Sequence[Refresh | None]) -> _Fetched:
-        """Every object the batch names, read once; a charge's invoice leads to its
-        subscription (so subscriptions are read after invoices)."""
+        """Every object the batch names, read once and concurrently (a Stripe read is a
+        round trip); a charge's invoice leads to its subscription, so invoices come first."""
         fetched = _Fetched()
-        invoice_ids = {r.invoice_id for r in refreshes if r is not None and r.invoice_id}
-        for invoice_id in sorted(invoice_ids):
-            fetched.invoices[invoice_id] = self._reader.invoice(invoice_id)
+        invoice_ids = sorted({r.invoice_id for r in refreshes if r is not None and r.invoice_id})
+        fetched.invoices = self._read_all(self._reader.invoice, invoice_ids)
         wanted = {r.subscription_id for r in refreshes if r is not None and r.subscription_id}
         for invoice in fetched.invoices.values():
             if invoice and (sub_id := invoice_subscription(invoice)):
                 wanted.add(sub_id)
-        for sub_id in sorted(wanted):
-            fetched.subscriptions[sub_id] = self._reader.subscription(sub_id)
+        Target = dict[str, dict[str, Any] | None]
+        Read = Callable[[str], dict[str, Any] | None]
+        reads: list[tuple[Target, Read, str]] = [
+            (fetched.subscriptions, self._reader.subscription, sub_id) for sub_id in sorted(wanted)
+        ]
         if self._account_paths or any(p.root == "customer" for p in self._order_paths.values()):
-            for refresh in refreshes:
-                cid = refresh.customer_id if refresh is not None else None
-                if cid and cid not in fetched.customers:
-                    fetched.customers[cid] = self._reader.customer(cid)
+            customer_ids = {r.customer_id for r in refreshes if r is not None and r.customer_id}
+            reads += [(fetched.customers, self._reader.customer, c) for c in sorted(customer_ids)]
+        answers = self._pool.map(lambda entry: entry[1](entry[2]), reads)
+        for (target, _, object_id), answer in zip(reads, answers, strict=True):
+            target[object_id] = answer
         return fetched
+
+    def _read_all(
+        self, read: Callable[[str], dict[str, Any] | None], ids: Sequence[str]
+    ) -> dict[str, dict[str, Any] | None]:
+        return dict(zip(ids, self._pool.map(read, ids), strict=True))
 
     def _records(
         self, refresh: Refresh, fetched: _Fetched
