@@ -13,7 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from consumer.billing.reverse_mappings import ReverseMappings
 from consumer.sync.mapping.config import MappingConfig
 
 STRIPE_API_VERSION = "2026-10-28.endive"
@@ -179,6 +180,45 @@ class WritebackSettings(Section):
     workers: int = Field(default=2, ge=1)
 
 
+class StripeEventsSettings(Section):
+    """The Stripe event source (`cpqsync stripe-events`) and the billing writeback (rule B1)."""
+
+    # Off by default; when on, `cpqsync run` starts the stripe-events role and the writeback
+    # writes billing state back (it then needs stripe.api_key to re-read objects).
+    enabled: bool = False
+    # The webhook endpoint's signing secret (whsec_...), from Stripe when the endpoint was made.
+    endpoint_secret: SecretStr | None = None
+    # Loopback unless an operator opens it up (Stripe must reach it: a proxy or 0.0.0.0).
+    host: str = "127.0.0.1"
+    port: int = Field(default=8088, ge=0, le=65535)
+    path: str = "/stripe/webhooks"
+    # Serve HTTPS with this certificate chain and key; both or neither.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    # A signature older than this is refused (stripe.Webhook's tolerance; replays).
+    tolerance_s: int = Field(default=300, ge=1)
+    # How often GET /v1/events is walked from the checkpoint to fill any gap in deliveries.
+    catch_up_interval_s: float = Field(default=60.0, gt=0)
+    # With no checkpoint yet, catch-up starts this far back (Stripe keeps events 30 days).
+    initial_lookback_s: float = Field(default=3600.0, ge=0, le=30 * 86400)
+
+    @field_validator("tls_key_file")
+    @classmethod
+    def _tls_pair(cls, key: Path | None, info: Any) -> Path | None:
+        if (key is None) != (info.data.get("tls_cert_file") is None):
+            raise ValueError("set both tls_cert_file and tls_key_file, or neither")
+        return key
+
+    @model_validator(mode="after")
+    def _secret_when_enabled(self) -> StripeEventsSettings:
+        if self.enabled and self.endpoint_secret is None:
+            raise ValueError(
+                "stripe_events.enabled needs stripe_events.endpoint_secret "
+                "(CPQSYNC_STRIPE_EVENTS__ENDPOINT_SECRET, the endpoint's whsec_... secret)"
+            )
+        return self
+
+
 class MetricsSettings(Section):
     enabled: bool = True
     # Loopback unless an operator opens it up deliberately.
@@ -207,6 +247,9 @@ class Settings(BaseSettings):
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     bridge: BridgeSettings = Field(default_factory=BridgeSettings)
     writeback: WritebackSettings = Field(default_factory=WritebackSettings)
+    stripe_events: StripeEventsSettings = Field(default_factory=StripeEventsSettings)
+    # Salesforce field <- Stripe path, per object; validated when loaded (rule B1).
+    reverse_mappings: ReverseMappings = Field(default_factory=ReverseMappings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 

@@ -250,10 +250,33 @@ class BridgeCheckpoint(AvroRecord):
     updated_at: UtcMillis = Field(default_factory=utc_now)
 
 
+class StripeEvent(AvroRecord):
+    """One Stripe Event as the Stripe event source produced it (rule B1)."""
+
+    avro_name: ClassVar[str] = "cpqsync.StripeEvent"
+
+    event_id: str
+    type: str
+    created: UtcMillis
+    object_type: str
+    object_id: str
+    customer_id: str | None = None
+    api_version: str | None = None
+    livemode: bool = False
+    source: str
+    payload: str
+
+    def event(self) -> dict[str, Any]:
+        """The Stripe event itself (``data.object``, ``previous_attributes``, …)."""
+        decoded: dict[str, Any] = json.loads(self.payload)
+        return decoded
+
+
 RECORD_TYPES: Final[tuple[type[AvroRecord], ...]] = (
     ChangeEvent,
     SyncRequest,
     SyncResult,
     DeadLetter,
     BridgeCheckpoint,
+    StripeEvent,
 )

@@ -10,6 +10,7 @@ request (which syncs even with live sync off, rule S4). Turning named records in
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from consumer.engine import Message
@@ -42,6 +43,15 @@ WRITEBACK_ECHO_FIELDS = frozenset(
         "SystemModstamp",
     }
 )
+
+# Billing state written back from Stripe (rule B1) lands only in fields named Stripe_…__c
+# (reverse_mappings enforces it), so a change of only such fields is that writeback's echo.
+REVERSE_SYNC_FIELD = re.compile(r"^Stripe_\w+__c$")
+
+
+def _is_writeback_echo(field: str) -> bool:
+    return field in WRITEBACK_ECHO_FIELDS or REVERSE_SYNC_FIELD.match(field) is not None
+
 
 SyncInput = ChangeEvent | SyncRequest
 
@@ -109,7 +119,7 @@ def _change(event: ChangeEvent, source: SourceOffset, attempt: int) -> Trigger:
     if (
         event.change_type is ChangeType.UPDATE
         and event.changed_fields
-        and WRITEBACK_ECHO_FIELDS.issuperset(event.changed_fields)
+        and all(_is_writeback_echo(name) for name in event.changed_fields)
     ):
         return _ignored(base, f"only Stripe writeback fields of {kind} changed")
     if event.change_type is ChangeType.GAP_OVERFLOW or event.is_entity_wide:

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 _GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
 
 
-def _call_outcome(exc: BaseException) -> Outcome:
+def call_outcome(exc: BaseException) -> Outcome:
     """What a whole failed call means for every result still waiting on it."""
     if isinstance(exc, RetryableSalesforceError):
         return Retry(RetryableError(f"Salesforce Error: {exc}"))
@@ -85,7 +85,7 @@ class WritebackHandler(BatchHandler[SyncResult]):
         try:
             stored = fetch_stored(self._collections, (r.primary_record_id for r in results))
         except Exception as exc:  # noqa: BLE001 - classified for every result
-            return [_call_outcome(exc)] * len(results)
+            return [call_outcome(exc)] * len(results)
         plan = plan_batch(results, stored, self._links)
         for index, reason in plan.skipped.items():
             outcomes[index] = Processed()
@@ -103,7 +103,7 @@ class WritebackHandler(BatchHandler[SyncResult]):
                 lambda recs: self._collections.upsert(SYNC_RECORD, COMPOUND_ID, recs),
             )
         except Exception as exc:  # noqa: BLE001 - classified for every unfinished result
-            failed = _call_outcome(exc)
+            failed = call_outcome(exc)
             log.warning("writeback call failed for %d results: %s", len(results), exc)
             return [outcome if outcome is not None else failed for outcome in outcomes]
         if created and self._on_created is not None:

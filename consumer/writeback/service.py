@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from consumer.engine import ConsumerEngine, DeadLetters, Message
 from consumer.writeback.batch_plan import LinkOptions
+from consumer.writeback.billing_service import BillingWriteback
 from consumer.writeback.handler import WritebackHandler
 from consumer.writeback.metrics import writeback_metrics
 from consumer.writeback.retention import Retention, RetentionWorker
@@ -99,6 +100,20 @@ class WritebackService:
         )
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        # Billing state from Stripe's events (B1): an engine of its own, when configured.
+        self.billing = (
+            BillingWriteback(
+                settings,
+                self.collections,
+                bootstrap_servers=bootstrap_servers,
+                group_id=f"{group_id}-billing",
+                client_config=client_config,
+                registry=registry,
+                on_failed=self.engine.request_stop,
+            )
+            if settings.stripe_events.enabled
+            else None
+        )
 
     def start(self) -> WritebackService:
         """Log in to Salesforce (raising ``SalesforceAuthError``), then consume and retain."""
@@ -109,17 +124,25 @@ class WritebackService:
         self._thread = threading.Thread(target=self._run, name="writeback-engine", daemon=True)
         self._thread.start()
         self._retention_worker.start()
+        if self.billing is not None:
+            self.billing.start()
         return self
 
     def request_stop(self) -> None:
         """Ask the service to stop; safe from a signal handler."""
         self.engine.request_stop()
+        if self.billing is not None:
+            self.billing.request_stop()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the engine to end (a stop request or a fatal error); True if it ended."""
         if self._thread is None:
             return True
         self._thread.join(timeout)
+        if self.billing is not None and not self._thread.is_alive():
+            # One engine ending (a stop request or a fatal error) ends the role.
+            self.billing.request_stop()
+            return self.billing.join(timeout)
         return not self._thread.is_alive()
 
     def stop(self, timeout: float = 60.0) -> None:
@@ -131,9 +154,12 @@ class WritebackService:
             raise TimeoutError(f"the writeback engine did not stop within {timeout}s")
         if self.error is not None:
             raise self.error
+        if self.billing is not None and self.billing.error is not None:
+            raise self.billing.error
 
     def is_ready(self) -> bool:
-        return self.engine.is_ready()
+        billing_ready = self.billing is None or self.billing.is_ready()
+        return self.engine.is_ready() and billing_ready
 
     def _run(self) -> None:
         try:

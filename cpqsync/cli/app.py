@@ -10,6 +10,7 @@ from cpqsync.cli import (
     bridge_cmd,
     config_cmd,
     ops_cmd,
+    stripe_events_cmd,
     sync_cmd,
     writeback_cmd,
 )
@@ -31,6 +32,7 @@ bridge_cmd.register(app)
 sync_cmd.register(app)
 writeback_cmd.register(app)
 ops_cmd.register(app)
+stripe_events_cmd.register(app)
 for _plugin in entry_points(group=COMMAND_PLUGINS):
     _plugin.load()(app)
 

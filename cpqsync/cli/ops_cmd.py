@@ -38,7 +38,7 @@ from cpqsync.ops.replay import (
 from cpqsync.ops.status import gather_status
 from cpqsync.preflight.kafka_check import check_kafka
 from cpqsync.settings import Settings
-from cpqsync.supervision.role_supervisor import RoleSupervisor
+from cpqsync.supervision.role_supervisor import RoleSupervisor, deployment_roles
 
 dlq_app = typer.Typer(
     help="Inspect and redrive dead letters.", no_args_is_help=True, rich_markup_mode=HELP_MARKUP
@@ -230,13 +230,14 @@ def _with_settings(config: Any, command: str, body: Callable[[Settings], None]) 
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(config: ConfigOption = None) -> None:
-        """Run every role (bridge, sync, writeback) in one process group.
+        """Run every role (bridge, sync, writeback; stripe-events when enabled) together.
 
         Each role is a child process, restarted with backoff when it dies; Ctrl-C
         or SIGTERM stops them together. Role i serves /metrics on metrics.port + i.
         """
         settings = settings_from(config)
-        supervisor = RoleSupervisor(config, dict(os.environ), settings.metrics.port)
+        roles = deployment_roles(stripe_events=settings.stripe_events.enabled)
+        supervisor = RoleSupervisor(config, dict(os.environ), settings.metrics.port, roles=roles)
         supervisor.run()
 
     @app.command("replay")

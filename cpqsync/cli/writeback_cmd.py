@@ -28,7 +28,7 @@ def run_writeback(config: Path | None) -> None:
     topics = Topics(kafka.topic_prefix)
     ensure_topics(
         kafka.bootstrap_servers,
-        {topics.sync_results: {}, topics.dlq: {}},
+        {topics.sync_results: {}, topics.dlq: {}, topics.stripe_events: {}},
         kafka.partitions,
         kafka.replication_factor,
         kafka.client_config,

@@ -65,6 +65,11 @@ class Topics:
         return {self.bridge_lease: {}}
 
     @property
+    def stripe_events(self) -> str:
+        """Stripe's events (webhooks and catch-up), keyed by Stripe customer id (rule B1)."""
+        return f"{self.prefix}.stripe.events"
+
+    @property
     def control(self) -> str:
         return f"{self.prefix}.control"
 
@@ -75,6 +80,7 @@ class Topics:
         topics[self.sync_requests] = {}
         topics[self.sync_results] = {}
         topics[self.dlq] = {}
+        topics[self.stripe_events] = {}
         topics[self.bridge_checkpoints] = compacted
         topics[self.control] = compacted
         return topics

@@ -23,8 +23,17 @@ from types import FrameType
 from cpqsync.supervision.child_process import ChildProcess, cpqsync_argv, wait_until_exited
 from cpqsync.supervision.interrupts import STOP_SIGNALS
 
-# The roles of a deployment, each a `cpqsync <role> --config FILE` process.
-ROLES = ("bridge", "sync", "writeback")
+# The roles of a deployment, each a `cpqsync <role> --config FILE` process. `stripe-events`
+# (rule B1) runs only where configured: `cpqsync run` leaves it out unless stripe_events.enabled.
+ROLES = ("bridge", "sync", "writeback", "stripe-events")
+OPTIONAL_ROLES = frozenset({"stripe-events"})
+
+
+def deployment_roles(*, stripe_events: bool) -> list[str]:
+    """The roles `cpqsync run` starts: every one, less stripe-events unless it is enabled.
+    Each keeps its index in ROLES, so its metrics port does not move when one is left out."""
+    return [role for role in ROLES if role not in OPTIONAL_ROLES or stripe_events]
+
 
 log = logging.getLogger("cpqsync.run")
 
@@ -74,7 +83,8 @@ class RoleSupervisor:
         self._policy = policy or RestartPolicy()
         self._grace = stop_grace_s
         self._roles = [
-            _Role(name, role_env(env, metrics_port, index)) for index, name in enumerate(roles)
+            _Role(name, role_env(env, metrics_port, ROLES.index(name) if name in ROLES else i))
+            for i, name in enumerate(roles)
         ]
         self._stop = threading.Event()
 

@@ -237,6 +237,39 @@ def stripe_fields(*, link: bool = True) -> list[FieldDef]:
     return out
 
 
+def order_billing_fields() -> list[FieldDef]:
+    """The Order's billing state from Stripe (rule B1; the default reverse_mappings)."""
+    return [
+        pick(
+            "Stripe_Subscription_Status__c",
+            (
+                "incomplete",
+                "incomplete_expired",
+                "trialing",
+                "active",
+                "past_due",
+                "canceled",
+                "unpaid",
+                "paused",
+            ),
+            custom=True,
+        ),
+        typed("Stripe_Current_Period_End__c", "datetime", custom=True),
+        typed("Stripe_Next_Invoice_Date__c", "datetime", custom=True),
+        text("Stripe_Latest_Invoice_Number__c", 64, custom=True),
+        pick(
+            "Stripe_Latest_Invoice_Status__c",
+            ("draft", "open", "paid", "uncollectible", "void"),
+            custom=True,
+        ),
+        typed("Stripe_Latest_Invoice_Amount_Due__c", "currency", custom=True),
+        typed("Stripe_Latest_Invoice_Amount_Paid__c", "currency", custom=True),
+        typed("Stripe_Latest_Invoice_URL__c", "url", custom=True),
+        pick("Stripe_Last_Payment_Status__c", ("succeeded", "failed"), custom=True),
+        typed("Stripe_Last_Payment_Date__c", "datetime", custom=True),
+    ]
+
+
 def _system_fields() -> list[FieldDef]:
     return [
         readonly(FieldDef("Id", "id", length=18, nillable=False, label="Record ID")),
@@ -290,6 +323,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
             _owner(),
             currency_code(),
             *stripe_fields(),
+            typed("Stripe_Delinquent__c", "boolean", default=False, custom=True),
         ],
     ),
     (
@@ -647,6 +681,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
             _owner(),
             currency_code(),
             *stripe_fields(),
+            *order_billing_fields(),
         ],
     ),
     (

@@ -17,6 +17,7 @@ from stripe._api_version import _ApiVersion
 
 from cpqsync_sandbox.stripe_emulator import admin
 from cpqsync_sandbox.stripe_emulator.backend import Backend
+from cpqsync_sandbox.stripe_emulator.change_watch import watch
 from cpqsync_sandbox.stripe_emulator.errors import StripeApiError, not_implemented
 from cpqsync_sandbox.stripe_emulator.faults import FaultRule
 from cpqsync_sandbox.stripe_emulator.form_decoding import parse_pairs
@@ -295,7 +296,11 @@ def _execute(
         return _error(error, request_id), False
     call = Call(params, path_args, backend.store, backend.base_url, path)
     try:
-        result = route.handler(call)
+        if method == "GET":
+            result = route.handler(call)
+        else:
+            with watch(backend.store, path_args.values()):
+                result = route.handler(call)
         body = render(result, params.get("expand", []), backend.store)
     except StripeApiError as error:
         return _error(error, request_id), True

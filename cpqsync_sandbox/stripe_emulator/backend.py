@@ -12,13 +12,16 @@ from typing import Any
 from cpqsync_sandbox.stripe_emulator import (
     coupons,
     customers,
+    events,
     invoices,
     meters,
+    payment_methods,
     prices,
     products,
     schedules,
     subscriptions,
     test_clocks,
+    webhook_endpoints,
 )
 from cpqsync_sandbox.stripe_emulator.faults import FaultPlan, FaultRule, LatencyConfig
 from cpqsync_sandbox.stripe_emulator.idempotency import IdempotencyStore
@@ -27,6 +30,7 @@ from cpqsync_sandbox.stripe_emulator.request_log import RequestLogEntry
 from cpqsync_sandbox.stripe_emulator.routing import Route, Router
 from cpqsync_sandbox.stripe_emulator.store import KINDS, Store
 from cpqsync_sandbox.stripe_emulator.validation import ObjectNode, SchemaCompiler
+from cpqsync_sandbox.stripe_emulator.webhook_delivery import WebhookDelivery
 
 ROUTES: list[Route] = [
     *customers.ROUTES,
@@ -38,12 +42,16 @@ ROUTES: list[Route] = [
     *invoices.ROUTES,
     *coupons.ROUTES,
     *test_clocks.ROUTES,
+    *events.ROUTES,
+    *webhook_endpoints.ROUTES,
+    *payment_methods.ROUTES,
 ]
 
 
 class Backend:
     def __init__(self, *, latency_ms: float = 0, rate_limit: int | None = None) -> None:
         self.store = Store()
+        self.webhooks = WebhookDelivery(self.store)
         self.idempotency = IdempotencyStore()
         self.limiter = RateLimiter(rate_limit)
         self.faults = FaultPlan(latency=LatencyConfig(fixed_ms=latency_ms))

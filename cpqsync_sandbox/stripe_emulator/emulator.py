@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import copy
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -19,6 +20,7 @@ from cpqsync_sandbox.stripe_emulator.app import build_app
 from cpqsync_sandbox.stripe_emulator.backend import Backend
 from cpqsync_sandbox.stripe_emulator.faults import FaultRule, LatencyConfig
 from cpqsync_sandbox.stripe_emulator.request_log import RequestLogEntry
+from cpqsync_sandbox.stripe_emulator.webhook_delivery import DeliveryAttempt
 
 T = TypeVar("T")
 
@@ -42,11 +44,14 @@ class StripeEmulator:
         port: int = 0,
         latency_ms: float = 0,
         rate_limit: int | None = None,
+        webhook_retry_scale: float = 1.0,
     ) -> None:
         self.host = host
         self.port = port
         self.api_key = DEFAULT_API_KEY
         self._backend = Backend(latency_ms=latency_ms, rate_limit=rate_limit)
+        # Stripe's webhook retry delays (hours) times this factor.
+        self._backend.webhooks.retry_scale = webhook_retry_scale
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -108,6 +113,7 @@ class StripeEmulator:
         return port
 
     async def _shutdown(self) -> None:
+        await self._backend.webhooks.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -145,6 +151,14 @@ class StripeEmulator:
         """Stored objects of ``kind`` ("price", "subscription_schedule", "billing.meter", …)
         in creation order."""
         return self.call(lambda: self._backend.objects(kind))
+
+    def events(self) -> list[dict[str, Any]]:
+        """The recorded events, oldest first (copies)."""
+        return self.call(lambda: copy.deepcopy(self._backend.store.events.events))
+
+    def webhook_attempts(self) -> list[DeliveryAttempt]:
+        """Every webhook delivery attempt so far, in the order they were made."""
+        return self.call(lambda: list(self._backend.webhooks.attempts))
 
     def request_log(self) -> list[RequestLogEntry]:
         return self.call(self._backend.request_log)

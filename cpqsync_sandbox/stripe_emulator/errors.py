@@ -79,3 +79,8 @@ def not_implemented(what: str) -> StripeApiError:
         code="emulator_not_implemented",
         should_retry=False,
     )
+
+
+def card_declined() -> StripeApiError:
+    """A 402 ``card_error``: the charge to the payment method failed."""
+    return StripeApiError(402, "Your card was declined.", type_="card_error", code="card_declined")

@@ -23,7 +23,7 @@ from stripe.params import (
 )
 
 from cpqsync_sandbox.stripe_emulator import amounts, invoicing
-from cpqsync_sandbox.stripe_emulator.errors import invalid, missing_parameter
+from cpqsync_sandbox.stripe_emulator.errors import card_declined, invalid, missing_parameter
 from cpqsync_sandbox.stripe_emulator.listing import created_filter, paginate
 from cpqsync_sandbox.stripe_emulator.metadata import merged
 from cpqsync_sandbox.stripe_emulator.prices import decimal_string
@@ -251,7 +251,11 @@ def pay(call: Call) -> dict[str, Any]:
             f"Invoice is already {invoice['status']}; only open invoices can be paid.",
             code="invoice_not_open" if invoice["status"] == "draft" else "invoice_already_paid",
         )
-    invoicing.mark_paid(invoice, call.store.now(invoice["customer"]))
+    now = call.store.now(invoice["customer"])
+    if call.params.get("paid_out_of_band"):
+        invoicing.mark_paid(call.store, invoice, now)
+    elif not invoicing.collect(call.store, invoice, now):
+        raise card_declined()
     return invoice
 
 

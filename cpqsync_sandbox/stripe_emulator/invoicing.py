@@ -228,6 +228,7 @@ def finalize(store: Store, invoice: dict[str, Any], now: int, base_url: str) -> 
             "invoice",
             code="invoice_not_editable",
         )
+    before = store.snapshot(invoice)
     recompute(store, invoice)
     customer = store.require("customer", invoice["customer"], "customer")
     invoice["number"] = f"{customer['invoice_prefix']}-{customer['next_invoice_sequence']:04d}"
@@ -240,16 +241,65 @@ def finalize(store: Store, invoice: dict[str, Any], now: int, base_url: str) -> 
     invoice["ending_balance"] = 0
     if invoice["collection_method"] == "send_invoice":
         invoice["due_date"] = now + seconds(invoice["days_until_due"] or 0)
+    store.changed(invoice, before)
     if invoice["amount_due"] == 0:
-        mark_paid(invoice, now)
+        mark_paid(store, invoice, now)
 
 
-def mark_paid(invoice: dict[str, Any], now: int) -> None:
+def mark_paid(store: Store, invoice: dict[str, Any], now: int) -> None:
+    before = store.snapshot(invoice)
     invoice["status"] = "paid"
     invoice["amount_paid"] = invoice["amount_due"]
     invoice["amount_remaining"] = 0
     invoice["attempted"] = True
     invoice["status_transitions"]["paid_at"] = now
+    invoice["next_payment_attempt"] = None
+    store.changed(invoice, before)
+    subscription_id = ((invoice["parent"] or {}).get("subscription_details") or {}).get(
+        "subscription"
+    )
+    subscription = store.get("subscription", subscription_id) if subscription_id else None
+    # Paying the subscription's latest invoice ends its past_due state.
+    if (
+        subscription
+        and subscription["status"] == "past_due"
+        and subscription["latest_invoice"] == invoice["id"]
+    ):
+        subscription["status"] = "active"
+    customer = store.get("customer", invoice["customer"])
+    if customer is not None and customer["delinquent"]:
+        customer["delinquent"] = any(
+            other["status"] == "open" and other["attempted"]
+            for other in store.customer_objects(customer["id"])
+            if other["object"] == "invoice"
+        )
+
+
+# Smart Retries' first retry of a failed automatic charge comes some days later.
+RETRY_AFTER_FAILURE_S = 3 * 24 * 3600
+
+
+def collect(store: Store, invoice: dict[str, Any], now: int) -> bool:
+    """Charge an open ``charge_automatically`` invoice to the customer's default payment
+    method; True when paid. A card that declines leaves the invoice open with the attempt
+    counted (invoice.payment_failed); a customer without a payment method pays, as the
+    emulator's stand-in for a working card on file."""
+    customer = store.require("customer", invoice["customer"], "customer")
+    method_id = customer["invoice_settings"].get("default_payment_method")
+    method = store.get("payment_method", method_id) if method_id else None
+    if method is None or not method["_declines"]:
+        invoice["attempt_count"] += 1
+        mark_paid(store, invoice, now)
+        return True
+    before = store.snapshot(invoice)
+    invoice["attempted"] = True
+    invoice["attempt_count"] += 1
+    invoice["next_payment_attempt"] = now + RETRY_AFTER_FAILURE_S
+    # Stripe marks a customer delinquent while an automatic charge of theirs has failed.
+    customer["delinquent"] = True
+    store.emit(invoice, "payment_failed")
+    store.emit(invoice, "updated", before)
+    return False
 
 
 def attach_pending_items(store: Store, invoice: dict[str, Any]) -> None:

@@ -225,7 +225,8 @@ def _bill(
     invoicing.attach_pending_items(store, invoice)
     invoicing.finalize(store, invoice, at, base_url)
     if invoice["status"] == "open" and invoice["collection_method"] == "charge_automatically":
-        invoicing.mark_paid(invoice, at)
+        paid = invoicing.collect(store, invoice, at)
+        sub["status"] = "active" if paid else "past_due"
     sub["latest_invoice"] = invoice["id"]
 
 

@@ -14,6 +14,7 @@ from stripe.params.test_helpers import (
 )
 
 from cpqsync_sandbox.stripe_emulator import schedules
+from cpqsync_sandbox.stripe_emulator.change_watch import watch
 from cpqsync_sandbox.stripe_emulator.errors import invalid
 from cpqsync_sandbox.stripe_emulator.intervals import seconds
 from cpqsync_sandbox.stripe_emulator.listing import paginate
@@ -55,9 +56,12 @@ def advance(call: Call) -> dict[str, Any]:
             "frozen_time",
         )
     clock["frozen_time"] = target
-    for schedule in list(store.tables["subscription_schedule"].values()):
-        if schedule["test_clock"] == clock["id"]:
-            schedules.catch_up(store, schedule, target, call.base_url)
+    customers = store.tables["customer"].values()
+    on_clock = [c["id"] for c in customers if c["test_clock"] == clock["id"]]
+    with watch(store, customer_ids=on_clock):
+        for schedule in list(store.tables["subscription_schedule"].values()):
+            if schedule["test_clock"] == clock["id"]:
+                schedules.catch_up(store, schedule, target, call.base_url)
     return clock
 
 

@@ -12,6 +12,7 @@ from schemas.models import (
     ChangeType,
     DeadLetter,
     SourceOffset,
+    StripeEvent,
     SyncRequest,
     SyncResult,
     SyncStatus,
@@ -114,11 +115,26 @@ bridge_checkpoints = st.builds(
     updated_at=moments,
 )
 
+stripe_events = st.builds(
+    StripeEvent,
+    event_id=text,
+    type=text,
+    created=moments,
+    object_type=text,
+    object_id=text,
+    customer_id=st.none() | text,
+    api_version=st.none() | text,
+    livemode=st.booleans(),
+    source=st.sampled_from(["webhook", "catch_up"]),
+    payload=st.text(max_size=200),
+)
+
 STRATEGIES = {
     ChangeEvent: change_events,
     SyncRequest: sync_requests,
     SyncResult: sync_results,
     DeadLetter: dead_letters,
     BridgeCheckpoint: bridge_checkpoints,
+    StripeEvent: stripe_events,
 }
 any_record = st.one_of(*STRATEGIES.values())

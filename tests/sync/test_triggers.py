@@ -76,3 +76,20 @@ def test_the_echo_of_our_own_writeback_asks_for_nothing() -> None:
     assert trigger_of(message(real)).records == (RecordRef("Order", "801A"),)
     created = event("Order", "801A", ChangeType.CREATE)  # CREATE lists no changed fields
     assert trigger_of(message(created)).records == (RecordRef("Order", "801A"),)
+
+
+def test_the_echo_of_the_billing_writeback_asks_for_nothing() -> None:
+    # Billing state from Stripe (B1) lands in Stripe_…__c fields only; re-syncing the order
+    # for it would send Stripe's own state back to Stripe.
+    echo = event("Order", "801A", ChangeType.UPDATE).model_copy(
+        update={
+            "changed_fields": [
+                "Stripe_Subscription_Status__c",
+                "Stripe_Latest_Invoice_Status__c",
+                "SystemModstamp",
+            ]
+        }
+    )
+    assert trigger_of(message(echo)).records == ()
+    mixed = echo.model_copy(update={"changed_fields": ["Stripe_Last_Payment_Date__c", "Status"]})
+    assert trigger_of(message(mixed)).records == (RecordRef("Order", "801A"),)

@@ -1,0 +1,6 @@
+"""Billing state from Stripe, as Salesforce fields (rule B1): pure, no I/O.
+
+``reverse_mappings`` is the configuration (Salesforce field <- Stripe path), ``targets``
+says which records and Stripe objects an event concerns, ``billing_view`` turns the Stripe
+objects read for a record into its field values. The writeback does the reading and writing.
+"""

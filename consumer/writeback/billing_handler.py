@@ -1,0 +1,254 @@
+"""The billing writeback's batch handler: Stripe events in, Order and Account fields out (B1).
+
+Per batch: each event names what to refresh (``consumer.billing.targets``); every named
+Stripe object is read once, as it is *now*; each Order and Account concerned gets the
+values its ``reverse_mappings`` take from those objects; fields that already hold the value
+are dropped (one query per object type) and the rest go in one collection update. Writing
+current state rather than the event's snapshot is the ordering guard: events arrive out of
+order, late (catch-up) or again (a replay), and every one of them converges on the newest
+state, while a replayed topic changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.registry import REGISTRY
+
+from consumer.billing.billing_view import field_values
+from consumer.billing.reverse_mappings import ReverseMappings
+from consumer.billing.targets import Refresh, invoice_subscription, refresh_for
+from consumer.engine import (
+    BatchHandler,
+    DeadLetters,
+    Failure,
+    Message,
+    Outcome,
+    OutputMessage,
+    Processed,
+    Retry,
+)
+from consumer.engine.outcomes import outcome_from_exception
+from consumer.sync.planning.identity import metadata_key
+from consumer.writeback.batch_plan import Write
+from consumer.writeback.billing_reads import BillingReader
+from consumer.writeback.current_values import fetch_current, without_unchanged
+from consumer.writeback.handler import call_outcome
+from consumer.writeback.record_errors import RecordError, RecordsRejected, record_errors
+from consumer.writeback.sobject_collections import SObjectCollections
+from schemas.models import StripeEvent
+
+log = logging.getLogger(__name__)
+
+READS_IN_FLIGHT = 8
+_GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
+
+
+class BillingMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "cpqsync_billing_events",
+            "Stripe events handled by the billing writeback, by type and outcome "
+            "(written, unchanged, ignored, unlinked, rejected, dead_lettered).",
+            ("type", "outcome"),
+            registry=registry,
+        )
+        self.fields_written = Counter(
+            "cpqsync_billing_records_written",
+            "Order and Account records the billing writeback updated, by object and outcome.",
+            ("object", "outcome"),
+            registry=registry,
+        )
+
+
+@dataclass
+class _Fetched:
+    subscriptions: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    invoices: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    customers: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+
+class BillingStateHandler(BatchHandler[StripeEvent]):
+    """Thread-safe: each batch reads and writes on its own; the collaborators are thread-safe."""
+
+    max_batch_size = 100
+
+    def __init__(
+        self,
+        reader: BillingReader,
+        collections: SObjectCollections,
+        mappings: ReverseMappings,
+        dead_letters: DeadLetters,
+        *,
+        sandbox: bool = False,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self._reader = reader
+        self._collections = collections
+        self._order_paths = mappings.paths("Order")
+        self._account_paths = mappings.paths("Account")
+        self._dead_letters = dead_letters
+        self._order_key = metadata_key("salesforce_order_id", sandbox=sandbox)
+        self._account_key = metadata_key("salesforce_account_id", sandbox=sandbox)
+        self.metrics = BillingMetrics(registry or REGISTRY)
+        # Stripe reads of one batch run side by side; the engine's workers bound batches.
+        self._pool = ThreadPoolExecutor(max_workers=READS_IN_FLIGHT, thread_name_prefix="billing")
+
+    def handle_batch(self, batch: Sequence[Message[StripeEvent]]) -> Sequence[Outcome]:
+        refreshes = [refresh_for(message.value.event()) for message in batch]
+        try:
+            fetched = self._fetch(refreshes)
+        except Exception as exc:  # noqa: BLE001 - classified for every event of the batch
+            return [outcome_from_exception(exc)] * len(batch)
+        writes: dict[tuple[str, str], Write] = {}
+        unlinked: set[int] = set()
+        for index, refresh in enumerate(refreshes):
+            if refresh is None:
+                continue
+            records = self._records(refresh, fetched)
+            if not records:
+                unlinked.add(index)
+            for object_type, record_id, values in records:
+                _merge(writes, object_type, record_id, values, index)
+        rejected: dict[int, list[RecordError]] = defaultdict(list)
+        try:
+            pending = list(writes.values())
+            changed = without_unchanged(pending, fetch_current(self._collections, pending))
+            self._write(changed, rejected)
+        except Exception as exc:  # noqa: BLE001 - classified for every event of the batch
+            log.warning("billing writeback call failed for %d events: %s", len(batch), exc)
+            return [call_outcome(exc)] * len(batch)
+        written = {owner for write in changed for owner in write.owners}
+        outcomes: list[Outcome] = []
+        for index, message in enumerate(batch):
+            kind = message.value.type
+            if index in rejected:
+                self.metrics.events.labels(kind, "rejected").inc()
+                outcomes.append(Retry(RecordsRejected(rejected[index])))
+                continue
+            outcome = (
+                "ignored"
+                if refreshes[index] is None
+                else "unlinked"
+                if index in unlinked
+                else "written"
+                if index in written
+                else "unchanged"
+            )
+            self.metrics.events.labels(kind, outcome).inc()
+            outcomes.append(Processed())
+        return outcomes
+
+    def on_give_up(
+        self, message: Message[StripeEvent], failure: Failure
+    ) -> Sequence[OutputMessage]:
+        self.metrics.events.labels(message.value.type, "dead_lettered").inc()
+        log.error(
+            "dead-lettering Stripe event %s (%s) after %d attempt(s): %s",
+            message.value.event_id,
+            message.value.type,
+            failure.attempts,
+            failure.error,
+        )
+        return [self._dead_letters.record(message, failure.error)]
+
+    def _fetch(self, refreshes: Sequence[Refresh | None]) -> _Fetched:
+        """Every object the batch names, read once and concurrently (a Stripe read is a
+        round trip); a charge's invoice leads to its subscription, so invoices come first."""
+        fetched = _Fetched()
+        invoice_ids = sorted({r.invoice_id for r in refreshes if r is not None and r.invoice_id})
+        fetched.invoices = self._read_all(self._reader.invoice, invoice_ids)
+        wanted = {r.subscription_id for r in refreshes if r is not None and r.subscription_id}
+        for invoice in fetched.invoices.values():
+            if invoice and (sub_id := invoice_subscription(invoice)):
+                wanted.add(sub_id)
+        Target = dict[str, dict[str, Any] | None]
+        Read = Callable[[str], dict[str, Any] | None]
+        reads: list[tuple[Target, Read, str]] = [
+            (fetched.subscriptions, self._reader.subscription, sub_id) for sub_id in sorted(wanted)
+        ]
+        if self._account_paths or any(p.root == "customer" for p in self._order_paths.values()):
+            customer_ids = {r.customer_id for r in refreshes if r is not None and r.customer_id}
+            reads += [(fetched.customers, self._reader.customer, c) for c in sorted(customer_ids)]
+        answers = self._pool.map(lambda entry: entry[1](entry[2]), reads)
+        for (target, _, object_id), answer in zip(reads, answers, strict=True):
+            target[object_id] = answer
+        return fetched
+
+    def _read_all(
+        self, read: Callable[[str], dict[str, Any] | None], ids: Sequence[str]
+    ) -> dict[str, dict[str, Any] | None]:
+        return dict(zip(ids, self._pool.map(read, ids), strict=True))
+
+    def _records(
+        self, refresh: Refresh, fetched: _Fetched
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """(object, id, field values) of every Salesforce record this refresh updates."""
+        records: list[tuple[str, str, dict[str, Any]]] = []
+        customer = fetched.customers.get(refresh.customer_id or "")
+        invoice = fetched.invoices.get(refresh.invoice_id or "")
+        sub_id = refresh.subscription_id or (invoice_subscription(invoice) if invoice else None)
+        subscription = fetched.subscriptions.get(sub_id or "")
+        if subscription is not None:
+            latest = subscription.get("latest_invoice")
+            invoice = latest if isinstance(latest, dict) else None
+        order_id = self._order_of(subscription, invoice)
+        if order_id and self._order_paths:
+            sources = {"subscription": subscription, "invoice": invoice, "customer": customer}
+            records.append(("Order", order_id, field_values(self._order_paths, sources)))
+        account_id = (customer or {}).get("metadata", {}).get(self._account_key)
+        if account_id and self._account_paths:
+            values = field_values(self._account_paths, {"customer": customer})
+            records.append(("Account", str(account_id), values))
+        return records
+
+    def _order_of(
+        self, subscription: dict[str, Any] | None, invoice: dict[str, Any] | None
+    ) -> str | None:
+        """The Order a subscription's schedule (or a one-time invoice) was made for."""
+        candidates: list[dict[str, Any] | None] = []
+        if subscription is not None:
+            schedule = subscription.get("schedule")
+            candidates += [schedule if isinstance(schedule, dict) else None, subscription]
+        else:
+            candidates.append(invoice)
+        for owner in candidates:
+            order_id = ((owner or {}).get("metadata") or {}).get(self._order_key)
+            if order_id:
+                return str(order_id)
+        return None
+
+    def _write(self, writes: Sequence[Write], rejected: dict[int, list[RecordError]]) -> None:
+        if not writes:
+            return
+        answers = self._collections.update([w.record for w in writes])
+        for write, answer in zip(writes, answers, strict=True):
+            errors = record_errors(write.object_type, write.record_ref, dict(answer))
+            if not errors:
+                self.metrics.fields_written.labels(write.object_type, "success").inc()
+                continue
+            if all(e.status_code in _GONE for e in errors):
+                continue  # the Order or Account was deleted: nothing left to show it on
+            self.metrics.fields_written.labels(write.object_type, "rejected").inc()
+            for owner in write.owners:
+                rejected[owner].extend(errors)
+
+
+def _merge(
+    writes: dict[tuple[str, str], Write],
+    object_type: str,
+    record_id: str,
+    values: dict[str, Any],
+    owner: int,
+) -> None:
+    key = (object_type, record_id)
+    found = writes.get(key)
+    record = {"attributes": {"type": object_type}, "Id": record_id, **values}
+    owners = (owner,) if found is None else (*found.owners, owner)
+    writes[key] = Write(object_type, record_id, record, owners)

@@ -1,0 +1,103 @@
+"""The billing writeback's engine: ``cpqsync.stripe.events`` -> Order and Account fields (B1).
+
+A consumer group of its own (``cpqsync-writeback-billing``) beside the results engine in
+the writeback role, so a Stripe outage slows billing state and never Sync Records. Started
+by ``WritebackService`` when ``stripe_events.enabled`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Final
+
+from prometheus_client import CollectorRegistry
+
+from consumer.engine import ConsumerEngine, DeadLetters, Message
+from consumer.sync.stripe_calls import build_stripe_client
+from consumer.writeback.billing_handler import BillingStateHandler
+from consumer.writeback.billing_reads import BillingReader
+from consumer.writeback.sobject_collections import SObjectCollections
+from cpqsync.kafka.topics import Topics
+from cpqsync.settings import Settings
+from schemas.codec import Codec, SchemaDecodeError
+from schemas.models import StripeEvent
+
+log = logging.getLogger(__name__)
+
+BILLING_GROUP_ID: Final = "cpqsync-writeback-billing"
+
+
+class BillingWriteback:
+    def __init__(
+        self,
+        settings: Settings,
+        collections: SObjectCollections,
+        *,
+        bootstrap_servers: str | None = None,
+        group_id: str = BILLING_GROUP_ID,
+        client_config: dict[str, Any] | None = None,
+        registry: CollectorRegistry | None = None,
+        on_failed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._on_failed = on_failed
+        topics = Topics(settings.kafka.topic_prefix)
+        self.topic = topics.stripe_events
+        self.handler = BillingStateHandler(
+            BillingReader(build_stripe_client(settings.stripe)),
+            collections,
+            settings.reverse_mappings,
+            DeadLetters(topics.dlq, group_id, settings.consumer.dlq_max_consecutive),
+            sandbox=settings.salesforce.is_sandbox,
+            registry=registry,
+        )
+        codec = Codec.from_settings(settings.kafka)
+
+        def decode(message: Message[bytes | None]) -> StripeEvent:
+            try:
+                return codec.decode_as(message.value, message.topic, StripeEvent)
+            except SchemaDecodeError as exc:
+                if exc.retryable:
+                    raise RuntimeError(f"cannot decode Stripe events: {exc}") from exc
+                raise
+
+        self.engine: ConsumerEngine[StripeEvent] = ConsumerEngine(
+            topics=[self.topic],
+            group_id=group_id,
+            handler=self.handler,
+            decode=decode,
+            kafka=settings.kafka,
+            settings=settings.consumer.model_copy(update={"workers": settings.writeback.workers}),
+            bootstrap_servers=bootstrap_servers,
+            client_config=client_config,
+            decode_errors=(SchemaDecodeError,),
+            dead_letter_topic=topics.dlq,
+            registry=registry,
+        )
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="billing-engine", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self.engine.request_stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def is_ready(self) -> bool:
+        return self.engine.is_ready()
+
+    def _run(self) -> None:
+        try:
+            self.engine.run()
+        except BaseException as exc:  # noqa: BLE001 - kept and re-raised by the service's stop()
+            self.error = exc
+            log.error("billing writeback consumer stopped: %s", exc)
+            self._on_failed()
