@@ -114,7 +114,7 @@ def test_objects_an_interrupted_attempt_created_are_still_reported(stack: Stack)
     assert reported.get(("Account", account)) == customer["id"]
     for product in stripe.objects("product"):
         assert (
-            reported.get(("Product2", product["metadata"]["salesforce_product_id"]))
+            reported.get(("Product2", product["metadata"]["salesforce_product2_id"]))
             == (product["id"])
         )
 

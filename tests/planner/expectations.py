@@ -66,5 +66,12 @@ def plan_problems(expect: dict[str, Any], plan: Plan) -> list[str]:
                 for dotted in e.pop("absent", []):
                     if _lookup(a["params"], dotted) is not _ABSENT:
                         out.append(f"operations[{i}].params.{dotted}: expected absent")
+                for dotted, value in e.pop("exactly", {}).items():
+                    # Whole values, not subsets: metadata must hold these keys and no others.
+                    found = _lookup(a["params"], dotted)
+                    if found != value:
+                        shown = "absent" if found is _ABSENT else repr(found)
+                        where = f"operations[{i}].params.{dotted}"
+                        out.append(f"{where}: expected {value!r}, got {shown}")
                 out.extend(subset_problems(e, a, f"operations[{i}]"))
     return out

@@ -62,7 +62,7 @@ def _relationship(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"totalSize": len(records), "done": True, "records": records}
 
 
-def line_schedule(spec: dict[str, Any]) -> dict[str, Any]:
+def line_schedule(spec: dict[str, Any], n: int) -> dict[str, Any]:
     """Compact tiers (``[lower, upper, method, price]``) as CPQ order-line consumption records."""
     rates = [
         {
@@ -75,13 +75,14 @@ def line_schedule(spec: dict[str, Any]) -> dict[str, Any]:
         for i, (lower, upper, method, price) in enumerate(spec["rates"])
     ]
     return {
+        "Id": spec.get("id", _sfid("a1C", n)),
         "SBQQ__Type__c": spec.get("type", "Range"),
         "SBQQ__RatingMethod__c": spec.get("rating_method", "Tier"),
         "SBQQ__OrderItemConsumptionRates__r": _relationship(rates),
     }
 
 
-def product_schedule(spec: dict[str, Any]) -> dict[str, Any]:
+def product_schedule(spec: dict[str, Any], n: int) -> dict[str, Any]:
     rates = [
         {
             "ProcessingOrder": i,
@@ -94,6 +95,7 @@ def product_schedule(spec: dict[str, Any]) -> dict[str, Any]:
     ]
     return {
         "ConsumptionSchedule": {
+            "Id": spec.get("id", _sfid("0sc", n)),
             "Type": spec.get("type", "Range"),
             "RatingMethod": spec.get("rating_method", "Tier"),
             "ConsumptionRates": _relationship(rates),
@@ -106,7 +108,7 @@ def build_product(base: dict[str, Any], spec: dict[str, Any] | None, n: int) -> 
     product.setdefault("Id", _sfid("01t", n))
     tiers = product.pop("tiers", None)
     if tiers is not None:
-        product["ProductConsumptionSchedules"] = _relationship([product_schedule(tiers)])
+        product["ProductConsumptionSchedules"] = _relationship([product_schedule(tiers, n)])
     return product
 
 
@@ -126,7 +128,7 @@ def build_line(d: dict[str, Any], spec: dict[str, Any], n: int) -> dict[str, Any
         PricebookEntry=entry,
     )
     if tiers is not None:
-        line["SBQQ__OrderItemConsumptionSchedules__r"] = _relationship([line_schedule(tiers)])
+        line["SBQQ__OrderItemConsumptionSchedules__r"] = _relationship([line_schedule(tiers, n)])
     return line
 
 

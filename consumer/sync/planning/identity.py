@@ -44,8 +44,17 @@ def _record_keys(object_key: str, sandbox: bool) -> tuple[str, str]:
     )
 
 
+# The reference's marker on a price it archives once the schedule using it exists (an order
+# line's own price, P6). Earlier cpqsync versions wrote ``salesforce_line_price``: read both.
+AUTO_ARCHIVE = "salesforce_auto_archive"
+LEGACY_LINE_PRICE = "salesforce_line_price"
+
+
 def record_metadata(object_key: str, record_id: str, context: PlanningContext) -> dict[str, Any]:
-    """``salesforce_<object>_id`` (and ``_link`` when the instance URL is known)."""
+    """``salesforce_<object>_id`` (and ``_link`` when the instance URL is known).
+
+    Rule K1: ``object_key`` is the sObject's name in snake case, as the reference connector
+    spells it (``product2``, ``pricebook_entry``, ``order_item``, ``consumption_schedule``)."""
     id_key, link_key = _record_keys(object_key, context.sandbox)
     out: dict[str, Any] = {id_key: record_id}
     base = context.salesforce_instance_url

@@ -27,6 +27,7 @@ from consumer.sync.planning.prices import (
     PriceDraft,
     PriceRef,
     drafts_match,
+    is_line_price,
     known_price,
     line_archive_operation_id,
     line_price_params,
@@ -148,10 +149,7 @@ def _schedule_params(
             "collection_method": "send_invoice",
             "invoice_settings": {"days_until_due": days},
         }
-    params["metadata"] = record_metadata("order", str(order["Id"]), context)
-    quote_id = order.get("SBQQ__Quote__c") or quote.get("Id")
-    if quote_id:
-        params["metadata"].update(record_metadata("quote", str(quote_id), context))
+    params["metadata"] = record_metadata("order", str(order["Id"]), context)  # K1
     return apply_mapping(
         params,
         context.settings.mappings.subscription_schedule,
@@ -170,7 +168,10 @@ def _phase(
     term = whole_months(raw_term)
     if term is None and raw_term not in (None, ""):
         raise DataError("O2", f"Subscription term must be a whole number of months: {raw_term}")
-    params: dict[str, Any] = {}
+    # K1: each phase names its order, as the reference's phases do.
+    params: dict[str, Any] = {
+        "metadata": record_metadata("order", str(sources["Order"]["Id"]), context)
+    }
     start = schedule.get("start_date")
     if isinstance(start, int) and start <= context.now_epoch:
         # O5: midnight UTC of today is already past, so a same-day start counts as backdated.
@@ -347,7 +348,7 @@ def _line_price_ref(
         # A synced line keeps the price it has while that still matches, even when the entry's
         # price matches again: switching would rewrite the schedule, re-sending the other
         # lines' archived prices, which Stripe refuses.
-        if kept.price.get("active") and _is_line_price(kept.price):
+        if kept.price.get("active") and is_line_price(kept.price):
             # An interrupted attempt created it but never archived it (P6).
             phase.archives.append((line_archive_operation_id(str(item["Id"])), kept.id))
         return kept.id
@@ -355,7 +356,7 @@ def _line_price_ref(
         kept is not None
         and kept.price is not None
         and kept.price.get("active")
-        and _is_line_price(kept.price)
+        and is_line_price(kept.price)
     ):
         # A line price an interrupted attempt left behind that this plan no longer uses (the
         # line or its entry changed since): archive it with the others (P6).
@@ -385,13 +386,6 @@ def _line_price_ref(
     if is_new and isinstance(price, dict):
         phase.archives.append((line_archive_operation_id(str(item["Id"])), price))
     return price
-
-
-def _is_line_price(price: Mapping[str, Any]) -> bool:
-    metadata = price.get("metadata")
-    return isinstance(metadata, Mapping) and any(
-        key.endswith("salesforce_line_price") for key in metadata
-    )
 
 
 def _check_lines(phase: _Phase) -> None:

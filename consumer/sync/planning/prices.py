@@ -21,6 +21,8 @@ from consumer.sync.planning.billing_terms import interval_count, is_recurring, u
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownPrice, PlanningContext
 from consumer.sync.planning.identity import (
+    AUTO_ARCHIVE,
+    LEGACY_LINE_PRICE,
     metadata_key,
     meter_event_name,
     price_lookup_key,
@@ -30,6 +32,7 @@ from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
 from consumer.sync.planning.tiers import (
     ORDER_LINE,
     STANDARD,
+    Tiers,
     line_schedules,
     product_schedules,
     tiers_from,
@@ -193,9 +196,8 @@ def pricebook_price_params(
     )
     if tiers is not None:
         params.update(billing_scheme="tiered", tiers_mode=tiers.mode, tiers=tiers.tiers)
-    metadata = record_metadata("pricebook_entry", entry_id, context)
-    metadata.update(record_metadata("product", str(product["Id"]), context))
-    params["metadata"] = metadata
+    # K1: the entry's own keys only (its product is named by the price's `product`).
+    params["metadata"] = _price_metadata("pricebook_entry", entry_id, tiers, context)
     amount_mapped = False
     mapping = context.settings.mappings.price
     if mapping.defaults or mapping.custom:  # most configurations map nothing here
@@ -214,6 +216,24 @@ def pricebook_price_params(
             return None
         params["unit_amount_decimal"] = minor_units(amount, currency)
     return PriceDraft(params, amount_mapped)
+
+
+def _price_metadata(
+    object_key: str, record_id: str, tiers: Tiers | None, context: PlanningContext
+) -> dict[str, Any]:
+    """Rule K1: the price's record, and the consumption schedule its tiers came from."""
+    metadata = record_metadata(object_key, record_id, context)
+    if tiers is not None and tiers.schedule_id:
+        metadata.update(record_metadata("consumption_schedule", tiers.schedule_id, context))
+    return metadata
+
+
+def is_line_price(price: Mapping[str, Any]) -> bool:
+    """A price made for one order line (P6), as this or an earlier version marked it."""
+    metadata = price.get("metadata")
+    return isinstance(metadata, Mapping) and any(
+        key.endswith((AUTO_ARCHIVE, LEGACY_LINE_PRICE)) for key in metadata
+    )
 
 
 def _convert_mapped_amount(
@@ -255,20 +275,22 @@ def plan_pricebook_price(
     params = dict(draft.params)
     _attach_meter(builder, params, product, context)
     operation_id = f"price:pbe:{entry_id}"
+    key_params = None
     if known is not None:
         params["transfer_lookup_key"] = True
-        # Naming the price it replaces keeps this request's idempotency key its own: an entry
+        # The idempotency key names the price this one replaces, so it is its own: an entry
         # going A -> B -> A -> B within Stripe's 24 h would otherwise send the first B
         # replacement's key again, get that long-archived price back, and then archive the
-        # current one, leaving no active price under the lookup key.
-        replaces = metadata_key("salesforce_replaces_price", sandbox=context.sandbox)
-        params["metadata"] = {**params.get("metadata", {}), replaces: known.id}
+        # current one, leaving no active price under the lookup key. (Only the key: the
+        # price's metadata holds the reference's keys and nothing of ours, K1.)
+        key_params = {**params, "replaces": known.id}
     builder.add(
         operation_id,
         "price.create",
         params,
         record,
         writeback=(WriteBack(record, "Stripe_ID__c"),),
+        key_params=key_params,
     )
     if known is not None:
         builder.add(
@@ -338,8 +360,8 @@ def line_price_params(
     )
     if tiers is not None:
         params.update(billing_scheme="tiered", tiers_mode=tiers.mode, tiers=tiers.tiers)
-    metadata = record_metadata("order_item", item_id, context)
-    metadata[metadata_key("salesforce_line_price", sandbox=context.sandbox)] = "true"
+    metadata = _price_metadata("order_item", item_id, tiers, context)
+    metadata[metadata_key(AUTO_ARCHIVE, sandbox=context.sandbox)] = "true"
     params["metadata"] = metadata
     amount_mapped = False
     mapping = context.settings.mappings.price_order_item

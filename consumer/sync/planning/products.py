@@ -47,7 +47,7 @@ def product_params(product: Mapping[str, Any], context: PlanningContext) -> dict
     description = product.get("Description")
     if isinstance(description, str) and description.strip():
         params["description"] = description.strip()
-    params["metadata"] = record_metadata("product", product2_id, context)
+    params["metadata"] = record_metadata("product2", product2_id, context)
     mapping = context.settings.mappings.product
     if not mapping.defaults and not mapping.custom:  # most configurations map nothing here
         return params

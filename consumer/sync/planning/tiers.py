@@ -47,8 +47,11 @@ ORDER_LINE = _Names(
 
 @dataclass(frozen=True)
 class Tiers:
+    """``schedule_id``: the consumption schedule the tiers came from (its metadata key, K1)."""
+
     mode: str
     tiers: list[dict[str, Any]]
+    schedule_id: str | None = None
 
 
 def _records(relationship: Any) -> list[Mapping[str, Any]]:
@@ -105,7 +108,8 @@ def tiers_from(
     for index, rate in enumerate(rates):
         last = index == len(rates) - 1
         tiers.append(_tier(rate, names, currency, last=last, where=where))
-    return Tiers(mode, tiers)
+    schedule_id = schedule.get("Id")
+    return Tiers(mode, tiers, str(schedule_id) if schedule_id else None)
 
 
 def _order(rate: Mapping[str, Any], names: _Names) -> Any:
