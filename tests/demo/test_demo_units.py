@@ -80,7 +80,8 @@ def test_the_shipped_dataset_names_its_three_bad_orders() -> None:
         "Wayne - Manual Order": "There's no CPQ quote associated with this order",
         "Wayne - Legacy Maintenance": "Billing frequency is not a supported CPQ Billing "
         "Frequency option: Invoice Plan",
-        "Umbrella - API Usage": "A metered (Arrears) line has no quantity",
+        "Umbrella - API Usage": "Order lines with a price configured for metered billing "
+        "cannot have a quantity greater than 1.",
     }
     drafts = [{"Id": "801A", "Name": "Wayne - Manual Order"}, {"Id": "801B", "Name": "Gen 1"}]
     assert expectations_for(drafts, errors) == [

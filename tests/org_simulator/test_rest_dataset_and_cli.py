@@ -66,7 +66,10 @@ def test_bad_orders_are_labelled_with_the_error_the_connector_must_report(
         "order_invoice_plan": (
             "Billing frequency is not a supported CPQ Billing Frequency option: Invoice Plan"
         ),
-        "order_metered_qty2": "A metered (Arrears) line has no quantity",
+        "order_metered_qty2": (
+            "Order lines with a price configured for metered billing cannot have a quantity "
+            "greater than 1."
+        ),
     }
     for ref, message in expected.items():
         assert demo.expected_error(refs[ref]) == message

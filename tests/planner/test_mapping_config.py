@@ -12,6 +12,16 @@ import pytest
 from cpqsync.settings import Settings, load_settings
 
 
+def _config_check(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cpqsync", "config", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
+
+
 def test_config_check_names_every_bad_mapping_path(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
@@ -27,13 +37,7 @@ def test_config_check_names_every_bad_mapping_path(tmp_path: Path) -> None:
         "    custom: {name: Account.Name}\n"
         "  invoices: {}\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "cpqsync", "config", "check", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=dict(os.environ),
-    )
+    result = _config_check(bad)
     assert result.returncode == 1
     err = result.stderr
     assert "mappings.customer.custom.bogus_field: " in err
@@ -44,6 +48,35 @@ def test_config_check_names_every_bad_mapping_path(tmp_path: Path) -> None:
     assert "'explode' is not one of ['cancel', 'none', 'release', 'renew']" in err
     assert "mappings.product.custom.name: " in err and "must start from Product2" in err
     assert "mappings.invoices: unknown setting" in err
+
+
+def test_config_check_reads_payment_terms_in_defaults(tmp_path: Path) -> None:
+    """Rule O4: a default days_until_due of `Net-15` is a payment term, not a bad number."""
+    config = tmp_path / "terms.yaml"
+    config.write_text(
+        "mappings:\n"
+        "  subscription_schedule:\n"
+        "    defaults:\n"
+        "      default_settings.collection_method: send_invoice\n"
+        "      default_settings.invoice_settings.days_until_due: Net-15\n"
+        "  invoice:\n"
+        "    defaults: {days_until_due: Net 45.5}\n"
+    )
+    result = _config_check(config)
+    assert result.returncode == 1
+    # Only the invoice default is wrong; the schedule's Net-15 passes.
+    assert "subscription_schedule" not in result.stderr
+    assert "mappings.invoice.defaults.days_until_due: " in result.stderr
+    assert "Unsupported field value for days_until_due: Net 45.5" in result.stderr
+    config.write_text(config.read_text().replace("Net 45.5", "Net 45"))
+    loaded = load_settings(config).mappings
+    assert (
+        loaded.subscription_schedule.defaults[
+            "default_settings.invoice_settings.days_until_due"
+        ].value
+        == 15
+    )
+    assert loaded.invoice.defaults["days_until_due"].value == 45
 
 
 def test_mappings_keep_their_yaml_shape_when_dumped(tmp_path: Path) -> None:

@@ -27,7 +27,12 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class CoercionError(ValueError):
-    """The value cannot become the Stripe parameter's type."""
+    """The value cannot become the Stripe parameter's type.
+
+    ``rule`` names a spec rule whose own message this is (O4's ``days_until_due``), else None.
+    """
+
+    rule: str | None = None
 
 
 def to_decimal(value: Any) -> decimal.Decimal:

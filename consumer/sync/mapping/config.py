@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
-from consumer.sync.mapping.coercion import CoercionError, coerce
+from consumer.sync.mapping.coercion import CoercionError
+from consumer.sync.mapping.field_values import coerce_field
 from consumer.sync.mapping.metadata_limits import check_metadata_key
 from consumer.sync.mapping.salesforce_path import MalformedSalesforcePath, SalesforcePath
 from consumer.sync.mapping.stripe_schema import MAPPABLE_OBJECTS, UnknownStripePath, leaf_type
@@ -86,7 +87,7 @@ class FieldDefault(_Strict):
                 raise ValueError(f"metadata values are text, got {value!r}")
             target = str
         try:
-            converted = coerce(value, target)
+            converted = coerce_field(value, target, path)
         except CoercionError as exc:
             raise ValueError(f"wrong type for {stripe_path}: {exc}") from None
         found = check_value(target, converted, path=stripe_path)

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from consumer.sync.mapping.coercion import CoercionError, coerce
+from consumer.sync.mapping.coercion import CoercionError
 from consumer.sync.mapping.config import ObjectMapping
 from consumer.sync.mapping.data_error import DataError
+from consumer.sync.mapping.field_values import coerce_field
 from consumer.sync.mapping.metadata_limits import metadata_problems
 from consumer.sync.mapping.salesforce_path import read
 from consumer.sync.mapping.stripe_schema import MAPPABLE_OBJECTS, leaf_type
@@ -112,9 +113,13 @@ def apply_mapping(
         if raw is None or raw == "":
             continue
         try:
-            value = coerce(raw, target)
+            value = coerce_field(raw, target, path)
         except CoercionError as exc:
             source = ".".join((root, *fields))
+            if exc.rule is not None:  # the rule's own wording first (section 6a)
+                raise DataError(
+                    exc.rule, f"{exc} (custom mapping {key} <- {source} on the Stripe {label})"
+                ) from None
             raise DataError(
                 "M4", f"Custom mapping {key} <- {source} on the Stripe {label}: {exc}"
             ) from None

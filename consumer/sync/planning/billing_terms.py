@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from consumer.sync.mapping.data_error import DataError
+from consumer.sync.mapping.payment_terms import UnsupportedDaysUntilDue
+from consumer.sync.mapping.payment_terms import days_until_due as parse_days_until_due
 
 _FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 # The picklist values as Salesforce sends them: an exact hit skips normalising, which every
 # line and pricebook entry would otherwise repeat.
 _FREQUENCY_LABELS = {"Monthly": 1, "Quarterly": 3, "Semiannual": 6, "Annual": 12}
 _USAGE_LABELS = {"Advance": "licensed", "Arrears": "metered"}
-_NET_TERM = re.compile(r"^net[\s-]*(15|30|45|60|90)$", re.IGNORECASE)
-_DAYS = re.compile(r"^\d[\d ]*(\.0+)?$")
 
 
 def is_recurring(subscription_pricing: Any) -> bool:
@@ -51,25 +50,13 @@ def usage_type(billing_type: Any) -> str:
     )
 
 
-def days_until_due(payment_term: Any) -> int | None:
+def days_until_due(payment_term: Any, *, source: str = "SBQQ__PaymentTerm__c") -> int | None:
     """Rule O4: "30", "3 0", "30.0", "Net 30" and "Net-30" give 30 days; empty gives None."""
-    if payment_term is None or payment_term == "":
-        return None
-    if (
-        isinstance(payment_term, int | float)
-        and not isinstance(payment_term, bool)
-        and float(payment_term).is_integer()
-        and payment_term >= 0
-    ):
-        return int(payment_term)
-    text = str(payment_term).strip()
-    net = _NET_TERM.match(text)
-    if net:
-        return int(net.group(1))
-    if _DAYS.match(text):
-        return int(text.split(".")[0].replace(" ", ""))
-    raise DataError(
-        "O4",
-        "Payment term is not a number of days or one of Net 15, Net 30, Net 45, Net 60, "
-        f"Net 90: {payment_term}",
-    )
+    try:
+        return parse_days_until_due(payment_term)
+    except UnsupportedDaysUntilDue as exc:
+        raise DataError(
+            exc.rule,
+            f"{exc} (from {source}; use a whole number of days or one of Net 15, Net 30, "
+            "Net 45, Net 60, Net 90)",
+        ) from None

@@ -110,8 +110,9 @@ def existing_customer_id(account: Mapping[str, Any], context: PlanningContext) -
         if known.deleted:
             raise StripeStateError(
                 "C1",
-                f"No such customer: '{known.id}'. Account {account_id} names a customer that "
-                "was deleted in Stripe; clear Account.Stripe_ID__c to create a new one.",
+                f"During sync we tried to use customer {known.id} but found that it was "
+                f"deleted. Account {account_id} names it in Stripe_ID__c; clear that field "
+                "to create a new customer.",
             )
         return known.id
     value = account.get("Stripe_ID__c")

@@ -110,7 +110,16 @@ def plan_order_operations(
     if phase.items:
         _plan_schedule(builder, order, customer, schedule.params, phase, context)
     elif phase.invoice_items:
-        _plan_invoice(builder, order, customer, order_sources, phase, context, currency=currency)
+        _plan_invoice(
+            builder,
+            order,
+            customer,
+            order_sources,
+            phase,
+            context,
+            currency=currency,
+            period=_service_period(schedule.params, phase),
+        )
     else:
         raise DataError("O2", f"Order {order_id} has no lines to sync")
     for operation_id, target in phase.archives:
@@ -230,7 +239,9 @@ def _whole_quantity(item: Mapping[str, Any]) -> int:
         quantity = None
     if quantity is None or quantity != quantity.to_integral_value():
         raise DataError(
-            "O6", f"Quantity must be a whole number on OrderItem {item['Id']}: {item['Quantity']}"
+            "O6",
+            "Quantity specified as a decimal value. Only integers are supported "
+            f"(OrderItem {item['Id']} has quantity {item['Quantity']})",
         )
     return int(quantity)
 
@@ -295,8 +306,9 @@ def _plan_line(
     if metered and quantity > 1:
         raise DataError(
             "P4",
-            f"A metered (Arrears) line has no quantity; OrderItem {item_id} "
-            f"has quantity {quantity}",
+            "Order lines with a price configured for metered billing cannot have a quantity "
+            f"greater than 1. OrderItem {item_id} bills in arrears (metered: Stripe bills its "
+            f"reported usage) and has quantity {quantity}; set its quantity to 1.",
         )
     price = _line_price_ref(
         builder, item, product, product_id, entry, line, phase, context, currency
@@ -448,6 +460,18 @@ def _plan_schedule(
     builder.add(SCHEDULE_OPERATION, "subscription_schedule.update", update, record, target=existing)
 
 
+def _service_period(schedule: Mapping[str, Any], phase: _Phase) -> dict[str, int] | None:
+    """Rule O3: what one-time lines pay for, the quote's start to start + term (not the sync's
+    moment, which Stripe would use for an item without a period)."""
+    start = schedule.get("start_date")
+    if not isinstance(start, int):
+        return None
+    end = phase.params.get("end_date")
+    if not isinstance(end, int) and phase.term_months:
+        end = add_months(start, phase.term_months)
+    return {"start": start, "end": end} if isinstance(end, int) and end > start else None
+
+
 def _plan_invoice(
     builder: PlanBuilder,
     order: Mapping[str, Any],
@@ -457,6 +481,7 @@ def _plan_invoice(
     context: PlanningContext,
     *,
     currency: str,
+    period: dict[str, int] | None,
 ) -> None:
     """Rule O3: invoice items on a draft invoice made for them, then finalized."""
     order_id = str(order["Id"])
@@ -504,6 +529,8 @@ def _plan_invoice(
             "quantity": line["quantity"],
             "metadata": line["metadata"],
         }
+        if period is not None:
+            item_params["period"] = period
         # Keyed on what the line costs, not on how its price and customer are spelled: a
         # first attempt names them by placeholder, a retry after a crash by the ids it found,
         # and a new key added a second item to the same draft invoice (a long chaos run).

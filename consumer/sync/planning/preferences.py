@@ -92,7 +92,11 @@ def check_start_date(order: Mapping[str, Any], context: PlanningContext) -> None
         return
     activated = _date_of(order.get("ActivatedDate")) or _date_of(order.get("EffectiveDate"))
     if activated is not None and activated < start:
-        raise DataError("S2", "Failed to sync pre-integration order")
+        raise DataError(
+            "S2",
+            f"Failed to sync pre-integration order (activated {activated.isoformat()}, before "
+            f"the sync start date {start.isoformat()}, setting sync.start_date)",
+        )
 
 
 def _date_of(value: Any) -> dt.date | None:
