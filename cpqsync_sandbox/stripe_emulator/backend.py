@@ -11,6 +11,7 @@ from typing import Any
 
 from cpqsync_sandbox.stripe_emulator import (
     coupons,
+    customer_currency,
     customers,
     events,
     invoices,
@@ -37,7 +38,7 @@ ROUTES: list[Route] = [
     *products.ROUTES,
     *prices.ROUTES,
     *meters.ROUTES,
-    *schedules.ROUTES,
+    *customer_currency.guarded(schedules.ROUTES),  # one currency per customer (S5)
     *subscriptions.ROUTES,
     *invoices.ROUTES,
     *coupons.ROUTES,

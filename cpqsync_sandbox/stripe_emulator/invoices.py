@@ -22,7 +22,7 @@ from stripe.params import (
     InvoiceVoidInvoiceParams,
 )
 
-from cpqsync_sandbox.stripe_emulator import amounts, invoicing
+from cpqsync_sandbox.stripe_emulator import amounts, customer_currency, invoicing
 from cpqsync_sandbox.stripe_emulator.errors import card_declined, invalid, missing_parameter
 from cpqsync_sandbox.stripe_emulator.listing import created_filter, paginate
 from cpqsync_sandbox.stripe_emulator.metadata import merged
@@ -47,7 +47,7 @@ def create_item(call: Call) -> dict[str, Any]:
     customer_id = params.get("customer")
     if customer_id is None:
         raise missing_parameter("customer")
-    store.require("customer", customer_id, "customer")
+    customer = store.require("customer", customer_id, "customer")
     now = store.now(customer_id)
     quantity = params.get("quantity", 1)
     price = None
@@ -95,6 +95,8 @@ def create_item(call: Call) -> dict[str, Any]:
     invoice = _draft(call, params["invoice"], "invoice") if "invoice" in params else None
     if invoice is not None and invoice["customer"] != customer_id:
         raise invalid("The invoice belongs to another customer.", "invoice")
+    customer_currency.require_item_currency(customer, currency, "currency")  # S5
+    customer_currency.bind(customer, currency)
     period = params.get("period", {"start": now, "end": now})
     item = base_object("invoiceitem", new_id("ii"), now)
     del item["created"]

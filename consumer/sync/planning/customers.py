@@ -125,10 +125,13 @@ def check_currency(account: Mapping[str, Any], context: PlanningContext, currenc
     """Rule S5: a Stripe customer bills in one currency; no conversion is attempted."""
     known = context.known.customers.get(str(account["Id"]))
     if known is not None and known.currency and known.currency.lower() != currency:
+        # Stripe's own words first (it refuses such a schedule the same way), then ours.
         raise DataError(
             "S5",
-            f"Customer {known.id} already bills in {known.currency.upper()}; this order is in "
-            f"{currency.upper()} and a Stripe customer has one currency",
+            f"The currency of the selected prices ({currency}) does not match the customer "
+            f"currency ({known.currency.lower()}). Customer {known.id} already has "
+            f"subscriptions or invoices in {known.currency.upper()} and a Stripe customer bills "
+            "in one currency; no conversion is made.",
         )
 
 

@@ -373,7 +373,7 @@ def _line_price_ref(
         # A line price an interrupted attempt left behind that this plan no longer uses (the
         # line or its entry changed since): archive it with the others (P6).
         phase.archives.append((f"{line_archive_operation_id(str(item['Id']))}_stale", kept.id))
-    if entry.get("Id") and not line.amount_mapped:
+    if entry.get("Id"):
         entry_view = entry
         if not isinstance(entry.get("Product2"), dict) and context.settings.mappings.price.custom:
             # Price mappings may read PricebookEntry.Product2.*: nest the line's product.

@@ -88,26 +88,25 @@ def signatures_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return price_signature(a) == price_signature(b)
 
 
+# What names a price rather than making it: never part of the P6 comparison.
+_NAMING = frozenset({"metadata", "lookup_key", "transfer_lookup_key"})
+
+
 def drafts_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """`signatures_match` for two drafts this module built: their amounts are already
-    canonical strings, so plain equality decides (the hot path of P6, once per order line,
-    hence spelled out rather than looped over key names)."""
+    """Rule P6 on two drafts this module built, i.e. on their final parameters (defaults and
+    custom mappings applied on each side): equal in everything but their naming.
+
+    Amounts are already canonical strings, so plain equality decides; what usually differs is
+    tested first (the hot path, once per order line)."""
     if (
-        a.get("unit_amount_decimal") != b.get("unit_amount_decimal")  # what usually differs
+        a.get("unit_amount_decimal") != b.get("unit_amount_decimal")
         or a.get("product") != b.get("product")
         or a.get("currency") != b.get("currency")
-        or a.get("tiers_mode") != b.get("tiers_mode")
-        or a.get("tiers") != b.get("tiers")
+        or a.get("recurring") != b.get("recurring")
     ):
         return False
-    ra, rb = a.get("recurring"), b.get("recurring")
-    if ra is None or rb is None:
-        return ra is rb
-    return bool(
-        ra.get("interval") == rb.get("interval")
-        and ra.get("interval_count") == rb.get("interval_count")
-        and ra.get("usage_type") == rb.get("usage_type")
-    )
+    keys = a.keys() | b.keys()
+    return all(a.get(key) == b.get(key) for key in keys if key not in _NAMING)
 
 
 # --- meters -------------------------------------------------------------------------------
@@ -164,7 +163,6 @@ class PriceDraft(NamedTuple):
     """
 
     params: dict[str, Any]
-    amount_mapped: bool
 
 
 def pricebook_price_params(
@@ -215,7 +213,7 @@ def pricebook_price_params(
         if amount < 0:
             return None
         params["unit_amount_decimal"] = minor_units(amount, currency)
-    return PriceDraft(params, amount_mapped)
+    return PriceDraft(params)
 
 
 def _price_metadata(
@@ -380,7 +378,7 @@ def line_price_params(
             )
         else:
             params["unit_amount_decimal"] = minor_units(amount, currency)
-    return PriceDraft(params, amount_mapped)
+    return PriceDraft(params)
 
 
 def line_price_operation_id(item_id: str) -> str:
