@@ -48,6 +48,7 @@ import requests
 import stripe
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from consumer.sync.results import reports_root
 from consumer.sync.service import SyncService
 from consumer.sync.stripe_calls import build_stripe_client
 from cpqsync.kafka.topics import Topics, ensure_topics
@@ -147,7 +148,7 @@ class _Results:
             for record_id, values in arrived.items():
                 for value in values:
                     result = self._codec.decode_as(value, self._topic, SyncResult)
-                    if result.secondary_record_id is None:
+                    if reports_root(result):
                         done[record_id] = result
             if len(done) == len(wanted):
                 return done

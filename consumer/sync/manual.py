@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from consumer.sync.results import reports_root
 from consumer.sync.triggers import ROOT_TYPES, object_type_of
 from cpqsync.kafka.clients import base_config, producer_config
 from cpqsync.kafka.offsets import end_offsets
@@ -123,9 +124,6 @@ def _await(
         if result.request_id != request.request_id:
             continue
         results.append(result)
-        if (
-            result.secondary_record_id is None
-            and result.primary_record_id[:15] == request.record_id[:15]
-        ):
+        if reports_root(result) and result.primary_record_id[:15] == request.record_id[:15]:
             return ManualSyncAnswer(request, result, results)
     return ManualSyncAnswer(request, None, results)

@@ -4,8 +4,9 @@ Conventions (docs/sync.md): the root of the attempt (an Order, Account, Product2
 PricebookEntry) always gets a result, except for skips the rules say to leave unreported (live
 sync off, filters in live sync: rules S3, S4). Every other record an operation came from (the
 order's account, products, pricebook entries, lines with their own prices) gets a result with
-the root as its secondary record. An Error names the root as primary and the record at fault,
-if another, as secondary. Messages start with their origin (rule R2).
+the root as its secondary record. An Error names the root as primary and the record at fault as
+secondary, the root itself for its own faults (rule R4), one Error per record at fault. Messages
+start with their origin (rule R2).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from consumer.sync.apply import Applied, ApplyOutcome
 from consumer.sync.dashboard import DashboardLinks, object_kind
 from consumer.sync.planning import Plan, SourceRecord
 from consumer.sync.triggers import RecordRef
-from schemas.models import SourceOffset, SyncResult, SyncStatus
+from schemas.models import SourceOffset, SyncResult, SyncStatus, utc_now
 
 # The Stripe object a record's Stripe_ID__c names comes from these operations (rule R3).
 _MAIN_KINDS = {
@@ -30,6 +31,13 @@ _MAIN_KINDS = {
     "OrderItem": ("price.create",),
     "Order": ("subscription_schedule.create", "subscription_schedule.update", "invoice.create"),
 }
+
+
+def reports_root(result: SyncResult) -> bool:
+    """Whether ``result`` is about its primary record's own sync (rather than a record synced
+    for it): the root's Success or Skipped has no secondary, its Errors name the record at
+    fault as secondary (R4), while other records' results name the root as secondary."""
+    return result.secondary_record_id is None or result.status is SyncStatus.ERROR
 
 
 @dataclass
@@ -62,6 +70,7 @@ class ResultBuilder:
         request_ids: Sequence[str] = (),
         link: str | None = None,
         payment_link: str | None = None,
+        attempted_at: dt.datetime | None = None,
     ) -> SyncResult:
         if link is None and stripe_id and stripe_kind:
             link = self._links.object(stripe_kind, stripe_id)
@@ -83,6 +92,7 @@ class ResultBuilder:
             request_id=attempt.request_id,
             duration_ms=max(0.0, (time.monotonic() - attempt.started) * 1000),
             trigger_commit_timestamp=attempt.commit_timestamp,
+            attempted_at=attempted_at or utc_now(),
         )
 
     # --- outcomes ----------------------------------------------------------------------------
@@ -109,7 +119,7 @@ class ResultBuilder:
                     attempt.root,
                     SyncStatus.ERROR,
                     str(outcome.error),
-                    secondary=failed_record if failed_record != root else None,
+                    secondary=failed_record or root,  # R4: the record at fault
                     request_ids=outcome.request_ids,
                     link=self._links.request(request_id) if request_id else None,
                 )
@@ -162,15 +172,19 @@ class ResultBuilder:
     def unapplied(self, attempt: Attempt, plan: Plan) -> list[SyncResult]:
         """Results of a plan with errors (Data Error, ...) or a reported skip; may be none."""
         if plan.errors:
-            first = plan.errors[0]
+            # R4: one Error per record at fault, the root itself for the order's own faults,
+            # stamped alike: the writeback resolves earlier errors this attempt no longer has.
+            at = utc_now()
             return [
                 self._result(
                     attempt,
                     attempt.root,
                     SyncStatus.ERROR,
-                    first.message,
-                    secondary=first.record if first.record != plan.root else None,
+                    issue.message,
+                    secondary=issue.record,
+                    attempted_at=at,
                 )
+                for issue in plan.errors
             ]
         return [
             self._result(attempt, attempt.root, SyncStatus.SKIPPED, skip.message)

@@ -11,6 +11,10 @@ Rules, in order:
 3. A Success result sets the Stripe fields of its synced record (R3) and marks
    the record's earlier Error Sync Records Resolved (R2): stored ones by id, and
    ones in this very batch by writing them Resolved straight away.
+4. An attempt reports every record at fault at once, one Error each (R4), all
+   stamped with the attempt's time. So the record's earlier Errors that its newest
+   erring attempt no longer reports are Resolved the same way: their own cause was
+   fixed while another one still stands.
 
 Writes happen in two phases. Phase one updates synced records and resolves
 errors; phase two upserts the Sync Records, but only for results whose phase
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -121,19 +125,69 @@ def plan_batch(
             if seen is None or seen[0] < result.attempted_at:
                 success_at[primary] = (result.attempted_at, index)
 
+    error_at = _newest_errors(results, live)
+
     _plan_stripe_ids(plan, results, live)
-    _plan_resolutions(plan, stored, live, success_at)
+    _plan_resolutions(plan, stored, live, success_at, error_at)
     for index in live.values():
         result = results[index]
         status = result.status.value
-        later = success_at.get(result.primary_record_id.casefold())
-        if result.status is SyncStatus.ERROR and later and later[0] > result.attempted_at:
+        primary = result.primary_record_id.casefold()
+        later = success_at.get(primary)
+        if result.status is SyncStatus.ERROR and (
+            (later and later[0] > result.attempted_at)
+            or _no_longer_at_fault(error_at.get(primary), result.attempted_at, live_key(result))
+        ):
             status = RESOLVED
         fields = sync_record_fields(
             result, status, dashboard_base=options.dashboard_base, test_mode=options.test_mode
         )
         plan.upserts.append(Write(SYNC_RECORD, compound_id(result), fields, (index,)))
     return plan
+
+
+@dataclass(frozen=True, slots=True)
+class _ErringAttempt:
+    """A record's newest attempt that failed in this batch: when, and the Error Sync Records
+    (compound ids) it reported."""
+
+    at: dt.datetime
+    compounds: frozenset[str]
+    owner: int
+
+
+def live_key(result: SyncResult) -> str:
+    return compound_id(result).casefold()
+
+
+def _newest_errors(
+    results: Sequence[SyncResult], live: dict[str, int]
+) -> dict[str, _ErringAttempt]:
+    """Primary record id -> its newest erring attempt among the results written."""
+    found: dict[str, _ErringAttempt] = {}
+    for key, index in live.items():
+        result = results[index]
+        if result.status is not SyncStatus.ERROR:
+            continue
+        primary = result.primary_record_id.casefold()
+        seen = found.get(primary)
+        if seen is None or seen.at < result.attempted_at:
+            found[primary] = _ErringAttempt(result.attempted_at, frozenset({key}), index)
+        elif seen.at == result.attempted_at:
+            found[primary] = replace(seen, compounds=seen.compounds | {key})
+    return found
+
+
+def _no_longer_at_fault(
+    newest: _ErringAttempt | None, attempted_at: dt.datetime | None, key: str
+) -> bool:
+    """An Error of ``attempted_at`` that a newer erring attempt did not report again (R4)."""
+    return (
+        newest is not None
+        and attempted_at is not None
+        and attempted_at < newest.at
+        and key not in newest.compounds
+    )
 
 
 def _plan_stripe_ids(plan: BatchPlan, results: Sequence[SyncResult], live: dict[str, int]) -> None:
@@ -165,21 +219,29 @@ def _plan_resolutions(
     stored: Sequence[StoredSyncRecord],
     live: dict[str, int],
     success_at: dict[str, tuple[dt.datetime, int]],
+    error_at: dict[str, _ErringAttempt],
 ) -> None:
     for record in stored:
-        if record.status != ERROR or record.compound_id.casefold() in live:
+        key = record.compound_id.casefold()
+        if record.status != ERROR or key in live:
             continue  # a record this batch upserts gets its status from the upsert
-        success = success_at.get(record.primary_record_id.casefold())
-        if success is None:
-            continue
-        if record.last_attempt_at is not None and record.last_attempt_at >= success[0]:
-            continue  # the error is newer than the success: it still stands
+        primary = record.primary_record_id.casefold()
+        success = success_at.get(primary)
+        erring = error_at.get(primary)
+        if success is not None and (
+            record.last_attempt_at is None or record.last_attempt_at < success[0]
+        ):
+            owner = success[1]
+        elif erring is not None and _no_longer_at_fault(erring, record.last_attempt_at, key):
+            owner = erring.owner
+        else:
+            continue  # no newer attempt says this error's cause is gone: it still stands
         plan.updates.append(
             Write(
                 SYNC_RECORD,
                 record.record_id,
                 {"attributes": {"type": SYNC_RECORD}, "Id": record.record_id, STATUS: RESOLVED},
-                (success[1],),
+                (owner,),
                 gone_is_fine=True,
             )
         )

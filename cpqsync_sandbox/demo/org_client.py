@@ -20,12 +20,26 @@ from cpqsync.settings import SalesforceSettings
 MAX_COLLECTION_RECORDS = 200
 
 _ORDERS_SOQL = "SELECT Id, Name, Status, Stripe_ID__c, Stripe_Invoice_Payment_Link__c FROM Order"
-# The orders' own Sync Records (a line's records carry it as the secondary record).
+# The orders' Sync Records: the order's own (no secondary) and its errors, each naming the
+# record at fault as secondary: an order line, a pricebook entry, or the order itself (R4).
 _ORDER_SYNC_RECORDS_SOQL = (
-    "SELECT Primary_Record_ID__c, Resolution_Status__c, Resolution_Message__c, "
-    "Stripe_Request_Dashboard_Link__c FROM Sync_Record__c "
-    "WHERE Primary_Object_Type__c = 'Order' AND Secondary_Record_ID__c = null"
+    "SELECT Primary_Record_ID__c, Secondary_Object_Type__c, Secondary_Record_ID__c, "
+    "Resolution_Status__c, Resolution_Message__c, Stripe_Request_Dashboard_Link__c "
+    "FROM Sync_Record__c WHERE Primary_Object_Type__c = 'Order' "
+    "AND (Secondary_Record_ID__c = null OR Resolution_Status__c = 'Error')"
 )
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    """An Error Sync Record of an order and the record it names at fault (rule R4)."""
+
+    object_type: str
+    record_id: str
+    message: str
+
+    def describe(self) -> str:
+        return f"{self.object_type} {self.record_id}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -37,9 +51,10 @@ class OrderState:
     status: str
     stripe_id: str | None
     invoice_payment_link: str | None
-    sync_status: str | None  # the order's own Sync Record: Success, Error, Skipped, Resolved
+    sync_status: str | None  # Error while any record is at fault, else the order's own record
     sync_message: str | None
     sync_request_link: str | None
+    errors: tuple[ErrorRecord, ...] = ()
 
 
 class ActivationError(RuntimeError):
@@ -76,15 +91,22 @@ class OrgClient:
             raise ActivationError("Salesforce refused to activate " + ", ".join(refused))
 
     def order_states(self) -> dict[str, OrderState]:
-        """Every order with its own (not its lines') Sync Record, by order id."""
-        records: dict[str, dict[str, Any]] = {}
+        """Every order with its own Sync Record and its Error records, by order id."""
+        own: dict[str, dict[str, Any]] = {}
+        errors: dict[str, list[dict[str, Any]]] = {}
         for page in self._rest.query_pages(_ORDER_SYNC_RECORDS_SOQL):
             for row in page:
-                records[_id15(str(row["Primary_Record_ID__c"]))] = row
+                order = _id15(str(row["Primary_Record_ID__c"]))
+                if row.get("Resolution_Status__c") == "Error":
+                    errors.setdefault(order, []).append(row)
+                else:
+                    own[order] = row
         states: dict[str, OrderState] = {}
         for page in self._rest.query_pages(_ORDERS_SOQL):
             for row in page:
-                record = records.get(_id15(str(row["Id"])), {})
+                key = _id15(str(row["Id"]))
+                faults = tuple(_error_record(e, str(row["Id"])) for e in errors.get(key, ()))
+                record = errors[key][0] if faults else own.get(key, {})
                 states[str(row["Id"])] = OrderState(
                     order_id=str(row["Id"]),
                     name=str(row["Name"]),
@@ -92,10 +114,22 @@ class OrgClient:
                     stripe_id=row.get("Stripe_ID__c"),
                     invoice_payment_link=row.get("Stripe_Invoice_Payment_Link__c"),
                     sync_status=record.get("Resolution_Status__c"),
-                    sync_message=record.get("Resolution_Message__c"),
+                    sync_message="; ".join(f.describe() for f in faults)
+                    if faults
+                    else record.get("Resolution_Message__c"),
                     sync_request_link=record.get("Stripe_Request_Dashboard_Link__c"),
+                    errors=faults,
                 )
         return states
+
+
+def _error_record(row: dict[str, Any], order_id: str) -> ErrorRecord:
+    """An error without a secondary (a connector error) is the order's own."""
+    return ErrorRecord(
+        str(row.get("Secondary_Object_Type__c") or "Order"),
+        str(row.get("Secondary_Record_ID__c") or order_id),
+        str(row.get("Resolution_Message__c") or ""),
+    )
 
 
 def _id15(record_id: str) -> str:

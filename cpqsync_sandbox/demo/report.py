@@ -35,6 +35,8 @@ class OrderReport:
     problem: str | None
     sync_status: str | None
     sync_message: str | None
+    # One per Error Sync Record: the record at fault (R4) and its message.
+    sync_errors: list[dict[str, str]]
     stripe_id: str | None
     stripe_object: str | None  # subscription_schedule, invoice
     stripe_status: str | None
@@ -111,6 +113,10 @@ def order_reports(
                 problem=verdict.problem,
                 sync_status=state.sync_status if state else None,
                 sync_message=state.sync_message if state else None,
+                sync_errors=[
+                    {"object": e.object_type, "id": e.record_id, "message": e.message}
+                    for e in (state.errors if state else ())
+                ],
                 stripe_id=stripe_id,
                 stripe_object=found.get("object"),
                 stripe_status=found.get("status"),

@@ -43,7 +43,13 @@ def errors_text(orders: list[OrderReport]) -> Text:
     """Error Sync Records as the org holds them, and why an order is not as expected."""
     text = Text()
     for order in orders:
-        if order.sync_status not in (None, "Success"):
+        if order.sync_errors:
+            # Each Error Sync Record under its order, naming the record at fault (R4).
+            text.append(f"\n  {order.name} ({order.order_id}):", style="bold")
+            for error in order.sync_errors:
+                text.append(f"\n    {error['object']} {error['id']}: ", style="bold")
+                text.append(error["message"])
+        elif order.sync_status not in (None, "Success"):
             text.append(f"\n  {order.name} ({order.order_id}): ", style="bold")
             text.append(order.sync_message or "(no message)")
         if not order.ok:

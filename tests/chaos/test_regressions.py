@@ -18,6 +18,7 @@ import pytest
 import stripe
 
 from consumer.sync.dry_run import dry_run
+from consumer.sync.results import reports_root
 from consumer.sync.triggers import RecordRef
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.org.simulator import OrgSimulator
@@ -134,9 +135,7 @@ def test_an_entry_price_changed_back_and_forth_keeps_one_active_price(stack: Sta
     stack.wait_for_results(lambda rs: roots_reported(rs, [order]))
 
     def entry_results() -> int:
-        return sum(
-            1 for r in stack.results() if r.primary_record_id == entry and not r.secondary_record_id
-        )
+        return sum(1 for r in stack.results() if r.primary_record_id == entry and reports_root(r))
 
     for changes, price in enumerate((5500, 5000, 5500), start=1):
         org.update("PricebookEntry", entry, {"UnitPrice": price})

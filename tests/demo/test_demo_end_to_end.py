@@ -37,7 +37,17 @@ def dataset_orders() -> dict[str, str | None]:
     return named
 
 
-def org_view(demo: DemoProcess) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+# Rule R4: the record each deliberately bad order's Error Sync Record names at fault.
+AT_FAULT = {
+    "Wayne - Manual Order": "Order",  # no quote: the order's own fault (O1)
+    "Wayne - Legacy Maintenance": "OrderItem",  # its line bills on an Invoice Plan (P3)
+    "Umbrella - API Usage": "OrderItem",  # its metered line has quantity 2 (P4)
+}
+
+
+def org_view(
+    demo: DemoProcess,
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
     ready = demo.ready_line("org")
     settings = SalesforceSettings(
         login_url=ready["login_url"],
@@ -50,11 +60,14 @@ def org_view(demo: DemoProcess) -> tuple[dict[str, dict[str, Any]], dict[str, di
     sf = build_client(auth.session(), settings, auth.http)
     orders = sf.query_all("SELECT Id, Name, Status, Stripe_ID__c FROM Order")["records"]
     records = sf.query_all(
-        "SELECT Primary_Record_ID__c, Resolution_Status__c, Resolution_Message__c "
-        "FROM Sync_Record__c WHERE Primary_Object_Type__c = 'Order' "
-        "AND Secondary_Record_ID__c = null"
+        "SELECT Primary_Record_ID__c, Secondary_Object_Type__c, Secondary_Record_ID__c, "
+        "Resolution_Status__c, Resolution_Message__c FROM Sync_Record__c "
+        "WHERE Primary_Object_Type__c = 'Order'"
     )["records"]
-    return {o["Name"]: o for o in orders}, {r["Primary_Record_ID__c"]: r for r in records}
+    by_order: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_order.setdefault(record["Primary_Record_ID__c"], []).append(record)
+    return {o["Name"]: o for o in orders}, by_order
 
 
 def test_demo_syncs_every_order_as_the_dataset_expects_and_reports_it(tmp_path: Path) -> None:
@@ -95,20 +108,33 @@ def test_demo_syncs_every_order_as_the_dataset_expects_and_reports_it(tmp_path: 
     assert {o["name"] for o in report["orders"]} == set(expected)
     for order in report["orders"]:
         in_org = orders_by_name[order["name"]]
-        record = sync_records[in_org["Id"]]
         assert order["order_id"] == in_org["Id"] and in_org["Status"] == "Activated"
         assert order["ok"] is True and order["problem"] is None
-        assert order["sync_status"] == record["Resolution_Status__c"]
-        assert order["sync_message"] == record["Resolution_Message__c"]
         assert order["stripe_id"] == in_org["Stripe_ID__c"]
         error = expected[order["name"]]
         if error is not None:
-            assert record["Resolution_Status__c"] == "Error"
+            # R4: one Error Sync Record, naming the record at fault as its secondary.
+            [record] = sync_records[in_org["Id"]]
+            assert record["Resolution_Status__c"] == order["sync_status"] == "Error"
+            assert record["Secondary_Object_Type__c"] == AT_FAULT[order["name"]]
+            if AT_FAULT[order["name"]] == "Order":
+                assert record["Secondary_Record_ID__c"] == in_org["Id"]
             assert error in record["Resolution_Message__c"]
+            assert order["sync_errors"] == [
+                {
+                    "object": record["Secondary_Object_Type__c"],
+                    "id": record["Secondary_Record_ID__c"],
+                    "message": record["Resolution_Message__c"],
+                }
+            ]
             assert in_org["Stripe_ID__c"] is None
-            assert error in output  # the summary shows the Sync Record's message
+            # The summary lists the record at fault with the Sync Record's message.
+            at_fault = f"{record['Secondary_Object_Type__c']} {record['Secondary_Record_ID__c']}: "
+            assert at_fault + record["Resolution_Message__c"][:40] in output
             continue
-        assert record["Resolution_Status__c"] == "Success"
+        [record] = [r for r in sync_records[in_org["Id"]] if not r["Secondary_Record_ID__c"]]
+        assert order["sync_status"] == record["Resolution_Status__c"] == "Success"
+        assert order["sync_message"] == record["Resolution_Message__c"]
         if order["stripe_object"] == "invoice":  # one-time lines only (Initech)
             assert in_org["Stripe_ID__c"].startswith("in_")
             continue

@@ -13,7 +13,7 @@ from cpqsync_sandbox.demo.expectations import (
     expectations_for,
     expected_errors_by_name,
 )
-from cpqsync_sandbox.demo.org_client import OrderState
+from cpqsync_sandbox.demo.org_client import ErrorRecord, OrderState
 from cpqsync_sandbox.demo.progress import Snapshot
 from cpqsync_sandbox.demo.progress_view import ProgressView, interactive, plain_line
 from cpqsync_sandbox.demo.report import DemoReport, order_reports
@@ -156,7 +156,18 @@ def test_summary_lists_each_order_its_schedule_and_the_error_messages() -> None:
         "801G", "Acme - Platform", "Activated", "sub_sched_9", None, "Success", "Synced", None
     )
     bad_state = OrderState(
-        "801B", "Wayne - Manual", "Activated", None, None, "Error", "Data Error: no CPQ quote", None
+        "801B",
+        "Wayne - Manual",
+        "Activated",
+        None,
+        None,
+        "Error",
+        "Data Error: no CPQ quote",
+        None,
+        errors=(
+            ErrorRecord("Order", "801B", "Data Error: no CPQ quote"),
+            ErrorRecord("OrderItem", "802L", "Data Error: Quantity specified as a decimal value."),
+        ),
     )
     schedule = {
         "object": "subscription_schedule",
@@ -195,7 +206,14 @@ def test_summary_lists_each_order_its_schedule_and_the_error_messages() -> None:
     text = console.export_text()
     assert "sub_sched_9 (not_started)" in text
     assert "1: 2026-12-24 → 2028-12-24, 1 item(s)" in text
-    assert "Wayne - Manual (801B): Data Error: no CPQ quote" in text
+    # Each Error Sync Record under its order, naming the record at fault (R4).
+    assert "Wayne - Manual (801B):\n    Order 801B: Data Error: no CPQ quote\n" in text
+    assert "    OrderItem 802L: Data Error: Quantity specified as a decimal value." in text
+    assert rows[1].sync_errors[1] == {
+        "object": "OrderItem",
+        "id": "802L",
+        "message": "Data Error: Quantity specified as a decimal value.",
+    }
     assert "Demo PASSED" in text
     assert "Logs of every process: /tmp/x/logs" in text
     assert "Report: /tmp/x/report.json" in text

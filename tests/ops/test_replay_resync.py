@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
+from consumer.sync.results import reports_root
 from consumer.writeback.service import WritebackService
 from cpqsync.kafka.offsets import end_offsets
 from cpqsync.ops.committed_offsets import PartitionKey, committed_offsets
@@ -105,7 +106,7 @@ def results_since(stack: Stack, since: dict[PartitionKey, int]) -> list[SyncResu
 
 
 def order_results(results: list[SyncResult], order_id: str) -> list[SyncResult]:
-    return [r for r in results if r.primary_record_id == order_id and r.secondary_record_id is None]
+    return [r for r in results if r.primary_record_id == order_id and reports_root(r)]
 
 
 def reported(stack: Stack, since: dict[PartitionKey, int], orders: list[str]) -> bool:

@@ -74,7 +74,9 @@ def test_render_lists_operations_writebacks_and_errors() -> None:
         build_record({"lines": [{"SBQQ__BillingFrequency__c": "Invoice Plan"}]}),
         context=_context(),
     )
-    assert "error [P3] Order 801000000000001AAA: Data Error: Billing frequency" in render(failed)
+    assert "error [P3] OrderItem 802000000000001AAA: Data Error: Billing frequency" in render(
+        failed
+    )
 
 
 def test_plan_records_stay_immutable_values() -> None:

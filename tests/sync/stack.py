@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from consumer.sync.results import reports_root
 from consumer.sync.service import SyncService
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.settings import (
@@ -137,11 +138,7 @@ class Stack:
         ]
 
     def order_results(self, order_id: str) -> list[SyncResult]:
-        return [
-            r
-            for r in self.results()
-            if r.primary_record_id == order_id and r.secondary_record_id is None
-        ]
+        return [r for r in self.results() if r.primary_record_id == order_id and reports_root(r)]
 
     def wait_for_results(
         self, predicate: Callable[[list[SyncResult]], bool], timeout: float = 60
@@ -165,7 +162,7 @@ class Stack:
 
 
 def roots_reported(results: list[SyncResult], ids: list[str]) -> bool:
-    reported = {r.primary_record_id for r in results if r.secondary_record_id is None}
+    reported = {r.primary_record_id for r in results if reports_root(r)}
     return set(ids) <= reported
 
 

@@ -12,6 +12,7 @@ import pytest
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
+from consumer.sync.results import reports_root
 from cpqsync.cli.app import app
 from cpqsync.kafka.clients import producer_config
 from cpqsync_sandbox.org.simulator import OrgSimulator
@@ -31,9 +32,7 @@ def activate(org: OrgSimulator, refs: tuple[str, ...]) -> list[str]:
 
 
 def root_result(results: list[SyncResult], record_id: str) -> SyncResult:
-    [found] = [
-        r for r in results if r.primary_record_id == record_id and r.secondary_record_id is None
-    ]
+    [found] = [r for r in results if r.primary_record_id == record_id and reports_root(r)]
     return found
 
 
@@ -122,7 +121,7 @@ def test_redelivery_and_replays_leave_stripe_unchanged(stack: Stack) -> None:
             order: {
                 r.stripe_object_id
                 for r in results
-                if r.primary_record_id == order and r.secondary_record_id is None
+                if r.primary_record_id == order and reports_root(r)
             }
             for order in good
         }
@@ -132,7 +131,7 @@ def test_redelivery_and_replays_leave_stripe_unchanged(stack: Stack) -> None:
             1
             for r in stack.results()
             if r.primary_record_id == order_id
-            and r.secondary_record_id is None
+            and reports_root(r)
             and r.status is SyncStatus.SUCCESS
         )
 

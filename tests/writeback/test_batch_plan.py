@@ -14,7 +14,7 @@ from consumer.writeback.sync_record import (
     parse_datetime,
     sync_record_fields,
 )
-from schemas.models import SyncStatus
+from schemas.models import SyncResult, SyncStatus
 from tests.writeback.support import T0, result
 
 ACCOUNT = "001000000000001AAA"
@@ -169,3 +169,55 @@ def test_a_success_without_stripe_requests_keeps_the_stored_request_link() -> No
     failed = result(ACCOUNT, status=SyncStatus.ERROR).model_copy(update={"stripe_request_ids": []})
     assert "Stripe_Request_Dashboard_Link__c" not in sync_record_fields(quiet, "Success")
     assert sync_record_fields(failed, "Error")["Stripe_Request_Dashboard_Link__c"] is None
+
+
+def test_an_attempt_resolves_the_errors_it_no_longer_reports_and_keeps_the_others() -> None:
+    """Rule R4: one order, two lines at fault; the first line is fixed, the second is not."""
+    line_a, line_b = ITEM, "802000000000002AAA"
+    stored = [
+        _stored(f"{ORDER}-{line_a}", "Error", T0),
+        _stored(f"{ORDER}-{line_b}", "Error", T0),
+        _stored(f"{ORDER}-{ORDER}", "Error", T0 - MINUTE),  # an order-level fault, fixed too
+    ]
+    still = result(
+        ORDER,
+        object_type="Order",
+        status=SyncStatus.ERROR,
+        at=T0 + MINUTE,
+        secondary=("OrderItem", line_b),
+    )
+    plan = plan_batch([still], stored)
+    resolved = {w.record_ref for w in plan.updates if w.object_type == "Sync_Record__c"}
+    assert resolved == {stored[0].record_id, stored[2].record_id}
+    assert [(w.record_ref, w.record["Resolution_Status__c"]) for w in plan.upserts] == [
+        (f"{ORDER}-{line_b}", "Error")
+    ]
+
+
+def test_errors_of_one_attempt_stand_together_and_an_older_attempt_in_the_batch_is_resolved() -> (
+    None
+):
+    line_a, line_b = ITEM, "802000000000002AAA"
+
+    def error(line: str, at: dt.datetime) -> SyncResult:
+        return result(
+            ORDER,
+            object_type="Order",
+            status=SyncStatus.ERROR,
+            at=at,
+            secondary=("OrderItem", line),
+        )
+
+    first_a, newest_a, newest_b = (
+        error(line_a, T0),
+        error(line_a, T0 + MINUTE),
+        error(line_b, T0 + MINUTE),
+    )
+    older_only_b = error(line_b, T0 - MINUTE)
+    plan = plan_batch([older_only_b, newest_a, newest_b], [])
+    statuses = {w.record_ref: w.record["Resolution_Status__c"] for w in plan.upserts}
+    assert statuses == {f"{ORDER}-{line_a}": "Error", f"{ORDER}-{line_b}": "Error"}
+    # A line the newest attempt no longer names, reported earlier in the same batch.
+    plan = plan_batch([first_a, error(line_b, T0 + MINUTE)], [])
+    statuses = {w.record_ref: w.record["Resolution_Status__c"] for w in plan.upserts}
+    assert statuses == {f"{ORDER}-{line_a}": "Resolved", f"{ORDER}-{line_b}": "Error"}

@@ -82,10 +82,11 @@ def test_success_resolves_earlier_errors_of_the_record_but_not_later_ones(
         invoice_link="https://invoice.stripe.com/i/acct_1/test_inv_1",
     )
     with writeback.running() as consumed:
-        writeback.produce([order_error, line_error, later_error])
+        # One attempt's errors stand together (R4: an attempt reports every fault it has).
+        writeback.produce([order_error, line_error])
         consumed()
         assert {r["Resolution_Status__c"] for r in sync_records(org).values()} == {"Error"}
-        writeback.produce([success])
+        writeback.produce([success, later_error])
         consumed()
 
     records = sync_records(org)

@@ -1,11 +1,28 @@
-"""Collects a plan's operations in order, giving each its idempotency key once."""
+"""Collects a plan's operations in order, giving each its idempotency key once, and the errors
+of the records at fault (rule R4)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from consumer.sync.mapping.coercion import CoercionError
+from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.idempotency import idempotency_key
 from consumer.sync.planning.plan import Issue, Operation, Plan, SourceRecord, WriteBack
+
+
+class Blamed(Exception):
+    """An error already recorded against its record; the enclosing part of the plan stops."""
+
+
+def issue_of(error: DataError | CoercionError, record: SourceRecord) -> Issue:
+    """The Issue for a data problem of ``record``."""
+    if isinstance(error, DataError):
+        return Issue(error.rule, error.message, record)
+    # A value that is not what its field type promises (e.g. a UnitPrice of "abc").
+    return Issue("M2", f"Data Error: {error}", record)
 
 
 class PlanBuilder:
@@ -15,6 +32,7 @@ class PlanBuilder:
         self.root = root
         self._operations: dict[str, Operation] = {}
         self._skips: list[Issue] = []
+        self._errors: list[Issue] = []
 
     def has(self, operation_id: str) -> bool:
         return operation_id in self._operations
@@ -44,5 +62,29 @@ class PlanBuilder:
     def skip(self, issue: Issue) -> None:
         self._skips.append(issue)
 
+    @property
+    def failed(self) -> bool:
+        return bool(self._errors)
+
+    @contextmanager
+    def blame(self, record: SourceRecord, *, contain: bool = False) -> Iterator[None]:
+        """A data error raised inside is ``record``'s fault (R4): it is recorded and the block
+        stops. ``contain`` ends the block there (planning goes on with the next line);
+        otherwise `Blamed` propagates to stop the enclosing part too (an entry's price error
+        also ends its line), without being recorded twice."""
+        try:
+            yield
+        except Blamed:
+            if not contain:
+                raise
+        except (DataError, CoercionError) as exc:
+            self._errors.append(issue_of(exc, record))
+            if not contain:
+                raise Blamed from None
+
     def build(self) -> Plan:
+        if self._errors:
+            # Nothing of a failed plan may be applied: half an order would bill something
+            # Salesforce does not say.
+            return Plan(self.root, errors=tuple(self._errors))
         return Plan(self.root, tuple(self._operations.values()), (), tuple(self._skips))

@@ -89,7 +89,8 @@ def plan_order_operations(
 
     schedule = _schedule_params(order, quote, order_sources, context)
     phase = _phase(schedule.params, quote, order_sources, context)
-    _require_fields(schedule.params, phase, quote, lines, context)
+    with builder.blame(builder.root, contain=True):  # the lines are still checked (R4)
+        _require_fields(schedule.params, phase)
 
     invoice_id = order.get("Stripe_ID__c")
     if isinstance(invoice_id, str) and invoice_id.startswith("in_"):
@@ -105,7 +106,12 @@ def plan_order_operations(
 
     customer = plan_customer(builder, account, context, currency=currency)
     for item in lines:
-        _plan_line(builder, order, item, phase, context, currency=currency)
+        # R4: a line's problem is that line's Sync Record; the other lines are still checked,
+        # so one attempt reports every line at fault.
+        with builder.blame(SourceRecord("OrderItem", str(item["Id"])), contain=True):
+            _plan_line(builder, order, item, phase, context, currency=currency)
+    if builder.failed:
+        return
     _check_lines(phase)
     if phase.items:
         _plan_schedule(builder, order, customer, schedule.params, phase, context)
@@ -206,25 +212,25 @@ def _phase(
     return _Phase(params, term)
 
 
-def _require_fields(
-    schedule: dict[str, Any],
-    phase: _Phase,
-    quote: Mapping[str, Any],
-    lines: list[Mapping[str, Any]],
-    context: PlanningContext,
-) -> None:
-    """Rule M2: every required value, all reported at once."""
+def _require_fields(schedule: dict[str, Any], phase: _Phase) -> None:
+    """Rule M2: the order's required values, all reported at once (lines check their own)."""
     missing: list[str] = []
     if "start_date" not in schedule:
         missing.append("SBQQ__Quote__r.SBQQ__StartDate__c")
     if "end_date" not in phase.params and "duration" not in phase.params:
         missing.append("SBQQ__Quote__r.SBQQ__SubscriptionTerm__c")
+    if missing:
+        raise DataError("M2", f"The following required fields are missing: {', '.join(missing)}")
+
+
+def _require_line_fields(item: Mapping[str, Any], context: PlanningContext) -> None:
+    """Rule M2 for one order line."""
+    missing: list[str] = []
+    if item.get("Quantity") is None:
+        missing.append(f"OrderItem[{item['Id']}].Quantity")
     amount_mapped = "unit_amount_decimal" in context.settings.mappings.price_order_item.custom
-    for item in lines:
-        if item.get("Quantity") is None:
-            missing.append(f"OrderItem[{item['Id']}].Quantity")
-        if item.get("UnitPrice") is None and not amount_mapped:
-            missing.append(f"OrderItem[{item['Id']}].UnitPrice")
+    if item.get("UnitPrice") is None and not amount_mapped:
+        missing.append(f"OrderItem[{item['Id']}].UnitPrice")
     if missing:
         raise DataError("M2", f"The following required fields are missing: {', '.join(missing)}")
 
@@ -256,6 +262,7 @@ def _plan_line(
     currency: str,
 ) -> None:
     item_id = str(item["Id"])
+    _require_line_fields(item, context)
     unit_price = item.get("UnitPrice")
     amount = to_decimal(unit_price) if unit_price is not None else None
     if amount is not None and amount < 0:
@@ -378,9 +385,11 @@ def _line_price_ref(
         if not isinstance(entry.get("Product2"), dict) and context.settings.mappings.price.custom:
             # Price mappings may read PricebookEntry.Product2.*: nest the line's product.
             entry_view = {**entry, "Product2": product}
-        entry_draft = pricebook_price_params(
-            entry_view, product, context, currency=currency, product_id=product_id
-        )
+        # R4: the entry's price or tiers failing is the entry's fault, not the line's.
+        with builder.blame(SourceRecord("PricebookEntry", str(entry["Id"]))):
+            entry_draft = pricebook_price_params(
+                entry_view, product, context, currency=currency, product_id=product_id
+            )
         if entry_draft is not None and drafts_match(entry_draft.params, line.params):
             current = known_price(entry, context.known.prices)
             if (

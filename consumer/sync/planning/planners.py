@@ -12,7 +12,7 @@ from typing import Any
 
 from consumer.sync.mapping.coercion import CoercionError
 from consumer.sync.mapping.data_error import DataError
-from consumer.sync.planning.builder import PlanBuilder
+from consumer.sync.planning.builder import PlanBuilder, issue_of
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.customers import plan_customer
 from consumer.sync.planning.orders import plan_order_operations
@@ -33,13 +33,12 @@ def _plan(
         if skip is not None:
             return Plan(root, skips=(skip,))
         builder = PlanBuilder(root)
-        planner(builder, record, context)
+        # Whatever no narrower record is blamed for is the root's own fault (R4).
+        with builder.blame(root, contain=True):
+            planner(builder, record, context)
         return builder.build()
-    except DataError as exc:
-        return Plan(root, errors=(Issue(exc.rule, exc.message, root),))
-    except CoercionError as exc:
-        # A value that is not what its field type promises (e.g. a UnitPrice of "abc").
-        return Plan(root, errors=(Issue("M2", f"Data Error: {exc}", root),))
+    except (DataError, CoercionError) as exc:  # the sync preferences' own checks
+        return Plan(root, errors=(issue_of(exc, root),))
 
 
 def plan_order(order: Mapping[str, Any], *, context: PlanningContext) -> Plan:
