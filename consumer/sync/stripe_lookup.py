@@ -27,6 +27,7 @@ from consumer.sync.planning.identity import (
     meter_event_name,
     price_lookup_key,
     product_id,
+    stripe_id_on,
 )
 from consumer.sync.planning.orders import records_of
 from consumer.sync.side_by_side import SideBySide
@@ -155,8 +156,9 @@ class StripeLookup:
             if isinstance(outcome, Exception):
                 raise outcome
         customers = cast(dict[str, KnownCustomer], outcomes[0])
-        products = cast(dict[str, str], outcomes[1])
+        products, missing = cast(tuple[dict[str, str], dict[str, str]], outcomes[1])
         prices, remembered = cast(tuple[dict[str, KnownPrice], bool], outcomes[2])
+        missing.update(self._adopted_prices(needs.entries, prices))
         meters = {
             pid: mid
             for pid in sorted(needs.metered)
@@ -175,7 +177,7 @@ class StripeLookup:
         # while the schedules are searched (both may wait for a listing).
         recurring = [order for order in needs.orders.values() if not _one_time_only(order)]
         found_schedules, candidates = self._side_by_side.pair(
-            lambda: self._schedules(needs.orders, order_customers),
+            lambda: self._schedules(needs.orders, order_customers, missing),
             lambda: {} if deep else self._line_price_candidates(recurring),
         )
         unscheduled = {
@@ -208,6 +210,7 @@ class StripeLookup:
             line_prices=line_prices,
             meters=meters,
             schedules=schedules,
+            missing=missing,
         )
         return StripeView(known, invoices, current, remembered)
 
@@ -249,18 +252,28 @@ class StripeLookup:
         current[customer_id] = data
         return KnownCustomer(customer_id, currency=data.get("currency"))
 
-    def _products(self, products: Mapping[str, Record]) -> dict[str, str]:
-        """Product2 id -> its Stripe product (its ``Stripe_ID__c`` or deterministic id)."""
-        candidates: dict[str, str] = {}
+    def _products(self, products: Mapping[str, Record]) -> tuple[dict[str, str], dict[str, str]]:
+        """Product2 id -> its Stripe product: the one its ``Stripe_ID__c`` names (adopted, K2),
+        else its deterministic id; and the Product2s naming a product Stripe does not have."""
+        stored: dict[str, str] = {}
+        own: dict[str, str] = {}
         for product2_id, product in products.items():
-            stored = product.get("Stripe_ID__c")
-            candidates[product2_id] = (
-                stored
-                if isinstance(stored, str) and stored
-                else product_id(str(product["Id"]), sandbox=self._sandbox)
-            )
-        existing = self.products.existing(set(candidates.values()))
-        return {pid: stripe_id for pid, stripe_id in candidates.items() if stripe_id in existing}
+            value = product.get("Stripe_ID__c")
+            if isinstance(value, str) and value:
+                stored[product2_id] = value
+            own[product2_id] = product_id(str(product["Id"]), sandbox=self._sandbox)
+        existing = self.products.existing({*stored.values(), *own.values()})
+        found: dict[str, str] = {}
+        missing: dict[str, str] = {}
+        for product2_id, deterministic in own.items():
+            named = stored.get(product2_id)
+            if named in existing:
+                found[product2_id] = str(named)
+            elif named is not None and stripe_id_on(products[product2_id], "product"):
+                missing[product2_id] = named  # K2: an error naming it, never a silent twin
+            elif deterministic in existing:
+                found[product2_id] = deterministic  # a value that is no id is ignored
+        return found, missing
 
     # --- prices ----------------------------------------------------------------------------
 
@@ -272,6 +285,24 @@ class StripeLookup:
         found, remembered = self.prices.find(by_key, fresh=fresh)
         known = {by_key[key]: KnownPrice(str(price["id"]), price) for key, price in found.items()}
         return known, remembered
+
+    def _adopted_prices(
+        self, entries: Mapping[str, Record], prices: dict[str, KnownPrice]
+    ) -> dict[str, str]:
+        """Entries without a price under their lookup key whose ``Stripe_ID__c`` names one (made
+        by another connector, K2): adopted into ``prices`` with its parameters (P6, P7); the
+        entries naming a price Stripe does not have are returned."""
+        missing: dict[str, str] = {}
+        for entry_id, entry in entries.items():
+            named = stripe_id_on(entry, "price")
+            if entry_id in prices or named is None:
+                continue
+            price = self._retrieve_price(named)
+            if price is None:
+                missing[entry_id] = named
+            else:
+                prices[entry_id] = KnownPrice(named, price)
+        return missing
 
     def _retrieve_price(self, price_id: str) -> dict[str, Any] | None:
         try:
@@ -367,19 +398,24 @@ class StripeLookup:
     # --- schedules and invoices ------------------------------------------------------------
 
     def _schedules(
-        self, orders: Mapping[str, Record], customers: Mapping[str, KnownCustomer | None]
+        self,
+        orders: Mapping[str, Record],
+        customers: Mapping[str, KnownCustomer | None],
+        missing: dict[str, str],
     ) -> dict[str, dict[str, Any]]:
-        """Order id -> its schedule: by ``Stripe_ID__c``, else by metadata, all orders of the
-        batch in one directory search (so their misses share one listing)."""
+        """Order id -> its schedule: by ``Stripe_ID__c`` (adopted whoever made it, K2; one
+        Stripe does not have goes to ``missing``), else by metadata, all orders of the batch
+        in one directory search (so their misses share one listing)."""
         found: dict[str, dict[str, Any]] = {}
         by_metadata: dict[str, str] = {}
         for order_id, order in orders.items():
-            stored = order.get("Stripe_ID__c")
-            if isinstance(stored, str) and stored.startswith("sub_sched_"):
+            stored = stripe_id_on(order, "subscription_schedule")
+            if stored is not None:
                 schedule = self._retrieve_schedule(stored)
                 if schedule is not None:
                     found[order_id] = schedule
                     continue
+                missing[order_id] = stored
             customer = customers.get(order_id)
             if customer is not None and not customer.deleted:
                 by_metadata[order_id] = customer.id

@@ -174,6 +174,7 @@ def build_context(scenario: dict[str, Any], settings: Settings) -> PlanningConte
             line_prices={k: KnownPrice(**v) for k, v in (known.get("line_prices") or {}).items()},
             meters=dict(known.get("meters") or {}),
             schedules=dict(known.get("schedules") or {}),
+            missing=dict(known.get("missing") or {}),
         ),
     )
 

@@ -24,6 +24,9 @@ CORE_RULES = {
     "C1",
     *(f"P{i}" for i in range(1, 10)),
     *(f"O{i}" for i in range(1, 7)),
+    "K1",
+    "K2",
+    "R4",
 }
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from consumer.sync.planning.problems import StripeStateError
 from cpqsync.settings import Settings
 
 
@@ -53,6 +54,20 @@ class KnownStripeObjects:
     line_prices: Mapping[str, KnownPrice] = field(default_factory=dict)  # OrderItem Id
     meters: Mapping[str, str] = field(default_factory=dict)  # Product2 Id -> meter id
     schedules: Mapping[str, str] = field(default_factory=dict)  # Order Id -> sub_sched id
+    # Record Id -> the Stripe id its Stripe_ID__c names that Stripe does not have (deleted, or
+    # from another account): an error naming it, never a silent replacement (K2).
+    missing: Mapping[str, str] = field(default_factory=dict)
+
+    def check_not_missing(self, object_type: str, record_id: str, kind: str) -> None:
+        """Rule K2: a record naming a Stripe object that is gone cannot sync."""
+        gone = self.missing.get(record_id)
+        if gone is not None:
+            raise StripeStateError(
+                "K2",
+                f"No such {kind}: '{gone}'. {object_type} {record_id} names it in Stripe_ID__c "
+                "but Stripe does not have it (deleted, or from another Stripe account); clear "
+                f"{object_type}.Stripe_ID__c to create a new one.",
+            )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.account_version import account_version_metadata
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
-from consumer.sync.planning.identity import record_metadata
+from consumer.sync.planning.identity import record_metadata, stripe_id_on
 from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
 from consumer.sync.planning.problems import StripeStateError
 
@@ -115,10 +115,7 @@ def existing_customer_id(account: Mapping[str, Any], context: PlanningContext) -
                 "to create a new customer.",
             )
         return known.id
-    value = account.get("Stripe_ID__c")
-    if isinstance(value, str) and value.startswith("cus_"):
-        return value
-    return None
+    return stripe_id_on(account, "customer")
 
 
 def check_currency(account: Mapping[str, Any], context: PlanningContext, currency: str) -> None:

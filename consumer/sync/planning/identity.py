@@ -10,6 +10,7 @@ production data in one Stripe account (spec section 1).
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from consumer.sync.planning.context import PlanningContext
@@ -30,6 +31,23 @@ def price_lookup_key(pricebook_entry_id: str, *, sandbox: bool) -> str:
 
 def meter_event_name(product2_id: str, *, sandbox: bool) -> str:
     return f"{_prefix(sandbox)}usage_{product2_id}"
+
+
+# Rule K2: the prefixes of the ids a record's Stripe_ID__c may hold for each kind of object:
+# Stripe's own, and for products also cpqsync's deterministic ids.
+_ID_PREFIXES = {
+    "customer": ("cus_",),
+    "product": ("prod_", "sf_", "sfsbx_"),
+    "price": ("price_",),
+    "subscription_schedule": ("sub_sched_",),
+}
+
+
+def stripe_id_on(record: Any, kind: str) -> str | None:
+    """The record's ``Stripe_ID__c`` when it names a Stripe object of ``kind``, else None: a
+    value of another shape was set by mistake and is ignored (and replaced) (rule K2)."""
+    value = record.get("Stripe_ID__c") if isinstance(record, Mapping) else None
+    return value if isinstance(value, str) and value.startswith(_ID_PREFIXES[kind]) else None
 
 
 def metadata_key(name: str, *, sandbox: bool) -> str:

@@ -20,13 +20,14 @@ from consumer.sync.planning.billing_terms import days_until_due
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.customers import plan_customer
-from consumer.sync.planning.identity import metadata_key, record_metadata
+from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_on
 from consumer.sync.planning.plan import Issue, SourceRecord, WriteBack, ref
 from consumer.sync.planning.preferences import check_start_date, currency_of
 from consumer.sync.planning.prices import (
     PriceDraft,
     PriceRef,
     drafts_match,
+    is_current,
     is_line_price,
     known_price,
     line_archive_operation_id,
@@ -296,7 +297,8 @@ def _plan_line(
             f"{terms.interval_count}-month billing periods on OrderItem {item_id} "
             "(a prorated final period is not supported yet)",
         )
-    product_id = plan_product_sync(builder, product, context, update_existing=False)
+    with builder.blame(SourceRecord("Product2", str(product["Id"]))):
+        product_id = plan_product_sync(builder, product, context, update_existing=False)
     sources = {"OrderItem": item, "Product2": product, "PricebookEntry": entry, "Order": order}
     line = line_price_params(
         item,
@@ -392,12 +394,9 @@ def _line_price_ref(
             )
         if entry_draft is not None and drafts_match(entry_draft.params, line.params):
             current = known_price(entry, context.known.prices)
-            if (
-                current is None
-                or current.price is None
-                or signatures_match(current.price, entry_draft.params)
-            ):
-                return plan_pricebook_price(builder, entry_view, product, entry_draft, context)
+            if current is None or is_current(current, entry_draft.params):
+                with builder.blame(SourceRecord("PricebookEntry", str(entry["Id"]))):
+                    return plan_pricebook_price(builder, entry_view, product, entry_draft, context)
             # The entry's Stripe price is out of date: replacing it (P7) is the entry's own
             # sync's job, which follows every change of a synced entry in order. An order's
             # read of the entry may be older than that price (a chaos run: an order read
@@ -429,11 +428,13 @@ def _check_lines(phase: _Phase) -> None:
 
 
 def _existing_schedule(order: Mapping[str, Any], context: PlanningContext) -> str | None:
-    known = context.known.schedules.get(str(order["Id"]))
+    """The order's schedule: found in Stripe, else the one its Stripe_ID__c names (K2)."""
+    order_id = str(order["Id"])
+    context.known.check_not_missing("Order", order_id, "subscription schedule")
+    known = context.known.schedules.get(order_id)
     if known:
         return known
-    value = order.get("Stripe_ID__c")
-    return value if isinstance(value, str) and value.startswith("sub_sched_") else None
+    return stripe_id_on(order, "subscription_schedule")
 
 
 def _plan_schedule(

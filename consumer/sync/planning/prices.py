@@ -27,6 +27,7 @@ from consumer.sync.planning.identity import (
     meter_event_name,
     price_lookup_key,
     record_metadata,
+    stripe_id_on,
 )
 from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
 from consumer.sync.planning.tiers import (
@@ -249,10 +250,20 @@ def known_price(record: Mapping[str, Any], checked: Mapping[str, KnownPrice]) ->
     known = checked.get(str(record["Id"]))
     if known is not None:
         return known
-    value = record.get("Stripe_ID__c")
-    if isinstance(value, str) and value.startswith("price_"):
-        return KnownPrice(value)
-    return None
+    value = stripe_id_on(record, "price")
+    return KnownPrice(value) if value is not None else None
+
+
+def is_current(known: KnownPrice, draft: Mapping[str, Any]) -> bool:
+    """Whether a known price still stands for ``draft``: same signature, not archived.
+
+    Without the known price's parameters the id is trusted: the caller fetches them whenever
+    it can, and that is what lets a changed entry be noticed (P7). An archived one can only
+    be an adopted price (K2: lookup keys name active prices only), which a schedule cannot use.
+    """
+    if known.price is None:
+        return True
+    return known.price.get("active", True) is not False and signatures_match(known.price, draft)
 
 
 def plan_pricebook_price(
@@ -263,12 +274,11 @@ def plan_pricebook_price(
     context: PlanningContext,
 ) -> PriceRef:
     """Use the entry's Stripe price if current, else create it (P7: replacing a stale one)."""
-    known = known_price(entry, context.known.prices)
-    # Without the known price's parameters we trust the id: the caller fetches them whenever
-    # it can, and that is what lets a changed entry be noticed (P7).
-    if known is not None and (known.price is None or signatures_match(known.price, draft.params)):
-        return known.id
     entry_id = str(entry["Id"])
+    context.known.check_not_missing("PricebookEntry", entry_id, "price")
+    known = known_price(entry, context.known.prices)
+    if known is not None and is_current(known, draft.params):
+        return known.id
     record = SourceRecord("PricebookEntry", entry_id)
     params = dict(draft.params)
     _attach_meter(builder, params, product, context)
@@ -290,7 +300,7 @@ def plan_pricebook_price(
         writeback=(WriteBack(record, "Stripe_ID__c"),),
         key_params=key_params,
     )
-    if known is not None:
+    if known is not None and (known.price is None or known.price.get("active", True)):
         builder.add(
             f"price_archive:pbe:{entry_id}",
             "price.update",

@@ -14,7 +14,7 @@ from consumer.sync.mapping.evaluate import apply_mapping
 from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
-from consumer.sync.planning.identity import product_id, record_metadata
+from consumer.sync.planning.identity import product_id, record_metadata, stripe_id_on
 from consumer.sync.planning.plan import SourceRecord, WriteBack
 
 
@@ -23,12 +23,14 @@ def product_operation_id(product2_id: str) -> str:
 
 
 def existing_product_id(product: Mapping[str, Any], context: PlanningContext) -> str | None:
+    """The product this Product2 already has: checked in Stripe, else its Stripe_ID__c when
+    that names a product (adopted, K2); one Stripe no longer has is an error."""
     product2_id = str(product["Id"])
+    context.known.check_not_missing("Product2", product2_id, "product")
     known = context.known.products.get(product2_id)
     if known:
         return known
-    value = product.get("Stripe_ID__c")
-    return value if isinstance(value, str) and value else None
+    return stripe_id_on(product, "product")
 
 
 def stripe_product_id(product: Mapping[str, Any], context: PlanningContext) -> str:
