@@ -65,6 +65,8 @@ BILLING_TYPES = ("Advance", "Arrears")
 CHARGE_TYPES = ("One-Time", "Recurring", "Usage")
 SUBSCRIPTION_PRICING = ("Fixed Price", "Percent Of Total")
 SUBSCRIPTION_TYPES = ("Renewable", "One-time", "Evergreen")
+# A price dimension's (and an MDQ line's) segment type (rule A6).
+DIMENSION_TYPES = ("Year", "Quarter", "Month", "Custom", "One-time")
 PAYMENT_TERMS = ("Due on receipt", "Net 15", "Net 30", "Net 45", "Net 60", "Net 90")
 
 
@@ -237,6 +239,26 @@ def stripe_fields(*, link: bool = True) -> list[FieldDef]:
     return out
 
 
+def coupon_fields() -> list[FieldDef]:
+    """A Stripe coupon's terms as the connector package stores them (rule A5)."""
+    return [
+        text("Name__c", 40, custom=True),
+        typed("Amount_Off__c", "double", custom=True),
+        typed("Percent_Off__c", "double", custom=True),
+        pick(
+            "Duration__c",
+            ("once", "repeating", "forever"),
+            restricted_picklist=True,
+            nillable=False,
+            default="once",
+            custom=True,
+        ),
+        typed("Duration_In_Months__c", "double", custom=True),
+        typed("Max_Redemptions__c", "double", custom=True),
+        currency_code(),
+    ]
+
+
 def order_billing_fields() -> list[FieldDef]:
     """The Order's billing state from Stripe (rule B1; the default reverse_mappings)."""
     return [
@@ -361,6 +383,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
             pick("SBQQ__SubscriptionPricing__c", SUBSCRIPTION_PRICING, custom=True),
             typed("SBQQ__SubscriptionTerm__c", "double", custom=True),
             pick("SBQQ__SubscriptionType__c", SUBSCRIPTION_TYPES, custom=True),
+            typed("SBQQ__PriceEditable__c", "boolean", default=False, custom=True),
             pick(
                 "SBQQ__PricingMethod__c", ("List", "Cost", "Block", "Percent Of Total"), custom=True
             ),
@@ -638,6 +661,8 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
             ),
             ref("SBQQ__Quote__c", "SBQQ__Quote__c", "SBQQ__Quote__r", None, custom=True),
             typed("SBQQ__RenewalTerm__c", "double", custom=True),
+            typed("SBQQ__RenewalQuoted__c", "boolean", default=False, custom=True),
+            typed("SBQQ__RenewalForecast__c", "boolean", default=False, custom=True),
             _owner(),
             currency_code(),
         ],
@@ -662,6 +687,8 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
             ),
             readonly(typed("ActivatedDate", "datetime")),
             readonly(ref("ActivatedById", "User", "ActivatedBy", None)),
+            # Roll-up of the lines' TotalPrice (kept by the store).
+            readonly(typed("TotalAmount", "currency")),
             typed("EffectiveDate", "date", nillable=False),
             typed("EndDate", "date"),
             pick("Type", ("New", "Amendment", "Renewal")),
@@ -743,6 +770,17 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
             typed("SBQQ__SegmentIndex__c", "double", custom=True),
             text("SBQQ__SegmentKey__c", custom=True),
             text("SBQQ__SegmentLabel__c", custom=True),
+            typed("SBQQ__DefaultSubscriptionTerm__c", "double", custom=True),
+            typed("SBQQ__QuotedListPrice__c", "currency", custom=True),
+            typed("SBQQ__UnproratedNetPrice__c", "currency", custom=True),
+            ref(
+                "SBQQ__PriceDimension__c",
+                "SBQQ__Dimension__c",
+                "SBQQ__PriceDimension__r",
+                None,
+                custom=True,
+            ),
+            pick("SBQQ__DimensionType__c", DIMENSION_TYPES, custom=True),
             typed("Skip_Line_Item__c", "boolean", default=False, custom=True),
             readonly(pick("CurrencyIsoCode", CURRENCIES, restricted_picklist=True, default="USD")),
             *stripe_fields(link=False),
@@ -807,6 +845,105 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
             ),
             typed("SBQQ__Price__c", "currency", custom=True),
             currency_code(),
+        ],
+    ),
+    (
+        # CPQ price dimensions: a product's per-segment prices, the source of MDQ lines (A6).
+        "SBQQ__Dimension__c",
+        "a0D",
+        True,
+        [
+            text("Name", 80),
+            ref(
+                "SBQQ__Product__c",
+                "Product2",
+                "SBQQ__Product__r",
+                "SBQQ__Dimensions__r",
+                cascade_delete=True,
+                nillable=False,
+                custom=True,
+            ),
+            pick("SBQQ__Type__c", DIMENSION_TYPES, restricted_picklist=True, custom=True),
+            typed("SBQQ__UnitPrice__c", "currency", custom=True),
+            typed("SBQQ__PriceEditable__c", "boolean", default=False, custom=True),
+            currency_code(),
+        ],
+    ),
+    # The Stripe connector package's coupons (A5): a coupon on a quote or quote line, copied
+    # to an Order_Stripe_Coupon__c (on the order or one of its lines) when the order activates.
+    (
+        "Quote_Stripe_Coupon__c",
+        "a0C",
+        True,
+        [
+            readonly(text("Name", 80)),
+            *coupon_fields(),
+            typed("Stripe_Dashboard_Link__c", "url", custom=True),
+        ],
+    ),
+    (
+        "Quote_Stripe_Coupon_Association__c",
+        "a0A",
+        True,
+        [
+            readonly(text("Name", 80)),
+            ref(
+                "Quote__c",
+                "SBQQ__Quote__c",
+                "Quote__r",
+                "Quote_In_Association__r",
+                cascade_delete=True,
+                nillable=False,
+                custom=True,
+            ),
+            ref(
+                "Quote_Stripe_Coupon__c",
+                "Quote_Stripe_Coupon__c",
+                "Quote_Stripe_Coupon__r",
+                "Stripe_Coupon_In_Quote_Association__r",
+                cascade_delete=True,
+                nillable=False,
+                custom=True,
+            ),
+        ],
+    ),
+    (
+        "Quote_Line_Stripe_Coupon_Association__c",
+        "a0B",
+        True,
+        [
+            readonly(text("Name", 80)),
+            ref(
+                "Quote_Line__c",
+                "SBQQ__QuoteLine__c",
+                "Quote_Line__r",
+                "Quote_Line_In_Association__r",
+                cascade_delete=True,
+                nillable=False,
+                custom=True,
+            ),
+            ref(
+                "Quote_Stripe_Coupon__c",
+                "Quote_Stripe_Coupon__c",
+                "Quote_Stripe_Coupon__r",
+                "Stripe_Coupon_In_Quote_Line_Association__r",
+                cascade_delete=True,
+                nillable=False,
+                custom=True,
+            ),
+        ],
+    ),
+    (
+        "Order_Stripe_Coupon__c",
+        "a0O",
+        True,
+        [
+            readonly(text("Name", 80)),
+            *coupon_fields(),
+            ref("Order__c", "Order", "Order__r", "Order_Lookup__r", custom=True),
+            ref("Order_Item__c", "OrderItem", "Order_Item__r", "Order_Item_Lookup__r", custom=True),
+            text("Quote_Stripe_Coupon_Id__c", 18, custom=True),
+            *stripe_fields(),
         ],
     ),
     (

@@ -519,10 +519,27 @@ class OrgStore:
                     rec["CurrencyIsoCode"] = order.get("CurrencyIsoCode")
             if rec.get("Quantity") is not None and rec.get("UnitPrice") is not None:
                 rec["TotalPrice"] = round(rec["Quantity"] * rec["UnitPrice"], 2)
+            self._roll_up_total(rec, tx)
+        if obj.name == "Order" and old is None and rec.get("TotalAmount") is None:
+            rec["TotalAmount"] = 0.0  # no lines yet
         activating = rec.get("Status") == "Activated" and (old or {}).get("Status") != "Activated"
         if obj.name == "Order" and activating:
             rec["ActivatedDate"] = rec["LastModifiedDate"]
             rec["ActivatedById"] = tx.user_id
+
+    def _roll_up_total(self, item: Record, tx: Transaction, *, removed: bool = False) -> None:
+        """Order.TotalAmount: the sum of its lines' TotalPrice, kept as Salesforce keeps a
+        roll-up (no change event of its own, as for other system-computed fields here)."""
+        order = self._records["Order"].get(item.get("OrderId") or "")
+        if order is None:
+            return
+        lines = {r["Id"]: r for r in self.children("OrderItem", "OrderId", order["Id"])}
+        if removed:
+            lines.pop(item["Id"], None)
+        elif item.get("Id"):
+            lines[item["Id"]] = item
+        total = round(sum(float(r.get("TotalPrice") or 0) for r in lines.values()), 2)
+        self._put("Order", order["Id"], {**order, "TotalAmount": total}, tx)
 
     def _check(self, obj: ObjectDef, rec: Record, old: Record | None) -> None:
         missing = [f.name for f in obj.stored_fields if not f.nillable and rec.get(f.name) is None]
@@ -587,6 +604,8 @@ class OrgStore:
                     f"Your attempt to delete {obj.name} {rec['Id']} could not be completed "
                     f"because it is associated with the following {rel}: {dependents[0]['Id']}",
                 )
+        if obj.name == "OrderItem":
+            self._roll_up_total(rec, tx, removed=True)
         now = self.now()
         gone = {**rec, "IsDeleted": True, "LastModifiedDate": now, "SystemModstamp": now}
         self._put(obj.name, rec["Id"], None, tx)
