@@ -9,16 +9,19 @@ Stripe no longer has is an error naming it, on that product's Sync Record.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 import stripe
+from typer.testing import CliRunner
 
 from consumer.sync.planning.schedule_dates import add_months, start_epoch
+from cpqsync.cli.app import app
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.models import SyncStatus
-from tests.sync.stack import Stack, roots_reported
+from tests.sync.stack import Stack, org_settings, roots_reported
 
 pytestmark = pytest.mark.integration
 
@@ -196,3 +199,47 @@ def test_an_org_migrating_from_the_reference_connector_keeps_its_stripe_objects(
     )
     assert failed.message.startswith(f"Stripe Error: No such product: '{deleted}'. Product2 ")
     assert not [c for c in emulator.objects("customer") if c["name"] == "Umbrella Analytics Ltd"]
+
+
+def test_a_dry_run_of_a_migrated_order_shows_updates_only(
+    org: OrgSimulator, emulator: StripeEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/migrating.md: ``cpqsync plan ORDER --lookup`` before the first live sync."""
+    client = stripe.StripeClient(
+        api_key=emulator.api_key, base_addresses={"api": emulator.api_base}
+    )
+    ids = _reference_objects(org, client)
+    refs = org.dataset.refs
+    for ref, object_type in (("acme", "Account"), ("order_acme", "Order")):
+        org.update(object_type, refs[ref], {"Stripe_ID__c": ids[ref]})
+    for ref in ("platform", "support", "onboarding"):
+        org.update("Product2", refs[ref], {"Stripe_ID__c": ids[ref]})
+    for ref in ("platform_usd", "support_usd", "onboarding_usd"):
+        org.update("PricebookEntry", refs[ref], {"Stripe_ID__c": ids[ref]})
+    org.activate_order(refs["order_acme"])
+    sf = org_settings(org)
+    monkeypatch.delenv("CPQSYNC_CONFIG", raising=False)
+    for name, value in {
+        "SALESFORCE__LOGIN_URL": sf.login_url,
+        "SALESFORCE__AUTH_FLOW": "jwt_bearer",
+        "SALESFORCE__CLIENT_ID": str(sf.client_id),
+        "SALESFORCE__USERNAME": str(sf.username),
+        "SALESFORCE__PRIVATE_KEY_FILE": str(sf.private_key_file),
+        "SALESFORCE__CA_BUNDLE": str(sf.ca_bundle),
+        "STRIPE__API_KEY": emulator.api_key,
+        "STRIPE__API_BASE": emulator.api_base,
+    }.items():
+        monkeypatch.setenv(f"CPQSYNC_{name}", value)
+    requests_before = len(emulator.request_log())
+
+    result = CliRunner().invoke(app, ["plan", refs["order_acme"], "--lookup", "--json"])
+
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    kinds = [op["kind"] for op in plan["operations"]]
+    assert not [k for k in kinds if k.endswith(".create")], kinds
+    assert "subscription_schedule.update" in kinds and "customer.update" in kinds
+    [update] = [op for op in plan["operations"] if op["kind"] == "subscription_schedule.update"]
+    assert update["target"] == ids["order_acme"]
+    # Read-only: the lookups only asked.
+    assert {e.method for e in emulator.request_log()[requests_before:]} == {"GET"}
