@@ -64,6 +64,8 @@ BILLING_FREQUENCIES = ("Monthly", "Quarterly", "Semiannual", "Annual", "Invoice 
 BILLING_TYPES = ("Advance", "Arrears")
 CHARGE_TYPES = ("One-Time", "Recurring", "Usage")
 SUBSCRIPTION_PRICING = ("Fixed Price", "Percent Of Total")
+# How CPQ created an amendment's or renewal's order product.
+CONTRACT_ACTIONS = ("New", "Quantity Increase", "Quantity Decrease", "Product Swap", "Renew")
 SUBSCRIPTION_TYPES = ("Renewable", "One-time", "Evergreen")
 PAYMENT_TERMS = ("Due on receipt", "Net 15", "Net 30", "Net 45", "Net 60", "Net 90")
 
@@ -703,6 +705,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
             typed("SBQQ__SubscriptionTerm__c", "double", custom=True),
             typed("SBQQ__ProrateMultiplier__c", "double", custom=True),
             typed("SBQQ__OrderedQuantity__c", "double", custom=True),
+            pick("SBQQ__ContractAction__c", CONTRACT_ACTIONS, custom=True),
             typed("SBQQ__Activated__c", "boolean", default=False, custom=True),
             typed("SBQQ__Contracted__c", "boolean", default=False, custom=True),
             typed("SBQQ__SegmentIndex__c", "double", custom=True),
