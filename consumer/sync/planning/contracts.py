@@ -42,7 +42,7 @@ from consumer.sync.planning.amounts import minor_unit_exponent
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownPhase, KnownSchedule, PlanningContext
 from consumer.sync.planning.customers import plan_customer
-from consumer.sync.planning.identity import metadata_key, record_metadata
+from consumer.sync.planning.identity import record_metadata
 from consumer.sync.planning.orders import (
     SCHEDULE_OPERATION,
     PhaseDraft,
@@ -70,6 +70,7 @@ NOW = "now"
 CANCEL_OPERATION = "subscription_schedule_cancel"
 AMEND_OPERATION = "subscription_schedule_amend"
 _DAY = 86_400
+_JUST = 5  # seconds: how recently a phase may have started and still be joined by a "now"
 _QUANTUM = Decimal(1).scaleb(-12)
 COTERMINATE = "Order amendments must coterminate with the initial order."
 FILTERED_AMENDMENTS = (
@@ -304,8 +305,18 @@ def _plan_contract(
         record,
         target=schedule_id,
         writeback=writebacks if known is not None else (),
+        key_params=_keyed_by_minute(update, context),
     )
     return timeline.prices
+
+
+def _keyed_by_minute(update: dict[str, Any], context: PlanningContext) -> dict[str, Any] | None:
+    """An update ending a phase ``now`` means another instant each time it is sent: keyed by
+    the minute it was planned, so Stripe's stored answer (a refusal that depended on the moment
+    included) is not replayed to it forever, while retries within the minute still share it."""
+    if not any(phase.get("end_date") == NOW for phase in update["phases"]):
+        return None
+    return {**update, "planned_minute": context.now_epoch // 60}
 
 
 def _check_amendment(
@@ -380,6 +391,16 @@ def _starts(
         for phase in (known.phases[1:] if known is not None else ())
         if phase.order_id
     }
+    # A phase Stripe started in the last seconds cannot end "now" (a phase must end after it
+    # starts, in whole seconds): an amendment starting now joins it instead.
+    just_started = next(
+        (
+            phase.start_date
+            for phase in (known.phases if known is not None else ())
+            if context.now_epoch - _JUST <= phase.start_date <= context.now_epoch < phase.end_date
+        ),
+        None,
+    )
     out: list[int | str] = []
     for index, amendment in enumerate(amendments):
         order_id = str(amendment["Id"])
@@ -396,6 +417,8 @@ def _starts(
             for later in amendments[index + 1 :]
             if held.get(str(later["Id"]), context.now_epoch + 1) <= context.now_epoch
         ]
+        if not joined and just_started is not None:
+            joined = [just_started]
         out.append(min(joined) if joined else NOW)
     return out
 
@@ -540,10 +563,11 @@ class _Timeline:
         period_start, period_end = _billing_period(self.start, months, day)
         if day == period_start:
             return None
+        if held is not None and held.start_date <= self.context.now_epoch:
+            # The phase has started: Stripe billed its add_invoice_items then. They are neither
+            # needed again nor sendable (an inline price is inactive once made).
+            return None
         metadata = record_metadata("order_item", line_id, self.context)
-        kept = _held_invoice_item(held, line_id, self.context)
-        if kept is not None:
-            return {"price": kept, "quantity": quantity, "metadata": metadata}
         share = Decimal(period_end - day) / Decimal(period_end - period_start)
         amount = (to_decimal(per_period) * share).quantize(_QUANTUM, ROUND_HALF_UP)
         return {
@@ -599,21 +623,6 @@ def _held_phase(known: KnownSchedule | None, order_id: str) -> KnownPhase | None
     if known is None:
         return None
     return next((p for p in known.phases[1:] if p.order_id == order_id), None)
-
-
-def _held_invoice_item(
-    held: KnownPhase | None, line_id: str, context: PlanningContext
-) -> str | None:
-    """The price Stripe made for a proration item it already holds (so a replay converges)."""
-    if held is None:
-        return None
-    key = metadata_key("salesforce_order_item_id", sandbox=context.sandbox)
-    for item in held.params.get("add_invoice_items") or ():
-        metadata = item.get("metadata") if isinstance(item, Mapping) else None
-        if isinstance(metadata, Mapping) and metadata.get(key) == line_id:
-            price = item.get("price")
-            return str(price) if price else None
-    return None
 
 
 def _phases(
