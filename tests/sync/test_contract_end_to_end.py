@@ -13,13 +13,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 
 from consumer.writeback import WritebackService
+from cpqsync.kafka.clients import producer_config
 from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.dataset import STANDARD_PRICEBOOK_REF
 from cpqsync_sandbox.org.simulator import OrgSimulator
+from schemas.models import SyncStatus
+from tests.bridge.kafka_read import read_topic
 from tests.sync.stack import FAST_GROUP, Stack
+from tests.sync.stripe_state import snapshot
 from tests.writeback.support import wait_until
 
 pytestmark = pytest.mark.integration
@@ -208,3 +213,32 @@ def test_initial_order_and_amendment_activated_together_end_with_one_schedule(
     _written(org, initial, schedule["id"])
     _written(org, upsell, schedule["id"])
     assert [s["id"] for s in stack.stripe.objects("subscription_schedule")] == [schedule["id"]]
+    before = snapshot(stack.stripe)
+
+    # Every order event delivered again, newest first (the amendment's before the initial
+    # order's), then the whole topic replayed by a new group: the schedule stays as it is.
+    def synced(rounds: int) -> bool:
+        done = [
+            r
+            for r in stack.results()
+            if r.primary_record_id in (initial, upsell)
+            and r.secondary_record_id is None
+            and r.status is SyncStatus.SUCCESS
+        ]
+        return len(done) >= rounds
+
+    seen = len([r for r in stack.results() if r.status is SyncStatus.SUCCESS])
+    order_topic = stack.topics.object_topic("Order")
+    producer = Producer(producer_config(stack.settings.kafka, stack.kafka))
+    for message in reversed(read_topic(stack.kafka, order_topic)):
+        producer.produce(
+            order_topic, message.value, message.key, headers=list(message.headers.items())
+        )
+    assert producer.flush(10) == 0
+    wait_until(lambda: synced(4), 90, "both orders synced again")
+    assert snapshot(stack.stripe) == before
+    stack.stop_sync(stack._syncs[0])
+    stack.start_sync(group=f"{stack.settings.kafka.topic_prefix}-replay")
+    wait_until(lambda: synced(6), 90, "both orders replayed")
+    assert snapshot(stack.stripe) == before
+    assert len([r for r in stack.results() if r.status is SyncStatus.SUCCESS]) > seen
