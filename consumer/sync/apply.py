@@ -59,11 +59,14 @@ _CALLS: dict[str, _Call] = {
     "subscription_schedule.update": lambda c, t, p, o: c.v1.subscription_schedules.update(
         t, cast(Any, p), o
     ),
+    "subscription_schedule.cancel": lambda c, t, p, o: c.v1.subscription_schedules.cancel(
+        t, cast(Any, p), o
+    ),
     "invoiceitem.create": lambda c, t, p, o: c.v1.invoice_items.create(cast(Any, p), o),
     "invoice.create": lambda c, t, p, o: c.v1.invoices.create(cast(Any, p), o),
     "invoice.finalize": lambda c, t, p, o: c.v1.invoices.finalize_invoice(t, cast(Any, p), o),
 }
-_TARGETED = frozenset(k for k in _CALLS if k.endswith((".update", ".finalize")))
+_TARGETED = frozenset(k for k in _CALLS if k.endswith((".update", ".finalize", ".cancel")))
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,11 @@ def contained(wanted: Any, current: Any) -> bool:
     return _same_scalar(wanted, current)
 
 
+# How Stripe should treat a change (a schedule update's top-level proration_behavior, A1), not
+# state: no object shows it, so it says nothing about whether the update changes anything.
+_DIRECTIVES = frozenset({"proration_behavior"})
+
+
 def _compared(op: Operation) -> Mapping[str, Any]:
     """What of an update must already be in Stripe for it to change nothing.
 
@@ -58,11 +63,12 @@ def _compared(op: Operation) -> Mapping[str, Any]:
     refreshing the token for it cost a customer write per account after every writeback, and
     on every replay. The token may trail the account (a stale writer is still refused: it
     would bring other values)."""
-    metadata = op.params.get("metadata")
+    params = {k: v for k, v in op.params.items() if k not in _DIRECTIVES}
+    metadata = params.get("metadata")
     if not isinstance(metadata, Mapping) or not metadata.keys() & set(VERSION_KEYS):
-        return op.params
+        return params
     return {
-        **op.params,
+        **params,
         "metadata": {k: v for k, v in metadata.items() if k not in VERSION_KEYS},
     }
 

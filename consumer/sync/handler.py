@@ -32,6 +32,7 @@ from consumer.engine import (
     RetryableError,
 )
 from consumer.sync.apply import ApplyOutcome, PlanApplier
+from consumer.sync.contract_sync import ContractSync
 from consumer.sync.convergence import without_unchanged_updates
 from consumer.sync.failures import StaleView, origin_message
 from consumer.sync.hydration import Hydrator
@@ -118,6 +119,7 @@ class SyncHandler(BatchHandler[SyncInput]):
         self._clock = clock
         self._sandbox = settings.salesforce.is_sandbox
         self._locks = RootLocks()
+        self._contracts = ContractSync(hydrator, lookup, sandbox=self._sandbox)
         self._side_by_side = SideBySide(root_parallelism, "cpqsync-root")
 
     # --- the engine's contract -----------------------------------------------------------
@@ -296,8 +298,32 @@ class SyncHandler(BatchHandler[SyncInput]):
             # or through a filter that selects them.
             self._metrics.unreported.labels("not_synced_yet").inc()
             return
-        record = view.completed(root.object_type, record)
-        plan = PLANNERS[root.object_type](record, context=self._context(view, manual, live))
+        with self._contracts.holding(record):
+            if root.object_type == "Order":
+                contract = self._contracts.plan(
+                    record,
+                    partial(self._context, manual=manual, live=live),
+                    deep=item.attempt.attempt > 1,
+                )
+                if contract is not None:
+                    self._finish(
+                        root, record, item, contract.view, contract.plan, contract.existing
+                    )
+                    return
+            record = view.completed(root.object_type, record)
+            plan = PLANNERS[root.object_type](record, context=self._context(view, manual, live))
+            self._finish(root, record, item, view, plan, existing)
+
+    def _finish(
+        self,
+        root: RecordRef,
+        record: Mapping[str, Any],
+        item: _RootWork,
+        view: StripeView,
+        plan: Plan,
+        existing: tuple[str, str] | None,
+    ) -> None:
+        """Apply ``plan`` (less what Stripe already holds) and report what it did."""
         plan = without_unchanged_updates(plan, view.current)
         if plan.status != "ready":
             if existing is not None and any(s.rule == "O3" for s in plan.skips):

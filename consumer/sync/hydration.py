@@ -91,11 +91,17 @@ class Hydrator:
         )
         return entries
 
-    def _orders(self, ids: list[str]) -> list[Record]:
+    def contract_orders(self, contract_id: str) -> list[Record]:
+        """Every order of a contract (its initial order and amendments), hydrated, read now."""
+        return self._orders([contract_id], id_field="ContractId")
+
+    def _orders(self, ids: list[str], *, id_field: str = "Id") -> list[Record]:
         line_fields = [*self._fields["OrderItem"], "OrderId"]
         # Names from the planner's field table, no values: nothing here comes from a record.
         lines_query = f"(SELECT {select_list(['Id', *line_fields])} FROM {_LINES})"  # noqa: S608
-        orders = self._reader.by_ids("Order", [*self._fields["Order"], lines_query], ids)
+        orders = self._reader.by_ids(
+            "Order", [*self._fields["Order"], lines_query], ids, id_field=id_field
+        )
         items: list[Record] = []
         paged: list[str] = []
         for order in orders:

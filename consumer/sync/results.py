@@ -104,7 +104,10 @@ class ResultBuilder:
         root = outcome.plan.root
         by_record: dict[SourceRecord, list[Applied]] = {}
         for applied in outcome.applied:
-            by_record.setdefault(applied.operation.source, []).append(applied)
+            # A contract's schedule names every order of the contract (A1): each is synced.
+            named = (w.record for w in applied.operation.writeback if w.field == "Stripe_ID__c")
+            for record in dict.fromkeys((applied.operation.source, *named)):
+                by_record.setdefault(record, []).append(applied)
         failed_record = outcome.failed.source if outcome.failed is not None else None
         out: list[SyncResult] = []
         for record, ops in by_record.items():

@@ -1,16 +1,34 @@
-"""What CPQ's buttons do, as store operations: contract an order, amend a contract.
+"""What CPQ does to contracts, as store operations: contract an order, amend or cancel a contract.
 
-Tests of amendments (spec A1/A2) need orders shaped the way CPQ creates them: a Contract
-pointing at the original order, an amendment Opportunity naming the contract, an Amendment quote
-whose master contract is it, and a new Draft order of type Amendment whose lines carry the
-quantity change (negative to reduce).
+The shapes are CPQ's (spec A1/A2):
+- **Contracting.** Checking ``Order.SBQQ__Contracted__c`` on an activated order (over REST, like
+  any field) makes CPQ's trigger create an activated Contract with ``SBQQ__Order__c`` /
+  ``SBQQ__Quote__c`` / ``SBQQ__Opportunity__c``, ``StartDate`` (the quote's start),
+  ``ContractTerm`` (its term in months) and ``EndDate`` (start + term months - 1 day, as
+  Salesforce computes it). CPQ does this asynchronously; here it commits with the checkbox, in
+  the same transaction, so the change events arrive together.
+- **Amending.** An amendment is a new Opportunity (``Type = Amendment``,
+  ``SBQQ__AmendedContract__c``), a primary quote of ``SBQQ__Type__c = Amendment`` whose
+  ``SBQQ__MasterContract__c`` is the contract, starting on the amendment date and ending on the
+  contract's end date (co-terminating), and a Draft order of ``Type = Amendment`` whose lines carry
+  the quantity CHANGE (+2, -1; never the new total). A line changing an existing subscription
+  names the order product that first sold it in ``SBQQ__RevisedOrderProduct__c``; a new product
+  has none. ``UnitPrice`` is prorated to the rest of the term (``SBQQ__ProrateMultiplier__c`` =
+  remaining months / contract term), as CPQ prices amendment lines. Activating the order is a
+  plain ``Status = Activated`` update, so it goes through REST like any activation.
+- **Cancelling.** An amendment taking every line still live to zero from its start date.
+
+CPQ's amendment API (the ``SBQQ.ContractManipulationAPI.ContractAmender`` service router) is
+not served over REST: tests and the demo amend through :func:`amend_contract` and then activate
+over REST.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 from cpqsync_sandbox.org.errors import OrgError
 from cpqsync_sandbox.org.store import OrgStore
@@ -18,56 +36,114 @@ from cpqsync_sandbox.org.store import OrgStore
 
 @dataclass(frozen=True)
 class AmendmentLine:
-    pricebook_entry_id: str
+    """One line of an amendment: a quantity change on an existing subscription (``revises``
+    = the order product that first sold it), or a new product (``pricebook_entry_id``)."""
+
     quantity_change: float
-    unit_price: float
+    revises: str | None = None
+    pricebook_entry_id: str | None = None
+    # The price for a full term; CPQ prorates it to the rest of the contract. A revised line
+    # keeps its subscription's price (CPQ does not reprice existing lines on an amendment).
+    unit_price: float | None = None
     billing_frequency: str | None = "Monthly"
     billing_type: str | None = "Advance"
 
 
+def install(store: OrgStore) -> None:
+    """CPQ's managed-package triggers on the store (contracting an order)."""
+    store.add_trigger("Order", _contract_when_checked)
+
+
+def _contract_when_checked(
+    store: OrgStore, order: Mapping[str, Any], old: Mapping[str, Any] | None
+) -> None:
+    if not order.get("SBQQ__Contracted__c") or (old or {}).get("SBQQ__Contracted__c"):
+        return
+    if order.get("Type") == "Amendment":
+        return  # an amendment's changes fold into the contract it amends: no new contract
+    if order["Status"] != "Activated":
+        raise OrgError(
+            "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+            "Only activated orders can be contracted",
+            ["SBQQ__Contracted__c"],
+        )
+    quote = (
+        store.get("SBQQ__Quote__c", order["SBQQ__Quote__c"]) if order.get("SBQQ__Quote__c") else {}
+    )
+    start = quote.get("SBQQ__StartDate__c") or order["EffectiveDate"]
+    term = int(quote.get("SBQQ__SubscriptionTerm__c") or 12)
+    contract = store.create(
+        "Contract",
+        {
+            "AccountId": order["AccountId"],
+            "StartDate": start,
+            "ContractTerm": term,
+            "EndDate": contract_end(start, term),
+            "SBQQ__Order__c": order["Id"],
+            "SBQQ__Quote__c": order.get("SBQQ__Quote__c"),
+            "SBQQ__Opportunity__c": order.get("OpportunityId"),
+            "CurrencyIsoCode": order.get("CurrencyIsoCode"),
+        },
+    )
+    store.update("Contract", contract, {"Status": "Activated"})
+    store.update("Order", order["Id"], {"ContractId": contract})
+
+
+def contract_end(start: date, term_months: int) -> date:
+    """Salesforce's Contract.EndDate: start + term months - 1 day (the last day covered)."""
+    month_index = start.month - 1 + term_months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    day = start.day
+    while True:
+        try:
+            return date(year, month, day) - timedelta(days=1)
+        except ValueError:
+            day -= 1  # Jan 31 + 1 month: the month's last day
+
+
 def contract_order(store: OrgStore, order_id: str) -> str:
-    """Create the Contract for an activated order (CPQ's "Contracted" checkbox); returns its id."""
-    with store.transaction():
-        order = store.get("Order", order_id)
-        if order["Status"] != "Activated":
-            raise OrgError(
-                "FIELD_INTEGRITY_EXCEPTION", "Only activated orders can be contracted", ["Status"]
-            )
-        quote = (
-            store.get("SBQQ__Quote__c", order["SBQQ__Quote__c"])
-            if order.get("SBQQ__Quote__c")
-            else {}
-        )
-        term = int(quote.get("SBQQ__SubscriptionTerm__c") or 12)
-        contract = store.create(
-            "Contract",
-            {
-                "AccountId": order["AccountId"],
-                "StartDate": quote.get("SBQQ__StartDate__c") or order["EffectiveDate"],
-                "ContractTerm": term,
-                "SBQQ__Order__c": order_id,
-                "SBQQ__Quote__c": order.get("SBQQ__Quote__c"),
-                "SBQQ__Opportunity__c": order.get("OpportunityId"),
-                "CurrencyIsoCode": order.get("CurrencyIsoCode"),
-            },
-        )
-        store.update("Contract", contract, {"Status": "Activated"})
-        store.update("Order", order_id, {"SBQQ__Contracted__c": True, "ContractId": contract})
-        return contract
+    """Check "Contracted" on an activated order; returns the Contract CPQ creates for it."""
+    store.update("Order", order_id, {"SBQQ__Contracted__c": True})
+    contract = store.get("Order", order_id).get("ContractId")
+    assert isinstance(contract, str)
+    return contract
+
+
+def live_quantities(store: OrgStore, contract_id: str) -> dict[str, float]:
+    """Each subscription's current quantity (original order product id -> quantity), adding
+    every activated amendment's changes; subscriptions at zero are left out."""
+    contract = store.get("Contract", contract_id)
+    totals: dict[str, float] = {}
+    for line in store.children("OrderItem", "OrderId", contract["SBQQ__Order__c"]):
+        totals[line["Id"]] = float(line["Quantity"])
+    for order in store.children("Order", "ContractId", contract_id):
+        if order.get("Type") != "Amendment" or order["Status"] != "Activated":
+            continue
+        for line in store.children("OrderItem", "OrderId", order["Id"]):
+            original = line.get("SBQQ__RevisedOrderProduct__c") or line["Id"]
+            totals[original] = totals.get(original, 0.0) + float(line["Quantity"])
+    return {line_id: quantity for line_id, quantity in totals.items() if quantity}
 
 
 def amend_contract(
     store: OrgStore, contract_id: str, start: date, lines: Sequence[AmendmentLine]
 ) -> str:
-    """Create a Draft amendment order on ``contract_id`` starting ``start``; returns its id."""
+    """Create the Draft amendment order on ``contract_id`` starting ``start``; returns its id."""
     with store.transaction():
         contract = store.get("Contract", contract_id)
+        if contract["Status"] != "Activated":
+            raise OrgError(
+                "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Only activated contracts can be amended"
+            )
         original = store.get("Order", contract["SBQQ__Order__c"])
         original_quote = store.get("SBQQ__Quote__c", original["SBQQ__Quote__c"])
+        term = int(contract["ContractTerm"])
+        end = contract["EndDate"]
+        prorate = _months_between(start, end + timedelta(days=1)) / term
         opportunity = store.create(
             "Opportunity",
             {
-                "Name": f"Amendment for contract {contract['ContractNumber']}",
+                "Name": f"Amendment for contract #{contract['ContractNumber']}",
                 "AccountId": contract["AccountId"],
                 "StageName": "Closed Won",
                 "CloseDate": start,
@@ -76,7 +152,6 @@ def amend_contract(
                 "CurrencyIsoCode": contract.get("CurrencyIsoCode"),
             },
         )
-        end = original_quote.get("SBQQ__EndDate__c")
         quote = store.create(
             "SBQQ__Quote__c",
             {
@@ -88,11 +163,12 @@ def amend_contract(
                 "SBQQ__Status__c": "Accepted",
                 "SBQQ__StartDate__c": start,
                 "SBQQ__EndDate__c": end,
-                "SBQQ__SubscriptionTerm__c": original_quote.get("SBQQ__SubscriptionTerm__c"),
+                "SBQQ__SubscriptionTerm__c": term,
                 "SBQQ__PaymentTerm__c": original_quote.get("SBQQ__PaymentTerm__c"),
                 "CurrencyIsoCode": contract.get("CurrencyIsoCode"),
             },
         )
+        store.update("Opportunity", opportunity, {"SBQQ__PrimaryQuote__c": quote})
         order = store.create(
             "Order",
             {
@@ -104,23 +180,75 @@ def amend_contract(
                 "SBQQ__Quote__c": quote,
                 "Status": "Draft",
                 "EffectiveDate": start,
+                "EndDate": end,
                 "Type": "Amendment",
                 "CurrencyIsoCode": contract.get("CurrencyIsoCode"),
             },
         )
         for line in lines:
-            store.create(
-                "OrderItem",
-                {
-                    "OrderId": order,
-                    "PricebookEntryId": line.pricebook_entry_id,
-                    "Quantity": line.quantity_change,
-                    "UnitPrice": line.unit_price,
-                    "ServiceDate": start,
-                    "SBQQ__ChargeType__c": "Recurring",
-                    "SBQQ__BillingFrequency__c": line.billing_frequency,
-                    "SBQQ__BillingType__c": line.billing_type,
-                    "SBQQ__SubscriptionPricing__c": "Fixed Price",
-                },
-            )
+            store.create("OrderItem", _amendment_line(store, order, line, start, end, prorate))
         return order
+
+
+def cancel_contract(store: OrgStore, contract_id: str, start: date) -> str:
+    """The Draft amendment order taking every live subscription of ``contract_id`` to zero."""
+    lines = [
+        AmendmentLine(quantity_change=-quantity, revises=line_id)
+        for line_id, quantity in sorted(live_quantities(store, contract_id).items())
+    ]
+    return amend_contract(store, contract_id, start, lines)
+
+
+def _amendment_line(
+    store: OrgStore, order: str, line: AmendmentLine, start: date, end: date, prorate: float
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "OrderId": order,
+        "Quantity": line.quantity_change,
+        "ServiceDate": start,
+        "EndDate": end,
+        "SBQQ__ProrateMultiplier__c": prorate,
+        "SBQQ__ChargeType__c": "Recurring",
+        "SBQQ__SubscriptionType__c": "Renewable",
+        "SBQQ__SubscriptionPricing__c": "Fixed Price",
+        "SBQQ__BillingFrequency__c": line.billing_frequency,
+        "SBQQ__BillingType__c": line.billing_type,
+    }
+    if line.revises is not None:
+        revised = store.get("OrderItem", line.revises)
+        full_price = (
+            line.unit_price
+            if line.unit_price is not None
+            else revised["UnitPrice"] / (revised.get("SBQQ__ProrateMultiplier__c") or 1.0)
+        )
+        values.update(
+            PricebookEntryId=revised["PricebookEntryId"],
+            SBQQ__RevisedOrderProduct__c=revised["Id"],
+            SBQQ__ContractAction__c=(
+                "Quantity Increase" if line.quantity_change > 0 else "Quantity Decrease"
+            ),
+            SBQQ__BillingFrequency__c=revised.get("SBQQ__BillingFrequency__c"),
+            SBQQ__BillingType__c=revised.get("SBQQ__BillingType__c"),
+            SBQQ__SubscriptionPricing__c=revised.get("SBQQ__SubscriptionPricing__c"),
+        )
+    else:
+        if line.pricebook_entry_id is None or line.unit_price is None:
+            raise OrgError(
+                "REQUIRED_FIELD_MISSING",
+                "Required fields are missing: [PricebookEntryId, UnitPrice]",
+                ["PricebookEntryId", "UnitPrice"],
+            )
+        full_price = line.unit_price
+        values.update(PricebookEntryId=line.pricebook_entry_id, SBQQ__ContractAction__c="New")
+    values["UnitPrice"] = round(full_price * prorate, 2)
+    return values
+
+
+def _months_between(start: date, end: date) -> float:
+    """Whole months plus the remaining days as a fraction of a 30-day month."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    days = end.day - start.day
+    if days < 0:
+        months -= 1
+        days += 30
+    return months + days / 30

@@ -64,6 +64,8 @@ BILLING_FREQUENCIES = ("Monthly", "Quarterly", "Semiannual", "Annual", "Invoice 
 BILLING_TYPES = ("Advance", "Arrears")
 CHARGE_TYPES = ("One-Time", "Recurring", "Usage")
 SUBSCRIPTION_PRICING = ("Fixed Price", "Percent Of Total")
+# How CPQ created an amendment's or renewal's order product.
+CONTRACT_ACTIONS = ("New", "Quantity Increase", "Quantity Decrease", "Product Swap", "Renew")
 SUBSCRIPTION_TYPES = ("Renewable", "One-time", "Evergreen")
 # A price dimension's (and an MDQ line's) segment type (rule A6).
 DIMENSION_TYPES = ("Year", "Quarter", "Month", "Custom", "One-time")
@@ -765,6 +767,7 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
             typed("SBQQ__SubscriptionTerm__c", "double", custom=True),
             typed("SBQQ__ProrateMultiplier__c", "double", custom=True),
             typed("SBQQ__OrderedQuantity__c", "double", custom=True),
+            pick("SBQQ__ContractAction__c", CONTRACT_ACTIONS, custom=True),
             typed("SBQQ__Activated__c", "boolean", default=False, custom=True),
             typed("SBQQ__Contracted__c", "boolean", default=False, custom=True),
             typed("SBQQ__SegmentIndex__c", "double", custom=True),

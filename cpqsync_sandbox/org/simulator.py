@@ -15,7 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cpqsync_sandbox.org.cpq_actions import AmendmentLine, amend_contract, contract_order
+from cpqsync_sandbox.org import cpq_actions
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.dataset import (
     STANDARD_PRICEBOOK_REF,
     LoadedDataset,
@@ -82,6 +83,7 @@ class OrgSimulator:
         self._certs = generate_server_certificates(self._workdir / "tls", _cert_hosts(host))
         self._jwt = generate_signing_key_pair(self._workdir / "jwt")
         self.store = OrgStore(org_id=self.org_id, user_id=self.user_id, username=username, ids=ids)
+        cpq_actions.install(self.store)
         credentials = OrgCredentials(
             org_id=self.org_id,
             user_id=self.user_id,
@@ -277,11 +279,15 @@ class OrgSimulator:
 
     def contract_order(self, order_id: str) -> str:
         """CPQ's "Contracted": a Contract for an activated order; returns the contract id."""
-        return contract_order(self.store, order_id)
+        return cpq_actions.contract_order(self.store, order_id)
 
     def amend_contract(self, contract_id: str, start: date, lines: Sequence[AmendmentLine]) -> str:
         """A Draft amendment order (with its opportunity and quote) on a contract."""
-        return amend_contract(self.store, contract_id, start, lines)
+        return cpq_actions.amend_contract(self.store, contract_id, start, lines)
+
+    def cancel_contract(self, contract_id: str, start: date) -> str:
+        """A Draft amendment order taking every live line of a contract to zero from ``start``."""
+        return cpq_actions.cancel_contract(self.store, contract_id, start)
 
     def add_validation_rule(
         self,

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 Record = dict[str, Any]
 # (new record, old record or None on create) -> True when the record violates the rule.
 ErrorCondition = Callable[[Mapping[str, Any], Mapping[str, Any] | None], bool]
+# (store, new record, old record or None on create): an installed package's after-save trigger,
+# run inside the DML's transaction, so what it writes commits (and publishes) with it.
+Trigger = Callable[["OrgStore", Mapping[str, Any], Mapping[str, Any] | None], None]
 
 _AUTO_NUMBERS = {
     "Order": ("OrderNumber", "{:08d}", 100),
@@ -127,6 +130,7 @@ class OrgStore:
         }
         self._listeners: list[ChangeListener] = []
         self._rules: list[ValidationRule] = []
+        self._triggers: dict[str, list[Trigger]] = {}
         self._tx: Transaction | None = None
         self._commit_number = 1_000_000
         self._auto_counters: dict[str, int] = {k: v[2] for k, v in _AUTO_NUMBERS.items()}
@@ -173,6 +177,12 @@ class OrgStore:
     def remove_validation_rule(self, rule: ValidationRule) -> None:
         with self._lock:
             self._rules.remove(rule)
+
+    def add_trigger(self, object_name: str, trigger: Trigger) -> None:
+        """Run ``trigger`` after every insert or update of ``object_name`` (a managed package's
+        after-save trigger, e.g. CPQ contracting an order)."""
+        with self._lock:
+            self._triggers.setdefault(self.object(object_name).name, []).append(trigger)
 
     # -- transactions ----------------------------------------------------------------------------
 
@@ -358,6 +368,7 @@ class OrgStore:
             tx.changes.append(
                 _PendingChange(obj.name, "CREATE", record_id, changed, nulled, dict(rec), None)
             )
+            self._fire(obj.name, rec, None)
             return record_id
 
     def update(
@@ -387,6 +398,7 @@ class OrgStore:
             tx.changes.append(
                 _PendingChange(obj.name, "UPDATE", old["Id"], changed, nulled, dict(rec), old)
             )
+            self._fire(obj.name, rec, old)
 
     def delete(self, object_name: str, record_id: str, *, user_id: str | None = None) -> None:
         """Move a record (and its master-detail children) to the recycle bin."""
@@ -456,6 +468,10 @@ class OrgStore:
         self.update("Order", order_id, {"Status": "Activated"}, user_id=user_id)
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _fire(self, object_name: str, rec: Record, old: Record | None) -> None:
+        for trigger in self._triggers.get(object_name, ()):
+            trigger(self, dict(rec), dict(old) if old is not None else None)
 
     def _live(self, obj: ObjectDef, record_id: str) -> Record:
         canonical = normalize_id(record_id)

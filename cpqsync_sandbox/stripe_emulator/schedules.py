@@ -338,7 +338,7 @@ def _editable(schedule: dict[str, Any], action: str) -> None:
     if schedule["status"] not in ("not_started", "active"):
         raise invalid(
             f"You cannot {action} a subscription schedule that is currently in the "
-            f"`{schedule['status']}` status.",
+            f"`{schedule['status']}` status. It must be in `not_started` or `active` status.",
         )
 
 
@@ -351,6 +351,41 @@ def _same_phase(old: dict[str, Any], new: dict[str, Any]) -> bool:
         )
 
     return key(old) == key(new)
+
+
+def _check_history(
+    old_phases: list[dict[str, Any]],
+    new_phases: list[dict[str, Any]],
+    given: list[dict[str, Any]],
+    now: int,
+) -> None:
+    """An active schedule's past is fixed: phases that have ended come back unchanged, the
+    current phase keeps its start, and no phase that has not ended may end in the past."""
+    for index, old in enumerate(old_phases):
+        if old["end_date"] <= now:
+            if index >= len(new_phases) or not _same_phase(old, new_phases[index]):
+                raise invalid(
+                    f"Phases that have ended must be sent back unchanged (phases[{index}]).",
+                    f"phases[{index}]",
+                )
+            continue
+        current = old["start_date"] <= now
+        if current and (
+            index >= len(new_phases) or new_phases[index]["start_date"] != old["start_date"]
+        ):
+            raise invalid(
+                "You can not modify the start date of the current phase.",
+                f"phases[{index}][start_date]",
+            )
+        break
+    for index, phase in enumerate(new_phases):
+        ended_before = index < len(old_phases) and old_phases[index]["end_date"] <= now
+        if not ended_before and phase["end_date"] < now and given[index].get("end_date") != "now":
+            raise invalid(
+                f"Invalid phases[{index}][end_date]: a phase that has not ended cannot end in "
+                "the past; send `now` to end it at once.",
+                f"phases[{index}][end_date]",
+            )
 
 
 def update(call: Call) -> dict[str, Any]:
@@ -366,18 +401,18 @@ def update(call: Call) -> dict[str, Any]:
         schedule["end_behavior"] = params["end_behavior"]
     schedule["metadata"] = merged(schedule["metadata"], params.get("metadata"))
     if "phases" in params:
-        first = params["phases"][0].get("start_date", schedule["phases"][0]["start_date"])
+        given = params["phases"]
+        if not given or "start_date" not in given[0]:
+            raise invalid(
+                "The subscription schedule update is missing at least one phase with a "
+                "`start_date` to anchor end dates to.",
+                "phases[0][start_date]",
+            )
+        first = given[0]["start_date"]
         start = now if first == "now" else first
-        phases = build_phases(store, params["phases"], start, schedule["default_settings"], now)
+        phases = build_phases(store, given, start, schedule["default_settings"], now)
         if schedule["status"] == "active":
-            for index, old in enumerate(schedule["phases"]):
-                if old["end_date"] <= now and (
-                    index >= len(phases) or not _same_phase(old, phases[index])
-                ):
-                    raise invalid(
-                        f"Phases that have ended must be sent back unchanged (phases[{index}]).",
-                        f"phases[{index}]",
-                    )
+            _check_history(schedule["phases"], phases, given, now)
         schedule["phases"] = phases
         _follow_phases(store, schedule, now)
     catch_up(store, schedule, now, call.base_url)

@@ -15,12 +15,16 @@ from typing import Any
 import yaml
 
 from consumer.sync.planning import (
+    ContractOrders,
     KnownCustomer,
+    KnownPhase,
     KnownPrice,
+    KnownSchedule,
     KnownStripeObjects,
     Plan,
     PlanningContext,
     plan_account,
+    plan_contract,
     plan_order,
     plan_pricebook_entry,
     plan_product,
@@ -135,6 +139,7 @@ def build_line(d: dict[str, Any], spec: dict[str, Any], n: int) -> dict[str, Any
 def build_record(scenario: dict[str, Any]) -> dict[str, Any]:
     d = defaults()
     kind = scenario.get("plan", "order")
+    kind = "order" if kind == "contract" else kind
     account = merge(d["account"], scenario.get("account") or {})
     if kind == "account":
         return account
@@ -175,11 +180,111 @@ def build_context(scenario: dict[str, Any], settings: Settings) -> PlanningConte
             meters=dict(known.get("meters") or {}),
             schedules=dict(known.get("schedules") or {}),
             missing=dict(known.get("missing") or {}),
+            contract_schedules={
+                k: _known_schedule(v) for k, v in (known.get("contract_schedules") or {}).items()
+            },
         ),
     )
+
+
+def _known_schedule(spec: dict[str, Any]) -> KnownSchedule:
+    return KnownSchedule(
+        id=spec["id"],
+        status=spec.get("status", "active"),
+        phases=tuple(KnownPhase(**phase) for phase in spec.get("phases") or ()),
+    )
+
+
+def amendment_line_id(k: int, j: int) -> str:
+    """Line ``j`` of amendment ``k`` (both from 1)."""
+    return _sfid("802", 100 * k + j)
+
+
+def amendment_order_id(k: int) -> str:
+    return _sfid("801", 1 + k)
+
+
+def _revised(value: Any) -> str:
+    """``revises: 2`` names the initial order's line 2; ``revises: "1.3"`` amendment 1's line 3."""
+    if isinstance(value, int):
+        return _sfid("802", value)
+    k, j = (int(part) for part in str(value).split("."))
+    return amendment_line_id(k, j)
+
+
+def _months_between(start: dt.date, end: dt.date) -> float:
+    months = (end.year - start.year) * 12 + end.month - start.month
+    days = end.day - start.day
+    if days < 0:
+        months, days = months - 1, days + 30
+    return months + days / 30
+
+
+def build_contract(scenario: dict[str, Any]) -> tuple[ContractOrders, str]:
+    """The contract's orders and the id of the one being synced.
+
+    Each amendment states ``start`` (and optionally ``end``, by default the contract's last day)
+    and its lines' quantity CHANGES. A line's ``UnitPrice`` is stated for the whole term, as on
+    the initial order; like CPQ, the record holds it prorated to the rest of the contract
+    (``SBQQ__ProrateMultiplier__c`` = remaining months / term).
+    """
+    d = defaults()
+    initial = build_record(scenario)
+    quote = initial["SBQQ__Quote__r"]
+    term = int(quote["SBQQ__SubscriptionTerm__c"])
+    first = dt.date.fromisoformat(quote["SBQQ__StartDate__c"])
+    last_day = dt.date.fromordinal(
+        dt.date(
+            first.year + (first.month - 1 + term) // 12, (first.month - 1 + term) % 12 + 1, 1
+        ).toordinal()
+        - 1
+    )
+    amendments = []
+    for k, spec in enumerate(scenario.get("amendments") or [], start=1):
+        start = dt.date.fromisoformat(str(spec["start"]))
+        end = str(spec.get("end", last_day.isoformat()))
+        multiplier = round(_months_between(start, last_day + dt.timedelta(days=1)) / term, 6)
+        order = merge(
+            d["order"],
+            {
+                "Id": amendment_order_id(k),
+                "Type": "Amendment",
+                "EffectiveDate": start.isoformat(),
+                "ActivatedDate": f"{start.isoformat()}T09:00:00.000+0000",
+                "SBQQ__Quote__c": _sfid("a0Q", 1 + k),
+                "SBQQ__Quote__r": {
+                    "Id": _sfid("a0Q", 1 + k),
+                    "SBQQ__Type__c": "Amendment",
+                    "SBQQ__StartDate__c": start.isoformat(),
+                    "SBQQ__EndDate__c": end,
+                },
+            },
+        )
+        order = merge(order, spec.get("order") or {})
+        order["Account"] = initial["Account"]
+        lines = []
+        for j, line_spec in enumerate(spec.get("lines") or [], start=1):
+            line_spec = dict(line_spec)
+            revises = line_spec.pop("revises", None)
+            line = build_line(d, line_spec, 100 * k + j)
+            line["Id"] = amendment_line_id(k, j)
+            line["SBQQ__ProrateMultiplier__c"] = multiplier
+            line["UnitPrice"] = round(float(line["UnitPrice"]) * multiplier, 2)
+            if revises is not None:
+                line["SBQQ__RevisedOrderProduct__c"] = _revised(revises)
+            lines.append(line)
+        order["OrderItems"] = _relationship(lines)
+        amendments.append(order)
+    orders = ContractOrders(initial, tuple(amendments))
+    synced = scenario.get("sync", f"amendment:{len(amendments)}" if amendments else "initial")
+    root = initial["Id"] if synced == "initial" else amendment_order_id(int(synced.split(":")[1]))
+    return orders, root
 
 
 def plan_scenario(scenario: dict[str, Any]) -> Plan:
     """The plan a (configuration-valid) scenario produces."""
     context = build_context(scenario, build_settings(scenario))
+    if scenario.get("plan") == "contract":
+        orders, root = build_contract(scenario)
+        return plan_contract(orders, order_id=root, context=context)
     return PLANNERS[scenario.get("plan", "order")](build_record(scenario), context=context)

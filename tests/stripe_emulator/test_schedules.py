@@ -333,3 +333,215 @@ def test_expand_subscription_on_schedule(
     )
     assert isinstance(schedule.subscription, stripe.Subscription)
     assert isinstance(schedule.subscription.latest_invoice, stripe.Invoice)
+
+
+def _running_schedule(
+    client: stripe.StripeClient,
+    customer: stripe.Customer,
+    price: stripe.Price,
+    *,
+    start: int = FROZEN - 10 * DAY,
+) -> stripe.SubscriptionSchedule:
+    return client.v1.subscription_schedules.create(
+        params={
+            "customer": customer.id,
+            "start_date": start,
+            "end_behavior": "cancel",
+            "phases": [{"items": [{"price": price.id, "quantity": 5}], "end_date": JAN_1_2027}],
+        }
+    )
+
+
+def test_an_amendment_phase_starting_now_takes_over_the_subscription(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    """Rule A1: the current phase ends now and the amended phase starts now, unprorated."""
+    schedule = _running_schedule(client, clocked_customer(), monthly_price)
+    updated = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "proration_behavior": "none",
+            "phases": [
+                {
+                    "start_date": FROZEN - 10 * DAY,
+                    "items": [{"price": monthly_price.id, "quantity": 5}],
+                    "end_date": "now",
+                },
+                {
+                    "start_date": "now",
+                    "items": [{"price": monthly_price.id, "quantity": 7}],
+                    "end_date": JAN_1_2027,
+                    "proration_behavior": "none",
+                },
+            ],
+        },
+    )
+    assert [(p.start_date, p.end_date) for p in updated.phases] == [
+        (FROZEN - 10 * DAY, FROZEN),
+        (FROZEN, JAN_1_2027),
+    ]
+    assert updated.current_phase is not None and updated.current_phase.start_date == FROZEN
+    sub = client.v1.subscriptions.retrieve(str(updated.subscription))
+    assert [(i.price.id, i.quantity) for i in sub.items.data] == [(monthly_price.id, 7)]
+
+
+def test_the_current_phase_keeps_its_start(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    schedule = _running_schedule(client, clocked_customer(), monthly_price)
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscription_schedules.update(
+            schedule.id,
+            params={
+                "phases": [
+                    {
+                        "start_date": FROZEN - 5 * DAY,
+                        "items": [{"price": monthly_price.id, "quantity": 5}],
+                        "end_date": JAN_1_2027,
+                    }
+                ]
+            },
+        )
+    assert info.value.http_status == 400
+    assert "You can not modify the start date of the current phase" in str(info.value)
+    assert info.value.param == "phases[0][start_date]"
+
+
+def test_an_update_needs_a_start_date_to_anchor_its_phases(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    schedule = _running_schedule(client, clocked_customer(), monthly_price)
+    with pytest.raises(stripe.InvalidRequestError, match="to anchor end dates to"):
+        client.v1.subscription_schedules.update(
+            schedule.id,
+            params={"phases": [{"items": [{"price": monthly_price.id}], "end_date": JAN_1_2027}]},
+        )
+
+
+def test_a_running_phase_cannot_end_in_the_past(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    """A backdated amendment cannot rewrite what was billed: it has to start now."""
+    schedule = _running_schedule(client, clocked_customer(), monthly_price)
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscription_schedules.update(
+            schedule.id,
+            params={
+                "phases": [
+                    {
+                        "start_date": FROZEN - 10 * DAY,
+                        "items": [{"price": monthly_price.id, "quantity": 5}],
+                        "end_date": FROZEN - 2 * DAY,
+                    },
+                    {
+                        "items": [{"price": monthly_price.id, "quantity": 7}],
+                        "end_date": JAN_1_2027,
+                    },
+                ]
+            },
+        )
+    assert info.value.param == "phases[0][end_date]"
+
+
+def test_ended_phases_come_back_unchanged(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    customer = clocked_customer()
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": customer.id,
+            "start_date": FROZEN - 40 * DAY,
+            "end_behavior": "cancel",
+            "phases": [
+                {
+                    "items": [{"price": monthly_price.id, "quantity": 5}],
+                    "end_date": FROZEN - 9 * DAY,
+                },
+                {"items": [{"price": monthly_price.id, "quantity": 7}], "end_date": JAN_1_2027},
+            ],
+        }
+    )
+    past = {
+        "start_date": FROZEN - 40 * DAY,
+        "items": [{"price": monthly_price.id, "quantity": 5}],
+        "end_date": FROZEN - 9 * DAY,
+    }
+    current = {"items": [{"price": monthly_price.id, "quantity": 7}], "end_date": JAN_1_2027}
+    changed_past = {**past, "items": [{"price": monthly_price.id, "quantity": 4}]}
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscription_schedules.update(
+            schedule.id, params={"phases": [changed_past, current]}
+        )
+    assert info.value.param == "phases[0]"
+    updated = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "phases": [past, {**current, "items": [{"price": monthly_price.id, "quantity": 9}]}]
+        },
+    )
+    assert [i.quantity for p in updated.phases for i in p.items] == [5, 9]
+
+
+def test_proration_behavior_takes_stripes_values_only(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    schedule = _running_schedule(client, clocked_customer(), monthly_price)
+    phase = {
+        "start_date": FROZEN - 10 * DAY,
+        "items": [{"price": monthly_price.id, "quantity": 6}],
+        "end_date": JAN_1_2027,
+    }
+    bad: Any = {"proration_behavior": "prorate_later", "phases": [phase]}
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscription_schedules.update(schedule.id, params=bad)
+    assert info.value.param == "proration_behavior"
+    for value in ("none", "create_prorations", "always_invoice"):
+        ok: Any = {"proration_behavior": value, "phases": [phase]}
+        client.v1.subscription_schedules.update(schedule.id, params=ok)
+
+
+@pytest.mark.parametrize("ending", ["cancel", "release", "complete"])
+def test_an_ended_schedule_refuses_updates(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+    ending: str,
+) -> None:
+    """Rule A1 errors: an amendment of a schedule released or cancelled in Stripe."""
+    schedule = _running_schedule(client, clocked_customer(), monthly_price)
+    phase: Any = {
+        "start_date": FROZEN - 10 * DAY,
+        "items": [{"price": monthly_price.id, "quantity": 5}],
+        "end_date": "now",
+    }
+    if ending == "cancel":
+        ended = client.v1.subscription_schedules.cancel(schedule.id)
+        status = "canceled"
+        assert client.v1.subscriptions.retrieve(str(ended.subscription)).status == "canceled"
+    elif ending == "release":
+        ended = client.v1.subscription_schedules.release(schedule.id)
+        status = "released"
+        kept = client.v1.subscriptions.retrieve(str(ended.released_subscription))
+        assert kept.status == "active"
+    else:
+        ended = client.v1.subscription_schedules.update(schedule.id, params={"phases": [phase]})
+        status = "completed"
+    assert ended.status == status
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscription_schedules.update(schedule.id, params={"phases": [phase]})
+    assert info.value.http_status == 400
+    assert f"currently in the `{status}` status" in str(info.value)
+    with pytest.raises(stripe.InvalidRequestError, match=status):
+        client.v1.subscription_schedules.cancel(schedule.id)

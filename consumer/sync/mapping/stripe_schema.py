@@ -47,6 +47,7 @@ ENDPOINT_PARAMS: dict[str, type] = {
     "billing.meter.create": spb.MeterCreateParams,
     "subscription_schedule.create": sp.SubscriptionScheduleCreateParams,
     "subscription_schedule.update": sp.SubscriptionScheduleUpdateParams,
+    "subscription_schedule.cancel": sp.SubscriptionScheduleCancelParams,
     "invoiceitem.create": sp.InvoiceItemCreateParams,
     "invoice.create": sp.InvoiceCreateParams,
     "invoice.finalize": sp.InvoiceFinalizeInvoiceParams,

@@ -5,10 +5,13 @@ Pure: no Salesforce, Stripe or Kafka clients, no clock (``PlanningContext.now``)
 
 from consumer.sync.planning.context import (
     KnownCustomer,
+    KnownPhase,
     KnownPrice,
+    KnownSchedule,
     KnownStripeObjects,
     PlanningContext,
 )
+from consumer.sync.planning.contracts import ContractOrders, plan_contract
 from consumer.sync.planning.plan import (
     Issue,
     Operation,
@@ -32,9 +35,12 @@ from consumer.sync.planning.required_fields import CHILD_RELATIONSHIPS, required
 
 __all__ = [
     "CHILD_RELATIONSHIPS",
+    "ContractOrders",
     "Issue",
     "KnownCustomer",
+    "KnownPhase",
     "KnownPrice",
+    "KnownSchedule",
     "KnownStripeObjects",
     "Operation",
     "Plan",
@@ -44,6 +50,7 @@ __all__ = [
     "WriteBack",
     "is_ref",
     "plan_account",
+    "plan_contract",
     "plan_order",
     "plan_pricebook_entry",
     "plan_product",

@@ -40,6 +40,33 @@ class KnownPrice:
 
 
 @dataclass(frozen=True)
+class KnownPhase:
+    """One phase of a contract's schedule as Stripe holds it (rules A1, A2).
+
+    ``order_id`` is the phase's ``salesforce_order_id`` metadata (the amendment that started
+    it; None on the initial order's phase). ``params`` is the phase in request shape
+    (``start_date``, ``end_date``, ``items`` [price id, quantity, metadata],
+    ``add_invoice_items`` [price id, quantity, metadata], ``proration_behavior``,
+    ``metadata``): an ended phase is sent back exactly so, since Stripe refuses changes to the
+    past."""
+
+    start_date: int
+    end_date: int
+    order_id: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KnownSchedule:
+    """A contract's subscription schedule in Stripe: its id, status (``not_started``,
+    ``active``, ``completed``, ``released``, ``canceled``) and phases."""
+
+    id: str
+    status: str
+    phases: tuple[KnownPhase, ...] = ()
+
+
+@dataclass(frozen=True)
 class KnownStripeObjects:
     """Stripe objects that exist already, keyed by Salesforce record id.
 
@@ -68,6 +95,9 @@ class KnownStripeObjects:
                 "but Stripe does not have it (deleted, or from another Stripe account); clear "
                 f"{object_type}.Stripe_ID__c to create a new one.",
             )
+
+    # A contract's schedule with its phases, keyed by the contract's initial Order Id.
+    contract_schedules: Mapping[str, KnownSchedule] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

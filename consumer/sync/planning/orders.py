@@ -58,8 +58,8 @@ def _checked(value: Any) -> bool:
 
 
 @dataclass
-class _Phase:
-    """The phase being assembled."""
+class PhaseDraft:
+    """The phase being assembled (an order's, or one of a contract's: see contracts.py)."""
 
     params: dict[str, Any]
     term_months: int | None
@@ -70,6 +70,8 @@ class _Phase:
     # Order item id -> what its one-time line costs, as an invoice item's idempotency key
     # spells its price (see ``_plan_invoice``).
     invoice_item_prices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Order item id -> the parameters of the price the line needs (its per-period amount, P5).
+    line_drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def plan_order_operations(
@@ -85,13 +87,13 @@ def plan_order_operations(
     if not isinstance(account, dict) or not account.get("Id"):
         raise DataError("M2", "The following required fields are missing: Order.Account")
     currency = currency_of(order, context)
-    lines = _active_lines(builder, order)
+    lines = active_lines(builder, order)
     order_sources = {"Order": order, "Account": account, "SBQQ__Quote__c": quote}
 
-    schedule = _schedule_params(order, quote, order_sources, context)
-    phase = _phase(schedule.params, quote, order_sources, context)
+    schedule = schedule_params(order, quote, order_sources, context)
+    phase = first_phase(schedule.params, quote, order_sources, context)
     with builder.blame(builder.root, contain=True):  # the lines are still checked (R4)
-        _require_fields(schedule.params, phase)
+        require_order_fields(schedule.params, phase)
 
     invoice_id = order.get("Stripe_ID__c")
     if isinstance(invoice_id, str) and invoice_id.startswith("in_"):
@@ -110,10 +112,10 @@ def plan_order_operations(
         # R4: a line's problem is that line's Sync Record; the other lines are still checked,
         # so one attempt reports every line at fault.
         with builder.blame(SourceRecord("OrderItem", str(item["Id"])), contain=True):
-            _plan_line(builder, order, item, phase, context, currency=currency)
+            plan_line(builder, order, item, phase, context, currency=currency)
     if builder.failed:
         return
-    _check_lines(phase)
+    check_lines(phase)
     if phase.items:
         _plan_schedule(builder, order, customer, schedule.params, phase, context)
     elif phase.invoice_items:
@@ -129,13 +131,17 @@ def plan_order_operations(
         )
     else:
         raise DataError("O2", f"Order {order_id} has no lines to sync")
+    plan_archives(builder, phase)
+
+
+def plan_archives(builder: PlanBuilder, phase: PhaseDraft) -> None:
+    """P6: a line's own price is archived once the schedule (or invoice) using it exists."""
     for operation_id, target in phase.archives:
-        # P6: a line's own price is archived once the schedule (or invoice) using it exists.
         record = SourceRecord("OrderItem", operation_id.rsplit(":", 1)[-1])
         builder.add(operation_id, "price.update", {"active": False}, record, target=target)
 
 
-def _active_lines(builder: PlanBuilder, order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def active_lines(builder: PlanBuilder, order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     lines = []
     for item in records_of(order.get("OrderItems")):
         if _checked(item.get("Skip_Line_Item__c")):  # O6
@@ -148,7 +154,7 @@ def _active_lines(builder: PlanBuilder, order: Mapping[str, Any]) -> list[Mappin
     return lines
 
 
-def _schedule_params(
+def schedule_params(
     order: Mapping[str, Any],
     quote: Mapping[str, Any],
     sources: Mapping[str, Any],
@@ -174,12 +180,12 @@ def _schedule_params(
     )
 
 
-def _phase(
+def first_phase(
     schedule: dict[str, Any],
     quote: Mapping[str, Any],
     sources: Mapping[str, Any],
     context: PlanningContext,
-) -> _Phase:
+) -> PhaseDraft:
     raw_term = quote.get("SBQQ__SubscriptionTerm__c")
     term = whole_months(raw_term)
     if term is None and raw_term not in (None, ""):
@@ -210,10 +216,10 @@ def _phase(
         count = duration.get("interval_count", 1)
         unit_months = {"month": 1, "year": 12}.get(str(duration["interval"]))
         term = count * unit_months if unit_months is not None else None
-    return _Phase(params, term)
+    return PhaseDraft(params, term)
 
 
-def _require_fields(schedule: dict[str, Any], phase: _Phase) -> None:
+def require_order_fields(schedule: dict[str, Any], phase: PhaseDraft) -> None:
     """Rule M2: the order's required values, all reported at once (lines check their own)."""
     missing: list[str] = []
     if "start_date" not in schedule:
@@ -236,7 +242,7 @@ def _require_line_fields(item: Mapping[str, Any], context: PlanningContext) -> N
         raise DataError("M2", f"The following required fields are missing: {', '.join(missing)}")
 
 
-def _whole_quantity(item: Mapping[str, Any]) -> int:
+def whole_quantity(item: Mapping[str, Any]) -> int:
     raw = item["Quantity"]
     if type(raw) is float and raw.is_integer():
         return int(raw)  # what hydrated JSON holds: no Decimal needed to see it is whole
@@ -253,11 +259,11 @@ def _whole_quantity(item: Mapping[str, Any]) -> int:
     return int(quantity)
 
 
-def _plan_line(
+def plan_line(
     builder: PlanBuilder,
     order: Mapping[str, Any],
     item: Mapping[str, Any],
-    phase: _Phase,
+    phase: PhaseDraft,
     context: PlanningContext,
     *,
     currency: str,
@@ -276,7 +282,7 @@ def _plan_line(
             )
         )
         return
-    quantity = _whole_quantity(item)
+    quantity = whole_quantity(item)
     terms = line_terms(item)
     product = item.get("Product2") if isinstance(item.get("Product2"), dict) else None
     if product is None or not product.get("Id"):
@@ -310,6 +316,7 @@ def _plan_line(
         term_months=phase.term_months,
         unit_price=amount,
     )
+    phase.line_drafts[item_id] = line.params
     recurring = line.params.get("recurring")
     metered = isinstance(recurring, dict) and recurring.get("usage_type") == "metered"
     if metered and quantity > 1:
@@ -356,7 +363,7 @@ def _line_price_ref(
     product_id: str,
     entry: Mapping[str, Any],
     line: PriceDraft,
-    phase: _Phase,
+    phase: PhaseDraft,
     context: PlanningContext,
     currency: str,
 ) -> PriceRef:
@@ -408,7 +415,7 @@ def _line_price_ref(
     return price
 
 
-def _check_lines(phase: _Phase) -> None:
+def check_lines(phase: PhaseDraft) -> None:
     """Rule O6: at most 100 recurring lines, all on one billing interval."""
     if len(phase.items) > MAX_RECURRING_LINES:
         raise DataError(
@@ -427,7 +434,7 @@ def _check_lines(phase: _Phase) -> None:
         )
 
 
-def _existing_schedule(order: Mapping[str, Any], context: PlanningContext) -> str | None:
+def existing_schedule(order: Mapping[str, Any], context: PlanningContext) -> str | None:
     """The order's schedule: found in Stripe, else the one its Stripe_ID__c names (K2)."""
     order_id = str(order["Id"])
     context.known.check_not_missing("Order", order_id, "subscription schedule")
@@ -442,7 +449,7 @@ def _plan_schedule(
     order: Mapping[str, Any],
     customer: PriceRef,
     schedule: dict[str, Any],
-    phase: _Phase,
+    phase: PhaseDraft,
     context: PlanningContext,
 ) -> None:
     record = SourceRecord("Order", str(order["Id"]))
@@ -450,7 +457,7 @@ def _plan_schedule(
     phase_params["items"] = phase.items
     if phase.invoice_items:
         phase_params["add_invoice_items"] = phase.invoice_items
-    existing = _existing_schedule(order, context)
+    existing = existing_schedule(order, context)
     if existing is None:
         params = {"customer": customer, **schedule, "phases": [phase_params]}
         builder.add(
@@ -470,7 +477,7 @@ def _plan_schedule(
     builder.add(SCHEDULE_OPERATION, "subscription_schedule.update", update, record, target=existing)
 
 
-def _service_period(schedule: Mapping[str, Any], phase: _Phase) -> dict[str, int] | None:
+def _service_period(schedule: Mapping[str, Any], phase: PhaseDraft) -> dict[str, int] | None:
     """Rule O3: what one-time lines pay for, the quote's start to start + term (not the sync's
     moment, which Stripe would use for an item without a period)."""
     start = schedule.get("start_date")
@@ -487,7 +494,7 @@ def _plan_invoice(
     order: Mapping[str, Any],
     customer: PriceRef,
     sources: Mapping[str, Any],
-    phase: _Phase,
+    phase: PhaseDraft,
     context: PlanningContext,
     *,
     currency: str,

@@ -29,11 +29,14 @@ ORDER = (
     "SBQQ__Quote__c", "SBQQ__PaymentTerm__c", "Skip_Past_Initial_Invoices__c",
     "SBQQ__Quote__r.Id", "SBQQ__Quote__r.SBQQ__StartDate__c",
     "SBQQ__Quote__r.SBQQ__SubscriptionTerm__c", "SBQQ__Quote__r.SBQQ__PaymentTerm__c",
+    # Contracts (A1, A2): which contract an order belongs to, and an amendment's end date.
+    "Type", "ContractId", "Contract.SBQQ__Order__c", "SBQQ__Quote__r.SBQQ__EndDate__c",
 )  # fmt: skip
 ORDER_ITEM = (
     "Id", "Quantity", "UnitPrice", "Stripe_ID__c", "Product2Id", "PricebookEntryId",
     "SBQQ__SubscriptionPricing__c", "SBQQ__BillingFrequency__c", "SBQQ__BillingType__c",
     "SBQQ__SubscriptionType__c", "Skip_Line_Item__c",
+    "SBQQ__RevisedOrderProduct__c", "SBQQ__ProrateMultiplier__c",
 )  # fmt: skip
 PRODUCT_CONSUMPTION_SCHEDULE = (
     "Id", "ConsumptionSchedule.Id", "ConsumptionSchedule.Type",

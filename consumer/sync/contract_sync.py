@@ -1,0 +1,96 @@
+"""An order of an amended CPQ contract is synced as its contract's whole schedule (A1, A2).
+
+When the order being synced belongs to a contract (``Order.ContractId``), the contract's orders
+are read again (inside the contract's lock, so two orders of one contract synced at the same
+time in this process plan one after the other, each from what the other left), Stripe is asked
+about all of them, and ``plan_contract`` derives the schedule from the initial order and every
+activated amendment. An initial order whose contract has no activated amendment is left to the
+order planner (its plan is the same, one phase, and it keeps its order's idempotency keys).
+
+Across processes the contract is not yet one member's alone: orders are keyed by their own id.
+Plans from the same Salesforce state are identical (same keys), and each sync re-derives the
+whole schedule, so the last sync of a contract's orders leaves the schedule right.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from consumer.sync.contract_schedules import known_schedule
+from consumer.sync.hydration import Hydrator
+from consumer.sync.planning import ContractOrders, Plan, PlanningContext, plan_contract
+from consumer.sync.root_locks import RootLocks
+from consumer.sync.stripe_lookup import StripeLookup, StripeView
+from consumer.sync.triggers import RecordRef
+
+
+@dataclasses.dataclass(frozen=True)
+class ContractPlan:
+    plan: Plan
+    view: StripeView
+    # The contract's schedule, once it exists: what an order already in sync reports.
+    existing: tuple[str, str] | None
+
+
+class ContractSync:
+    """Thread-safe."""
+
+    def __init__(self, hydrator: Hydrator, lookup: StripeLookup, *, sandbox: bool) -> None:
+        self._hydrator = hydrator
+        self._lookup = lookup
+        self._sandbox = sandbox
+        self._locks = RootLocks()
+
+    @contextmanager
+    def holding(self, order: Mapping[str, Any]) -> Iterator[None]:
+        """The contract's lock when ``order`` belongs to one (else nothing to hold)."""
+        contract = order.get("ContractId")
+        if not contract:
+            yield
+            return
+        with self._locks.holding([RecordRef("Contract", str(contract)[:15])]):
+            yield
+
+    def plan(
+        self,
+        order: Mapping[str, Any],
+        context_for: Callable[[StripeView], PlanningContext],
+        *,
+        deep: bool,
+    ) -> ContractPlan | None:
+        """The contract's plan for ``order``'s sync; None when the order planner does it."""
+        contract = order.get("ContractId")
+        parent = order.get("Contract")
+        initial_id = str(parent.get("SBQQ__Order__c") or "") if isinstance(parent, dict) else ""
+        if not contract or not initial_id:
+            return None
+        orders = self._hydrator.contract_orders(str(contract))
+        initial = next((o for o in orders if _same(o["Id"], initial_id)), None)
+        amendments = tuple(o for o in orders if o.get("Type") == "Amendment")
+        is_initial = _same(order["Id"], initial_id)
+        if initial is None or (
+            is_initial and not any(a.get("Status") == "Activated" for a in amendments)
+        ):
+            return None
+        view = self._lookup.view({RecordRef("Order", str(o["Id"])): o for o in orders}, deep=deep)
+        ids = [str(initial["Id"]), *(str(a["Id"]) for a in amendments)]
+        schedule_id = next(
+            (view.known.schedules[i] for i in ids if i in view.known.schedules), None
+        )
+        known = view.known
+        if schedule_id is not None and schedule_id in view.current:
+            held = known_schedule(view.current[schedule_id], sandbox=self._sandbox)
+            known = dataclasses.replace(known, contract_schedules={str(initial["Id"]): held})
+        context = dataclasses.replace(context_for(view), known=known)
+        plan = plan_contract(
+            ContractOrders(initial, amendments), order_id=str(order["Id"]), context=context
+        )
+        existing = ("subscription_schedule", schedule_id) if schedule_id else None
+        return ContractPlan(plan, view, existing)
+
+
+def _same(a: Any, b: str) -> bool:
+    return str(a)[:15] == b[:15]

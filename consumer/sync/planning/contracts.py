@@ -1,0 +1,667 @@
+"""A contract's subscription schedule: its initial order plus every activated amendment (A1, A2).
+
+A CPQ contract is one Stripe subscription schedule whose phases are rewritten as the contract
+changes. The schedule is always derived whole, from every order of the contract, so syncing any
+one of them (in any order, any number of times) plans the same schedule:
+
+- The initial order's phase starts at its quote's start and runs to the contract's end (start +
+  term months), exactly as an order on its own (rule O2, ``orders.py``).
+- Amendments apply in start-date order (then activation time, then id). Each starts a new phase
+  from its start date to the contract's end; the previous phase ends where it starts. An amendment
+  line carries a quantity CHANGE: a positive change adds a lot to the line it revises
+  (``SBQQ__RevisedOrderProduct__c``, the order product that first sold it) or, without one, sells
+  a new product at its own price (P5/P6, with CPQ's prorated ``UnitPrice`` scaled back to the
+  full term by ``SBQQ__ProrateMultiplier__c``); a negative change takes that product's most
+  recently added lots first (last in, first out), and a line reaching zero leaves the phase.
+- An amendment starting today or earlier starts ``now`` (Stripe cannot change the past): the
+  plan says ``"now"`` where the previous phase ends, and once Stripe holds the phase its start
+  comes from Stripe (``KnownSchedule``), so a replay plans the same phases. Phases that have
+  ended are sent back exactly as Stripe holds them.
+- Updates use ``proration_behavior = none``; a quantity increase starting inside a billing
+  period is billed for the rest of that period by one add_invoice_item on the amendment's phase:
+  an inline one-time price of (per-period amount x remaining days / days in the period), quantity
+  = the increase, named by the amendment line. Decreases are not credited (credits are later).
+- Cancellation (A2): when an amendment leaves no recurring line, the schedule ends at its start
+  date (``end_behavior = cancel``); starting today or earlier, the schedule is cancelled at once.
+
+docs/sync.md ("How a contract's schedule is derived") walks through an example.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from consumer.sync.mapping.coercion import CoercionError, decimal_text, to_decimal
+from consumer.sync.mapping.data_error import DataError
+from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
+from consumer.sync.planning.amounts import minor_unit_exponent
+from consumer.sync.planning.builder import PlanBuilder
+from consumer.sync.planning.context import KnownPhase, KnownSchedule, PlanningContext
+from consumer.sync.planning.customers import plan_customer
+from consumer.sync.planning.identity import record_metadata
+from consumer.sync.planning.orders import (
+    SCHEDULE_OPERATION,
+    PhaseDraft,
+    active_lines,
+    check_lines,
+    existing_schedule,
+    first_phase,
+    plan_archives,
+    plan_line,
+    require_order_fields,
+    schedule_params,
+    whole_quantity,
+)
+from consumer.sync.planning.plan import Issue, Plan, SourceRecord, WriteBack, ref
+from consumer.sync.planning.preferences import (
+    check_start_date,
+    currency_of,
+    filter_for,
+    gate,
+    passes_filter,
+)
+from consumer.sync.planning.schedule_dates import add_months, start_epoch
+
+NOW = "now"
+CANCEL_OPERATION = "subscription_schedule_cancel"
+AMEND_OPERATION = "subscription_schedule_amend"
+_DAY = 86_400
+_JUST = 5  # seconds: how recently a phase may have started and still be joined by a "now"
+_QUANTUM = Decimal(1).scaleb(-12)
+COTERMINATE = "Order amendments must coterminate with the initial order."
+FILTERED_AMENDMENTS = (
+    "Failed to sync amendment orders since not all amendment orders respect user's custom "
+    "order filters."
+)
+FILTERED_INITIAL = "initial order was skipped because it didn't match custom sync filters"
+
+
+class OrderFault(DataError):
+    """A data error one order of the contract causes: that order is the record at fault (R4)."""
+
+    def __init__(self, rule: str, detail: str, order_id: str) -> None:
+        super().__init__(rule, detail)
+        self.order_id = order_id
+
+
+@dataclass(frozen=True)
+class ContractOrders:
+    """A contract's orders as hydration reads them: the initial order and every amendment order
+    (any status), each shaped like ``plan_order``'s input (Account, SBQQ__Quote__r, OrderItems
+    with Product2 and PricebookEntry)."""
+
+    initial: Mapping[str, Any]
+    amendments: tuple[Mapping[str, Any], ...] = ()
+
+    def activated(self) -> list[Mapping[str, Any]]:
+        """The amendments CPQ has made part of the contract, in the order they apply."""
+        return sorted(
+            (a for a in self.amendments if a.get("Status") == "Activated"),
+            key=lambda a: (
+                str(_quote(a).get("SBQQ__StartDate__c") or ""),
+                str(a.get("ActivatedDate") or ""),
+                str(a["Id"]),
+            ),
+        )
+
+
+@dataclass
+class _Lot:
+    """Quantity one order added to one line: what a later decrease takes back (LIFO)."""
+
+    line_id: str
+    product_id: str
+    quantity: int
+
+
+@dataclass
+class _Segment:
+    """A phase being derived: who starts it, when, and what it bills."""
+
+    order_id: str
+    start: int | str  # epoch seconds, or NOW
+    quantities: dict[str, int]  # original line id -> live quantity, in the order first sold
+    invoice_items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def plan_contract(orders: ContractOrders, *, order_id: str, context: PlanningContext) -> Plan:
+    """The plan for ``order_id``'s sync: the whole schedule of the contract it belongs to."""
+    root = SourceRecord("Order", order_id)
+    try:
+        skip = _filter_skip(orders, root, context)
+        if skip is not None:
+            return Plan(root, skips=(skip,))
+        builder = PlanBuilder(root)
+        prices = _plan_contract(builder, orders, context)
+        plan_archives(builder, prices)
+        return builder.build()
+    except OrderFault as exc:
+        return Plan(
+            root, errors=(Issue(exc.rule, exc.message, SourceRecord("Order", exc.order_id)),)
+        )
+    except DataError as exc:
+        return Plan(root, errors=(Issue(exc.rule, exc.message, root),))
+    except CoercionError as exc:
+        return Plan(root, errors=(Issue("M2", f"Data Error: {exc}", root),))
+
+
+def _filter_skip(
+    orders: ContractOrders, root: SourceRecord, context: PlanningContext
+) -> Issue | None:
+    """S4 and the root's own S3 filter first; then (S3 + A1) every order of the contract must
+    pass the Order filter, or none of them syncs. Those skips are reported: a contract billed
+    without some of its amendments is something its owner must hear about."""
+    root_order = next(
+        (o for o in (orders.initial, *orders.amendments) if str(o["Id"]) == root.id),
+        orders.initial,
+    )
+    skip = gate(root, root_order, context)
+    text = filter_for("Order", context)
+    if skip is not None or text is None or not orders.activated():
+        return skip
+    if not passes_filter("Order", text, orders.initial, context):
+        return Issue(
+            "S3",
+            f"Skipped: {FILTERED_INITIAL} (initial order {orders.initial['Id']}; "
+            f"Order sync filter: {text})",
+            root,
+        )
+    excluded = [
+        str(a["Id"]) for a in orders.activated() if not passes_filter("Order", text, a, context)
+    ]
+    if excluded:
+        return Issue(
+            "S3",
+            f"Skipped: {FILTERED_AMENDMENTS} Excluded by the Order sync filter ({text}): "
+            + ", ".join(excluded),
+            root,
+        )
+    return None
+
+
+def _quote(order: Mapping[str, Any]) -> Mapping[str, Any]:
+    quote = order.get("SBQQ__Quote__r")
+    return quote if isinstance(quote, dict) else {}
+
+
+def _plan_contract(
+    builder: PlanBuilder, orders: ContractOrders, context: PlanningContext
+) -> PhaseDraft:
+    """Add the contract's schedule operations; return the lines' prices (to archive, P6)."""
+    initial = orders.initial
+    initial_id = str(initial["Id"])
+    check_start_date(initial, context)  # S2
+    quote = _quote(initial)
+    if not initial.get("SBQQ__Quote__c") and not quote:
+        raise OrderFault("O1", "There's no CPQ quote associated with this order", initial_id)
+    account = initial.get("Account")
+    if not isinstance(account, dict) or not account.get("Id"):
+        raise DataError("M2", "The following required fields are missing: Order.Account")
+    currency = currency_of(initial, context)
+    sources = {"Order": initial, "Account": account, "SBQQ__Quote__c": quote}
+    schedule = schedule_params(initial, quote, sources, context).params
+    opening = first_phase(schedule, quote, sources, context)
+    lines = active_lines(builder, initial)
+    require_order_fields(schedule, opening)
+    start = int(schedule["start_date"])
+    term = opening.term_months or 0
+    end = int(opening.params.get("end_date") or add_months(start, term))
+    amendments = orders.activated()
+    for amendment in amendments:
+        _check_amendment(amendment, currency, start, end, context)
+
+    known = _known_schedule(orders, context)
+    customer = plan_customer(builder, account, context, currency=currency)
+    timeline = _Timeline(builder, initial, term, currency, context)
+    segments = [timeline.open(initial, lines, start)]
+    for amendment, begins in zip(
+        amendments, _starts(amendments, known, start, context), strict=True
+    ):
+        segment = timeline.amend(amendment, begins, known)
+        if begins != NOW and int(begins) <= start:
+            # An amendment from the contract's first day is part of its first phase.
+            segments[0] = _Segment(
+                initial_id,
+                start,
+                segment.quantities,
+                segments[0].invoice_items + segment.invoice_items,
+            )
+            continue
+        if segments[-1].start == begins:
+            segment.invoice_items = segments[-1].invoice_items + segment.invoice_items
+            segments[-1] = segment
+            continue
+        if not segments[-1].quantities:
+            raise OrderFault(
+                "A2",
+                f"Order {amendment['Id']} amends contract of order {initial_id} after an "
+                "amendment took every line to zero (the contract is cancelled)",
+                str(amendment["Id"]),
+            )
+        segments.append(segment)
+    check_lines(timeline.prices)
+
+    writebacks = tuple(
+        WriteBack(SourceRecord("Order", str(o["Id"])), "Stripe_ID__c")
+        for o in (initial, *amendments)
+    )
+    record = SourceRecord("Order", initial_id)
+    cancelled_now = not segments[-1].quantities and _started(segments[-1].start, context)
+    if known is not None and known.status in ("released", "canceled", "completed"):
+        if cancelled_now and known.status != "released":
+            return timeline.prices  # A2 already done: the schedule ended as the contract did
+        latest = str(amendments[-1]["Id"]) if amendments else initial_id
+        raise OrderFault(
+            "A1",
+            f"The contract's subscription schedule {known.id} was {known.status} in Stripe; "
+            "amendments can no longer change it (sync the contract to a new schedule by "
+            "clearing Stripe_ID__c on its orders)",
+            latest,
+        )
+    schedule_id: str | dict[str, str]
+    if known is not None:
+        schedule_id = known.id
+    else:
+        # No schedule yet (the initial order never synced, or this is its first sync): create
+        # it. A phase cannot end ``now`` in a create, so a contract with an amendment starting
+        # now is created with its initial phase, then amended like an existing schedule.
+        creates_all = not any(s.start == NOW for s in segments) and not cancelled_now
+        phases = _phases(
+            segments if creates_all else segments[:1], opening, timeline, end, None, context
+        )
+        params = {"customer": customer, **schedule, "phases": phases}
+        builder.add(
+            SCHEDULE_OPERATION, "subscription_schedule.create", params, record, writeback=writebacks
+        )
+        if creates_all:
+            return timeline.prices
+        schedule_id = ref(SCHEDULE_OPERATION)
+    if cancelled_now and len(segments) > 1:
+        # A2: a cancellation starting today or in the past ends the schedule at once.
+        builder.add(
+            CANCEL_OPERATION,
+            "subscription_schedule.cancel",
+            {"invoice_now": True, "prorate": False},
+            record,
+            target=schedule_id,
+            writeback=writebacks if known is not None else (),
+        )
+        return timeline.prices
+    phases = _phases(segments, opening, timeline, end, known, context)
+    allowed = fields_of(ENDPOINT_PARAMS["subscription_schedule.update"])
+    update = {k: v for k, v in schedule.items() if k in allowed}
+    update["proration_behavior"] = "none"
+    first_start = known.phases[0].start_date if known is not None and known.phases else start
+    phases[0] = {"start_date": first_start, **phases[0]}
+    update["phases"] = phases
+    builder.add(
+        SCHEDULE_OPERATION if known is not None else AMEND_OPERATION,
+        "subscription_schedule.update",
+        update,
+        record,
+        target=schedule_id,
+        writeback=writebacks if known is not None else (),
+        key_params=_keyed_by_minute(update, context),
+    )
+    return timeline.prices
+
+
+def _keyed_by_minute(update: dict[str, Any], context: PlanningContext) -> dict[str, Any] | None:
+    """An update ending a phase ``now`` means another instant each time it is sent: keyed by
+    the minute it was planned, so Stripe's stored answer (a refusal that depended on the moment
+    included) is not replayed to it forever, while retries within the minute still share it."""
+    if not any(phase.get("end_date") == NOW for phase in update["phases"]):
+        return None
+    return {**update, "planned_minute": context.now_epoch // 60}
+
+
+def _check_amendment(
+    amendment: Mapping[str, Any], currency: str, start: int, end: int, context: PlanningContext
+) -> None:
+    """A1: an amendment keeps its contract's currency and ends when the contract ends."""
+    order_id = str(amendment["Id"])
+    own = currency_of(amendment, context)
+    if own != currency:
+        raise OrderFault(
+            "A1",
+            f"Amendment order {order_id} is in {own.upper()} but its contract bills in "
+            f"{currency.upper()}; an amendment must keep its contract's currency",
+            order_id,
+        )
+    quote = _quote(amendment)
+    begins = start_epoch(quote.get("SBQQ__StartDate__c"))
+    last_day = start_epoch(quote.get("SBQQ__EndDate__c") or amendment.get("EndDate"))
+    missing = [
+        f"SBQQ__Quote__r.{name}"
+        for name, value in (("SBQQ__StartDate__c", begins), ("SBQQ__EndDate__c", last_day))
+        if value is None
+    ]
+    if missing:
+        raise OrderFault(
+            "M2", f"The following required fields are missing: {', '.join(missing)}", order_id
+        )
+    assert begins is not None and last_day is not None
+    if last_day + _DAY != end or begins >= end:
+        raise OrderFault(
+            "A1",
+            f"{COTERMINATE} Amendment order {order_id} runs {_day(begins)} to {_day(last_day)}; "
+            f"the contract ends {_day(end - _DAY)}",
+            order_id,
+        )
+
+
+def _day(epoch: int) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).date().isoformat()
+
+
+def _known_schedule(orders: ContractOrders, context: PlanningContext) -> KnownSchedule | None:
+    initial_id = str(orders.initial["Id"])
+    known = context.known.contract_schedules.get(initial_id)
+    if known is not None:
+        return known
+    for order in (orders.initial, *orders.activated()):
+        found = existing_schedule(order, context)
+        if found is not None:
+            return KnownSchedule(found, "active")
+    return None
+
+
+def _started(begins: int | str, context: PlanningContext) -> bool:
+    return begins == NOW or int(begins) <= context.now_epoch
+
+
+def _starts(
+    amendments: Sequence[Mapping[str, Any]],
+    known: KnownSchedule | None,
+    start: int,
+    context: PlanningContext,
+) -> list[int | str]:
+    """When each amendment's phase starts (A1).
+
+    A phase Stripe already holds keeps its start. Otherwise a future start date is used as is,
+    and a start date today or earlier becomes ``now`` — unless a later amendment's phase has
+    already begun in Stripe, in which case this one joins it (both were applied at once).
+    """
+    held = {
+        phase.order_id: phase.start_date
+        for phase in (known.phases[1:] if known is not None else ())
+        if phase.order_id
+    }
+    # A phase Stripe started in the last seconds cannot end "now" (a phase must end after it
+    # starts, in whole seconds): an amendment starting now joins it instead.
+    just_started = next(
+        (
+            phase.start_date
+            for phase in (known.phases if known is not None else ())
+            if context.now_epoch - _JUST <= phase.start_date <= context.now_epoch < phase.end_date
+        ),
+        None,
+    )
+    out: list[int | str] = []
+    for index, amendment in enumerate(amendments):
+        order_id = str(amendment["Id"])
+        if order_id in held:
+            out.append(held[order_id])
+            continue
+        begins = start_epoch(_quote(amendment).get("SBQQ__StartDate__c"))
+        assert begins is not None  # checked by _check_amendment
+        if begins > context.now_epoch or begins <= start:
+            out.append(begins)
+            continue
+        joined = [
+            held[str(later["Id"])]
+            for later in amendments[index + 1 :]
+            if held.get(str(later["Id"]), context.now_epoch + 1) <= context.now_epoch
+        ]
+        if not joined and just_started is not None:
+            joined = [just_started]
+        out.append(min(joined) if joined else NOW)
+    return out
+
+
+class _Timeline:
+    """Quantities per original line as the contract's orders apply, and the prices they use."""
+
+    def __init__(
+        self,
+        builder: PlanBuilder,
+        initial: Mapping[str, Any],
+        term: int,
+        currency: str,
+        context: PlanningContext,
+    ) -> None:
+        self.builder = builder
+        self.initial = initial
+        self.term = term
+        self.currency = currency
+        self.context = context
+        self.prices = PhaseDraft({}, term)  # every line's price, recurring and one-time
+        self.entries: dict[str, dict[str, Any]] = {}  # original line id -> phase item
+        self.origin: dict[str, str] = {}  # any line id -> the line that first sold it
+        self.product: dict[str, str] = {}  # original line id -> Product2 id
+        self.lots: list[_Lot] = []
+        self.start = 0
+
+    def open(
+        self, order: Mapping[str, Any], lines: list[Mapping[str, Any]], start: int
+    ) -> _Segment:
+        self.start = start
+        invoice_items: list[dict[str, Any]] = []
+        for line in lines:
+            entry, one_time = self._price(order, line)
+            if one_time is not None:
+                invoice_items.append(one_time)
+            if entry is not None:
+                self._add(str(line["Id"]), whole_quantity(line))
+        return _Segment(str(order["Id"]), start, self._quantities(), invoice_items)
+
+    def amend(
+        self, amendment: Mapping[str, Any], begins: int | str, known: KnownSchedule | None
+    ) -> _Segment:
+        order_id = str(amendment["Id"])
+        held = _held_phase(known, order_id)
+        invoice_items: list[dict[str, Any]] = []
+        for line in active_lines(self.builder, amendment):
+            line_id = str(line["Id"])
+            change = whole_quantity(line)
+            revised = line.get("SBQQ__RevisedOrderProduct__c")
+            if revised:
+                original = self.origin.get(str(revised))
+                if original is None:
+                    raise OrderFault(
+                        "A1",
+                        f"OrderItem {line_id} revises order product {revised}, which is not "
+                        "part of this contract",
+                        order_id,
+                    )
+            elif change > 0:
+                entry, one_time = self._price(amendment, _full_term(line, amendment, self))
+                if one_time is not None:
+                    invoice_items.append(one_time)
+                if entry is None:
+                    continue
+                original = line_id
+            else:
+                continue  # nothing to take back from a line the contract never sold
+            if original not in self.entries:
+                continue  # a one-time or dropped (P9) line: nothing recurring to change
+            if change > 0:
+                self._add(original, change)
+                proration = self._proration(line_id, original, change, begins, held)
+                if proration is not None:
+                    invoice_items.append(proration)
+            elif change < 0:
+                self._take(line_id, original, -change, order_id)
+        return _Segment(order_id, begins, self._quantities(), invoice_items)
+
+    def _price(
+        self, order: Mapping[str, Any], line: Mapping[str, Any]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Plan the line's price (P2-P9); its phase item or add_invoice_item (None if dropped)."""
+        recurring, one_time = len(self.prices.items), len(self.prices.invoice_items)
+        plan_line(self.builder, order, line, self.prices, self.context, currency=self.currency)
+        line_id = str(line["Id"])
+        self.origin[line_id] = line_id
+        self.product[line_id] = str(line.get("Product2Id") or "")
+        if len(self.prices.items) > recurring:
+            self.entries[line_id] = self.prices.items[-1]
+            return self.prices.items[-1], None
+        if len(self.prices.invoice_items) > one_time:
+            return None, self.prices.invoice_items[-1]
+        return None, None
+
+    def _add(self, original: str, quantity: int) -> None:
+        self.lots.append(_Lot(original, self.product[original], quantity))
+
+    def _take(self, line_id: str, original: str, quantity: int, order_id: str) -> None:
+        """Take ``quantity`` of the line's product back, most recently added lots first."""
+        product = self.product[original]
+        remaining = quantity
+        for lot in reversed(self.lots):
+            if remaining == 0:
+                break
+            if lot.product_id == product and lot.quantity > 0:
+                taken = min(lot.quantity, remaining)
+                lot.quantity -= taken
+                remaining -= taken
+        if remaining:
+            raise OrderFault(
+                "A1",
+                f"OrderItem {line_id} reduces product {product} by {quantity}, more than the "
+                f"contract holds ({quantity - remaining})",
+                order_id,
+            )
+
+    def _quantities(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for lot in self.lots:
+            totals[lot.line_id] = totals.get(lot.line_id, 0) + lot.quantity
+        return {line_id: total for line_id, total in totals.items() if total > 0}
+
+    def _proration(
+        self,
+        line_id: str,
+        original: str,
+        quantity: int,
+        begins: int | str,
+        held: KnownPhase | None,
+    ) -> dict[str, Any] | None:
+        """A1: the rest of the billing period an increase starts in, as an add_invoice_item."""
+        draft = self.prices.line_drafts.get(original, {})
+        recurring = draft.get("recurring")
+        per_period = draft.get("unit_amount_decimal")
+        if not isinstance(recurring, dict) or recurring.get("usage_type") == "metered":
+            return None
+        if per_period is None:
+            return None  # tiered: no single per-period amount to prorate
+        day = _midnight(self.context.now_epoch if begins == NOW else int(begins))
+        months = int(recurring.get("interval_count") or 1)
+        period_start, period_end = _billing_period(self.start, months, day)
+        if day == period_start:
+            return None
+        if held is not None and held.start_date <= self.context.now_epoch:
+            # The phase has started: Stripe billed its add_invoice_items then. They are neither
+            # needed again nor sendable (an inline price is inactive once made).
+            return None
+        metadata = record_metadata("order_item", line_id, self.context)
+        share = Decimal(period_end - day) / Decimal(period_end - period_start)
+        amount = (to_decimal(per_period) * share).quantize(_QUANTUM, ROUND_HALF_UP)
+        return {
+            "price_data": {
+                "currency": self.currency,
+                "product": draft["product"],
+                "unit_amount_decimal": decimal_text(amount),
+            },
+            "quantity": quantity,
+            "metadata": metadata,
+        }
+
+
+def _full_term(
+    line: Mapping[str, Any], amendment: Mapping[str, Any], timeline: _Timeline
+) -> Mapping[str, Any]:
+    """An amendment line priced for the whole term: CPQ prorated its UnitPrice to the rest of
+    the contract (``SBQQ__ProrateMultiplier__c``); P5 divides a whole term's price."""
+    if line.get("UnitPrice") is None:
+        return line
+    multiplier = line.get("SBQQ__ProrateMultiplier__c")
+    if multiplier in (None, "", 0):
+        raise OrderFault(
+            "M2",
+            "The following required fields are missing: "
+            f"OrderItem[{line['Id']}].SBQQ__ProrateMultiplier__c",
+            str(amendment["Id"]),
+        )
+    # CPQ rounded the prorated price to the currency's minor unit, so dividing back gives the
+    # term price only to about that unit (425.00 / 0.708333 = 600.0003): round it there.
+    unit = Decimal(1).scaleb(-minor_unit_exponent(timeline.currency))
+    full = (to_decimal(line["UnitPrice"]) / to_decimal(multiplier)).quantize(unit, ROUND_HALF_UP)
+    return {**line, "UnitPrice": decimal_text(full)}
+
+
+def _midnight(epoch: int) -> int:
+    return epoch - epoch % _DAY
+
+
+def _billing_period(anchor: int, months: int, day: int) -> tuple[int, int]:
+    """The billing period (from the contract's start, every ``months``) holding ``day``."""
+    count = 0
+    begin = anchor
+    while True:
+        count += 1
+        following = add_months(anchor, months * count)
+        if following > day:
+            return begin, following
+        begin = following
+
+
+def _held_phase(known: KnownSchedule | None, order_id: str) -> KnownPhase | None:
+    if known is None:
+        return None
+    return next((p for p in known.phases[1:] if p.order_id == order_id), None)
+
+
+def _phases(
+    segments: list[_Segment],
+    opening: PhaseDraft,
+    timeline: _Timeline,
+    end: int,
+    known: KnownSchedule | None,
+    context: PlanningContext,
+) -> list[dict[str, Any]]:
+    """The schedule's phases, each ending where the next starts; ended phases as Stripe has them."""
+    live = [s for s in segments if s.quantities]
+    ends: list[int | str] = [s.start for s in segments[1:]]
+    ends.append(end)
+    phases: list[dict[str, Any]] = []
+    for index, segment in enumerate(live):
+        if index == 0:
+            params = {k: v for k, v in opening.params.items() if k not in ("duration", "end_date")}
+        else:
+            params = {
+                "proration_behavior": "none",
+                "metadata": record_metadata("order", segment.order_id, context),
+            }
+        params["items"] = [
+            _with_quantity(timeline.entries[line_id], quantity)
+            for line_id, quantity in segment.quantities.items()
+        ]
+        if segment.invoice_items:
+            params["add_invoice_items"] = segment.invoice_items
+        params["end_date"] = ends[index]
+        phases.append(params)
+    if known is not None:
+        for index, held in enumerate(known.phases[: len(phases)]):
+            if held.end_date <= context.now_epoch and held.params:
+                phases[index] = dict(held.params)  # Stripe refuses changes to the past
+    return phases
+
+
+def _with_quantity(entry: Mapping[str, Any], quantity: int) -> dict[str, Any]:
+    if "quantity" not in entry:
+        return dict(entry)  # metered: no quantity (P4)
+    return {**entry, "quantity": quantity}

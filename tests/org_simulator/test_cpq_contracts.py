@@ -1,0 +1,178 @@
+"""CPQ's contract life in the org simulator, seen over REST as the connector sees it (spec A1/A2):
+contracting an order, amending a contract (quantity changes, new products) and cancelling it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+from cpqsync_sandbox.org.changes import ChangeBatch
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from tests.org_simulator.rest_support import org, sf  # noqa: F401
+
+
+@pytest.fixture
+def activated_order(org: OrgSimulator) -> Iterator[dict[str, str]]:  # noqa: F811
+    """An activated 12-month order (start 2026-04-01) with one line of quantity 5."""
+    account = org.create("Account", {"Name": "Contracts Inc"})
+    product = org.create(
+        "Product2", {"Name": "Seat", "SBQQ__SubscriptionPricing__c": "Fixed Price"}
+    )
+    other = org.create("Product2", {"Name": "Support"})
+    book = org.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true").records[0]["Id"]
+    entry = org.create(
+        "PricebookEntry",
+        {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 100, "IsActive": True},
+    )
+    other_entry = org.create(
+        "PricebookEntry",
+        {"Pricebook2Id": book, "Product2Id": other, "UnitPrice": 50, "IsActive": True},
+    )
+    quote = org.create(
+        "SBQQ__Quote__c",
+        {
+            "SBQQ__StartDate__c": "2026-04-01",
+            "SBQQ__SubscriptionTerm__c": 12,
+            "SBQQ__Primary__c": True,
+        },
+    )
+    order = org.create(
+        "Order",
+        {
+            "AccountId": account,
+            "Pricebook2Id": book,
+            "SBQQ__Quote__c": quote,
+            "Status": "Draft",
+            "EffectiveDate": "2026-04-01",
+            "Type": "New",
+        },
+    )
+    line = org.create(
+        "OrderItem",
+        {"OrderId": order, "PricebookEntryId": entry, "Quantity": 5, "UnitPrice": 1200},
+    )
+    org.activate_order(order)
+    yield {"order": order, "line": line, "quote": quote, "other_entry": other_entry}
+
+
+def test_checking_contracted_over_rest_creates_the_contract(
+    org: OrgSimulator,  # noqa: F811
+    sf: Salesforce,  # noqa: F811
+    activated_order: dict[str, str],
+) -> None:
+    batches: list[ChangeBatch] = []
+    org.add_change_listener(batches.append)
+    sf.Order.update(activated_order["order"], {"SBQQ__Contracted__c": True})
+    contracts = sf.query(
+        "SELECT Id, Status, StartDate, EndDate, ContractTerm, SBQQ__Order__c, SBQQ__Quote__c "
+        f"FROM Contract WHERE SBQQ__Order__c = '{activated_order['order']}'"
+    )["records"]
+    assert len(contracts) == 1
+    contract = contracts[0]
+    assert contract["Status"] == "Activated"
+    assert (contract["StartDate"], contract["EndDate"]) == ("2026-04-01", "2027-03-31")
+    assert contract["ContractTerm"] == 12
+    assert contract["SBQQ__Quote__c"] == activated_order["quote"]
+    order = sf.Order.get(activated_order["order"])
+    assert order["ContractId"] == contract["Id"]
+    # One transaction: the order's change and the new contract publish together.
+    assert len(batches) == 1
+    entities = {(c.entity, c.change_type) for c in batches[0].changes}
+    assert ("Contract", "CREATE") in entities and ("Order", "UPDATE") in entities
+
+
+def test_a_draft_order_cannot_be_contracted(
+    org: OrgSimulator,  # noqa: F811
+    sf: Salesforce,  # noqa: F811
+) -> None:
+    account = org.create("Account", {"Name": "Draft Co"})
+    order = org.create(
+        "Order", {"AccountId": account, "Status": "Draft", "EffectiveDate": "2026-04-01"}
+    )
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.Order.update(order, {"SBQQ__Contracted__c": True})
+    content: Any = caught.value.content
+    assert content[0]["errorCode"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+    assert sf.query(f"SELECT Id FROM Contract WHERE SBQQ__Order__c = '{order}'")["totalSize"] == 0
+
+
+def test_an_amendment_carries_quantity_changes_revising_the_original_lines(
+    org: OrgSimulator,  # noqa: F811
+    sf: Salesforce,  # noqa: F811
+    activated_order: dict[str, str],
+) -> None:
+    contract = org.contract_order(activated_order["order"])
+    amendment = org.amend_contract(
+        contract,
+        date(2026, 7, 1),
+        [
+            AmendmentLine(quantity_change=2, revises=activated_order["line"]),
+            AmendmentLine(
+                quantity_change=3, pricebook_entry_id=activated_order["other_entry"], unit_price=600
+            ),
+        ],
+    )
+    sf.Order.update(amendment, {"Status": "Activated"})
+    order = sf.query(
+        "SELECT Id, Type, Status, ContractId, Opportunity.SBQQ__AmendedContract__c, "
+        "SBQQ__Quote__r.SBQQ__Type__c, SBQQ__Quote__r.SBQQ__StartDate__c, "
+        "SBQQ__Quote__r.SBQQ__EndDate__c, SBQQ__Quote__r.SBQQ__MasterContract__c, "
+        "(SELECT Quantity, UnitPrice, SBQQ__RevisedOrderProduct__c, SBQQ__ContractAction__c, "
+        "SBQQ__ProrateMultiplier__c FROM OrderItems ORDER BY Quantity) "
+        f"FROM Order WHERE Id = '{amendment}'"
+    )["records"][0]
+    assert (order["Type"], order["Status"], order["ContractId"]) == (
+        "Amendment",
+        "Activated",
+        contract,
+    )
+    assert order["Opportunity"]["SBQQ__AmendedContract__c"] == contract
+    quote = order["SBQQ__Quote__r"]
+    assert quote["SBQQ__Type__c"] == "Amendment"
+    assert quote["SBQQ__MasterContract__c"] == contract
+    # Co-terminating: the amendment runs from its start to the contract's end date.
+    assert (quote["SBQQ__StartDate__c"], quote["SBQQ__EndDate__c"]) == ("2026-07-01", "2027-03-31")
+    upsell, added = order["OrderItems"]["records"]
+    # The CHANGE (+2), not the new total (7), on the original line; 9 of 12 months remain.
+    assert upsell["Quantity"] == 2
+    assert upsell["SBQQ__RevisedOrderProduct__c"] == activated_order["line"]
+    assert upsell["SBQQ__ContractAction__c"] == "Quantity Increase"
+    assert upsell["SBQQ__ProrateMultiplier__c"] == 0.75
+    assert upsell["UnitPrice"] == 900  # the subscription's 1200 prorated to 9 months
+    assert added["SBQQ__RevisedOrderProduct__c"] is None
+    assert added["SBQQ__ContractAction__c"] == "New"
+    assert added["UnitPrice"] == 450
+
+
+def test_cancelling_takes_every_live_line_to_zero(
+    org: OrgSimulator,  # noqa: F811
+    sf: Salesforce,  # noqa: F811
+    activated_order: dict[str, str],
+) -> None:
+    contract = org.contract_order(activated_order["order"])
+    first = org.amend_contract(
+        contract,
+        date(2026, 7, 1),
+        [
+            AmendmentLine(quantity_change=-1, revises=activated_order["line"]),
+            AmendmentLine(
+                quantity_change=3, pricebook_entry_id=activated_order["other_entry"], unit_price=600
+            ),
+        ],
+    )
+    org.activate_order(first)
+    added = sf.query(f"SELECT Id FROM OrderItem WHERE OrderId = '{first}' AND Quantity = 3")
+    cancellation = org.cancel_contract(contract, date(2026, 10, 1))
+    lines = sf.query(
+        "SELECT Quantity, SBQQ__RevisedOrderProduct__c, SBQQ__ContractAction__c "
+        f"FROM OrderItem WHERE OrderId = '{cancellation}'"
+    )["records"]
+    changes = {line["SBQQ__RevisedOrderProduct__c"]: line["Quantity"] for line in lines}
+    assert changes == {activated_order["line"]: -4, added["records"][0]["Id"]: -3}
+    assert {line["SBQQ__ContractAction__c"] for line in lines} == {"Quantity Decrease"}

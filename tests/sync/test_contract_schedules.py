@@ -1,0 +1,149 @@
+"""A contract's life in Stripe (rules A1, A2): planned by the real contract planner from CPQ-shaped
+orders, applied with the real client against the Stripe emulator, and re-planned from what
+Stripe then holds. The emulator refuses what Stripe refuses (changed past phases, a moved start
+of the current phase), so each step also proves the plan is one Stripe accepts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from consumer.engine import Pacer
+from consumer.sync.apply import ApplyOutcome, PlanApplier
+from consumer.sync.contract_schedules import known_schedule
+from consumer.sync.convergence import without_unchanged_updates
+from consumer.sync.planning import (
+    KnownCustomer,
+    KnownPrice,
+    KnownSchedule,
+    KnownStripeObjects,
+    Plan,
+    PlanningContext,
+    plan_contract,
+)
+from consumer.sync.stripe_calls import StripeCaller, build_stripe_client, to_plain
+from cpqsync.settings import Settings, StripeSettings
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
+from tests.planner.scenario_loader import build_contract
+
+ACCOUNT = "001000000000001AAA"
+INITIAL = "801000000000001AAA"
+
+
+def _caller(emulator: StripeEmulator) -> StripeCaller:
+    settings = StripeSettings(api_key=SecretStr(emulator.api_key), api_base=emulator.api_base)
+    return StripeCaller(
+        build_stripe_client(settings), Pacer("stripe", 500, registry=CollectorRegistry())
+    )
+
+
+class _Contract:
+    """A 12-month contract that started three months ago, and the Stripe objects it made."""
+
+    def __init__(self, caller: StripeCaller) -> None:
+        self.caller = caller
+        self.applier = PlanApplier(caller)
+        today = dt.datetime.now(dt.UTC).date()
+        month = (today.month - 4) % 12 + 1
+        self.start = dt.date(today.year - (1 if month > today.month else 0), month, 1)
+        self.today = today
+        self.scenario: dict[str, Any] = {
+            "plan": "contract",
+            "order": {"SBQQ__Quote__r": {"SBQQ__StartDate__c": self.start.isoformat()}},
+            "lines": [{"Quantity": 5}],
+            "amendments": [],
+        }
+        self.ids: dict[str, str] = {}
+        self.schedule_id = ""
+
+    def amend(self, start: dt.date, change: int) -> None:
+        self.scenario["amendments"].append(
+            {"start": start.isoformat(), "lines": [{"revises": 1, "Quantity": change}]}
+        )
+
+    def schedule(self) -> dict[str, Any]:
+        found = self.caller.call(lambda c: c.v1.subscription_schedules.retrieve(self.schedule_id))
+        return to_plain(found)
+
+    def plan(self) -> Plan:
+        orders, root = build_contract(self.scenario)
+        known = KnownStripeObjects()
+        if self.schedule_id:
+            known = KnownStripeObjects(
+                customers={ACCOUNT: KnownCustomer(self.ids["customer"])},
+                products={"01t000000000001AAA": self.ids["product"]},
+                prices={"01u000000000001AAA": KnownPrice(self.ids["price"])},
+                contract_schedules={INITIAL: known_schedule(self.schedule(), sandbox=False)},
+            )
+        context = PlanningContext(settings=Settings(), now=dt.datetime.now(dt.UTC), known=known)
+        plan = plan_contract(orders, order_id=root, context=context)
+        assert plan.status == "ready", plan.errors
+        return plan
+
+    def sync(self) -> ApplyOutcome:
+        outcome = self.applier.apply(self.plan())
+        assert outcome.error is None, outcome.error
+        for applied in outcome.applied:
+            kind = applied.operation.kind.split(".")[0]
+            if kind in ("customer", "product", "price") and kind not in self.ids:
+                self.ids[kind] = str(applied.result["id"])
+            if applied.operation.kind == "subscription_schedule.create":
+                self.schedule_id = str(applied.result["id"])
+        return outcome
+
+    def schedule_writes(self) -> list[str]:
+        """The schedule operations a replay still needs, once what Stripe holds is left out."""
+        converged = without_unchanged_updates(self.plan(), {self.schedule_id: self.schedule()})
+        return [op.kind for op in converged.operations if op.kind.startswith("subscription_")]
+
+
+def test_upsell_then_cancellation_converge_in_stripe(emulator: StripeEmulator) -> None:
+    contract = _Contract(_caller(emulator))
+    contract.sync()  # the initial order: a backdated 12-month schedule for 5
+    assert contract.schedule_writes() == []
+
+    # An upsell dated ten days ago, activated only now (A1: it starts now).
+    contract.amend(contract.today - dt.timedelta(days=10), 2)
+    outcome = contract.sync()
+    assert "subscription_schedule.update" in [a.operation.kind for a in outcome.applied]
+    schedule = contract.schedule()
+    assert [[i["quantity"] for i in p["items"]] for p in schedule["phases"]] == [[5], [7]]
+    started = schedule["phases"][1]["start_date"]
+    assert abs(started - dt.datetime.now(dt.UTC).timestamp()) < 120
+    subscription = to_plain(
+        contract.caller.call(lambda c: c.v1.subscriptions.retrieve(schedule["subscription"]))
+    )
+    assert [i["quantity"] for i in subscription["items"]["data"]] == [7]
+    # A replay plans exactly what Stripe holds: nothing to write.
+    assert contract.schedule_writes() == []
+
+    # A cancellation from today (A2): the schedule and its subscription end at once.
+    contract.amend(contract.today, -7)
+    contract.sync()
+    schedule = contract.schedule()
+    assert schedule["status"] == "canceled"
+    subscription = to_plain(
+        contract.caller.call(lambda c: c.v1.subscriptions.retrieve(schedule["subscription"]))
+    )
+    assert subscription["status"] == "canceled"
+    assert contract.schedule_writes() == []
+
+
+def test_future_downsell_ends_in_a_shorter_phase(emulator: StripeEmulator) -> None:
+    contract = _Contract(_caller(emulator))
+    contract.sync()
+    next_month = dt.date(
+        contract.today.year + contract.today.month // 12, contract.today.month % 12 + 1, 1
+    )
+    contract.amend(next_month, -2)
+    contract.sync()
+    schedule = contract.schedule()
+    assert [[i["quantity"] for i in p["items"]] for p in schedule["phases"]] == [[5], [3]]
+    assert schedule["phases"][1]["start_date"] == int(
+        dt.datetime(next_month.year, next_month.month, 1, tzinfo=dt.UTC).timestamp()
+    )
+    assert contract.schedule_writes() == []
+    assert isinstance(known_schedule(schedule, sandbox=False), KnownSchedule)
