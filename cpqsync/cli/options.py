@@ -57,5 +57,6 @@ def protect_secrets(settings: Settings) -> None:
             settings.stripe.api_key,
             settings.salesforce.client_secret,
             settings.salesforce.password,
+            settings.stripe_events.endpoint_secret,
         ]
     )
