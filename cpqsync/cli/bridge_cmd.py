@@ -12,7 +12,7 @@ import typer
 from confluent_kafka import Producer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cpqsync.cli.options import ConfigOption, preflight, settings_from
+from cpqsync.cli.options import ConfigOption, preflight, require_kafka, settings_from
 from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.observability.http_server import MetricsServer
@@ -101,6 +101,7 @@ def run_backfill(config: Path | None, since: str, objects: list[str] | None, res
     moment = parse_since(since)
     names = _objects(objects)
     bootstrap = _bootstrap(settings)
+    require_kafka(settings, bootstrap, "backfill")
     kafka = settings.kafka
     topics = Topics(kafka.topic_prefix)
     ensure_topics(

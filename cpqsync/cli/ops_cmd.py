@@ -15,7 +15,7 @@ from confluent_kafka.admin import AdminClient
 from rich.console import Console
 
 from cpqsync.cli.bridge_cmd import parse_since
-from cpqsync.cli.options import HELP_MARKUP, ConfigOption, settings_from
+from cpqsync.cli.options import HELP_MARKUP, ConfigOption, require_kafka, settings_from
 from cpqsync.kafka.clients import admin_config, producer_config
 from cpqsync.kafka.topics import Topics
 from cpqsync.ops import render
@@ -36,7 +36,6 @@ from cpqsync.ops.replay import (
     plan_replay,
 )
 from cpqsync.ops.status import gather_status
-from cpqsync.preflight.kafka_check import check_kafka
 from cpqsync.settings import Settings
 from cpqsync.supervision.role_supervisor import RoleSupervisor, deployment_roles
 
@@ -93,7 +92,7 @@ def _target(to_datetime: str | None, to_offset: int | None, to_earliest: bool) -
     return ToEarliest()
 
 
-def _bootstrap(settings: Settings) -> str:
+def _bootstrap(settings: Settings, command: str) -> str:
     servers = settings.kafka.bootstrap_servers
     if not servers:
         typer.echo(
@@ -102,11 +101,7 @@ def _bootstrap(settings: Settings) -> str:
             err=True,
         )
         raise typer.Exit(code=1)
-    # Fail fast with one line instead of each step waiting out its own timeout.
-    reachable = check_kafka(settings.kafka, servers)
-    if not reachable.ok:
-        typer.echo(reachable.detail, err=True)
-        raise typer.Exit(code=1)
+    require_kafka(settings, servers, command)
     return servers
 
 
@@ -144,7 +139,7 @@ def run_replay(
     yes: bool,
     console: Console,
 ) -> None:
-    bootstrap = _bootstrap(settings)
+    bootstrap = _bootstrap(settings, "replay")
     admin = _admin(settings, bootstrap)
     with _operator_errors("replay"):
         plan = plan_replay(
@@ -167,8 +162,7 @@ def run_replay(
     console.print(f"Group {group}: {len(plan.rows)} partition offset(s) set.")
 
 
-def _letters(settings: Settings) -> list[DeadLetterView]:
-    bootstrap = _bootstrap(settings)
+def _letters(settings: Settings, bootstrap: str) -> list[DeadLetterView]:
     return read_letters(
         bootstrap,
         Topics(settings.kafka.topic_prefix).dlq,
@@ -201,8 +195,8 @@ def run_redrive(
     console: Console,
 ) -> int:
     """Exit code: 0 when every chosen letter was sent, 1 otherwise."""
-    bootstrap = _bootstrap(settings)
-    chosen = select(_letters(settings), refs, origin_topic, everything)
+    bootstrap = _bootstrap(settings, "dlq redrive")
+    chosen = select(_letters(settings, bootstrap), refs, origin_topic, everything)
     if not chosen:
         console.print("No dead letter matches.")
         return 0
@@ -284,7 +278,7 @@ def register(app: typer.Typer) -> None:
         """Show lag, checkpoint age, DLQ depth, live-sync state and last errors."""
 
         def body(settings: Settings) -> None:
-            report = gather_status(settings, _bootstrap(settings), group, errors)
+            report = gather_status(settings, _bootstrap(settings, "status"), group, errors)
             if as_json:
                 typer.echo(report.model_dump_json(indent=2))
             else:
@@ -299,7 +293,7 @@ def register(app: typer.Typer) -> None:
         """List dead letters (reference PARTITION:OFFSET, origin, error)."""
 
         def body(settings: Settings) -> None:
-            letters = _letters(settings)
+            letters = _letters(settings, _bootstrap(settings, "dlq list"))
             if origin_topic is not None:
                 letters = [x for x in letters if x.origin_topic == origin_topic]
             if as_json:
@@ -317,7 +311,8 @@ def register(app: typer.Typer) -> None:
         """Show one dead letter: its envelope, key, value and original headers."""
 
         def body(settings: Settings) -> None:
-            (letter,) = select(_letters(settings), [ref], None, False)
+            letters = _letters(settings, _bootstrap(settings, "dlq show"))
+            (letter,) = select(letters, [ref], None, False)
             Console().print(render.letter_detail(letter))
 
         _with_settings(config, "dlq show", body)

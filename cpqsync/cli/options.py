@@ -9,6 +9,7 @@ import typer
 
 from cpqsync.observability.logging import configure_logging, register_secrets
 from cpqsync.preflight import PreflightFailed, require
+from cpqsync.preflight.kafka_check import check_kafka
 from cpqsync.settings import Settings, load_settings
 
 # Help is Click's plain text: typer's Rich panels label every flag `<bool>` although a flag
@@ -50,6 +51,15 @@ def preflight(settings: Settings, role: str, bootstrap_servers: str | None = Non
         raise typer.Exit(code=1) from None
 
 
+def require_kafka(settings: Settings, bootstrap_servers: str, command: str) -> None:
+    """Exit 1 with one line naming kafka.bootstrap_servers when no broker answers, instead
+    of each later step waiting out its own timeout (commands that are not roles)."""
+    reachable = check_kafka(settings.kafka, bootstrap_servers)
+    if not reachable.ok:
+        typer.echo(f"cpqsync {command}: {reachable.detail}", err=True)
+        raise typer.Exit(code=1)
+
+
 def protect_secrets(settings: Settings) -> None:
     """Register the configured secrets so that no log line or error shows them."""
     register_secrets(
@@ -57,5 +67,6 @@ def protect_secrets(settings: Settings) -> None:
             settings.stripe.api_key,
             settings.salesforce.client_secret,
             settings.salesforce.password,
+            settings.stripe_events.endpoint_secret,
         ]
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from consumer.engine import install_signal_handlers
-from cpqsync.cli.options import ConfigOption, settings_from
+from cpqsync.cli.options import ConfigOption, preflight, settings_from
 from cpqsync.observability.http_server import MetricsServer
 from producer_bridge.stripe_events.service import StripeEventSource, StripeEventSourceError
 
@@ -22,6 +22,7 @@ def run_stripe_events(config: Path | None) -> None:
             err=True,
         )
         raise typer.Exit(code=1)
+    preflight(settings, "stripe-events", bootstrap)
     try:
         source = StripeEventSource(settings, bootstrap)
     except (StripeEventSourceError, ValueError) as exc:

@@ -18,7 +18,7 @@ from consumer.sync.manual import ManualSyncError, request_sync, syncable_type
 from consumer.sync.planning import render
 from consumer.sync.service import DEFAULT_GROUP, SyncService
 from consumer.sync.triggers import RecordRef
-from cpqsync.cli.options import ConfigOption, preflight, settings_from
+from cpqsync.cli.options import ConfigOption, preflight, require_kafka, settings_from
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.observability.http_server import MetricsServer
 from cpqsync.salesforce.auth import SalesforceAuthError
@@ -99,6 +99,7 @@ def run_manual(
     except ManualSyncError as exc:
         raise typer.BadParameter(str(exc), param_hint="ID") from None
     bootstrap = _bootstrap(settings, command)
+    require_kafka(settings, bootstrap, command)
     topics = Topics(settings.kafka.topic_prefix)
     ensure_topics(bootstrap, topics.all_topics(), settings.kafka.partitions)
     answer = request_sync(
@@ -149,6 +150,7 @@ def run_plan(config: Path | None, record_id: str, lookup: bool, as_json: bool) -
 def run_live_sync(config: Path | None, switch: Switch) -> None:
     settings = settings_from(config)
     bootstrap = _bootstrap(settings, "live-sync")
+    require_kafka(settings, bootstrap, "live-sync")
     topics = Topics(settings.kafka.topic_prefix)
     ensure_topics(bootstrap, topics.all_topics(), settings.kafka.partitions)
     if switch is not Switch.status:

@@ -29,6 +29,7 @@ ROLE_CHECKS: dict[str, tuple[str, ...]] = {
     "bridge": (KAFKA, SALESFORCE_LOGIN),
     "sync": (KAFKA, STRIPE, SALESFORCE_LOGIN, SALESFORCE_FIELDS),
     "writeback": (KAFKA, SALESFORCE_LOGIN),
+    "stripe-events": (KAFKA, STRIPE),
 }
 
 

@@ -28,6 +28,9 @@ def credential_problems(settings: Settings) -> list[str]:
         problems.append("stripe.api_key: not set (CPQSYNC_STRIPE__API_KEY)")
     elif not stripe_key.get_secret_value().strip():
         problems.append("stripe.api_key: empty (CPQSYNC_STRIPE__API_KEY)")
+    endpoint_secret = settings.stripe_events.endpoint_secret
+    if endpoint_secret is not None and not endpoint_secret.get_secret_value().strip():
+        problems.append("stripe_events.endpoint_secret: empty")
     sf = settings.salesforce
     for name in ("client_secret", "password"):
         value = getattr(sf, name)

@@ -150,13 +150,19 @@ def test_a_role_names_kafka_bootstrap_servers_when_no_broker_answers(
 ) -> None:
     closed = f"127.0.0.1:{free_port()}"
     config = write_config(kafka={"bootstrap_servers": closed})
-    for command in (("writeback", "--config", str(config)), ("status", "--config", str(config))):
+    commands = (
+        ("writeback", "--config", str(config)),
+        ("status", "--config", str(config)),
+        ("sync-order", "801Dp0000001vkEIAQ", "--config", str(config)),
+        ("backfill", "--since", "2026-01-01", "--config", str(config)),
+    )
+    for command in commands:
         started = time.monotonic()
         result = cpqsync(*command, key=stripe_emulator.api_key, timeout=60)
         took = time.monotonic() - started
         assert result.returncode == 1, command
         output = lines(result.stdout + result.stderr)
         assert len(output) == 1, output  # one line, no librdkafka flood, no traceback
-        assert f"Kafka is unreachable at {closed}" in output[0]
+        assert output[0].startswith(f"cpqsync {command[0]}: Kafka is unreachable at {closed}")
         assert "kafka.bootstrap_servers" in output[0]
         assert took < 25, (command, took)

