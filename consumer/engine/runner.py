@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka import Message as KafkaMessage
 from prometheus_client import CollectorRegistry
 
+from consumer.engine.assignment import Assignment
 from consumer.engine.backpressure import FlowControl
 from consumer.engine.commit_policy import CommitPolicy
 from consumer.engine.committer import OffsetCommitter
@@ -51,6 +52,8 @@ _MAX_FETCH = 500
 _GAUGE_INTERVAL_S = 1.0
 # How long a full buffer may hold fetching back before its partitions are paused.
 _PAUSE_AFTER_S = 0.5
+# How long a rebalance callback may wait for the subscribed topics' partition counts.
+_METADATA_TIMEOUT_S = 5.0
 
 
 class ConsumerEngine(Generic[T]):
@@ -59,6 +62,8 @@ class ConsumerEngine(Generic[T]):
     ``decode`` turns a message's bytes into the handler's type on the polling
     thread; an exception of one of ``decode_errors`` sends the original message
     to ``dead_letter_topic``, any other exception stops the engine.
+    ``on_assignment`` hears the whole assignment after every rebalance (on the
+    polling thread; it must be quick), e.g. a ``BudgetShare`` resizing a pacer.
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class ConsumerEngine(Generic[T]):
         decode_errors: tuple[type[BaseException], ...] = (),
         dead_letter_topic: str | None = None,
         registry: CollectorRegistry | None = None,
+        on_assignment: Callable[[Assignment], None] | None = None,
     ) -> None:
         if not topics:
             raise ValueError("the engine needs at least one topic to consume")
@@ -83,6 +89,8 @@ class ConsumerEngine(Generic[T]):
         self._handler = handler
         self._decode = decode
         self._decode_errors = decode_errors
+        self._on_assignment = on_assignment
+        self._partition_counts: dict[str, int] = {}
         self._settings = settings
         self._transactional = kafka.processing_guarantee == "exactly_once"
         self._consumer_config: dict[str, Any] = {
@@ -380,6 +388,7 @@ class ConsumerEngine(Generic[T]):
         self._joined = True
         self._metrics.rebalances.labels(self.group_id, "assigned").inc(len(ids))
         log.info("assigned %s", ids)
+        self._report_assignment(consumer, refresh_counts=True)
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         ids = [(tp.topic, tp.partition) for tp in partitions]
@@ -399,6 +408,7 @@ class ConsumerEngine(Generic[T]):
                 self._fail(exc)
         self._forget(ids)
         log.info("revoked %s", ids)
+        self._report_assignment(consumer)
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         ids = [(tp.topic, tp.partition) for tp in partitions]
@@ -406,6 +416,33 @@ class ConsumerEngine(Generic[T]):
         log.warning("lost %s without a clean revoke; their uncommitted work is abandoned", ids)
         self._scheduler.stop_taking(ids)
         self._forget(ids)
+        self._report_assignment(consumer)
+
+    def _report_assignment(self, consumer: Any, *, refresh_counts: bool = False) -> None:
+        """Tell ``on_assignment`` what this member owns now (partition counts are asked of
+        the broker on assignment: topics may have gained partitions, which rebalances)."""
+        if self._on_assignment is None:
+            return
+        if refresh_counts or not self._partition_counts:
+            self._partition_counts.update(self._fetch_partition_counts(consumer))
+        assignment = Assignment(frozenset(self._scheduler.assigned()), dict(self._partition_counts))
+        try:
+            self._on_assignment(assignment)
+        except Exception:  # a sizing hook must not break the group protocol
+            log.exception("the on_assignment hook failed for %s", self.group_id)
+
+    def _fetch_partition_counts(self, consumer: Any) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for topic in self.topics:
+            try:
+                metadata = consumer.list_topics(topic, timeout=_METADATA_TIMEOUT_S)
+            except KafkaException as exc:
+                log.warning("no partition count for %s: %s", topic, exc)
+                continue
+            described = metadata.topics.get(topic)
+            if described is not None and described.error is None and described.partitions:
+                counts[topic] = len(described.partitions)
+        return counts
 
     def _forget(self, ids: list[PartitionId]) -> None:
         self._scheduler.remove(ids)
