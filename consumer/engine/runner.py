@@ -91,6 +91,7 @@ class ConsumerEngine(Generic[T]):
         self._decode_errors = decode_errors
         self._on_assignment = on_assignment
         self._partition_counts: dict[str, int] = {}
+        self._counts_stale = False
         self._settings = settings
         self._transactional = kafka.processing_guarantee == "exactly_once"
         self._consumer_config: dict[str, Any] = {
@@ -160,6 +161,8 @@ class ConsumerEngine(Generic[T]):
             observe_latency=self._metrics.commit_latency.labels(self.group_id).observe,
         )
         self._pool.start()
+        if self._on_assignment is not None:
+            self._partition_counts = self._fetch_partition_counts()
         self._consumer.subscribe(
             self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -228,6 +231,8 @@ class ConsumerEngine(Generic[T]):
                     scheduler.wait_progress(_POLL_TIMEOUT_S)
             if messages:
                 self._intake(messages)
+            if self._counts_stale:
+                self._refresh_partition_counts()
             scheduler.nudge()
             self._update_gauges(buffered)
 
@@ -388,7 +393,10 @@ class ConsumerEngine(Generic[T]):
         self._joined = True
         self._metrics.rebalances.labels(self.group_id, "assigned").inc(len(ids))
         log.info("assigned %s", ids)
-        self._report_assignment(consumer, refresh_counts=True)
+        self._report_assignment()
+        # Topics may have gained partitions (which rebalances): asked of the broker from the
+        # loop, as a client call inside a rebalance callback corrupts confluent-kafka's state.
+        self._counts_stale = self._on_assignment is not None
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         ids = [(tp.topic, tp.partition) for tp in partitions]
@@ -408,7 +416,7 @@ class ConsumerEngine(Generic[T]):
                 self._fail(exc)
         self._forget(ids)
         log.info("revoked %s", ids)
-        self._report_assignment(consumer)
+        self._report_assignment()
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         ids = [(tp.topic, tp.partition) for tp in partitions]
@@ -416,26 +424,30 @@ class ConsumerEngine(Generic[T]):
         log.warning("lost %s without a clean revoke; their uncommitted work is abandoned", ids)
         self._scheduler.stop_taking(ids)
         self._forget(ids)
-        self._report_assignment(consumer)
+        self._report_assignment()
 
-    def _report_assignment(self, consumer: Any, *, refresh_counts: bool = False) -> None:
-        """Tell ``on_assignment`` what this member owns now (partition counts are asked of
-        the broker on assignment: topics may have gained partitions, which rebalances)."""
+    def _report_assignment(self) -> None:
+        """Tell ``on_assignment`` what this member owns now."""
         if self._on_assignment is None:
             return
-        if refresh_counts or not self._partition_counts:
-            self._partition_counts.update(self._fetch_partition_counts(consumer))
         assignment = Assignment(frozenset(self._scheduler.assigned()), dict(self._partition_counts))
         try:
             self._on_assignment(assignment)
         except Exception:  # a sizing hook must not break the group protocol
             log.exception("the on_assignment hook failed for %s", self.group_id)
 
-    def _fetch_partition_counts(self, consumer: Any) -> dict[str, int]:
+    def _refresh_partition_counts(self) -> None:
+        self._counts_stale = False
+        counts = self._fetch_partition_counts()
+        if counts != self._partition_counts:
+            self._partition_counts.update(counts)
+            self._report_assignment()
+
+    def _fetch_partition_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for topic in self.topics:
             try:
-                metadata = consumer.list_topics(topic, timeout=_METADATA_TIMEOUT_S)
+                metadata = self._consumer.list_topics(topic, timeout=_METADATA_TIMEOUT_S)
             except KafkaException as exc:
                 log.warning("no partition count for %s: %s", topic, exc)
                 continue
