@@ -27,6 +27,13 @@ from consumer.sync.mapping.config import MappingConfig
 STRIPE_API_VERSION = "2026-10-28.endive"
 SALESFORCE_API_VERSION = "62.0"
 
+# Default account budgets (requests/s): Stripe's limits, 100 live and 25 in test mode, less a
+# margin. A key that is not recognisably live (test, restricted test, or unknown) gets the
+# smaller one: under-using a live account costs throughput, overrunning one costs 429s.
+LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
+LIVE_ACCOUNT_BUDGET = 90.0
+TEST_ACCOUNT_BUDGET = 22.0
+
 CDC_CHANNELS = (
     "/data/AccountChangeEvent",
     "/data/OrderChangeEvent",
@@ -85,9 +92,28 @@ class StripeSettings(Section):
     api_version: str = STRIPE_API_VERSION
     max_network_retries: int = Field(default=2, ge=0)
     timeout_s: float = Field(default=30.0, gt=0)
-    # This process's share of the account's request budget (Stripe: 100/s live, 25/s test).
-    requests_per_second: float = Field(default=20.0, gt=0)
+    # The Stripe account's request budget, set once for the whole group: each sync member
+    # paces at budget x (its partitions of the Stripe-calling input / all of them), resized
+    # on every rebalance. Unset: 90 for a live key (sk_live_, rk_live_), else 22 (Stripe
+    # allows 100/s live and 25/s in test mode; the margin absorbs requests bunching in transit).
+    account_requests_per_second: float | None = Field(default=None, gt=0)
+    # Deprecated: a fixed rate for this process alone, not its share of the account's request
+    # budget (N processes must then be divided by hand). Overrides the shared budget if set.
+    requests_per_second: float | None = Field(default=None, gt=0)
     dashboard_base: str = "https://dashboard.stripe.com"
+
+    @property
+    def live_mode(self) -> bool:
+        """Whether the key talks to live data (``sk_live_``/``rk_live_``); else test mode."""
+        key = self.api_key.get_secret_value() if self.api_key is not None else ""
+        return key.startswith(LIVE_KEY_PREFIXES)
+
+    @property
+    def account_budget(self) -> float:
+        """Requests per second the whole group may send to the account."""
+        if self.account_requests_per_second is not None:
+            return self.account_requests_per_second
+        return LIVE_ACCOUNT_BUDGET if self.live_mode else TEST_ACCOUNT_BUDGET
 
 
 class SyncPreferences(Section):

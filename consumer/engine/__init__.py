@@ -3,6 +3,7 @@
 Import the public API from here; the submodules are one concept each.
 """
 
+from consumer.engine.assignment import Assignment
 from consumer.engine.dead_letter import DeadLetters
 from consumer.engine.errors import (
     DeadLetterLimitExceeded,
@@ -23,13 +24,15 @@ from consumer.engine.outcomes import (
     Retry,
     RetryableError,
 )
-from consumer.engine.pacing import Pacer, TokenBucket
+from consumer.engine.pacing import BudgetShare, Pacer, TokenBucket
 from consumer.engine.retry import RetryPolicy
 from consumer.engine.runner import ConsumerEngine
 from consumer.engine.shutdown import install_signal_handlers
 
 __all__ = [
+    "Assignment",
     "BatchHandler",
+    "BudgetShare",
     "ConsumerEngine",
     "DeadLetterLimitExceeded",
     "DeadLetters",

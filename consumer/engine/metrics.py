@@ -99,6 +99,12 @@ class EngineMetrics:
             ("pacer",),
             registry=registry,
         )
+        self.pacer_ceiling = Gauge(
+            "cpqsync_engine_pacer_ceiling_per_second",
+            "The most a pacer allows: this member's share of the account's request budget.",
+            ("pacer",),
+            registry=registry,
+        )
         self.pacer_wait_seconds = Counter(
             "cpqsync_engine_pacer_wait_seconds",
             "Time callers spent waiting for a pacer token.",

@@ -1,21 +1,27 @@
 """Pacing calls to a rate-limited API: a token bucket that slows down when told to.
 
 Several consumer processes share one Stripe account's request budget, so each
-paces itself at its configured share (``TokenBucket``) and, on a 429, halves
-its rate and then recovers additively (AIMD, as TCP does), so a group of
-processes converges under the limit without coordinating. A ``Retry-After``
-from the server blocks every caller until it has passed.
+paces itself at its share (``TokenBucket``) and, on a 429, halves its rate and
+then recovers additively (AIMD, as TCP does), so a group of processes converges
+under the limit without coordinating. A ``Retry-After`` from the server blocks
+every caller until it has passed. ``BudgetShare`` sizes each member's share from
+the partitions it owns, recomputed on every rebalance, so nobody divides the
+budget by hand.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from prometheus_client import CollectorRegistry
 
+from consumer.engine.assignment import Assignment
 from consumer.engine.metrics import engine_metrics
+
+log = logging.getLogger(__name__)
 
 _ROUNDING = 1e-9
 
@@ -66,10 +72,18 @@ class TokenBucket:
     def rate(self) -> float:
         return self._rate
 
-    def set_rate(self, rate: float) -> None:
+    @property
+    def capacity(self) -> float:
+        return self._capacity
+
+    def set_rate(self, rate: float, capacity: float | None = None) -> None:
+        """A new rate (and burst, if given) from now on; tokens beyond the burst are dropped."""
         with self._lock:
             self._refill(self._clock())
             self._rate = rate
+            if capacity is not None:
+                self._capacity = max(1.0, capacity)
+                self._tokens = min(self._tokens, self._capacity)
 
     def block_until(self, instant: float) -> None:
         """Hand out no token before ``instant`` (a clock reading)."""
@@ -155,12 +169,18 @@ class Pacer:
         self._bucket = TokenBucket(
             max_rate, capacity, clock=clock, sleep=sleep, before_turn=self._recover_now
         )
+        # What scales with the ceiling when it moves (``set_max_rate``), as fractions of it.
+        self._floor_share = self.min_rate / max_rate
+        self._recovery_share = self.recovery_per_s / max_rate
+        self._burst_share = self._bucket.capacity / max_rate
         self._last_adjusted = clock()
         metrics = engine_metrics(registry)
         self._rate_gauge = metrics.pacer_rate.labels(name)
+        self._ceiling_gauge = metrics.pacer_ceiling.labels(name)
         self._wait_counter = metrics.pacer_wait_seconds.labels(name)
         self._limited_counter = metrics.pacer_rate_limited.labels(name)
         self._rate_gauge.set(max_rate)
+        self._ceiling_gauge.set(max_rate)
 
     @property
     def rate(self) -> float:
@@ -188,6 +208,28 @@ class Pacer:
                 self._bucket.block_until(now + retry_after)
         self._limited_counter.inc()
 
+    def set_max_rate(self, max_rate: float) -> None:
+        """A new ceiling (this member's new share of the budget after a rebalance).
+
+        The floor, the recovery speed and the burst scale with it, and so does the
+        current rate: a pacer a 429 had slowed to half its old ceiling goes on at half
+        the new one and recovers from there as before (AIMD is not reset by a rebalance).
+        """
+        if max_rate <= 0:
+            raise ValueError(f"max_rate must be > 0 requests/s, got {max_rate}")
+        with self._lock:
+            now = self._clock()
+            self._recover(now)
+            scale = max_rate / self.max_rate
+            self.max_rate = max_rate
+            self.min_rate = self._floor_share * max_rate
+            self.recovery_per_s = self._recovery_share * max_rate
+            rate = min(max_rate, max(self.min_rate, self._bucket.rate * scale))
+            self._bucket.set_rate(rate, self._burst_share * max_rate)
+            self._last_adjusted = now
+            self._rate_gauge.set(rate)
+            self._ceiling_gauge.set(max_rate)
+
     def _recover_now(self) -> None:
         with self._lock:
             self._recover(self._clock())
@@ -204,3 +246,50 @@ class Pacer:
         self._bucket.set_rate(rate)
         self._last_adjusted = now
         self._rate_gauge.set(rate)
+
+
+# A member that owns none of the input still needs a rate above zero (work it is abandoning
+# after a revoke may still call): this fraction of the budget.
+IDLE_SHARE = 0.01
+
+
+class BudgetShare:
+    """Paces one member of a consumer group at its share of an account's request budget.
+
+    A member owning ``k`` of the ``n`` partitions of the topics whose consumer calls the
+    API paces at ``budget * k / n``, recomputed on every rebalance (``on_assignment``).
+    Kafka never lets two members own one partition, and cooperative rebalancing revokes a
+    partition before assigning it elsewhere, so the shares of a group never add up to
+    more than the budget, also while partitions move. It assumes work spreads evenly over
+    those partitions, which keyed topics give when keys are many.
+    """
+
+    def __init__(self, pacer: Pacer, budget: float, topics: Collection[str]) -> None:
+        if budget <= 0:
+            raise ValueError(f"the budget must be > 0 requests/s, got {budget}")
+        if not topics:
+            raise ValueError("a budget share needs the topics whose partitions it divides")
+        self.pacer = pacer
+        self.budget = budget
+        self.topics = frozenset(topics)
+
+    def on_assignment(self, assignment: Assignment) -> None:
+        owned, total = assignment.share_of(self.topics)
+        if total == 0:
+            log.warning(
+                "%s pacing: no partition count known for %s; keeping %.1f requests/s",
+                self.pacer.name,
+                sorted(self.topics),
+                self.pacer.max_rate,
+            )
+            return
+        rate = self.budget * max(owned / total, IDLE_SHARE)
+        self.pacer.set_max_rate(rate)
+        log.info(
+            "%s pacing: %d of %d partitions, %.1f of the account's %.1f requests/s",
+            self.pacer.name,
+            owned,
+            total,
+            rate,
+            self.budget,
+        )

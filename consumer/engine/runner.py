@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka import Message as KafkaMessage
 from prometheus_client import CollectorRegistry
 
+from consumer.engine.assignment import Assignment
 from consumer.engine.backpressure import FlowControl
 from consumer.engine.commit_policy import CommitPolicy
 from consumer.engine.committer import OffsetCommitter
@@ -51,6 +52,8 @@ _MAX_FETCH = 500
 _GAUGE_INTERVAL_S = 1.0
 # How long a full buffer may hold fetching back before its partitions are paused.
 _PAUSE_AFTER_S = 0.5
+# How long a rebalance callback may wait for the subscribed topics' partition counts.
+_METADATA_TIMEOUT_S = 5.0
 
 
 class ConsumerEngine(Generic[T]):
@@ -59,6 +62,8 @@ class ConsumerEngine(Generic[T]):
     ``decode`` turns a message's bytes into the handler's type on the polling
     thread; an exception of one of ``decode_errors`` sends the original message
     to ``dead_letter_topic``, any other exception stops the engine.
+    ``on_assignment`` hears the whole assignment after every rebalance (on the
+    polling thread; it must be quick), e.g. a ``BudgetShare`` resizing a pacer.
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class ConsumerEngine(Generic[T]):
         decode_errors: tuple[type[BaseException], ...] = (),
         dead_letter_topic: str | None = None,
         registry: CollectorRegistry | None = None,
+        on_assignment: Callable[[Assignment], None] | None = None,
     ) -> None:
         if not topics:
             raise ValueError("the engine needs at least one topic to consume")
@@ -83,6 +89,9 @@ class ConsumerEngine(Generic[T]):
         self._handler = handler
         self._decode = decode
         self._decode_errors = decode_errors
+        self._on_assignment = on_assignment
+        self._partition_counts: dict[str, int] = {}
+        self._counts_stale = False
         self._settings = settings
         self._transactional = kafka.processing_guarantee == "exactly_once"
         self._consumer_config: dict[str, Any] = {
@@ -153,6 +162,8 @@ class ConsumerEngine(Generic[T]):
             observe_latency=self._metrics.commit_latency.labels(self.group_id).observe,
         )
         self._pool.start()
+        if self._on_assignment is not None:
+            self._partition_counts = self._fetch_partition_counts()
         self._consumer.subscribe(
             self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -221,6 +232,8 @@ class ConsumerEngine(Generic[T]):
                     scheduler.wait_progress(_POLL_TIMEOUT_S)
             if messages:
                 self._intake(messages)
+            if self._counts_stale:
+                self._refresh_partition_counts()
             scheduler.nudge()
             self._update_gauges(buffered)
 
@@ -381,6 +394,10 @@ class ConsumerEngine(Generic[T]):
         self._joined = True
         self._metrics.rebalances.labels(self.group_id, "assigned").inc(len(ids))
         log.info("assigned %s", ids)
+        self._report_assignment()
+        # Topics may have gained partitions (which rebalances): asked of the broker from the
+        # loop, as a client call inside a rebalance callback corrupts confluent-kafka's state.
+        self._counts_stale = self._on_assignment is not None
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         ids = [(tp.topic, tp.partition) for tp in partitions]
@@ -400,6 +417,7 @@ class ConsumerEngine(Generic[T]):
                 self._fail(exc)
         self._forget(ids)
         log.info("revoked %s", ids)
+        self._report_assignment()
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         ids = [(tp.topic, tp.partition) for tp in partitions]
@@ -407,6 +425,37 @@ class ConsumerEngine(Generic[T]):
         log.warning("lost %s without a clean revoke; their uncommitted work is abandoned", ids)
         self._scheduler.stop_taking(ids)
         self._forget(ids)
+        self._report_assignment()
+
+    def _report_assignment(self) -> None:
+        """Tell ``on_assignment`` what this member owns now."""
+        if self._on_assignment is None:
+            return
+        assignment = Assignment(frozenset(self._scheduler.assigned()), dict(self._partition_counts))
+        try:
+            self._on_assignment(assignment)
+        except Exception:  # a sizing hook must not break the group protocol
+            log.exception("the on_assignment hook failed for %s", self.group_id)
+
+    def _refresh_partition_counts(self) -> None:
+        self._counts_stale = False
+        counts = self._fetch_partition_counts()
+        if counts != self._partition_counts:
+            self._partition_counts.update(counts)
+            self._report_assignment()
+
+    def _fetch_partition_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for topic in self.topics:
+            try:
+                metadata = self._consumer.list_topics(topic, timeout=_METADATA_TIMEOUT_S)
+            except KafkaException as exc:
+                log.warning("no partition count for %s: %s", topic, exc)
+                continue
+            described = metadata.topics.get(topic)
+            if described is not None and described.error is None and described.partitions:
+                counts[topic] = len(described.partitions)
+        return counts
 
     def _forget(self, ids: list[PartitionId]) -> None:
         self._scheduler.remove(ids)

@@ -15,7 +15,7 @@ from typing import Any
 import stripe
 from prometheus_client import CollectorRegistry
 
-from consumer.engine import ConsumerEngine, Message, Pacer
+from consumer.engine import BudgetShare, ConsumerEngine, Message, Pacer
 from consumer.sync.apply import PlanApplier
 from consumer.sync.dashboard import DashboardLinks
 from consumer.sync.handler import SyncHandler
@@ -32,7 +32,7 @@ from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.observability.logging import register_secrets
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
-from cpqsync.settings import Settings
+from cpqsync.settings import Settings, StripeSettings
 from schemas.codec import Codec
 from schemas.errors import DecodeFailure, SchemaDecodeError
 from schemas.models import ChangeEvent, SyncRequest
@@ -59,6 +59,45 @@ class SyncParts:
     applier: PlanApplier
 
 
+def stripe_pacer(stripe: StripeSettings, registry: CollectorRegistry | None = None) -> Pacer:
+    """The process's one Stripe pacer, at the account's whole budget until a ``BudgetShare``
+    sizes it to this member's share (a process that consumes nothing, ``cpqsync plan``, has
+    the account to itself), or at ``stripe.requests_per_second`` if that is set."""
+    rate = stripe.requests_per_second or stripe.account_budget
+    # A burst of a whole second's budget would trip Stripe's one-second window on its own;
+    # a twentieth of a second's worth keeps the requests evenly spread, and leaves room for
+    # the few requests a pause of the process delays into the next second (``MAX_WAITING``):
+    # with a tenth, and eight callers waiting, the 2,000-order bench sent up to 106 in a
+    # second at a 90/s pace and met 57-71 429s; now none. After a 429 the rate halves
+    # and is back in about a second: each member paces at its share of the limit, so a 429
+    # is mostly requests bunching on the way (jitter), not a sustained overload, and the
+    # engine's default (five seconds back) cost a third of the sync's throughput. The pacer
+    # never goes above its ceiling either way. Burst and recovery scale with the share.
+    return Pacer(
+        "stripe",
+        rate,
+        capacity=max(1.0, rate / 20),
+        recovery_per_s=rate / 2,
+        registry=registry,
+    )
+
+
+def budget_share(stripe: StripeSettings, pacer: Pacer, topics: list[str]) -> BudgetShare | None:
+    """Sizes ``pacer`` to this member's share of the account budget by its partitions of
+    ``topics`` (those of the consumer that calls Stripe); None where a fixed
+    ``stripe.requests_per_second`` overrides sharing."""
+    if stripe.requests_per_second is not None:
+        log.warning(
+            "stripe.requests_per_second (%.1f) is deprecated: this process paces at that rate "
+            "whatever the rest of its group does, so N members must divide the account's limit "
+            "by hand. Set stripe.account_requests_per_second once instead (or leave both unset "
+            "for 90/s with a live key, 22/s otherwise); members then share it by partitions.",
+            stripe.requests_per_second,
+        )
+        return None
+    return BudgetShare(pacer, stripe.account_budget, topics)
+
+
 def build_parts(
     settings: Settings,
     *,
@@ -71,23 +110,7 @@ def build_parts(
         SalesforceAuth(settings.salesforce, pool_size=settings.consumer.workers)
     )
     reader = SalesforceReader(rest)
-    rate = settings.stripe.requests_per_second
-    # A burst of a whole second's budget would trip Stripe's one-second window on its own;
-    # a twentieth of a second's worth keeps the requests evenly spread, and leaves room for
-    # the few requests a pause of the process delays into the next second (``MAX_WAITING``):
-    # with a tenth, and eight callers waiting, the 2,000-order bench sent up to 106 in a
-    # second at a 90/s pace and met 57-71 429s; now none. After a 429 the rate halves
-    # and is back in about a second: the processes of a group are each configured with their
-    # share of the limit, so a 429 is mostly requests bunching on the way (jitter), not a
-    # sustained overload, and the engine's default (five seconds back) cost a third of the
-    # sync's throughput. The pacer never goes above the configured rate either way.
-    pacer = Pacer(
-        "stripe",
-        rate,
-        capacity=max(1.0, rate / 20),
-        recovery_per_s=rate / 2,
-        registry=registry,
-    )
+    pacer = stripe_pacer(settings.stripe, registry)
     caller = StripeCaller(
         stripe_client or build_stripe_client(settings.stripe, pool_size=settings.consumer.workers),
         pacer,
@@ -199,8 +222,11 @@ class SyncService:
         if self._batch_size is not None:
             handler.max_batch_size = self._batch_size
         self._handler = handler
+        topics = [*self.topics.change_topics, self.topics.sync_requests]
+        # This consumer calls Stripe, so its partitions divide the account's budget.
+        share = budget_share(self.settings.stripe, parts.caller.pacer, topics)
         self._engine = ConsumerEngine(
-            topics=[*self.topics.change_topics, self.topics.sync_requests],
+            topics=topics,
             group_id=self.group_id,
             handler=handler,
             decode=decoder(codec),
@@ -211,6 +237,7 @@ class SyncService:
             decode_errors=(SchemaDecodeError,),
             dead_letter_topic=self.topics.dlq,
             registry=self.registry,
+            on_assignment=share.on_assignment if share is not None else None,
         )
         return self._engine
 

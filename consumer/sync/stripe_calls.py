@@ -185,6 +185,10 @@ class StripeCaller:
         self.requests = 0
 
     @property
+    def pacer(self) -> Pacer:
+        return self._pacer
+
+    @property
     def shared(self) -> int:
         """Calls answered by an identical request another thread had in flight."""
         return self._flights.shared

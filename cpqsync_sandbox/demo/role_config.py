@@ -77,7 +77,7 @@ def role_settings(bootstrap: str, org: OrgEndpoint, stripe: StripeEndpoint) -> d
         },
         "stripe": {
             "api_base": stripe.api_base,
-            "requests_per_second": DEMO_STRIPE_REQUESTS_PER_SECOND,
+            "account_requests_per_second": DEMO_STRIPE_REQUESTS_PER_SECOND,
             "timeout_s": 10.0,
         },
         # The dataset holds a EUR order beside USD ones.

@@ -31,7 +31,7 @@ def test_every_setting_has_a_row_with_its_environment_variable() -> None:
 
 def test_source_comments_and_constraints_become_notes() -> None:
     text = render()
-    row = next(line for line in text.splitlines() if line.startswith("| `requests_per_second`"))
-    assert "share of the account's request budget" in row
+    row = next(line for line in text.splitlines() if line.startswith("| `pubsub_keepalive_s`"))
+    assert "half-open connections otherwise hang a stream silently" in row
     assert "> 0" in row
     assert "| float |" not in row and "| number |" in row
