@@ -305,6 +305,10 @@ class OrgSimulator:
         """Daily API allocation; ``api_usage.fail_next(n)`` injects REQUEST_LIMIT_EXCEEDED."""
         return self._ctx.usage
 
+    def set_unavailable(self, unavailable: bool = True) -> None:
+        """Start (or end) an outage: every REST call, logins included, answers 503."""
+        self._ctx.unavailable = unavailable
+
     def set_query_batch_size(self, size: int) -> None:
         """Default page size of query results (a real org uses 2,000)."""
         self._ctx.batch_size = size

@@ -115,6 +115,8 @@ class RestContext:
     request_log: RequestLog = field(default_factory=RequestLog)
     cursors: QueryCursors = field(default_factory=QueryCursors)
     batch_size: int = QUERY_BATCH_SIZE
+    # An outage: every REST call, logins included, answers 503 SERVER_UNAVAILABLE.
+    unavailable: bool = False
 
     @property
     def base_url(self) -> str:
