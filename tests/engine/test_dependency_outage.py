@@ -25,6 +25,8 @@ from consumer.engine import (
     Retry,
     RetryableError,
 )
+from cpqsync.ops.dead_letter_view import view
+from cpqsync.ops.redrive import redrive
 from schemas.dead_letter import from_headers
 from tests.engine.support import (
     Running,
@@ -157,28 +159,35 @@ def test_an_outage_holds_work_pauses_and_resumes_by_itself(
 
 
 class _Flaky(BatchHandler[int]):
-    """Value 13 always fails with a transient error that is not an outage."""
+    """Value 13 fails with a transient error that is not an outage while its row is locked."""
+
+    def __init__(self) -> None:
+        self.locked = True
+        self.processed: list[int] = []
 
     def handle_batch(self, batch: Sequence[Message[int]]) -> Sequence[Outcome]:
-        return [
-            Retry(RetryableError("row locked by another writer (UNABLE_TO_LOCK_ROW)"))
-            if message.value == 13
-            else Processed()
-            for message in batch
-        ]
+        outcomes: list[Outcome] = []
+        for message in batch:
+            if message.value == 13 and self.locked:
+                outcomes.append(Retry(RetryableError("row locked (UNABLE_TO_LOCK_ROW)")))
+            else:
+                self.processed.append(message.value)
+                outcomes.append(Processed())
+        return outcomes
 
 
-def test_exhausted_retries_go_to_the_dead_letter_topic_with_the_original_bytes(
+def test_exhausted_retries_go_to_the_dead_letter_topic_and_can_be_redriven(
     kafka: str, new_topic: Any, unique: Any, fast_group_config: dict[str, Any]
 ) -> None:
     topic, dlq = new_topic("flaky"), new_topic("dlq")
     produce_keyed(kafka, topic, 30, 5)
     group = unique("g")
+    handler = _Flaky()
     engine = make_engine(
         kafka,
         topic,
         group,
-        _Flaky(),
+        handler,
         fast_group_config,
         max_attempts=3,
         retry_initial_backoff_ms=10,
@@ -192,10 +201,18 @@ def test_exhausted_retries_go_to_the_dead_letter_topic_with_the_original_bytes(
             60,
             "every offset to be committed",
         )
+        [letter] = read_topic(kafka, dlq, 1, expect=1)
+        assert letter.value() == b"13" and letter.key() == b"k3", "the original bytes and key"
+        envelope = from_headers(letter.headers())
+        assert (envelope.origin_topic, envelope.origin_offset, envelope.attempts) == (topic, 13, 3)
+        assert "UNABLE_TO_LOCK_ROW" in envelope.error_message, "the reason travels with it"
+        assert 13 not in handler.processed
+
+        # What `cpqsync dlq redrive` does, once the cause is gone.
+        handler.locked = False
+        dead = view(0, letter.offset(), letter.key(), letter.value(), letter.headers())
+        outcome = redrive({"bootstrap.servers": kafka}, [dead], {topic: 1})
+        assert len(outcome.sent) == 1, outcome
+        wait_until(lambda: 13 in handler.processed, 30, "the redriven message to be processed")
     finally:
         running.stop()
-    [letter] = read_topic(kafka, dlq, 1, expect=1)
-    assert letter.value() == b"13" and letter.key() == b"k3", "the original bytes and key"
-    envelope = from_headers(letter.headers())
-    assert (envelope.origin_topic, envelope.origin_offset, envelope.attempts) == (topic, 13, 3)
-    assert "UNABLE_TO_LOCK_ROW" in envelope.error_message, "the reason travels with it"

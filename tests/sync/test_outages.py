@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from cpqsync_sandbox.org.dataset_generator import generate_orders
+from tests.engine.support import committed_offsets, end_of
 from tests.sync.outages import DEPENDENCY_LOGGER, Outage, ride_out, running_roles
 from tests.sync.stack import Stack, roots_reported, wait_for
 from tests.writeback.support import sync_records
@@ -99,8 +100,23 @@ def test_a_rolled_stripe_key_changes_no_sync_record(
             ),
             timeout=120,
         )
-        before = sync_records(org)
+        # Settled: no result still coming (the echoes of written Stripe ids included), and the
+        # writeback has written every result there is.
         results_before = len(stack.results())
+        while True:
+            time.sleep(3)
+            if len(stack.results()) == results_before:
+                break
+            results_before = len(stack.results())
+        results_topic = stack.topics.sync_results
+        wait_for(
+            lambda: (
+                committed_offsets(stack.kafka, roles.writeback.group, results_topic, 2)
+                == end_of(stack.kafka, results_topic, 2)
+            ),
+            timeout=60,
+        )
+        before = sync_records(org)
 
         stripe.expire_key(stripe.api_key)
         for order_id in later:
