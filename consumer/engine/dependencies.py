@@ -9,7 +9,9 @@ is back, the gauge returns to 1, and ``on_change`` lets the work go on. More fai
 dependency already down are only counted: an outage is two log lines, however long it lasts.
 
 A dependency without a probe is declared back after one backoff, and the held work itself
-finds out whether it really is.
+finds out whether it really is. A probe can answer while real work still fails (Stripe taking
+reads but not writes): a dependency down again soon after it came back goes on with the
+backoff where it stopped, so such a half outage cycles at most once per longest backoff.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ Probe = Callable[[], object]  # raises while the dependency does not answer
 # Longest wait between two probes: a dependency that is back is noticed within this (plus
 # one probe), whatever the length of the outage.
 PROBE_MAX_BACKOFF_S = 10.0
+# Down again within this long of coming back: the same trouble, the backoff goes on.
+RELAPSE_WINDOW_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class _Outage:
     next_probe: float
     probes: int = 0
     failures: int = 1
+    step: int = 1  # how far along the backoff curve the next probe waits
 
 
 class DependencyHealth:
@@ -72,6 +77,7 @@ class DependencyHealth:
         self._on_change = on_change
         self._clock = clock
         self._down: dict[str, _Outage] = {}
+        self._recovered: dict[str, tuple[float, int]] = {}  # name -> (when, backoff step)
         self._changed = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -95,7 +101,13 @@ class DependencyHealth:
             if dependency is None:
                 dependency = self._dependencies[name] = Dependency(name, error.setting or name)
             now = self._clock()
-            self._down[name] = _Outage(since=now, error=text, next_probe=now + self._delay(1))
+            step = 1
+            recovered_at, step_before = self._recovered.pop(name, (float("-inf"), 1))
+            if now - recovered_at < RELAPSE_WINDOW_S:
+                step = step_before
+            self._down[name] = _Outage(
+                since=now, error=text, next_probe=now + self._delay(step), step=step
+            )
             first = len(self._down) == 1
             self._changed.notify_all()
         self._gauge.labels(self._group, name).set(0)
@@ -178,13 +190,16 @@ class DependencyHealth:
                 outage = self._down.get(name)
                 if outage is not None:
                     outage.probes += 1
+                    outage.step += 1
                     outage.error = redact(str(exc)) or type(exc).__name__
-                    outage.next_probe = self._clock() + self._delay(outage.probes + 1)
+                    outage.next_probe = self._clock() + self._delay(outage.step)
             log.debug("%s still down: %s", name, exc)
             return False
         with self._changed:
             outage = self._down.pop(name, None)
             all_up = not self._down
+            if outage is not None:
+                self._recovered[name] = (self._clock(), outage.step + 1)
         if outage is None:
             return False
         self._gauge.labels(self._group, name).set(1)

@@ -52,7 +52,8 @@ def _health(
 def test_one_line_down_one_line_up_and_the_gauge_between(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    registry, service, clock, changes = CollectorRegistry(), _Service(), _Clock(), []
+    registry, service, clock = CollectorRegistry(), _Service(), _Clock()
+    changes: list[bool] = []
     health = _health(registry, service, clock, changes)
     assert _gauge(registry, "stripe") == 1, "born at 1, before any failure"
     assert health.all_up
@@ -99,7 +100,8 @@ def test_one_line_down_one_line_up_and_the_gauge_between(
 
 
 def test_a_secret_in_the_error_never_reaches_the_log(caplog: pytest.LogCaptureFixture) -> None:
-    registry, service, clock, changes = CollectorRegistry(), _Service(), _Clock(), []
+    registry, service, clock = CollectorRegistry(), _Service(), _Clock()
+    changes: list[bool] = []
     health = _health(registry, service, clock, changes)
     with caplog.at_level(logging.ERROR, logger="consumer.engine.dependencies"):
         health.report(
@@ -110,3 +112,45 @@ def test_a_secret_in_the_error_never_reaches_the_log(caplog: pytest.LogCaptureFi
         )
     assert "sk_test_51HbQkLMnOpQrStUvWxYz0123456789abcdef" not in caplog.text
     assert "stripe is down" in caplog.text
+
+
+class _Steps(RetryPolicy):
+    """The backoff step itself, in seconds: which step a probe waits shows directly."""
+
+    def delay(self, attempts_made: int, retry_after: float | None = None) -> float:
+        return float(attempts_made)
+
+
+def test_down_again_soon_after_coming_back_goes_on_with_the_backoff() -> None:
+    """A probe that answers while real work still fails (reads pass, writes do not) must not
+    restart the backoff at its shortest each time: the half outage would cycle every second."""
+    registry, service, clock = CollectorRegistry(), _Service(), _Clock()
+    gauge = Gauge("cpqsync_dependency_up", "up", ("group", "dependency"), registry=registry)
+    health = DependencyHealth(
+        [Dependency("stripe", "stripe.api_key", service.probe)],
+        group="g",
+        gauge=gauge,
+        backoff=_Steps(1, 1.0, 8.0),
+        clock=clock,
+    )
+
+    def outage_until_back() -> list[float]:
+        health.report(DependencyDown("HTTP 503", dependency="stripe"))
+        waits, since = [], clock.now
+        while health.down():
+            clock.now += 0.5
+            before = service.probes
+            service.up = before >= 2  # the third probe answers
+            health.probe_due()
+            if service.probes != before:
+                waits.append(clock.now - since)
+                since = clock.now
+        return waits
+
+    assert outage_until_back() == [1.0, 2.0, 3.0]
+    service.probes, service.up = 0, False
+    clock.now += 10  # down again ten seconds after it came back
+    assert outage_until_back() == [4.0, 5.0, 6.0]
+    service.probes, service.up = 0, False
+    clock.now += 120  # a new outage, long after: the backoff starts over
+    assert outage_until_back() == [1.0, 2.0, 3.0]
