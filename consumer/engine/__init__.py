@@ -5,6 +5,7 @@ Import the public API from here; the submodules are one concept each.
 
 from consumer.engine.assignment import Assignment
 from consumer.engine.dead_letter import DeadLetters
+from consumer.engine.dependencies import Dependency, DependencyHealth
 from consumer.engine.errors import (
     DeadLetterLimitExceeded,
     EngineError,
@@ -16,6 +17,7 @@ from consumer.engine.errors import (
 from consumer.engine.handler import BatchHandler, PerMessageHandler
 from consumer.engine.messages import Headers, Message, OutputMessage, PartitionId
 from consumer.engine.outcomes import (
+    DependencyDown,
     Fail,
     Failure,
     Outcome,
@@ -36,6 +38,9 @@ __all__ = [
     "ConsumerEngine",
     "DeadLetterLimitExceeded",
     "DeadLetters",
+    "Dependency",
+    "DependencyDown",
+    "DependencyHealth",
     "EngineError",
     "Fail",
     "Failure",

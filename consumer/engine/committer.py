@@ -28,6 +28,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from consumer.engine.errors import EngineError, OutputDeliveryError
 from consumer.engine.messages import OutputMessage, PartitionId
+from consumer.engine.outcomes import DependencyDown
 from consumer.engine.scheduler import Collected
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,18 @@ log = logging.getLogger(__name__)
 
 class TransactionFailed(EngineError):
     """A transaction did not commit; a restart resumes from the last committed one."""
+
+
+class KafkaUnavailable(DependencyDown):
+    """Outputs were not acknowledged in time: their offsets wait, uncommitted, for the broker.
+
+    The outputs stay in the producer's queue (librdkafka keeps sending them until
+    ``message.timeout.ms``), so the next commit only waits for them again before it commits
+    the offsets they cover; one that finally fails is an ``OutputDeliveryError``.
+    """
+
+    dependency = "kafka"
+    setting = "kafka.bootstrap_servers"
 
 
 class OffsetCommitter:
@@ -56,6 +69,8 @@ class OffsetCommitter:
         self._failures_lock = threading.Lock()
         self._async_started: deque[float] = deque()  # asynchronous commits awaiting an answer
         self._unconfirmed: set[PartitionId] = set()  # last committed without waiting
+        # Offsets whose outputs are queued but were not acknowledged in time (broker away).
+        self._unacknowledged: dict[PartitionId, int] = {}
         self.last_committed: dict[PartitionId, int] = {}
 
     def commit(
@@ -76,6 +91,9 @@ class OffsetCommitter:
         """
         if wait and not self._transactional and self._unconfirmed:
             collected = {**self._unconfirmed_offsets(settling), **collected}
+        if self._unacknowledged:
+            waiting: Collected = {p: (offset, []) for p, offset in self._unacknowledged.items()}
+            collected = {**waiting, **collected}  # a newer watermark covers the older one
         if not collected:
             return
         started = time.monotonic()
@@ -84,7 +102,12 @@ class OffsetCommitter:
         if self._transactional:
             self._commit_transaction(outputs, offsets)
         else:
-            self._produce_and_flush(outputs)
+            try:
+                self._produce_and_flush(outputs)
+            except KafkaUnavailable:
+                self._unacknowledged = {p: offset for p, (offset, _) in collected.items()}
+                raise
+            self._unacknowledged = {}
             if wait:
                 self._commit_offsets(offsets)
                 self._unconfirmed.difference_update(collected)
@@ -107,6 +130,7 @@ class OffsetCommitter:
         self._unconfirmed.difference_update(partitions)
         for partition in partitions:
             self.last_committed.pop(partition, None)
+            self._unacknowledged.pop(partition, None)
 
     def _unconfirmed_offsets(self, partitions: Collection[PartitionId] | None) -> Collected:
         return {
@@ -149,7 +173,8 @@ class OffsetCommitter:
     def _produce_and_flush(self, outputs: list[OutputMessage]) -> None:
         if outputs:
             self._produce(outputs)
-        remaining = self._producer.flush(self._timeout_s) if outputs else 0
+        queued = outputs or self._unacknowledged  # earlier outputs may still be in the queue
+        remaining = self._producer.flush(self._timeout_s) if queued else 0
         with self._failures_lock:
             failures, self._failures = self._failures, []
         if failures:
@@ -158,9 +183,9 @@ class OffsetCommitter:
                 f"not committed (first: {failures[0]})"
             )
         if remaining:
-            raise OutputDeliveryError(
+            raise KafkaUnavailable(
                 f"{remaining} output(s) were not acknowledged within {self._timeout_s}s, so "
-                "their source offsets were not committed; is the broker reachable?"
+                "their source offsets were not committed"
             )
 
     def _commit_offsets(self, offsets: list[TopicPartition]) -> None:

@@ -36,8 +36,11 @@ class BatchHandler(ABC, Generic[T]):
         """
 
     def on_give_up(self, message: Message[T], failure: Failure) -> Sequence[OutputMessage]:
-        """Record a message the engine will not try again; its offset then moves on.
+        """Record a message that failed permanently (``Fail``); its offset then moves on.
 
+        A message whose retries ran out goes to the dead-letter topic instead (the failure
+        was transient, not the record's), and comes here only when there is none. A
+        ``DependencyDown`` never comes here: the engine holds the message until it passes.
         Return outputs (e.g. an Error sync result) to produce before the commit.
         If this raises, the message goes to the dead-letter topic instead, so
         nothing is dropped silently.

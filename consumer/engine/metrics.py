@@ -83,7 +83,8 @@ class EngineMetrics:
         )
         self.dead_letters = Counter(
             "cpqsync_engine_dead_letters",
-            "Messages sent to the dead-letter topic, by reason (undecodable, give_up_failed).",
+            "Messages sent to the dead-letter topic, by reason (undecodable, retries_exhausted, "
+            "give_up_failed).",
             ("group", "topic", "reason"),
             registry=registry,
         )
@@ -91,6 +92,13 @@ class EngineMetrics:
             "cpqsync_engine_rebalance_events",
             "Partition assignment changes, by event (assigned, revoked, lost).",
             ("group", "event"),
+            registry=registry,
+        )
+        self.dependency_up = Gauge(
+            "cpqsync_dependency_up",
+            "1 while the dependency answers; 0 while the group holds its work because it does "
+            "not (a systemic failure), until a probe finds it back.",
+            ("group", "dependency"),
             registry=registry,
         )
         self.pacer_rate = Gauge(

@@ -28,6 +28,34 @@ class RetryableError(Exception):
         self.retry_after = retry_after
 
 
+class DependencyDown(RetryableError):
+    """A systemic failure: a dependency the role needs is unreachable or refuses it as a whole.
+
+    Network, DNS, TLS, timeouts, 401/403, 5xx, rate limits beyond pacing, API limits: the
+    world's fault, never the record's. The engine does not count it against the message's
+    attempts and never gives up on it: it holds the message (so nothing is committed past
+    it), stops handing out work, probes ``dependency`` and resumes once it answers.
+    ``setting`` names the configuration an operator should check (``stripe.api_key``).
+    """
+
+    dependency: str = "unknown"
+    setting: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        dependency: str | None = None,
+        setting: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        if dependency is not None:
+            self.dependency = dependency
+        if setting is not None:
+            self.setting = setting
+
+
 class PermanentError(Exception):
     """A failure that trying again cannot fix (bad data, a rejected request)."""
 

@@ -25,8 +25,9 @@ from prometheus_client import CollectorRegistry
 from consumer.engine.assignment import Assignment
 from consumer.engine.backpressure import FlowControl
 from consumer.engine.commit_policy import CommitPolicy
-from consumer.engine.committer import OffsetCommitter
+from consumer.engine.committer import KafkaUnavailable, OffsetCommitter
 from consumer.engine.dead_letter import DeadLetters
+from consumer.engine.dependencies import PROBE_MAX_BACKOFF_S, Dependency, DependencyHealth
 from consumer.engine.errors import (
     DeadLetterLimitExceeded,
     EngineError,
@@ -54,6 +55,8 @@ _GAUGE_INTERVAL_S = 1.0
 _PAUSE_AFTER_S = 0.5
 # How long a rebalance callback may wait for the subscribed topics' partition counts.
 _METADATA_TIMEOUT_S = 5.0
+# How long a probe of the broker (a metadata request) may take.
+_KAFKA_PROBE_TIMEOUT_S = 5.0
 
 
 class ConsumerEngine(Generic[T]):
@@ -64,6 +67,11 @@ class ConsumerEngine(Generic[T]):
     to ``dead_letter_topic``, any other exception stops the engine.
     ``on_assignment`` hears the whole assignment after every rebalance (on the
     polling thread; it must be quick), e.g. a ``BudgetShare`` resizing a pacer.
+
+    ``dependencies`` are the services the handler calls (Kafka is always one): when
+    one is down (a handler's ``DependencyDown``, or outputs the broker does not
+    acknowledge) the engine holds its work, pauses its partitions, reports not
+    ready and probes until the dependency is back (see ``dependencies.py``).
     """
 
     def __init__(
@@ -81,6 +89,7 @@ class ConsumerEngine(Generic[T]):
         dead_letter_topic: str | None = None,
         registry: CollectorRegistry | None = None,
         on_assignment: Callable[[Assignment], None] | None = None,
+        dependencies: Sequence[Dependency] = (),
     ) -> None:
         if not topics:
             raise ValueError("the engine needs at least one topic to consume")
@@ -116,6 +125,19 @@ class ConsumerEngine(Generic[T]):
         self._scheduler = KeyOrderedScheduler()
         self._flow = FlowControl(settings.max_in_flight, settings.max_buffered_per_partition)
         self._policy = CommitPolicy.from_settings(settings)
+        retry_policy = RetryPolicy.from_settings(settings)
+        probe_max_s = min(PROBE_MAX_BACKOFF_S, retry_policy.max_backoff_s)
+        self._health = DependencyHealth(
+            [
+                Dependency("kafka", "kafka.bootstrap_servers", self._probe_kafka),
+                *dependencies,
+            ],
+            group=group_id,
+            gauge=self._metrics.dependency_up,
+            backoff=RetryPolicy(1, min(retry_policy.initial_backoff_s, probe_max_s), probe_max_s),
+            on_change=self._on_dependencies,
+        )
+        self._producer: Any = None
         self._dead_letters = (
             DeadLetters(dead_letter_topic, group_id, settings.dlq_max_consecutive)
             if dead_letter_topic
@@ -125,11 +147,12 @@ class ConsumerEngine(Generic[T]):
             size=settings.workers,
             scheduler=self._scheduler,
             handler=handler,
-            retry_policy=RetryPolicy.from_settings(settings),
+            retry_policy=retry_policy,
             dead_letters=self._dead_letters,
             metrics=self._metrics,
             group=group_id,
             on_fatal=self._fail,
+            health=self._health,
         )
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
@@ -150,7 +173,7 @@ class ConsumerEngine(Generic[T]):
         if self._started:
             raise RuntimeError("ConsumerEngine.run() may be called only once")
         self._started = True
-        producer = Producer(self._producer_config)
+        producer = self._producer = Producer(self._producer_config)
         if self._transactional:
             producer.init_transactions(self._settings.shutdown_deadline_s)
         self._consumer = Consumer(self._consumer_config)
@@ -164,6 +187,7 @@ class ConsumerEngine(Generic[T]):
         self._pool.start()
         if self._on_assignment is not None:
             self._partition_counts = self._fetch_partition_counts()
+        self._health.start()
         self._consumer.subscribe(
             self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -182,8 +206,16 @@ class ConsumerEngine(Generic[T]):
         self._stop.set()
 
     def is_ready(self) -> bool:
-        """True once the member joined its group and while it runs (for ``/readyz``)."""
-        return self._joined and not self._stop.is_set() and self._fatal is None
+        """True once the member joined its group, while it runs and its dependencies answer
+        (for ``/readyz``)."""
+        return (
+            self._joined and not self._stop.is_set() and self._fatal is None and self._health.all_up
+        )
+
+    @property
+    def health(self) -> DependencyHealth:
+        """Which dependencies are down now."""
+        return self._health
 
     @property
     def assignment(self) -> list[PartitionId]:
@@ -205,7 +237,11 @@ class ConsumerEngine(Generic[T]):
         consumer = self._consumer
         scheduler = self._scheduler
         crowded = False
+        health = self._health
         while not self._stop.is_set() and self._fatal is None:
+            if not health.all_up:
+                self._ride_out_outage()
+                continue
             # Commit on the policy, or as soon as anything completed while the
             # buffer is nearly full: only passing the watermark frees room.
             completed = scheduler.completed_since_collect
@@ -236,6 +272,39 @@ class ConsumerEngine(Generic[T]):
                 self._refresh_partition_counts()
             scheduler.nudge()
             self._update_gauges(buffered)
+
+    def _ride_out_outage(self) -> None:
+        """One tick while a dependency is down: fetch nothing, run nothing new, stay in the group.
+
+        Every assigned partition is paused (flow control resumes them once all is back),
+        what completed is still committed while Kafka answers, and polling goes on so the
+        member keeps its partitions; held messages wait, uncommitted, in the scheduler.
+        """
+        scheduler = self._scheduler
+        if scheduler.completed_since_collect and self._health.is_up("kafka"):
+            self._commit(None, wait=False)
+        fetching = [p for p in scheduler.assigned() if p not in self._paused]
+        if fetching:
+            self._consumer.pause([TopicPartition(t, p) for t, p in fetching])
+            self._paused.update(fetching)
+            self._held.difference_update(fetching)
+        one = self._consumer.poll(_POLL_TIMEOUT_S)  # rebalances, and the group's liveness
+        if one is not None:
+            self._intake([one])  # fetched before its partition was paused: held like the rest
+        self._update_gauges(scheduler.buffered())
+
+    def _on_dependencies(self, all_up: bool) -> None:
+        """A dependency went down (hold all work) or the last one came back (let it go on)."""
+        if all_up:
+            self._scheduler.resume()
+        else:
+            self._scheduler.hold()
+
+    def _probe_kafka(self) -> None:
+        producer = self._producer
+        if producer is None:
+            raise RuntimeError("the engine is not running")
+        producer.list_topics(timeout=_KAFKA_PROBE_TIMEOUT_S)
 
     def _fetch(self, limit: int) -> list[Any]:
         """What librdkafka has prefetched, up to ``limit``; if nothing, the first to arrive.
@@ -369,6 +438,9 @@ class ConsumerEngine(Generic[T]):
         collected = self._scheduler.collect(partitions)
         try:
             self._committer.commit(collected, wait=wait, settling=partitions)
+        except KafkaUnavailable as exc:
+            self._health.report(exc)  # the offsets wait in the committer for the broker
+            return
         except EngineError:
             self._commits_broken = True
             raise
@@ -492,6 +564,8 @@ class ConsumerEngine(Generic[T]):
     def _on_client_error(self, error: KafkaError) -> None:
         if error.fatal():
             self._fail(EngineError(f"the Kafka client hit a fatal error: {error.str()}"))
+        elif error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._health.report(KafkaUnavailable(f"no Kafka broker answers ({error.str()})"))
         else:
             log.warning("Kafka client error (retried by librdkafka): %s", error.str())
 
@@ -514,7 +588,9 @@ class ConsumerEngine(Generic[T]):
                 consumer.pause([TopicPartition(t, p) for t, p in assigned])
             # Finish what is buffered while the deadline allows, then abandon the rest.
             # After a handler or engine failure nothing more should run.
+            # While a dependency is down held work cannot finish: leave it to the next run.
             drain = self._fatal is None or isinstance(self._fatal, DeadLetterLimitExceeded)
+            drain = drain and self._health.all_up
             while drain and not self._scheduler.wait_drained(0.1):
                 if time.monotonic() >= deadline:
                     break
@@ -532,6 +608,7 @@ class ConsumerEngine(Generic[T]):
                     self._fail(exc)
         finally:
             self._closing = True
+            self._health.stop()
             try:
                 consumer.close()
             finally:
@@ -542,3 +619,4 @@ class ConsumerEngine(Generic[T]):
                 # Drop the clients so librdkafka's threads end now, not at garbage collection.
                 self._committer = None
                 self._consumer = None
+                self._producer = None

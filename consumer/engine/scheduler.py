@@ -147,6 +147,9 @@ class KeyOrderedScheduler:
         self._ready: deque[Unit] = deque()
         self._ready_runs = 0  # how many of ``_ready`` are runs (none: the plain hand-out)
         self._delayed: list[tuple[float, int, Entry]] = []
+        # Entries held until a dependency is back (``park``), and whether work is held at all.
+        self._parked: list[Entry] = []
+        self._holding = False
         self._sequence = itertools.count()
         self._running = 0
         self._idle: list[threading.Lock] = []  # gates of sleeping workers, newest last
@@ -314,7 +317,7 @@ class KeyOrderedScheduler:
                     return []
                 if self._delayed:
                     self._release_due(self._clock())
-                if self._ready and not self._busy_worker_suffices():
+                if self._ready and not self._holding and not self._busy_worker_suffices():
                     break
                 now = self._clock()
                 if deadline is None:
@@ -322,7 +325,7 @@ class KeyOrderedScheduler:
                 if now >= deadline:
                     return []
                 wait = deadline - now
-                if self._delayed:
+                if self._delayed and not self._holding:
                     wait = min(wait, self._delayed[0][0] - now)
                 self._sleep(max(wait, 0.0))
             ready = self._ready
@@ -485,6 +488,44 @@ class KeyOrderedScheduler:
             entry.state = DELAYED
             heapq.heappush(self._delayed, (self._clock() + delay, next(self._sequence), entry))
             self._wake_one()  # a sleeping worker may need a shorter wait now
+
+    def park(self, entry: Entry) -> None:
+        """Hold ``entry`` (still the head of its key) until ``resume``; not a counted attempt.
+
+        A dependency is down: the message is not at fault, so it keeps its attempt number
+        and waits, uncommitted, for the dependency to come back.
+        """
+        with self._lock:
+            self._finish_running(entry)
+            if not entry.partition.accepting:
+                self._advance_key(entry.key)  # revoked meanwhile: the next owner runs it
+                return
+            entry.state = DELAYED
+            self._parked.append(entry)
+
+    def hold(self) -> None:
+        """Hand out no work until ``resume`` (running batches finish; nothing new starts)."""
+        with self._lock:
+            self._holding = True
+
+    def resume(self) -> None:
+        """Hand out work again, parked entries first (they are the oldest of their keys)."""
+        with self._lock:
+            self._holding = False
+            parked, self._parked = self._parked, []
+            for entry in parked:
+                entry.state = READY
+            self._ready.extendleft(reversed(parked))
+            if self._ready:
+                self._wake_one()  # it wakes the next one if there is more
+
+    @property
+    def holding(self) -> bool:
+        return self._holding
+
+    @property
+    def parked(self) -> int:
+        return len(self._parked)
 
     def abandon(self, entry: Unit) -> None:
         """Stop counting ``entry`` as running without completing it: the engine is stopping.
@@ -658,6 +699,7 @@ class KeyOrderedScheduler:
         self._ready_runs = sum(1 for e in self._ready if e.__class__ is Run)
         self._delayed = [item for item in self._delayed if not gone(item[2])]
         heapq.heapify(self._delayed)
+        self._parked = [entry for entry in self._parked if not gone(entry)]
         for key, queue in list(self._followers.items()):
             kept = deque(e for e in queue if not gone(e))
             if not kept:

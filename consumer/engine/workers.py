@@ -17,11 +17,13 @@ from operator import attrgetter
 from typing import Any, Generic, TypeVar, cast
 
 from consumer.engine.dead_letter import DeadLetters
+from consumer.engine.dependencies import DependencyHealth
 from consumer.engine.errors import GiveUpFailed, HandlerContractError
 from consumer.engine.handler import BatchHandler
 from consumer.engine.messages import Message, OutputMessage
 from consumer.engine.metrics import EngineMetrics
 from consumer.engine.outcomes import (
+    DependencyDown,
     Fail,
     Failure,
     Outcome,
@@ -49,6 +51,7 @@ class WorkerPool(Generic[T]):
         metrics: EngineMetrics,
         group: str,
         on_fatal: Callable[[BaseException], None],
+        health: DependencyHealth | None = None,
     ) -> None:
         if size < 1:
             raise ValueError(f"a worker pool needs at least one worker, got {size}")
@@ -59,6 +62,7 @@ class WorkerPool(Generic[T]):
         self._retry = retry_policy
         self._dead_letters = dead_letters
         self._on_fatal = on_fatal
+        self._health = health
         self._group = group
         self._metrics = metrics
         self._batch_duration = metrics.batch_duration.labels(group)
@@ -184,6 +188,12 @@ class WorkerPool(Generic[T]):
         """Everything but success: retry, give up, or report a contract breach."""
         message = entry.message
         if isinstance(outcome, Retry):
+            if isinstance(outcome.error, DependencyDown) and self._health is not None:
+                # The world's fault, not the message's: hold it, uncounted, until it is back.
+                self._health.report(outcome.error)
+                self._scheduler.park(entry)
+                self._metrics.retries.labels(self._group, message.topic).inc()
+                return
             if self._retry.may_retry(message.attempt):
                 delay = self._retry.delay(message.attempt, outcome.retry_after)
                 log.info(
@@ -212,6 +222,21 @@ class WorkerPool(Generic[T]):
 
     def _give_up(self, entry: Entry, failure: Failure) -> None:
         message = entry.message
+        if failure.retries_exhausted and self._dead_letters is not None:
+            # A transient failure that outlasted its attempts is not the record's fault either:
+            # keep the original message, with the reason, for ``cpqsync dlq redrive``.
+            log.warning(
+                "dead-lettering %s[%d]@%d: still failing after %d attempt(s): %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                failure.attempts,
+                failure.error,
+            )
+            self._scheduler.complete(entry, (self._dead_letters.record(message, failure.error),))
+            self._metrics.dead_letters.labels(self._group, message.topic, "retries_exhausted").inc()
+            self._metrics.processed.labels(self._group, message.topic, "dead_lettered").inc()
+            return
         try:
             outputs: Sequence[Any] = self._handler.on_give_up(message, failure)
         except Exception as exc:

@@ -2,8 +2,9 @@
 
 Every query the sync emits is built here, so there is one place where ids are quoted
 (``cpqsync.soql.quote``: no id can break out of its literal) and one place where
-simple-salesforce's exceptions become ``SalesforceUnavailable`` (retry later) or
-``SalesforceRejected`` (an Error result now).
+simple-salesforce's exceptions are classified: ``SalesforceDown`` (the org cannot serve us now:
+the engine holds the work until it can), ``SalesforceUnavailable`` (a locked row: retry later)
+or ``SalesforceRejected`` (an Error result now).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 from simple_salesforce.exceptions import SalesforceError
 
-from consumer.sync.failures import SalesforceRejected, SalesforceUnavailable
+from consumer.sync.failures import SalesforceDown, SalesforceRejected, SalesforceUnavailable
+from cpqsync.salesforce.auth import SalesforceAuthError
 from cpqsync.salesforce.rest import RetryableSalesforceError, SalesforceRest, error_codes
 from cpqsync.soql import quote
 
@@ -68,9 +70,17 @@ class SalesforceReader:
         try:
             return [record for page in self._rest.query_pages(soql) for record in page]
         except RetryableSalesforceError as exc:
+            if exc.systemic:
+                raise SalesforceDown(f"Salesforce Error: {exc}") from exc
             raise SalesforceUnavailable(str(exc)) from exc
+        except SalesforceAuthError as exc:
+            raise SalesforceDown(f"Salesforce Error: {exc}") from exc
         except SalesforceError as exc:
             raise SalesforceRejected(_describe(exc)) from exc
+
+    def probe(self) -> None:
+        """One cheap query: raises ``SalesforceDown`` while the org cannot serve us."""
+        self.query("SELECT Id FROM Account LIMIT 1")  # an object the sync reads anyway
 
 
 def _describe(exc: SalesforceError) -> str:

@@ -15,9 +15,10 @@ from typing import Any
 import stripe
 from prometheus_client import CollectorRegistry
 
-from consumer.engine import BudgetShare, ConsumerEngine, Message, Pacer
+from consumer.engine import BudgetShare, ConsumerEngine, Dependency, Message, Pacer
 from consumer.sync.apply import PlanApplier
 from consumer.sync.dashboard import DashboardLinks
+from consumer.sync.failures import SalesforceDown
 from consumer.sync.handler import SyncHandler
 from consumer.sync.hydration import Hydrator
 from consumer.sync.live_switch import LiveState, LiveSwitch
@@ -45,6 +46,7 @@ DEFAULT_GROUP = "cpqsync-sync"
 # where this only bounds how often an idle consumer asks. ``kafka.client_config`` overrides it.
 CONSUMER_DEFAULTS: dict[str, Any] = {"fetch.wait.max.ms": 50}
 log = logging.getLogger(__name__)
+STRIPE_SETTINGS = "stripe.api_key and stripe.api_base"
 
 
 @dataclass
@@ -238,6 +240,10 @@ class SyncService:
             dead_letter_topic=self.topics.dlq,
             registry=self.registry,
             on_assignment=share.on_assignment if share is not None else None,
+            dependencies=[
+                Dependency("stripe", STRIPE_SETTINGS, parts.caller.probe),
+                Dependency("salesforce", SalesforceDown.setting, parts.reader.probe),
+            ],
         )
         return self._engine
 
@@ -283,7 +289,12 @@ class SyncService:
             self._engine.request_stop()
 
     def ready(self) -> bool:
+        """Joined and running, with Stripe, Salesforce and Kafka answering (``/readyz``)."""
         return self._engine is not None and self._engine.is_ready()
+
+    @property
+    def engine(self) -> ConsumerEngine[SyncInput] | None:
+        return self._engine
 
     def stop(self, timeout: float = 60.0) -> None:
         if self._engine is not None:

@@ -8,8 +8,11 @@ client would (connection errors and timeouts, 409, 5xx, ``Stripe-Should-Retry``;
 ``stripe.max_network_retries`` times, same idempotency key), except that a 5xx Stripe *replayed*
 for a key is not resent: it would only be replayed again. A 429 tells the pacer (which halves
 the rate and honours ``Retry-After``) and is tried again with backoff a few times. Whatever
-still fails becomes ``StripeUnavailable`` (the engine retries the message later) or
-``StripeRejected`` (a 4xx: an Error result quoting Stripe's type, code, message and request id).
+still fails is classified (``classify``): ``StripeDown`` when Stripe cannot serve us at all
+(network, 5xx, 429s beyond the pacer, a key it refuses: the engine holds the work until Stripe
+is back), ``StripeUnavailable`` for a transient of one request (retried, then dead-lettered),
+or ``StripeRejected`` (a 4xx on our parameters: an Error result quoting Stripe's type, code,
+message and request id).
 
 Only a few callers at a time hold a reservation with the pacer (``MAX_WAITING``); the others
 queue in front of it. The pacer's token bucket gives each caller a send time when it asks, at
@@ -43,7 +46,12 @@ from tenacity import (
 )
 
 from consumer.engine import Pacer
-from consumer.sync.failures import IdempotencyConflict, StripeRejected, StripeUnavailable
+from consumer.sync.failures import (
+    IdempotencyConflict,
+    StripeDown,
+    StripeRejected,
+    StripeUnavailable,
+)
 from consumer.sync.single_flight import SingleFlight
 from cpqsync.observability.http_requests import DEFAULT_POOL_SIZE, count_requests
 from cpqsync.settings import StripeSettings
@@ -220,12 +228,23 @@ class StripeCaller:
         except _Transient as transient:
             raise transient.unavailable from transient.__cause__
         except _RateLimited as limited:
-            raise StripeUnavailable(
+            raise StripeDown(
                 f"Stripe Error: still rate limited after {self._attempts} attempts: "
                 f"{describe(limited.error)}",
+                setting="stripe.requests_per_second",
                 retry_after=limited.retry_after,
                 request_id=limited.error.request_id,
             ) from limited.error
+
+    def probe(self) -> None:
+        """One cheap authenticated read, paced: raises while Stripe cannot serve us."""
+        with self._waiting:
+            self._pacer.acquire()
+        self.requests += 1
+        try:
+            self.client.v1.customers.list({"limit": 1})
+        except stripe.StripeError as error:
+            raise classify(error) from error
 
     def _congested(self, retry_after: float | None) -> None:
         now = self._clock()
@@ -267,35 +286,56 @@ def _should_retry(error: stripe.StripeError, failure: StripeUnavailable) -> bool
     """What the stripe client retries, minus a 5xx Stripe replayed (it would replay it again)."""
     if isinstance(failure, IdempotencyConflict):
         return False  # the same key only ever gets the same refusal: re-plan instead
+    if error.http_status in (401, 403):
+        return False  # the key: no retry fixes it
     if isinstance(error, stripe.APIConnectionError):
         return bool(error.should_retry)
-    headers = error.headers or {}
-    advice = str(headers.get("Stripe-Should-Retry") or headers.get("stripe-should-retry") or "")
-    if advice.lower() in ("true", "false"):
-        return advice.lower() == "true"
+    advice = _advice(error)
+    if advice is not None:
+        return advice
     return not failure.replayed
 
 
+def _advice(error: stripe.StripeError) -> bool | None:
+    """Stripe's ``Stripe-Should-Retry`` header, if it gave one."""
+    headers = error.headers or {}
+    advice = str(headers.get("Stripe-Should-Retry") or headers.get("stripe-should-retry") or "")
+    return advice.lower() == "true" if advice.lower() in ("true", "false") else None
+
+
 def classify(error: stripe.StripeError) -> StripeUnavailable | StripeRejected:
+    """Whose fault a failed request is: Stripe's or the world's (``StripeDown``), one request's
+    passing trouble (``StripeUnavailable``), or our parameters' (``StripeRejected``)."""
     status = error.http_status
     text = f"Stripe Error: {describe(error)}"
+    request_id = error.request_id
     if isinstance(error, stripe.IdempotencyError):
-        return IdempotencyConflict(text, request_id=error.request_id)
-    transient = (
-        isinstance(error, stripe.APIConnectionError)
-        or status is None
-        or status >= 500
-        or status == 409  # a concurrent request with the same idempotency key is still running
+        return IdempotencyConflict(text, request_id=request_id)
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError) or status in (
+        401,
+        403,
+    ):
+        # A wrong, rolled or restricted key fails every record alike: never the record's fault.
+        return StripeDown(text, setting="stripe.api_key", request_id=request_id)
+    headers = error.headers or {}
+    replayed = str(headers.get("Idempotent-Replayed", "")).lower() == "true"
+    # Stripe says a retry of this very request cannot help (it stored the 5xx under the key):
+    # the request's trouble, not Stripe's state.
+    only_this_request = replayed or _advice(error) is False
+    if isinstance(error, stripe.APIConnectionError) or status is None or status >= 500:
+        if not only_this_request:
+            return StripeDown(
+                text,
+                setting="stripe.api_base",
+                retry_after=retry_after_of(error),
+                request_id=request_id,
+            )
+    elif status != 409:  # 409: a concurrent request with the same key is still running
+        return StripeRejected(text, request_id=request_id)
+    # One request's trouble: a 5xx Stripe stored for this key, or a 409.
+    return StripeUnavailable(
+        text, retry_after=retry_after_of(error), request_id=request_id, replayed=replayed
     )
-    if transient:
-        headers = error.headers or {}
-        return StripeUnavailable(
-            text,
-            retry_after=retry_after_of(error),
-            request_id=error.request_id,
-            replayed=str(headers.get("Idempotent-Replayed", "")).lower() == "true",
-        )
-    return StripeRejected(text, request_id=error.request_id)
 
 
 def is_missing(error: BaseException) -> bool:

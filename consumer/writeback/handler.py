@@ -20,6 +20,7 @@ from simple_salesforce.exceptions import SalesforceError
 from consumer.engine import (
     BatchHandler,
     DeadLetters,
+    DependencyDown,
     Fail,
     Failure,
     Message,
@@ -37,16 +38,27 @@ from consumer.writeback.record_errors import RecordError, RecordsRejected, recor
 from consumer.writeback.sobject_collections import MAX_RECORDS, SObjectCollections
 from consumer.writeback.stored_records import fetch_stored
 from consumer.writeback.sync_record import COMPOUND_ID, SYNC_RECORD
+from cpqsync.salesforce.auth import SalesforceAuthError
 from cpqsync.salesforce.rest import RetryableSalesforceError, error_codes
 from schemas.models import SyncResult
 
 log = logging.getLogger(__name__)
 
 _GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
+SALESFORCE_SETTINGS = "salesforce.login_url and credentials"
 
 
 def call_outcome(exc: BaseException) -> Outcome:
-    """What a whole failed call means for every result still waiting on it."""
+    """What a whole failed call means for every result still waiting on it.
+
+    The org unable to serve us (limits, 5xx, network, a login that fails) is systemic: the
+    engine holds the results until it is back. A locked row is retried, then dead-lettered.
+    """
+    if isinstance(exc, SalesforceAuthError) or (
+        isinstance(exc, RetryableSalesforceError) and exc.systemic
+    ):
+        text = f"Salesforce Error: {exc}"
+        return Retry(DependencyDown(text, dependency="salesforce", setting=SALESFORCE_SETTINGS))
     if isinstance(exc, RetryableSalesforceError):
         return Retry(RetryableError(f"Salesforce Error: {exc}"))
     if isinstance(exc, SalesforceError):

@@ -13,13 +13,14 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
-from consumer.engine import ConsumerEngine, DeadLetters, Message
+from consumer.engine import ConsumerEngine, DeadLetters, Dependency, Message
 from consumer.writeback.batch_plan import LinkOptions
 from consumer.writeback.billing_service import BillingWriteback
-from consumer.writeback.handler import WritebackHandler
+from consumer.writeback.handler import SALESFORCE_SETTINGS, WritebackHandler
 from consumer.writeback.metrics import writeback_metrics
 from consumer.writeback.retention import Retention, RetentionWorker
 from consumer.writeback.sobject_collections import SObjectCollections
+from consumer.writeback.sync_record import SYNC_RECORD
 from cpqsync.kafka.topics import Topics
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
@@ -97,6 +98,7 @@ class WritebackService:
             decode_errors=(SchemaDecodeError,),
             dead_letter_topic=self.dead_letter_topic,
             registry=registry,
+            dependencies=[Dependency("salesforce", SALESFORCE_SETTINGS, self._probe_salesforce)],
         )
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
@@ -158,8 +160,13 @@ class WritebackService:
             raise self.billing.error
 
     def is_ready(self) -> bool:
+        """Joined and running, with Salesforce and Kafka answering (``/readyz``)."""
         billing_ready = self.billing is None or self.billing.is_ready()
         return self.engine.is_ready() and billing_ready
+
+    def _probe_salesforce(self) -> None:
+        """One cheap query of the object the writeback writes; raises while the org cannot."""
+        self.rest.call(lambda sf: sf.query(f"SELECT Id FROM {SYNC_RECORD} LIMIT 1"))  # noqa: S608
 
     def _run(self) -> None:
         try:

@@ -26,6 +26,8 @@ from cpqsync.settings import SalesforceSettings
 T = TypeVar("T")
 
 _RETRYABLE_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"})
+# Retryable codes that are one record's passing trouble rather than the org's state.
+_RECORD_TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
 
 
 class RetryableSalesforceError(RuntimeError):
@@ -34,6 +36,12 @@ class RetryableSalesforceError(RuntimeError):
     def __init__(self, message: str, error_code: str | None = None) -> None:
         super().__init__(message)
         self.error_code = error_code
+
+    @property
+    def systemic(self) -> bool:
+        """Whether the org cannot serve any call now (an API limit, 5xx, the network, a session
+        a fresh login does not fix), rather than one record being briefly locked."""
+        return self.error_code not in _RECORD_TRANSIENT_CODES
 
 
 def build_client(

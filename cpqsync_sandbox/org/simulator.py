@@ -317,6 +317,10 @@ class OrgSimulator:
         """Bulk API 2.0 query jobs; ``fail_next``, ``enabled`` and set sizes for tests."""
         return self._ctx.bulk
 
+    def set_unavailable(self, unavailable: bool = True) -> None:
+        """Start (or end) an outage: every REST call, logins included, answers 503."""
+        self._ctx.unavailable = unavailable
+
     def set_query_batch_size(self, size: int) -> None:
         """Default page size of query results (a real org uses 2,000)."""
         self._ctx.batch_size = size

@@ -69,7 +69,7 @@ class _Trace:
     fault: FaultRule | None = None
 
 
-def _authenticate(request: web.Request) -> str:
+def _authenticate(request: web.Request, expired: set[str]) -> str:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         raise StripeApiError(
@@ -82,6 +82,10 @@ def _authenticate(request: web.Request) -> str:
     if not key.startswith("sk_test_") or len(key) <= len("sk_test_"):
         # Never echo a key: show its last four characters only, as Stripe does.
         raise StripeApiError(401, f"Invalid API Key provided: {key[:3]}*********{key[-4:]}")
+    if key in expired:
+        raise StripeApiError(
+            401, f"Expired API Key provided: {key[:8]}*********{key[-4:]}", code="api_key_expired"
+        )
     return key
 
 
@@ -153,7 +157,7 @@ async def _run(
 ) -> _Outcome:
     method, path = request.method, request.path
     try:
-        api_key = _authenticate(request)
+        api_key = _authenticate(request, backend.expired_keys)
         pairs = parse_qsl(body, keep_blank_values=True)
         raw = trace.raw = parse_pairs(pairs)
         if not backend.limiter.allow(api_key):

@@ -59,6 +59,8 @@ class Backend:
         self.log: list[RequestLogEntry] = []
         self.router = Router(ROUTES)
         self.base_url = ""
+        # Keys rolled in the dashboard: Stripe answers 401 "Expired API Key provided".
+        self.expired_keys: set[str] = set()
         compiler = SchemaCompiler()
         self.schemas: dict[type, ObjectNode] = {
             entry.params_type: compiler.compile(entry.params_type) for entry in ROUTES

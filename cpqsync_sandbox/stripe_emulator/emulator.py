@@ -185,5 +185,10 @@ class StripeEmulator:
         self.call(lambda: self._backend.configure_faults(rules))
         return rules
 
+    def expire_key(self, api_key: str, expired: bool = True) -> None:
+        """Roll ``api_key`` (as in the dashboard): requests with it get 401 until un-expired."""
+        keys = self._backend.expired_keys
+        self.call(lambda: keys.add(api_key) if expired else keys.discard(api_key))
+
     def set_idempotency_retention(self, seconds: float) -> None:
         self.call(lambda: self._backend.set_idempotency_retention(seconds))

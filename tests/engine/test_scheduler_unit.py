@@ -54,6 +54,27 @@ def test_retry_parks_the_key_until_the_delay_has_passed() -> None:
     assert offsets(again) == [0] and again[0].message.attempt == 2
 
 
+def test_held_work_waits_and_parked_messages_go_first_uncounted() -> None:
+    """While a dependency is down nothing is handed out; a message parked for it keeps its
+    attempt number, blocks its key and its offset, and runs first once work resumes."""
+    s = KeyOrderedScheduler()
+    s.assign([("t", 0)])
+    s.submit([msg(0, "a"), msg(1, "a"), msg(2, "b")])
+    a0, b2 = s.take(10, timeout=0)
+    s.hold()
+    s.park(a0)
+    s.complete(b2, [])
+    s.submit([msg(3, "c")])
+    assert s.take(10, timeout=0) == [], "nothing is handed out while held"
+    assert s.collect() == {}, "nothing is committable past the parked message"
+    s.resume()
+    again = s.take(10, timeout=0)
+    assert offsets(again) == [0, 3]
+    assert again[0].message.attempt == 1, "an outage is not an attempt"
+    s.complete(again[0], [])
+    assert offsets(s.take(10, timeout=0)) == [1], "a's next message only after it"
+
+
 def test_watermark_released_outputs_in_offset_order() -> None:
     s = KeyOrderedScheduler()
     s.assign([("t", 0)])

@@ -74,6 +74,19 @@ async def _render_errors(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 @web.middleware
+async def _service_status(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """During an outage (maintenance, an incident) the instance answers 503 to everything."""
+    ctx: RestContext = request.app[CONTEXT_KEY]
+    if ctx.unavailable:
+        raise OrgError(
+            "SERVER_UNAVAILABLE",
+            "The server is temporarily unable to service your request. Please try again later.",
+            status=503,
+        )
+    return await handler(request)
+
+
+@web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Data API and identity calls need a live session and count against API limits."""
     ctx: RestContext = request.app[CONTEXT_KEY]
@@ -105,7 +118,7 @@ def _route(app: web.Application, method: str, path: str, handler: Handler) -> No
 
 def build_app(ctx: RestContext) -> web.Application:
     app = web.Application(
-        middlewares=[_log_requests, _render_errors, _authenticate],
+        middlewares=[_log_requests, _render_errors, _service_status, _authenticate],
         client_max_size=32 * 1024 * 1024,
     )
     app[CONTEXT_KEY] = ctx

@@ -117,6 +117,8 @@ class RestContext:
     cursors: QueryCursors = field(default_factory=QueryCursors)
     batch_size: int = QUERY_BATCH_SIZE
     bulk: BulkQueryJobs = field(default_factory=BulkQueryJobs)
+    # An outage: every REST call, logins included, answers 503 SERVER_UNAVAILABLE.
+    unavailable: bool = False
 
     @property
     def base_url(self) -> str:
