@@ -27,6 +27,11 @@ from schemas.models import StripeEvent
 log = logging.getLogger(__name__)
 
 BILLING_GROUP_ID: Final = "cpqsync-writeback-billing"
+# Billing state should reach the Order within seconds, and one customer's events run one
+# after another: each waits for a fetch. The embedded broker (Tansu) holds a fetch for the
+# whole fetch.wait.max.ms (librdkafka: 500 ms), a real broker answers as data arrives.
+# ``kafka.client_config`` overrides it (as for the sync consumer).
+FETCH_DEFAULTS: Final[dict[str, Any]] = {"fetch.wait.max.ms": 50}
 
 
 class BillingWriteback:
@@ -70,7 +75,12 @@ class BillingWriteback:
             kafka=settings.kafka,
             settings=settings.consumer.model_copy(update={"workers": settings.writeback.workers}),
             bootstrap_servers=bootstrap_servers,
-            client_config=client_config,
+            client_config={
+                **{
+                    k: v for k, v in FETCH_DEFAULTS.items() if k not in settings.kafka.client_config
+                },
+                **(client_config or {}),
+            },
             decode_errors=(SchemaDecodeError,),
             dead_letter_topic=topics.dlq,
             registry=registry,
