@@ -223,3 +223,20 @@ def test_webhook_endpoint_refuses_unknown_event_types(client: stripe.StripeClien
         client.v1.webhook_endpoints.create(
             params={"url": "https://example.test/hooks", "enabled_events": ["no.such_event"]}
         )
+
+
+def test_clock_and_payment_method_events_carry_stripe_names(
+    client: stripe.StripeClient, clocked_customer: Callable[[], stripe.Customer]
+) -> None:
+    customer = clocked_customer()
+    client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+    client.v1.test_helpers.test_clocks.advance(
+        str(customer.test_clock), params={"frozen_time": FROZEN + DAY}
+    )
+    types = _types(client)
+    assert types[-3:] == [
+        "payment_method.attached",
+        "test_helpers.test_clock.advancing",
+        "test_helpers.test_clock.ready",
+    ]
+    assert "payment_method.created" not in types
