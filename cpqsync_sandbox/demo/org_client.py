@@ -19,7 +19,11 @@ from cpqsync.settings import SalesforceSettings
 
 MAX_COLLECTION_RECORDS = 200
 
-_ORDERS_SOQL = "SELECT Id, Name, Status, Stripe_ID__c, Stripe_Invoice_Payment_Link__c FROM Order"
+_ORDERS_SOQL = (
+    "SELECT Id, Name, Status, Stripe_ID__c, Stripe_Invoice_Payment_Link__c, "
+    "Stripe_Subscription_Status__c, Stripe_Latest_Invoice_Number__c, "
+    "Stripe_Latest_Invoice_Status__c, Stripe_Last_Payment_Status__c FROM Order"
+)
 # The orders' own Sync Records (a line's records carry it as the secondary record).
 _ORDER_SYNC_RECORDS_SOQL = (
     "SELECT Primary_Record_ID__c, Resolution_Status__c, Resolution_Message__c, "
@@ -40,6 +44,11 @@ class OrderState:
     sync_status: str | None  # the order's own Sync Record: Success, Error, Skipped, Resolved
     sync_message: str | None
     sync_request_link: str | None
+    # Billing state the reverse sync (B1) wrote back from Stripe.
+    subscription_status: str | None = None
+    latest_invoice_number: str | None = None
+    latest_invoice_status: str | None = None
+    last_payment_status: str | None = None
 
 
 class ActivationError(RuntimeError):
@@ -75,6 +84,25 @@ class OrgClient:
         if refused:
             raise ActivationError("Salesforce refused to activate " + ", ".join(refused))
 
+    def draft_order_accounts(self) -> dict[str, str]:
+        """Account id -> name, for every account with a Draft order."""
+        soql = "SELECT AccountId, Account.Name FROM Order WHERE Status = 'Draft'"
+        rows = [row for page in self._rest.query_pages(soql) for row in page]
+        return {str(r["AccountId"]): str((r.get("Account") or {}).get("Name")) for r in rows}
+
+    def set_stripe_ids(self, object_type: str, stripe_ids: dict[str, str]) -> None:
+        """Set ``Stripe_ID__c`` on records by id, 200 per sObject Collections call."""
+        items = list(stripe_ids.items())
+        for start in range(0, len(items), MAX_COLLECTION_RECORDS):
+            body = {
+                "allOrNone": True,
+                "records": [
+                    {"attributes": {"type": object_type}, "Id": record_id, "Stripe_ID__c": value}
+                    for record_id, value in items[start : start + MAX_COLLECTION_RECORDS]
+                ],
+            }
+            self._rest.call(_patch_collection(body))
+
     def order_states(self) -> dict[str, OrderState]:
         """Every order with its own (not its lines') Sync Record, by order id."""
         records: dict[str, dict[str, Any]] = {}
@@ -94,6 +122,10 @@ class OrgClient:
                     sync_status=record.get("Resolution_Status__c"),
                     sync_message=record.get("Resolution_Message__c"),
                     sync_request_link=record.get("Stripe_Request_Dashboard_Link__c"),
+                    subscription_status=row.get("Stripe_Subscription_Status__c"),
+                    latest_invoice_number=row.get("Stripe_Latest_Invoice_Number__c"),
+                    latest_invoice_status=row.get("Stripe_Latest_Invoice_Status__c"),
+                    last_payment_status=row.get("Stripe_Last_Payment_Status__c"),
                 )
         return states
 
