@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
-from consumer.engine import ConsumerEngine, DeadLetters, Message
+from consumer.engine import ConsumerEngine, DeadLetters, Message, Pacer
 from consumer.sync.stripe_calls import build_stripe_client
 from consumer.writeback.billing_handler import BillingStateHandler
 from consumer.writeback.billing_reads import BillingReader
@@ -50,7 +50,12 @@ class BillingWriteback:
         topics = Topics(settings.kafka.topic_prefix)
         self.topic = topics.stripe_events
         self.handler = BillingStateHandler(
-            BillingReader(build_stripe_client(settings.stripe)),
+            BillingReader(
+                build_stripe_client(settings.stripe),
+                Pacer(
+                    "stripe-billing-reads", settings.stripe.requests_per_second, registry=registry
+                ),
+            ),
             collections,
             settings.reverse_mappings,
             DeadLetters(topics.dlq, group_id, settings.consumer.dlq_max_consecutive),
