@@ -6,8 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from simple_salesforce.exceptions import SalesforceError
 
 from cpqsync.config_check import problems
+from cpqsync.reverse_mapping_check import org_problems
+from cpqsync.salesforce.auth import SalesforceAuthError
+from cpqsync.salesforce.rest import RetryableSalesforceError
 
 app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=True)
 
@@ -15,9 +19,21 @@ app = typer.Typer(help="Inspect and validate configuration.", no_args_is_help=Tr
 @app.command("check")
 def check(
     path: Annotated[Path, typer.Argument(help="The YAML settings file to validate.")],
+    connect: Annotated[
+        bool,
+        typer.Option(
+            "--connect",
+            help="Also log in to Salesforce and check reverse_mappings against the org.",
+        ),
+    ] = False,
 ) -> None:
     """Load FILE with environment overrides and report every problem with its path."""
     settings, found = problems(path)
+    if connect and settings is not None:
+        try:
+            found += org_problems(settings)
+        except (SalesforceAuthError, SalesforceError, RetryableSalesforceError) as exc:
+            found.append(f"salesforce: could not check the org: {exc}")
     if found:
         for problem in found:
             typer.echo(problem, err=True)
