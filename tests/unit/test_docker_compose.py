@@ -56,3 +56,10 @@ def test_prometheus_scrapes_every_role() -> None:
         t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]
     }
     assert {"bridge:9108", "sync:9108", "writeback:9108"} <= targets
+
+
+def test_the_stripe_event_source_is_an_opt_in_profile() -> None:
+    service = _compose()["services"]["stripe-events"]
+    assert service["command"] == ["stripe-events"] and service["profiles"] == ["billing"]
+    assert service["environment"]["CPQSYNC_STRIPE_EVENTS__HOST"] == "0.0.0.0"
+    assert service["environment"]["CPQSYNC_STRIPE_EVENTS__ENDPOINT_SECRET"].startswith("${")
