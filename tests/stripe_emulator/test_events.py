@@ -49,6 +49,8 @@ def test_every_change_is_an_event_with_previous_attributes(
 ) -> None:
     customer = clocked_customer()
     client.v1.customers.update(customer.id, params={"name": "Renamed"})
+    created = client.v1.events.list(params={"type": "customer.created"}).data[0]
+    assert created.data.object.created == FROZEN  # on a test clock: the clock's time
     updated = client.v1.events.list(params={"type": "customer.updated"}).data[0]
     assert updated.data.object.name == "Renamed"
     assert updated.data.to_dict()["previous_attributes"] == {"name": "Clocked"}

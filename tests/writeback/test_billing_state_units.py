@@ -103,6 +103,8 @@ def test_bad_reverse_mappings_fail_at_load_naming_the_field(
 def test_stripe_events_need_a_secret_when_enabled_and_tls_in_pairs() -> None:
     with pytest.raises(ValidationError, match=r"stripe_events\.endpoint_secret"):
         load_settings(stripe_events={"enabled": True})
+    with pytest.raises(ValidationError, match=r"stripe_events\.endpoint_secret"):
+        load_settings(stripe_events={"enabled": True, "endpoint_secret": ""})
     with pytest.raises(ValidationError, match="both tls_cert_file and tls_key_file"):
         load_settings(stripe_events={"tls_key_file": "key.pem"})
 
