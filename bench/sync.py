@@ -160,7 +160,7 @@ class _Results:
         self._consumer.close()
 
 
-class _StripeProcess:
+class StripeProcess:
     """The Stripe emulator in a process of its own (``cpqsync sandbox stripe``), as Stripe is
     remote. In the bench's process, its one-second rate window saw requests bunched by the GIL
     (its event loop waits its turn among a hundred threads, then takes a backlog at once): 429s
@@ -214,8 +214,8 @@ class _StripeProcess:
 
 
 @contextlib.contextmanager
-def stripe_process() -> Iterator[_StripeProcess]:
-    emulator = _StripeProcess(LATENCY_MS, LIMIT)
+def stripe_process() -> Iterator[StripeProcess]:
+    emulator = StripeProcess(LATENCY_MS, LIMIT)
     try:
         yield emulator
     finally:

@@ -237,7 +237,8 @@ class StripeEventsSettings(Section):
 
     @model_validator(mode="after")
     def _secret_when_enabled(self) -> StripeEventsSettings:
-        if self.enabled and self.endpoint_secret is None:
+        secret = self.endpoint_secret.get_secret_value() if self.endpoint_secret else ""
+        if self.enabled and not secret:
             raise ValueError(
                 "stripe_events.enabled needs stripe_events.endpoint_secret "
                 "(CPQSYNC_STRIPE_EVENTS__ENDPOINT_SECRET, the endpoint's whsec_... secret)"

@@ -37,6 +37,7 @@ from consumer.engine import (
 from consumer.engine.outcomes import outcome_from_exception
 from consumer.sync.planning.identity import metadata_key
 from consumer.writeback.batch_plan import Write
+from consumer.writeback.billing_freshness import Freshness
 from consumer.writeback.billing_reads import BillingReader
 from consumer.writeback.current_values import fetch_current, without_unchanged
 from consumer.writeback.handler import call_outcome
@@ -54,8 +55,8 @@ class BillingMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter(
             "cpqsync_billing_events",
-            "Stripe events handled by the billing writeback, by type and outcome "
-            "(written, unchanged, ignored, unlinked, rejected, dead_lettered).",
+            "Stripe events handled by the billing writeback, by type and outcome (written, "
+            "unchanged, fresh: already read since, ignored, unlinked, rejected, dead_lettered).",
             ("type", "outcome"),
             registry=registry,
         )
@@ -97,11 +98,20 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
         self._order_key = metadata_key("salesforce_order_id", sandbox=sandbox)
         self._account_key = metadata_key("salesforce_account_id", sandbox=sandbox)
         self.metrics = BillingMetrics(registry or REGISTRY)
+        self.freshness = Freshness()
         # Stripe reads of one batch run side by side; the engine's workers bound batches.
         self._pool = ThreadPoolExecutor(max_workers=READS_IN_FLIGHT, thread_name_prefix="billing")
 
     def handle_batch(self, batch: Sequence[Message[StripeEvent]]) -> Sequence[Outcome]:
-        refreshes = [refresh_for(message.value.event()) for message in batch]
+        read_at = self.freshness.clock()
+        wanted = [refresh_for(message.value.event()) for message in batch]
+        fresh = {
+            index
+            for index, (refresh, message) in enumerate(zip(wanted, batch, strict=True))
+            if refresh is not None
+            and self.freshness.covers(refresh, message.value.created.timestamp())
+        }
+        refreshes = [None if index in fresh else r for index, r in enumerate(wanted)]
         try:
             fetched = self._fetch(refreshes)
         except Exception as exc:  # noqa: BLE001 - classified for every event of the batch
@@ -132,9 +142,14 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
                 self.metrics.events.labels(kind, "rejected").inc()
                 outcomes.append(Retry(RecordsRejected(rejected[index])))
                 continue
+            refresh = refreshes[index]
+            if refresh is not None:
+                self.freshness.note(refresh, read_at)
             outcome = (
-                "ignored"
-                if refreshes[index] is None
+                "fresh"
+                if index in fresh
+                else "ignored"
+                if refresh is None
                 else "unlinked"
                 if index in unlinked
                 else "written"

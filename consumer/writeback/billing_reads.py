@@ -13,12 +13,20 @@ from typing import Any
 
 import stripe
 
-from consumer.engine import PermanentError, RetryableError
+from consumer.engine import Pacer, PermanentError, RetryableError
 
 
-def _read(fetch: Callable[[], stripe.StripeObject], what: str) -> dict[str, Any] | None:
+def _read(
+    fetch: Callable[[], stripe.StripeObject], what: str, pacer: Pacer | None
+) -> dict[str, Any] | None:
+    if pacer is not None:
+        pacer.acquire()
     try:
         found = fetch()
+    except stripe.RateLimitError as exc:
+        if pacer is not None:
+            pacer.on_rate_limited()
+        raise RetryableError(f"Stripe rate limit reading {what} (HTTP {exc.http_status})") from None
     except stripe.InvalidRequestError as exc:
         if exc.http_status == 404:
             return None
@@ -33,8 +41,12 @@ def _read(fetch: Callable[[], stripe.StripeObject], what: str) -> dict[str, Any]
 
 
 class BillingReader:
-    def __init__(self, client: stripe.StripeClient) -> None:
+    """Reads paced by ``pacer`` (the process's share of the account's request budget,
+    ``stripe.requests_per_second``), which halves its rate on a 429 like the sync's."""
+
+    def __init__(self, client: stripe.StripeClient, pacer: Pacer | None = None) -> None:
         self._client = client
+        self._pacer = pacer
 
     def subscription(self, subscription_id: str) -> dict[str, Any] | None:
         return _read(
@@ -42,13 +54,20 @@ class BillingReader:
                 subscription_id, params={"expand": ["latest_invoice", "schedule"]}
             ),
             f"subscription {subscription_id}",
+            self._pacer,
         )
 
     def invoice(self, invoice_id: str) -> dict[str, Any] | None:
-        return _read(lambda: self._client.v1.invoices.retrieve(invoice_id), f"invoice {invoice_id}")
+        return _read(
+            lambda: self._client.v1.invoices.retrieve(invoice_id),
+            f"invoice {invoice_id}",
+            self._pacer,
+        )
 
     def customer(self, customer_id: str) -> dict[str, Any] | None:
         found = _read(
-            lambda: self._client.v1.customers.retrieve(customer_id), f"customer {customer_id}"
+            lambda: self._client.v1.customers.retrieve(customer_id),
+            f"customer {customer_id}",
+            self._pacer,
         )
         return None if found is None or found.get("deleted") else found

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
-from consumer.engine import ConsumerEngine, DeadLetters, Message
+from consumer.engine import ConsumerEngine, DeadLetters, Message, Pacer
 from consumer.sync.stripe_calls import build_stripe_client
 from consumer.writeback.billing_handler import BillingStateHandler
 from consumer.writeback.billing_reads import BillingReader
@@ -27,6 +27,11 @@ from schemas.models import StripeEvent
 log = logging.getLogger(__name__)
 
 BILLING_GROUP_ID: Final = "cpqsync-writeback-billing"
+# Billing state should reach the Order within seconds, and one customer's events run one
+# after another: each waits for a fetch. The embedded broker (Tansu) holds a fetch for the
+# whole fetch.wait.max.ms (librdkafka: 500 ms), a real broker answers as data arrives.
+# ``kafka.client_config`` overrides it (as for the sync consumer).
+FETCH_DEFAULTS: Final[dict[str, Any]] = {"fetch.wait.max.ms": 50}
 
 
 class BillingWriteback:
@@ -45,7 +50,10 @@ class BillingWriteback:
         topics = Topics(settings.kafka.topic_prefix)
         self.topic = topics.stripe_events
         self.handler = BillingStateHandler(
-            BillingReader(build_stripe_client(settings.stripe)),
+            BillingReader(
+                build_stripe_client(settings.stripe),
+                Pacer("stripe-billing-reads", _billing_read_rate(settings), registry=registry),
+            ),
             collections,
             settings.reverse_mappings,
             DeadLetters(topics.dlq, group_id, settings.consumer.dlq_max_consecutive),
@@ -70,7 +78,12 @@ class BillingWriteback:
             kafka=settings.kafka,
             settings=settings.consumer.model_copy(update={"workers": settings.writeback.workers}),
             bootstrap_servers=bootstrap_servers,
-            client_config=client_config,
+            client_config={
+                **{
+                    k: v for k, v in FETCH_DEFAULTS.items() if k not in settings.kafka.client_config
+                },
+                **(client_config or {}),
+            },
             decode_errors=(SchemaDecodeError,),
             dead_letter_topic=topics.dlq,
             registry=registry,
@@ -101,3 +114,13 @@ class BillingWriteback:
             self.error = exc
             log.error("billing writeback consumer stopped: %s", exc)
             self._on_failed()
+
+
+# The reverse sync's reads take a tenth of the account's request budget (its events are few
+# next to the forward sync's writes, which keep the rest); a fixed per-process rate wins.
+BILLING_SHARE_OF_BUDGET = 0.1
+
+
+def _billing_read_rate(settings: Settings) -> float:
+    fixed = settings.stripe.requests_per_second
+    return fixed if fixed is not None else settings.stripe.account_budget * BILLING_SHARE_OF_BUDGET

@@ -6,11 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from simple_salesforce.exceptions import SalesforceError
 
 from cpqsync.cli.options import HELP_MARKUP, protect_secrets
 from cpqsync.config_check import problems
 from cpqsync.observability.logging import configure_logging
 from cpqsync.preflight import credential_warnings, run_checks
+from cpqsync.reverse_mapping_check import org_problems
+from cpqsync.salesforce.auth import SalesforceAuthError
+from cpqsync.salesforce.rest import RetryableSalesforceError
 
 app = typer.Typer(
     help="Inspect and validate configuration.", no_args_is_help=True, rich_markup_mode=HELP_MARKUP
@@ -25,12 +29,18 @@ def check(
         typer.Option(
             "--connect",
             help="Also connect: Kafka metadata, one Stripe read with the key, Salesforce "
-            "login and a describe of every field the filters and mappings name.",
+            "login, a describe of every field the filters and mappings name, and "
+            "reverse_mappings against the org.",
         ),
     ] = False,
 ) -> None:
     """Load the settings file at PATH with environment overrides; report every problem."""
     settings, found = problems(path)
+    if connect and settings is not None:
+        try:
+            found += org_problems(settings)
+        except (SalesforceAuthError, SalesforceError, RetryableSalesforceError) as exc:
+            found.append(f"salesforce: could not check the org: {exc}")
     if found:
         for problem in found:
             typer.echo(problem, err=True)

@@ -19,7 +19,11 @@ from cpqsync.settings import SalesforceSettings
 
 MAX_COLLECTION_RECORDS = 200
 
-_ORDERS_SOQL = "SELECT Id, Name, Status, Stripe_ID__c, Stripe_Invoice_Payment_Link__c FROM Order"
+_ORDERS_SOQL = (
+    "SELECT Id, Name, Status, Stripe_ID__c, Stripe_Invoice_Payment_Link__c, "
+    "Stripe_Subscription_Status__c, Stripe_Latest_Invoice_Number__c, "
+    "Stripe_Latest_Invoice_Status__c, Stripe_Last_Payment_Status__c FROM Order"
+)
 # The orders' Sync Records: the order's own (no secondary) and its errors, each naming the
 # record at fault as secondary: an order line, a pricebook entry, or the order itself (R4).
 _ORDER_SYNC_RECORDS_SOQL = (
@@ -55,6 +59,11 @@ class OrderState:
     sync_message: str | None
     sync_request_link: str | None
     errors: tuple[ErrorRecord, ...] = ()
+    # Billing state the reverse sync (B1) wrote back from Stripe.
+    subscription_status: str | None = None
+    latest_invoice_number: str | None = None
+    latest_invoice_status: str | None = None
+    last_payment_status: str | None = None
 
 
 class ActivationError(RuntimeError):
@@ -90,6 +99,25 @@ class OrgClient:
         if refused:
             raise ActivationError("Salesforce refused to activate " + ", ".join(refused))
 
+    def draft_order_accounts(self) -> dict[str, str]:
+        """Account id -> name, for every account with a Draft order."""
+        soql = "SELECT AccountId, Account.Name FROM Order WHERE Status = 'Draft'"
+        rows = [row for page in self._rest.query_pages(soql) for row in page]
+        return {str(r["AccountId"]): str((r.get("Account") or {}).get("Name")) for r in rows}
+
+    def set_stripe_ids(self, object_type: str, stripe_ids: dict[str, str]) -> None:
+        """Set ``Stripe_ID__c`` on records by id, 200 per sObject Collections call."""
+        items = list(stripe_ids.items())
+        for start in range(0, len(items), MAX_COLLECTION_RECORDS):
+            body = {
+                "allOrNone": True,
+                "records": [
+                    {"attributes": {"type": object_type}, "Id": record_id, "Stripe_ID__c": value}
+                    for record_id, value in items[start : start + MAX_COLLECTION_RECORDS]
+                ],
+            }
+            self._rest.call(_patch_collection(body))
+
     def order_states(self) -> dict[str, OrderState]:
         """Every order with its own Sync Record and its Error records, by order id."""
         own: dict[str, dict[str, Any]] = {}
@@ -119,6 +147,10 @@ class OrgClient:
                     else record.get("Resolution_Message__c"),
                     sync_request_link=record.get("Stripe_Request_Dashboard_Link__c"),
                     errors=faults,
+                    subscription_status=row.get("Stripe_Subscription_Status__c"),
+                    latest_invoice_number=row.get("Stripe_Latest_Invoice_Number__c"),
+                    latest_invoice_status=row.get("Stripe_Latest_Invoice_Status__c"),
+                    last_payment_status=row.get("Stripe_Last_Payment_Status__c"),
                 )
         return states
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cpqsync_sandbox.demo.org_client import OrderState
 from cpqsync_sandbox.demo.verdict import OrderVerdict
 
 REPORT_NAME = "report.json"
@@ -43,6 +44,10 @@ class OrderReport:
     phases: list[PhaseSummary]
     activated_at_s: float | None
     settled_at_s: float | None
+    # Read back from Salesforce after a billing period (rule B1), None before.
+    subscription_status: str | None = None
+    latest_invoice: str | None = None
+    payment: str | None = None
 
 
 @dataclass
@@ -123,9 +128,18 @@ def order_reports(
                 phases=phase_summaries(found),
                 activated_at_s=_rounded(activated_at.get(order_id)),
                 settled_at_s=_rounded(settled_at.get(order_id)),
+                subscription_status=state.subscription_status if state else None,
+                latest_invoice=_invoice_text(state),
+                payment=state.last_payment_status if state else None,
             )
         )
     return rows
+
+
+def _invoice_text(state: OrderState | None) -> str | None:
+    if state is None or state.latest_invoice_number is None:
+        return None
+    return f"{state.latest_invoice_number} ({state.latest_invoice_status})"
 
 
 def _rounded(value: float | None) -> float | None:

@@ -62,9 +62,12 @@ class StripeEndpoint:
         return cls(api_base=str(line["api_base"]), api_key=str(line["api_key"]))
 
 
-def role_settings(bootstrap: str, org: OrgEndpoint, stripe: StripeEndpoint) -> dict[str, Any]:
-    """Everything but secrets and the metrics port (which differs per role)."""
-    return {
+def role_settings(
+    bootstrap: str, org: OrgEndpoint, stripe: StripeEndpoint, webhook_port: int | None = None
+) -> dict[str, Any]:
+    """Everything but secrets and the metrics port (which differs per role); with a webhook
+    port, the Stripe event source and the billing writeback too (rule B1)."""
+    settings = {
         "kafka": {"bootstrap_servers": bootstrap, "partitions": DEMO_PARTITIONS},
         "salesforce": {
             "login_url": org.login_url,
@@ -96,13 +99,25 @@ def role_settings(bootstrap: str, org: OrgEndpoint, stripe: StripeEndpoint) -> d
         "metrics": {"enabled": True, "host": "127.0.0.1"},
         "logging": {"level": "INFO"},
     }
+    if webhook_port is not None:
+        settings["stripe_events"] = {
+            "enabled": True,
+            "port": webhook_port,
+            "catch_up_interval_s": 5.0,
+        }
+    return settings
 
 
-def secret_env(org: OrgEndpoint, stripe: StripeEndpoint) -> dict[str, str]:
-    return {
+def secret_env(
+    org: OrgEndpoint, stripe: StripeEndpoint, webhook_secret: str | None = None
+) -> dict[str, str]:
+    env = {
         f"{ENV_PREFIX}STRIPE__API_KEY": stripe.api_key,
         f"{ENV_PREFIX}SALESFORCE__CLIENT_SECRET": org.client_secret,
     }
+    if webhook_secret is not None:
+        env[f"{ENV_PREFIX}STRIPE_EVENTS__ENDPOINT_SECRET"] = webhook_secret
+    return env
 
 
 def child_env(extra: Mapping[str, str]) -> dict[str, str]:

@@ -27,6 +27,7 @@ from cpqsync.supervision.interrupts import (
 )
 from cpqsync_sandbox.broker import BrokerStartError
 from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.demo.billing_clock import BillingClock
 from cpqsync_sandbox.demo.expectations import (
     DatasetExpectationError,
     OrderExpectation,
@@ -80,6 +81,8 @@ class DemoOptions:
 
 
 BASE_TIMEOUT_S = 120.0
+# After the billing period, how long to wait for every synced order to show billing state.
+BILLING_WAIT_S = 60.0
 # Stripe test mode's 25 requests/s bound a generated order to ~0.7 s; allow some slack.
 TIMEOUT_PER_GENERATED_ORDER_S = 1.0
 
@@ -130,6 +133,7 @@ class DemoRun:
         self.activated_at: dict[str, float] = {}
         self.sampler: ProgressSampler | None = None
         self.stripe: StripeAdmin | None = None
+        self.billing: BillingClock | None = None
 
     def elapsed(self) -> float:
         return time.monotonic() - self.clock
@@ -150,15 +154,21 @@ class DemoRun:
             )
             if not self.expectations:
                 raise ChildStartError(f"the org holds no Draft orders to activate ({dataset})")
+            self.billing = BillingClock(self.stack.stripe.api_base, self.stack.stripe.api_key)
+            linked = self.billing.prepare(org)
+            view.step(f"Put {linked} account(s)' Stripe customers on a test clock")
             waves = split_waves([e.order_id for e in self.expectations], self.options.waves)
             driver = WaveDriver(org, waves, self.options.wave_interval_s)
-            consumers = {r.name: r.metrics_url for r in self.stack.roles if r.name != "bridge"}
+            producers = ("bridge", "stripe-events")  # no consumer lag to show
+            consumers = {r.name: r.metrics_url for r in self.stack.roles if r.name not in producers}
             self.sampler = ProgressSampler(org, self.stripe, consumers, self.clock)
             view.step(
                 f"Activating {len(self.expectations)} orders in {len(waves)} wave(s), "
                 f"{self.options.wave_interval_s:g}s apart"
             )
             self._drive(driver, view)
+            if self.report.sync_duration_s is not None:  # every order settled
+                self._bill_one_period(view)
 
     def _drive(self, driver: WaveDriver, view: ProgressView) -> None:
         assert self.sampler is not None
@@ -184,6 +194,26 @@ class DemoRun:
                 )
                 return
             time.sleep(self.options.poll_interval_s)
+
+    def _bill_one_period(self, view: ProgressView) -> None:
+        """Advance Stripe's clock one billing period and wait until the synced orders show
+        the billing state the reverse sync brings back (best effort: the verdict stands)."""
+        assert self.billing is not None and self.sampler is not None and self.stripe is not None
+        schedules = self.stripe.objects("subscription_schedule").values()
+        days = self.billing.advance(s["phases"][0]["start_date"] for s in schedules)
+        view.step(
+            f"Advanced Stripe's test clock {days} days (a billing period); waiting for invoices"
+        )
+        deadline = time.monotonic() + BILLING_WAIT_S
+        verdicts = self.verdicts
+        while time.monotonic() < deadline:
+            self.stack.check_roles()
+            _, verdicts = self.sampler.sample(self.expectations, len(self.expectations))
+            synced = [v.state for v in verdicts if v.state and v.state.stripe_id]
+            if synced and all(s.subscription_status or s.latest_invoice_number for s in synced):
+                break
+            time.sleep(self.options.poll_interval_s)
+        self.verdicts = verdicts
 
     def _judge(self) -> None:
         wrong = [v for v in self.verdicts if v.problem is not None]

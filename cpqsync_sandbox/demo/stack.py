@@ -1,4 +1,4 @@
-"""The demo's local stack: Kafka, the org simulator, the Stripe emulator and the three roles.
+"""The demo's local stack: Kafka, the org simulator, the Stripe emulator and the four roles.
 
 Every part runs as its own process in its own process group, started from the
 main thread and tied to it by PR_SET_PDEATHSIG, so Ctrl-C reaches only the demo,
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import stripe
 
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.net import free_port
@@ -98,10 +99,12 @@ class DemoStack:
             wait_for_ready_line(stripe_child, "api_base", timeout)
         )
         ensure_topics(self.bootstrap, Topics().all_topics(), DEMO_PARTITIONS)
-        settings = role_settings(self.bootstrap, self.org, self.stripe)
+        webhook_port = free_port()
+        webhook_secret = register_webhook(self.stripe, webhook_port)
+        settings = role_settings(self.bootstrap, self.org, self.stripe, webhook_port)
         write_role_config(self.config_path, settings)
-        secrets = secret_env(self.org, self.stripe)
-        step("starting the bridge, the sync consumer and the writeback consumer")
+        secrets = secret_env(self.org, self.stripe, webhook_secret)
+        step("starting the bridge, the sync and writeback consumers and the Stripe event source")
         for name in ROLES:
             port = free_port()
             env = child_env({**secrets, "CPQSYNC_METRICS__PORT": str(port)})
@@ -185,6 +188,18 @@ class DemoStack:
         if self.broker is not None:
             self.broker.stop()
         return codes
+
+
+def register_webhook(stripe_endpoint: StripeEndpoint, port: int) -> str:
+    """A webhook endpoint for the stripe-events role; returns its signing secret."""
+    client = stripe.StripeClient(
+        stripe_endpoint.api_key, base_addresses={"api": stripe_endpoint.api_base}
+    )
+    endpoint = client.v1.webhook_endpoints.create(
+        params={"url": f"http://127.0.0.1:{port}/stripe/webhooks", "enabled_events": ["*"]}
+    )
+    assert endpoint.secret is not None
+    return endpoint.secret
 
 
 def _ready(metrics_url: str) -> bool:

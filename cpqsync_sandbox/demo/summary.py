@@ -24,6 +24,7 @@ def orders_table(orders: list[OrderReport]) -> Table:
     table.add_column("Sync Record")
     table.add_column("Stripe", overflow="fold")
     table.add_column("Phases", overflow="fold")
+    table.add_column("Billing, read from Salesforce", overflow="fold")
     table.add_column("As expected")
     for order in orders:
         stripe = "-" if order.stripe_id is None else order.stripe_id
@@ -34,9 +35,24 @@ def orders_table(orders: list[OrderReport]) -> Table:
             order.sync_status or "-",
             stripe,
             _phases_text(order.phases),
+            _billing_text(order),
             Text("yes", style="green") if order.ok else Text("NO", style="bold red"),
         )
     return table
+
+
+def _billing_text(order: OrderReport) -> str:
+    """Subscription status, latest invoice and payment as the reverse sync wrote them."""
+    parts = [
+        part
+        for part in (
+            order.subscription_status,
+            order.latest_invoice and f"invoice {order.latest_invoice}",
+            order.payment and f"payment {order.payment}",
+        )
+        if part
+    ]
+    return ", ".join(parts) or "-"
 
 
 def errors_text(orders: list[OrderReport]) -> Text:

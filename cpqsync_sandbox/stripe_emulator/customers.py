@@ -60,7 +60,10 @@ def create(call: Call) -> dict[str, Any]:
     clock_id = params.get("test_clock")
     if clock_id is not None:
         call.store.require("test_helpers.test_clock", clock_id, "test_clock")
-    customer = base_object("customer", new_id("cus"), 0)
+    # A customer on a test clock is created at the clock's time (its created event too).
+    clock = call.store.get("test_helpers.test_clock", clock_id) if clock_id else None
+    created = int(clock["frozen_time"]) if clock else call.store.now()
+    customer = base_object("customer", new_id("cus"), created)
     customer.update(
         {
             "address": None,
@@ -90,7 +93,6 @@ def create(call: Call) -> dict[str, Any]:
     )
     _apply(customer, params)
     call.store.add(customer)
-    customer["created"] = call.store.now(customer["id"])
     return customer
 
 

@@ -30,6 +30,9 @@ EVENT_PREFIX = {
     "test_helpers.test_clock": "test_helpers.test_clock",
 }
 
+# Kinds whose creation Stripe announces under another name (a payment method is "attached").
+SILENT_CREATE = frozenset({"payment_method"})
+
 # A change of ``status`` that Stripe announces with events of their own (not ``*.updated``).
 STATUS_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "invoice": {

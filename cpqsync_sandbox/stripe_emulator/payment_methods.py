@@ -68,12 +68,12 @@ def attach(call: Call) -> dict[str, Any]:
     if method_id in TEST_CARDS:
         method = _from_token(call, method_id)
         method["customer"] = customer_id
-        return store.add(method)
+        store.add(method)
+        store.emit(method, "attached")
+        return method
     method = store.require(KIND, method_id, status=404)
-    before = store.snapshot(method)
     method["customer"] = customer_id
     store.emit(method, "attached")
-    store.changed(method, before)
     return method
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from cpqsync_sandbox.stripe_emulator.errors import resource_missing
 from cpqsync_sandbox.stripe_emulator.event_log import (
     EVENT_PREFIX,
+    SILENT_CREATE,
     STATUS_ACTIONS,
     EventLog,
     snapshot,
@@ -88,7 +89,8 @@ class Store:
         owner = obj["id"] if obj["object"] == "customer" else obj.get("customer")
         if isinstance(owner, str):
             self._by_customer.setdefault(owner, []).append((obj["object"], obj["id"]))
-        self.emit(obj, "created")
+        if obj["object"] not in SILENT_CREATE:
+            self.emit(obj, "created")
         return obj
 
     # Every change of an object records an Event: ``add`` and ``delete`` do so themselves;

@@ -56,12 +56,14 @@ def advance(call: Call) -> dict[str, Any]:
             "frozen_time",
         )
     clock["frozen_time"] = target
+    store.emit(clock, "advancing")
     customers = store.tables["customer"].values()
     on_clock = [c["id"] for c in customers if c["test_clock"] == clock["id"]]
     with watch(store, customer_ids=on_clock):
         for schedule in list(store.tables["subscription_schedule"].values()):
             if schedule["test_clock"] == clock["id"]:
                 schedules.catch_up(store, schedule, target, call.base_url)
+    store.emit(clock, "ready")
     return clock
 
 

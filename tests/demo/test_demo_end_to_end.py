@@ -58,7 +58,10 @@ def org_view(
     )
     auth = SalesforceAuth(settings)
     sf = build_client(auth.session(), settings, auth.http)
-    orders = sf.query_all("SELECT Id, Name, Status, Stripe_ID__c FROM Order")["records"]
+    orders = sf.query_all(
+        "SELECT Id, Name, Status, Stripe_ID__c, Stripe_Subscription_Status__c, "
+        "Stripe_Latest_Invoice_Number__c, Stripe_Latest_Invoice_Status__c FROM Order"
+    )["records"]
     records = sf.query_all(
         "SELECT Primary_Record_ID__c, Secondary_Object_Type__c, Secondary_Record_ID__c, "
         "Resolution_Status__c, Resolution_Message__c FROM Sync_Record__c "
@@ -102,7 +105,7 @@ def test_demo_syncs_every_order_as_the_dataset_expects_and_reports_it(tmp_path: 
     assert report["outcome"] == "passed" and report["exit_code"] == 0, report["reason"]
     final = demo.report()  # rewritten once the stack stopped
     assert final["processes"]["exit_codes"] == dict.fromkeys(
-        ("bridge", "sync", "writeback", "org", "stripe"), 0
+        ("bridge", "sync", "writeback", "stripe-events", "org", "stripe"), 0
     )
     expected = dataset_orders()
     assert {o["name"] for o in report["orders"]} == set(expected)
@@ -135,9 +138,14 @@ def test_demo_syncs_every_order_as_the_dataset_expects_and_reports_it(tmp_path: 
         [record] = [r for r in sync_records[in_org["Id"]] if not r["Secondary_Record_ID__c"]]
         assert order["sync_status"] == record["Resolution_Status__c"] == "Success"
         assert order["sync_message"] == record["Resolution_Message__c"]
+        # A billing period later, the reverse sync shows each order's latest invoice (B1).
+        number = in_org["Stripe_Latest_Invoice_Number__c"]
+        assert number is not None
+        assert order["latest_invoice"] == f"{number} ({in_org['Stripe_Latest_Invoice_Status__c']})"
         if order["stripe_object"] == "invoice":  # one-time lines only (Initech)
             assert in_org["Stripe_ID__c"].startswith("in_")
             continue
+        assert in_org["Stripe_Subscription_Status__c"] == order["subscription_status"] == "active"
         schedule = schedules[order["stripe_id"]]
         assert schedule.metadata["salesforce_order_id"] == in_org["Id"]
         assert order["stripe_status"] == schedule.status
@@ -156,7 +164,7 @@ def test_demo_syncs_every_order_as_the_dataset_expects_and_reports_it(tmp_path: 
     assert "consumer.engine.runner" not in output
     assert "assigned" in (demo.report_dir / "logs" / "sync.log").read_text()
 
-    assert len(tree) >= 6  # bridge, sync, writeback, org, stripe, the Kafka broker
+    assert len(tree) >= 7  # bridge, sync, writeback, stripe-events, org, stripe, Kafka
     assert [pid for pid in tree if alive(pid)] == []
 
 
@@ -177,5 +185,5 @@ def test_ctrl_c_during_the_demo_stops_every_process_it_started(tmp_path: Path) -
     assert "Demo INTERRUPTED: stopped by SIGINT" in demo.text()
     # Stopped, not merely killed with their parent: each process ended on SIGTERM by itself.
     assert report["processes"]["exit_codes"] == dict.fromkeys(
-        ("bridge", "sync", "writeback", "org", "stripe"), 0
+        ("bridge", "sync", "writeback", "stripe-events", "org", "stripe"), 0
     )

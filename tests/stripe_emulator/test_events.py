@@ -49,6 +49,8 @@ def test_every_change_is_an_event_with_previous_attributes(
 ) -> None:
     customer = clocked_customer()
     client.v1.customers.update(customer.id, params={"name": "Renamed"})
+    created = client.v1.events.list(params={"type": "customer.created"}).data[0]
+    assert created.data.object.created == FROZEN  # on a test clock: the clock's time
     updated = client.v1.events.list(params={"type": "customer.updated"}).data[0]
     assert updated.data.object.name == "Renamed"
     assert updated.data.to_dict()["previous_attributes"] == {"name": "Clocked"}
@@ -209,6 +211,8 @@ def test_webhooks_are_signed_and_retried_until_accepted(
         body, signature = receiver.received[-1]
         event = stripe.Webhook.construct_event(body, signature, endpoint.secret)
         assert event.type == "customer.created" and event.data.object.id == customer.id
+        # The receiver sees a request before the emulator sees its answer.
+        _wait(lambda: len(fast_retry_emulator.webhook_attempts()) == 3)
         attempts = fast_retry_emulator.webhook_attempts()
         assert [(a.attempt, a.status) for a in attempts] == [(1, 500), (2, 500), (3, 200)]
         with pytest.raises(stripe.SignatureVerificationError):
@@ -223,3 +227,20 @@ def test_webhook_endpoint_refuses_unknown_event_types(client: stripe.StripeClien
         client.v1.webhook_endpoints.create(
             params={"url": "https://example.test/hooks", "enabled_events": ["no.such_event"]}
         )
+
+
+def test_clock_and_payment_method_events_carry_stripe_names(
+    client: stripe.StripeClient, clocked_customer: Callable[[], stripe.Customer]
+) -> None:
+    customer = clocked_customer()
+    client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
+    client.v1.test_helpers.test_clocks.advance(
+        str(customer.test_clock), params={"frozen_time": FROZEN + DAY}
+    )
+    types = _types(client)
+    assert types[-3:] == [
+        "payment_method.attached",
+        "test_helpers.test_clock.advancing",
+        "test_helpers.test_clock.ready",
+    ]
+    assert "payment_method.created" not in types

@@ -139,3 +139,10 @@ def test_the_role_healthcheck_asks_readyz_without_curl(ready: bool) -> None:
         assert script != test[3]
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
     assert (result.returncode == 0) is ready
+
+
+def test_the_stripe_event_source_is_an_opt_in_profile() -> None:
+    service = _compose()["services"]["stripe-events"]
+    assert service["command"] == ["stripe-events"] and service["profiles"] == ["billing"]
+    assert service["environment"]["CPQSYNC_STRIPE_EVENTS__HOST"] == "0.0.0.0"
+    assert service["environment"]["CPQSYNC_STRIPE_EVENTS__ENDPOINT_SECRET"].startswith("${")

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from consumer.billing.billing_view import field_values
 from consumer.billing.reverse_mappings import ReverseMappings
 from consumer.billing.targets import Refresh, refresh_for
+from consumer.writeback.billing_freshness import Freshness
 from cpqsync.settings import load_settings
 
 FEB_1 = 1_769_904_000  # 2026-02-01T00:00:00Z
@@ -102,5 +103,22 @@ def test_bad_reverse_mappings_fail_at_load_naming_the_field(
 def test_stripe_events_need_a_secret_when_enabled_and_tls_in_pairs() -> None:
     with pytest.raises(ValidationError, match=r"stripe_events\.endpoint_secret"):
         load_settings(stripe_events={"enabled": True})
+    with pytest.raises(ValidationError, match=r"stripe_events\.endpoint_secret"):
+        load_settings(stripe_events={"enabled": True, "endpoint_secret": ""})
     with pytest.raises(ValidationError, match="both tls_cert_file and tls_key_file"):
         load_settings(stripe_events={"tls_key_file": "key.pem"})
+
+
+def test_an_event_older_than_the_last_read_of_all_its_objects_needs_no_read() -> None:
+    freshness = Freshness(margin_s=5.0)
+    both = Refresh(subscription_id="sub_1", customer_id="cus_1")
+    freshness.note(Refresh(subscription_id="sub_1"), read_at=1_000.0)
+    assert not freshness.covers(both, created=900.0)  # the customer was never read
+    freshness.note(both, read_at=1_000.0)
+    assert freshness.covers(both, created=994.0)
+    assert not freshness.covers(both, created=996.0)  # within the clocks' margin: read again
+    assert not freshness.covers(Refresh(), created=0.0)
+    small = Freshness(capacity=1)
+    small.note(Refresh(subscription_id="sub_1"), read_at=1_000.0)
+    small.note(Refresh(subscription_id="sub_2"), read_at=1_000.0)
+    assert not small.covers(Refresh(subscription_id="sub_1"), created=0.0)
