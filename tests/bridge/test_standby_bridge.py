@@ -4,6 +4,7 @@ takes over after the session timeout, nothing is lost, duplicates only after the
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync_sandbox.org.simulator import OrgSimulator
@@ -34,15 +36,34 @@ TOTAL = 1_000
 BACKLOG = 200
 
 
-def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def spawn(env: dict[str, str], log: Path, metrics_port: int) -> subprocess.Popen[bytes]:
     with log.open("wb") as stderr:
         return subprocess.Popen(
             [sys.executable, "-m", "cpqsync", "bridge"],
             cwd=REPO,
-            env=env,
+            env={
+                **env,
+                "CPQSYNC_METRICS__ENABLED": "true",
+                "CPQSYNC_METRICS__PORT": str(metrics_port),
+            },
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
+
+
+def probe(port: int) -> tuple[int, float]:
+    """``/readyz``'s status and the ``cpqsync_bridge_leader`` gauge of one replica."""
+    ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code
+    metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    gauge = next(line for line in metrics.splitlines() if line.startswith("cpqsync_bridge_leader "))
+    return ready, float(gauge.split()[1])
 
 
 def said(log: Path, words: str) -> bool:
@@ -85,14 +106,18 @@ def test_the_standby_takes_over_when_the_streaming_replica_stops(
     write_stream(0, BACKLOG)
     counter = TopicCounter(kafka, topic)
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
-    first = spawn(env, first_log)
+    first_port, second_port = free_port(), free_port()
+    first = spawn(env, first_log, first_port)
     second: subprocess.Popen[bytes] | None = None
     writer = threading.Thread(target=write_stream, args=(BACKLOG, TOTAL))
     try:
         wait_for(lambda: said(first_log, "lease: acquired"), timeout=90)
         wait_for(lambda: counter.count >= BACKLOG // 2, timeout=60, interval=0.02)
-        second = spawn(env, second_log)
+        second = spawn(env, second_log, second_port)
         wait_for(lambda: said(second_log, "lease: standby"), timeout=90)
+        # A waiting standby is ready (it is doing its job); the gauge tells who streams.
+        assert probe(second_port) == (200, 0.0)
+        assert probe(first_port) == (200, 1.0)
         writer.start()
         wait_for(lambda: counter.count >= TOTAL // 3, timeout=60, interval=0.02)
         assert not said(second_log, "lease: acquired")  # one replica streams at a time
@@ -107,6 +132,7 @@ def test_the_standby_takes_over_when_the_streaming_replica_stops(
         checkpoint = load_checkpoints(kafka, topics.bridge_checkpoints, codec).get(ACCOUNT)
         wait_for(lambda: said(second_log, "lease: acquired"), timeout=60, interval=0.05)
         handover_s = time.monotonic() - stopped_at
+        wait_for(lambda: probe(second_port) == (200, 1.0), timeout=30)
         writer.join(120)
         replay_order = [e.replay_id for e in org_sim.pubsub.bus.events_after(ACCOUNT, 0, TOTAL + 1)]
         assert len(replay_order) == TOTAL == len(ids)
