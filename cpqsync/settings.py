@@ -189,11 +189,11 @@ class BridgeSettings(Section):
     # Records per Bulk API 2.0 result set (maxRecords); progress is stored after each set.
     backfill_bulk_set_size: int = Field(default=10_000, ge=1)
     # Several replicas, one streaming: the holder of a lease in a Kafka consumer group on the
-    # one-partition topic <prefix>.bridge.lease; the others wait and take over when it dies.
+    # one-partition topic `<prefix>.bridge.lease`; the others wait and take over when it dies.
     leader_election: bool = False
     # A dead leader is replaced after this long without heartbeats.
     lease_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
-    # Consumer group of the lease; default <prefix>-bridge-lease-<hash of the channel set>.
+    # Consumer group of the lease; default `<prefix>-bridge-lease-<hash of the channels>`.
     lease_group: str | None = None
 
 

@@ -239,7 +239,7 @@ class Backfill:
         except (SalesforceResourceNotFound, BulkJobFailed) as exc:
             gone = "is gone" if isinstance(exc, SalesforceResourceNotFound) else f"({exc})"
             log.warning(
-                "backfill %s: query job %s %s; starting a new job after %s",
+                "backfill %s: query job %s %s; starting again after %s",
                 plan.object_type,
                 progress.job_id,
                 gone,
