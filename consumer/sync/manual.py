@@ -23,7 +23,7 @@ from cpqsync.salesforce.record_ids import normalize_id
 from cpqsync.settings import KafkaSettings
 from schemas.codec import Codec, SchemaDecodeError
 from schemas.headers import schema_header
-from schemas.models import SyncRequest, SyncResult
+from schemas.models import SyncRequest, SyncResult, SyncStatus
 
 
 class ManualSyncError(ValueError):
@@ -125,5 +125,32 @@ def _await(
             continue
         results.append(result)
         if reports_root(result) and result.primary_record_id[:15] == request.record_id[:15]:
+            if result.status is SyncStatus.ERROR:
+                results.extend(_rest_of_attempt(consumer, codec, topic, result, deadline))
             return ManualSyncAnswer(request, result, results)
     return ManualSyncAnswer(request, None, results)
+
+
+def _rest_of_attempt(
+    consumer: Consumer, codec: Codec, topic: str, first: SyncResult, deadline: float
+) -> list[SyncResult]:
+    """The attempt's other Errors (R4: one per record at fault, produced together under the
+    root's key, so right behind the first): read until the topic is quiet for a moment."""
+    found: list[SyncResult] = []
+    while time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is None:
+            return found
+        if message.error() is not None:
+            continue
+        try:
+            result = codec.decode_as(message.value(), topic, SyncResult)
+        except SchemaDecodeError:
+            continue
+        if (
+            result.request_id == first.request_id
+            and result.status is SyncStatus.ERROR
+            and result.attempted_at == first.attempted_at
+        ):
+            found.append(result)
+    return found

@@ -163,11 +163,15 @@ def live_key(result: SyncResult) -> str:
 def _newest_errors(
     results: Sequence[SyncResult], live: dict[str, int]
 ) -> dict[str, _ErringAttempt]:
-    """Primary record id -> its newest erring attempt among the results written."""
+    """Primary record id -> its newest erring attempt among the results written.
+
+    Only Errors naming a record at fault count: the planner or Stripe judged the record, so the
+    attempt's Errors are all its faults. An Error without one (a connector error: the sync could
+    not judge the record at all) says nothing about earlier causes and resolves none."""
     found: dict[str, _ErringAttempt] = {}
     for key, index in live.items():
         result = results[index]
-        if result.status is not SyncStatus.ERROR:
+        if result.status is not SyncStatus.ERROR or not result.secondary_record_id:
             continue
         primary = result.primary_record_id.casefold()
         seen = found.get(primary)

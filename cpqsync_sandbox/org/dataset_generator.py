@@ -87,6 +87,10 @@ def generate_orders(
                         "SBQQ__SubscriptionPricing__c": "Fixed Price" if frequency else None,
                         "SBQQ__SubscriptionTerm__c": term if frequency else None,
                         "SBQQ__ProrateMultiplier__c": multiplier,
+                        # What CPQ stamps on a line besides its prorated UnitPrice.
+                        "SBQQ__DefaultSubscriptionTerm__c": 12 if frequency else None,
+                        "SBQQ__QuotedListPrice__c": list_price,
+                        "SBQQ__UnproratedNetPrice__c": list_price,
                     },
                 )
         order_ids.append(order)

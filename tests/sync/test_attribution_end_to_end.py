@@ -11,8 +11,10 @@ from contextlib import contextmanager
 
 import pytest
 from prometheus_client import CollectorRegistry
+from typer.testing import CliRunner
 
 from consumer.writeback import WritebackService
+from cpqsync.cli.app import app
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.sync.stack import FAST_GROUP, Stack, open_stack
@@ -56,7 +58,11 @@ def _statuses(org: OrgSimulator, order: str) -> dict[str, tuple[str, str | None,
 
 
 def test_each_line_at_fault_gets_its_own_error_resolved_when_that_line_is_fixed(
-    kafka: str, org: OrgSimulator, emulator: StripeEmulator, unique: Callable[[str], str]
+    kafka: str,
+    org: OrgSimulator,
+    emulator: StripeEmulator,
+    unique: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     refs = org.dataset.refs
     order, platform, support = (
@@ -68,7 +74,11 @@ def test_each_line_at_fault_gets_its_own_error_resolved_when_that_line_is_fixed(
     org.update("OrderItem", support, {"SBQQ__BillingType__c": "Arrears", "Quantity": 3})  # P4
     on_platform, on_support = f"{order}-{platform}", f"{order}-{support}"
 
-    with _running(org, emulator, kafka, unique):
+    with _running(org, emulator, kafka, unique) as stack:
+        monkeypatch.delenv("CPQSYNC_CONFIG", raising=False)
+        monkeypatch.setenv("CPQSYNC_KAFKA__BOOTSTRAP_SERVERS", kafka)
+        monkeypatch.setenv("CPQSYNC_KAFKA__TOPIC_PREFIX", stack.settings.kafka.topic_prefix)
+        monkeypatch.setenv("CPQSYNC_KAFKA__PARTITIONS", "2")
         org.activate_order(order)
 
         def both_reported() -> bool:
@@ -86,6 +96,12 @@ def test_each_line_at_fault_gets_its_own_error_resolved_when_that_line_is_fixed(
             "Data Error: Order lines with a price configured for metered billing cannot have a "
             "quantity greater than 1."
         )
+
+        # A sync by hand prints every record at fault, not only the first.
+        by_hand = CliRunner().invoke(app, ["sync-order", order, "--timeout", "60"])
+        assert by_hand.exit_code == 1, by_hand.output
+        assert "Quantity specified as a decimal value" in by_hand.output
+        assert "cannot have a quantity greater than 1" in by_hand.output
 
         # Fixing one line resolves its record only; the other line's fault still stands.
         org.update("OrderItem", platform, {"Quantity": 25})

@@ -221,3 +221,17 @@ def test_errors_of_one_attempt_stand_together_and_an_older_attempt_in_the_batch_
     plan = plan_batch([first_a, error(line_b, T0 + MINUTE)], [])
     statuses = {w.record_ref: w.record["Resolution_Status__c"] for w in plan.upserts}
     assert statuses == {f"{ORDER}-{line_a}": "Resolved", f"{ORDER}-{line_b}": "Error"}
+
+
+def test_an_error_that_judged_nothing_resolves_nothing() -> None:
+    """A connector error (no record at fault named) does not mean earlier faults were fixed."""
+    stored = [_stored(f"{ORDER}-{ITEM}", "Error", T0)]
+    crashed = result(
+        ORDER,
+        object_type="Order",
+        status=SyncStatus.ERROR,
+        at=T0 + MINUTE,
+        message="Connector Error: the sync failed unexpectedly",
+    )
+    plan = plan_batch([crashed], stored)
+    assert [w for w in plan.updates if w.object_type == "Sync_Record__c"] == []
