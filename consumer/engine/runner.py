@@ -42,6 +42,7 @@ from consumer.engine.metrics import engine_metrics
 from consumer.engine.retry import RetryPolicy
 from consumer.engine.scheduler import KeyOrderedScheduler
 from consumer.engine.workers import WorkerPool
+from cpqsync.kafka.client_log import ClientErrors
 from cpqsync.kafka.clients import consumer_config, producer_config
 from cpqsync.settings import ConsumerSettings, KafkaSettings
 
@@ -110,6 +111,7 @@ class ConsumerEngine(Generic[T]):
             "error_cb": self._on_client_error,
             "on_commit": self._on_commit,
         }
+        self._client_errors = ClientErrors(str(self._consumer_config["bootstrap.servers"]))
         self._producer_config: dict[str, Any] = producer_config(kafka, bootstrap_servers)
         if self._transactional:
             self._producer_config["transactional.id"] = f"{group_id}-{uuid.uuid4().hex[:12]}"
@@ -567,7 +569,9 @@ class ConsumerEngine(Generic[T]):
         elif error.code() == KafkaError._ALL_BROKERS_DOWN:
             self._health.report(KafkaUnavailable(f"no Kafka broker answers ({error.str()})"))
         else:
-            log.warning("Kafka client error (retried by librdkafka): %s", error.str())
+            # librdkafka retries these itself; they repeat for as long as a broker is away,
+            # so they are logged once a minute, an unreachable cluster naming the setting.
+            self._client_errors(error)
 
     # --- stopping ------------------------------------------------------------------------
 
