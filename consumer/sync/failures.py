@@ -39,7 +39,7 @@ class SalesforceDown(SalesforceUnavailable, DependencyDown):
     login (or INVALID_SESSION) that logging in again does not fix."""
 
     dependency = "salesforce"
-    setting = "salesforce.login_url and the connected app's credentials"
+    setting = "salesforce.login_url and the org's status"
 
 
 class SalesforceRejected(PermanentError):

@@ -17,7 +17,12 @@ from simple_salesforce.exceptions import SalesforceError
 
 from consumer.sync.failures import SalesforceDown, SalesforceRejected, SalesforceUnavailable
 from cpqsync.salesforce.auth import SalesforceAuthError
-from cpqsync.salesforce.rest import RetryableSalesforceError, SalesforceRest, error_codes
+from cpqsync.salesforce.rest import (
+    RetryableSalesforceError,
+    SalesforceRest,
+    error_codes,
+    what_to_check,
+)
 from cpqsync.soql import quote
 
 # Ids per `Id IN (...)` query: 200 ids keep the GET URL near 5 kB, far below Salesforce's
@@ -71,10 +76,12 @@ class SalesforceReader:
             return [record for page in self._rest.query_pages(soql) for record in page]
         except RetryableSalesforceError as exc:
             if exc.systemic:
-                raise SalesforceDown(f"Salesforce Error: {exc}") from exc
+                raise SalesforceDown(
+                    f"Salesforce Error: {exc}", setting=what_to_check(exc)
+                ) from exc
             raise SalesforceUnavailable(str(exc)) from exc
         except SalesforceAuthError as exc:
-            raise SalesforceDown(f"Salesforce Error: {exc}") from exc
+            raise SalesforceDown(f"Salesforce Error: {exc}", setting=what_to_check(exc)) from exc
         except SalesforceError as exc:
             raise SalesforceRejected(_describe(exc)) from exc
 

@@ -39,13 +39,12 @@ from consumer.writeback.sobject_collections import MAX_RECORDS, SObjectCollectio
 from consumer.writeback.stored_records import fetch_stored
 from consumer.writeback.sync_record import COMPOUND_ID, SYNC_RECORD
 from cpqsync.salesforce.auth import SalesforceAuthError
-from cpqsync.salesforce.rest import RetryableSalesforceError, error_codes
+from cpqsync.salesforce.rest import RetryableSalesforceError, error_codes, what_to_check
 from schemas.models import SyncResult
 
 log = logging.getLogger(__name__)
 
 _GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
-SALESFORCE_SETTINGS = "salesforce.login_url and credentials"
 
 
 def call_outcome(exc: BaseException) -> Outcome:
@@ -58,7 +57,7 @@ def call_outcome(exc: BaseException) -> Outcome:
         isinstance(exc, RetryableSalesforceError) and exc.systemic
     ):
         text = f"Salesforce Error: {exc}"
-        return Retry(DependencyDown(text, dependency="salesforce", setting=SALESFORCE_SETTINGS))
+        return Retry(DependencyDown(text, dependency="salesforce", setting=what_to_check(exc)))
     if isinstance(exc, RetryableSalesforceError):
         return Retry(RetryableError(f"Salesforce Error: {exc}"))
     if isinstance(exc, SalesforceError):

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from consumer.engine import ConsumerEngine, DeadLetters, Dependency, Message
 from consumer.writeback.batch_plan import LinkOptions
 from consumer.writeback.billing_service import BillingWriteback
-from consumer.writeback.handler import SALESFORCE_SETTINGS, WritebackHandler
+from consumer.writeback.handler import WritebackHandler
 from consumer.writeback.metrics import writeback_metrics
 from consumer.writeback.retention import Retention, RetentionWorker
 from consumer.writeback.sobject_collections import SObjectCollections
@@ -98,7 +98,7 @@ class WritebackService:
             decode_errors=(SchemaDecodeError,),
             dead_letter_topic=self.dead_letter_topic,
             registry=registry,
-            dependencies=[Dependency("salesforce", SALESFORCE_SETTINGS, self._probe_salesforce)],
+            dependencies=[Dependency("salesforce", "salesforce.login_url", self._probe_salesforce)],
         )
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None

@@ -20,7 +20,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from cpqsync.salesforce.auth import SalesforceAuth, SalesforceSession
+from cpqsync.salesforce.auth import SalesforceAuth, SalesforceAuthError, SalesforceSession
 from cpqsync.settings import SalesforceSettings
 
 T = TypeVar("T")
@@ -42,6 +42,19 @@ class RetryableSalesforceError(RuntimeError):
         """Whether the org cannot serve any call now (an API limit, 5xx, the network, a session
         a fresh login does not fix), rather than one record being briefly locked."""
         return self.error_code not in _RECORD_TRANSIENT_CODES
+
+
+def what_to_check(exc: BaseException) -> str:
+    """What an operator should look at when Salesforce cannot serve the connector."""
+    code = getattr(exc, "error_code", None)
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        return "the org's API request allocation (used up; it frees up over 24 hours)"
+    if code == "INVALID_SESSION_ID" or isinstance(exc, SalesforceAuthError):
+        return (
+            "salesforce.login_url, salesforce.client_id, salesforce.username and "
+            "salesforce.private_key_file or salesforce.client_secret"
+        )
+    return "salesforce.login_url and the org's status"
 
 
 def build_client(

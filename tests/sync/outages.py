@@ -114,6 +114,7 @@ class Outage:
     start: Callable[[], object]
     end: Callable[[], object]
     roles: tuple[str, ...]
+    hint: str  # what the "down" line must tell the operator to check
 
 
 def ride_out(
@@ -204,4 +205,4 @@ def ride_out(
             if m.startswith(f"{outage.dependency} is back for consumer group {role.group} ")
         ]
         assert len(down) == 1 and len(up) == 1, lines
-        assert "Check " in down[0]
+        assert outage.hint in down[0], down[0]

@@ -122,6 +122,7 @@ def test_salesforce_out_of_api_requests_is_salesforce_down(org: OrgSimulator) ->
         reader.query("SELECT Id, Name FROM Account")
     assert "REQUEST_LIMIT_EXCEEDED" in str(caught.value)
     assert caught.value.dependency == "salesforce"
+    assert caught.value.setting is not None and "API request allocation" in caught.value.setting
     with pytest.raises(SalesforceDown):
         reader.probe()
 

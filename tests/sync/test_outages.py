@@ -28,6 +28,7 @@ def _stripe_down(stack: Stack) -> Outage:
         start=lambda: stripe.configure_faults({"kind": "error", "rate": 1.0, "status": 503}),
         end=stripe.configure_faults,
         roles=("sync",),
+        hint="Check stripe.api_base",
     )
 
 
@@ -38,6 +39,7 @@ def _salesforce_down(stack: Stack) -> Outage:
         start=org.set_unavailable,
         end=lambda: org.set_unavailable(False),
         roles=("sync",),
+        hint="Check salesforce.login_url and the org's status",
     )
 
 
@@ -51,7 +53,13 @@ def _request_limit(stack: Stack) -> Outage:
     def replenish() -> None:
         usage.daily_limit = allocation
 
-    return Outage("salesforce", start=exhaust, end=replenish, roles=("sync",))
+    return Outage(
+        "salesforce",
+        start=exhaust,
+        end=replenish,
+        roles=("sync",),
+        hint="Check the org's API request allocation",
+    )
 
 
 # The default run's short versions (30 orders, 20 s), and the long ones.

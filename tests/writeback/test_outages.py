@@ -44,11 +44,16 @@ def _readyz(server: MetricsServer) -> int:
         return int(error.code)
 
 
-def _unavailable(org: OrgSimulator) -> tuple[Callable[[], None], Callable[[], None]]:
-    return org.set_unavailable, lambda: org.set_unavailable(False)
+# How to start and end an outage, and what the "down" line must tell the operator to check.
+Outage = tuple[Callable[[], None], Callable[[], None], str]
 
 
-def _request_limit(org: OrgSimulator) -> tuple[Callable[[], None], Callable[[], None]]:
+def _unavailable(org: OrgSimulator) -> Outage:
+    hint = "Check salesforce.login_url and the org's status"
+    return org.set_unavailable, lambda: org.set_unavailable(False), hint
+
+
+def _request_limit(org: OrgSimulator) -> Outage:
     usage, allocation = org.api_usage, org.api_usage.daily_limit
 
     def exhaust() -> None:
@@ -57,7 +62,7 @@ def _request_limit(org: OrgSimulator) -> tuple[Callable[[], None], Callable[[], 
     def replenish() -> None:
         usage.daily_limit = allocation
 
-    return exhaust, replenish
+    return exhaust, replenish, "Check the org's API request allocation"
 
 
 @pytest.mark.parametrize(
@@ -76,12 +81,12 @@ def test_the_writeback_rides_out_a_salesforce_outage(
     unique: Callable[[str], str],
     fast_group_config: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
-    outage: Callable[[OrgSimulator], tuple[Callable[[], None], Callable[[], None]]],
+    outage: Callable[[OrgSimulator], Outage],
     count: int,
     outage_s: float,
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
-    start, end = outage(org)
+    start, end, hint = outage(org)
     ids = accounts(org, count)
     results = [result(a, at=T0 + dt.timedelta(seconds=i)) for i, a in enumerate(ids)]
     before, during = results[: count // 3], results[count // 3 :]
@@ -141,4 +146,4 @@ def test_the_writeback_rides_out_a_salesforce_outage(
     down = [m for m in lines if m.startswith(f"salesforce is down for consumer group {group}:")]
     up = [m for m in lines if m.startswith(f"salesforce is back for consumer group {group} ")]
     assert len(down) == 1 and len(up) == 1, lines
-    assert "Check salesforce.login_url" in down[0]
+    assert hint in down[0]
