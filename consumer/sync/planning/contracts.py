@@ -262,6 +262,16 @@ def _plan_contract(
             "clearing Stripe_ID__c on its orders)",
             latest,
         )
+    if not segments[0].quantities and known is None:
+        # Cancelled from its first day before it ever synced: nothing to bill (A2).
+        builder.skip(
+            Issue(
+                "A2",
+                "Skipped: the contract was cancelled from its first day; nothing to bill",
+                builder.root,
+            )
+        )
+        return timeline.prices
     schedule_id: str | dict[str, str]
     if known is not None:
         schedule_id = known.id
@@ -280,7 +290,7 @@ def _plan_contract(
         if creates_all:
             return timeline.prices
         schedule_id = ref(SCHEDULE_OPERATION)
-    if cancelled_now and len(segments) > 1:
+    if (cancelled_now and len(segments) > 1) or not segments[0].quantities:
         # A2: a cancellation starting today or in the past ends the schedule at once.
         builder.add(
             CANCEL_OPERATION,
