@@ -171,19 +171,24 @@ def test_contract_and_amendment_orders_are_shaped_like_cpq_creates_them() -> Non
         sim.activate_order(refs["order_acme"])
         contract = sim.contract_order(refs["order_acme"])
         start = datetime.now(UTC).date() + timedelta(days=60)
-        amendment = sim.amend_contract(
-            contract, start, [AmendmentLine(refs["platform_usd"], -5, 1440.0)]
-        )
+        # An amendment line revises the order product that first sold the subscription.
+        original_line = sim.query(
+            "SELECT Id FROM OrderItem "
+            f"WHERE OrderId = '{refs['order_acme']}' AND PricebookEntryId = '{refs['platform_usd']}'"
+        ).records[0]["Id"]
+        amendment = sim.amend_contract(contract, start, [AmendmentLine(-5, revises=original_line)])
         row = sim.query(
             "SELECT Type, Status, ContractId, Opportunity.SBQQ__AmendedContract__c, "
             "SBQQ__Quote__r.SBQQ__Type__c, SBQQ__Quote__r.SBQQ__MasterContract__c, "
-            "(SELECT Quantity FROM OrderItems) FROM Order "
+            "(SELECT Quantity, SBQQ__RevisedOrderProduct__c FROM OrderItems) FROM Order "
             f"WHERE Id = '{amendment}'"
         ).records[0]
         assert (row["Type"], row["Status"], row["ContractId"]) == ("Amendment", "Draft", contract)
         assert row["Opportunity"]["SBQQ__AmendedContract__c"] == contract
         assert row["SBQQ__Quote__r"]["SBQQ__Type__c"] == "Amendment"
         assert row["SBQQ__Quote__r"]["SBQQ__MasterContract__c"] == contract
-        assert [i["Quantity"] for i in row["OrderItems"]["records"]] == [-5.0]
+        assert [
+            (i["Quantity"], i["SBQQ__RevisedOrderProduct__c"]) for i in row["OrderItems"]["records"]
+        ] == [(-5.0, original_line)]
         original = sim.get("Order", refs["order_acme"])
         assert original["SBQQ__Contracted__c"] is True and original["ContractId"] == contract
