@@ -256,11 +256,11 @@ class _ScheduleClock(stripe.RequestsClient):
 
 
 class _Sampler:
-    """The sync's Stripe requests (429s included) in each second, for a timeline."""
+    """The sync members' Stripe requests (429s included) in each second, for a timeline."""
 
-    def __init__(self, sync: SyncService) -> None:
-        self._sync = sync
-        self._base = sync.stripe_requests
+    def __init__(self, *syncs: SyncService) -> None:
+        self._syncs = syncs
+        self._base = self._requests()
         self._counts: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -269,7 +269,10 @@ class _Sampler:
     def _run(self) -> None:
         start = time.monotonic()
         while not self._stop.wait(max(0.0, start + len(self._counts) + 1 - time.monotonic())):
-            self._counts.append(self._sync.stripe_requests - self._base)
+            self._counts.append(self._requests() - self._base)
+
+    def _requests(self) -> int:
+        return sum(sync.stripe_requests for sync in self._syncs)
 
     def stop(self) -> list[int]:
         self._stop.set()
@@ -279,9 +282,17 @@ class _Sampler:
 
 
 def run(
-    bootstrap: str, orders: int, *, sequential: bool = False, pace: float = 0.0, warm_up: int = 0
+    bootstrap: str,
+    orders: int,
+    *,
+    sequential: bool = False,
+    pace: float = 0.0,
+    warm_up: int = 0,
+    members: int = 1,
+    partitions: int = 2,
 ) -> Run:
-    """``warm_up`` orders sync first (customers, products, caches exist), outside the figures."""
+    """``warm_up`` orders sync first (customers, products, caches exist), outside the figures.
+    ``members`` sync processes' worth (in this process) share the account's budget."""
     # The previous run's objects (a 2,000-order org, its caches) are garbage now: collected
     # here, not in a full-heap pass of the next run that stalls every thread for up to 0.9 s.
     gc.collect()
@@ -297,11 +308,13 @@ def run(
         # and stall the sync's threads with them (0.2-0.6 s every few seconds).
         gc.freeze()
         settings = stack_settings(org, cast(StripeEmulator, stripe), bootstrap, prefix)
-        settings.stripe.requests_per_second = PACE
+        settings.kafka.partitions = partitions
+        settings.stripe.requests_per_second = None
+        settings.stripe.account_requests_per_second = PACE
         settings.stripe.timeout_s = 30
         settings.consumer.workers = 1 if sequential else 32
         settings.consumer.max_attempts = 10
-        ensure_topics(bootstrap, Topics(prefix).all_topics(), partitions=2)
+        ensure_topics(bootstrap, Topics(prefix).all_topics(), partitions=partitions)
         stack = Stack(org, cast(StripeEmulator, stripe), bootstrap, settings)
         clock = _ScheduleClock(settings.stripe.timeout_s)
         results: _Results | None = None
@@ -311,6 +324,13 @@ def run(
                 batch_size=1 if sequential else None,
                 stripe_client=build_stripe_client(settings.stripe, http_client=clock),
             )
+            syncs = [sync] + [
+                stack.start_sync(
+                    stripe_client=build_stripe_client(settings.stripe, http_client=clock)
+                )
+                for _ in range(members - 1)
+            ]
+            _wait_for_shares(syncs)
             results = _Results(stack)
             for order_id in warm:
                 org.activate_order(order_id)
@@ -318,7 +338,7 @@ def run(
             stripe.clear_request_log()
             wanted = set(ids)
             started = time.monotonic()
-            sampler = _Sampler(sync)
+            sampler = _Sampler(*syncs)
             for n, order_id in enumerate(ids):
                 if pace:
                     delay = started + n / pace - time.monotonic()
@@ -368,6 +388,19 @@ def run(
             gc.unfreeze()
 
 
+def _wait_for_shares(syncs: list[SyncService], timeout: float = 120) -> None:
+    """Until the group has settled: every member owns partitions and the members' pacers
+    add up to the account's budget (each sized to its share at the last rebalance)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ceilings = [sync.parts.caller.pacer.max_rate for sync in syncs]
+        if abs(sum(ceilings) - PACE) < 0.01 * PACE and min(ceilings) > 0.02 * PACE:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the sync group never settled: pacer ceilings {ceilings}")
+        time.sleep(0.2)
+
+
 # An object id, not a resource name: ids carry digits or capitals (cus_Q3x…, sf_01t…).
 _ID = re.compile(r"/(?=[a-z_]*[A-Z0-9])(?!v1/)[A-Za-z0-9_]+")
 
@@ -394,6 +427,40 @@ def percentile(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(share * 100) - 1]
 
 
+# The production default (kafka.partitions): a group of up to six members.
+MEMBER_PARTITIONS = 6
+
+
+def steady_fraction(result: Run) -> float:
+    """Requests/s (429s included) over the limit, leaving out the first and last two seconds
+    (the group's cold start and the last orders' tail)."""
+    middle = result.timeline[2:-2] or result.timeline
+    return statistics.fmean(middle) / LIMIT
+
+
+def compare_members(bootstrap: str, orders: int, members: int) -> None:
+    single = run(bootstrap, orders, partitions=MEMBER_PARTITIONS)
+    group = run(bootstrap, orders, members=members, partitions=MEMBER_PARTITIONS)
+    print(
+        f"Stripe emulator: {LATENCY_MS} ms per request, limit {LIMIT} requests/s; account "
+        f"budget {PACE}/s shared by the members; {MEMBER_PARTITIONS} partitions per topic\n"
+    )
+    print(
+        "| members | orders | orders/s | Stripe req/order | req/s | x limit | "
+        "x limit, steady | 429s | 429s / requests |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for count, result in ((1, single), (members, group)):
+        sent = result.requests + result.rate_limited
+        print(
+            f"| {count} | {result.orders} | {result.orders_per_s:.1f} | "
+            f"{result.requests_per_order:.2f} | {result.requests / result.seconds:.0f} | "
+            f"{result.rate_fraction:.2f} | {steady_fraction(result):.2f} | "
+            f"{result.rate_limited} | {result.rate_limited / sent:.2%} |"
+        )
+    print_endpoints(f"{members}-member run", group)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=200)
@@ -402,10 +469,21 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="orders/s in the latency run")
     parser.add_argument("--full", action="store_true", help="2,000 orders as the issue asks")
     parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of Tansu")
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=1,
+        help="instead of the runs above: N sync members sharing the account's budget, side by "
+        "side with one member (--orders each; topics of MEMBER_PARTITIONS partitions)",
+    )
     args = parser.parse_args()
     if args.full:
         args.orders, args.latency_orders = 2_000, 400
     logging.basicConfig(level=logging.ERROR)
+    if args.members > 1:
+        with kafka(args.bootstrap) as bootstrap:
+            compare_members(bootstrap, args.orders, args.members)
+        return
 
     with kafka(args.bootstrap) as bootstrap:
         throughput = run(bootstrap, args.orders)

@@ -13,6 +13,13 @@ from cpqsync.settings import ConsumerSettings, KafkaSettings
 
 ClientConfig = dict[str, Any]
 
+# librdkafka postpones a partition's next fetch by this long once its prefetch queue is over
+# its threshold (default 1,000 ms). The engine's backpressure holds and pauses partitions with
+# full buffers, so while a backlog is caught up the queues are full often, and the handler
+# then idled until the postponed fetch: bench/catch_up.py measured it (docs/benchmarks.md).
+# A short backoff costs an extra fetch request now and then, which a backlog pays back.
+FETCH_QUEUE_BACKOFF_MS = 10
+
 
 def base_config(kafka: KafkaSettings, bootstrap_servers: str | None = None) -> ClientConfig:
     servers = bootstrap_servers or kafka.bootstrap_servers
@@ -51,6 +58,7 @@ def consumer_config(
     bootstrap_servers: str | None = None,
 ) -> ClientConfig:
     return {
+        "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS,  # kafka.client_config may override
         **base_config(kafka, bootstrap_servers),
         "group.id": group_id,
         "enable.auto.commit": False,
