@@ -123,6 +123,10 @@ class Stack:
         wait_for(service.ready, timeout=60)
         return service
 
+    def track_sync(self, service: SyncService) -> None:
+        """Stop ``service`` (started elsewhere) with the stack."""
+        self._syncs.append(service)
+
     def stop_sync(self, service: SyncService) -> None:
         self._syncs.remove(service)
         service.stop()
