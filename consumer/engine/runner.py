@@ -519,13 +519,14 @@ class ConsumerEngine(Generic[T]):
             self._report_assignment()
 
     def _fetch_partition_counts(self) -> dict[str, int]:
+        """Partitions of each subscribed topic (one metadata request; none if it fails)."""
+        try:
+            metadata = self._consumer.list_topics(timeout=_METADATA_TIMEOUT_S)
+        except KafkaException as exc:
+            log.warning("no partition counts for %s: %s", self.topics, exc)
+            return {}
         counts: dict[str, int] = {}
         for topic in self.topics:
-            try:
-                metadata = self._consumer.list_topics(topic, timeout=_METADATA_TIMEOUT_S)
-            except KafkaException as exc:
-                log.warning("no partition count for %s: %s", topic, exc)
-                continue
             described = metadata.topics.get(topic)
             if described is not None and described.error is None and described.partitions:
                 counts[topic] = len(described.partitions)
