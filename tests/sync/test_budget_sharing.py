@@ -283,7 +283,7 @@ def run_phases(
 def check(phases: list[Phase], clock: SendTimes, statuses: list[int]) -> None:
     by_size = {p.members: p for p in phases}
     print(
-        {p.members: round(p.rate, 1) for p in phases},
+        [(p.members, round(p.rate, 1)) for p in phases],
         "busiest",
         clock.busiest_second(),
         "429s",
