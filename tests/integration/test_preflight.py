@@ -105,7 +105,8 @@ def test_config_check_connect_reports_each_dependency_ok(
         "OK   salesforce login",
         "OK   salesforce fields",
     ]
-    assert "3 field(s) named by filters and mappings exist" in result.stdout
+    # The filter's and the mapping's three, and the four the writeback writes on Sync Records.
+    assert "OK   salesforce fields: the 7 field(s) the role relies on exist" in result.stdout
 
 
 def test_config_check_connect_names_a_wrong_stripe_key_and_an_unknown_field(
