@@ -11,6 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from cpqsync.preflight.field_references import (
+    References,
+    all_references,
+    field_references,
+    sync_record_references,
+)
 from cpqsync.preflight.kafka_check import check_kafka
 from cpqsync.preflight.result import CheckResult, PreflightFailed
 from cpqsync.preflight.salesforce_check import check_salesforce_fields, check_salesforce_login
@@ -28,13 +34,21 @@ ALL_CHECKS = (KAFKA, STRIPE, SALESFORCE_LOGIN, SALESFORCE_FIELDS)
 ROLE_CHECKS: dict[str, tuple[str, ...]] = {
     "bridge": (KAFKA, SALESFORCE_LOGIN),
     "sync": (KAFKA, STRIPE, SALESFORCE_LOGIN, SALESFORCE_FIELDS),
-    "writeback": (KAFKA, SALESFORCE_LOGIN),
+    "writeback": (KAFKA, SALESFORCE_LOGIN, SALESFORCE_FIELDS),
     "stripe-events": (KAFKA, STRIPE),
+}
+# The Salesforce fields each role relies on (checked by SALESFORCE_FIELDS).
+ROLE_FIELDS: dict[str, References] = {
+    "sync": field_references,
+    "writeback": sync_record_references,
 }
 
 
 def run_checks(
-    settings: Settings, checks: Iterable[str] = ALL_CHECKS, bootstrap_servers: str | None = None
+    settings: Settings,
+    checks: Iterable[str] = ALL_CHECKS,
+    bootstrap_servers: str | None = None,
+    fields: References = all_references,
 ) -> list[CheckResult]:
     """Each named check's result, in order; fields are checked only after a good login."""
     wanted = list(checks)
@@ -52,13 +66,15 @@ def run_checks(
                     CheckResult(SALESFORCE_FIELDS, False, "not checked: the login failed")
                 )
             else:
-                results.append(check_salesforce_fields(settings, rest))
+                results.append(check_salesforce_fields(settings, rest, fields))
     return results
 
 
 def require(settings: Settings, role: str, bootstrap_servers: str | None = None) -> None:
     """Run ``role``'s checks; raise :class:`PreflightFailed` for the first that must stop it."""
-    for result in run_checks(settings, ROLE_CHECKS[role], bootstrap_servers):
+    checks = ROLE_CHECKS[role]
+    fields = ROLE_FIELDS.get(role, all_references)
+    for result in run_checks(settings, checks, bootstrap_servers, fields):
         if result.ok:
             log.debug("%s: preflight %s", role, result.line())
         elif result.transient and result.name != KAFKA:

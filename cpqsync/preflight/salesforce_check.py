@@ -13,7 +13,7 @@ from typing import Any
 import requests
 from simple_salesforce.exceptions import SalesforceError
 
-from cpqsync.preflight.field_references import FieldReference, field_references
+from cpqsync.preflight.field_references import FieldReference, References
 from cpqsync.preflight.result import CheckResult
 from cpqsync.salesforce.auth import (
     FLOW_SETTINGS,
@@ -43,8 +43,10 @@ def check_salesforce_login(settings: Settings) -> tuple[CheckResult, SalesforceR
     return CheckResult("salesforce login", True, detail), SalesforceRest(auth)
 
 
-def check_salesforce_fields(settings: Settings, rest: SalesforceRest) -> CheckResult:
-    references = field_references(settings)
+def check_salesforce_fields(
+    settings: Settings, rest: SalesforceRest, named: References
+) -> CheckResult:
+    references = named(settings)
     describe = _describer(rest)
     try:
         for reference in references:
@@ -54,7 +56,7 @@ def check_salesforce_fields(settings: Settings, rest: SalesforceRest) -> CheckRe
     except (RetryableSalesforceError, requests.RequestException) as exc:
         return CheckResult("salesforce fields", False, f"describe failed: {exc}", transient=True)
     return CheckResult(
-        "salesforce fields", True, f"{len(references)} field(s) named by filters and mappings exist"
+        "salesforce fields", True, f"the {len(references)} field(s) the role relies on exist"
     )
 
 
@@ -80,15 +82,16 @@ def _describer(rest: SalesforceRest) -> Describe:
 def _missing(reference: FieldReference, describe: Describe) -> str | None:
     """What is wrong with ``reference`` in this org, or None when every step exists."""
     sobject = reference.root
+    where = f"{reference.setting} {reference.verb} {reference.text}"
     for position, name in enumerate(reference.path):
         described = describe(sobject)
         if described is None:
-            return f"{reference.setting} names {reference.text}: the org has no object {sobject}"
+            return f"{where}: the org has no object {sobject}"
         fields = described.get("fields", [])
         last = position == len(reference.path) - 1
         if last:
             if not any(str(f.get("name", "")).lower() == name.lower() for f in fields):
-                return f"{reference.setting} names {reference.text}: {sobject} has no field {name}"
+                return f"{where}: {sobject} has no field {name}"
             return None
         target = next(
             (
@@ -99,9 +102,6 @@ def _missing(reference: FieldReference, describe: Describe) -> str | None:
             None,
         )
         if not target:
-            return (
-                f"{reference.setting} names {reference.text}: {sobject} has no lookup "
-                f"relationship {name}"
-            )
+            return f"{where}: {sobject} has no lookup relationship {name}"
         sobject = str(target[0])
     return None
