@@ -77,10 +77,6 @@ class CatchUp:
         )
         self._thread.start()
 
-    def trigger(self) -> None:
-        """Walk now (e.g. after a gap was noticed) rather than at the next interval."""
-        self._wake.set()
-
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
