@@ -15,6 +15,7 @@ import requests
 from confluent_kafka import Producer
 from prometheus_client import REGISTRY, generate_latest
 
+from consumer.billing.reverse_mappings import INVOICE_RECORD_EXAMPLE
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
@@ -200,27 +201,22 @@ def test_a_replay_from_the_start_changes_nothing_and_order_does_not_matter(
         engine = replay.billing
         assert engine is not None
         wait_for(
-            lambda: (
-                sum(
-                    v
-                    for (name, labels), v in _samples(engine.handler.metrics).items()
-                    if name.endswith("_total")
-                )
-                >= total
-            ),
-            60,
-            "the replay to read every event",
+            lambda: _handled(engine.handler.metrics) >= total, 60, "the replay to read every event"
         )
     assert org.get("Order", order)["Stripe_Latest_Invoice_Status__c"] == "paid"
     assert collection_calls(org, "PATCH") == writes_before
 
 
-def _samples(metrics: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-    for family in metrics.events.collect():
-        for sample in family.samples:
-            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return out
+def _handled(metrics: Any) -> float:
+    """Events the billing writeback has handled, whatever the outcome."""
+    return float(
+        sum(
+            s.value
+            for f in metrics.events.collect()
+            for s in f.samples
+            if s.name.endswith("_total")
+        )
+    )
 
 
 def _refused(reason: str) -> float:
@@ -277,3 +273,54 @@ def test_forged_expired_and_replayed_webhooks_are_refused_counted_and_never_prod
     for text in exposed:
         for value in secrets:
             assert value not in text
+
+
+def test_each_invoice_becomes_a_record_linked_to_its_order_and_account(
+    org: OrgSimulator,
+    emulator: StripeEmulator,
+    kafka: str,
+    unique: Callable[[str], str],
+    fast_group_config: dict[str, Any],
+) -> None:
+    order, account = _order(org)
+    prefix = unique("inv")
+    with reverse_sync(
+        org, emulator, kafka, prefix, fast_group_config, invoice_records=INVOICE_RECORD_EXAMPLE
+    ) as (stack, _):
+        stack.start_source()
+        customer, _schedule = stack.subscribe(order, account)
+        stack.advance(customer, 31)
+        stack.decline_payments(customer)
+        stack.advance(customer, 31)
+        invoices = stack.client.v1.invoices.list(params={"customer": customer.id}).data
+
+        def records() -> dict[str, dict[str, Any]]:
+            return {str(r["Stripe_ID__c"]): dict(r) for r in org.store.records("Stripe_Invoice__c")}
+
+        wait_for(
+            lambda: (
+                {i.id: i.status for i in invoices}
+                == {k: r["Status__c"] for k, r in records().items()}
+            ),
+            30,
+            "a record per invoice with its status",
+        )
+        for invoice in invoices:
+            record = records()[invoice.id]
+            assert record["Order__c"] == order and record["Account__c"] == account
+            assert record["Number__c"] == invoice.number
+            assert record["Amount_Paid__c"] == invoice.amount_paid / 100
+            assert record["Hosted_Invoice_URL__c"] == invoice.hosted_invoice_url
+        assert [i.status for i in invoices] == ["open", "paid", "paid"]
+
+    upserts = collection_calls(org, "PATCH")
+    with reverse_sync(
+        org, emulator, kafka, prefix, fast_group_config, "replay", INVOICE_RECORD_EXAMPLE
+    ) as (_, replay):
+        assert replay.billing is not None
+        billing = replay.billing
+        total = len(stack.topic_events())
+        wait_for(
+            lambda: _handled(billing.handler.metrics) >= total, 60, "the replay to read every event"
+        )
+    assert collection_calls(org, "PATCH") == upserts  # the replay wrote no record again
