@@ -16,12 +16,14 @@ from confluent_kafka import Producer
 from prometheus_client import REGISTRY, generate_latest
 
 from consumer.billing.reverse_mappings import INVOICE_RECORD_EXAMPLE
+from cpqsync.kafka.topics import Topics
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from cpqsync_sandbox.stripe_emulator.webhook_delivery import sign
 from schemas.codec import Codec
 from schemas.models import StripeEvent
+from tests.bridge.kafka_read import read_topic
 from tests.writeback.reverse_sync_support import ReverseSync, reverse_sync, wait_for
 from tests.writeback.support import collection_calls
 
@@ -324,3 +326,22 @@ def test_each_invoice_becomes_a_record_linked_to_its_order_and_account(
             lambda: _handled(billing.handler.metrics) >= total, 60, "the replay to read every event"
         )
     assert collection_calls(org, "PATCH") == upserts  # the replay wrote no record again
+
+
+def test_a_stripe_outage_holds_billing_events_until_stripe_answers_again(
+    stack: ReverseSync, org: OrgSimulator, emulator: StripeEmulator
+) -> None:
+    order, account = _order(org)
+    # Every read of a subscription fails (Stripe 500s); webhooks and the rest still work.
+    emulator.configure_faults(
+        {"kind": "error", "rate": 1.0, "method": "GET", "path": "^/v1/subscriptions/"}
+    )
+    stack.start_source()
+    stack.subscribe(order, account)
+    wait_for(lambda: len(stack.topic_events()) >= 4, 20, "the events on the topic")
+    time.sleep(3)  # the billing writeback tries, finds Stripe down, holds and probes
+    assert org.get("Order", order).get("Stripe_Subscription_Status__c") is None
+    emulator.configure_faults()
+    wait_for(_shows(org, order, Subscription_Status="active"), 60, "the state once Stripe is back")
+    dead = [r for r in read_topic(stack.kafka, Topics(stack.prefix).dlq)]
+    assert dead == []  # an outage is never the events' fault
