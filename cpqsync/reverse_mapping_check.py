@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from simple_salesforce.api import Salesforce
 
-from consumer.billing.reverse_mappings import Transform
+from consumer.billing.reverse_mappings import INVOICE_RECORD, Transform
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
 from cpqsync.settings import Settings
@@ -58,8 +58,9 @@ def org_problems(settings: Settings) -> list[str]:
     """Log in to the org and check every reverse mapping (raises on a failed login)."""
     rest = SalesforceRest(SalesforceAuth(settings.salesforce))
     found: list[str] = []
-    for sobject in ("Order", "Account"):
-        found += field_problems(sobject, settings, rest.call(_describe(sobject)))
+    for sobject in ("Order", "Account", INVOICE_RECORD):
+        if settings.reverse_mappings.paths(sobject):
+            found += field_problems(sobject, settings, rest.call(_describe(sobject)))
     return found
 
 

@@ -34,12 +34,26 @@ STRIPE_ROOTS: Final[dict[str, type]] = {
     "invoice": stripe.Invoice,
     "customer": stripe.Customer,
 }
+# The optional object with one record per Stripe invoice, upserted by its Stripe_ID__c.
+INVOICE_RECORD: Final = "Stripe_Invoice__c"
 DERIVED: Final = frozenset({"next_invoice_date", "last_payment_status", "last_payment_date"})
 ROOTS_BY_SOBJECT: Final[dict[str, frozenset[str]]] = {
     "Order": frozenset({"subscription", "invoice", "customer", "billing"}),
     "Account": frozenset({"customer"}),
+    INVOICE_RECORD: frozenset({"invoice"}),
 }
-TARGET_FIELD = re.compile(r"^Stripe_[A-Za-z0-9_]+__c$")
+# Fields of the synced objects are Stripe_…__c (the sync ignores their echo); an invoice
+# record is the connector's own object, never synced, so any of its fields will do.
+_SYNCED_FIELD = (
+    re.compile(r"^Stripe_[A-Za-z0-9_]+__c$"),
+    "reverse-sync fields must be named Stripe_…__c (the sync ignores its own writes to such "
+    "fields)",
+)
+TARGET_FIELD: Final[dict[str, tuple[re.Pattern[str], str]]] = {
+    "Order": _SYNCED_FIELD,
+    "Account": _SYNCED_FIELD,
+    INVOICE_RECORD: (re.compile(r"^(Name|[A-Za-z0-9_]+__c)$"), "not a field (Name or …__c)"),
+}
 
 
 class Transform(StrEnum):
@@ -113,16 +127,27 @@ DEFAULT_ORDER: Final = {
     "Stripe_Last_Payment_Date__c": "billing.last_payment_date | datetime",
 }
 DEFAULT_ACCOUNT: Final = {"Stripe_Delinquent__c": "customer.delinquent"}
+# The reverse_mappings key of each object's block.
+_SETTING: Final = {"Order": "Order", "Account": "Account", INVOICE_RECORD: "invoice_records"}
+# What the org simulator's Stripe_Invoice__c holds (docs/writeback.md); off unless configured.
+INVOICE_RECORD_EXAMPLE: Final = {
+    "Name": "invoice.id",
+    "Number__c": "invoice.number",
+    "Status__c": "invoice.status",
+    "Amount_Due__c": "invoice.amount_due | money",
+    "Amount_Paid__c": "invoice.amount_paid | money",
+    "Hosted_Invoice_URL__c": "invoice.hosted_invoice_url",
+    "Due_Date__c": "invoice.due_date | datetime",
+    "Paid_At__c": "invoice.status_transitions.paid_at | datetime",
+}
 
 
 def _checked(sobject: str, fields: dict[str, str]) -> dict[str, str]:
     roots = ROOTS_BY_SOBJECT[sobject]
+    pattern, rule = TARGET_FIELD[sobject]
     for field, source in fields.items():
-        if not TARGET_FIELD.match(field):
-            raise ValueError(
-                f"{field}: reverse-sync fields must be named Stripe_…__c "
-                "(the sync ignores its own writes to such fields)"
-            )
+        if not pattern.match(field):
+            raise ValueError(f"{field}: {rule}")
         try:
             SourcePath.parse(source, roots)
         except ValueError as exc:
@@ -140,6 +165,15 @@ class ReverseMappings(BaseModel):
     # The Account of the Stripe customer.
     Account: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ACCOUNT))
 
+    # Stripe_Invoice__c records, one per Stripe invoice (upserted by Stripe_ID__c, linked by
+    # Order__c and Account__c); empty: no invoice records.
+    invoice_records: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("invoice_records")
+    @classmethod
+    def _invoice_record(cls, fields: dict[str, str]) -> dict[str, str]:
+        return _checked(INVOICE_RECORD, fields)
+
     @field_validator("Order")
     @classmethod
     def _order(cls, fields: dict[str, str]) -> dict[str, str]:
@@ -152,5 +186,5 @@ class ReverseMappings(BaseModel):
 
     def paths(self, sobject: str) -> dict[str, SourcePath]:
         roots = ROOTS_BY_SOBJECT[sobject]
-        fields: dict[str, str] = getattr(self, sobject)
+        fields: dict[str, str] = getattr(self, _SETTING[sobject])
         return {field: SourcePath.parse(source, roots) for field, source in fields.items()}

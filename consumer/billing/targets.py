@@ -18,7 +18,8 @@ class Refresh:
     """The objects to read again for one event (ids; None where the event names none)."""
 
     subscription_id: str | None = None
-    invoice_id: str | None = None  # an invoice of no subscription (a one-time order)
+    # The event's invoice: read for a one-time order (no subscription) or an invoice record.
+    invoice_id: str | None = None
     customer_id: str | None = None
 
 
@@ -46,10 +47,9 @@ def _schedule(obj: dict[str, Any]) -> Refresh:
 
 
 def _invoice(obj: dict[str, Any]) -> Refresh:
-    sub = invoice_subscription(obj)
     return Refresh(
-        subscription_id=sub,
-        invoice_id=None if sub else _id(obj.get("id")),
+        subscription_id=invoice_subscription(obj),
+        invoice_id=_id(obj.get("id")),
         customer_id=_id(obj.get("customer")),
     )
 

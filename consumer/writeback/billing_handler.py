@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.registry import REGISTRY
 
 from consumer.billing.billing_view import field_values
-from consumer.billing.reverse_mappings import ReverseMappings
+from consumer.billing.reverse_mappings import INVOICE_RECORD, ReverseMappings
 from consumer.billing.targets import Refresh, invoice_subscription, refresh_for
 from consumer.engine import (
     BatchHandler,
@@ -36,6 +36,7 @@ from consumer.engine import (
 )
 from consumer.engine.outcomes import outcome_from_exception
 from consumer.sync.planning.identity import metadata_key
+from consumer.writeback import billing_invoice_records
 from consumer.writeback.batch_plan import Write
 from consumer.writeback.billing_freshness import Freshness
 from consumer.writeback.billing_reads import BillingReader
@@ -68,6 +69,18 @@ class BillingMetrics:
         )
 
 
+@dataclass(frozen=True)
+class _Links:
+    """What one event's objects are, and the records they belong to."""
+
+    subscription: dict[str, Any] | None
+    latest_invoice: dict[str, Any] | None  # the Order's: the subscription's latest, or its own
+    event_invoice: dict[str, Any] | None
+    customer: dict[str, Any] | None
+    order_id: str | None
+    account_id: str | None
+
+
 @dataclass
 class _Fetched:
     subscriptions: dict[str, dict[str, Any] | None] = field(default_factory=dict)
@@ -94,6 +107,7 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
         self._collections = collections
         self._order_paths = mappings.paths("Order")
         self._account_paths = mappings.paths("Account")
+        self._invoice_paths = mappings.paths(INVOICE_RECORD)
         self._dead_letters = dead_letters
         self._order_key = metadata_key("salesforce_order_id", sandbox=sandbox)
         self._account_key = metadata_key("salesforce_account_id", sandbox=sandbox)
@@ -117,6 +131,7 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
         except Exception as exc:  # noqa: BLE001 - classified for every event of the batch
             return [outcome_from_exception(exc)] * len(batch)
         writes: dict[tuple[str, str], Write] = {}
+        upserts: dict[tuple[str, str], Write] = {}
         unlinked: set[int] = set()
         for index, refresh in enumerate(refreshes):
             if refresh is None:
@@ -125,16 +140,30 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
             if not records:
                 unlinked.add(index)
             for object_type, record_id, values in records:
-                _merge(writes, object_type, record_id, values, index)
+                update = {"attributes": {"type": object_type}, "Id": record_id, **values}
+                _merge(writes, object_type, record_id, update, index)
+            record = self._invoice_record(refresh, fetched)
+            if record is not None:
+                _merge(
+                    upserts,
+                    INVOICE_RECORD,
+                    record[billing_invoice_records.STRIPE_ID],
+                    record,
+                    index,
+                )
         rejected: dict[int, list[RecordError]] = defaultdict(list)
         try:
             pending = list(writes.values())
             changed = without_unchanged(pending, fetch_current(self._collections, pending))
-            self._write(changed, rejected)
+            self._write(changed, rejected, self._collections.update)
+            records_changed = billing_invoice_records.without_unchanged(
+                self._collections, list(upserts.values())
+            )
+            self._write(records_changed, rejected, self._upsert_invoices)
         except Exception as exc:  # noqa: BLE001 - classified for every event of the batch
             log.warning("billing writeback call failed for %d events: %s", len(batch), exc)
             return [call_outcome(exc)] * len(batch)
-        written = {owner for write in changed for owner in write.owners}
+        written = {owner for write in [*changed, *records_changed] for owner in write.owners}
         outcomes: list[Outcome] = []
         for index, message in enumerate(batch):
             kind = message.value.type
@@ -177,7 +206,15 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
         """Every object the batch names, read once and concurrently (a Stripe read is a
         round trip); a charge's invoice leads to its subscription, so invoices come first."""
         fetched = _Fetched()
-        invoice_ids = sorted({r.invoice_id for r in refreshes if r is not None and r.invoice_id})
+        # A subscription's invoice shows on the Order through the subscription's latest one:
+        # the event's own invoice is read for a one-time order, or for its invoice record.
+        invoice_ids = sorted(
+            {
+                r.invoice_id
+                for r in refreshes
+                if r is not None and r.invoice_id and (self._invoice_paths or not r.subscription_id)
+            }
+        )
         fetched.invoices = self._read_all(self._reader.invoice, invoice_ids)
         wanted = {r.subscription_id for r in refreshes if r is not None and r.subscription_id}
         for invoice in fetched.invoices.values():
@@ -201,27 +238,56 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
     ) -> dict[str, dict[str, Any] | None]:
         return dict(zip(ids, self._pool.map(read, ids), strict=True))
 
+    def _links(self, refresh: Refresh, fetched: _Fetched) -> _Links:
+        event_invoice = fetched.invoices.get(refresh.invoice_id or "")
+        sub_id = refresh.subscription_id or (
+            invoice_subscription(event_invoice) if event_invoice else None
+        )
+        subscription = fetched.subscriptions.get(sub_id or "")
+        invoice = event_invoice
+        if subscription is not None:
+            latest = subscription.get("latest_invoice")
+            invoice = latest if isinstance(latest, dict) else None
+        customer = fetched.customers.get(refresh.customer_id or "")
+        account_id = (customer or {}).get("metadata", {}).get(self._account_key)
+        return _Links(
+            subscription,
+            invoice,
+            event_invoice,
+            customer,
+            self._order_of(subscription, invoice),
+            str(account_id) if account_id else None,
+        )
+
     def _records(
         self, refresh: Refresh, fetched: _Fetched
     ) -> list[tuple[str, str, dict[str, Any]]]:
         """(object, id, field values) of every Salesforce record this refresh updates."""
         records: list[tuple[str, str, dict[str, Any]]] = []
-        customer = fetched.customers.get(refresh.customer_id or "")
-        invoice = fetched.invoices.get(refresh.invoice_id or "")
-        sub_id = refresh.subscription_id or (invoice_subscription(invoice) if invoice else None)
-        subscription = fetched.subscriptions.get(sub_id or "")
-        if subscription is not None:
-            latest = subscription.get("latest_invoice")
-            invoice = latest if isinstance(latest, dict) else None
-        order_id = self._order_of(subscription, invoice)
-        if order_id and self._order_paths:
-            sources = {"subscription": subscription, "invoice": invoice, "customer": customer}
-            records.append(("Order", order_id, field_values(self._order_paths, sources)))
-        account_id = (customer or {}).get("metadata", {}).get(self._account_key)
-        if account_id and self._account_paths:
-            values = field_values(self._account_paths, {"customer": customer})
-            records.append(("Account", str(account_id), values))
+        links = self._links(refresh, fetched)
+        if links.order_id and self._order_paths:
+            sources = {
+                "subscription": links.subscription,
+                "invoice": links.latest_invoice,
+                "customer": links.customer,
+            }
+            records.append(("Order", links.order_id, field_values(self._order_paths, sources)))
+        if links.account_id and self._account_paths:
+            values = field_values(self._account_paths, {"customer": links.customer})
+            records.append(("Account", links.account_id, values))
         return records
+
+    def _invoice_record(self, refresh: Refresh, fetched: _Fetched) -> dict[str, Any] | None:
+        """The event's invoice as a Stripe_Invoice__c record, when those are configured."""
+        links = self._links(refresh, fetched)
+        if not self._invoice_paths or links.event_invoice is None:
+            return None
+        return billing_invoice_records.invoice_record(
+            self._invoice_paths, links.event_invoice, links.order_id, links.account_id
+        )
+
+    def _upsert_invoices(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self._collections.upsert(INVOICE_RECORD, billing_invoice_records.STRIPE_ID, records)
 
     def _order_of(
         self, subscription: dict[str, Any] | None, invoice: dict[str, Any] | None
@@ -239,10 +305,15 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
                 return str(order_id)
         return None
 
-    def _write(self, writes: Sequence[Write], rejected: dict[int, list[RecordError]]) -> None:
+    def _write(
+        self,
+        writes: Sequence[Write],
+        rejected: dict[int, list[RecordError]],
+        send: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    ) -> None:
         if not writes:
             return
-        answers = self._collections.update([w.record for w in writes])
+        answers = send([w.record for w in writes])
         for write, answer in zip(writes, answers, strict=True):
             errors = record_errors(write.object_type, write.record_ref, dict(answer))
             if not errors:
@@ -258,12 +329,13 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
 def _merge(
     writes: dict[tuple[str, str], Write],
     object_type: str,
-    record_id: str,
-    values: dict[str, Any],
+    record_ref: str,
+    record: dict[str, Any],
     owner: int,
 ) -> None:
-    key = (object_type, record_id)
+    """One write per record (its id, or the Stripe id it is upserted by), owned by every
+    event that needs it."""
+    key = (object_type, record_ref)
     found = writes.get(key)
-    record = {"attributes": {"type": object_type}, "Id": record_id, **values}
     owners = (owner,) if found is None else (*found.owners, owner)
-    writes[key] = Write(object_type, record_id, record, owners)
+    writes[key] = Write(object_type, record_ref, record, owners)

@@ -2,8 +2,8 @@
 
 A subscription comes with its latest invoice and its schedule expanded (one request); a
 missing object (404: a deleted customer) reads as None, which is the record's fault and
-writes nothing. Any other failure is the world's — network, 401/403, 429, 5xx — and is
-raised as retryable so the event is tried again, never skipped.
+writes nothing. The world's failures (network, 401/403, 429, 5xx) are ``StripeReadsDown``, a
+``DependencyDown``: the engine holds the event and probes Stripe, and never gives up on it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,17 @@ from typing import Any
 
 import stripe
 
-from consumer.engine import Pacer, PermanentError, RetryableError
+from consumer.engine import Pacer, PermanentError
+from consumer.engine.outcomes import DependencyDown
+
+_API_BASE = "stripe.api_base"
+
+
+class StripeReadsDown(DependencyDown):
+    """Stripe cannot serve the billing writeback's reads (network, 401/403, 429, 5xx): the
+    world's fault, so the engine holds the events and probes instead of giving up on them."""
+
+    dependency = "stripe"
 
 
 def _read(
@@ -26,15 +36,26 @@ def _read(
     except stripe.RateLimitError as exc:
         if pacer is not None:
             pacer.on_rate_limited()
-        raise RetryableError(f"Stripe rate limit reading {what} (HTTP {exc.http_status})") from None
+        raise StripeReadsDown(
+            f"Stripe rate limit reading {what} (HTTP {exc.http_status})",
+            setting="stripe.requests_per_second",
+        ) from None
     except stripe.InvalidRequestError as exc:
         if exc.http_status == 404:
             return None
+        if exc.http_status is None or exc.http_status >= 500:
+            raise StripeReadsDown(f"Stripe failed reading {what}", setting=_API_BASE) from None
         raise PermanentError(f"Stripe refused to read {what}: {exc.user_message}") from None
+    except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+        raise StripeReadsDown(
+            f"Stripe refused the key reading {what} (HTTP {exc.http_status})",
+            setting="stripe.api_key",
+        ) from None
     except stripe.StripeError as exc:
         # Only the class and status: a Stripe error's text can quote the request.
-        raise RetryableError(
-            f"Stripe unavailable reading {what}: {type(exc).__name__} (HTTP {exc.http_status})"
+        raise StripeReadsDown(
+            f"Stripe unavailable reading {what}: {type(exc).__name__} (HTTP {exc.http_status})",
+            setting=_API_BASE,
         ) from None
     as_dict: dict[str, Any] = found.to_dict()
     return as_dict
@@ -63,6 +84,10 @@ class BillingReader:
             f"invoice {invoice_id}",
             self._pacer,
         )
+
+    def probe(self) -> None:
+        """One cheap read; raises ``StripeReadsDown`` while Stripe cannot serve us."""
+        _read(lambda: self._client.v1.customers.list(params={"limit": 1}), "customers", None)
 
     def customer(self, customer_id: str) -> dict[str, Any] | None:
         found = _read(

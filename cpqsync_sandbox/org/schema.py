@@ -950,6 +950,27 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
         ],
     ),
     (
+        # One Stripe invoice, upserted by its id when reverse_mappings.Stripe_Invoice__c is
+        # configured (rule B1); linked to the Order and Account it bills.
+        "Stripe_Invoice__c",
+        "a1S",
+        True,
+        [
+            text("Name", 80),
+            text("Stripe_ID__c", external_id=True, unique=True, custom=True),
+            ref("Order__c", "Order", "Order__r", "Stripe_Invoices__r", custom=True),
+            ref("Account__c", "Account", "Account__r", "Stripe_Invoices__r", custom=True),
+            text("Number__c", 64, custom=True),
+            pick("Status__c", ("draft", "open", "paid", "uncollectible", "void"), custom=True),
+            typed("Amount_Due__c", "currency", custom=True),
+            typed("Amount_Paid__c", "currency", custom=True),
+            typed("Hosted_Invoice_URL__c", "url", custom=True),
+            typed("Due_Date__c", "datetime", custom=True),
+            typed("Paid_At__c", "datetime", custom=True),
+            _owner(),
+        ],
+    ),
+    (
         "Sync_Record__c",
         "a0Y",
         True,

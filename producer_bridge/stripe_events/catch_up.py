@@ -47,7 +47,6 @@ class CatchUp:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self.walks = 0
 
     def run_once(self) -> int:
         """One walk; returns how many events it produced."""
@@ -68,7 +67,6 @@ class CatchUp:
                 produced += 1
                 self._position.note(event["id"], int(event["created"]))
         self._position.advance(upper + 1)
-        self.walks += 1
         return produced
 
     def start(self) -> None:
@@ -76,10 +74,6 @@ class CatchUp:
             target=self._loop, name="stripe-events-catch-up", daemon=True
         )
         self._thread.start()
-
-    def trigger(self) -> None:
-        """Walk now (e.g. after a gap was noticed) rather than at the next interval."""
-        self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -31,3 +31,14 @@ CHECKPOINT_SECONDS = Gauge(
     "cpqsync_stripe_events_checkpoint_timestamp_seconds",
     "Events created before this time (Unix seconds) are all on the topic.",
 )
+
+# Every label value exists from the start (at 0), so a dashboard rate or an alert on a
+# refusal that never happened yet reads 0 rather than "no data".
+REFUSAL_REASONS = ("no_signature", "bad_signature", "expired", "replayed", "bad_payload")
+for _reason in REFUSAL_REASONS:
+    WEBHOOKS_REFUSED.labels(_reason)
+for _outcome in ("done", "failed"):
+    CATCH_UP_RUNS.labels(_outcome)
+for _source in ("webhook", "catch_up"):
+    for _outcome in ("produced", "duplicate"):
+        EVENTS.labels(_source, _outcome)

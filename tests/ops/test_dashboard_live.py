@@ -1,8 +1,8 @@
 """Every dashboard expression returns data against a real Prometheus scraping a live stack,
 and the shipped alert rules load and evaluate there (issue 18).
 
-The stack is ``cpqsync run`` (bridge, sync, writeback as processes) on the org simulator,
-the Stripe emulator and the test broker; a few good and a few bad orders are activated so
+The stack is ``cpqsync run`` (bridge, sync, writeback, stripe-events as processes) on the org
+simulator, the Stripe emulator and the test broker; a few good and a few bad orders are activated so
 results, errors, latencies and writeback calls exist. Skipped only where the ``prometheus``
 binary (Debian package ``prometheus``) is absent; .ci/run installs it.
 """
@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import requests
+import stripe
 import yaml
 
 from cpqsync.net import free_port
@@ -60,9 +61,20 @@ def ready(port: int) -> bool:
 def stack(
     tmp_path: Path, kafka: str, unique: Callable[[str], str]
 ) -> Iterator[tuple[int, OrgSimulator]]:
-    """``cpqsync run`` with its three roles ready; yields (first metrics port, org)."""
+    """``cpqsync run`` with its four roles ready (the Stripe event source enabled, its webhook
+    endpoint registered on the emulator); yields (first metrics port, org)."""
     with OrgSimulator(dataset=default_dataset()) as org, StripeEmulator() as emulator:
         port = free_port()
+        webhook_port = free_port()
+        endpoint = stripe.StripeClient(
+            emulator.api_key, base_addresses={"api": emulator.api_base}
+        ).v1.webhook_endpoints.create(
+            params={
+                "url": f"http://127.0.0.1:{webhook_port}/stripe/webhooks",
+                "enabled_events": ["*"],
+            }
+        )
+        assert endpoint.secret is not None
         config = tmp_path / "cpqsync.yaml"
         config.write_text(
             yaml.safe_dump(
@@ -82,6 +94,7 @@ def stack(
                     "stripe": {"api_base": emulator.api_base},
                     "consumer": {"session_timeout_ms": 6000, "max_poll_interval_ms": 20000},
                     "metrics": {"port": port},
+                    "stripe_events": {"enabled": True, "port": webhook_port},
                 }
             )
         )
@@ -90,6 +103,7 @@ def stack(
             "PYTHONPATH": str(ROOT),
             "CPQSYNC_SALESFORCE__CLIENT_SECRET": org.client_secret,
             "CPQSYNC_STRIPE__API_KEY": emulator.api_key,
+            "CPQSYNC_STRIPE_EVENTS__ENDPOINT_SECRET": endpoint.secret,
         }
         log = (tmp_path / "run.log").open("wb")
         process = subprocess.Popen(
@@ -101,7 +115,7 @@ def stack(
             start_new_session=True,
         )
         try:
-            for role_port in (port, port + 1, port + 2):
+            for role_port in (port, port + 1, port + 2, port + 3):
                 wait_until(lambda p=role_port: ready(p), 120, f"role on :{role_port} ready")
             yield port, org
         finally:
@@ -128,7 +142,7 @@ def prometheus(tmp_path: Path, stack: tuple[int, OrgSimulator]) -> Iterator[str]
                     {
                         "job_name": "cpqsync",
                         "static_configs": [
-                            {"targets": [f"127.0.0.1:{first + i}" for i in range(3)]}
+                            {"targets": [f"127.0.0.1:{first + i}" for i in range(4)]}
                         ],
                     }
                 ],

@@ -15,6 +15,7 @@ import stripe
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from consumer.billing.reverse_mappings import ReverseMappings
 from consumer.writeback import WritebackService
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.settings import Settings, StripeEventsSettings, StripeSettings
@@ -135,11 +136,18 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
 
 
 def reverse_settings(
-    org: OrgSimulator, emulator: StripeEmulator, kafka: str, prefix: str, secret: str, port: int
+    org: OrgSimulator,
+    emulator: StripeEmulator,
+    kafka: str,
+    prefix: str,
+    secret: str,
+    port: int,
+    invoice_records: dict[str, str] | None = None,
 ) -> Settings:
     base = settings_for(org, kafka)
     return base.model_copy(
         update={
+            "reverse_mappings": ReverseMappings(invoice_records=invoice_records or {}),
             "kafka": base.kafka.model_copy(update={"topic_prefix": prefix, "partitions": 2}),
             "stripe": StripeSettings(
                 api_key=SecretStr(emulator.api_key), api_base=emulator.api_base, timeout_s=5
@@ -164,6 +172,7 @@ def reverse_sync(
     prefix: str,
     client_config: dict[str, Any],
     group: str = "writeback",
+    invoice_records: dict[str, str] | None = None,
 ) -> Iterator[tuple[ReverseSync, WritebackService]]:
     client = stripe.StripeClient(
         emulator.api_key, base_addresses={"api": emulator.api_base}, max_network_retries=0
@@ -173,7 +182,9 @@ def reverse_sync(
         params={"url": f"http://127.0.0.1:{port}/stripe/webhooks", "enabled_events": ["*"]}
     )
     assert endpoint.secret is not None
-    settings = reverse_settings(org, emulator, kafka, prefix, endpoint.secret, port)
+    settings = reverse_settings(
+        org, emulator, kafka, prefix, endpoint.secret, port, invoice_records
+    )
     ensure_topics(kafka, Topics(prefix).all_topics(), partitions=2)
     harness = ReverseSync(org, emulator, kafka, prefix, client, settings, endpoint.id)
     writeback = WritebackService(

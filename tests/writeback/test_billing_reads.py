@@ -1,5 +1,6 @@
 """Billing reads against the Stripe emulator: the current object, None for a missing one,
-and the world's failures (429, a revoked key) raised as retryable, never as data errors."""
+and the world's failures (429, a revoked key) raised as Stripe being down, never as data
+errors, each naming the setting to check."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 import stripe
 from prometheus_client import CollectorRegistry
 
-from consumer.engine import Pacer, RetryableError
-from consumer.writeback.billing_reads import BillingReader
+from consumer.engine import Pacer
+from consumer.writeback.billing_reads import BillingReader, StripeReadsDown
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
 
@@ -45,12 +46,18 @@ def test_rate_limits_and_bad_keys_are_retryable_and_slow_the_pacer(
     pacer = Pacer("billing-test", 50.0, registry=CollectorRegistry())
     reader = BillingReader(client, pacer)
     emulator.set_rate_limit(1)
-    with pytest.raises(RetryableError, match="rate limit"):
+    with pytest.raises(StripeReadsDown, match="rate limit") as limited:
         for _ in range(5):
             reader.customer(customer.id)
+    assert limited.value.dependency == "stripe"
+    assert limited.value.setting == "stripe.requests_per_second"
     assert pacer.rate < 50.0
     emulator.set_rate_limit(None)
     revoked = BillingReader(_client(emulator, "sk_live_revoked"))
-    with pytest.raises(RetryableError) as error:
+    with pytest.raises(StripeReadsDown) as error:
         revoked.customer(customer.id)
+    assert error.value.setting == "stripe.api_key"
     assert "sk_live_revoked" not in str(error.value)
+    with pytest.raises(StripeReadsDown):
+        revoked.probe()
+    reader.probe()  # a good key: the probe answers

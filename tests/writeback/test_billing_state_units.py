@@ -26,7 +26,7 @@ def test_each_event_refreshes_the_objects_it_names() -> None:
         "customer": "cus_1",
         "parent": {"subscription_details": {"subscription": "sub_1"}},
     }
-    assert refresh_for(_event("invoice.paid", invoice)) == Refresh("sub_1", None, "cus_1")
+    assert refresh_for(_event("invoice.paid", invoice)) == Refresh("sub_1", "in_1", "cus_1")
     one_time = {**invoice, "parent": None}
     assert refresh_for(_event("invoice.finalized", one_time)) == Refresh(None, "in_1", "cus_1")
     schedule = {"object": "subscription_schedule", "id": "ss", "subscription": None,
@@ -89,6 +89,8 @@ def test_an_order_shows_its_subscription_and_latest_invoice() -> None:
         ({"Order": {"Stripe_X__c": "invoice.total | euros"}}, "unknown transform 'euros'"),
         ({"Order": {"Stripe_X__c": "billing.mood"}}, "billing.mood is unknown"),
         ({"Lead": {}}, "Extra inputs are not permitted"),
+        ({"invoice_records": {"Status": "invoice.status"}}, "not a field (Name or …__c)"),
+        ({"invoice_records": {"Status__c": "customer.delinquent"}}, "not a source here"),
     ],
 )
 def test_bad_reverse_mappings_fail_at_load_naming_the_field(

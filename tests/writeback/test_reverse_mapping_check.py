@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
 
 @pytest.fixture
@@ -20,15 +21,30 @@ def org() -> Iterator[OrgSimulator]:
         yield sim
 
 
-def _check(org: OrgSimulator, tmp_path: Path, reverse: dict[str, dict[str, str]] | None) -> str:
+@pytest.fixture
+def emulator() -> Iterator[StripeEmulator]:
+    with StripeEmulator() as emu:
+        yield emu
+
+
+def _check(
+    org: OrgSimulator,
+    emulator: StripeEmulator,
+    kafka: str,
+    tmp_path: Path,
+    reverse: dict[str, dict[str, str]] | None,
+) -> str:
+    # --connect also reaches Kafka and Stripe: give it both, so only the org can fail.
     config: dict[str, object] = {
+        "kafka": {"bootstrap_servers": kafka},
+        "stripe": {"api_base": emulator.api_base},
         "salesforce": {
             "login_url": org.login_url,
             "auth_flow": "client_credentials",
             "client_id": org.client_id,
             "ca_bundle": str(org.ca_cert),
             "api_version": org.api_version,
-        }
+        },
     }
     if reverse is not None:
         config["reverse_mappings"] = reverse
@@ -39,20 +55,30 @@ def _check(org: OrgSimulator, tmp_path: Path, reverse: dict[str, dict[str, str]]
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "CPQSYNC_SALESFORCE__CLIENT_SECRET": org.client_secret},
+        env={
+            **os.environ,
+            "CPQSYNC_SALESFORCE__CLIENT_SECRET": org.client_secret,
+            "CPQSYNC_STRIPE__API_KEY": emulator.api_key,
+        },
     )
     assert org.client_secret not in result.stdout + result.stderr
     return f"{result.returncode}\n{result.stdout}{result.stderr}"
 
 
-def test_the_default_mappings_match_the_org(org: OrgSimulator, tmp_path: Path) -> None:
-    output = _check(org, tmp_path, None)
+def test_the_default_mappings_match_the_org(
+    org: OrgSimulator, emulator: StripeEmulator, kafka: str, tmp_path: Path
+) -> None:
+    output = _check(org, emulator, kafka, tmp_path, None)
     assert output.startswith("0\n") and "OK" in output
 
 
-def test_missing_fields_and_wrong_types_are_named(org: OrgSimulator, tmp_path: Path) -> None:
+def test_missing_fields_and_wrong_types_are_named(
+    org: OrgSimulator, emulator: StripeEmulator, kafka: str, tmp_path: Path
+) -> None:
     output = _check(
         org,
+        emulator,
+        kafka,
         tmp_path,
         {
             "Order": {

@@ -15,12 +15,15 @@ import requests
 from confluent_kafka import Producer
 from prometheus_client import REGISTRY, generate_latest
 
+from consumer.billing.reverse_mappings import INVOICE_RECORD_EXAMPLE
+from cpqsync.kafka.topics import Topics
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from cpqsync_sandbox.stripe_emulator.webhook_delivery import sign
 from schemas.codec import Codec
 from schemas.models import StripeEvent
+from tests.bridge.kafka_read import read_topic
 from tests.writeback.reverse_sync_support import ReverseSync, reverse_sync, wait_for
 from tests.writeback.support import collection_calls
 
@@ -200,27 +203,22 @@ def test_a_replay_from_the_start_changes_nothing_and_order_does_not_matter(
         engine = replay.billing
         assert engine is not None
         wait_for(
-            lambda: (
-                sum(
-                    v
-                    for (name, labels), v in _samples(engine.handler.metrics).items()
-                    if name.endswith("_total")
-                )
-                >= total
-            ),
-            60,
-            "the replay to read every event",
+            lambda: _handled(engine.handler.metrics) >= total, 60, "the replay to read every event"
         )
     assert org.get("Order", order)["Stripe_Latest_Invoice_Status__c"] == "paid"
     assert collection_calls(org, "PATCH") == writes_before
 
 
-def _samples(metrics: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-    for family in metrics.events.collect():
-        for sample in family.samples:
-            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return out
+def _handled(metrics: Any) -> float:
+    """Events the billing writeback has handled, whatever the outcome."""
+    return float(
+        sum(
+            s.value
+            for f in metrics.events.collect()
+            for s in f.samples
+            if s.name.endswith("_total")
+        )
+    )
 
 
 def _refused(reason: str) -> float:
@@ -277,3 +275,73 @@ def test_forged_expired_and_replayed_webhooks_are_refused_counted_and_never_prod
     for text in exposed:
         for value in secrets:
             assert value not in text
+
+
+def test_each_invoice_becomes_a_record_linked_to_its_order_and_account(
+    org: OrgSimulator,
+    emulator: StripeEmulator,
+    kafka: str,
+    unique: Callable[[str], str],
+    fast_group_config: dict[str, Any],
+) -> None:
+    order, account = _order(org)
+    prefix = unique("inv")
+    with reverse_sync(
+        org, emulator, kafka, prefix, fast_group_config, invoice_records=INVOICE_RECORD_EXAMPLE
+    ) as (stack, _):
+        stack.start_source()
+        customer, _schedule = stack.subscribe(order, account)
+        stack.advance(customer, 31)
+        stack.decline_payments(customer)
+        stack.advance(customer, 31)
+        invoices = stack.client.v1.invoices.list(params={"customer": customer.id}).data
+
+        def records() -> dict[str, dict[str, Any]]:
+            return {str(r["Stripe_ID__c"]): dict(r) for r in org.store.records("Stripe_Invoice__c")}
+
+        wait_for(
+            lambda: (
+                {i.id: i.status for i in invoices}
+                == {k: r["Status__c"] for k, r in records().items()}
+            ),
+            30,
+            "a record per invoice with its status",
+        )
+        for invoice in invoices:
+            record = records()[invoice.id]
+            assert record["Order__c"] == order and record["Account__c"] == account
+            assert record["Number__c"] == invoice.number
+            assert record["Amount_Paid__c"] == invoice.amount_paid / 100
+            assert record["Hosted_Invoice_URL__c"] == invoice.hosted_invoice_url
+        assert [i.status for i in invoices] == ["open", "paid", "paid"]
+
+    upserts = collection_calls(org, "PATCH")
+    with reverse_sync(
+        org, emulator, kafka, prefix, fast_group_config, "replay", INVOICE_RECORD_EXAMPLE
+    ) as (_, replay):
+        assert replay.billing is not None
+        billing = replay.billing
+        total = len(stack.topic_events())
+        wait_for(
+            lambda: _handled(billing.handler.metrics) >= total, 60, "the replay to read every event"
+        )
+    assert collection_calls(org, "PATCH") == upserts  # the replay wrote no record again
+
+
+def test_a_stripe_outage_holds_billing_events_until_stripe_answers_again(
+    stack: ReverseSync, org: OrgSimulator, emulator: StripeEmulator
+) -> None:
+    order, account = _order(org)
+    # Every read of a subscription fails (Stripe 500s); webhooks and the rest still work.
+    emulator.configure_faults(
+        {"kind": "error", "rate": 1.0, "method": "GET", "path": "^/v1/subscriptions/"}
+    )
+    stack.start_source()
+    stack.subscribe(order, account)
+    wait_for(lambda: len(stack.topic_events()) >= 4, 20, "the events on the topic")
+    time.sleep(3)  # the billing writeback tries, finds Stripe down, holds and probes
+    assert org.get("Order", order).get("Stripe_Subscription_Status__c") is None
+    emulator.configure_faults()
+    wait_for(_shows(org, order, Subscription_Status="active"), 60, "the state once Stripe is back")
+    dead = [r for r in read_topic(stack.kafka, Topics(stack.prefix).dlq)]
+    assert dead == []  # an outage is never the events' fault
