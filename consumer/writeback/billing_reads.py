@@ -2,8 +2,10 @@
 
 A subscription comes with its latest invoice and its schedule expanded (one request); a
 missing object (404: a deleted customer) reads as None, which is the record's fault and
-writes nothing. Any other failure is the world's — network, 401/403, 429, 5xx — and is
-raised as retryable so the event is tried again, never skipped.
+writes nothing. Any other failure is the world's and the event is tried again, never
+skipped: a 429 is retried with backoff (the pacer slows down), and the network, 401/403 or
+5xx mean Stripe cannot serve us now (``DependencyDown``): the engine holds the events,
+reports Stripe down and probes until it answers.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import stripe
 
-from consumer.engine import Pacer, PermanentError, RetryableError
+from consumer.engine import DependencyDown, Pacer, PermanentError, RetryableError
 
 
 def _read(
@@ -33,9 +35,13 @@ def _read(
         raise PermanentError(f"Stripe refused to read {what}: {exc.user_message}") from None
     except stripe.StripeError as exc:
         # Only the class and status: a Stripe error's text can quote the request.
-        raise RetryableError(
-            f"Stripe unavailable reading {what}: {type(exc).__name__} (HTTP {exc.http_status})"
-        ) from None
+        text = f"Stripe unavailable reading {what}: {type(exc).__name__} (HTTP {exc.http_status})"
+        status = exc.http_status
+        if status in (401, 403):
+            raise DependencyDown(text, dependency="stripe", setting="stripe.api_key") from None
+        if isinstance(exc, stripe.APIConnectionError) or status is None or status >= 500:
+            raise DependencyDown(text, dependency="stripe", setting="stripe.api_base") from None
+        raise RetryableError(text) from None
     as_dict: dict[str, Any] = found.to_dict()
     return as_dict
 
@@ -47,6 +53,10 @@ class BillingReader:
     def __init__(self, client: stripe.StripeClient, pacer: Pacer | None = None) -> None:
         self._client = client
         self._pacer = pacer
+
+    def probe(self) -> None:
+        """One cheap authenticated read: raises while Stripe cannot serve us."""
+        _read(lambda: self._client.v1.customers.list({"limit": 1}), "customers", self._pacer)
 
     def subscription(self, subscription_id: str) -> dict[str, Any] | None:
         return _read(

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
-from consumer.engine import ConsumerEngine, DeadLetters, Message, Pacer
+from consumer.engine import ConsumerEngine, DeadLetters, Dependency, Message, Pacer
 from consumer.sync.stripe_calls import build_stripe_client
 from consumer.writeback.billing_handler import BillingStateHandler
 from consumer.writeback.billing_reads import BillingReader
@@ -45,15 +45,17 @@ class BillingWriteback:
         client_config: dict[str, Any] | None = None,
         registry: CollectorRegistry | None = None,
         on_failed: Callable[[], None] = lambda: None,
+        probe_salesforce: Callable[[], object] | None = None,
     ) -> None:
         self._on_failed = on_failed
         topics = Topics(settings.kafka.topic_prefix)
         self.topic = topics.stripe_events
+        reader = BillingReader(
+            build_stripe_client(settings.stripe),
+            Pacer("stripe-billing-reads", _billing_read_rate(settings), registry=registry),
+        )
         self.handler = BillingStateHandler(
-            BillingReader(
-                build_stripe_client(settings.stripe),
-                Pacer("stripe-billing-reads", _billing_read_rate(settings), registry=registry),
-            ),
+            reader,
             collections,
             settings.reverse_mappings,
             DeadLetters(topics.dlq, group_id, settings.consumer.dlq_max_consecutive),
@@ -87,6 +89,10 @@ class BillingWriteback:
             decode_errors=(SchemaDecodeError,),
             dead_letter_topic=topics.dlq,
             registry=registry,
+            dependencies=[
+                Dependency("stripe", "stripe.api_key and stripe.api_base", reader.probe),
+                Dependency("salesforce", "salesforce.login_url", probe_salesforce),
+            ],
         )
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None

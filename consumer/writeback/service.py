@@ -112,6 +112,7 @@ class WritebackService:
                 client_config=client_config,
                 registry=registry,
                 on_failed=self.engine.request_stop,
+                probe_salesforce=self._probe_salesforce,
             )
             if settings.stripe_events.enabled
             else None

@@ -9,7 +9,7 @@ import pytest
 import stripe
 from prometheus_client import CollectorRegistry
 
-from consumer.engine import Pacer, RetryableError
+from consumer.engine import DependencyDown, Pacer, RetryableError
 from consumer.writeback.billing_reads import BillingReader
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
@@ -51,6 +51,22 @@ def test_rate_limits_and_bad_keys_are_retryable_and_slow_the_pacer(
     assert pacer.rate < 50.0
     emulator.set_rate_limit(None)
     revoked = BillingReader(_client(emulator, "sk_live_revoked"))
-    with pytest.raises(RetryableError) as error:
+    with pytest.raises(DependencyDown) as error:
         revoked.customer(customer.id)
     assert "sk_live_revoked" not in str(error.value)
+    assert (error.value.dependency, error.value.setting) == ("stripe", "stripe.api_key")
+    with pytest.raises(DependencyDown):
+        revoked.probe()
+    BillingReader(client).probe()
+
+
+def test_stripe_answering_5xx_is_stripe_down_for_the_billing_reads(
+    emulator: StripeEmulator,
+) -> None:
+    reader = BillingReader(_client(emulator))
+    emulator.configure_faults({"kind": "error", "rate": 1.0, "status": 503})
+    with pytest.raises(DependencyDown) as error:
+        reader.invoice("in_any")
+    assert error.value.setting == "stripe.api_base"
+    emulator.configure_faults()
+    assert reader.invoice("in_missing") is None
