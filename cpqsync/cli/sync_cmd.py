@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from consumer.engine import install_signal_handlers
+from consumer.engine import DependencyDown, install_signal_handlers
 from consumer.sync.dry_run import RecordNotFound, dry_run
 from consumer.sync.failures import SalesforceRejected, SalesforceUnavailable
 from consumer.sync.live_switch import LiveSwitch, publish_live
@@ -133,6 +133,12 @@ def run_plan(config: Path | None, record_id: str, lookup: bool, as_json: bool) -
         plan = dry_run(settings, RecordRef(object_type, record_id.strip()), with_lookup=lookup)
     except ManualSyncError as exc:
         raise typer.BadParameter(str(exc), param_hint="ID") from None
+    except DependencyDown as exc:
+        typer.echo(
+            f"cpqsync plan: {exc.dependency} cannot answer now: {exc} (check {exc.setting})",
+            err=True,
+        )
+        raise typer.Exit(code=1) from None
     except (
         RecordNotFound,
         SalesforceAuthError,

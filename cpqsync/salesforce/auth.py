@@ -43,8 +43,8 @@ class SalesforceAuthError(RuntimeError):
 
 
 class SalesforceLoginUnreachable(SalesforceAuthError):
-    """The login endpoint gave no answer (network, DNS, TLS, timeout): an outage, not a
-    wrong credential."""
+    """The login endpoint gave no answer (network, DNS, TLS, timeout) or a 5xx (maintenance,
+    an incident): an outage, not a wrong credential."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,10 @@ class SalesforceAuth:
                 f"Salesforce login ({flow}) to {url} failed: {type(exc).__name__}"
             ) from None
         body = _json_or_none(response)
+        if response.status_code >= 500:
+            raise SalesforceLoginUnreachable(
+                _describe_failure(flow, url, response.status_code, body)
+            )
         if response.status_code != 200 or body is None or "access_token" not in body:
             raise SalesforceAuthError(_describe_failure(flow, url, response.status_code, body))
         token = str(body["access_token"])

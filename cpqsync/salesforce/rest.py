@@ -20,7 +20,12 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from cpqsync.salesforce.auth import SalesforceAuth, SalesforceAuthError, SalesforceSession
+from cpqsync.salesforce.auth import (
+    SalesforceAuth,
+    SalesforceAuthError,
+    SalesforceLoginUnreachable,
+    SalesforceSession,
+)
 from cpqsync.settings import SalesforceSettings
 
 T = TypeVar("T")
@@ -49,6 +54,8 @@ def what_to_check(exc: BaseException) -> str:
     code = getattr(exc, "error_code", None)
     if code == "REQUEST_LIMIT_EXCEEDED":
         return "the org's API request allocation (used up; it frees up over 24 hours)"
+    if isinstance(exc, SalesforceLoginUnreachable):
+        return "salesforce.login_url and the org's status"
     if code == "INVALID_SESSION_ID" or isinstance(exc, SalesforceAuthError):
         return (
             "salesforce.login_url, salesforce.client_id, salesforce.username and "

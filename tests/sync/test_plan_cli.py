@@ -53,3 +53,14 @@ def test_plan_refuses_an_id_that_is_not_a_record_it_can_sync(org_env: OrgSimulat
     result = CliRunner().invoke(app, ["plan", "003000000000001AAA"])
     assert result.exit_code == 2
     assert "key prefix is 003" in result.output
+
+
+def test_plan_while_salesforce_cannot_answer_says_so_in_one_line(org_env: OrgSimulator) -> None:
+    order_id = org_env.dataset.id("order_acme")
+    org_env.set_unavailable()
+    result = CliRunner().invoke(app, ["plan", order_id])
+    assert result.exit_code == 1
+    assert "cpqsync plan: salesforce cannot answer now" in result.output
+    assert "SERVER_UNAVAILABLE" in result.output or "503" in result.output
+    assert "(check salesforce.login_url and the org's status)" in result.output
+    assert "Traceback" not in result.output
