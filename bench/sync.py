@@ -373,7 +373,7 @@ def run(
             gc.unfreeze()
 
 
-def _settled(stripe: _StripeProcess, quiet_s: float = 3.0) -> None:
+def _settled(stripe: StripeProcess, quiet_s: float = 3.0) -> None:
     """Wait until no Stripe request arrived for ``quiet_s`` (contracting re-syncs orders)."""
     count, since = -1, time.monotonic()
     while time.monotonic() - since < quiet_s:
