@@ -17,8 +17,12 @@ on every request and a 100 requests/s limit (Stripe's live-mode limit). The sync
    answer to the order's schedule create (timed in the sync's own HTTP client). p50/p99 (target
    p99 < 2 s). Beside it, commit → the order's result (after the line prices are archived).
 
-Run: ``python bench/sync.py`` (scaled down: 200 / 30 / 200 orders) or ``--full`` (2,000 orders
-for throughput, 400 for latency, as the issue asks).
+4. **Amendments** (rules A1, A2): N generated orders activated and contracted and synced, then
+   one upsell each (+2 on the first recurring line, from three months after the contract's
+   start) activated at once; Stripe requests per amendment beside requests per new order.
+
+Run: ``python bench/sync.py`` (scaled down: 200 / 30 / 200 orders, 50 amendments) or ``--full``
+(2,000 orders for throughput, 400 for latency, as the issue asks).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -55,6 +59,7 @@ from consumer.sync.stripe_calls import build_stripe_client
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync_sandbox.broker import EmbeddedBroker
 from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.dataset_generator import generate_orders
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
@@ -436,6 +441,86 @@ def _wait_for_shares(syncs: list[SyncService], timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
+def _settled(stripe: StripeProcess, quiet_s: float = 3.0) -> None:
+    """Wait until no Stripe request arrived for ``quiet_s`` (contracting re-syncs orders)."""
+    count, since = -1, time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        now = len(stripe.request_log())
+        if now != count:
+            count, since = now, time.monotonic()
+        time.sleep(0.5)
+
+
+def _months_later(start: date, months: int) -> date:
+    index = start.year * 12 + start.month - 1 + months
+    return date(index // 12, index % 12 + 1, min(start.day, 28))
+
+
+def run_amendments(bootstrap: str, contracts: int) -> Run:
+    """``contracts`` contracted orders synced, then one upsell each: the upsells' requests."""
+    gc.collect()
+    prefix = f"bench-sync-{uuid.uuid4().hex[:8]}"
+    with OrgSimulator(dataset=default_dataset()) as org, stripe_process() as stripe:
+        ids = generate_orders(org.store, org.dataset, contracts, seed=13)
+        settings = stack_settings(org, cast(StripeEmulator, stripe), bootstrap, prefix)
+        settings.stripe.requests_per_second = PACE
+        settings.stripe.timeout_s = 30
+        settings.consumer.workers = 32
+        settings.consumer.max_attempts = 10
+        ensure_topics(bootstrap, Topics(prefix).all_topics(), partitions=2)
+        stack = Stack(org, cast(StripeEmulator, stripe), bootstrap, settings)
+        results: _Results | None = None
+        try:
+            stack.start_bridge()
+            stack.start_sync()
+            results = _Results(stack)
+            contract_of = {}
+            for order_id in ids:
+                org.activate_order(order_id)
+                contract_of[order_id] = org.contract_order(order_id)
+            results.wait(set(ids))
+            _settled(stripe)
+            stripe.clear_request_log()
+            amendments = []
+            for order_id, contract in contract_of.items():
+                [line] = org.query(
+                    "SELECT Id FROM OrderItem WHERE SBQQ__ChargeType__c = 'Recurring' "
+                    f"AND OrderId = '{order_id}' ORDER BY Id LIMIT 1"
+                ).records
+                start = _months_later(org.get("Contract", contract)["StartDate"], 3)
+                amendments.append(
+                    org.amend_contract(contract, start, [AmendmentLine(2, revises=line["Id"])])
+                )
+            started = time.monotonic()
+            for amendment in amendments:
+                org.activate_order(amendment)
+            done = results.wait(set(amendments))
+            seconds = time.monotonic() - started
+            failed = [r.message for r in done.values() if r.status.value != "Success"]
+            if failed:
+                raise SystemExit(f"{len(failed)} amendments failed, e.g. {failed[0]}")
+            _settled(stripe)
+            log = stripe.request_log()
+            return Run(
+                orders=contracts,
+                seconds=seconds,
+                requests=sum(1 for e in log if e["status"] != 429),
+                rate_limited=sum(1 for e in log if e["status"] == 429),
+                latencies=[],
+                result_latencies=[],
+                endpoints=Counter(
+                    endpoint(e["method"], e["path"], e["params"])
+                    + (f" -> {e['status']}" if e["status"] != 200 else "")
+                    for e in log
+                ),
+                timeline=[],
+            )
+        finally:
+            if results is not None:
+                results.close()
+            stack.close()
+
+
 # An object id, not a resource name: ids carry digits or capitals (cus_Q3x…, sf_01t…).
 _ID = re.compile(r"/(?=[a-z_]*[A-Z0-9])(?!v1/)[A-Za-z0-9_]+")
 
@@ -502,6 +587,7 @@ def main() -> None:
     parser.add_argument("--baseline-orders", type=int, default=30)
     parser.add_argument("--latency-orders", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0, help="orders/s in the latency run")
+    parser.add_argument("--amendments", type=int, default=50, help="contracts amended once each")
     parser.add_argument("--full", action="store_true", help="2,000 orders as the issue asks")
     parser.add_argument("--bootstrap", help="an existing Kafka cluster instead of Tansu")
     parser.add_argument(
@@ -530,6 +616,7 @@ def main() -> None:
         throughput = run(bootstrap, args.orders)
         baseline = run(bootstrap, args.baseline_orders, sequential=True)
         steady = run(bootstrap, args.latency_orders, pace=args.rate, warm_up=10)
+        amended = run_amendments(bootstrap, args.amendments)
 
     print(f"Stripe emulator: {LATENCY_MS} ms per request, limit {LIMIT} requests/s\n")
     print("| run | orders | orders/s | x baseline | Stripe req/order | req/s | x limit | 429s |")
@@ -555,8 +642,15 @@ def main() -> None:
         f"{steady.requests / steady.seconds:.0f} req/s ({steady.rate_fraction:.2f} x limit), "
         f"{steady.rate_limited} 429s"
     )
+    print(
+        f"\nAmendments ({amended.orders} upsells activated at once): "
+        f"{amended.requests_per_order:.2f} Stripe requests per amendment (per new order: "
+        f"{throughput.requests_per_order:.2f} in the throughput run), "
+        f"{amended.orders_per_s:.1f} amendments/s, {amended.rate_limited} 429s"
+    )
     print_endpoints("throughput run", throughput)
     print_endpoints("latency run", steady)
+    print_endpoints("amendment run", amended)
 
 
 if __name__ == "__main__":

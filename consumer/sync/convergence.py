@@ -1,10 +1,10 @@
 """Leave alone what already matches: drop updates that would set what Stripe already holds.
 
-Reconciling a record that is already in sync should cost nothing and change nothing. It also
-has to: a schedule's items use line prices that were archived once the schedule existed (rule
-P6), and Stripe refuses an update that re-sends an inactive price. So an update whose every
-parameter equals the current object's value (the plan is a subset of the object) is removed
-from the plan before it is applied.
+Reconciling a record that is already in sync should cost nothing and change nothing: an update
+whose every parameter equals the current object's value (the plan is a subset of the object) is
+removed from the plan before it is applied. (A schedule's items may use line prices archived
+once the schedule existed, rule P6; Stripe takes those back only where the schedule already
+uses them, so an unchanged update is at best a write for nothing.)
 """
 
 from __future__ import annotations

@@ -192,8 +192,9 @@ class StripeLookup:
             found = found_schedules.get(order_id)
             if found is not None:
                 schedules[order_id] = str(found["id"])
-                current[str(found["id"])] = found
-                line_prices.update(self._line_prices_of(found, prices))
+                if str(found["id"]) not in current:  # a contract's orders share one schedule
+                    current[str(found["id"])] = found
+                    line_prices.update(self._line_prices_of(found, prices))
             elif customer is not None and not customer.deleted and _one_time_only(order):
                 invoice = self._invoice(order_id, customer.id)
                 if invoice is not None:
@@ -340,6 +341,7 @@ class StripeLookup:
         pricebook = {known.id: known for known in entry_prices.values()}
         item_key = self.key("salesforce_order_item_id")
         out: dict[str, KnownPrice] = {}
+        retrieved: dict[str, dict[str, Any] | None] = {}
         for phase in schedule.get("phases") or ():
             for item in [*(phase.get("items") or ()), *(phase.get("add_invoice_items") or ())]:
                 price_id = item.get("price")
@@ -351,7 +353,9 @@ class StripeLookup:
                 if price_id in pricebook:
                     out[str(item_id)] = pricebook[price_id]
                     continue
-                price = self._retrieve_price(price_id)
+                if price_id not in retrieved:  # a line's price recurs in every phase
+                    retrieved[price_id] = self._retrieve_price(price_id)
+                price = retrieved[price_id]
                 if price is not None:
                     out[str(item_id)] = KnownPrice(price_id, price)
         return out

@@ -56,8 +56,16 @@ def _only(fields: frozenset[str], given: dict[str, Any], where: str) -> None:
 
 
 def _price_for(
-    store: Store, entry: dict[str, Any], param: Callable[[str], str], *, recurring: bool
+    store: Store,
+    entry: dict[str, Any],
+    param: Callable[[str], str],
+    *,
+    recurring: bool,
+    held: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
+    """``held``: prices the schedule already uses. An archived price keeps billing where it is
+    (Stripe requires ended phases to be sent back unchanged, archived prices and all); only a
+    new use of it is refused."""
     if "price" in entry and "price_data" in entry:
         raise exclusive(param("price"), param("price_data"))
     if "price_data" in entry:
@@ -75,7 +83,7 @@ def _price_for(
             f"with `type={wanted}`.",
             param("price"),
         )
-    if not price["active"]:
+    if not price["active"] and price["id"] not in held:
         raise invalid(
             "The price specified is inactive. This field only accepts active prices.",
             param("price"),
@@ -84,7 +92,7 @@ def _price_for(
 
 
 def _phase_items(
-    store: Store, phase: dict[str, Any], index: int
+    store: Store, phase: dict[str, Any], index: int, held: frozenset[str]
 ) -> tuple[list[dict[str, Any]], str]:
     items: list[dict[str, Any]] = []
     cadence: tuple[str, int] | None = None
@@ -95,7 +103,7 @@ def _phase_items(
         def param(field: str, j: int = j) -> str:
             return f"phases[{index}][items][{j}][{field}]"
 
-        price = _price_for(store, entry, param, recurring=True)
+        price = _price_for(store, entry, param, recurring=True, held=held)
         recurring = price["recurring"]
         metered = recurring["usage_type"] == "metered"
         if metered and "quantity" in entry:
@@ -148,8 +156,11 @@ def build_phases(
     start: int,
     defaults: dict[str, Any],
     now: int,
+    held: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """Phases as Stripe returns them, each with its computed start_date and end_date."""
+    """Phases as Stripe returns them, each with its computed start_date and end_date.
+
+    ``held``: the prices an updated schedule already uses (see ``_price_for``)."""
     result: list[dict[str, Any]] = []
     cursor = start
     for index, phase in enumerate(given):
@@ -168,7 +179,7 @@ def build_phases(
                 )
         if "end_date" in phase and "duration" in phase:
             raise exclusive(param("duration"), param("end_date"))
-        items, currency = _phase_items(store, phase, index)
+        items, currency = _phase_items(store, phase, index, held)
         if "end_date" in phase:
             end = now if phase["end_date"] == "now" else phase["end_date"]
         elif "duration" in phase:
@@ -192,7 +203,7 @@ def build_phases(
             def add_param(field: str, j: int = j, index: int = index) -> str:
                 return f"phases[{index}][add_invoice_items][{j}][{field}]"
 
-            price = _price_for(store, entry, add_param, recurring=False)
+            price = _price_for(store, entry, add_param, recurring=False, held=held)
             add_items.append(
                 {
                     "discounts": _discounts(store, entry.get("discounts"), add_param("discounts")),
@@ -410,7 +421,12 @@ def update(call: Call) -> dict[str, Any]:
             )
         first = given[0]["start_date"]
         start = now if first == "now" else first
-        phases = build_phases(store, given, start, schedule["default_settings"], now)
+        held = frozenset(
+            item["price"]
+            for phase in schedule["phases"]
+            for item in (*phase["items"], *phase["add_invoice_items"])
+        )
+        phases = build_phases(store, given, start, schedule["default_settings"], now, held)
         if schedule["status"] == "active":
             _check_history(schedule["phases"], phases, given, now)
         schedule["phases"] = phases

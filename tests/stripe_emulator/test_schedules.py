@@ -545,3 +545,53 @@ def test_an_ended_schedule_refuses_updates(
     assert f"currently in the `{status}` status" in str(info.value)
     with pytest.raises(stripe.InvalidRequestError, match=status):
         client.v1.subscription_schedules.cancel(schedule.id)
+
+
+def test_an_archived_price_keeps_billing_where_it_is_but_is_not_used_anew(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+    product: stripe.Product,
+) -> None:
+    """A line's own price is archived once its schedule exists (P6); an amendment must still
+    send it back (ended phases unchanged, the line continuing), and Stripe takes it there."""
+    schedule = _running_schedule(client, clocked_customer(), monthly_price)
+    client.v1.prices.update(monthly_price.id, params={"active": False})
+    kept = {
+        "start_date": FROZEN - 10 * DAY,
+        "items": [{"price": monthly_price.id, "quantity": 5}],
+        "end_date": "now",
+    }
+    updated = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "phases": [
+                kept,
+                {"items": [{"price": monthly_price.id, "quantity": 7}], "end_date": JAN_1_2027},
+            ]
+        },
+    )
+    assert [i.quantity for p in updated.phases for i in p.items] == [5, 7]
+    other = client.v1.prices.create(
+        params={
+            "currency": "usd",
+            "product": product.id,
+            "unit_amount": 500,
+            "recurring": {"interval": "month"},
+        }
+    )
+    client.v1.prices.update(other.id, params={"active": False})
+    with pytest.raises(stripe.InvalidRequestError, match="inactive"):
+        client.v1.subscription_schedules.update(
+            schedule.id,
+            params={
+                "phases": [
+                    {
+                        "start_date": FROZEN - 10 * DAY,
+                        "items": [{"price": monthly_price.id, "quantity": 5}],
+                        "end_date": FROZEN,
+                    },
+                    {"items": [{"price": other.id, "quantity": 7}], "end_date": JAN_1_2027},
+                ]
+            },
+        )

@@ -374,8 +374,8 @@ def _line_price_ref(
     kept = known_price(item, context.known.line_prices)
     if kept is not None and kept.price is not None and signatures_match(kept.price, line.params):
         # A synced line keeps the price it has while that still matches, even when the entry's
-        # price matches again: switching would rewrite the schedule, re-sending the other
-        # lines' archived prices, which Stripe refuses.
+        # price matches again: switching would rewrite the schedule for nothing (and a
+        # price once archived is taken back only where the schedule already uses it).
         if kept.price.get("active") and is_line_price(kept.price):
             # An interrupted attempt created it but never archived it (P6).
             phase.archives.append((line_archive_operation_id(str(item["Id"])), kept.id))
