@@ -174,7 +174,8 @@ def test_contract_and_amendment_orders_are_shaped_like_cpq_creates_them() -> Non
         # An amendment line revises the order product that first sold the subscription.
         original_line = sim.query(
             "SELECT Id FROM OrderItem "
-            f"WHERE OrderId = '{refs['order_acme']}' AND PricebookEntryId = '{refs['platform_usd']}'"
+            f"WHERE OrderId = '{refs['order_acme']}' "
+            f"AND PricebookEntryId = '{refs['platform_usd']}'"
         ).records[0]["Id"]
         amendment = sim.amend_contract(contract, start, [AmendmentLine(-5, revises=original_line)])
         row = sim.query(
