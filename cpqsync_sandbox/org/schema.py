@@ -261,6 +261,33 @@ def coupon_fields() -> list[FieldDef]:
     ]
 
 
+def coupon_junction(
+    field_name: str, parent: str, parent_children: str, coupon_children_of: str
+) -> list[FieldDef]:
+    """A package junction tying a quote (or quote line) to a coupon: two master-details."""
+    return [
+        readonly(text("Name", 80)),
+        ref(
+            field_name,
+            parent,
+            field_name.removesuffix("__c") + "__r",
+            parent_children,
+            cascade_delete=True,
+            nillable=False,
+            custom=True,
+        ),
+        ref(
+            "Quote_Stripe_Coupon__c",
+            "Quote_Stripe_Coupon__c",
+            "Quote_Stripe_Coupon__r",
+            f"Stripe_Coupon_In_{coupon_children_of}_Association__r",
+            cascade_delete=True,
+            nillable=False,
+            custom=True,
+        ),
+    ]
+
+
 def order_billing_fields() -> list[FieldDef]:
     """The Order's billing state from Stripe (rule B1; the default reverse_mappings)."""
     return [
@@ -888,53 +915,15 @@ _SPECS: list[tuple[str, str, bool, list[FieldDef]]] = [
         "Quote_Stripe_Coupon_Association__c",
         "a0A",
         True,
-        [
-            readonly(text("Name", 80)),
-            ref(
-                "Quote__c",
-                "SBQQ__Quote__c",
-                "Quote__r",
-                "Quote_In_Association__r",
-                cascade_delete=True,
-                nillable=False,
-                custom=True,
-            ),
-            ref(
-                "Quote_Stripe_Coupon__c",
-                "Quote_Stripe_Coupon__c",
-                "Quote_Stripe_Coupon__r",
-                "Stripe_Coupon_In_Quote_Association__r",
-                cascade_delete=True,
-                nillable=False,
-                custom=True,
-            ),
-        ],
+        coupon_junction("Quote__c", "SBQQ__Quote__c", "Quote_In_Association__r", "Quote"),
     ),
     (
         "Quote_Line_Stripe_Coupon_Association__c",
         "a0B",
         True,
-        [
-            readonly(text("Name", 80)),
-            ref(
-                "Quote_Line__c",
-                "SBQQ__QuoteLine__c",
-                "Quote_Line__r",
-                "Quote_Line_In_Association__r",
-                cascade_delete=True,
-                nillable=False,
-                custom=True,
-            ),
-            ref(
-                "Quote_Stripe_Coupon__c",
-                "Quote_Stripe_Coupon__c",
-                "Quote_Stripe_Coupon__r",
-                "Stripe_Coupon_In_Quote_Line_Association__r",
-                cascade_delete=True,
-                nillable=False,
-                custom=True,
-            ),
-        ],
+        coupon_junction(
+            "Quote_Line__c", "SBQQ__QuoteLine__c", "Quote_Line_In_Association__r", "Quote_Line"
+        ),
     ),
     (
         "Order_Stripe_Coupon__c",

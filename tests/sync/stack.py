@@ -52,6 +52,22 @@ def org_settings(sim: OrgSimulator) -> SalesforceSettings:
     )
 
 
+def salesforce_env(sim: OrgSimulator) -> dict[str, str]:
+    """The environment that points the CLI at the org simulator (``CPQSYNC_SALESFORCE__*``)."""
+    sf = org_settings(sim)
+    return {
+        f"CPQSYNC_SALESFORCE__{name}": value
+        for name, value in {
+            "LOGIN_URL": sf.login_url,
+            "AUTH_FLOW": "jwt_bearer",
+            "CLIENT_ID": str(sf.client_id),
+            "USERNAME": str(sf.username),
+            "PRIVATE_KEY_FILE": str(sf.private_key_file),
+            "CA_BUNDLE": str(sf.ca_bundle),
+        }.items()
+    }
+
+
 def stack_settings(
     sim: OrgSimulator, emulator: StripeEmulator, kafka: str, prefix: str, **sync: Any
 ) -> Settings:

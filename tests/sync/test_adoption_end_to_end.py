@@ -21,7 +21,7 @@ from cpqsync.cli.app import app
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.models import SyncStatus
-from tests.sync.stack import Stack, org_settings, roots_reported
+from tests.sync.stack import Stack, roots_reported, salesforce_env
 
 pytestmark = pytest.mark.integration
 
@@ -217,19 +217,14 @@ def test_a_dry_run_of_a_migrated_order_shows_updates_only(
     for ref in ("platform_usd", "support_usd", "onboarding_usd"):
         org.update("PricebookEntry", refs[ref], {"Stripe_ID__c": ids[ref]})
     org.activate_order(refs["order_acme"])
-    sf = org_settings(org)
     monkeypatch.delenv("CPQSYNC_CONFIG", raising=False)
-    for name, value in {
-        "SALESFORCE__LOGIN_URL": sf.login_url,
-        "SALESFORCE__AUTH_FLOW": "jwt_bearer",
-        "SALESFORCE__CLIENT_ID": str(sf.client_id),
-        "SALESFORCE__USERNAME": str(sf.username),
-        "SALESFORCE__PRIVATE_KEY_FILE": str(sf.private_key_file),
-        "SALESFORCE__CA_BUNDLE": str(sf.ca_bundle),
-        "STRIPE__API_KEY": emulator.api_key,
-        "STRIPE__API_BASE": emulator.api_base,
-    }.items():
-        monkeypatch.setenv(f"CPQSYNC_{name}", value)
+    env = {
+        **salesforce_env(org),
+        "CPQSYNC_STRIPE__API_KEY": emulator.api_key,
+        "CPQSYNC_STRIPE__API_BASE": emulator.api_base,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     requests_before = len(emulator.request_log())
 
     result = CliRunner().invoke(app, ["plan", refs["order_acme"], "--lookup", "--json"])

@@ -10,16 +10,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
-from consumer.writeback import WritebackService
 from cpqsync.cli.app import app
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.sync.stack import FAST_GROUP, Stack, open_stack
 from tests.sync.stripe_state import by_metadata
-from tests.writeback.support import sync_records, wait_until
+from tests.writeback.support import start_service, sync_records, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +29,15 @@ def _running(
     with contextmanager(open_stack)(org, emulator, kafka, unique("r4")) as stack:
         stack.start_bridge()
         stack.start_sync()
-        writeback = WritebackService(
+        topics = stack.topics
+        writeback = start_service(
             stack.settings,
-            bootstrap_servers=kafka,
-            group_id=unique("writeback"),
-            client_config=dict(FAST_GROUP),
-            registry=CollectorRegistry(),
-        ).start()
+            kafka,
+            topics.sync_results,
+            topics.dlq,
+            unique("writeback"),
+            dict(FAST_GROUP),
+        )
         try:
             yield stack
         finally:

@@ -9,22 +9,14 @@ from typer.testing import CliRunner
 
 from cpqsync.cli.app import app
 from cpqsync_sandbox.org.simulator import OrgSimulator
-from tests.sync.stack import org_settings
+from tests.sync.stack import salesforce_env
 
 
 @pytest.fixture
 def org_env(org: OrgSimulator, monkeypatch: pytest.MonkeyPatch) -> OrgSimulator:
-    sf = org_settings(org)
     monkeypatch.delenv("CPQSYNC_CONFIG", raising=False)
-    for name, value in {
-        "LOGIN_URL": sf.login_url,
-        "AUTH_FLOW": "jwt_bearer",
-        "CLIENT_ID": str(sf.client_id),
-        "USERNAME": str(sf.username),
-        "PRIVATE_KEY_FILE": str(sf.private_key_file),
-        "CA_BUNDLE": str(sf.ca_bundle),
-    }.items():
-        monkeypatch.setenv(f"CPQSYNC_SALESFORCE__{name}", value)
+    for name, value in salesforce_env(org).items():
+        monkeypatch.setenv(name, value)
     return org
 
 

@@ -13,8 +13,19 @@ from consumer.sync.planning.idempotency import idempotency_key
 from consumer.sync.planning.plan import Issue, Operation, Plan, SourceRecord, WriteBack
 
 
-class Blamed(Exception):
-    """An error already recorded against its record; the enclosing part of the plan stops."""
+class Blamed(DataError):
+    """An error already recorded against its record; the enclosing part of the plan stops.
+
+    A DataError carrying the recorded issue, so a caller that does not contain it (and
+    reports data errors itself) still reports the same message."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.rule, issue.message)
+        self.issue = issue
+
+    @property
+    def message(self) -> str:
+        return self.issue.message
 
 
 def issue_of(error: DataError | CoercionError, record: SourceRecord) -> Issue:
@@ -78,9 +89,10 @@ class PlanBuilder:
             if not contain:
                 raise
         except (DataError, CoercionError) as exc:
-            self._errors.append(issue_of(exc, record))
+            issue = issue_of(exc, record)
+            self._errors.append(issue)
             if not contain:
-                raise Blamed from None
+                raise Blamed(issue) from None
 
     def build(self) -> Plan:
         if self._errors:

@@ -109,10 +109,7 @@ def plan_order_operations(
 
     customer = plan_customer(builder, account, context, currency=currency)
     for item in lines:
-        # R4: a line's problem is that line's Sync Record; the other lines are still checked,
-        # so one attempt reports every line at fault.
-        with builder.blame(SourceRecord("OrderItem", str(item["Id"])), contain=True):
-            plan_line(builder, order, item, phase, context, currency=currency)
+        plan_line(builder, order, item, phase, context, currency=currency)
     if builder.failed:
         return
     check_lines(phase)
@@ -260,6 +257,24 @@ def whole_quantity(item: Mapping[str, Any]) -> int:
 
 
 def plan_line(
+    builder: PlanBuilder,
+    order: Mapping[str, Any],
+    item: Mapping[str, Any],
+    phase: PhaseDraft,
+    context: PlanningContext,
+    *,
+    currency: str,
+) -> None:
+    """The line's price and its phase item or add_invoice_item, into ``phase``.
+
+    R4: a problem of the line is recorded as that line's error (``builder.failed``), and the
+    caller goes on with the other lines, so one attempt reports every line at fault.
+    """
+    with builder.blame(SourceRecord("OrderItem", str(item["Id"])), contain=True):
+        _plan_line(builder, order, item, phase, context, currency=currency)
+
+
+def _plan_line(
     builder: PlanBuilder,
     order: Mapping[str, Any],
     item: Mapping[str, Any],
