@@ -34,6 +34,8 @@ from consumer.engine import (
     PerMessageHandler,
     Processed,
 )
+from consumer.engine.config import EngineSettings
+from consumer.engine_settings import kafka_clients
 from cpqsync.kafka.topics import ensure_topics
 from cpqsync.settings import ConsumerSettings, KafkaSettings
 from cpqsync_sandbox.broker import EmbeddedBroker
@@ -138,8 +140,8 @@ def run_engine(bootstrap: str, handler: Any, topic: str, workers: int, clock: Cl
         group_id=f"bench-engine-{uuid.uuid4().hex[:8]}",
         handler=handler,
         decode=lambda m: m.value,
-        kafka=KafkaSettings(bootstrap_servers=bootstrap),
-        settings=ConsumerSettings(
+        kafka=kafka_clients(KafkaSettings(bootstrap_servers=bootstrap), ConsumerSettings()),
+        settings=EngineSettings(
             workers=workers, max_in_flight=5000, max_buffered_per_partition=2000
         ),
         client_config=FAST_GROUP,

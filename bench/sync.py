@@ -85,6 +85,9 @@ class Run:
     endpoints: Counter[str]
     # Stripe requests sent (429s included) in each second of the run, from its start.
     timeline: list[int]
+    # The repartition hop (trigger stage produced -> root stage started), from the sync's
+    # histogram: mean, and the bucket bounds holding the p50 and p99, in seconds.
+    hop: tuple[float, float, float] | None = None
 
     @property
     def orders_per_s(self) -> float:
@@ -373,6 +376,7 @@ def run(
                 (done[o].attempted_at - commit).total_seconds() for o, commit in commits.items()
             ]
             return Run(
+                hop=_hop(sync),
                 orders=orders,
                 seconds=seconds,
                 requests=sum(1 for e in log if e["status"] != 429),
@@ -521,6 +525,26 @@ def run_amendments(bootstrap: str, contracts: int) -> Run:
             stack.close()
 
 
+def _hop(sync: SyncService) -> tuple[float, float, float] | None:
+    """Mean, p50 and p99 bucket bounds of ``cpqsync_sync_repartition_seconds`` so far."""
+    registry = sync.registry
+    name = "cpqsync_sync_repartition_seconds"
+    if registry is None or registry.get_sample_value(f"{name}_count") is None:
+        return None
+    buckets: list[tuple[float, float]] = []
+    for metric in registry.collect():
+        for sample in metric.samples:
+            if sample.name == f"{name}_bucket":
+                buckets.append((float(sample.labels["le"]), sample.value))
+    total = registry.get_sample_value(f"{name}_count") or 0.0
+    mean = (registry.get_sample_value(f"{name}_sum") or 0.0) / max(total, 1.0)
+
+    def bound(share: float) -> float:
+        return next(le for le, count in sorted(buckets) if count >= share * total)
+
+    return mean, bound(0.5), bound(0.99)
+
+
 # An object id, not a resource name: ids carry digits or capitals (cus_Q3x…, sf_01t…).
 _ID = re.compile(r"/(?=[a-z_]*[A-Z0-9])(?!v1/)[A-Za-z0-9_]+")
 
@@ -648,6 +672,13 @@ def main() -> None:
         f"{throughput.requests_per_order:.2f} in the throughput run), "
         f"{amended.orders_per_s:.1f} amendments/s, {amended.rate_limited} 429s"
     )
+    for name, result in (("throughput", throughput), ("latency", steady)):
+        if result.hop is not None:
+            mean, p50, p99 = result.hop
+            print(
+                f"Repartition hop ({name} run): mean {mean * 1000:.0f} ms, "
+                f"p50 <= {p50 * 1000:.0f} ms, p99 <= {p99 * 1000:.0f} ms"
+            )
     print_endpoints("throughput run", throughput)
     print_endpoints("latency run", steady)
     print_endpoints("amendment run", amended)

@@ -61,6 +61,8 @@ class KafkaSettings(Section):
     replication_factor: int = Field(default=1, ge=1)
     schema_registry_url: str | None = None
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    # The sync's repartition topic (work keyed by billing root); None: <topic_prefix>.sync.roots.
+    sync_roots_topic: str | None = None
     # Extra librdkafka properties merged into every client (security, timeouts).
     client_config: dict[str, str | int | float | bool] = Field(default_factory=dict)
 

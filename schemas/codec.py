@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from io import BytesIO
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastavro import schemaless_reader, schemaless_writer
@@ -29,8 +29,13 @@ from schemas.catalog import ReadPlan, SchemaCatalog, bundled_catalog
 from schemas.errors import DecodeFailure, SchemaDecodeError, SchemaEncodeError
 from schemas.models import AvroRecord
 
-if TYPE_CHECKING:
-    from cpqsync.settings import KafkaSettings
+
+class RegistrySetting(Protocol):
+    """What ``Codec.from_settings`` reads (``kafka.schema_registry_url`` of the settings)."""
+
+    @property
+    def schema_registry_url(self) -> str | None: ...
+
 
 __all__ = ["Codec", "DecodeFailure", "SchemaDecodeError", "SchemaEncodeError"]
 
@@ -86,7 +91,7 @@ class Codec:
                 self._plans[fingerprint] = plan
 
     @classmethod
-    def from_settings(cls, settings: KafkaSettings) -> Codec:
+    def from_settings(cls, settings: RegistrySetting) -> Codec:
         return cls(settings.schema_registry_url)
 
     @property

@@ -219,6 +219,27 @@ class SyncResult(AvroRecord):
         return data
 
 
+class RootWork(AvroRecord):
+    """One record to sync, keyed by its billing root on the repartition topic (``sync.roots``)."""
+
+    avro_name: ClassVar[str] = "cpqsync.RootWork"
+
+    root_object_type: str
+    root_id: str
+    object_type: str
+    record_id: str
+    manual: bool = False
+    request_id: str | None = None
+    trigger_commit_timestamp: UtcMillis | None = None
+    source_offsets: list[SourceOffset] = Field(default_factory=list)
+    resolved_at: UtcMillis = Field(default_factory=utc_now)
+
+    def to_avro(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["source_offsets"] = [offset.__dict__ for offset in self.source_offsets]
+        return data
+
+
 class DeadLetter(AvroRecord):
     """Why a message went to the dead-letter topic.
 
@@ -279,4 +300,5 @@ RECORD_TYPES: Final[tuple[type[AvroRecord], ...]] = (
     DeadLetter,
     BridgeCheckpoint,
     StripeEvent,
+    RootWork,
 )

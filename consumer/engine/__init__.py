@@ -4,6 +4,7 @@ Import the public API from here; the submodules are one concept each.
 """
 
 from consumer.engine.assignment import Assignment
+from consumer.engine.config import EngineSettings, KafkaClients
 from consumer.engine.dead_letter import DeadLetters
 from consumer.engine.dependencies import Dependency, DependencyHealth
 from consumer.engine.errors import (
@@ -42,11 +43,13 @@ __all__ = [
     "DependencyDown",
     "DependencyHealth",
     "EngineError",
+    "EngineSettings",
     "Fail",
     "Failure",
     "GiveUpFailed",
     "HandlerContractError",
     "Headers",
+    "KafkaClients",
     "Message",
     "Outcome",
     "OutputDeliveryError",

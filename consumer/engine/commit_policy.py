@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from cpqsync.settings import ConsumerSettings
+from consumer.engine.config import EngineSettings
 
 
 class CommitPolicy:
@@ -28,7 +28,7 @@ class CommitPolicy:
         self._last = clock()
 
     @classmethod
-    def from_settings(cls, settings: ConsumerSettings) -> CommitPolicy:
+    def from_settings(cls, settings: EngineSettings) -> CommitPolicy:
         return cls(settings.commit_interval_ms / 1000, settings.commit_every_messages)
 
     def due(self, completed_since_last: int) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from tenacity import RetryCallState, wait_random_exponential
 
-from cpqsync.settings import ConsumerSettings
+from consumer.engine.config import EngineSettings
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class RetryPolicy:
             )
 
     @classmethod
-    def from_settings(cls, settings: ConsumerSettings) -> RetryPolicy:
+    def from_settings(cls, settings: EngineSettings) -> RetryPolicy:
         return cls(
             max_attempts=settings.max_attempts,
             initial_backoff_s=settings.retry_initial_backoff_ms / 1000,

@@ -26,6 +26,7 @@ from consumer.engine.assignment import Assignment
 from consumer.engine.backpressure import FlowControl
 from consumer.engine.commit_policy import CommitPolicy
 from consumer.engine.committer import KafkaUnavailable, OffsetCommitter
+from consumer.engine.config import EngineSettings, KafkaClients
 from consumer.engine.dead_letter import DeadLetters
 from consumer.engine.dependencies import PROBE_MAX_BACKOFF_S, Dependency, DependencyHealth
 from consumer.engine.errors import (
@@ -43,8 +44,6 @@ from consumer.engine.retry import RetryPolicy
 from consumer.engine.scheduler import KeyOrderedScheduler
 from consumer.engine.workers import WorkerPool
 from cpqsync.kafka.client_log import ClientErrors
-from cpqsync.kafka.clients import consumer_config, producer_config
-from cpqsync.settings import ConsumerSettings, KafkaSettings
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -58,6 +57,19 @@ _PAUSE_AFTER_S = 0.5
 _METADATA_TIMEOUT_S = 5.0
 # How long a probe of the broker (a metadata request) may take.
 _KAFKA_PROBE_TIMEOUT_S = 5.0
+# What the engine's at-least-once guarantee rests on: offsets stored and committed by the
+# engine alone, and outputs of aborted transactions never read.
+_GUARANTEES: dict[str, Any] = {
+    "enable.auto.commit": False,
+    "enable.auto.offset.store": False,
+    "isolation.level": "read_committed",
+}
+_CONSUMER_DEFAULTS: dict[str, Any] = {
+    "auto.offset.reset": "earliest",
+    "partition.assignment.strategy": "cooperative-sticky",
+    "statistics.interval.ms": 5_000,
+    "max.poll.interval.ms": 300_000,
+}
 
 
 class ConsumerEngine(Generic[T]):
@@ -82,9 +94,8 @@ class ConsumerEngine(Generic[T]):
         group_id: str,
         handler: BatchHandler[T],
         decode: Callable[[Message[bytes | None]], T],
-        kafka: KafkaSettings,
-        settings: ConsumerSettings,
-        bootstrap_servers: str | None = None,
+        kafka: KafkaClients,
+        settings: EngineSettings,
         client_config: dict[str, Any] | None = None,
         decode_errors: tuple[type[BaseException], ...] = (),
         dead_letter_topic: str | None = None,
@@ -103,16 +114,19 @@ class ConsumerEngine(Generic[T]):
         self._partition_counts: dict[str, int] = {}
         self._counts_stale = False
         self._settings = settings
-        self._transactional = kafka.processing_guarantee == "exactly_once"
+        self._transactional = kafka.exactly_once
         self._consumer_config: dict[str, Any] = {
-            **consumer_config(kafka, settings, group_id, bootstrap_servers),
+            **_CONSUMER_DEFAULTS,
+            **kafka.consumer,
             **(client_config or {}),
+            **_GUARANTEES,
+            "group.id": group_id,
             "stats_cb": self._on_statistics,
             "error_cb": self._on_client_error,
             "on_commit": self._on_commit,
         }
         self._client_errors = ClientErrors(str(self._consumer_config["bootstrap.servers"]))
-        self._producer_config: dict[str, Any] = producer_config(kafka, bootstrap_servers)
+        self._producer_config: dict[str, Any] = dict(kafka.producer)
         if self._transactional:
             self._producer_config["transactional.id"] = f"{group_id}-{uuid.uuid4().hex[:12]}"
         max_poll_s = float(self._consumer_config["max.poll.interval.ms"]) / 1000

@@ -13,10 +13,10 @@ fresh state under the same keys.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import stripe
 
@@ -27,9 +27,7 @@ from consumer.sync.planning import Operation, Plan, resolve_refs
 from consumer.sync.planning.idempotency import MAX_KEY_LENGTH
 from consumer.sync.side_by_side import SideBySide
 from consumer.sync.stripe_calls import StripeCaller, to_plain
-
-Params = dict[str, Any]
-_Call = Callable[[stripe.StripeClient, Any, Params, "stripe.RequestOptions"], stripe.StripeObject]
+from consumer.sync.stripe_operations import CUSTOMER_UPDATE, Params, operation_kind
 
 
 def _no_target(target: Any, kind: str) -> None:
@@ -41,32 +39,6 @@ def _target(target: Any, kind: str) -> str:
     if not isinstance(target, str) or not target:
         raise ValueError(f"{kind} needs the id of the object it acts on, the plan gave {target!r}")
     return target
-
-
-# Plan operation kind -> the StripeClient call. Params were checked against stripe.params when
-# the plan was built (mapping.stripe_validation), so the casts only restate that.
-_CALLS: dict[str, _Call] = {
-    "customer.create": lambda c, t, p, o: c.v1.customers.create(cast(Any, p), o),
-    "customer.update": lambda c, t, p, o: c.v1.customers.update(t, cast(Any, p), o),
-    "product.create": lambda c, t, p, o: c.v1.products.create(cast(Any, p), o),
-    "product.update": lambda c, t, p, o: c.v1.products.update(t, cast(Any, p), o),
-    "price.create": lambda c, t, p, o: c.v1.prices.create(cast(Any, p), o),
-    "price.update": lambda c, t, p, o: c.v1.prices.update(t, cast(Any, p), o),
-    "billing.meter.create": lambda c, t, p, o: c.v1.billing.meters.create(cast(Any, p), o),
-    "subscription_schedule.create": lambda c, t, p, o: c.v1.subscription_schedules.create(
-        cast(Any, p), o
-    ),
-    "subscription_schedule.update": lambda c, t, p, o: c.v1.subscription_schedules.update(
-        t, cast(Any, p), o
-    ),
-    "subscription_schedule.cancel": lambda c, t, p, o: c.v1.subscription_schedules.cancel(
-        t, cast(Any, p), o
-    ),
-    "invoiceitem.create": lambda c, t, p, o: c.v1.invoice_items.create(cast(Any, p), o),
-    "invoice.create": lambda c, t, p, o: c.v1.invoices.create(cast(Any, p), o),
-    "invoice.finalize": lambda c, t, p, o: c.v1.invoices.finalize_invoice(t, cast(Any, p), o),
-}
-_TARGETED = frozenset(k for k in _CALLS if k.endswith((".update", ".finalize", ".cancel")))
 
 
 @dataclass(frozen=True)
@@ -144,16 +116,15 @@ class PlanApplier:
         self._side_by_side.close()
 
     def _run(self, operation: Operation, results: Mapping[str, Mapping[str, Any]]) -> Applied:
-        call = _CALLS.get(operation.kind)
-        if call is None:
-            raise ValueError(f"the applier does not know the operation kind {operation.kind!r}")
+        kind = operation_kind(operation.kind)
+        call = kind.call
         params = resolve_refs(operation.params, results)
         target = resolve_refs(operation.target, results)
-        if operation.kind in _TARGETED:
-            target = _target(target, operation.kind)
+        if kind.targets_existing:
+            target = _target(target, kind.name)
         else:
-            _no_target(target, operation.kind)
-        if operation.kind == "customer.update" and version_key(params) is not None:
+            _no_target(target, kind.name)
+        if kind is CUSTOMER_UPDATE and version_key(params) is not None:
             newer = self._newer_customer(operation, target, params)
             if newer is not None:
                 return newer
@@ -168,7 +139,7 @@ class PlanApplier:
                 lambda client: call(client, target, params, options), request
             )
         except StripeUnavailable as error:
-            if not (error.replayed and operation.kind in _TARGETED):
+            if not (error.replayed and kind.targets_existing):
                 raise
             # Stripe stored a 5xx under this key and will replay it forever. Setting the same
             # values again is harmless, so an update (never a create) may use a fresh key.

@@ -16,6 +16,7 @@ from typing import Any
 
 from consumer.sync.planning import Operation, Plan, is_ref
 from consumer.sync.planning.account_version import VERSION_KEYS
+from consumer.sync.stripe_operations import operation_kind
 
 
 def _same_scalar(wanted: Any, current: Any) -> bool:
@@ -79,7 +80,7 @@ def without_unchanged_updates(plan: Plan, current: Mapping[str, Mapping[str, Any
         op
         for op in plan.operations
         if not (
-            op.kind.endswith(".update")
+            operation_kind(op.kind).updates
             and isinstance(op.target, str)
             and op.target in current
             and contained(_compared(op), current[op.target])

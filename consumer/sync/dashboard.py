@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from cpqsync.settings import StripeSettings
 
-# Plan operation kinds (and their Stripe object) -> the Dashboard path of that object.
+# Stripe objects (``OperationKind.stripe_object``) -> the Dashboard path of that object.
 _PATHS = {
     "customer": "customers",
     "product": "products",
@@ -16,11 +16,6 @@ _PATHS = {
     "invoice": "invoices",
     "invoiceitem": "invoiceitems",
 }
-
-
-def object_kind(operation_kind: str) -> str:
-    """``price.create`` -> ``price``; ``billing.meter.create`` -> ``billing.meter``."""
-    return operation_kind.rsplit(".", 1)[0]
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from consumer.sync.convergence import without_unchanged_updates
-from consumer.sync.handler import PLANNERS
 from consumer.sync.hydration import Hydrator
 from consumer.sync.planning import KnownStripeObjects, Plan, PlanningContext
+from consumer.sync.root_types import root_type
 from consumer.sync.salesforce_reads import SalesforceReader
 from consumer.sync.stripe_lookup import StripeView
 from consumer.sync.triggers import RecordRef
@@ -54,6 +54,6 @@ def dry_run(
         trigger="manual",
         salesforce_instance_url=reader.instance_url,
     )
-    plan = PLANNERS[record.object_type](hydrated, context=context)
+    plan = root_type(record.object_type).plan(hydrated, context=context)
     # What the sync would send: it drops the updates Stripe already holds (convergence).
     return without_unchanged_updates(plan, view.current) if with_lookup else plan

@@ -20,10 +20,7 @@ from typing import Any
 
 from consumer.sync.planning import Operation, is_ref
 from consumer.sync.planning.plan import REF_KEY
-
-# Kinds whose neighbours are independent of one another's order. Creates of customers, meters,
-# schedules and invoices come one per plan, and invoice items keep their order on the invoice.
-PARALLEL_KINDS = frozenset({"product.create", "product.update", "price.create", "price.update"})
+from consumer.sync.stripe_operations import operation_kind
 
 
 def stages(operations: Sequence[Operation]) -> list[tuple[Operation, ...]]:
@@ -42,7 +39,9 @@ def stages(operations: Sequence[Operation]) -> list[tuple[Operation, ...]]:
 
 
 def _joins(operation: Operation, stage: list[Operation]) -> bool:
-    if operation.kind not in PARALLEL_KINDS or operation.kind != stage[0].kind:
+    # Creates of customers, meters, schedules and invoices come one per plan, and invoice items
+    # keep their order on the invoice: only the table's parallel kinds share a stage.
+    if not operation_kind(operation.kind).parallel or operation.kind != stage[0].kind:
         return False
     in_stage = {op.id for op in stage}
     if any(used in in_stage for used in _references(operation.params, operation.target)):

@@ -14,23 +14,20 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from consumer.engine import Failure, OutputMessage
 from consumer.sync.apply import Applied, ApplyOutcome
-from consumer.sync.dashboard import DashboardLinks, object_kind
+from consumer.sync.dashboard import DashboardLinks
+from consumer.sync.failures import origin_message
 from consumer.sync.planning import Plan, SourceRecord
+from consumer.sync.stripe_operations import operation_kind
+from consumer.sync.sync_metrics import SyncMetrics
 from consumer.sync.triggers import RecordRef
+from schemas.codec import Codec
+from schemas.headers import COMMIT_TIMESTAMP_HEADER, epoch_millis, schema_header
 from schemas.models import SourceOffset, SyncResult, SyncStatus, utc_now
-
-# The Stripe object a record's Stripe_ID__c names comes from these operations (rule R3).
-_MAIN_KINDS = {
-    "Account": ("customer.create", "customer.update"),
-    "Product2": ("product.create", "product.update"),
-    "PricebookEntry": ("price.create",),
-    "OrderItem": ("price.create",),
-    "Order": ("subscription_schedule.create", "subscription_schedule.update", "invoice.create"),
-}
 
 
 def reports_root(result: SyncResult) -> bool:
@@ -140,8 +137,11 @@ class ResultBuilder:
         secondary: RecordRef | None = None,
         existing: tuple[str, str] | None = None,
     ) -> SyncResult:
-        main_kinds = _MAIN_KINDS.get(record.object_type, ())
-        main = next((a for a in ops if a.operation.kind in main_kinds), ops[0] if ops else None)
+        # The operation whose object the record's Stripe_ID__c names (rule R3), else the first.
+        main = next(
+            (a for a in ops if record.object_type in operation_kind(a.operation.kind).identifies),
+            ops[0] if ops else None,
+        )
         payment_link = next(
             (
                 str(a.result[w.attribute])
@@ -152,8 +152,8 @@ class ResultBuilder:
             None,
         )
         if main is not None:
-            kind = object_kind(main.operation.kind)
-            verb = "created" if main.operation.kind.endswith(".create") else "updated"
+            main_kind = operation_kind(main.operation.kind)
+            kind, verb = main_kind.stripe_object, main_kind.verb
             stripe_id = main.stripe_id
         elif existing is not None:
             kind, stripe_id, verb = existing[0], existing[1], "already up to date:"
@@ -235,3 +235,36 @@ class ResultBuilder:
 
     def skipped(self, attempt: Attempt, message: str) -> SyncResult:
         return self._result(attempt, attempt.root, SyncStatus.SKIPPED, message)
+
+
+class ResultOutputs:
+    """The last stage: SyncResults as the engine's outputs, keyed by primary record id, so the
+    engine produces them, and has them acknowledged, before committing what led to them."""
+
+    def __init__(self, codec: Codec, topic: str, metrics: SyncMetrics) -> None:
+        self._codec = codec
+        self._topic = topic
+        self._metrics = metrics
+
+    def output(self, result: SyncResult) -> OutputMessage:
+        self._metrics.results.labels(result.status.value, result.primary_object_type).inc()
+        headers = [schema_header(result)]
+        if result.trigger_commit_timestamp is not None:
+            headers.append((COMMIT_TIMESTAMP_HEADER, epoch_millis(result.trigger_commit_timestamp)))
+        return OutputMessage(
+            topic=self._topic,
+            value=self._codec.encode(result, self._topic),
+            key=result.primary_record_id.encode(),
+            headers=tuple(headers),
+        )
+
+    def outputs(self, results: Iterable[SyncResult]) -> list[OutputMessage]:
+        return [self.output(result) for result in results]
+
+
+def gave_up(failure: Failure) -> str:
+    """The Error result's message when the engine's attempts ran out (rule R2)."""
+    text = origin_message(failure.error)
+    if failure.retries_exhausted:
+        text += f" (gave up after {failure.attempts} attempts)"
+    return text

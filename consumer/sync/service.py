@@ -1,14 +1,25 @@
 """``SyncService``: the sync role wired from settings (``cpqsync sync``, ``cpqsync run``, demo).
 
-Consumes every change topic plus the manual-request topic as consumer group ``cpqsync-sync``,
-follows the live-sync switch on the control topic, and runs ``SyncHandler`` on the consumer
-engine, which produces the SyncResults and commits offsets only after they are acknowledged.
+One process runs the sync's two stages, each a consumer engine in a group of its own:
+
+- the trigger stage (group ``cpqsync-sync``) consumes every change topic plus the
+  manual-request topic, and emits root work keyed by billing root to the repartition topic
+  (``cpqsync.sync.roots``);
+- the root stage (group ``cpqsync-sync-roots``) consumes the repartition topic, and
+  hydrates, plans, applies and emits the SyncResults.
+
+Two groups rather than one: each stage commits on its own terms (the trigger stage often, as
+its outputs are the root stage's input), keeps its own lag, and can be replayed on its own.
+Every member of the sync role joins both, so the group's members share both topics. Both
+engines produce their outputs and have them acknowledged before committing their offsets. The
+live-sync switch on the control topic is followed once for both.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,13 +27,18 @@ import stripe
 from prometheus_client import CollectorRegistry
 
 from consumer.engine import BudgetShare, ConsumerEngine, Dependency, Message, Pacer
+from consumer.engine_settings import engine_settings, kafka_clients
 from consumer.sync.apply import PlanApplier
+from consumer.sync.billing_roots import BillingRoots
+from consumer.sync.concurrency import SyncConcurrency
 from consumer.sync.dashboard import DashboardLinks
 from consumer.sync.failures import SalesforceDown
 from consumer.sync.handler import SyncHandler
 from consumer.sync.hydration import Hydrator
 from consumer.sync.live_switch import LiveState, LiveSwitch
-from consumer.sync.results import ResultBuilder
+from consumer.sync.repartition import TriggerStage
+from consumer.sync.results import ResultBuilder, ResultOutputs
+from consumer.sync.root_locks import RootLocks
 from consumer.sync.roots import RootResolver
 from consumer.sync.salesforce_reads import SalesforceReader
 from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
@@ -36,9 +52,13 @@ from cpqsync.salesforce.rest import SalesforceRest
 from cpqsync.settings import Settings, StripeSettings
 from schemas.codec import Codec
 from schemas.errors import DecodeFailure, SchemaDecodeError
-from schemas.models import ChangeEvent, SyncRequest
+from schemas.models import ChangeEvent, RootWork, SyncRequest
 
 DEFAULT_GROUP = "cpqsync-sync"
+# The trigger stage's outputs (root work) are produced when it commits; committing every few
+# milliseconds keeps the repartition hop short (commits are asynchronous, the produce is
+# acknowledged first).
+TRIGGER_COMMIT_INTERVAL_MS = 10
 # End-to-end latency is the sync's target (commit -> schedule in under 2 s at p99). A broker
 # answers a fetch once fetch.min.bytes arrived or after fetch.wait.max.ms; the embedded broker
 # (Tansu) holds it for the wait, so librdkafka's 500 ms default put 160 ms (p50) to 300 ms
@@ -56,6 +76,7 @@ class SyncParts:
     reader: SalesforceReader
     hydrator: Hydrator
     resolver: RootResolver
+    billing_roots: BillingRoots
     caller: StripeCaller
     lookup: StripeLookup
     applier: PlanApplier
@@ -108,6 +129,7 @@ def build_parts(
     registry: CollectorRegistry | None = None,
 ) -> SyncParts:
     register_secrets([settings.stripe.api_key, settings.salesforce.client_secret])
+    concurrency = SyncConcurrency.from_settings(settings.consumer)
     rest = rest or SalesforceRest(
         SalesforceAuth(settings.salesforce, pool_size=settings.consumer.workers)
     )
@@ -122,9 +144,14 @@ def build_parts(
         reader=reader,
         hydrator=Hydrator(reader, settings),
         resolver=RootResolver(reader, settings.sync.start_date),
+        billing_roots=BillingRoots(reader),
         caller=caller,
-        lookup=StripeLookup(caller, sandbox=settings.salesforce.is_sandbox),
-        applier=PlanApplier(caller),
+        lookup=StripeLookup(
+            caller,
+            sandbox=settings.salesforce.is_sandbox,
+            parallelism=concurrency.lookups_side_by_side,
+        ),
+        applier=PlanApplier(caller, parallelism=concurrency.operations_side_by_side),
     )
 
 
@@ -144,6 +171,20 @@ def decoder(codec: Codec) -> Any:
     return decode
 
 
+def root_work_decoder(codec: Codec) -> Any:
+    """Message bytes -> RootWork; anything else is a dead letter."""
+
+    def decode(message: Message[bytes | None]) -> RootWork:
+        return codec.decode_as(message.value, message.topic, RootWork)
+
+    return decode
+
+
+def roots_group(group_id: str) -> str:
+    """The root stage's group, named after the trigger stage's."""
+    return f"{group_id}-roots"
+
+
 class SyncService:
     """Run the sync role in a background thread (``start``/``stop``) or in the caller (``run``)."""
 
@@ -159,14 +200,16 @@ class SyncService:
         stripe_client: stripe.StripeClient | None = None,
         live_state: LiveState | None = None,
         batch_size: int | None = None,
+        locks: RootLocks | None = None,
     ) -> None:
-        """``batch_size`` caps the messages one handler call takes (1: one at a time)."""
+        """``batch_size`` caps the root work one root-stage call takes (1: one at a time);
+        ``locks`` are the root stage's in-process root locks (tests observe them)."""
         bootstrap = bootstrap_servers or settings.kafka.bootstrap_servers
         if not bootstrap:
             raise ValueError("the sync needs kafka.bootstrap_servers (or bootstrap_servers=...)")
         self.settings = settings
         self.bootstrap = bootstrap
-        self.topics = Topics(settings.kafka.topic_prefix)
+        self.topics = Topics.for_kafka(settings.kafka)
         self.group_id = group_id
         self.registry = registry
         defaults = {
@@ -180,11 +223,12 @@ class SyncService:
         )
         self._given_live = live_state
         self._batch_size = batch_size
+        self._locks = locks
         self.live: LiveState | None = live_state
         self._switch: LiveSwitch | None = None
-        self._engine: ConsumerEngine[SyncInput] | None = None
+        self._engines: list[ConsumerEngine[Any]] = []
         self._handler: SyncHandler | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._error: BaseException | None = None
 
     @property
@@ -192,7 +236,7 @@ class SyncService:
         """Stripe requests sent so far (lookups and plan operations)."""
         return self.parts.caller.requests
 
-    def _prepare(self) -> ConsumerEngine[SyncInput]:
+    def _prepare(self) -> list[ConsumerEngine[Any]]:
         kafka = self.settings.kafka
         ensure_topics(
             self.bootstrap,
@@ -208,44 +252,78 @@ class SyncService:
         assert self.live is not None
         codec = Codec.from_settings(kafka)
         parts = self.parts
+        metrics = sync_metrics(self.registry)
+        concurrency = SyncConcurrency.from_settings(self.settings.consumer)
+        builder = ResultBuilder(DashboardLinks.from_settings(self.settings.stripe))
+        results = ResultOutputs(codec, self.topics.sync_results, metrics)
+        triggers = TriggerStage(
+            resolver=parts.resolver,
+            billing_roots=parts.billing_roots,
+            live=self.live,
+            codec=codec,
+            roots_topic=self.topics.sync_roots,
+            builder=builder,
+            results=results,
+            metrics=metrics,
+        )
         handler = SyncHandler(
             settings=self.settings,
-            resolver=parts.resolver,
             hydrator=parts.hydrator,
             lookup=parts.lookup,
             applier=parts.applier,
-            builder=ResultBuilder(DashboardLinks.from_settings(self.settings.stripe)),
+            builder=builder,
             live=self.live,
-            codec=codec,
-            results_topic=self.topics.sync_results,
-            metrics=sync_metrics(self.registry),
+            results=results,
+            metrics=metrics,
             instance_url=self._instance_url,
+            root_parallelism=concurrency.roots_side_by_side,
+            locks=self._locks,
         )
         if self._batch_size is not None:
             handler.max_batch_size = self._batch_size
         self._handler = handler
-        topics = [*self.topics.change_topics, self.topics.sync_requests]
-        # This consumer calls Stripe, so its partitions divide the account's budget.
-        share = budget_share(self.settings.stripe, parts.caller.pacer, topics)
-        self._engine = ConsumerEngine(
-            topics=topics,
-            group_id=self.group_id,
-            handler=handler,
-            decode=decoder(codec),
-            kafka=kafka,
-            settings=self.settings.consumer,
-            bootstrap_servers=self.bootstrap,
-            client_config=self._client_config,
-            decode_errors=(SchemaDecodeError,),
-            dead_letter_topic=self.topics.dlq,
-            registry=self.registry,
-            on_assignment=share.on_assignment if share is not None else None,
-            dependencies=[
-                Dependency("stripe", STRIPE_SETTINGS, parts.caller.probe),
-                Dependency("salesforce", SalesforceDown.setting, parts.reader.probe),
-            ],
+        consumer = self.settings.consumer
+        trigger_settings = engine_settings(
+            consumer,
+            workers=concurrency.trigger_workers,
+            commit_interval_ms=min(TRIGGER_COMMIT_INTERVAL_MS, consumer.commit_interval_ms),
         )
-        return self._engine
+        common: dict[str, Any] = {
+            "kafka": kafka_clients(kafka, consumer, self.bootstrap),
+            "client_config": self._client_config,
+            "decode_errors": (SchemaDecodeError,),
+            "dead_letter_topic": self.topics.dlq,
+            "registry": self.registry,
+        }
+        salesforce = Dependency("salesforce", SalesforceDown.setting, parts.reader.probe)
+        # The root stage calls Stripe, so its partitions divide the account's budget.
+        roots_topics = [self.topics.sync_roots]
+        share = budget_share(self.settings.stripe, parts.caller.pacer, roots_topics)
+        self._engines = [
+            ConsumerEngine(
+                topics=[*self.topics.change_topics, self.topics.sync_requests],
+                group_id=self.group_id,
+                handler=triggers,
+                decode=decoder(codec),
+                settings=trigger_settings,
+                dependencies=[salesforce],
+                **common,
+            ),
+            ConsumerEngine(
+                topics=roots_topics,
+                group_id=roots_group(self.group_id),
+                handler=handler,
+                decode=root_work_decoder(codec),
+                settings=engine_settings(consumer, workers=concurrency.root_workers),
+                on_assignment=share.on_assignment if share is not None else None,
+                dependencies=[
+                    Dependency("stripe", STRIPE_SETTINGS, parts.caller.probe),
+                    salesforce,
+                ],
+                **common,
+            ),
+        ]
+        return self._engines
 
     def _instance_url(self) -> str | None:
         try:
@@ -255,13 +333,14 @@ class SyncService:
 
     def run(self) -> None:
         """Consume until ``stop`` (or a fatal engine error, which is raised)."""
-        engine = self._prepare()
+        self.start()
         try:
-            engine.run()
+            # Short joins: a signal handler (request_stop) runs between them.
+            while any(thread.is_alive() for thread in self._threads):
+                for thread in self._threads:
+                    thread.join(0.5)
         finally:
-            if self._switch is not None:
-                self._switch.stop()
-            self._close_pools()
+            self.stop()
 
     def _close_pools(self) -> None:
         if self._handler is not None:
@@ -270,38 +349,49 @@ class SyncService:
         self.parts.lookup.close()
 
     def start(self) -> SyncService:
-        engine = self._prepare()
+        engines = self._prepare()
 
-        def run() -> None:
+        def run(engine: ConsumerEngine[Any]) -> None:
             try:
                 engine.run()
             except BaseException as exc:
-                self._error = exc
-                log.exception("the sync consumer stopped")
+                self._error = self._error or exc
+                log.exception("the sync consumer %s stopped", engine.group_id)
+            finally:
+                # One stage without the other would only pile up work (or wait for it): a
+                # stage that ends takes the other with it.
+                for other in engines:
+                    other.request_stop()
 
-        self._thread = threading.Thread(target=run, name="cpqsync-sync", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=run, args=(engine,), name=engine.group_id, daemon=True)
+            for engine in engines
+        ]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def request_stop(self) -> None:
         """Ask a running service to stop gracefully; safe from a signal handler."""
-        if self._engine is not None:
-            self._engine.request_stop()
+        for engine in self._engines:
+            engine.request_stop()
 
     def ready(self) -> bool:
-        """Joined and running, with Stripe, Salesforce and Kafka answering (``/readyz``)."""
-        return self._engine is not None and self._engine.is_ready()
+        """Both stages joined and running, with Stripe, Salesforce and Kafka answering
+        (``/readyz``)."""
+        return bool(self._engines) and all(engine.is_ready() for engine in self._engines)
 
     @property
-    def engine(self) -> ConsumerEngine[SyncInput] | None:
-        return self._engine
+    def engines(self) -> list[ConsumerEngine[Any]]:
+        """The trigger stage's engine, then the root stage's (empty before ``start``)."""
+        return list(self._engines)
 
     def stop(self, timeout: float = 60.0) -> None:
-        if self._engine is not None:
-            self._engine.request_stop()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self.request_stop()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = []
         if self._switch is not None:
             self._switch.stop()
         self._close_pools()

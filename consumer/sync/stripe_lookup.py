@@ -40,6 +40,7 @@ from consumer.sync.stripe_directory import (
     ProductDirectory,
     ScheduleDirectory,
 )
+from consumer.sync.stripe_operations import Teaches, operation_kind
 from consumer.sync.triggers import RecordRef
 
 Record = Mapping[str, Any]
@@ -86,44 +87,59 @@ def _id(record: Any) -> str | None:
     return None
 
 
+def _product_needs(needs: _Needs, record: Any) -> None:
+    pid = _id(record)
+    if pid:
+        needs.products.setdefault(pid, record)
+        if _metered(record.get("SBQQ__BillingType__c")):
+            needs.metered.add(pid)
+
+
+def _account_needs(needs: _Needs, account: Record) -> None:
+    needs.accounts[str(account["Id"])] = account
+
+
+def _entry_needs(needs: _Needs, entry: Record) -> None:
+    needs.entries[str(entry["Id"])] = entry
+    _product_needs(needs, entry.get("Product2"))
+
+
+def _order_needs(needs: _Needs, order: Record) -> None:
+    needs.orders[str(order["Id"])] = order
+    account = order.get("Account")
+    account_id = _id(account)
+    if account_id and isinstance(account, Mapping):
+        needs.accounts[account_id] = account
+    for item in records_of(order.get("OrderItems")):
+        _product_needs(needs, item.get("Product2"))
+        pid = _id(item.get("Product2"))
+        if pid and _metered(item.get("SBQQ__BillingType__c")):
+            needs.metered.add(pid)
+        entry = item.get("PricebookEntry")
+        entry_id = _id(entry)
+        if entry_id and isinstance(entry, Mapping):
+            needs.entries.setdefault(entry_id, entry)
+
+
+# Per root object type: which Stripe objects its records need looked up.
+_NEEDS: dict[str, Callable[[_Needs, Record], None]] = {
+    "Account": _account_needs,
+    "Product2": _product_needs,
+    "PricebookEntry": _entry_needs,
+    "Order": _order_needs,
+}
+
+
 def needs_of(records: Mapping[RecordRef, Record]) -> _Needs:
     needs = _Needs()
-
-    def product(record: Any) -> None:
-        pid = _id(record)
-        if pid:
-            needs.products.setdefault(pid, record)
-            if _metered(record.get("SBQQ__BillingType__c")):
-                needs.metered.add(pid)
-
     for ref, record in records.items():
-        if ref.object_type == "Account":
-            needs.accounts[str(record["Id"])] = record
-        elif ref.object_type == "Product2":
-            product(record)
-        elif ref.object_type == "PricebookEntry":
-            needs.entries[str(record["Id"])] = record
-            product(record.get("Product2"))
-        elif ref.object_type == "Order":
-            needs.orders[str(record["Id"])] = record
-            account = record.get("Account")
-            account_id = _id(account)
-            if account_id and isinstance(account, Mapping):
-                needs.accounts[account_id] = account
-            for item in records_of(record.get("OrderItems")):
-                product(item.get("Product2"))
-                pid = _id(item.get("Product2"))
-                if pid and _metered(item.get("SBQQ__BillingType__c")):
-                    needs.metered.add(pid)
-                entry = item.get("PricebookEntry")
-                entry_id = _id(entry)
-                if entry_id and isinstance(entry, Mapping):
-                    needs.entries.setdefault(entry_id, entry)
+        _NEEDS[ref.object_type](needs, record)
     return needs
 
 
 class StripeLookup:
-    def __init__(self, caller: StripeCaller, *, sandbox: bool) -> None:
+    def __init__(self, caller: StripeCaller, *, sandbox: bool, parallelism: int = 16) -> None:
+        """``parallelism`` bounds the extra threads that send a batch's lookups together."""
         self._caller = caller
         self._sandbox = sandbox
         self.customers = CustomerDirectory(caller, self.key("salesforce_account_id"))
@@ -132,7 +148,7 @@ class StripeLookup:
         self.meters = MeterDirectory(caller)
         self.schedules = ScheduleDirectory(caller, self.key("salesforce_order_id"))
         self.line_price_index = LinePriceDirectory(caller, self.key("salesforce_order_item_id"))
-        self._side_by_side = SideBySide(16, "cpqsync-lookup")
+        self._side_by_side = SideBySide(parallelism, "cpqsync-lookup")
 
     def close(self) -> None:
         self._side_by_side.close()
@@ -475,21 +491,21 @@ class StripeLookup:
         return self.prices.forget()
 
     def learn(self, kind: str, result: Mapping[str, Any], *, replayed: bool = False) -> None:
-        """Remember an object the applier just created, so the next lookup needs no call.
-
-        A replayed answer is the object as first created: a pricebook price another process
-        has replaced since (P7) would come back active and holding the lookup key, so replayed
-        prices teach nothing."""
-        if kind in ("customer.create", "customer.update"):
-            self.customers.remember(dict(result))
-        elif kind in ("subscription_schedule.create", "subscription_schedule.update"):
-            self.schedules.remember(dict(result))
-        elif kind == "product.create":
-            self.products.remember(str(result["id"]))
-        elif kind in ("price.create", "price.update") and not replayed:
-            self.prices.remember(result)
-        elif kind == "billing.meter.create":
-            self.meters.remember(str(result["event_name"]), str(result["id"]))
+        """Remember an object the applier just created or changed, so the next lookup needs
+        no call (what each kind teaches: ``stripe_operations``)."""
+        found = operation_kind(kind)
+        if found.teaches is None or (replayed and not found.replay_teaches):
+            return
+        memories: dict[Teaches, Callable[[], None]] = {
+            Teaches.CUSTOMER: lambda: self.customers.remember(dict(result)),
+            Teaches.SCHEDULE: lambda: self.schedules.remember(dict(result)),
+            Teaches.PRODUCT: lambda: self.products.remember(str(result["id"])),
+            Teaches.PRICE: lambda: self.prices.remember(result),
+            Teaches.METER: lambda: self.meters.remember(
+                str(result["event_name"]), str(result["id"])
+            ),
+        }
+        memories[found.teaches]()
 
 
 def _item_ids(order: Record) -> list[str]:

@@ -47,6 +47,13 @@ class SyncMetrics:
         for status in SyncStatus:
             for object_type in SYNCED_OBJECT_TYPES:
                 self.results.labels(status.value, object_type)
+        self.repartition = Histogram(
+            "cpqsync_sync_repartition_seconds",
+            "Root work produced by the trigger stage to the root stage starting on it (the "
+            "repartition hop: produce, commit, fetch).",
+            buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2, 5),
+            registry=registry,
+        )
 
 
 # The primary object types results report (the roots a sync starts from).

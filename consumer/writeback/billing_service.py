@@ -15,6 +15,7 @@ from typing import Any, Final
 from prometheus_client import CollectorRegistry
 
 from consumer.engine import ConsumerEngine, DeadLetters, Dependency, Message, Pacer
+from consumer.engine_settings import engine_settings, kafka_clients
 from consumer.sync.stripe_calls import build_stripe_client
 from consumer.writeback.billing_handler import BillingStateHandler
 from consumer.writeback.billing_reads import BillingReader
@@ -76,9 +77,8 @@ class BillingWriteback:
             group_id=group_id,
             handler=self.handler,
             decode=decode,
-            kafka=settings.kafka,
-            settings=settings.consumer.model_copy(update={"workers": settings.writeback.workers}),
-            bootstrap_servers=bootstrap_servers,
+            kafka=kafka_clients(settings.kafka, settings.consumer, bootstrap_servers),
+            settings=engine_settings(settings.consumer, workers=settings.writeback.workers),
             client_config={
                 **{
                     k: v for k, v in FETCH_DEFAULTS.items() if k not in settings.kafka.client_config

@@ -14,6 +14,7 @@ from typing import Any, Final
 from prometheus_client import CollectorRegistry
 
 from consumer.engine import ConsumerEngine, DeadLetters, Dependency, Message
+from consumer.engine_settings import engine_settings, kafka_clients
 from consumer.writeback.batch_plan import LinkOptions
 from consumer.writeback.billing_service import BillingWriteback
 from consumer.writeback.handler import WritebackHandler
@@ -91,9 +92,8 @@ class WritebackService:
             group_id=group_id,
             handler=self.handler,
             decode=decode,
-            kafka=settings.kafka,
-            settings=settings.consumer.model_copy(update={"workers": wb.workers}),
-            bootstrap_servers=bootstrap_servers,
+            kafka=kafka_clients(settings.kafka, settings.consumer, bootstrap_servers),
+            settings=engine_settings(settings.consumer, workers=wb.workers),
             client_config=client_config,
             decode_errors=(SchemaDecodeError,),
             dead_letter_topic=self.dead_letter_topic,

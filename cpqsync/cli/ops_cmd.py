@@ -147,7 +147,7 @@ def run_replay(
             admin,
             group,
             target,
-            Topics(settings.kafka.topic_prefix),
+            Topics.for_kafka(settings.kafka),
             topics,
             extra_config=dict(settings.kafka.client_config),
         )

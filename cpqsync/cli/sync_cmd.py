@@ -100,7 +100,7 @@ def run_manual(
         raise typer.BadParameter(str(exc), param_hint="ID") from None
     bootstrap = _bootstrap(settings, command)
     require_kafka(settings, bootstrap, command)
-    topics = Topics(settings.kafka.topic_prefix)
+    topics = Topics.for_kafka(settings.kafka)
     ensure_topics(bootstrap, topics.all_topics(), settings.kafka.partitions)
     answer = request_sync(
         settings.kafka,
@@ -157,7 +157,7 @@ def run_live_sync(config: Path | None, switch: Switch) -> None:
     settings = settings_from(config)
     bootstrap = _bootstrap(settings, "live-sync")
     require_kafka(settings, bootstrap, "live-sync")
-    topics = Topics(settings.kafka.topic_prefix)
+    topics = Topics.for_kafka(settings.kafka)
     ensure_topics(bootstrap, topics.all_topics(), settings.kafka.partitions)
     if switch is not Switch.status:
         publish_live(settings.kafka, bootstrap, topics.control, switch is Switch.on)
@@ -174,9 +174,15 @@ def register(app: typer.Typer) -> None:
     @app.command("sync")
     def sync(
         config: ConfigOption = None,
-        group: Annotated[str, typer.Option("--group", help="Consumer group id.")] = DEFAULT_GROUP,
+        group: Annotated[
+            str,
+            typer.Option(
+                "--group",
+                help="Consumer group id of the trigger stage; the root stage's is <group>-roots.",
+            ),
+        ] = DEFAULT_GROUP,
     ) -> None:
-        """Run the sync consumer group: hydrate, plan and apply to Stripe."""
+        """Run the sync: triggers re-keyed by billing root, then hydrate, plan, apply to Stripe."""
         run_sync(config, group)
 
     @app.command("sync-order")

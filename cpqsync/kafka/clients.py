@@ -1,7 +1,7 @@
 """librdkafka configuration for our producers and consumers, built from settings.
 
-One place decides the properties our guarantees rest on (manual offset storage,
-idempotent producers, acks=all) so no role can forget one.
+One place decides the producer properties our guarantees rest on (idempotence, acks=all) so
+no role can forget one; the consumer engine sets its own consumers' (manual offset storage).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from cpqsync.kafka.client_log import client_logging
-from cpqsync.settings import ConsumerSettings, KafkaSettings
+from cpqsync.settings import KafkaSettings
 
 ClientConfig = dict[str, Any]
 
@@ -48,25 +48,4 @@ def producer_config(kafka: KafkaSettings, bootstrap_servers: str | None = None) 
         "acks": "all",
         "linger.ms": 5,
         "compression.type": "lz4",
-    }
-
-
-def consumer_config(
-    kafka: KafkaSettings,
-    consumer: ConsumerSettings,
-    group_id: str,
-    bootstrap_servers: str | None = None,
-) -> ClientConfig:
-    return {
-        "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS,  # kafka.client_config may override
-        **base_config(kafka, bootstrap_servers),
-        "group.id": group_id,
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "partition.assignment.strategy": "cooperative-sticky",
-        "session.timeout.ms": consumer.session_timeout_ms,
-        "max.poll.interval.ms": consumer.max_poll_interval_ms,
-        "isolation.level": "read_committed",
-        "statistics.interval.ms": 5_000,
     }

@@ -14,6 +14,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from cpqsync.kafka.clients import admin_config
+from cpqsync.settings import KafkaSettings
 
 # Salesforce object → topic suffix.
 OBJECT_TOPICS = {
@@ -28,6 +29,12 @@ OBJECT_TOPICS = {
 @dataclass(frozen=True)
 class Topics:
     prefix: str = "cpqsync"
+    # ``kafka.sync_roots_topic``: the repartition topic's own name, when not the prefix's.
+    sync_roots_name: str | None = None
+
+    @classmethod
+    def for_kafka(cls, kafka: KafkaSettings) -> Topics:
+        return cls(kafka.topic_prefix, kafka.sync_roots_topic)
 
     def object_topic(self, sobject: str) -> str:
         try:
@@ -46,6 +53,12 @@ class Topics:
     @property
     def sync_results(self) -> str:
         return f"{self.prefix}.sync.results"
+
+    @property
+    def sync_roots(self) -> str:
+        """The sync's repartition topic: work keyed by billing root, so that Kafka's partition
+        ownership decides which member of the group syncs a root."""
+        return self.sync_roots_name or f"{self.prefix}.sync.roots"
 
     @property
     def dlq(self) -> str:
@@ -79,6 +92,7 @@ class Topics:
         topics: dict[str, dict[str, str]] = {name: {} for name in self.change_topics}
         topics[self.sync_requests] = {}
         topics[self.sync_results] = {}
+        topics[self.sync_roots] = {}
         topics[self.dlq] = {}
         topics[self.stripe_events] = {}
         topics[self.bridge_checkpoints] = compacted

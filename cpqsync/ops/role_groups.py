@@ -10,6 +10,8 @@ from __future__ import annotations
 from cpqsync.kafka.topics import Topics
 
 SYNC_GROUP = "cpqsync-sync"
+# The sync's root stage, which reads the repartition topic the trigger stage fills.
+SYNC_ROOTS_GROUP = "cpqsync-sync-roots"
 WRITEBACK_GROUP = "cpqsync-writeback"
 
 
@@ -17,6 +19,8 @@ def role_topics(group: str, topics: Topics) -> list[str]:
     """The topics a role's group subscribes to; empty for a group that is not a role's."""
     if group == SYNC_GROUP:
         return [*topics.change_topics, topics.sync_requests]
+    if group == SYNC_ROOTS_GROUP:
+        return [topics.sync_roots]
     if group == WRITEBACK_GROUP:
         return [topics.sync_results]
     return []

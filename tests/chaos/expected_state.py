@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.sync.handler import PLANNERS
 from consumer.sync.hydration import Hydrator
 from consumer.sync.planning import Operation, Plan, PlanningContext
+from consumer.sync.root_types import root_type
 from consumer.sync.salesforce_reads import SalesforceReader
 from consumer.sync.triggers import RecordRef
 from cpqsync.salesforce.auth import SalesforceAuth
@@ -76,7 +76,7 @@ def plan_records(
         salesforce_instance_url=reader.instance_url,
     )
     return [
-        PLANNERS[object_type](_without_stripe_ids(record), context=context)
+        root_type(object_type).plan(_without_stripe_ids(record), context=context)
         for record in records.values()
     ]
 

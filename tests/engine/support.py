@@ -19,6 +19,7 @@ from consumer.engine import (
     Outcome,
     Processed,
 )
+from consumer.engine_settings import engine_settings, kafka_clients
 from cpqsync.kafka.offsets import end_offsets
 from cpqsync.settings import ConsumerSettings, KafkaSettings
 
@@ -106,13 +107,14 @@ def make_engine(
     **settings: Any,
 ) -> ConsumerEngine[Any]:
     extra = settings.pop("engine_kwargs", {})
+    consumer = ConsumerSettings(**{"commit_interval_ms": 200, **settings})
     return ConsumerEngine(
         topics=[topic] if isinstance(topic, str) else topic,
         group_id=group,
         handler=handler,
         decode=decode,
-        kafka=kafka_settings or KafkaSettings(bootstrap_servers=kafka),
-        settings=ConsumerSettings(**{"commit_interval_ms": 200, **settings}),
+        kafka=kafka_clients(kafka_settings or KafkaSettings(bootstrap_servers=kafka), consumer),
+        settings=engine_settings(consumer),
         client_config=fast,
         **extra,
     )

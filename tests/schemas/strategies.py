@@ -11,6 +11,7 @@ from schemas.models import (
     ChangeEvent,
     ChangeType,
     DeadLetter,
+    RootWork,
     SourceOffset,
     StripeEvent,
     SyncRequest,
@@ -129,6 +130,19 @@ stripe_events = st.builds(
     payload=st.text(max_size=200),
 )
 
+root_works = st.builds(
+    RootWork,
+    root_object_type=text,
+    root_id=text,
+    object_type=text,
+    record_id=text,
+    manual=st.booleans(),
+    request_id=optional_text,
+    trigger_commit_timestamp=st.none() | moments,
+    source_offsets=st.lists(source_offsets, max_size=4),
+    resolved_at=moments,
+)
+
 STRATEGIES = {
     ChangeEvent: change_events,
     SyncRequest: sync_requests,
@@ -136,5 +150,6 @@ STRATEGIES = {
     DeadLetter: dead_letters,
     BridgeCheckpoint: bridge_checkpoints,
     StripeEvent: stripe_events,
+    RootWork: root_works,
 }
 any_record = st.one_of(*STRATEGIES.values())

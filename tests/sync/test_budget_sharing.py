@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from consumer.engine import BatchHandler, ConsumerEngine, Message, Outcome, Processed
+from consumer.engine_settings import engine_settings, kafka_clients
 from consumer.sync.service import budget_share, stripe_pacer
 from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
 from cpqsync.kafka.topics import ensure_topics
@@ -183,20 +184,21 @@ class Group:
         )
         share = budget_share(self.stripe_settings, pacer, [self.topic])
         assert share is not None
+        consumer = ConsumerSettings(
+            workers=WORKERS,
+            commit_interval_ms=200,
+            session_timeout_ms=6_000,
+            max_poll_interval_ms=20_000,
+            revoke_deadline_s=3,
+            shutdown_deadline_s=1,
+        )
         engine: ConsumerEngine[bytes] = ConsumerEngine(
             topics=[self.topic],
             group_id=self.group_id,
             handler=OneRequestEach(caller),
             decode=lambda message: message.value or b"",
-            kafka=KafkaSettings(bootstrap_servers=self.kafka),
-            settings=ConsumerSettings(
-                workers=WORKERS,
-                commit_interval_ms=200,
-                session_timeout_ms=6_000,
-                max_poll_interval_ms=20_000,
-                revoke_deadline_s=3,
-                shutdown_deadline_s=1,
-            ),
+            kafka=kafka_clients(KafkaSettings(bootstrap_servers=self.kafka), consumer),
+            settings=engine_settings(consumer),
             client_config={"heartbeat.interval.ms": 1000},
             registry=CollectorRegistry(),
             on_assignment=share.on_assignment,

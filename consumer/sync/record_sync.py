@@ -1,0 +1,149 @@
+"""One record's sync in the root stage: plan, converge, apply, and say what happened.
+
+Given the record as hydrated and what Stripe holds (the batch's ``StripeView``), plan it with
+its root type's planner (``root_types``), drop the updates Stripe already matches
+(``convergence``), apply the rest, and return its SyncResults. Raises ``RetryableError`` for
+the engine to retry the record's messages; a refusal is a result, not an exception.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+from consumer.engine import RetryableError
+from consumer.sync.apply import ApplyOutcome, PlanApplier
+from consumer.sync.contract_sync import ContractSync
+from consumer.sync.convergence import without_unchanged_updates
+from consumer.sync.failures import StaleView
+from consumer.sync.planning import Plan, PlanningContext
+from consumer.sync.planning.preferences import filter_for
+from consumer.sync.results import Attempt, ResultBuilder
+from consumer.sync.root_types import Existing, RootType, root_type
+from consumer.sync.stripe_lookup import StripeLookup, StripeView
+from consumer.sync.sync_metrics import SyncMetrics
+from consumer.sync.triggers import RecordRef
+from cpqsync.settings import Settings
+from schemas.models import SyncResult
+
+
+class RecordSync:
+    """Thread-safe: holds no per-record state."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        contracts: ContractSync,
+        lookup: StripeLookup,
+        applier: PlanApplier,
+        builder: ResultBuilder,
+        metrics: SyncMetrics,
+        instance_url: Callable[[], str | None],
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        # The planner reads the live-sync switch from the settings (rule S4): one copy each.
+        self._settings = {
+            live: settings.model_copy(
+                update={"sync": settings.sync.model_copy(update={"live": live})}
+            )
+            for live in (True, False)
+        }
+        self._sandbox = settings.salesforce.is_sandbox
+        self._contracts = contracts
+        self._lookup = lookup
+        self._applier = applier
+        self._builder = builder
+        self._metrics = metrics
+        self._instance_url = instance_url
+        self._clock = clock
+
+    def sync(
+        self,
+        ref: RecordRef,
+        record: Mapping[str, Any],
+        attempt: Attempt,
+        view: StripeView,
+        live: bool,
+    ) -> list[SyncResult]:
+        kind = root_type(ref.object_type)
+        existing = kind.existing(str(record["Id"]), view)
+        unfiltered = filter_for(ref.object_type, self._context(view, attempt.manual, live)) is None
+        if not (attempt.manual or kind.syncs_before_stripe or existing or not unfiltered):
+            self._metrics.unreported.labels("not_synced_yet").inc()
+            return []
+        with self._contracts.holding(record):
+            if kind.in_contract:
+                contract = self._contracts.plan(
+                    record,
+                    partial(self._context, manual=attempt.manual, live=live),
+                    deep=attempt.attempt > 1,
+                )
+                if contract is not None:
+                    return self._finish(
+                        kind, record, attempt, contract.view, contract.plan, contract.existing
+                    )
+            record = view.completed(ref.object_type, record)
+            plan = kind.plan(record, context=self._context(view, attempt.manual, live))
+            return self._finish(kind, record, attempt, view, plan, existing)
+
+    def _finish(
+        self,
+        kind: RootType,
+        record: Mapping[str, Any],
+        attempt: Attempt,
+        view: StripeView,
+        plan: Plan,
+        existing: Existing | None,
+    ) -> list[SyncResult]:
+        """Apply ``plan`` (less what Stripe already holds) and report what it did."""
+        plan = without_unchanged_updates(plan, view.current)
+        if plan.status != "ready":
+            if existing is not None and any(s.rule in kind.in_sync_skips for s in plan.skips):
+                return [self._builder.up_to_date(attempt, existing)]
+            results = self._builder.unapplied(attempt, plan)
+            if not results:
+                reason = plan.skips[0].rule if plan.skips else "unreported"
+                self._metrics.unreported.labels(reason).inc()
+            return results
+        try:
+            outcome = self._applier.apply(plan)
+        except RetryableError:
+            self._lookup.distrust()
+            raise
+        self._learn(outcome)
+        if outcome.error is not None:
+            self._lookup.distrust()
+            if view.remembered and attempt.attempt == 1:
+                # Stripe may have refused what a remembered (stale) price made us send: plan
+                # once more from fresh lookups before reporting the error.
+                raise StaleView(str(outcome.error), request_id=outcome.error.request_id)
+            return self._builder.applied(attempt, outcome, existing)
+        results = self._builder.applied(attempt, outcome, existing)
+        if kind.unmarked is not None:
+            reported = {applied.operation.source for applied in outcome.applied}
+            unmarked = [
+                u for u in kind.unmarked(record, view, self._lookup) if u[0] not in reported
+            ]
+            results.extend(self._builder.already_synced(attempt, unmarked))
+        if attempt.commit_timestamp is not None:
+            elapsed = (self._clock() - attempt.commit_timestamp).total_seconds()
+            self._metrics.end_to_end.labels(kind.object_type).observe(max(0.0, elapsed))
+        return results
+
+    def _context(self, view: StripeView, manual: bool, live: bool) -> PlanningContext:
+        return PlanningContext(
+            settings=self._settings[live],
+            now=self._clock(),
+            sandbox=self._sandbox,
+            known=view.known,
+            trigger="manual" if manual else "live",
+            salesforce_instance_url=self._instance_url(),
+        )
+
+    def _learn(self, outcome: ApplyOutcome) -> None:
+        for applied in outcome.applied:
+            self._metrics.stripe_operations.labels(applied.operation.kind).inc()
+            self._lookup.learn(applied.operation.kind, applied.result, replayed=applied.replayed)
