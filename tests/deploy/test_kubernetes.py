@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import BaseModel, SecretStr
 from typer.testing import CliRunner
 
-from consumer.sync.service import DEFAULT_GROUP
+from consumer.sync.service import DEFAULT_GROUP, roots_group
 from cpqsync.cli.app import app
 from cpqsync.config_check import problems
 from cpqsync.observability.http_server import MetricsServer
@@ -351,12 +351,15 @@ def test_the_sync_scales_on_its_groups_lag_up_to_the_partition_count(overlay: st
     assert (
         scaled["spec"]["scaleTargetRef"]["name"] == deployment(overlay, "sync")["metadata"]["name"]
     )
-    (trigger,) = scaled["spec"]["triggers"]
-    assert trigger["type"] == "kafka"
+    triggers = scaled["spec"]["triggers"]
     assert "--group" not in container(overlay, "sync")["args"]
-    assert trigger["metadata"]["consumerGroup"] == DEFAULT_GROUP
+    # Both stages' groups: the trigger stage's and the root stage's, which calls Stripe.
+    groups = {t["metadata"]["consumerGroup"] for t in triggers}
+    assert groups == {DEFAULT_GROUP, roots_group(DEFAULT_GROUP)}
     kafka = config_map(overlay, "cpqsync-kafka")["data"]["bootstrap-servers"]
-    assert trigger["metadata"]["bootstrapServers"] == kafka
+    for trigger in triggers:
+        assert trigger["type"] == "kafka"
+        assert trigger["metadata"]["bootstrapServers"] == kafka
 
 
 def test_the_service_monitor_scrapes_every_role(overlay: str) -> None:
