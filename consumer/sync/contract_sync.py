@@ -21,7 +21,15 @@ from typing import Any
 
 from consumer.sync.contract_schedules import known_schedule
 from consumer.sync.hydration import Hydrator
-from consumer.sync.planning import ContractOrders, Plan, PlanningContext, plan_contract
+from consumer.sync.planning import (
+    ContractOrders,
+    Issue,
+    KnownStripeObjects,
+    Plan,
+    PlanningContext,
+    SourceRecord,
+    plan_contract,
+)
 from consumer.sync.root_locks import RootLocks
 from consumer.sync.stripe_lookup import StripeLookup, StripeView
 from consumer.sync.triggers import RecordRef
@@ -65,15 +73,34 @@ class ContractSync:
         contract = order.get("ContractId")
         parent = order.get("Contract")
         initial_id = str(parent.get("SBQQ__Order__c") or "") if isinstance(parent, dict) else ""
+        amendment = order.get("Type") == "Amendment"
         if not contract or not initial_id:
-            return None
+            # An amendment's lines are changes: planned as an order of its own they would bill
+            # the changes as totals.
+            return (
+                _unplannable(order, "names no contract with an initial order")
+                if amendment
+                else None
+            )
         orders = self._hydrator.contract_orders(str(contract))
         initial = next((o for o in orders if _same(o["Id"], initial_id)), None)
+        if initial is None:
+            # CPQ may leave the initial order's own ContractId empty: read it by id.
+            found = self._hydrator.hydrate([RecordRef("Order", initial_id)])
+            initial = next(iter(found.values()), None)
+            if initial is not None:
+                orders = [initial, *orders]
         amendments = tuple(o for o in orders if o.get("Type") == "Amendment")
         is_initial = _same(order["Id"], initial_id)
-        if initial is None or (
-            is_initial and not any(a.get("Status") == "Activated" for a in amendments)
-        ):
+        if initial is None:
+            return (
+                _unplannable(
+                    order, f"amends a contract whose initial order {initial_id} cannot be read"
+                )
+                if amendment
+                else None
+            )
+        if is_initial and not any(a.get("Status") == "Activated" for a in amendments):
             return None
         view = self._lookup.view({RecordRef("Order", str(o["Id"])): o for o in orders}, deep=deep)
         ids = [str(initial["Id"]), *(str(a["Id"]) for a in amendments)]
@@ -90,6 +117,12 @@ class ContractSync:
         )
         existing = ("subscription_schedule", schedule_id) if schedule_id else None
         return ContractPlan(plan, view, existing)
+
+
+def _unplannable(order: Mapping[str, Any], why: str) -> ContractPlan:
+    root = SourceRecord("Order", str(order["Id"]))
+    issue = Issue("A1", f"Data Error: Amendment order {order['Id']} {why}", root)
+    return ContractPlan(Plan(root, errors=(issue,)), StripeView(KnownStripeObjects()), None)
 
 
 def _same(a: Any, b: str) -> bool:
