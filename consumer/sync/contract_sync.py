@@ -46,7 +46,8 @@ class ContractPlan:
 class ContractSync:
     """Thread-safe."""
 
-    def __init__(self, hydrator: Hydrator, lookup: StripeLookup, *, sandbox: bool) -> None:
+    def __init__(self, hydrator: Hydrator, lookup: StripeLookup | None, *, sandbox: bool) -> None:
+        """Without ``lookup`` (a dry run from Salesforce alone) nothing in Stripe is known."""
         self._hydrator = hydrator
         self._lookup = lookup
         self._sandbox = sandbox
@@ -102,7 +103,12 @@ class ContractSync:
             )
         if is_initial and not any(a.get("Status") == "Activated" for a in amendments):
             return None
-        view = self._lookup.view({RecordRef("Order", str(o["Id"])): o for o in orders}, deep=deep)
+        refs = {RecordRef("Order", str(o["Id"])): o for o in orders}
+        view = (
+            self._lookup.view(refs, deep=deep)
+            if self._lookup is not None
+            else StripeView(KnownStripeObjects())
+        )
         ids = [str(initial["Id"]), *(str(a["Id"]) for a in amendments)]
         schedule_id = next(
             (view.known.schedules[i] for i in ids if i in view.known.schedules), None

@@ -12,12 +12,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from consumer.sync.contract_sync import ContractSync
 from consumer.sync.convergence import without_unchanged_updates
 from consumer.sync.hydration import Hydrator
 from consumer.sync.planning import KnownStripeObjects, Plan, PlanningContext
 from consumer.sync.root_types import root_type
 from consumer.sync.salesforce_reads import SalesforceReader
-from consumer.sync.stripe_lookup import StripeView
+from consumer.sync.stripe_lookup import StripeLookup, StripeView
 from consumer.sync.triggers import RecordRef
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
@@ -41,19 +42,34 @@ def dry_run(
     if hydrated is None:
         raise RecordNotFound(f"{record} does not exist (or was deleted) in Salesforce")
     view = StripeView(KnownStripeObjects())
+    lookup: StripeLookup | None = None
     if with_lookup:
         from consumer.sync.service import build_parts  # needs a Stripe key; only when asked
 
-        view = build_parts(settings, rest=rest).lookup.view(records)
-    hydrated = view.completed(record.object_type, hydrated)
-    context = PlanningContext(
-        settings=settings,
-        now=dt.datetime.now(dt.UTC),
-        sandbox=settings.salesforce.is_sandbox,
-        known=view.known,
-        trigger="manual",
-        salesforce_instance_url=reader.instance_url,
-    )
-    plan = root_type(record.object_type).plan(hydrated, context=context)
+        lookup = build_parts(settings, rest=rest).lookup
+        view = lookup.view(records)
+
+    def context_for(found: StripeView) -> PlanningContext:
+        return PlanningContext(
+            settings=settings,
+            now=dt.datetime.now(dt.UTC),
+            sandbox=settings.salesforce.is_sandbox,
+            known=found.known,
+            trigger="manual",
+            salesforce_instance_url=reader.instance_url,
+        )
+
+    contract = None
+    if root_type(record.object_type).in_contract:
+        # An order of an amended contract plans as its contract's schedule (A1), as it syncs.
+        contracts = ContractSync(
+            Hydrator(reader, settings), lookup, sandbox=settings.salesforce.is_sandbox
+        )
+        contract = contracts.plan(hydrated, context_for, deep=False)
+    if contract is not None:
+        plan, view = contract.plan, contract.view
+    else:
+        hydrated = view.completed(record.object_type, hydrated)
+        plan = root_type(record.object_type).plan(hydrated, context=context_for(view))
     # What the sync would send: it drops the updates Stripe already holds (convergence).
     return without_unchanged_updates(plan, view.current) if with_lookup else plan

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from typer.testing import CliRunner
 
 from cpqsync.cli.app import app
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.sync.stack import salesforce_env
 
@@ -56,3 +58,26 @@ def test_plan_while_salesforce_cannot_answer_says_so_in_one_line(org_env: OrgSim
     assert "SERVER_UNAVAILABLE" in result.output or "503" in result.output
     assert "(check salesforce.login_url and the org's status)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_plan_of_an_amendment_shows_its_contracts_whole_schedule(org_env: OrgSimulator) -> None:
+    """Rule A1: the dry run plans an amendment as its contract's schedule, as the sync does."""
+    order_id = org_env.dataset.id("order_acme")
+    org_env.activate_order(order_id)
+    contract = org_env.contract_order(order_id)
+    [line] = org_env.query(
+        "SELECT Id FROM OrderItem WHERE SBQQ__ChargeType__c = 'Recurring' "
+        f"AND OrderId = '{order_id}' ORDER BY Id LIMIT 1"
+    ).records
+    start = org_env.get("Contract", contract)["StartDate"]
+    index = start.year * 12 + start.month - 1 + 3
+    later = dt.date(index // 12, index % 12 + 1, min(start.day, 28))
+    amendment = org_env.amend_contract(contract, later, [AmendmentLine(2, revises=line["Id"])])
+    org_env.activate_order(amendment)
+    result = CliRunner().invoke(app, ["plan", amendment, "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    [schedule] = [op for op in plan["operations"] if op["kind"] == "subscription_schedule.create"]
+    phases = schedule["params"]["phases"]
+    quantities = [[i.get("quantity") for i in p["items"]] for p in phases]
+    assert len(phases) == 2 and quantities[1][0] == quantities[0][0] + 2
