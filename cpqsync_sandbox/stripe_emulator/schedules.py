@@ -445,8 +445,15 @@ def _follow_phases(store: Store, schedule: dict[str, Any], now: int) -> None:
         len(schedule["phases"]) - 1,
     )
     phase = schedule["phases"][index]
+    entering = index != sub["_billing"]["phase"]
     sub["_billing"]["phase"] = index
     schedule["current_phase"] = {"start_date": phase["start_date"], "end_date": phase["end_date"]}
+    if entering:
+        # A phase the update starts now: its add_invoice_items are appended to the
+        # subscription's next invoice (pending invoice items until then).
+        for entry in phase["add_invoice_items"]:
+            price = store.tables["price"][entry["price"]]
+            subscriptions._invoice_item(store, sub, price, entry.get("quantity") or 1, now)
     current = [(i["price"], i["quantity"]) for i in sub["items"]["data"]]
     if current != [(i["price"], i["quantity"]) for i in phase["items"]]:
         sub["items"]["data"] = subscriptions._items(

@@ -595,3 +595,57 @@ def test_an_archived_price_keeps_billing_where_it_is_but_is_not_used_anew(
                 ]
             },
         )
+
+
+def test_add_invoice_items_of_a_phase_started_now_bill_with_the_next_invoice(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+    product: stripe.Product,
+) -> None:
+    """Rule A1's proration item: an amendment phase starting now carries the rest of the
+    period as an add_invoice_item; Stripe appends it to the subscription's next invoice."""
+    customer = clocked_customer()
+    schedule = _running_schedule(client, customer, monthly_price)
+    client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "proration_behavior": "none",
+            "phases": [
+                {
+                    "start_date": FROZEN - 10 * DAY,
+                    "items": [{"price": monthly_price.id, "quantity": 5}],
+                    "end_date": "now",
+                },
+                {
+                    "items": [{"price": monthly_price.id, "quantity": 7}],
+                    "add_invoice_items": [
+                        {
+                            "price_data": {
+                                "currency": "usd",
+                                "product": product.id,
+                                "unit_amount_decimal": "8387",
+                            },
+                            "quantity": 2,
+                        }
+                    ],
+                    "end_date": JAN_1_2027,
+                },
+            ],
+        },
+    )
+    before = {i.id for i in client.v1.invoices.list(params={"customer": customer.id}).data}
+    assert customer.test_clock is not None
+    clock_id = (
+        customer.test_clock if isinstance(customer.test_clock, str) else customer.test_clock.id
+    )
+    client.v1.test_helpers.test_clocks.advance(clock_id, params={"frozen_time": FROZEN + 25 * DAY})
+    new = [
+        i
+        for i in client.v1.invoices.list(params={"customer": customer.id}).data
+        if i.id not in before
+    ]
+    assert len(new) == 1
+    amounts = sorted(line.amount for line in new[0].lines.data)
+    # 7 seats for the new period, and the 2 added seats' rest of the previous one, once.
+    assert amounts == [2 * 8387, 7 * 12000]
