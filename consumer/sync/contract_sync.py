@@ -7,8 +7,8 @@ about all of them, and ``plan_contract`` derives the schedule from the initial o
 activated amendment. An initial order whose contract has no activated amendment is left to the
 order planner (its plan is the same, one phase, and it keeps its order's idempotency keys).
 
-Across processes the contract is not yet one member's alone: orders are keyed by their own id.
-Plans from the same Salesforce state are identical (same keys), and each sync re-derives the
+Across processes, the root stage's work is keyed by the contract's initial order
+(``billing_roots``), so one member at a time syncs a contract; and each sync re-derives the
 whole schedule, so the last sync of a contract's orders leaves the schedule right.
 """
 
