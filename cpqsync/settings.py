@@ -128,6 +128,9 @@ class SyncPreferences(Section):
     record_retention: int = Field(default=10_000, ge=1)
     default_currency: str = "USD"
     multi_currency: bool = False
+    # Send a custom-priced order line's price inline (price_data) on its schedule item instead of
+    # creating and archiving a price of its own (P6): fewer Stripe requests, no line metadata.
+    inline_line_prices: bool = False
 
     @field_validator("filters")
     @classmethod

@@ -22,6 +22,7 @@ from consumer.sync.apply import Applied, ApplyOutcome
 from consumer.sync.dashboard import DashboardLinks
 from consumer.sync.failures import origin_message
 from consumer.sync.planning import Plan, SourceRecord
+from consumer.sync.planning.inline_prices import at_path
 from consumer.sync.stripe_operations import operation_kind
 from consumer.sync.sync_metrics import SyncMetrics
 from consumer.sync.triggers import RecordRef
@@ -151,7 +152,13 @@ class ResultBuilder:
             ),
             None,
         )
-        if main is not None:
+        named = _named_in_answer(record, ops)
+        stripe_id: str | None
+        if named is not None:
+            # An inline line price (sync.inline_line_prices): made by the schedule's request,
+            # named in its answer.
+            kind, stripe_id, verb = named[0], named[1], "created"
+        elif main is not None:
             main_kind = operation_kind(main.operation.kind)
             kind, verb = main_kind.stripe_object, main_kind.verb
             stripe_id = main.stripe_id
@@ -260,6 +267,21 @@ class ResultOutputs:
 
     def outputs(self, results: Iterable[SyncResult]) -> list[OutputMessage]:
         return [self.output(result) for result in results]
+
+
+def _named_in_answer(record: SourceRecord, ops: list[Applied]) -> tuple[str, str] | None:
+    """(kind, id) of an object another object's answer names for ``record``: a writeback of its
+    ``Stripe_ID__c`` whose attribute is a path ending in the object's kind."""
+    for applied in ops:
+        for writeback in applied.operation.writeback:
+            if writeback.record != record or writeback.field != "Stripe_ID__c":
+                continue
+            if "." not in writeback.attribute:
+                continue
+            value = at_path(applied.result, writeback.attribute)
+            if isinstance(value, str) and value:
+                return writeback.attribute.rsplit(".", 1)[-1], value
+    return None
 
 
 def gave_up(failure: Failure) -> str:

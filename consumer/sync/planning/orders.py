@@ -21,6 +21,12 @@ from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.customers import plan_customer
 from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_on
+from consumer.sync.planning.inline_prices import (
+    InlinePrice,
+    inline_price_data,
+    line_price_path,
+    phase_entry,
+)
 from consumer.sync.planning.plan import Issue, SourceRecord, WriteBack, ref
 from consumer.sync.planning.preferences import check_start_date, currency_of
 from consumer.sync.planning.prices import (
@@ -72,6 +78,12 @@ class PhaseDraft:
     invoice_item_prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Order item id -> the parameters of the price the line needs (its per-period amount, P5).
     line_drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Setting sync.inline_line_prices, for an order's own schedule (a contract's phases keep
+    # P6): which lines may send their own price as price_data (see inline_prices.py).
+    inline_recurring: bool = False
+    inline_one_time: bool = False
+    # Order item id -> where the schedule's answer names its inline price (its Stripe_ID__c).
+    inline_lines: dict[str, str] = field(default_factory=dict)
 
 
 def plan_order_operations(
@@ -108,6 +120,11 @@ def plan_order_operations(
         return
 
     customer = plan_customer(builder, account, context, currency=currency)
+    if context.settings.sync.inline_line_prices:
+        phase.inline_recurring = True
+        # One-time lines go inline only into a schedule: an order of one-time lines only is an
+        # invoice (O3), whose items keep P6.
+        phase.inline_one_time = any(_schedules_line(item) for item in lines)
     for item in lines:
         plan_line(builder, order, item, phase, context, currency=currency)
     if builder.failed:
@@ -129,6 +146,18 @@ def plan_order_operations(
     else:
         raise DataError("O2", f"Order {order_id} has no lines to sync")
     plan_archives(builder, phase)
+
+
+def _schedules_line(item: Mapping[str, Any]) -> bool:
+    """Whether the line becomes a phase item: recurring, and not dropped for a negative unit
+    price (P9, the same test ``_plan_line`` makes)."""
+    if not line_terms(item).recurring:
+        return False
+    try:
+        amount = to_decimal(item.get("UnitPrice")) if item.get("UnitPrice") is not None else None
+    except CoercionError:
+        return True  # the line fails on its own; the order fails with it
+    return amount is None or amount >= 0
 
 
 def plan_archives(builder: PlanBuilder, phase: PhaseDraft) -> None:
@@ -344,10 +373,14 @@ def _plan_line(
     price = _line_price_ref(
         builder, item, product, product_id, entry, line, phase, context, currency
     )
+    if isinstance(price, InlinePrice):
+        kind = "items" if isinstance(recurring, dict) else "add_invoice_items"
+        index = len(phase.items if kind == "items" else phase.invoice_items)
+        phase.inline_lines[item_id] = line_price_path(kind, index)
     if isinstance(recurring, dict):
         key = (str(recurring.get("interval")), int(recurring.get("interval_count") or 1))
         phase.intervals.setdefault(key, []).append(item_id)
-        entry_params: dict[str, Any] = {"price": price}
+        entry_params: dict[str, Any] = phase_entry(price)
         if not metered:
             entry_params["quantity"] = quantity
         entry_params["metadata"] = record_metadata("order_item", item_id, context)
@@ -360,7 +393,7 @@ def _plan_line(
     else:
         phase.invoice_items.append(
             {
-                "price": price,
+                **phase_entry(price),
                 "quantity": quantity,
                 "metadata": record_metadata("order_item", item_id, context),
             }
@@ -381,8 +414,9 @@ def _line_price_ref(
     phase: PhaseDraft,
     context: PlanningContext,
     currency: str,
-) -> PriceRef:
-    """P6: the pricebook entry's price when the line's price equals it, else the line's own.
+) -> PriceRef | InlinePrice:
+    """P6: the pricebook entry's price when the line's price equals it, else the line's own
+    (inline, as price_data, where the setting and the price allow: inline_prices.py).
 
     ``product_id`` is the Stripe id the line's product has or will have.
     """
@@ -424,10 +458,24 @@ def _line_price_ref(
             # read of the entry may be older than that price (a chaos run: an order read
             # 5000, the entry's sync had already replaced 5000 by 6500, and the order put
             # 5000 back for good); the line takes a price of its own meanwhile (P6).
+    inline = _inline_price(line, phase, kept is not None and kept.price is None)
+    if inline is not None:
+        return inline
     price, is_new = plan_line_price(builder, item, product, line, context)
     if is_new and isinstance(price, dict):
         phase.archives.append((line_archive_operation_id(str(item["Id"])), price))
     return price
+
+
+def _inline_price(line: PriceDraft, phase: PhaseDraft, unchecked: bool) -> InlinePrice | None:
+    """The line's own price as price_data, when the setting allows it here and Stripe's
+    price_data can say it. ``unchecked``: the line names a price its lookups could not
+    retrieve, which is trusted as P6 trusts it (``plan_line_price``)."""
+    recurring = isinstance(line.params.get("recurring"), dict)
+    if unchecked or not (phase.inline_recurring if recurring else phase.inline_one_time):
+        return None
+    data = inline_price_data(line.params)
+    return InlinePrice(data) if data is not None else None
 
 
 def check_lines(phase: PhaseDraft) -> None:
@@ -468,6 +516,11 @@ def _plan_schedule(
     context: PlanningContext,
 ) -> None:
     record = SourceRecord("Order", str(order["Id"]))
+    # An inline line's price exists once the schedule does: its Stripe_ID__c is in the answer.
+    line_ids = tuple(
+        WriteBack(SourceRecord("OrderItem", item_id), "Stripe_ID__c", path)
+        for item_id, path in phase.inline_lines.items()
+    )
     phase_params = dict(phase.params)
     phase_params["items"] = phase.items
     if phase.invoice_items:
@@ -480,7 +533,7 @@ def _plan_schedule(
             "subscription_schedule.create",
             params,
             record,
-            writeback=(WriteBack(record, "Stripe_ID__c"),),
+            writeback=(WriteBack(record, "Stripe_ID__c"), *line_ids),
         )
         return
     # An update replaces the phase list; the phase keeps its start (Stripe needs it resent).
@@ -489,7 +542,14 @@ def _plan_schedule(
     if "start_date" in schedule:
         phase_params = {"start_date": schedule["start_date"], **phase_params}
     update["phases"] = [phase_params]
-    builder.add(SCHEDULE_OPERATION, "subscription_schedule.update", update, record, target=existing)
+    builder.add(
+        SCHEDULE_OPERATION,
+        "subscription_schedule.update",
+        update,
+        record,
+        target=existing,
+        writeback=line_ids,
+    )
 
 
 def _service_period(schedule: Mapping[str, Any], phase: PhaseDraft) -> dict[str, int] | None:
