@@ -24,11 +24,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="Orders the slow chaos run activates (default: 100 a minute, 2,000 for 20).",
     )
+    group.addoption(
+        "--chaos-inline-line-prices",
+        action="store_true",
+        default=False,
+        help="Run the slow chaos run with sync.inline_line_prices on.",
+    )
 
 
 @pytest.fixture
 def chaos_minutes(request: pytest.FixtureRequest) -> float:
     return float(request.config.getoption("--chaos-minutes", default=20.0))
+
+
+@pytest.fixture
+def chaos_inline_line_prices(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--chaos-inline-line-prices", default=False))
 
 
 @pytest.fixture

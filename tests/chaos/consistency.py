@@ -401,7 +401,9 @@ class _Checker:
                 # the active one was checked above; inactive ones are earlier versions (P7)
                 explained = entry in entries or price["id"] in used
             else:
-                explained = False
+                # Stripe's price for one price_data use (sync.inline_line_prices): inactive, no
+                # metadata, named by the schedule that made it.
+                explained = price["id"] in used and not price.get("active")
             if not explained:
                 self.report.add(
                     f"unexpected: price {price['id']} (metadata {metadata}), which no synced "
@@ -520,7 +522,10 @@ class _Checker:
                 continue
             for problem in mismatches(line.get("quantity"), actual.get("quantity"), "quantity"):
                 self.report.add(f"{what} line {item}: {problem}")
-            shape = self._price_of(line["price"], plan)
+            if "price_data" in line:  # inline (sync.inline_line_prices): made inactive
+                shape: dict[str, Any] | None = {**_price_shape(line["price_data"]), "active": False}
+            else:
+                shape = self._price_of(line["price"], plan)
             price = self.stripe.by_id.get(str(price_of(actual)))
             if shape is None or price is None:
                 self.report.add(f"{what} line {item}: price {price_of(actual)!r} not found")

@@ -50,6 +50,7 @@ class ChaosProfile:
     fault_interval: tuple[float, float]
     converge_timeout: float
     seed: int = 1
+    inline_line_prices: bool = False  # setting sync.inline_line_prices for the whole run
 
 
 @dataclass
@@ -152,7 +153,9 @@ def run_chaos(profile: ChaosProfile, kafka: str, run_dir: Path, prefix: str) -> 
     ):
         tokens = TokenRecorder(org)
         drafts = [str(r["Id"]) for r in org.store.records("Order") if r.get("Status") == "Draft"]
-        with chaos_stack(org, stripe, kafka, prefix, run_dir) as stack:
+        with chaos_stack(
+            org, stripe, kafka, prefix, run_dir, inline_line_prices=profile.inline_line_prices
+        ) as stack:
             stack.start()
             wait_until(
                 lambda: stack.bridge.log_text().count("subscribed from") >= 5,

@@ -31,9 +31,15 @@ SYNC_MEMBERS = 2
 
 
 def chaos_settings(
-    org: OrgSimulator, stripe: StripeEmulator, kafka: str, prefix: str, partitions: int = 4
+    org: OrgSimulator,
+    stripe: StripeEmulator,
+    kafka: str,
+    prefix: str,
+    partitions: int = 4,
+    *,
+    inline_line_prices: bool = False,
 ) -> Settings:
-    base = stack_settings(org, stripe, kafka, prefix)
+    base = stack_settings(org, stripe, kafka, prefix, inline_line_prices=inline_line_prices)
     return base.model_copy(
         update={
             "kafka": base.kafka.model_copy(
@@ -118,9 +124,15 @@ class ChaosStack:
 
 @contextmanager
 def chaos_stack(
-    org: OrgSimulator, stripe: StripeEmulator, kafka: str, prefix: str, run_dir: Path
+    org: OrgSimulator,
+    stripe: StripeEmulator,
+    kafka: str,
+    prefix: str,
+    run_dir: Path,
+    *,
+    inline_line_prices: bool = False,
 ) -> Iterator[ChaosStack]:
-    settings = chaos_settings(org, stripe, kafka, prefix)
+    settings = chaos_settings(org, stripe, kafka, prefix, inline_line_prices=inline_line_prices)
     ensure_topics(kafka, Topics(prefix).all_topics(), partitions=settings.kafka.partitions)
     config = write_config(settings, run_dir / "cpqsync.yaml")
     env = {"CPQSYNC_STRIPE__API_KEY": stripe.api_key}

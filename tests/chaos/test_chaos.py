@@ -128,6 +128,7 @@ def test_chaos_long_run(
     unique: Callable[[str], str],
     chaos_minutes: float,
     chaos_orders: int,
+    chaos_inline_line_prices: bool,
 ) -> None:
     profile = ChaosProfile(
         orders=chaos_orders,
@@ -136,6 +137,7 @@ def test_chaos_long_run(
         fault_interval=(3.0, 12.0),
         converge_timeout=300,
         seed=2,
+        inline_line_prices=chaos_inline_line_prices,
     )
     outcome = _run(profile, kafka, tmp_path, unique)
     assert_bad_input_handled(outcome)

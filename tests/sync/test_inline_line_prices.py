@@ -8,6 +8,7 @@ request log (what reached Stripe), never our own calls.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from consumer.sync.results import reports_root
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.models import SyncStatus
+from tests.chaos import consistency
 from tests.sync.stack import GOOD_ORDERS, Stack, open_stack, roots_reported, wait_for
 from tests.sync.stripe_state import by_metadata, snapshot
 
@@ -38,6 +40,10 @@ def _writes(stack: Stack) -> list[tuple[str, str]]:
 def _beyond_price_data(price: dict[str, Any]) -> bool:
     recurring = price.get("recurring") or {}
     return price["billing_scheme"] == "tiered" or recurring.get("usage_type") == "metered"
+
+
+def _about_writeback(discrepancy: str) -> bool:
+    return "Stripe_ID__c is None" in discrepancy or "Sync Record" in discrepancy
 
 
 def test_custom_priced_lines_go_inline_and_a_replay_sends_nothing(inline_stack: Stack) -> None:
@@ -112,3 +118,15 @@ def test_custom_priced_lines_go_inline_and_a_replay_sends_nothing(inline_stack: 
     wait_for(lambda: all(successes(o) >= 2 for o in ids), timeout=90)
     assert snapshot(stack.stripe) == before
     assert _writes(stack)[sent:] == []
+
+    # The chaos checker takes the inline prices for what the plans ask (and notices one off).
+    # (No writeback runs here: what it says of Salesforce's side is left out.)
+    verdict = consistency.check(org, consistency.snapshot(stack.stripe), stack.settings)
+    stripe_side = [d for d in verdict.report.discrepancies if not _about_writeback(d)]
+    assert stripe_side == [], stripe_side
+    objects = copy.deepcopy(dict(verdict.stripe))
+    inline = next(iter(items.values()))
+    [broken] = [p for p in objects["price"] if p["id"] == inline]
+    broken["unit_amount_decimal"] = "1"
+    found = consistency.compare(verdict.org, objects, verdict.expected).discrepancies
+    assert [d for d in found if inline in d and "unit_amount_decimal" in d], found
