@@ -300,6 +300,7 @@ def run(
     members: int = 1,
     partitions: int = 2,
     joins: str = "together",
+    inline_line_prices: bool = False,
 ) -> Run:
     """``warm_up`` orders sync first (customers, products, caches exist), outside the figures.
     ``members`` sync processes' worth (in this process) share the account's budget."""
@@ -324,6 +325,7 @@ def run(
         settings.stripe.timeout_s = 30
         settings.consumer.workers = 1 if sequential else 32
         settings.consumer.max_attempts = 10
+        settings.sync.inline_line_prices = inline_line_prices
         ensure_topics(bootstrap, Topics(prefix).all_topics(), partitions=partitions)
         stack = Stack(org, cast(StripeEmulator, stripe), bootstrap, settings)
         clock = _ScheduleClock(settings.stripe.timeout_s)
@@ -605,6 +607,31 @@ def compare_members(bootstrap: str, orders: int, members: int, joins: str) -> No
     print_endpoints(f"{members}-member run", group)
 
 
+def compare_inline(bootstrap: str, orders: int) -> None:
+    """Warm orders at the limit with P6's create + archive of line prices, then with inline
+    line prices (sync.inline_line_prices), the same generated orders in both runs."""
+    p6 = run(bootstrap, orders, warm_up=10)
+    inline = run(bootstrap, orders, warm_up=10, inline_line_prices=True)
+    print(
+        f"Stripe emulator: {LATENCY_MS} ms per request, limit {LIMIT} requests/s; account "
+        f"budget {PACE}/s; {orders} warm orders activated at once (after 10 warm-up orders)\n"
+    )
+    print("| line prices | orders | orders/s | Stripe req/order | req/s | x limit | 429s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, result in (("created + archived (P6)", p6), ("inline price_data", inline)):
+        print(
+            f"| {name} | {result.orders} | {result.orders_per_s:.1f} | "
+            f"{result.requests_per_order:.2f} | {result.requests / result.seconds:.0f} | "
+            f"{result.rate_fraction:.2f} | {result.rate_limited} |"
+        )
+    print(
+        f"\nInline: {inline.orders_per_s / p6.orders_per_s:.2f}x the orders/s, "
+        f"{inline.requests_per_order / p6.requests_per_order:.2f}x the requests per order"
+    )
+    print_endpoints("line prices created + archived", p6)
+    print_endpoints("inline line prices", inline)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=200)
@@ -627,10 +654,20 @@ def main() -> None:
         default="together",
         help="with --members: start the members at once, or each after the last one joined",
     )
+    parser.add_argument(
+        "--inline-line-prices",
+        action="store_true",
+        help="instead of the runs above: warm orders at the limit with line prices created "
+        "and archived (P6) and with inline line prices (sync.inline_line_prices), side by side",
+    )
     args = parser.parse_args()
     if args.full:
         args.orders, args.latency_orders = 2_000, 400
     logging.basicConfig(level=logging.ERROR)
+    if args.inline_line_prices:
+        with kafka(args.bootstrap) as bootstrap:
+            compare_inline(bootstrap, args.orders)
+        return
     if args.members > 1:
         with kafka(args.bootstrap) as bootstrap:
             compare_members(bootstrap, args.orders, args.members, args.joins)
