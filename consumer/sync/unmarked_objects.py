@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from consumer.sync.planning import KnownStripeObjects, SourceRecord
+from consumer.sync.planning.context import KnownPrice
 from consumer.sync.planning.orders import records_of
 
 Unmarked = tuple[SourceRecord, str, str]  # (record, Stripe object kind, Stripe id)
@@ -57,4 +58,22 @@ def unmarked_objects(
         if isinstance(entry, Mapping):
             price = known.prices.get(str(entry.get("Id")))
             check("PricebookEntry", entry, "price", price.id if price else None)
+        line_price = known.line_prices.get(str(item.get("Id")))
+        if line_price is not None and _inline(line_price):
+            # sync.inline_line_prices: the schedule's answer named it, and an attempt
+            # interrupted before its results never wrote it to the line; the retry's
+            # schedule update changes nothing and is dropped (convergence).
+            check("OrderItem", item, "price", line_price.id)
     return list(found.values())
+
+
+def _inline(known: KnownPrice) -> bool:
+    """A price Stripe made from a schedule item's price_data: inactive, no lookup key and no
+    metadata (a line price of P6 has its line's, an entry's price its lookup key)."""
+    price = known.price
+    return (
+        price is not None
+        and price.get("active") is False
+        and not price.get("lookup_key")
+        and not price.get("metadata")
+    )

@@ -118,6 +118,12 @@ def test_custom_priced_lines_go_inline_and_a_replay_sends_nothing(inline_stack: 
     wait_for(lambda: all(successes(o) >= 2 for o in ids), timeout=90)
     assert snapshot(stack.stripe) == before
     assert _writes(stack)[sent:] == []
+    # No writeback runs here, so the lines' Stripe_ID__c are still empty, as after an attempt
+    # interrupted before its results: the replay reports each line's inline price again.
+    for item_id, price_id in items.items():
+        again = [r for r in stack.results() if r.primary_record_id == item_id]
+        assert len(again) >= 2 and {r.stripe_object_id for r in again} == {price_id}, again
+        assert {r.message for r in again[1:]} == {f"Synced: already up to date: price {price_id}"}
 
     # The chaos checker takes the inline prices for what the plans ask (and notices one off).
     # (No writeback runs here: what it says of Salesforce's side is left out.)
