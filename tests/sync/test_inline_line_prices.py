@@ -136,3 +136,56 @@ def test_custom_priced_lines_go_inline_and_a_replay_sends_nothing(inline_stack: 
     broken["unit_amount_decimal"] = "1"
     found = consistency.compare(verdict.org, objects, verdict.expected).discrepancies
     assert [d for d in found if inline in d and "unit_amount_decimal" in d], found
+
+
+def test_a_changed_line_gets_a_new_inline_price_in_one_schedule_update(
+    inline_stack: Stack,
+) -> None:
+    stack, org = inline_stack, inline_stack.org
+    stack.start_bridge()
+    stack.start_sync()
+    acme = org.dataset.id("order_acme")
+    org.activate_order(acme)
+    stack.wait_for_results(lambda rs: roots_reported(rs, [acme]), timeout=90)
+    [schedule] = by_metadata(stack.stripe, "subscription_schedule", "salesforce_order_id", acme)
+    prices = {p["id"]: p for p in stack.stripe.objects("price")}
+    before = {
+        i["metadata"]["salesforce_order_item_id"]: i["price"]
+        for i in schedule["phases"][0]["items"]
+    }
+    [changed] = [
+        item
+        for item, price in before.items()
+        if Decimal(prices[price]["unit_amount_decimal"]) == Decimal("12000")
+    ]
+    line = org.get("OrderItem", changed)
+    sent = len(_writes(stack))
+
+    # 1440.00 a year billed monthly (120.00 a month, P5) becomes 2880.00: 240.00 a month.
+    org.update("OrderItem", changed, {"UnitPrice": float(line["UnitPrice"]) * 2})
+    wait_for(
+        lambda: any(
+            r.primary_record_id == changed and r.stripe_object_id not in (None, before[changed])
+            for r in stack.results()
+        ),
+        timeout=90,
+    )
+
+    assert _writes(stack)[sent:] == [("POST", f"/v1/subscription_schedules/{schedule['id']}")]
+    [after] = by_metadata(stack.stripe, "subscription_schedule", "salesforce_order_id", acme)
+    now = {
+        i["metadata"]["salesforce_order_item_id"]: i["price"] for i in after["phases"][0]["items"]
+    }
+    assert {k: v for k, v in now.items() if k != changed} == {
+        k: v for k, v in before.items() if k != changed
+    }
+    new = stack.stripe.objects("price")
+    [price] = [p for p in new if p["id"] == now[changed]]
+    assert price["id"] != before[changed] and price["active"] is False
+    assert Decimal(price["unit_amount_decimal"]) == Decimal("24000")
+    [result] = [
+        r
+        for r in stack.results()
+        if r.primary_record_id == changed and r.stripe_object_id == price["id"]
+    ]
+    assert result.status is SyncStatus.SUCCESS and result.stripe_object_type == "price"
