@@ -480,18 +480,33 @@ class _Checker:
         what = f"Order {order_id} (refused: {plan.errors[0].message})"
         if schedules.get(order_id) or invoices.get(order_id):
             self.report.add(f"{what}: has Stripe objects")
-        if record is None or record.get("Resolution_Status__c") != "Error":
-            status = record.get("Resolution_Status__c") if record else None
-            self.report.add(f"{what}: Sync Record is {status!r}, not Error")
-            return
-        wanted = [plan.errors[0].message]
+        # R4: each error's Sync Record names the record at fault as its secondary (an order
+        # line, an entry, or the Order itself), so its external id is "<order>-<at fault>".
+        at_fault = {
+            f"{order_id}-{error.record.id}": error for error in plan.errors if error.reported
+        }
+        found = {
+            r.get("Compound_ID__c"): r
+            for r in self.org.sync_records
+            if r.get("Compound_ID__c") in at_fault
+        }
+        messages = []
+        for compound, error in at_fault.items():
+            at = found.get(compound)
+            status = at.get("Resolution_Status__c") if at else None
+            if status != "Error":
+                self.report.add(
+                    f"{what}: Sync Record of {error.record.object_type} {error.record.id} "
+                    f"is {status!r}, not Error"
+                )
+                continue
+            message = str(at.get("Resolution_Message__c") or "") if at else ""
+            if error.message not in message:
+                self.report.add(f"{what}: Sync Record message {message!r} lacks {error.message!r}")
+            messages.append(message)
         documented = self.org.expected_errors.get(order_id)
-        if documented:
-            wanted.append(documented)
-        message = str(record.get("Resolution_Message__c") or "")
-        for text in wanted:
-            if text not in message:
-                self.report.add(f"{what}: Sync Record message {message!r} lacks {text!r}")
+        if documented and messages and not any(documented in m for m in messages):
+            self.report.add(f"{what}: no Error Sync Record says {documented!r}")
 
     def _price_of(self, value: Any, plan: Plan) -> dict[str, Any] | None:
         """The planned parameters of the price a schedule or invoice line names."""
