@@ -159,11 +159,12 @@ class StripeLookup:
     def view(self, records: Mapping[RecordRef, Record], *, deep: bool = False) -> StripeView:
         needs = needs_of(records)
         current: dict[str, Mapping[str, Any]] = {}
+        gone_customers: dict[str, str] = {}  # Account id -> a customer Stripe does not have
         # Independent of one another, so asked at the same time: on a cold start each is a
         # round trip (a process's first batches waited for three, one after another).
         # A retry (``deep``) may follow a refusal of what memory made us send: ask Stripe.
         lookups: list[Callable[[], object]] = [
-            partial(self._customers, needs.accounts, current),
+            partial(self._customers, needs.accounts, current, gone_customers),
             partial(self._products, needs.products),
             partial(self._pricebook_prices, needs.entries, fresh=deep),
         ]
@@ -173,6 +174,7 @@ class StripeLookup:
                 raise outcome
         customers = cast(dict[str, KnownCustomer], outcomes[0])
         products, missing = cast(tuple[dict[str, str], dict[str, str]], outcomes[1])
+        missing.update(gone_customers)
         prices, remembered = cast(tuple[dict[str, KnownPrice], bool], outcomes[2])
         missing.update(self._adopted_prices(needs.entries, prices))
         meters = {
@@ -234,19 +236,25 @@ class StripeLookup:
     # --- customers and products ------------------------------------------------------------
 
     def _customers(
-        self, accounts: Mapping[str, Record], current: dict[str, Mapping[str, Any]]
+        self,
+        accounts: Mapping[str, Record],
+        current: dict[str, Mapping[str, Any]],
+        missing: dict[str, str],
     ) -> dict[str, KnownCustomer]:
         """Account id -> its customer: by ``Stripe_ID__c`` (retrieved, so a customer deleted in
-        Stripe is noticed, C1), else by metadata, the batch's misses sharing one listing."""
+        Stripe is noticed, C1, and one Stripe does not have goes to ``missing``, K2), else by
+        metadata, the batch's misses sharing one listing."""
         out: dict[str, KnownCustomer] = {}
         by_metadata: list[str] = []
         for account_id, account in accounts.items():
-            stored = account.get("Stripe_ID__c")
-            if isinstance(stored, str) and stored.startswith("cus_"):
+            stored = stripe_id_on(account, "customer")
+            if stored is not None:
                 known = self._retrieve_customer(stored, current)
-                if known is not None:
-                    out[account_id] = known
+                if known is None:
+                    missing[account_id] = stored
                     continue
+                out[account_id] = known
+                continue
             by_metadata.append(account_id)
         if by_metadata:
             for account_id, found in self.customers.find_many(by_metadata).items():

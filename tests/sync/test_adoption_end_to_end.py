@@ -146,14 +146,17 @@ def test_an_org_migrating_from_the_reference_connector_keeps_its_stripe_objects(
     deleted = client.v1.products.create(params={"name": "Data Storage"}).id
     client.v1.products.delete(deleted)
     org.update("Product2", refs["storage"], {"Stripe_ID__c": deleted})
+    # Initech's account names a customer of another Stripe account.
+    org.update("Account", refs["initech"], {"Stripe_ID__c": "cus_OfAnotherAccount"})
 
     stack.start_bridge()
     stack.start_sync()
     order, stark, umbrella = refs["order_acme"], refs["order_stark"], refs["order_umbrella"]
-    for activated in (order, stark, umbrella):
+    initech = refs["order_initech"]
+    for activated in (order, stark, umbrella, initech):
         org.activate_order(activated)
     results = stack.wait_for_results(
-        lambda rs: roots_reported(rs, [order, stark, umbrella]), timeout=90
+        lambda rs: roots_reported(rs, [order, stark, umbrella, initech]), timeout=90
     )
 
     [own] = [r for r in stack.order_results(order)]
@@ -199,6 +202,13 @@ def test_an_org_migrating_from_the_reference_connector_keeps_its_stripe_objects(
     )
     assert failed.message.startswith(f"Stripe Error: No such product: '{deleted}'. Product2 ")
     assert not [c for c in emulator.objects("customer") if c["name"] == "Umbrella Analytics Ltd"]
+    # Initech's account names another Stripe account's customer: an error naming it.
+    [no_customer] = stack.order_results(initech)
+    assert no_customer.status is SyncStatus.ERROR
+    assert no_customer.message.startswith(
+        "Stripe Error: No such customer: 'cus_OfAnotherAccount'. Account "
+    )
+    assert not [c for c in emulator.objects("customer") if c["name"] == "Initech Inc."]
 
 
 def test_a_dry_run_of_a_migrated_order_shows_updates_only(

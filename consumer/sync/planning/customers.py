@@ -105,6 +105,7 @@ def existing_customer_id(account: Mapping[str, Any], context: PlanningContext) -
     a customer id — anything else was set by hand by mistake and is replaced.
     """
     account_id = str(account["Id"])
+    context.known.check_not_missing("Account", account_id, "customer")  # K2
     known = context.known.customers.get(account_id)
     if known is not None:
         if known.deleted:
