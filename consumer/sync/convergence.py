@@ -16,6 +16,7 @@ from typing import Any
 
 from consumer.sync.planning import Operation, Plan, is_ref
 from consumer.sync.planning.account_version import VERSION_KEYS
+from consumer.sync.planning.identity import PHASE_NAME_KEYS
 from consumer.sync.stripe_operations import operation_kind
 
 
@@ -65,6 +66,7 @@ def _compared(op: Operation) -> Mapping[str, Any]:
     on every replay. The token may trail the account (a stale writer is still refused: it
     would bring other values)."""
     params = {k: v for k, v in op.params.items() if k not in _DIRECTIVES}
+    params = _without_phase_names(params)
     metadata = params.get("metadata")
     if not isinstance(metadata, Mapping) or not metadata.keys() & set(VERSION_KEYS):
         return params
@@ -72,6 +74,26 @@ def _compared(op: Operation) -> Mapping[str, Any]:
         **params,
         "metadata": {k: v for k, v in metadata.items() if k not in VERSION_KEYS},
     }
+
+
+def _without_phase_names(params: dict[str, Any]) -> dict[str, Any]:
+    """A phase's name for its order (K1's ``salesforce_order_id``) alone is not a change either:
+    schedules synced before K1 have phases without it, and rewriting their phases only to add
+    it would re-send their archived line prices, which Stripe refuses. It is added with the
+    next real change of the schedule."""
+    phases = params.get("phases")
+    if not isinstance(phases, list):
+        return params
+    return {**params, "phases": [_unnamed(phase) for phase in phases]}
+
+
+def _unnamed(phase: Any) -> Any:
+    metadata = phase.get("metadata") if isinstance(phase, Mapping) else None
+    if not isinstance(metadata, Mapping):
+        return phase
+    rest = {k: v for k, v in metadata.items() if k not in PHASE_NAME_KEYS}
+    without = {k: v for k, v in phase.items() if k != "metadata"}
+    return {**without, "metadata": rest} if rest else without
 
 
 def without_unchanged_updates(plan: Plan, current: Mapping[str, Mapping[str, Any]]) -> Plan:

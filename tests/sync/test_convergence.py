@@ -75,3 +75,25 @@ def test_a_customer_update_that_only_moves_the_account_version_is_dropped() -> N
     assert without_unchanged_updates(only_version, {"cus_1": customer}).operations == ()
     renamed = Plan(account, (customer_update("Acme Corp"),))
     assert without_unchanged_updates(renamed, {"cus_1": customer}).operations != ()
+
+
+def test_a_phase_name_alone_does_not_rewrite_a_schedule_synced_before_it() -> None:
+    """K1 added salesforce_order_id to each phase; a schedule made without it is not rewritten
+    (re-sending its archived line prices) for that alone, only with a real change."""
+    named = {"salesforce_order_id": "801A", "salesforce_order_link": "https://sf/801A"}
+
+    def phase(quantity: int) -> dict[str, object]:
+        return {
+            "start_date": 1_767_225_600,
+            "end_date": 1_798_761_600,
+            "metadata": named,
+            "items": [{"price": "price_1", "quantity": quantity}],
+        }
+
+    unchanged = update({"end_behavior": "cancel", "phases": [phase(25)]})
+    changed = update({"end_behavior": "cancel", "phases": [phase(30)]})
+    plan = Plan(ORDER, (unchanged,))
+    assert without_unchanged_updates(plan, {"sub_sched_1": SCHEDULE}).operations == ()
+    kept = without_unchanged_updates(Plan(ORDER, (changed,)), {"sub_sched_1": SCHEDULE})
+    assert kept.operations == (changed,)
+    assert kept.operations[0].params["phases"][0]["metadata"] == named  # sent with the change

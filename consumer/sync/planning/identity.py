@@ -68,6 +68,13 @@ AUTO_ARCHIVE = "salesforce_auto_archive"
 LEGACY_LINE_PRICE = "salesforce_line_price"
 
 
+# A schedule phase's keys naming its order (K1), in both spellings, for readers that do not know
+# whether the org is a sandbox.
+PHASE_NAME_KEYS = frozenset(
+    key for sandbox in (False, True) for key in _record_keys("order", sandbox)
+)
+
+
 def record_metadata(object_key: str, record_id: str, context: PlanningContext) -> dict[str, Any]:
     """``salesforce_<object>_id`` (and ``_link`` when the instance URL is known).
 
