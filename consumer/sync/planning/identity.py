@@ -66,6 +66,8 @@ def _record_keys(object_key: str, sandbox: bool) -> tuple[str, str]:
 # line's own price, P6). Earlier cpqsync versions wrote ``salesforce_line_price``: read both.
 AUTO_ARCHIVE = "salesforce_auto_archive"
 LEGACY_LINE_PRICE = "salesforce_line_price"
+# What products carried before K1 (the reference names Product2 `salesforce_product2_id`).
+LEGACY_PRODUCT_KEY = "salesforce_product_id"
 
 
 # A schedule phase's keys naming its order (K1), in both spellings, for readers that do not know

@@ -14,7 +14,13 @@ from consumer.sync.mapping.evaluate import apply_mapping
 from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
-from consumer.sync.planning.identity import product_id, record_metadata, stripe_id_on
+from consumer.sync.planning.identity import (
+    LEGACY_PRODUCT_KEY,
+    metadata_key,
+    product_id,
+    record_metadata,
+    stripe_id_on,
+)
 from consumer.sync.planning.plan import SourceRecord, WriteBack
 
 
@@ -82,5 +88,9 @@ def plan_product_sync(
     if update_existing:
         allowed = fields_of(ENDPOINT_PARAMS["product.update"])
         params = {k: v for k, v in product_params(product, context).items() if k in allowed}
+        # K1: the key cpqsync wrote before it used the reference's is unset (an empty value
+        # removes a metadata key; once gone, this changes nothing).
+        legacy = metadata_key(LEGACY_PRODUCT_KEY, sandbox=context.sandbox)
+        params["metadata"] = {**params.get("metadata", {}), legacy: ""}
         builder.add(operation_id, "product.update", params, record, target=existing)
     return existing
