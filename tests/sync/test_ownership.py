@@ -92,10 +92,10 @@ def overlaps(spans: list[Span]) -> list[tuple[Span, Span]]:
 def amend(org: OrgSimulator, order_ref: str, months: int) -> str:
     order_id = org.dataset.id(order_ref)
     contract = org.get("Order", order_id).get("ContractId") or org.contract_order(order_id)
-    soql = f"SELECT Id, PricebookEntryId FROM OrderItem WHERE OrderId = '{order_id}'"
+    soql = f"SELECT Id FROM OrderItem WHERE OrderId = '{order_id}'"
     line = org.query(soql).records[0]
     start = dt.date.today() + dt.timedelta(days=30 * months)
-    return org.amend_contract(contract, start, [AmendmentLine(line["PricebookEntryId"], 1, 10)])
+    return org.amend_contract(contract, start, [AmendmentLine(1, revises=line["Id"])])
 
 
 class Events:
@@ -188,7 +188,7 @@ def test_a_root_is_synced_by_one_member_at_a_time_as_members_join_and_leave(
                     values["OrderId"] = order_id
                 events.changed("OrderItem", line_id, values)
             events.flush()
-            stop.wait(0.3)
+            stop.wait(0.6)
 
     try:
         first = member("a")
