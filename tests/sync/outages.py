@@ -33,7 +33,7 @@ DEPENDENCY_LOGGER = "consumer.engine.dependencies"
 @dataclass
 class Role:
     name: str
-    group: str
+    groups: tuple[str, ...]  # the role's consumer groups (the sync runs two stages)
     ready: Callable[[], bool]
     server: MetricsServer
 
@@ -44,19 +44,23 @@ class Role:
         except urllib.error.HTTPError as error:
             return int(error.code)
 
+    @property
+    def group(self) -> str:
+        return self.groups[0]
+
     def dependency_up(self, dependency: str) -> float | None:
+        """The gauge as the dashboard reads it for the role: the lowest over its groups."""
         with urllib.request.urlopen(f"{self.server.url}/metrics", timeout=5) as answer:
             text = answer.read().decode()
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                labels = sample.labels
-                if (
-                    sample.name == "cpqsync_dependency_up"
-                    and labels.get("group") == self.group
-                    and labels.get("dependency") == dependency
-                ):
-                    return float(sample.value)
-        return None
+        values = [
+            float(sample.value)
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "cpqsync_dependency_up"
+            and sample.labels.get("group") in self.groups
+            and sample.labels.get("dependency") == dependency
+        ]
+        return min(values) if values else None
 
 
 def _answers(role: Role, status: int) -> bool:
@@ -97,8 +101,8 @@ def running_roles(stack: Stack, unique: Callable[[str], str]) -> Iterator[Roles]
         wait_for(writeback.is_ready, 60)
         yield Roles(
             stack,
-            Role("sync", sync.group_id, sync.ready, servers[0]),
-            Role("writeback", writeback.group_id, writeback.is_ready, servers[1]),
+            Role("sync", tuple(e.group_id for e in sync.engines), sync.ready, servers[0]),
+            Role("writeback", (writeback.group_id,), writeback.is_ready, servers[1]),
         )
     finally:
         writeback.stop()
@@ -191,18 +195,24 @@ def ride_out(
     )
     assert per_line and set(per_line.values()) == {1}
 
-    # One line when it went down, one when it came back, per role that met it.
+    # One line when it went down, one when it came back, per consumer group that met it
+    # (the sync role's two stages may both meet a Salesforce outage), and at least one group.
     lines = [r.getMessage() for r in caplog.records if r.name == DEPENDENCY_LOGGER]
     for role in watched:
-        down = [
-            m
-            for m in lines
-            if m.startswith(f"{outage.dependency} is down for consumer group {role.group}:")
-        ]
-        up = [
-            m
-            for m in lines
-            if m.startswith(f"{outage.dependency} is back for consumer group {role.group} ")
-        ]
-        assert len(down) == 1 and len(up) == 1, lines
-        assert outage.hint in down[0], down[0]
+        met = 0
+        for group in role.groups:
+            down = [
+                m
+                for m in lines
+                if m.startswith(f"{outage.dependency} is down for consumer group {group}:")
+            ]
+            up = [
+                m
+                for m in lines
+                if m.startswith(f"{outage.dependency} is back for consumer group {group} ")
+            ]
+            assert len(down) == len(up) <= 1, lines
+            for line in down:
+                assert outage.hint in line, line
+            met += len(down)
+        assert met >= 1, lines
