@@ -58,7 +58,12 @@ class _Outage:
 
 
 class DependencyHealth:
-    """Thread-safe: workers and the polling thread report, a prober thread of its own probes."""
+    """Thread-safe: workers and the polling thread report, a prober thread of its own probes.
+
+    ``on_change`` is called with the lock held, so holds and resumes arrive in order; it must
+    not call back into this object. Outages are rare, so the gauge and the log lines are
+    written under the lock too, in the order the changes happened.
+    """
 
     def __init__(
         self,
@@ -108,22 +113,23 @@ class DependencyHealth:
             self._down[name] = _Outage(
                 since=now, error=text, next_probe=now + self._delay(step), step=step
             )
-            first = len(self._down) == 1
+            # All under the lock (these are rare): a quick probe's "back" must not overtake
+            # this "down", in the engine's hold, the gauge or the log.
+            if len(self._down) == 1:
+                self._on_change(False)
+            self._gauge.labels(self._group, name).set(0)
+            log.error(
+                "%s is down for consumer group %s: %s. Holding in-flight messages and pausing "
+                "partitions (nothing is committed past them); probing %s with backoff (at most "
+                "%.0fs apart) and resuming by itself. Check %s.",
+                name,
+                self._group,
+                text,
+                name,
+                self._backoff.max_backoff_s,
+                error.setting or dependency.setting,
+            )
             self._changed.notify_all()
-        self._gauge.labels(self._group, name).set(0)
-        log.error(
-            "%s is down for consumer group %s: %s. Holding in-flight messages and pausing "
-            "partitions (nothing is committed past them); probing %s with backoff (at most "
-            "%.0fs apart) and resuming by itself. Check %s.",
-            name,
-            self._group,
-            text,
-            name,
-            self._backoff.max_backoff_s,
-            error.setting or dependency.setting,
-        )
-        if first:
-            self._on_change(False)
 
     # --- state -------------------------------------------------------------------------
 
@@ -197,23 +203,21 @@ class DependencyHealth:
             return False
         with self._changed:
             outage = self._down.pop(name, None)
-            all_up = not self._down
-            if outage is not None:
-                self._recovered[name] = (self._clock(), outage.step + 1)
-        if outage is None:
-            return False
-        self._gauge.labels(self._group, name).set(1)
-        log.warning(
-            "%s is back for consumer group %s after %.0fs down (%d failed call(s), %d "
-            "probe(s)); resuming",
-            name,
-            self._group,
-            self._clock() - outage.since,
-            outage.failures,
-            outage.probes + 1,
-        )
-        if all_up:
-            self._on_change(True)
+            if outage is None:
+                return False
+            self._recovered[name] = (self._clock(), outage.step + 1)
+            if not self._down:
+                self._on_change(True)
+            self._gauge.labels(self._group, name).set(1)
+            log.warning(
+                "%s is back for consumer group %s after %.0fs down (%d failed call(s), %d "
+                "probe(s)); resuming",
+                name,
+                self._group,
+                self._clock() - outage.since,
+                outage.failures,
+                outage.probes + 1,
+            )
         return True
 
     def _delay(self, probes: int) -> float:

@@ -500,6 +500,11 @@ class KeyOrderedScheduler:
             if not entry.partition.accepting:
                 self._advance_key(entry.key)  # revoked meanwhile: the next owner runs it
                 return
+            if not self._holding:  # the dependency came back while it was failing
+                entry.state = READY
+                self._ready.append(entry)
+                self._wake_one()
+                return
             entry.state = DELAYED
             self._parked.append(entry)
 

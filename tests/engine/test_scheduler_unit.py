@@ -75,6 +75,20 @@ def test_held_work_waits_and_parked_messages_go_first_uncounted() -> None:
     assert offsets(s.take(10, timeout=0)) == [1], "a's next message only after it"
 
 
+def test_a_message_parked_after_its_dependency_came_back_runs_again() -> None:
+    """A worker's failure can arrive after a quick probe already resumed the work: parking it
+    then must not leave it waiting for a resume that already happened."""
+    s = KeyOrderedScheduler()
+    s.assign([("t", 0)])
+    s.submit([msg(0, "a")])
+    [a0] = s.take(10, timeout=0)
+    s.hold()
+    s.resume()  # the probe answered before the failure was settled
+    s.park(a0)
+    again = s.take(10, timeout=0)
+    assert offsets(again) == [0] and again[0].message.attempt == 1
+
+
 def test_watermark_released_outputs_in_offset_order() -> None:
     s = KeyOrderedScheduler()
     s.assign([("t", 0)])
