@@ -31,6 +31,8 @@ ORDER = (
     "SBQQ__Quote__r.SBQQ__SubscriptionTerm__c", "SBQQ__Quote__r.SBQQ__PaymentTerm__c",
     # Contracts (A1, A2): which contract an order belongs to, and an amendment's end date.
     "Type", "ContractId", "Contract.SBQQ__Order__c", "SBQQ__Quote__r.SBQQ__EndDate__c",
+    # Renewals (A3): a renewal quote's order starts a contract of its own.
+    "SBQQ__Quote__r.SBQQ__Type__c",
 )  # fmt: skip
 ORDER_ITEM = (
     "Id", "Quantity", "UnitPrice", "Stripe_ID__c", "Product2Id", "PricebookEntryId",
