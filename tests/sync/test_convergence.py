@@ -75,3 +75,28 @@ def test_a_customer_update_that_only_moves_the_account_version_is_dropped() -> N
     assert without_unchanged_updates(only_version, {"cus_1": customer}).operations == ()
     renamed = Plan(account, (customer_update("Acme Corp"),))
     assert without_unchanged_updates(renamed, {"cus_1": customer}).operations != ()
+
+
+def test_an_inline_price_stripe_made_into_a_price_counts_as_held() -> None:
+    """O7's final phase and A1's prorations send ``price_data``; Stripe holds the price it made."""
+    data = {
+        "currency": "usd",
+        "product": "prod_1",
+        "recurring": {"interval": "month", "interval_count": 6},
+        "unit_amount_decimal": "60000",
+    }
+    held_as_id = {"price": "price_made", "quantity": 3}
+    assert contained({"price_data": data, "quantity": 3}, held_as_id)
+    assert not contained({"price_data": data, "quantity": 4}, held_as_id)
+    expanded = {
+        "price": {
+            "id": "price_made",
+            "currency": "usd",
+            "product": "prod_1",
+            "recurring": {"interval": "month", "interval_count": 6, "usage_type": "licensed"},
+            "unit_amount_decimal": "60000.000000000000",
+        },
+        "quantity": 3,
+    }
+    assert contained({"price_data": data, "quantity": 3}, expanded)
+    assert not contained({"price_data": {**data, "unit_amount_decimal": "50000"}}, expanded)

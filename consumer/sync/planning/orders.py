@@ -46,6 +46,7 @@ from consumer.sync.planning.prices import (
 )
 from consumer.sync.planning.products import plan_product_sync
 from consumer.sync.planning.schedule_dates import add_months, start_epoch, whole_months
+from consumer.sync.planning.uneven_terms import remainder_months, split_phases
 
 MAX_RECURRING_LINES = 100
 SCHEDULE_OPERATION = "subscription_schedule"
@@ -84,6 +85,9 @@ class PhaseDraft:
     inline_one_time: bool = False
     # Order item id -> where the schedule's answer names its inline price (its Stripe_ID__c).
     inline_lines: dict[str, str] = field(default_factory=dict)
+    # O7: whether a term that is not a whole number of billing periods may be billed with a
+    # prorated final phase (an order's own schedule) or is an error (an amended contract).
+    final_period_prorated: bool = False
 
 
 def plan_order_operations(
@@ -104,6 +108,7 @@ def plan_order_operations(
 
     schedule = schedule_params(order, quote, order_sources, context)
     phase = first_phase(schedule.params, quote, order_sources, context)
+    phase.final_period_prorated = True  # O7: see uneven_terms.py
     with builder.blame(builder.root, contain=True):  # the lines are still checked (R4)
         require_order_fields(schedule.params, phase)
 
@@ -338,14 +343,14 @@ def _plan_line(
     if (
         terms.recurring
         and not terms.tiered
-        and phase.term_months
-        and phase.term_months % terms.interval_count
+        and not phase.final_period_prorated
+        and remainder_months(phase.term_months, terms.interval_count)
     ):
         raise DataError(
             "O7",
             f"Subscription term of {phase.term_months} months is not a whole number of "
             f"{terms.interval_count}-month billing periods on OrderItem {item_id} "
-            "(a prorated final period is not supported yet)",
+            "(a prorated final period is not supported yet for an amended contract)",
         )
     with builder.blame(SourceRecord("Product2", str(product["Id"]))):
         product_id = plan_product_sync(builder, product, context, update_existing=False)
@@ -525,9 +530,17 @@ def _plan_schedule(
     phase_params["items"] = phase.items
     if phase.invoice_items:
         phase_params["add_invoice_items"] = phase.invoice_items
+    phases = split_phases(  # O7
+        builder,
+        phase_params,
+        phase.line_drafts,
+        start=schedule.get("start_date"),
+        term_months=phase.term_months,
+        context=context,
+    )
     existing = existing_schedule(order, context)
     if existing is None:
-        params = {"customer": customer, **schedule, "phases": [phase_params]}
+        params = {"customer": customer, **schedule, "phases": phases}
         builder.add(
             SCHEDULE_OPERATION,
             "subscription_schedule.create",
@@ -540,8 +553,8 @@ def _plan_schedule(
     allowed = fields_of(ENDPOINT_PARAMS["subscription_schedule.update"])
     update = {k: v for k, v in schedule.items() if k in allowed}
     if "start_date" in schedule:
-        phase_params = {"start_date": schedule["start_date"], **phase_params}
-    update["phases"] = [phase_params]
+        phases[0] = {"start_date": schedule["start_date"], **phases[0]}
+    update["phases"] = phases
     builder.add(
         SCHEDULE_OPERATION,
         "subscription_schedule.update",

@@ -1,0 +1,141 @@
+"""Order shapes beyond one phase, end to end (rules O7, A6): org simulator -> bridge -> Kafka ->
+sync -> Stripe emulator -> writeback. Assertions read what the emulator holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from cpqsync_sandbox.org.dataset import STANDARD_PRICEBOOK_REF
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from tests.sync.stack import Stack
+from tests.sync.test_contract_end_to_end import (
+    _month_start,
+    _schedule_of,
+    _written,
+    running,  # noqa: F401 - the fixture
+)
+from tests.writeback.support import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _midnight(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+def _order(
+    org: OrgSimulator, start: dt.date, term: int, lines: list[Mapping[str, Any]]
+) -> tuple[str, list[str]]:
+    """A Draft order of ``term`` months from ``start``; each line spec merges onto a product
+    billed as the spec says (``frequency``), with its own OrderItem fields."""
+    account = org.create("Account", {"Name": "Shapes Inc", "BillingCountry": "US"})
+    book = org.dataset.refs[STANDARD_PRICEBOOK_REF]
+    quote = org.create(
+        "SBQQ__Quote__c",
+        {
+            "SBQQ__Account__c": account,
+            "SBQQ__StartDate__c": start.isoformat(),
+            "SBQQ__SubscriptionTerm__c": term,
+            "SBQQ__Primary__c": True,
+        },
+    )
+    order = org.create(
+        "Order",
+        {
+            "AccountId": account,
+            "Pricebook2Id": book,
+            "SBQQ__Quote__c": quote,
+            "Status": "Draft",
+            "EffectiveDate": start.isoformat(),
+            "Type": "New",
+        },
+    )
+    products: dict[str, tuple[str, str]] = {}
+    ids = []
+    for spec in lines:
+        spec = dict(spec)
+        name = spec.pop("product")
+        frequency = spec.pop("frequency", "Monthly")
+        if name not in products:
+            product = org.create(
+                "Product2",
+                {
+                    "Name": name,
+                    "SBQQ__SubscriptionPricing__c": "Fixed Price",
+                    "SBQQ__BillingFrequency__c": frequency,
+                    "SBQQ__BillingType__c": "Advance",
+                },
+            )
+            entry = org.create(
+                "PricebookEntry",
+                {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 1, "IsActive": True},
+            )
+            products[name] = (product, entry)
+        ids.append(
+            org.create(
+                "OrderItem",
+                {
+                    "OrderId": order,
+                    "PricebookEntryId": products[name][1],
+                    "SBQQ__SubscriptionPricing__c": "Fixed Price",
+                    "SBQQ__BillingFrequency__c": frequency,
+                    "SBQQ__BillingType__c": "Advance",
+                    "SBQQ__ChargeType__c": "Recurring",
+                    **spec,
+                },
+            )
+        )
+    return order, ids
+
+
+def _synced(stack: Stack, order: str, phases: int) -> dict[str, Any]:
+    def done() -> bool:
+        schedule = _schedule_of(stack, order)
+        return schedule is not None and len(schedule["phases"]) == phases
+
+    try:
+        wait_until(done, 90, f"order {order}'s schedule with {phases} phases")
+    except AssertionError as exc:
+        problems = [f"{r.primary_record_id}: {r.message}" for r in stack.results()]
+        raise AssertionError(f"{exc}; results: {problems}") from None
+    schedule = _schedule_of(stack, order)
+    assert schedule is not None
+    _written(stack.org, order, schedule["id"])
+    return schedule
+
+
+def _price(stack: Stack, price_id: str) -> dict[str, Any]:
+    [price] = [p for p in stack.stripe.objects("price") if p["id"] == price_id]
+    return dict(price)
+
+
+def test_an_18_month_term_billed_yearly_ends_with_a_prorated_6_month_phase(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)  # next month: nothing billed yet
+    order, _ = _order(
+        stack.org,
+        start,
+        18,
+        [{"product": "Platform", "frequency": "Annual", "Quantity": 2, "UnitPrice": 1800}],
+    )
+    stack.org.activate_order(order)
+    schedule = _synced(stack, order, 2)
+
+    whole, final = schedule["phases"]
+    assert (whole["start_date"], whole["end_date"]) == (
+        _midnight(start),
+        _midnight(_month_start(start, -12)),
+    )
+    assert final["end_date"] == _midnight(_month_start(start, -18))
+    assert final["billing_cycle_anchor"] == "phase_start"
+    yearly = _price(stack, whole["items"][0]["price"])
+    remainder = _price(stack, final["items"][0]["price"])
+    assert (yearly["recurring"]["interval_count"], yearly["unit_amount"]) == (12, 120000)
+    assert (remainder["recurring"]["interval_count"], remainder["unit_amount"]) == (6, 60000)
+    assert final["items"][0]["quantity"] == 2
