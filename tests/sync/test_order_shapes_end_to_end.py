@@ -139,3 +139,44 @@ def test_an_18_month_term_billed_yearly_ends_with_a_prorated_6_month_phase(
     assert (yearly["recurring"]["interval_count"], yearly["unit_amount"]) == (12, 120000)
     assert (remainder["recurring"]["interval_count"], remainder["unit_amount"]) == (6, 60000)
     assert final["items"][0]["quantity"] == 2
+
+
+def test_a_3_year_mdq_order_is_one_phase_per_year_with_plain_lines_in_each(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    segment = {"product": "Seats", "SBQQ__SegmentKey__c": "SEATS", "SBQQ__DimensionType__c": "Year"}
+    order, _ = _order(
+        stack.org,
+        start,
+        36,
+        [
+            {**segment, "SBQQ__SegmentIndex__c": 1, "SBQQ__SegmentLabel__c": "Year 1",
+             "Quantity": 10, "UnitPrice": 1200},
+            {**segment, "SBQQ__SegmentIndex__c": 2, "SBQQ__SegmentLabel__c": "Year 2",
+             "Quantity": 15, "UnitPrice": 1200},
+            {**segment, "SBQQ__SegmentIndex__c": 3, "SBQQ__SegmentLabel__c": "Year 3",
+             "Quantity": 20, "UnitPrice": 1320},
+            {"product": "Support", "Quantity": 1, "UnitPrice": 3600},
+        ],
+    )  # fmt: skip
+    stack.org.activate_order(order)
+    schedule = _synced(stack, order, 3)
+
+    ends = [phase["end_date"] for phase in schedule["phases"]]
+    assert ends == [_midnight(_month_start(start, -12 * year)) for year in (1, 2, 3)]
+    billed = [
+        sorted(
+            (_price(stack, item["price"])["unit_amount"], item["quantity"])
+            for item in phase["items"]
+        )
+        for phase in schedule["phases"]
+    ]
+    # Seats at that year's price per month (1,200.00 or 1,320.00 over 12 months) and quantity;
+    # Support at 3,600.00 over 36 months in every year.
+    assert billed == [
+        [(10000, 1), (10000, 10)],
+        [(10000, 1), (10000, 15)],
+        [(10000, 1), (11000, 20)],
+    ]

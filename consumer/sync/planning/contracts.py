@@ -65,6 +65,7 @@ from consumer.sync.planning.preferences import (
     passes_filter,
 )
 from consumer.sync.planning.schedule_dates import add_months, start_epoch
+from consumer.sync.planning.segments import check_unsegmented
 
 NOW = "now"
 CANCEL_OPERATION = "subscription_schedule_cancel"
@@ -211,6 +212,7 @@ def _plan_contract(
     term = opening.term_months or 0
     end = int(opening.params.get("end_date") or add_months(start, term))
     amendments = orders.activated()
+    check_unsegmented([initial, *amendments])  # A6
     for amendment in amendments:
         _check_amendment(amendment, currency, start, end, context)
 

@@ -46,6 +46,7 @@ from consumer.sync.planning.prices import (
 )
 from consumer.sync.planning.products import plan_product_sync
 from consumer.sync.planning.schedule_dates import add_months, start_epoch, whole_months
+from consumer.sync.planning.segments import Segment, segment_phases, segments_of
 from consumer.sync.planning.uneven_terms import remainder_months, split_phases
 
 MAX_RECURRING_LINES = 100
@@ -89,6 +90,15 @@ class PhaseDraft:
     # prorated final phase (an order's own schedule) or is an error (an amended contract).
     final_period_prorated: bool = False
 
+    def absorb(self, other: PhaseDraft) -> None:
+        """Take over ``other``'s prices, one-time lines and intervals (an MDQ segment's, A6)."""
+        self.invoice_items.extend(other.invoice_items)
+        self.archives.extend(other.archives)
+        self.invoice_item_prices.update(other.invoice_item_prices)
+        self.line_drafts.update(other.line_drafts)
+        for interval, ids in other.intervals.items():
+            self.intervals.setdefault(interval, []).extend(ids)
+
 
 def plan_order_operations(
     builder: PlanBuilder, order: Mapping[str, Any], context: PlanningContext
@@ -124,6 +134,11 @@ def plan_order_operations(
         )
         return
 
+    segments = segments_of(  # A6: MDQ segment lines are priced over their segment's months
+        lines, start=schedule.params.get("start_date"), end=phase.params.get("end_date")
+    )
+    drafts = {index: PhaseDraft({}, segment.months) for index, segment in segments.items()}
+    owner = {line_id: drafts[i] for i, s in segments.items() for line_id in s.line_ids}
     customer = plan_customer(builder, account, context, currency=currency)
     if context.settings.sync.inline_line_prices:
         phase.inline_recurring = True
@@ -131,12 +146,16 @@ def plan_order_operations(
         # invoice (O3), whose items keep P6.
         phase.inline_one_time = any(_schedules_line(item) for item in lines)
     for item in lines:
-        plan_line(builder, order, item, phase, context, currency=currency)
+        target = owner.get(str(item["Id"]), phase)  # A6: a segment line prices over its segment
+        plan_line(builder, order, item, target, context, currency=currency)
     if builder.failed:
         return
+    for draft in drafts.values():
+        phase.absorb(draft)
     check_lines(phase)
-    if phase.items:
-        _plan_schedule(builder, order, customer, schedule.params, phase, context)
+    if phase.items or any(draft.items for draft in drafts.values()):
+        segmented = [(segments[i], drafts[i].items) for i in segments]
+        _plan_schedule(builder, order, customer, schedule.params, phase, context, segmented)
     elif phase.invoice_items:
         _plan_invoice(
             builder,
@@ -350,7 +369,8 @@ def _plan_line(
             "O7",
             f"Subscription term of {phase.term_months} months is not a whole number of "
             f"{terms.interval_count}-month billing periods on OrderItem {item_id} "
-            "(a prorated final period is not supported yet for an amended contract)",
+            "(a prorated final period is billed only at the end of an order's own term, "
+            "not for an MDQ segment or an amended contract yet)",
         )
     with builder.blame(SourceRecord("Product2", str(product["Id"]))):
         product_id = plan_product_sync(builder, product, context, update_existing=False)
@@ -519,6 +539,7 @@ def _plan_schedule(
     schedule: dict[str, Any],
     phase: PhaseDraft,
     context: PlanningContext,
+    segments: list[tuple[Segment, list[dict[str, Any]]]],
 ) -> None:
     record = SourceRecord("Order", str(order["Id"]))
     # An inline line's price exists once the schedule does: its Stripe_ID__c is in the answer.
@@ -530,14 +551,17 @@ def _plan_schedule(
     phase_params["items"] = phase.items
     if phase.invoice_items:
         phase_params["add_invoice_items"] = phase.invoice_items
-    phases = split_phases(  # O7
-        builder,
-        phase_params,
-        phase.line_drafts,
-        start=schedule.get("start_date"),
-        term_months=phase.term_months,
-        context=context,
-    )
+    if segments:
+        phases = segment_phases(phase_params, segments)  # A6
+    else:
+        phases = split_phases(  # O7
+            builder,
+            phase_params,
+            phase.line_drafts,
+            start=schedule.get("start_date"),
+            term_months=phase.term_months,
+            context=context,
+        )
     existing = existing_schedule(order, context)
     if existing is None:
         params = {"customer": customer, **schedule, "phases": phases}

@@ -39,6 +39,9 @@ ORDER_ITEM = (
     "SBQQ__SubscriptionPricing__c", "SBQQ__BillingFrequency__c", "SBQQ__BillingType__c",
     "SBQQ__SubscriptionType__c", "Skip_Line_Item__c",
     "SBQQ__RevisedOrderProduct__c", "SBQQ__ProrateMultiplier__c",
+    # MDQ segments (A6): which segment a line bills, and a Custom segment's dates.
+    "SBQQ__SegmentIndex__c", "SBQQ__SegmentKey__c", "SBQQ__SegmentLabel__c",
+    "SBQQ__DimensionType__c", "ServiceDate", "EndDate",
 )  # fmt: skip
 PRODUCT_CONSUMPTION_SCHEDULE = (
     "Id", "ConsumptionSchedule.Id", "ConsumptionSchedule.Type",
