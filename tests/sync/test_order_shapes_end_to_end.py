@@ -1,4 +1,4 @@
-"""Order shapes beyond one phase, end to end (rules O7, A6): org simulator -> bridge -> Kafka ->
+"""Order shapes beyond one phase, end to end (rules O7, A6, A4): org simulator -> bridge -> Kafka ->
 sync -> Stripe emulator -> writeback. Assertions read what the emulator holds."""
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ def _midnight(day: dt.date) -> int:
 
 
 def _order(
-    org: OrgSimulator, start: dt.date, term: int, lines: list[Mapping[str, Any]]
+    org: OrgSimulator,
+    start: dt.date,
+    term: int,
+    lines: list[Mapping[str, Any]],
+    **quote_fields: Any,
 ) -> tuple[str, list[str]]:
     """A Draft order of ``term`` months from ``start``; each line spec merges onto a product
     billed as the spec says (``frequency``), with its own OrderItem fields."""
@@ -41,6 +45,7 @@ def _order(
             "SBQQ__StartDate__c": start.isoformat(),
             "SBQQ__SubscriptionTerm__c": term,
             "SBQQ__Primary__c": True,
+            **quote_fields,
         },
     )
     order = org.create(
@@ -180,3 +185,44 @@ def test_a_3_year_mdq_order_is_one_phase_per_year_with_plain_lines_in_each(
         [(10000, 1), (10000, 15)],
         [(10000, 1), (11000, 20)],
     ]
+
+
+def test_an_evergreen_order_starting_next_month_is_billed_from_its_start_with_no_end(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    order, _ = _order(
+        stack.org,
+        start,
+        1,
+        [
+            {
+                "product": "Hosting",
+                "SBQQ__SubscriptionType__c": "Evergreen",
+                "SBQQ__DefaultSubscriptionTerm__c": 1,
+                "Quantity": 3,
+                "UnitPrice": 250,
+            }
+        ],
+        SBQQ__PaymentTerm__c="Net 30",
+    )
+    stack.org.activate_order(order)
+    schedule = _synced(stack, order, 1)
+
+    # Nothing billed before the start: the schedule holds the subscription until then.
+    assert schedule["status"] == "not_started" and schedule["subscription"] is None
+    assert schedule["phases"][0]["start_date"] == _midnight(start)
+    assert schedule["end_behavior"] == "release"  # then a subscription with no end date
+    settings = schedule["default_settings"]
+    assert settings["collection_method"] == "send_invoice"
+    assert settings["invoice_settings"]["days_until_due"] == 30
+    [item] = schedule["phases"][0]["items"]
+    price = _price(stack, item["price"])
+    assert (price["unit_amount"], price["recurring"]["interval_count"], item["quantity"]) == (
+        25000,
+        1,
+        3,
+    )
+    customer = schedule["customer"]
+    assert not [i for i in stack.stripe.objects("invoice") if i["customer"] == customer]

@@ -20,6 +20,7 @@ from consumer.sync.planning.billing_terms import days_until_due
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.customers import plan_customer
+from consumer.sync.planning.evergreen import is_evergreen, make_evergreen
 from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_on
 from consumer.sync.planning.inline_prices import (
     InlinePrice,
@@ -119,6 +120,9 @@ def plan_order_operations(
     schedule = schedule_params(order, quote, order_sources, context)
     phase = first_phase(schedule.params, quote, order_sources, context)
     phase.final_period_prorated = True  # O7: see uneven_terms.py
+    if is_evergreen(lines):  # A4: no end date; the term (1 month) is no billing term
+        make_evergreen(schedule.params, quote, lines)
+        phase.term_months = None
     with builder.blame(builder.root, contain=True):  # the lines are still checked (R4)
         require_order_fields(schedule.params, phase)
 

@@ -42,6 +42,8 @@ ORDER_ITEM = (
     # MDQ segments (A6): which segment a line bills, and a Custom segment's dates.
     "SBQQ__SegmentIndex__c", "SBQQ__SegmentKey__c", "SBQQ__SegmentLabel__c",
     "SBQQ__DimensionType__c", "ServiceDate", "EndDate",
+    # Evergreen (A4): CPQ's default term of the line's product.
+    "SBQQ__DefaultSubscriptionTerm__c",
 )  # fmt: skip
 PRODUCT_CONSUMPTION_SCHEDULE = (
     "Id", "ConsumptionSchedule.Id", "ConsumptionSchedule.Type",
