@@ -139,6 +139,18 @@ SCHEDULE_CANCEL = OperationKind(
     lambda c, t, p, o: c.v1.subscription_schedules.cancel(t, cast(Any, p), o),
     targets_existing=True,
 )
+# An evergreen subscription its schedule has released (A4): cancel_at, or cancelled now.
+SUBSCRIPTION_UPDATE = OperationKind(
+    "subscription.update",
+    lambda c, t, p, o: c.v1.subscriptions.update(t, cast(Any, p), o),
+    targets_existing=True,
+    updates=True,
+)
+SUBSCRIPTION_CANCEL = OperationKind(
+    "subscription.cancel",
+    lambda c, t, p, o: c.v1.subscriptions.cancel(t, cast(Any, p), o),
+    targets_existing=True,
+)
 INVOICE_ITEM_CREATE = OperationKind(
     "invoiceitem.create",
     lambda c, t, p, o: c.v1.invoice_items.create(cast(Any, p), o),
@@ -167,6 +179,8 @@ OPERATION_KINDS: dict[str, OperationKind] = {
         SCHEDULE_CREATE,
         SCHEDULE_UPDATE,
         SCHEDULE_CANCEL,
+        SUBSCRIPTION_UPDATE,
+        SUBSCRIPTION_CANCEL,
         INVOICE_ITEM_CREATE,
         INVOICE_CREATE,
         INVOICE_FINALIZE,

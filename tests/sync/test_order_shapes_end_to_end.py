@@ -65,6 +65,7 @@ def _order(
         spec = dict(spec)
         name = spec.pop("product")
         frequency = spec.pop("frequency", "Monthly")
+        entry_price = spec.pop("entry_price", 1)
         if name not in products:
             product = org.create(
                 "Product2",
@@ -77,7 +78,12 @@ def _order(
             )
             entry = org.create(
                 "PricebookEntry",
-                {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 1, "IsActive": True},
+                {
+                    "Pricebook2Id": book,
+                    "Product2Id": product,
+                    "UnitPrice": entry_price,
+                    "IsActive": True,
+                },
             )
             products[name] = (product, entry)
         ids.append(
@@ -226,3 +232,76 @@ def test_an_evergreen_order_starting_next_month_is_billed_from_its_start_with_no
     )
     customer = schedule["customer"]
     assert not [i for i in stack.stripe.objects("invoice") if i["customer"] == customer]
+
+
+def _evergreen(stack: Stack, start: dt.date) -> tuple[str, str, dict[str, Any]]:
+    """A contracted evergreen order from ``start`` (3 x 250.00 a month, Net 30), synced; its
+    price is the pricebook entry's (P6), which stays active for the schedule's updates."""
+    order, [line] = _order(
+        stack.org,
+        start,
+        1,
+        [
+            {
+                "product": "Hosting",
+                "SBQQ__SubscriptionType__c": "Evergreen",
+                "SBQQ__DefaultSubscriptionTerm__c": 1,
+                "Quantity": 3,
+                "UnitPrice": 250,
+                "entry_price": 250,
+            }
+        ],
+        SBQQ__PaymentTerm__c="Net 30",
+    )
+    stack.org.activate_order(order)
+    contract = stack.org.contract_order(order)
+    return contract, line, _synced(stack, order, 1)
+
+
+def test_an_evergreen_order_cancelled_from_a_future_date_ends_then(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    contract, _, schedule = _evergreen(stack, start)
+    assert schedule["end_behavior"] == "release"
+
+    ends = _month_start(start, -3)
+    cancellation = stack.org.cancel_contract(contract, ends)
+    stack.org.activate_order(cancellation)
+
+    def cancelling() -> bool:
+        held = _schedule_of(stack, _initial(stack, schedule))
+        return held is not None and held["end_behavior"] == "cancel"
+
+    wait_until(cancelling, 90, "the evergreen schedule set to cancel")
+    held = _schedule_of(stack, _initial(stack, schedule))
+    assert held is not None
+    assert held["id"] == schedule["id"]
+    [phase] = held["phases"]
+    assert (phase["start_date"], phase["end_date"]) == (_midnight(start), _midnight(ends))
+    assert [item["quantity"] for item in phase["items"]] == [3]
+    _written(stack.org, cancellation, schedule["id"])
+
+
+def test_an_evergreen_order_cancelled_today_before_its_start_is_cancelled_at_once(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    today = dt.datetime.now(dt.UTC).date()
+    contract, _, schedule = _evergreen(stack, _month_start(today, -1))
+
+    cancellation = stack.org.cancel_contract(contract, today)
+    stack.org.activate_order(cancellation)
+    wait_until(
+        lambda: (_schedule_of(stack, _initial(stack, schedule)) or {}).get("status") == "canceled",
+        90,
+        "the cancelled evergreen schedule",
+    )
+    # Never started, never billed.
+    assert not [i for i in stack.stripe.objects("invoice") if i["customer"] == schedule["customer"]]
+    _written(stack.org, cancellation, schedule["id"])
+
+
+def _initial(stack: Stack, schedule: Mapping[str, Any]) -> str:
+    return str(schedule["metadata"]["salesforce_order_id"])

@@ -48,6 +48,8 @@ ENDPOINT_PARAMS: dict[str, type] = {
     "subscription_schedule.create": sp.SubscriptionScheduleCreateParams,
     "subscription_schedule.update": sp.SubscriptionScheduleUpdateParams,
     "subscription_schedule.cancel": sp.SubscriptionScheduleCancelParams,
+    "subscription.update": sp.SubscriptionUpdateParams,
+    "subscription.cancel": sp.SubscriptionCancelParams,
     "invoiceitem.create": sp.InvoiceItemCreateParams,
     "invoice.create": sp.InvoiceCreateParams,
     "invoice.finalize": sp.InvoiceFinalizeInvoiceParams,

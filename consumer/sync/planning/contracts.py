@@ -42,6 +42,8 @@ from consumer.sync.planning.amounts import minor_unit_exponent
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownPhase, KnownSchedule, PlanningContext
 from consumer.sync.planning.customers import plan_customer
+from consumer.sync.planning.evergreen import is_evergreen, make_evergreen
+from consumer.sync.planning.evergreen_contracts import plan_evergreen_contract
 from consumer.sync.planning.identity import record_metadata
 from consumer.sync.planning.orders import (
     SCHEDULE_OPERATION,
@@ -213,6 +215,14 @@ def _plan_contract(
     end = int(opening.params.get("end_date") or add_months(start, term))
     amendments = orders.activated()
     check_unsegmented([initial, *amendments])  # A6
+    if amendments and is_evergreen(lines):  # A4: only a cancellation amends it
+        make_evergreen(schedule, quote, lines)
+        customer = plan_customer(builder, account, context, currency=currency)
+        known = _known_schedule(orders, context)
+        return plan_evergreen_contract(
+            builder, initial, amendments, schedule, opening, known, customer, context,
+            currency=currency,
+        )  # fmt: skip
     for amendment in amendments:
         _check_amendment(amendment, currency, start, end, context)
 
