@@ -120,6 +120,13 @@ METER_CREATE = OperationKind(
     lambda c, t, p, o: c.v1.billing.meters.create(cast(Any, p), o),
     teaches=Teaches.METER,
 )
+# The package's coupon records (A5): the record's Stripe_ID__c names the coupon.
+COUPON_CREATE = OperationKind(
+    "coupon.create",
+    lambda c, t, p, o: c.v1.coupons.create(cast(Any, p), o),
+    parallel=True,
+    identifies=("Order_Stripe_Coupon__c",),
+)
 SCHEDULE_CREATE = OperationKind(
     "subscription_schedule.create",
     lambda c, t, p, o: c.v1.subscription_schedules.create(cast(Any, p), o),
@@ -176,6 +183,7 @@ OPERATION_KINDS: dict[str, OperationKind] = {
         PRICE_CREATE,
         PRICE_UPDATE,
         METER_CREATE,
+        COUPON_CREATE,
         SCHEDULE_CREATE,
         SCHEDULE_UPDATE,
         SCHEDULE_CANCEL,

@@ -305,3 +305,72 @@ def test_an_evergreen_order_cancelled_today_before_its_start_is_cancelled_at_onc
 
 def _initial(stack: Stack, schedule: Mapping[str, Any]) -> str:
     return str(schedule["metadata"]["salesforce_order_id"])
+
+
+def test_order_and_line_coupons_become_phase_and_item_discounts(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    org = stack.org
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    order, [seats, support] = _order(
+        org,
+        start,
+        12,
+        [
+            {"product": "Seats", "Quantity": 5, "UnitPrice": 1200},
+            {"product": "Support", "Quantity": 1, "UnitPrice": 600},
+        ],
+    )
+    quote = org.get("Order", order)["SBQQ__Quote__c"]
+    # The package's coupons on the quote and on the seats' quote line (A5).
+    partner = org.create(
+        "Quote_Stripe_Coupon__c",
+        {"Name__c": "Partner", "Percent_Off__c": 10, "Duration__c": "forever"},
+    )
+    org.create(
+        "Quote_Stripe_Coupon_Association__c",
+        {"Quote__c": quote, "Quote_Stripe_Coupon__c": partner},
+    )
+    launch = org.create(
+        "Quote_Stripe_Coupon__c",
+        {
+            "Name__c": "Launch",
+            "Amount_Off__c": 50,
+            "Duration__c": "repeating",
+            "Duration_In_Months__c": 3,
+        },
+    )
+    quote_line = org.create("SBQQ__QuoteLine__c", {"SBQQ__Quote__c": quote})
+    org.create(
+        "Quote_Line_Stripe_Coupon_Association__c",
+        {"Quote_Line__c": quote_line, "Quote_Stripe_Coupon__c": launch},
+    )
+    org.update("OrderItem", seats, {"SBQQ__QuoteLine__c": quote_line})
+    org.activate_order(order)
+    schedule = _synced(stack, order, 1)
+
+    coupons = {c["name"]: c for c in stack.stripe.objects("coupon")}
+    assert coupons["Partner"]["percent_off"] == 10 and coupons["Partner"]["duration"] == "forever"
+    assert (coupons["Launch"]["amount_off"], coupons["Launch"]["currency"]) == (5000, "usd")
+    assert coupons["Launch"]["duration_in_months"] == 3
+    [phase] = schedule["phases"]
+    assert [d["coupon"] for d in phase["discounts"]] == [coupons["Partner"]["id"]]
+    by_line = {item["metadata"]["salesforce_order_item_id"]: item for item in phase["items"]}
+    assert [d["coupon"] for d in by_line[seats]["discounts"]] == [coupons["Launch"]["id"]]
+    assert not by_line[support].get("discounts")
+    # Each coupon record names the coupon it became (R3), so it is never created again.
+    records = org.query(
+        f"SELECT Name__c, Stripe_ID__c FROM Order_Stripe_Coupon__c WHERE Order__c = '{order}'"
+    ).records
+    wait_until(
+        lambda: all(
+            r["Stripe_ID__c"]
+            for r in org.query(
+                f"SELECT Stripe_ID__c FROM Order_Stripe_Coupon__c WHERE Order__c = '{order}'"
+            ).records
+        ),
+        60,
+        "the coupons' Stripe_ID__c",
+    )
+    assert sorted(r["Name__c"] for r in records) == ["Launch", "Partner"]

@@ -45,6 +45,7 @@ ENDPOINT_PARAMS: dict[str, type] = {
     "price.create": sp.PriceCreateParams,
     "price.update": sp.PriceUpdateParams,
     "billing.meter.create": spb.MeterCreateParams,
+    "coupon.create": sp.CouponCreateParams,
     "subscription_schedule.create": sp.SubscriptionScheduleCreateParams,
     "subscription_schedule.update": sp.SubscriptionScheduleUpdateParams,
     "subscription_schedule.cancel": sp.SubscriptionScheduleCancelParams,

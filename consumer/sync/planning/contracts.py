@@ -41,6 +41,7 @@ from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.amounts import minor_unit_exponent
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownPhase, KnownSchedule, PlanningContext
+from consumer.sync.planning.coupons import has_coupons
 from consumer.sync.planning.customers import plan_customer
 from consumer.sync.planning.evergreen import is_evergreen, make_evergreen
 from consumer.sync.planning.evergreen_contracts import plan_evergreen_contract
@@ -215,6 +216,13 @@ def _plan_contract(
     end = int(opening.params.get("end_date") or add_months(start, term))
     amendments = orders.activated()
     check_unsegmented([initial, *amendments])  # A6
+    coupons = [str(o["Id"]) for o in (initial, *amendments) if has_coupons(o)]
+    if amendments and coupons:
+        raise DataError(
+            "A5",
+            f"Order(s) {', '.join(coupons)} of an amended contract carry coupons; coupons on "
+            "amended contracts are not supported yet",
+        )
     if amendments and is_evergreen(lines):  # A4: only a cancellation amends it
         make_evergreen(schedule, quote, lines)
         customer = plan_customer(builder, account, context, currency=currency)

@@ -19,6 +19,7 @@ from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.billing_terms import days_until_due
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
+from consumer.sync.planning.coupons import has_coupons, plan_discounts
 from consumer.sync.planning.customers import plan_customer
 from consumer.sync.planning.evergreen import is_evergreen, make_evergreen
 from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_on
@@ -154,9 +155,19 @@ def plan_order_operations(
         plan_line(builder, order, item, target, context, currency=currency)
     if builder.failed:
         return
+    segment_items = [item for draft in drafts.values() for item in draft.items]
     for draft in drafts.values():
         phase.absorb(draft)
     check_lines(phase)
+    if has_coupons(order):  # A5
+        if not phase.items and not segment_items:
+            raise DataError(
+                "A5", "Coupons on an order of one-time lines only are not supported yet"
+            )
+        all_items = [*phase.items, *segment_items]
+        plan_discounts(builder, order, phase.params, all_items, lines, context, currency=currency)
+        if builder.failed:
+            return
     if phase.items or any(draft.items for draft in drafts.values()):
         segmented = [(segments[i], drafts[i].items) for i in segments]
         _plan_schedule(builder, order, customer, schedule.params, phase, context, segmented)

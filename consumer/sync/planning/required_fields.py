@@ -53,6 +53,11 @@ CONSUMPTION_RATE = (
     "Id", "ConsumptionScheduleId", "LowerBound", "UpperBound", "PricingMethod", "Price",
     "ProcessingOrder",
 )  # fmt: skip
+# The connector package's coupons on an order or one of its lines (A5).
+ORDER_STRIPE_COUPON = (
+    "Id", "Name__c", "Percent_Off__c", "Amount_Off__c", "Duration__c", "Duration_In_Months__c",
+    "Max_Redemptions__c", "Order__c", "Order_Item__c", "Stripe_ID__c",
+)  # fmt: skip
 ORDER_ITEM_CONSUMPTION_SCHEDULE = ("Id", "SBQQ__Type__c", "SBQQ__RatingMethod__c")
 ORDER_ITEM_CONSUMPTION_RATE = (
     "Id", "SBQQ__OrderItemConsumptionSchedule__c", "SBQQ__LowerBound__c",
@@ -62,9 +67,10 @@ ORDER_ITEM_CONSUMPTION_RATE = (
 
 # parent object -> {relationship name in the hydrated dict: child object}
 CHILD_RELATIONSHIPS: dict[str, dict[str, str]] = {
-    "Order": {"OrderItems": "OrderItem"},
+    "Order": {"OrderItems": "OrderItem", "Order_Lookup__r": "Order_Stripe_Coupon__c"},
     "OrderItem": {
-        "SBQQ__OrderItemConsumptionSchedules__r": "SBQQ__OrderItemConsumptionSchedule__c"
+        "SBQQ__OrderItemConsumptionSchedules__r": "SBQQ__OrderItemConsumptionSchedule__c",
+        "Order_Item_Lookup__r": "Order_Stripe_Coupon__c",
     },
     "SBQQ__OrderItemConsumptionSchedule__c": {
         "SBQQ__OrderItemConsumptionRates__r": "SBQQ__OrderItemConsumptionRate__c"
@@ -153,6 +159,7 @@ def required_fields(settings: Settings) -> dict[str, list[str]]:
         "ConsumptionRate": list(CONSUMPTION_RATE),
         "SBQQ__OrderItemConsumptionSchedule__c": list(ORDER_ITEM_CONSUMPTION_SCHEDULE),
         "SBQQ__OrderItemConsumptionRate__c": list(ORDER_ITEM_CONSUMPTION_RATE),
+        "Order_Stripe_Coupon__c": list(ORDER_STRIPE_COUPON),
     }
     for query, fields in base.items():
         fields.extend(_mapped_sources(settings.mappings, query))

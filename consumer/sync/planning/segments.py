@@ -101,6 +101,8 @@ def segment_phases(
                 params["add_invoice_items"] = phase_params["add_invoice_items"]
         else:
             params = {"proration_behavior": "none", "metadata": phase_params.get("metadata")}
+            if phase_params.get("discounts"):
+                params["discounts"] = phase_params["discounts"]  # A5: every phase
         params["items"] = [*plain, *items]
         params["end_date"] = segment.end
         phases.append(params)

@@ -66,6 +66,8 @@ def split_phases(
         "metadata": phase_params.get("metadata"),
         "items": [],
     }
+    if phase_params.get("discounts"):
+        final["discounts"] = phase_params["discounts"]  # A5: the order's coupons, every phase
     for item in items:
         # R4: a line that cannot be prorated is that line's fault; every line is checked.
         with builder.blame(SourceRecord("OrderItem", _line_id(item, context)), contain=True):
