@@ -238,10 +238,14 @@ def _plan_contract(
     customer = plan_customer(builder, account, context, currency=currency)
     timeline = _Timeline(builder, initial, term, currency, context)
     segments = [timeline.open(initial, lines, start)]
+    if builder.failed:
+        return timeline.prices  # R4: the lines at fault are the errors, not what follows
     for amendment, begins in zip(
         amendments, _starts(amendments, known, start, context), strict=True
     ):
         segment = timeline.amend(amendment, begins, known)
+        if builder.failed:
+            return timeline.prices
         if begins != NOW and int(begins) <= start:
             # An amendment from the contract's first day is part of its first phase.
             segments[0] = _Segment(
