@@ -13,8 +13,10 @@ relationship ``Order_Item_Lookup__r``). Each record becomes one Stripe coupon, c
   ``duration`` once, forever or repeating with ``duration_in_months``; ``max_redemptions``;
   ``name``.
 
-Order-level coupons are every phase's ``discounts`` (a phase without ``discounts`` would take the
-customer's instead); line-level ones are the ``discounts`` of that line's item in every phase.
+The ``coupon`` mapping block (field defaults; custom mappings from the Order, its Account or
+quote) lays over these parameters (M3). Order-level coupons are every phase's ``discounts`` (a
+phase without ``discounts`` would take the customer's instead); line-level ones are the
+``discounts`` of that line's item in every phase.
 A record breaking these rules is a Data Error naming it. Coupons on an order of one-time lines
 only, and on amended contracts, are not supported yet (Data Errors).
 """
@@ -27,6 +29,7 @@ from typing import Any
 
 from consumer.sync.mapping.coercion import CoercionError, to_decimal
 from consumer.sync.mapping.data_error import DataError
+from consumer.sync.mapping.evaluate import apply_mapping
 from consumer.sync.planning.amounts import minor_unit_exponent
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
@@ -75,10 +78,16 @@ def plan_discounts(
 ) -> None:
     """Plan the order's coupons; put them on the phase (order-level) and on the items of their
     lines (line-level). Every coupon record is checked; each fault is that record's (R4)."""
+    quote = order.get("SBQQ__Quote__r")
+    sources = {
+        "Order": order,
+        "Account": order.get("Account") or {},
+        "SBQQ__Quote__c": quote if isinstance(quote, Mapping) else {},
+    }
     discounts = [
         {"coupon": coupon}
         for record in order_coupons(order)
-        if (coupon := _coupon(builder, record, context, currency)) is not None
+        if (coupon := _coupon(builder, record, sources, context, currency)) is not None
     ]
     if discounts:
         phase_params["discounts"] = discounts
@@ -89,7 +98,9 @@ def plan_discounts(
         records = line_coupons(line)
         if not records:
             continue
-        coupons = [c for r in records if (c := _coupon(builder, r, context, currency)) is not None]
+        coupons = [
+            c for r in records if (c := _coupon(builder, r, sources, context, currency)) is not None
+        ]
         if item is None:
             with builder.blame(SourceRecord(COUPON_OBJECT, str(records[0]["Id"])), contain=True):
                 raise DataError(
@@ -108,7 +119,11 @@ def _label(record: Mapping[str, Any]) -> str:
 
 
 def _coupon(
-    builder: PlanBuilder, record: Mapping[str, Any], context: PlanningContext, currency: str
+    builder: PlanBuilder,
+    record: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    context: PlanningContext,
+    currency: str,
 ) -> str | dict[str, str] | None:
     """The coupon's id, or the placeholder of the create that makes it; None if it fails."""
     record_id = str(record["Id"])
@@ -117,7 +132,13 @@ def _coupon(
         return existing  # created already (its id written back), or set by hand (K2)
     source = SourceRecord(COUPON_OBJECT, record_id)
     with builder.blame(source, contain=True):
-        params = coupon_params(record, context, currency)
+        # M3/M4: the `coupon` block's field defaults and custom mappings (from the order).
+        params = apply_mapping(
+            coupon_params(record, context, currency),
+            context.settings.mappings.coupon,
+            sources,
+            label="coupon",
+        ).params
         operation = f"coupon:{record_id}"
         builder.add(
             operation,
