@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
+from consumer.sync.manual import request_sync
 from cpqsync_sandbox.org.dataset import STANDARD_PRICEBOOK_REF
 from cpqsync_sandbox.org.simulator import OrgSimulator
+from schemas.models import SyncStatus
+from tests.stripe_emulator.conftest import make_client
 from tests.sync.stack import Stack
 from tests.sync.test_contract_end_to_end import (
     _month_start,
@@ -374,3 +377,32 @@ def test_order_and_line_coupons_become_phase_and_item_discounts(
         "the coupons' Stripe_ID__c",
     )
     assert sorted(r["Name__c"] for r in records) == ["Launch", "Partner"]
+
+
+def test_a_released_evergreen_subscription_is_left_alone_when_its_order_syncs_again(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    today = dt.datetime.now(dt.UTC).date()
+    contract, _, schedule = _evergreen(stack, today)
+    order = _initial(stack, schedule)
+    # Stripe releases the schedule at its phase's end; here by hand, through the real client.
+    client = make_client(stack.stripe)
+    client.v1.subscription_schedules.release(schedule["id"])
+    subscription = schedule["subscription"]
+    # A replay: the order synced again by hand (rule S4's manual sync, through Kafka).
+    answer = request_sync(
+        stack.settings.kafka,
+        stack.kafka,
+        order,
+        object_type="Order",
+        requested_by="cli:test",
+        timeout_s=90,
+    )
+    assert answer.root is not None, "no answer to the manual sync"
+    assert answer.root.status is SyncStatus.SUCCESS, answer.root.message
+    held = _schedule_of(stack, order)
+    assert held is not None and held["status"] == "released"
+    assert held["released_subscription"] == subscription
+    [sub] = [s for s in stack.stripe.objects("subscription") if s["id"] == subscription]
+    assert sub["status"] == "active" and sub["schedule"] is None and contract
