@@ -28,7 +28,15 @@ def known_schedule(schedule: Mapping[str, Any], *, sandbox: bool) -> KnownSchedu
                 params=phase_params(phase),
             )
         )
-    return KnownSchedule(str(schedule["id"]), str(schedule["status"]), tuple(phases))
+    subscription = schedule.get("subscription") or schedule.get("released_subscription")
+    if isinstance(subscription, Mapping):
+        subscription = subscription.get("id")
+    return KnownSchedule(
+        str(schedule["id"]),
+        str(schedule["status"]),
+        tuple(phases),
+        str(subscription) if subscription else None,
+    )
 
 
 def phase_params(phase: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from consumer.sync.planning import (
     SourceRecord,
     plan_contract,
 )
+from consumer.sync.planning.renewals import is_renewal
 from consumer.sync.root_locks import RootLocks
 from consumer.sync.stripe_lookup import StripeLookup, StripeView
 from consumer.sync.triggers import RecordRef
@@ -83,6 +84,8 @@ class ContractSync:
                 if amendment
                 else None
             )
+        if not _same(order["Id"], initial_id) and is_renewal(order):
+            return None  # A3: a renewal starts a contract of its own, never amends this one
         orders = self._hydrator.contract_orders(str(contract))
         initial = next((o for o in orders if _same(o["Id"], initial_id)), None)
         if initial is None:

@@ -40,6 +40,8 @@ def contained(wanted: Any, current: Any) -> bool:
             return bool(wanted["id"] == current)
         if not isinstance(current, Mapping):
             return False
+        if "price_data" in wanted and "price_data" not in current and current.get("price"):
+            return _inline_price_held(wanted, current)
         return all(contained(value, current.get(key)) for key, value in wanted.items())
     if isinstance(wanted, list):
         if not isinstance(current, list) or len(wanted) != len(current):
@@ -50,6 +52,25 @@ def contained(wanted: Any, current: Any) -> bool:
     if wanted == "" and current in (None, ""):
         return True  # "" unsets a value that is already unset
     return _same_scalar(wanted, current)
+
+
+def _inline_price_held(wanted: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """An item sent with an inline ``price_data`` that Stripe holds as the price it made of it.
+
+    Stripe answers with the made price (an id, or the object when expanded), never the
+    ``price_data``. An expanded price is compared field by field; an id alone is taken as
+    held, because every inline price the planner sends (an uneven term's final phase, O7; an
+    amendment's proration, A1) is a function of values the rest of the same update carries and
+    Stripe compares (the phase's dates and the line's own price and quantity): if those are held
+    unchanged, so is the inline price."""
+    rest = {k: v for k, v in wanted.items() if k != "price_data"}
+    if not contained(rest, current):
+        return False
+    price = current["price"]
+    if not isinstance(price, Mapping):
+        return True
+    data = wanted["price_data"]
+    return all(contained(data[k], price.get(k)) for k in data)
 
 
 # How Stripe should treat a change (a schedule update's top-level proration_behavior, A1), not

@@ -27,6 +27,8 @@ from cpqsync.settings import Settings
 
 Record = dict[str, Any]
 _LINES = "OrderItems"  # Order's child relationship to OrderItem
+_COUPONS = "Order_Lookup__r"  # Order's child relationship to Order_Stripe_Coupon__c
+_LINE_COUPONS = "Order_Item_Lookup__r"  # OrderItem's child relationship to it
 
 
 def _relationship(records: list[Record]) -> dict[str, Any]:
@@ -36,6 +38,15 @@ def _relationship(records: list[Record]) -> dict[str, Any]:
 def _same_id(a: str, b: str) -> bool:
     # Salesforce ids compare on their first 15 characters (the last 3 only encode case).
     return a[:15] == b[:15]
+
+
+def _attach_line_coupons(order: Record) -> None:
+    """Nest each line coupon under its line, as the planner reads it (A5)."""
+    coupons = [dict(c) for c in records_of(order.get(_COUPONS))]
+    for line in order[_LINES]["records"]:
+        own = [c for c in coupons if _same_id(str(c.get("Order_Item__c") or ""), str(line["Id"]))]
+        if own:
+            line[_LINE_COUPONS] = _relationship(own)
 
 
 class Hydrator:
@@ -99,8 +110,12 @@ class Hydrator:
         line_fields = [*self._fields["OrderItem"], "OrderId"]
         # Names from the planner's field table, no values: nothing here comes from a record.
         lines_query = f"(SELECT {select_list(['Id', *line_fields])} FROM {_LINES})"  # noqa: S608
+        # A5: the order's coupons, its lines' too (the package links those to the order as well).
+        coupons_query = (
+            f"(SELECT {select_list(self._fields['Order_Stripe_Coupon__c'])} FROM {_COUPONS})"  # noqa: S608
+        )
         orders = self._reader.by_ids(
-            "Order", [*self._fields["Order"], lines_query], ids, id_field=id_field
+            "Order", [*self._fields["Order"], lines_query, coupons_query], ids, id_field=id_field
         )
         items: list[Record] = []
         paged: list[str] = []
@@ -121,6 +136,7 @@ class Hydrator:
             lines[str(item["OrderId"])[:15]].append(item)
         for order in orders:
             order[_LINES] = _relationship(lines.get(str(order["Id"])[:15], []))
+            _attach_line_coupons(order)
         return orders
 
     # --- children ------------------------------------------------------------------------

@@ -120,6 +120,13 @@ METER_CREATE = OperationKind(
     lambda c, t, p, o: c.v1.billing.meters.create(cast(Any, p), o),
     teaches=Teaches.METER,
 )
+# The package's coupon records (A5): the record's Stripe_ID__c names the coupon.
+COUPON_CREATE = OperationKind(
+    "coupon.create",
+    lambda c, t, p, o: c.v1.coupons.create(cast(Any, p), o),
+    parallel=True,
+    identifies=("Order_Stripe_Coupon__c",),
+)
 SCHEDULE_CREATE = OperationKind(
     "subscription_schedule.create",
     lambda c, t, p, o: c.v1.subscription_schedules.create(cast(Any, p), o),
@@ -137,6 +144,18 @@ SCHEDULE_UPDATE = OperationKind(
 SCHEDULE_CANCEL = OperationKind(
     "subscription_schedule.cancel",
     lambda c, t, p, o: c.v1.subscription_schedules.cancel(t, cast(Any, p), o),
+    targets_existing=True,
+)
+# An evergreen subscription its schedule has released (A4): cancel_at, or cancelled now.
+SUBSCRIPTION_UPDATE = OperationKind(
+    "subscription.update",
+    lambda c, t, p, o: c.v1.subscriptions.update(t, cast(Any, p), o),
+    targets_existing=True,
+    updates=True,
+)
+SUBSCRIPTION_CANCEL = OperationKind(
+    "subscription.cancel",
+    lambda c, t, p, o: c.v1.subscriptions.cancel(t, cast(Any, p), o),
     targets_existing=True,
 )
 INVOICE_ITEM_CREATE = OperationKind(
@@ -164,9 +183,12 @@ OPERATION_KINDS: dict[str, OperationKind] = {
         PRICE_CREATE,
         PRICE_UPDATE,
         METER_CREATE,
+        COUPON_CREATE,
         SCHEDULE_CREATE,
         SCHEDULE_UPDATE,
         SCHEDULE_CANCEL,
+        SUBSCRIPTION_UPDATE,
+        SUBSCRIPTION_CANCEL,
         INVOICE_ITEM_CREATE,
         INVOICE_CREATE,
         INVOICE_FINALIZE,

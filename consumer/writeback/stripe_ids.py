@@ -25,6 +25,7 @@ SYNCED_OBJECTS: Final[dict[str, bool]] = {
     "PricebookEntry": True,
     "Order": True,
     "OrderItem": False,
+    "Order_Stripe_Coupon__c": True,  # A5: the coupon each record became
 }
 
 

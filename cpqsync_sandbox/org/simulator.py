@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from cpqsync_sandbox.org import cpq_actions
+from cpqsync_sandbox.org import coupon_actions, cpq_actions, renewal_actions
 from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.dataset import (
     STANDARD_PRICEBOOK_REF,
@@ -84,6 +84,7 @@ class OrgSimulator:
         self._jwt = generate_signing_key_pair(self._workdir / "jwt")
         self.store = OrgStore(org_id=self.org_id, user_id=self.user_id, username=username, ids=ids)
         cpq_actions.install(self.store)
+        coupon_actions.install(self.store)
         credentials = OrgCredentials(
             org_id=self.org_id,
             user_id=self.user_id,
@@ -288,6 +289,10 @@ class OrgSimulator:
     def cancel_contract(self, contract_id: str, start: date) -> str:
         """A Draft amendment order taking every live line of a contract to zero from ``start``."""
         return cpq_actions.cancel_contract(self.store, contract_id, start)
+
+    def renew_contract(self, contract_id: str) -> str:
+        """A Draft renewal order (with its opportunity and quote) of a contract (A3)."""
+        return renewal_actions.renew_contract(self.store, contract_id)
 
     def add_validation_rule(
         self,

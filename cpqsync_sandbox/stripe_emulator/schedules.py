@@ -404,13 +404,12 @@ def update(call: Call) -> dict[str, Any]:
     schedule = store.require("subscription_schedule", call.arg("schedule"), status=404)
     _editable(schedule, "update")
     now = store.now(schedule["customer"])
+    # Like Stripe, all or nothing: every parameter is checked before anything changes.
+    defaults = schedule["default_settings"]
     if "default_settings" in params:
-        schedule["default_settings"] = _defaults(
-            params["default_settings"], schedule["default_settings"]
-        )
-    if "end_behavior" in params:
-        schedule["end_behavior"] = params["end_behavior"]
-    schedule["metadata"] = merged(schedule["metadata"], params.get("metadata"))
+        defaults = _defaults(params["default_settings"], schedule["default_settings"])
+    metadata = merged(schedule["metadata"], params.get("metadata"))
+    phases = None
     if "phases" in params:
         given = params["phases"]
         if not given or "start_date" not in given[0]:
@@ -426,9 +425,14 @@ def update(call: Call) -> dict[str, Any]:
             for phase in schedule["phases"]
             for item in (*phase["items"], *phase["add_invoice_items"])
         )
-        phases = build_phases(store, given, start, schedule["default_settings"], now, held)
+        phases = build_phases(store, given, start, defaults, now, held)
         if schedule["status"] == "active":
             _check_history(schedule["phases"], phases, given, now)
+    schedule["default_settings"] = defaults
+    if "end_behavior" in params:
+        schedule["end_behavior"] = params["end_behavior"]
+    schedule["metadata"] = metadata
+    if phases is not None:
         schedule["phases"] = phases
         _follow_phases(store, schedule, now)
     catch_up(store, schedule, now, call.base_url)

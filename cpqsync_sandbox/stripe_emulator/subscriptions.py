@@ -21,12 +21,14 @@ from stripe.params import (
     SubscriptionCancelParams,
     SubscriptionListParams,
     SubscriptionRetrieveParams,
+    SubscriptionUpdateParams,
 )
 
 from cpqsync_sandbox.stripe_emulator import amounts, invoicing, meters
 from cpqsync_sandbox.stripe_emulator.errors import invalid
 from cpqsync_sandbox.stripe_emulator.intervals import boundary
 from cpqsync_sandbox.stripe_emulator.listing import paginate
+from cpqsync_sandbox.stripe_emulator.metadata import merged
 from cpqsync_sandbox.stripe_emulator.routing import Call, Route, route
 from cpqsync_sandbox.stripe_emulator.store import Store, base_object, new_id
 
@@ -278,6 +280,10 @@ def advance(store: Store, sub: dict[str, Any], until: int, base_url: str) -> Non
         period_start, period_end = state["period"]
         phase_end = schedule["phases"][state["phase"]]["end_date"] if schedule else None
         at = min(period_end, phase_end) if phase_end is not None else period_end
+        cancel_at = sub.get("cancel_at")
+        if cancel_at is not None and cancel_at <= min(at, until):
+            end(store, sub, cancel_at, base_url, bill_usage=True)  # what cancel_at asked for
+            return
         if at > until:
             return
         if schedule is not None and at == phase_end:
@@ -389,6 +395,32 @@ def cancel(call: Call) -> dict[str, Any]:
     return sub
 
 
+def update(call: Call) -> dict[str, Any]:
+    """Only ``cancel_at`` (and ``proration_behavior``, ``metadata``): cancel at a future moment."""
+    store = call.store
+    sub = store.require("subscription", call.arg("subscription_exposed_id"), status=404)
+    params = call.params
+    if sub["status"] == "canceled":
+        raise invalid(
+            f"A canceled subscription can only update its cancellation_details and metadata "
+            f"(subscription {sub['id']}).",
+        )
+    if "cancel_at" in params:
+        cancel_at = params["cancel_at"]
+        if cancel_at in ("", None):
+            sub["cancel_at"] = None
+        else:
+            if int(cancel_at) <= store.now(sub["customer"]):
+                raise invalid(
+                    "Invalid timestamp: must be an integer Unix timestamp in the future.",
+                    "cancel_at",
+                )
+            sub["cancel_at"] = int(cancel_at)
+    if "metadata" in params:
+        sub["metadata"] = merged(sub["metadata"], params["metadata"])
+    return sub
+
+
 def list_(call: Call) -> dict[str, Any]:
     params = call.params
     items = call.store.newest_first("subscription")
@@ -408,6 +440,13 @@ def list_(call: Call) -> dict[str, Any]:
 ROUTES: list[Route] = [
     route(
         "GET", "/v1/subscriptions/{subscription_exposed_id}", SubscriptionRetrieveParams, retrieve
+    ),
+    route(
+        "POST",
+        "/v1/subscriptions/{subscription_exposed_id}",
+        SubscriptionUpdateParams,
+        update,
+        {"cancel_at", "proration_behavior", "metadata"},
     ),
     route(
         "DELETE",

@@ -558,25 +558,33 @@ class _Checker:
             )
         # start_date is a request parameter: Stripe keeps it as the first phase's start.
         self._compare(f"schedule of {what}", op, actual, skip={"phases", "customer", "start_date"})
-        [phase] = op.params["phases"]
+        # Several phases: an uneven term's final phase (O7), MDQ segments (A6).
+        wanted = op.params["phases"]
         phases = actual.get("phases") or []
-        if len(phases) != 1:
-            self.report.add(f"{what}: schedule {actual['id']} has {len(phases)} phases")
+        if len(phases) != len(wanted):
+            self.report.add(
+                f"{what}: schedule {actual['id']} has {len(phases)} phases, expected {len(wanted)}"
+            )
             return
-        got = phases[0]
-        plain = {k: v for k, v in phase.items() if k not in ("items", "add_invoice_items")}
-        if "start_date" in op.params:
-            plain["start_date"] = op.params["start_date"]
-        for problem in mismatches(plain, got):
-            self.report.add(f"{what} phase: {problem}")
-        self._lines(what, plan, phase["items"], got.get("items") or [], lambda i: i.get("price"))
-        self._lines(
-            what,
-            plan,
-            phase.get("add_invoice_items") or [],
-            got.get("add_invoice_items") or [],
-            lambda i: i.get("price"),
-        )
+        for index, (phase, got) in enumerate(zip(wanted, phases, strict=True)):
+            at = f"{what} phase {index}"
+            skip = ("items", "add_invoice_items", "discounts")
+            plain = {k: v for k, v in phase.items() if k not in skip}
+            if index == 0 and "start_date" in op.params:
+                plain["start_date"] = op.params["start_date"]
+            for problem in mismatches(plain, got):
+                self.report.add(f"{at}: {problem}")
+            # A5: coupons are created by the plan (refs); each phase holds one discount each.
+            if len(phase.get("discounts") or []) != len(got.get("discounts") or []):
+                self.report.add(f"{at}: discounts {got.get('discounts')!r}")
+            self._lines(at, plan, phase["items"], got.get("items") or [], lambda i: i.get("price"))
+            self._lines(
+                at,
+                plan,
+                phase.get("add_invoice_items") or [],
+                got.get("add_invoice_items") or [],
+                lambda i: i.get("price"),
+            )
 
     def _invoice(self, what: str, plan: Plan, actual: dict[str, Any]) -> None:
         op = next(o for o in plan.operations if o.kind == "invoice.create")

@@ -54,7 +54,7 @@ def test_dataset_holds_a_realistic_cpq_org(demo: OrgSimulator) -> None:
         "SBQQ__SubscriptionPricing__c, SBQQ__ChargeType__c, PricebookEntryId, Product2Id, "
         "ServiceDate FROM OrderItems) FROM Order WHERE Status = 'Draft'"
     )["records"]
-    assert len(drafts) == 8 and all(o["OrderItems"]["totalSize"] >= 1 for o in drafts)
+    assert len(drafts) == 12 and all(o["OrderItems"]["totalSize"] >= 1 for o in drafts)
 
 
 def test_bad_orders_are_labelled_with_the_error_the_connector_must_report(

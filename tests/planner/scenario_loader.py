@@ -192,6 +192,7 @@ def _known_schedule(spec: dict[str, Any]) -> KnownSchedule:
         id=spec["id"],
         status=spec.get("status", "active"),
         phases=tuple(KnownPhase(**phase) for phase in spec.get("phases") or ()),
+        subscription=spec.get("subscription"),
     )
 
 

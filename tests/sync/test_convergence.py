@@ -97,3 +97,28 @@ def test_a_phase_name_alone_does_not_rewrite_a_schedule_synced_before_it() -> No
     kept = without_unchanged_updates(Plan(ORDER, (changed,)), {"sub_sched_1": SCHEDULE})
     assert kept.operations == (changed,)
     assert kept.operations[0].params["phases"][0]["metadata"] == named  # sent with the change
+
+
+def test_an_inline_price_stripe_made_into_a_price_counts_as_held() -> None:
+    """O7's final phase and A1's prorations send ``price_data``; Stripe holds the price it made."""
+    data = {
+        "currency": "usd",
+        "product": "prod_1",
+        "recurring": {"interval": "month", "interval_count": 6},
+        "unit_amount_decimal": "60000",
+    }
+    held_as_id = {"price": "price_made", "quantity": 3}
+    assert contained({"price_data": data, "quantity": 3}, held_as_id)
+    assert not contained({"price_data": data, "quantity": 4}, held_as_id)
+    expanded = {
+        "price": {
+            "id": "price_made",
+            "currency": "usd",
+            "product": "prod_1",
+            "recurring": {"interval": "month", "interval_count": 6, "usage_type": "licensed"},
+            "unit_amount_decimal": "60000.000000000000",
+        },
+        "quantity": 3,
+    }
+    assert contained({"price_data": data, "quantity": 3}, expanded)
+    assert not contained({"price_data": {**data, "unit_amount_decimal": "50000"}}, expanded)

@@ -26,5 +26,5 @@ def test_updates_act_on_an_existing_object_and_creates_do_not() -> None:
 
 
 def test_an_unknown_kind_is_named_in_the_error() -> None:
-    with pytest.raises(UnknownOperationKind, match=r"coupon\.create"):
-        operation_kind("coupon.create")
+    with pytest.raises(UnknownOperationKind, match=r"refund\.create"):
+        operation_kind("refund.create")

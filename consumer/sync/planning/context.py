@@ -64,6 +64,9 @@ class KnownSchedule:
     id: str
     status: str
     phases: tuple[KnownPhase, ...] = ()
+    # The subscription it started (``released_subscription`` once released): what cancels an
+    # evergreen subscription after its schedule let go of it (A4).
+    subscription: str | None = None
 
 
 @dataclass(frozen=True)

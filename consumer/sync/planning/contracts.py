@@ -41,7 +41,10 @@ from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.amounts import minor_unit_exponent
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownPhase, KnownSchedule, PlanningContext
+from consumer.sync.planning.coupons import has_coupons
 from consumer.sync.planning.customers import plan_customer
+from consumer.sync.planning.evergreen import is_evergreen, make_evergreen
+from consumer.sync.planning.evergreen_contracts import plan_evergreen_contract
 from consumer.sync.planning.identity import record_metadata
 from consumer.sync.planning.orders import (
     SCHEDULE_OPERATION,
@@ -65,6 +68,7 @@ from consumer.sync.planning.preferences import (
     passes_filter,
 )
 from consumer.sync.planning.schedule_dates import add_months, start_epoch
+from consumer.sync.planning.segments import check_unsegmented
 
 NOW = "now"
 CANCEL_OPERATION = "subscription_schedule_cancel"
@@ -211,6 +215,22 @@ def _plan_contract(
     term = opening.term_months or 0
     end = int(opening.params.get("end_date") or add_months(start, term))
     amendments = orders.activated()
+    check_unsegmented([initial, *amendments])  # A6
+    coupons = [str(o["Id"]) for o in (initial, *amendments) if has_coupons(o)]
+    if amendments and coupons:
+        raise DataError(
+            "A5",
+            f"Order(s) {', '.join(coupons)} of an amended contract carry coupons; coupons on "
+            "amended contracts are not supported yet",
+        )
+    if amendments and is_evergreen(lines):  # A4: only a cancellation amends it
+        make_evergreen(schedule, quote, lines)
+        customer = plan_customer(builder, account, context, currency=currency)
+        known = _known_schedule(orders, context)
+        return plan_evergreen_contract(
+            builder, initial, amendments, schedule, opening, known, customer, context,
+            currency=currency,
+        )  # fmt: skip
     for amendment in amendments:
         _check_amendment(amendment, currency, start, end, context)
 
@@ -218,10 +238,14 @@ def _plan_contract(
     customer = plan_customer(builder, account, context, currency=currency)
     timeline = _Timeline(builder, initial, term, currency, context)
     segments = [timeline.open(initial, lines, start)]
+    if builder.failed:
+        return timeline.prices  # R4: the lines at fault are the errors, not what follows
     for amendment, begins in zip(
         amendments, _starts(amendments, known, start, context), strict=True
     ):
         segment = timeline.amend(amendment, begins, known)
+        if builder.failed:
+            return timeline.prices
         if begins != NOW and int(begins) <= start:
             # An amendment from the contract's first day is part of its first phase.
             segments[0] = _Segment(

@@ -19,7 +19,9 @@ from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.billing_terms import days_until_due
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
+from consumer.sync.planning.coupons import has_coupons, plan_discounts
 from consumer.sync.planning.customers import plan_customer
+from consumer.sync.planning.evergreen import is_evergreen, make_evergreen
 from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_on
 from consumer.sync.planning.inline_prices import (
     InlinePrice,
@@ -46,6 +48,8 @@ from consumer.sync.planning.prices import (
 )
 from consumer.sync.planning.products import plan_product_sync
 from consumer.sync.planning.schedule_dates import add_months, start_epoch, whole_months
+from consumer.sync.planning.segments import Segment, segment_phases, segments_of
+from consumer.sync.planning.uneven_terms import remainder_months, split_phases
 
 MAX_RECURRING_LINES = 100
 SCHEDULE_OPERATION = "subscription_schedule"
@@ -84,6 +88,18 @@ class PhaseDraft:
     inline_one_time: bool = False
     # Order item id -> where the schedule's answer names its inline price (its Stripe_ID__c).
     inline_lines: dict[str, str] = field(default_factory=dict)
+    # O7: whether a term that is not a whole number of billing periods may be billed with a
+    # prorated final phase (an order's own schedule) or is an error (an amended contract).
+    final_period_prorated: bool = False
+
+    def absorb(self, other: PhaseDraft) -> None:
+        """Take over ``other``'s prices, one-time lines and intervals (an MDQ segment's, A6)."""
+        self.invoice_items.extend(other.invoice_items)
+        self.archives.extend(other.archives)
+        self.invoice_item_prices.update(other.invoice_item_prices)
+        self.line_drafts.update(other.line_drafts)
+        for interval, ids in other.intervals.items():
+            self.intervals.setdefault(interval, []).extend(ids)
 
 
 def plan_order_operations(
@@ -104,6 +120,10 @@ def plan_order_operations(
 
     schedule = schedule_params(order, quote, order_sources, context)
     phase = first_phase(schedule.params, quote, order_sources, context)
+    phase.final_period_prorated = True  # O7: see uneven_terms.py
+    if is_evergreen(lines):  # A4: no end date; the term (1 month) is no billing term
+        make_evergreen(schedule.params, quote, lines)
+        phase.term_months = None
     with builder.blame(builder.root, contain=True):  # the lines are still checked (R4)
         require_order_fields(schedule.params, phase)
 
@@ -119,6 +139,11 @@ def plan_order_operations(
         )
         return
 
+    segments = segments_of(  # A6: MDQ segment lines are priced over their segment's months
+        lines, start=schedule.params.get("start_date"), end=phase.params.get("end_date")
+    )
+    drafts = {index: PhaseDraft({}, segment.months) for index, segment in segments.items()}
+    owner = {line_id: drafts[i] for i, s in segments.items() for line_id in s.line_ids}
     customer = plan_customer(builder, account, context, currency=currency)
     if context.settings.sync.inline_line_prices:
         phase.inline_recurring = True
@@ -126,12 +151,26 @@ def plan_order_operations(
         # invoice (O3), whose items keep P6.
         phase.inline_one_time = any(_schedules_line(item) for item in lines)
     for item in lines:
-        plan_line(builder, order, item, phase, context, currency=currency)
+        target = owner.get(str(item["Id"]), phase)  # A6: a segment line prices over its segment
+        plan_line(builder, order, item, target, context, currency=currency)
     if builder.failed:
         return
+    segment_items = [item for draft in drafts.values() for item in draft.items]
+    for draft in drafts.values():
+        phase.absorb(draft)
     check_lines(phase)
-    if phase.items:
-        _plan_schedule(builder, order, customer, schedule.params, phase, context)
+    if has_coupons(order):  # A5
+        if not phase.items and not segment_items:
+            raise DataError(
+                "A5", "Coupons on an order of one-time lines only are not supported yet"
+            )
+        all_items = [*phase.items, *segment_items]
+        plan_discounts(builder, order, phase.params, all_items, lines, context, currency=currency)
+        if builder.failed:
+            return
+    if phase.items or any(draft.items for draft in drafts.values()):
+        segmented = [(segments[i], drafts[i].items) for i in segments]
+        _plan_schedule(builder, order, customer, schedule.params, phase, context, segmented)
     elif phase.invoice_items:
         _plan_invoice(
             builder,
@@ -338,14 +377,15 @@ def _plan_line(
     if (
         terms.recurring
         and not terms.tiered
-        and phase.term_months
-        and phase.term_months % terms.interval_count
+        and not phase.final_period_prorated
+        and remainder_months(phase.term_months, terms.interval_count)
     ):
         raise DataError(
             "O7",
             f"Subscription term of {phase.term_months} months is not a whole number of "
             f"{terms.interval_count}-month billing periods on OrderItem {item_id} "
-            "(a prorated final period is not supported yet)",
+            "(a prorated final period is billed only at the end of an order's own term, "
+            "not for an MDQ segment or an amended contract yet)",
         )
     with builder.blame(SourceRecord("Product2", str(product["Id"]))):
         product_id = plan_product_sync(builder, product, context, update_existing=False)
@@ -514,6 +554,7 @@ def _plan_schedule(
     schedule: dict[str, Any],
     phase: PhaseDraft,
     context: PlanningContext,
+    segments: list[tuple[Segment, list[dict[str, Any]]]],
 ) -> None:
     record = SourceRecord("Order", str(order["Id"]))
     # An inline line's price exists once the schedule does: its Stripe_ID__c is in the answer.
@@ -525,9 +566,20 @@ def _plan_schedule(
     phase_params["items"] = phase.items
     if phase.invoice_items:
         phase_params["add_invoice_items"] = phase.invoice_items
+    if segments:
+        phases = segment_phases(phase_params, segments)  # A6
+    else:
+        phases = split_phases(  # O7
+            builder,
+            phase_params,
+            phase.line_drafts,
+            start=schedule.get("start_date"),
+            term_months=phase.term_months,
+            context=context,
+        )
     existing = existing_schedule(order, context)
     if existing is None:
-        params = {"customer": customer, **schedule, "phases": [phase_params]}
+        params = {"customer": customer, **schedule, "phases": phases}
         builder.add(
             SCHEDULE_OPERATION,
             "subscription_schedule.create",
@@ -540,8 +592,8 @@ def _plan_schedule(
     allowed = fields_of(ENDPOINT_PARAMS["subscription_schedule.update"])
     update = {k: v for k, v in schedule.items() if k in allowed}
     if "start_date" in schedule:
-        phase_params = {"start_date": schedule["start_date"], **phase_params}
-    update["phases"] = [phase_params]
+        phases[0] = {"start_date": schedule["start_date"], **phases[0]}
+    update["phases"] = phases
     builder.add(
         SCHEDULE_OPERATION,
         "subscription_schedule.update",

@@ -31,12 +31,19 @@ ORDER = (
     "SBQQ__Quote__r.SBQQ__SubscriptionTerm__c", "SBQQ__Quote__r.SBQQ__PaymentTerm__c",
     # Contracts (A1, A2): which contract an order belongs to, and an amendment's end date.
     "Type", "ContractId", "Contract.SBQQ__Order__c", "SBQQ__Quote__r.SBQQ__EndDate__c",
+    # Renewals (A3): a renewal quote's order starts a contract of its own.
+    "SBQQ__Quote__r.SBQQ__Type__c",
 )  # fmt: skip
 ORDER_ITEM = (
     "Id", "Quantity", "UnitPrice", "Stripe_ID__c", "Product2Id", "PricebookEntryId",
     "SBQQ__SubscriptionPricing__c", "SBQQ__BillingFrequency__c", "SBQQ__BillingType__c",
     "SBQQ__SubscriptionType__c", "Skip_Line_Item__c",
     "SBQQ__RevisedOrderProduct__c", "SBQQ__ProrateMultiplier__c",
+    # MDQ segments (A6): which segment a line bills, and a Custom segment's dates.
+    "SBQQ__SegmentIndex__c", "SBQQ__SegmentKey__c", "SBQQ__SegmentLabel__c",
+    "SBQQ__DimensionType__c", "ServiceDate", "EndDate",
+    # Evergreen (A4): CPQ's default term of the line's product.
+    "SBQQ__DefaultSubscriptionTerm__c",
 )  # fmt: skip
 PRODUCT_CONSUMPTION_SCHEDULE = (
     "Id", "ConsumptionSchedule.Id", "ConsumptionSchedule.Type",
@@ -45,6 +52,11 @@ PRODUCT_CONSUMPTION_SCHEDULE = (
 CONSUMPTION_RATE = (
     "Id", "ConsumptionScheduleId", "LowerBound", "UpperBound", "PricingMethod", "Price",
     "ProcessingOrder",
+)  # fmt: skip
+# The connector package's coupons on an order or one of its lines (A5).
+ORDER_STRIPE_COUPON = (
+    "Id", "Name__c", "Percent_Off__c", "Amount_Off__c", "Duration__c", "Duration_In_Months__c",
+    "Max_Redemptions__c", "Order__c", "Order_Item__c", "Stripe_ID__c",
 )  # fmt: skip
 ORDER_ITEM_CONSUMPTION_SCHEDULE = ("Id", "SBQQ__Type__c", "SBQQ__RatingMethod__c")
 ORDER_ITEM_CONSUMPTION_RATE = (
@@ -55,9 +67,10 @@ ORDER_ITEM_CONSUMPTION_RATE = (
 
 # parent object -> {relationship name in the hydrated dict: child object}
 CHILD_RELATIONSHIPS: dict[str, dict[str, str]] = {
-    "Order": {"OrderItems": "OrderItem"},
+    "Order": {"OrderItems": "OrderItem", "Order_Lookup__r": "Order_Stripe_Coupon__c"},
     "OrderItem": {
-        "SBQQ__OrderItemConsumptionSchedules__r": "SBQQ__OrderItemConsumptionSchedule__c"
+        "SBQQ__OrderItemConsumptionSchedules__r": "SBQQ__OrderItemConsumptionSchedule__c",
+        "Order_Item_Lookup__r": "Order_Stripe_Coupon__c",
     },
     "SBQQ__OrderItemConsumptionSchedule__c": {
         "SBQQ__OrderItemConsumptionRates__r": "SBQQ__OrderItemConsumptionRate__c"
@@ -146,6 +159,7 @@ def required_fields(settings: Settings) -> dict[str, list[str]]:
         "ConsumptionRate": list(CONSUMPTION_RATE),
         "SBQQ__OrderItemConsumptionSchedule__c": list(ORDER_ITEM_CONSUMPTION_SCHEDULE),
         "SBQQ__OrderItemConsumptionRate__c": list(ORDER_ITEM_CONSUMPTION_RATE),
+        "Order_Stripe_Coupon__c": list(ORDER_STRIPE_COUPON),
     }
     for query, fields in base.items():
         fields.extend(_mapped_sources(settings.mappings, query))

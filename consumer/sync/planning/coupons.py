@@ -1,0 +1,231 @@
+"""Coupons (rule A5): the connector package's coupon records become Stripe coupons.
+
+On activation the package copies a quote's coupons (``Quote_Stripe_Coupon__c``, attached by
+``Quote_Stripe_Coupon_Association__c``) and its lines' coupons
+(``Quote_Line_Stripe_Coupon_Association__c``) to ``Order_Stripe_Coupon__c`` records on the
+order (``Order__c``; relationship ``Order_Lookup__r``) or on one order line (``Order_Item__c``;
+relationship ``Order_Item_Lookup__r``). Each record becomes one Stripe coupon, created once:
+
+- id ``sf_coupon_<record id>`` (``sfsbx_coupon_…`` from a sandbox), so a retry names the same
+  coupon; metadata ``salesforce_order_stripe_coupon_id``; its ``Stripe_ID__c`` (written back)
+  marks it created, and a coupon id there is used as is (K2);
+- ``percent_off`` (0 < p <= 100) XOR ``amount_off`` (in the order's currency, minor units);
+  ``duration`` once, forever or repeating with ``duration_in_months``; ``max_redemptions``;
+  ``name``.
+
+The ``coupon`` mapping block (field defaults; custom mappings from the Order, its Account or
+quote) lays over these parameters (M3). Order-level coupons are every phase's ``discounts`` (a
+phase without ``discounts`` would take the customer's instead); line-level ones are the
+``discounts`` of that line's item in every phase.
+A record breaking these rules is a Data Error naming it. Coupons on an order of one-time lines
+only, and on amended contracts, are not supported yet (Data Errors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from consumer.sync.mapping.coercion import CoercionError, to_decimal
+from consumer.sync.mapping.data_error import DataError
+from consumer.sync.mapping.evaluate import apply_mapping
+from consumer.sync.planning.amounts import minor_unit_exponent
+from consumer.sync.planning.builder import PlanBuilder
+from consumer.sync.planning.context import PlanningContext
+from consumer.sync.planning.identity import metadata_key, record_metadata
+from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
+
+COUPON_OBJECT = "Order_Stripe_Coupon__c"
+ORDER_COUPONS = "Order_Lookup__r"
+LINE_COUPONS = "Order_Item_Lookup__r"
+DURATIONS = ("once", "repeating", "forever")
+
+
+def _records(relationship: Any) -> list[Mapping[str, Any]]:
+    if isinstance(relationship, Mapping) and isinstance(relationship.get("records"), list):
+        return [r for r in relationship["records"] if isinstance(r, Mapping)]
+    return []
+
+
+def order_coupons(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The order's own coupons (not those of one of its lines)."""
+    return [r for r in _records(order.get(ORDER_COUPONS)) if not r.get("Order_Item__c")]
+
+
+def line_coupons(item: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return _records(item.get(LINE_COUPONS))
+
+
+def has_coupons(order: Mapping[str, Any]) -> bool:
+    lines = _records(order.get("OrderItems"))
+    return bool(order_coupons(order) or any(line_coupons(line) for line in lines))
+
+
+def coupon_id(record_id: str, *, sandbox: bool) -> str:
+    return f"sfsbx_coupon_{record_id}" if sandbox else f"sf_coupon_{record_id}"
+
+
+def plan_discounts(
+    builder: PlanBuilder,
+    order: Mapping[str, Any],
+    phase_params: dict[str, Any],
+    items: list[dict[str, Any]],
+    lines: list[Mapping[str, Any]],
+    context: PlanningContext,
+    *,
+    currency: str,
+) -> None:
+    """Plan the order's coupons; put them on the phase (order-level) and on the items of their
+    lines (line-level). Every coupon record is checked; each fault is that record's (R4)."""
+    quote = order.get("SBQQ__Quote__r")
+    sources = {
+        "Order": order,
+        "Account": order.get("Account") or {},
+        "SBQQ__Quote__c": quote if isinstance(quote, Mapping) else {},
+    }
+    discounts = [
+        {"coupon": coupon}
+        for record in order_coupons(order)
+        if (coupon := _coupon(builder, record, sources, context, currency)) is not None
+    ]
+    if discounts:
+        phase_params["discounts"] = discounts
+    line_key = metadata_key("salesforce_order_item_id", sandbox=context.sandbox)
+    by_line = {str((item.get("metadata") or {}).get(line_key)): item for item in items}
+    for line in lines:
+        item = by_line.get(str(line["Id"]))
+        records = line_coupons(line)
+        if not records:
+            continue
+        coupons = [
+            c for r in records if (c := _coupon(builder, r, sources, context, currency)) is not None
+        ]
+        if item is None:
+            with builder.blame(SourceRecord(COUPON_OBJECT, str(records[0]["Id"])), contain=True):
+                raise DataError(
+                    "A5",
+                    f"Coupon {_label(records[0])} is on OrderItem {line['Id']}, which is not a "
+                    "recurring line of the subscription; line coupons apply to recurring lines",
+                )
+            continue
+        if coupons:
+            item["discounts"] = [{"coupon": c} for c in coupons]
+
+
+def _label(record: Mapping[str, Any]) -> str:
+    name = record.get("Name__c")
+    return f"{record['Id']} ({name})" if name else str(record["Id"])
+
+
+def _coupon(
+    builder: PlanBuilder,
+    record: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    context: PlanningContext,
+    currency: str,
+) -> str | dict[str, str] | None:
+    """The coupon's id, or the placeholder of the create that makes it; None if it fails."""
+    record_id = str(record["Id"])
+    existing = record.get("Stripe_ID__c")
+    if isinstance(existing, str) and existing and not existing.startswith("http"):
+        return existing  # created already (its id written back), or set by hand (K2)
+    source = SourceRecord(COUPON_OBJECT, record_id)
+    with builder.blame(source, contain=True):
+        # M3/M4: the `coupon` block's field defaults and custom mappings (from the order).
+        params = apply_mapping(
+            coupon_params(record, context, currency),
+            context.settings.mappings.coupon,
+            sources,
+            label="coupon",
+        ).params
+        operation = f"coupon:{record_id}"
+        builder.add(
+            operation,
+            "coupon.create",
+            params,
+            source,
+            writeback=(WriteBack(source, "Stripe_ID__c"),),
+        )
+        return ref(operation)
+    return None
+
+
+def _number(record: Mapping[str, Any], field: str) -> Decimal | None:
+    value = record.get(field)
+    if value in (None, ""):
+        return None
+    try:
+        return to_decimal(value)
+    except CoercionError:
+        raise DataError(
+            "A5", f"Coupon {_label(record)}: {field} is not a number ({value!r})"
+        ) from None
+
+
+def _whole(record: Mapping[str, Any], field: str) -> int | None:
+    number = _number(record, field)
+    if number is None:
+        return None
+    if number <= 0 or number != number.to_integral_value():
+        raise DataError(
+            "A5", f"Coupon {_label(record)}: {field} must be a whole number above 0 ({number})"
+        )
+    return int(number)
+
+
+def coupon_params(
+    record: Mapping[str, Any], context: PlanningContext, currency: str
+) -> dict[str, Any]:
+    """Stripe's coupon parameters for one ``Order_Stripe_Coupon__c`` (A5)."""
+    label = _label(record)
+    percent = _number(record, "Percent_Off__c")
+    amount = _number(record, "Amount_Off__c")
+    if (percent is None) == (amount is None):
+        raise DataError(
+            "A5",
+            f"Coupon {label} must set exactly one of Percent_Off__c and Amount_Off__c "
+            f"(found {'both' if percent is not None else 'neither'})",
+        )
+    params: dict[str, Any] = {"id": coupon_id(str(record["Id"]), sandbox=context.sandbox)}
+    if percent is not None:
+        if not 0 < percent <= 100:
+            raise DataError(
+                "A5", f"Coupon {label}: Percent_Off__c must be above 0 and at most 100 ({percent})"
+            )
+        params["percent_off"] = float(percent)
+    else:
+        assert amount is not None
+        minor = amount.scaleb(minor_unit_exponent(currency))
+        if amount <= 0 or minor != minor.to_integral_value():
+            raise DataError(
+                "A5",
+                f"Coupon {label}: Amount_Off__c must be above 0 in whole {currency.upper()} "
+                f"minor units ({amount})",
+            )
+        params["amount_off"] = int(minor)
+        params["currency"] = currency
+    duration = str(record.get("Duration__c") or "once")
+    if duration not in DURATIONS:
+        raise DataError(
+            "A5", f"Coupon {label}: Duration__c must be once, repeating or forever ({duration})"
+        )
+    params["duration"] = duration
+    months = _whole(record, "Duration_In_Months__c")
+    if duration == "repeating":
+        if months is None:
+            raise DataError("A5", f"Coupon {label}: a repeating coupon needs Duration_In_Months__c")
+        params["duration_in_months"] = months
+    elif months is not None:
+        raise DataError(
+            "A5",
+            f"Coupon {label}: Duration_In_Months__c is only for a repeating coupon "
+            f"(Duration__c is {duration})",
+        )
+    redemptions = _whole(record, "Max_Redemptions__c")
+    if redemptions is not None:
+        params["max_redemptions"] = redemptions
+    if record.get("Name__c"):
+        params["name"] = str(record["Name__c"])
+    params["metadata"] = record_metadata("order_stripe_coupon", str(record["Id"]), context)
+    return params

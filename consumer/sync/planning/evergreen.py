@@ -1,0 +1,85 @@
+"""Evergreen orders (rule A4): a subscription with no end date.
+
+An order whose recurring lines are ``SBQQ__SubscriptionType__c = Evergreen`` runs until it is
+cancelled. It is billed by a schedule of one phase from the quote's start to start + its term
+(CPQ requires a term of 1 month for evergreen quotes) with ``end_behavior = release``: Stripe
+starts the subscription at the start date, and at the phase's end releases it into a plain
+Subscription that renews every billing period with no end date. Each line's price is its
+``UnitPrice`` per billing period (P5 does not divide an evergreen price by a term).
+
+Why a schedule rather than creating the Subscription directly: one form serves a start in the
+past, today or in the future. A future start is billed from the start date exactly (the schedule
+holds nothing until then), where a subscription created now would have to be made to wait with a
+trial (it would show as ``trialing`` and send trial emails) or a future ``billing_cycle_anchor``
+(it would be active, and invoice a proration or a zero invoice, before the contract starts). The
+schedule's id stays on ``Order.Stripe_ID__c``; it names its subscription (``subscription``, or
+``released_subscription`` once released).
+
+Evergreen subscriptions are invoiced: ``collection_method = send_invoice`` with
+``days_until_due`` from the payment term (O4) or a mapping; without either the sync fails naming
+the field. An order mixing evergreen and renewable lines, or an evergreen quote whose term is not
+1, is a Data Error in the reference connector's words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from consumer.sync.mapping.data_error import DataError
+from consumer.sync.planning.billing_terms import is_recurring
+from consumer.sync.planning.schedule_dates import whole_months
+
+EVERGREEN = "evergreen"
+MIXED = "Salesforce orders with both Evergreen and Renewable items are not yet supported."
+TERM_OF_ONE = (
+    "Evergreen Salesforce orders should have default subscription term and quote subscription "
+    "term equal to 1."
+)
+
+
+def is_evergreen_line(item: Mapping[str, Any]) -> bool:
+    return str(item.get("SBQQ__SubscriptionType__c") or "").strip().lower() == EVERGREEN
+
+
+def is_evergreen(lines: list[Mapping[str, Any]]) -> bool:
+    """Whether the order's recurring lines are evergreen; a mix is a Data Error (A4)."""
+    recurring = [line for line in lines if is_recurring(line.get("SBQQ__SubscriptionPricing__c"))]
+    evergreen = [str(line["Id"]) for line in recurring if is_evergreen_line(line)]
+    if not evergreen:
+        return False
+    renewable = [str(line["Id"]) for line in recurring if not is_evergreen_line(line)]
+    if renewable:
+        raise DataError(
+            "A4",
+            f"{MIXED} Evergreen lines: {', '.join(evergreen)}; renewable lines: "
+            f"{', '.join(renewable)}. Sell them on separate orders.",
+        )
+    return True
+
+
+def make_evergreen(
+    schedule: dict[str, Any], quote: Mapping[str, Any], lines: list[Mapping[str, Any]]
+) -> None:
+    """Turn the order's schedule parameters into an evergreen subscription's (A4)."""
+    terms = {"SBQQ__Quote__r.SBQQ__SubscriptionTerm__c": quote.get("SBQQ__SubscriptionTerm__c")}
+    for line in lines:
+        if line.get("SBQQ__DefaultSubscriptionTerm__c") not in (None, ""):
+            terms[f"OrderItem[{line['Id']}].SBQQ__DefaultSubscriptionTerm__c"] = line[
+                "SBQQ__DefaultSubscriptionTerm__c"
+            ]
+    wrong = [f"{name} = {value}" for name, value in terms.items() if whole_months(value) != 1]
+    if wrong:
+        raise DataError("A4", f"{TERM_OF_ONE} Found {'; '.join(wrong)}")
+    settings = schedule.setdefault("default_settings", {})
+    invoice_settings = settings.setdefault("invoice_settings", {})
+    if invoice_settings.get("days_until_due") is None:
+        raise DataError(
+            "A4",
+            "The following required fields are missing: SBQQ__PaymentTerm__c (an evergreen "
+            "subscription is invoiced, and Stripe needs days_until_due to send its invoices; "
+            "set the order's or quote's payment term, or map "
+            "subscription_schedule.default_settings.invoice_settings.days_until_due)",
+        )
+    settings["collection_method"] = "send_invoice"
+    schedule["end_behavior"] = "release"

@@ -1,0 +1,180 @@
+"""Cancelling an evergreen subscription by a zero-quantity amendment (rule A4).
+
+An evergreen contract (``evergreen.py``) has no end date, so its amendments are not phases of a
+term: the only amendment derived is the cancellation, an activated amendment taking every line
+to zero from its start date. Any other amendment of an evergreen contract is a Data Error. Where
+the cancellation leaves the subscription depends on what Stripe holds:
+
+- no schedule yet: a future cancellation creates the schedule ending (``end_behavior = cancel``)
+  at the cancellation's start; one dated today or earlier is skipped (reported): nothing was
+  billed, and nothing will be;
+- the schedule still holds the subscription (``not_started``/``active``, its first phase): a
+  future cancellation ends its phase at that date with ``end_behavior = cancel``; today or
+  earlier cancels the schedule at once (as A2 does);
+- the schedule has released the subscription: a future cancellation sets the subscription's
+  ``cancel_at``; today or earlier cancels the subscription at once (its open period is not
+  prorated, as A2);
+- already cancelled or completed: nothing to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from consumer.sync.mapping.data_error import DataError
+from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
+from consumer.sync.planning.builder import PlanBuilder
+from consumer.sync.planning.context import KnownSchedule, PlanningContext
+from consumer.sync.planning.orders import (
+    SCHEDULE_OPERATION,
+    PhaseDraft,
+    active_lines,
+    plan_line,
+    whole_quantity,
+)
+from consumer.sync.planning.plan import Issue, SourceRecord, WriteBack
+from consumer.sync.planning.prices import PriceRef
+from consumer.sync.planning.schedule_dates import start_epoch
+
+SCHEDULE_CANCEL_OPERATION = "subscription_schedule_cancel"
+SUBSCRIPTION_CANCEL_OPERATION = "subscription_cancel"
+SUBSCRIPTION_UPDATE_OPERATION = "subscription_update"
+
+
+def plan_evergreen_contract(
+    builder: PlanBuilder,
+    initial: Mapping[str, Any],
+    amendments: Sequence[Mapping[str, Any]],
+    schedule: dict[str, Any],
+    opening: PhaseDraft,
+    known: KnownSchedule | None,
+    customer: PriceRef,
+    context: PlanningContext,
+    *,
+    currency: str,
+) -> PhaseDraft:
+    """Add the operations of an evergreen contract with activated amendments; its prices."""
+    prices = PhaseDraft({}, None)
+    for line in active_lines(builder, initial):
+        with builder.blame(SourceRecord("OrderItem", str(line["Id"])), contain=True):
+            plan_line(builder, initial, line, prices, context, currency=currency)
+    if builder.failed:
+        return prices
+    cancel_at = _cancellation_start(initial, amendments, builder)
+    writebacks = tuple(
+        WriteBack(SourceRecord("Order", str(o["Id"])), "Stripe_ID__c")
+        for o in (initial, *amendments)
+    )
+    record = SourceRecord("Order", str(initial["Id"]))
+    now = cancel_at <= context.now_epoch
+    start = int(schedule["start_date"])
+    if known is None:
+        if now or cancel_at <= start:
+            builder.skip(
+                Issue(
+                    "A4",
+                    "Skipped: the evergreen subscription was cancelled before it was synced; "
+                    "nothing to bill",
+                    builder.root,
+                )
+            )
+            return prices
+        phase = {**_phase(opening, prices), "end_date": cancel_at}
+        params = {"customer": customer, **schedule, "end_behavior": "cancel", "phases": [phase]}
+        builder.add(
+            SCHEDULE_OPERATION,
+            "subscription_schedule.create",
+            params,
+            record,
+            writeback=writebacks,
+        )
+        return prices
+    if known.status in ("canceled", "completed"):
+        return prices  # ended already: the cancellation is done
+    if known.status == "released":
+        if known.subscription is None:
+            raise DataError(
+                "A4",
+                f"The evergreen subscription schedule {known.id} was released, but Stripe names "
+                "no subscription for it to cancel",
+            )
+        if now:
+            builder.add(
+                SUBSCRIPTION_CANCEL_OPERATION,
+                "subscription.cancel",
+                {"invoice_now": True, "prorate": False},
+                record,
+                target=known.subscription,
+            )
+        else:
+            builder.add(
+                SUBSCRIPTION_UPDATE_OPERATION,
+                "subscription.update",
+                {"cancel_at": cancel_at, "proration_behavior": "none"},
+                record,
+                target=known.subscription,
+            )
+        return prices
+    if now:
+        builder.add(
+            SCHEDULE_CANCEL_OPERATION,
+            "subscription_schedule.cancel",
+            {"invoice_now": True, "prorate": False},
+            record,
+            target=known.id,
+            writeback=writebacks,
+        )
+        return prices
+    allowed = fields_of(ENDPOINT_PARAMS["subscription_schedule.update"])
+    update = {k: v for k, v in schedule.items() if k in allowed}
+    first_start = known.phases[0].start_date if known.phases else start
+    phase = {"start_date": first_start, **_phase(opening, prices), "end_date": cancel_at}
+    update.update(end_behavior="cancel", proration_behavior="none", phases=[phase])
+    builder.add(
+        SCHEDULE_OPERATION,
+        "subscription_schedule.update",
+        update,
+        record,
+        target=known.id,
+        writeback=writebacks,
+    )
+    return prices
+
+
+def _phase(opening: PhaseDraft, prices: PhaseDraft) -> dict[str, Any]:
+    params = {k: v for k, v in opening.params.items() if k not in ("end_date", "duration")}
+    params["items"] = prices.items
+    if prices.invoice_items:
+        params["add_invoice_items"] = prices.invoice_items
+    return params
+
+
+def _cancellation_start(
+    initial: Mapping[str, Any], amendments: Sequence[Mapping[str, Any]], builder: PlanBuilder
+) -> int:
+    """The first amendment's start, once the amendments take every line to zero."""
+    live: dict[str, int] = {}
+    for line in active_lines(builder, initial):
+        live[str(line["Id"])] = whole_quantity(line)
+    for amendment in amendments:
+        for line in active_lines(builder, amendment):
+            original = str(line.get("SBQQ__RevisedOrderProduct__c") or line["Id"])
+            live[original] = live.get(original, 0) + whole_quantity(line)
+    changed = [str(a["Id"]) for a in amendments]
+    if any(quantity for quantity in live.values()):
+        raise DataError(
+            "A4",
+            f"Order(s) {', '.join(changed)} amend an evergreen subscription without cancelling "
+            "every line; only a cancellation (every line to zero) is supported for evergreen "
+            "orders",
+        )
+    quote = amendments[0].get("SBQQ__Quote__r")
+    begins = start_epoch(quote.get("SBQQ__StartDate__c") if isinstance(quote, Mapping) else None)
+    if begins is None:
+        raise DataError(
+            "M2",
+            "The following required fields are missing: SBQQ__Quote__r.SBQQ__StartDate__c "
+            f"(Order {changed[0]})",
+        )
+    return begins

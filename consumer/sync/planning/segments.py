@@ -1,0 +1,199 @@
+"""Multi-dimensional quoting (MDQ) segments (rule A6): one phase per segment.
+
+CPQ sells an MDQ product as one order line per segment (``SBQQ__SegmentIndex__c`` 1, 2, 3 …,
+``SBQQ__SegmentKey__c`` shared by a product's segments, ``SBQQ__SegmentLabel__c`` "Year 1"),
+each with that segment's quantity and price (its ``UnitPrice`` covers the segment, not the
+term), and the segment type in ``SBQQ__DimensionType__c``: Year, Quarter or Month segments run
+12, 3 or 1 months from the quote's start (the last one ends with the term, so a 30-month term
+in Years ends with a 6-month segment), Custom segments run from the line's ``ServiceDate`` to its
+``EndDate`` (inclusive, so the next day at midnight UTC).
+
+Each segment index becomes one schedule phase, from the segment's start to its end, billing the
+segment lines of that index at a per-period price computed over the segment's months (P5), and
+every plain (unsegmented) line of the order at its whole-term price. Later phases use
+``proration_behavior = none``: a segment boundary is a billing date (a segment that is not a
+whole number of billing periods is the O7 Data Error). One-time lines are billed with the first
+phase. Segments must follow one another without gaps and end with the term. Amendments of a
+segmented contract are not derived yet (a Data Error from the contract planner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from consumer.sync.mapping.coercion import CoercionError, epoch_seconds, to_decimal
+from consumer.sync.mapping.data_error import DataError
+from consumer.sync.planning.schedule_dates import add_months
+
+_DAY = 86_400
+SEGMENT_MONTHS = {"Year": 12, "Quarter": 3, "Month": 1}
+CUSTOM = "Custom"
+
+
+def is_segmented(item: Mapping[str, Any]) -> bool:
+    return bool(item.get("SBQQ__SegmentKey__c") or item.get("SBQQ__SegmentIndex__c"))
+
+
+@dataclass
+class Segment:
+    """One segment index: when it runs, its length in months and the lines it holds."""
+
+    index: int
+    start: int
+    end: int
+    months: int
+    line_ids: list[str] = field(default_factory=list)
+
+
+def segments_of(
+    lines: list[Mapping[str, Any]], *, start: int | None, end: int | None
+) -> dict[int, Segment]:
+    """The order's segments by index (empty when no line is segmented); Data Errors for shapes
+    that cannot be billed as phases."""
+    segmented = [line for line in lines if is_segmented(line)]
+    if not segmented:
+        return {}
+    if start is None:
+        return {}  # the order's own M2 error says what is missing
+    if end is None:
+        raise DataError(
+            "A6",
+            "Segmented (MDQ) lines need the quote's term as the schedule's end; a mapped phase "
+            "duration cannot be split into segments",
+        )
+    out: dict[int, Segment] = {}
+    for line in segmented:
+        line_id = str(line["Id"])
+        index = _index(line)
+        begins, ends = _bounds(line, index, start, end)
+        segment = out.get(index)
+        if segment is None:
+            segment = out[index] = Segment(index, begins, ends, _months(line_id, begins, ends))
+        elif (segment.start, segment.end) != (begins, ends):
+            raise DataError(
+                "A6",
+                f"OrderItem {line_id} is segment {index} but its dates differ from the other "
+                f"lines of segment {index} (OrderItems {', '.join(segment.line_ids)})",
+            )
+        segment.line_ids.append(line_id)
+    _check_contiguous(out, start, end)
+    return dict(sorted(out.items()))
+
+
+def segment_phases(
+    phase_params: Mapping[str, Any], segments: list[tuple[Segment, list[dict[str, Any]]]]
+) -> list[dict[str, Any]]:
+    """The order's phases, one per segment: the plain lines' items (``phase_params``) in every
+    phase beside the segment's own items; one-time lines with the first phase."""
+    plain = list(phase_params.get("items") or [])
+    lead = {
+        k: v
+        for k, v in phase_params.items()
+        if k not in ("end_date", "duration", "items", "add_invoice_items")
+    }
+    phases: list[dict[str, Any]] = []
+    for number, (segment, items) in enumerate(segments):
+        if number == 0:
+            params = dict(lead)
+            if phase_params.get("add_invoice_items"):
+                params["add_invoice_items"] = phase_params["add_invoice_items"]
+        else:
+            params = {"proration_behavior": "none", "metadata": phase_params.get("metadata")}
+            if phase_params.get("discounts"):
+                params["discounts"] = phase_params["discounts"]  # A5: every phase
+        params["items"] = [*plain, *items]
+        params["end_date"] = segment.end
+        phases.append(params)
+    return phases
+
+
+def check_unsegmented(orders: list[Mapping[str, Any]]) -> None:
+    """A6 for contracts: amending a segmented contract is not derived yet (a Data Error, rather
+    than a schedule that bills every segment at once)."""
+    for order in orders:
+        relationship = order.get("OrderItems")
+        records = relationship.get("records") if isinstance(relationship, Mapping) else None
+        segmented = [str(r["Id"]) for r in records or () if is_segmented(r)]
+        if segmented:
+            raise DataError(
+                "A6",
+                f"Order {order['Id']} of an amended contract has segmented (MDQ) lines "
+                f"({', '.join(segmented)}); amendments of segmented contracts are not "
+                "supported yet",
+            )
+
+
+def _index(line: Mapping[str, Any]) -> int:
+    raw = line.get("SBQQ__SegmentIndex__c")
+    try:
+        value = to_decimal(raw) if raw not in (None, "") else None
+    except CoercionError:
+        value = None
+    if value is None or value < 1 or value != value.to_integral_value():
+        raise DataError(
+            "A6",
+            f"OrderItem {line['Id']} is a segmented (MDQ) line without a valid "
+            f"SBQQ__SegmentIndex__c (found {raw!r})",
+        )
+    return int(value)
+
+
+def _bounds(line: Mapping[str, Any], index: int, start: int, end: int) -> tuple[int, int]:
+    kind = line.get("SBQQ__DimensionType__c")
+    months = SEGMENT_MONTHS.get(str(kind))
+    if months is not None:
+        return add_months(start, (index - 1) * months), min(add_months(start, index * months), end)
+    if kind != CUSTOM:
+        raise DataError(
+            "A6",
+            f"OrderItem {line['Id']} has segment type {kind!r}; segments of type Year, Quarter, "
+            "Month or Custom can be billed as phases",
+        )
+    missing = [
+        f"OrderItem[{line['Id']}].{name}"
+        for name in ("ServiceDate", "EndDate")
+        if not line.get(name)
+    ]
+    if missing:
+        raise DataError("M2", f"The following required fields are missing: {', '.join(missing)}")
+    try:
+        return epoch_seconds(line["ServiceDate"]), epoch_seconds(line["EndDate"]) + _DAY
+    except CoercionError as exc:
+        raise DataError("A6", f"OrderItem {line['Id']}: {exc}") from None
+
+
+def _months(line_id: str, begins: int, ends: int) -> int:
+    """Whole calendar months from ``begins`` to ``ends`` (what P5 divides the price over)."""
+    for months in range(1, 1201):
+        boundary = add_months(begins, months)
+        if boundary == ends:
+            return months
+        if boundary > ends:
+            break
+    raise DataError(
+        "A6",
+        f"Segment of OrderItem {line_id} is not a whole number of months; Stripe bills a "
+        "segment as a phase of whole billing periods",
+    )
+
+
+def _check_contiguous(segments: dict[int, Segment], start: int, end: int) -> None:
+    expected = start
+    for index in sorted(segments):
+        segment = segments[index]
+        if segment.start != expected or segment.end <= segment.start:
+            raise DataError(
+                "A6",
+                f"Segment {index} (OrderItems {', '.join(segment.line_ids)}) must start where "
+                "the previous segment (or the quote) starts; segments must follow one another "
+                "without gaps",
+            )
+        expected = segment.end
+    if expected != end:
+        raise DataError(
+            "A6",
+            f"The last segment ends before or after the quote's term; segments must cover "
+            f"the term exactly (segments: {', '.join(str(i) for i in sorted(segments))})",
+        )

@@ -1,0 +1,408 @@
+"""Order shapes beyond one phase, end to end (rules O7, A6, A4): org simulator -> bridge -> Kafka ->
+sync -> Stripe emulator -> writeback. Assertions read what the emulator holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from consumer.sync.manual import request_sync
+from cpqsync_sandbox.org.dataset import STANDARD_PRICEBOOK_REF
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from schemas.models import SyncStatus
+from tests.stripe_emulator.conftest import make_client
+from tests.sync.stack import Stack
+from tests.sync.test_contract_end_to_end import (
+    _month_start,
+    _schedule_of,
+    _written,
+    running,  # noqa: F401 - the fixture
+)
+from tests.writeback.support import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _midnight(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+def _order(
+    org: OrgSimulator,
+    start: dt.date,
+    term: int,
+    lines: list[Mapping[str, Any]],
+    **quote_fields: Any,
+) -> tuple[str, list[str]]:
+    """A Draft order of ``term`` months from ``start``; each line spec merges onto a product
+    billed as the spec says (``frequency``), with its own OrderItem fields."""
+    account = org.create("Account", {"Name": "Shapes Inc", "BillingCountry": "US"})
+    book = org.dataset.refs[STANDARD_PRICEBOOK_REF]
+    quote = org.create(
+        "SBQQ__Quote__c",
+        {
+            "SBQQ__Account__c": account,
+            "SBQQ__StartDate__c": start.isoformat(),
+            "SBQQ__SubscriptionTerm__c": term,
+            "SBQQ__Primary__c": True,
+            **quote_fields,
+        },
+    )
+    order = org.create(
+        "Order",
+        {
+            "AccountId": account,
+            "Pricebook2Id": book,
+            "SBQQ__Quote__c": quote,
+            "Status": "Draft",
+            "EffectiveDate": start.isoformat(),
+            "Type": "New",
+        },
+    )
+    products: dict[str, tuple[str, str]] = {}
+    ids = []
+    for spec in lines:
+        spec = dict(spec)
+        name = spec.pop("product")
+        frequency = spec.pop("frequency", "Monthly")
+        entry_price = spec.pop("entry_price", 1)
+        if name not in products:
+            product = org.create(
+                "Product2",
+                {
+                    "Name": name,
+                    "SBQQ__SubscriptionPricing__c": "Fixed Price",
+                    "SBQQ__BillingFrequency__c": frequency,
+                    "SBQQ__BillingType__c": "Advance",
+                },
+            )
+            entry = org.create(
+                "PricebookEntry",
+                {
+                    "Pricebook2Id": book,
+                    "Product2Id": product,
+                    "UnitPrice": entry_price,
+                    "IsActive": True,
+                },
+            )
+            products[name] = (product, entry)
+        ids.append(
+            org.create(
+                "OrderItem",
+                {
+                    "OrderId": order,
+                    "PricebookEntryId": products[name][1],
+                    "SBQQ__SubscriptionPricing__c": "Fixed Price",
+                    "SBQQ__BillingFrequency__c": frequency,
+                    "SBQQ__BillingType__c": "Advance",
+                    "SBQQ__ChargeType__c": "Recurring",
+                    **spec,
+                },
+            )
+        )
+    return order, ids
+
+
+def _synced(stack: Stack, order: str, phases: int) -> dict[str, Any]:
+    def done() -> bool:
+        schedule = _schedule_of(stack, order)
+        return schedule is not None and len(schedule["phases"]) == phases
+
+    try:
+        wait_until(done, 90, f"order {order}'s schedule with {phases} phases")
+    except AssertionError as exc:
+        problems = [f"{r.primary_record_id}: {r.message}" for r in stack.results()]
+        raise AssertionError(f"{exc}; results: {problems}") from None
+    schedule = _schedule_of(stack, order)
+    assert schedule is not None
+    _written(stack.org, order, schedule["id"])
+    return schedule
+
+
+def _price(stack: Stack, price_id: str) -> dict[str, Any]:
+    [price] = [p for p in stack.stripe.objects("price") if p["id"] == price_id]
+    return dict(price)
+
+
+def test_an_18_month_term_billed_yearly_ends_with_a_prorated_6_month_phase(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)  # next month: nothing billed yet
+    order, _ = _order(
+        stack.org,
+        start,
+        18,
+        [{"product": "Platform", "frequency": "Annual", "Quantity": 2, "UnitPrice": 1800}],
+    )
+    stack.org.activate_order(order)
+    schedule = _synced(stack, order, 2)
+
+    whole, final = schedule["phases"]
+    assert (whole["start_date"], whole["end_date"]) == (
+        _midnight(start),
+        _midnight(_month_start(start, -12)),
+    )
+    assert final["end_date"] == _midnight(_month_start(start, -18))
+    assert final["billing_cycle_anchor"] == "phase_start"
+    yearly = _price(stack, whole["items"][0]["price"])
+    remainder = _price(stack, final["items"][0]["price"])
+    assert (yearly["recurring"]["interval_count"], yearly["unit_amount"]) == (12, 120000)
+    assert (remainder["recurring"]["interval_count"], remainder["unit_amount"]) == (6, 60000)
+    assert final["items"][0]["quantity"] == 2
+
+
+def test_a_3_year_mdq_order_is_one_phase_per_year_with_plain_lines_in_each(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    segment = {"product": "Seats", "SBQQ__SegmentKey__c": "SEATS", "SBQQ__DimensionType__c": "Year"}
+    order, _ = _order(
+        stack.org,
+        start,
+        36,
+        [
+            {**segment, "SBQQ__SegmentIndex__c": 1, "SBQQ__SegmentLabel__c": "Year 1",
+             "Quantity": 10, "UnitPrice": 1200},
+            {**segment, "SBQQ__SegmentIndex__c": 2, "SBQQ__SegmentLabel__c": "Year 2",
+             "Quantity": 15, "UnitPrice": 1200},
+            {**segment, "SBQQ__SegmentIndex__c": 3, "SBQQ__SegmentLabel__c": "Year 3",
+             "Quantity": 20, "UnitPrice": 1320},
+            {"product": "Support", "Quantity": 1, "UnitPrice": 3600},
+        ],
+    )  # fmt: skip
+    stack.org.activate_order(order)
+    schedule = _synced(stack, order, 3)
+
+    ends = [phase["end_date"] for phase in schedule["phases"]]
+    assert ends == [_midnight(_month_start(start, -12 * year)) for year in (1, 2, 3)]
+    billed = [
+        sorted(
+            (_price(stack, item["price"])["unit_amount"], item["quantity"])
+            for item in phase["items"]
+        )
+        for phase in schedule["phases"]
+    ]
+    # Seats at that year's price per month (1,200.00 or 1,320.00 over 12 months) and quantity;
+    # Support at 3,600.00 over 36 months in every year.
+    assert billed == [
+        [(10000, 1), (10000, 10)],
+        [(10000, 1), (10000, 15)],
+        [(10000, 1), (11000, 20)],
+    ]
+
+
+def test_an_evergreen_order_starting_next_month_is_billed_from_its_start_with_no_end(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    order, _ = _order(
+        stack.org,
+        start,
+        1,
+        [
+            {
+                "product": "Hosting",
+                "SBQQ__SubscriptionType__c": "Evergreen",
+                "SBQQ__DefaultSubscriptionTerm__c": 1,
+                "Quantity": 3,
+                "UnitPrice": 250,
+            }
+        ],
+        SBQQ__PaymentTerm__c="Net 30",
+    )
+    stack.org.activate_order(order)
+    schedule = _synced(stack, order, 1)
+
+    # Nothing billed before the start: the schedule holds the subscription until then.
+    assert schedule["status"] == "not_started" and schedule["subscription"] is None
+    assert schedule["phases"][0]["start_date"] == _midnight(start)
+    assert schedule["end_behavior"] == "release"  # then a subscription with no end date
+    settings = schedule["default_settings"]
+    assert settings["collection_method"] == "send_invoice"
+    assert settings["invoice_settings"]["days_until_due"] == 30
+    [item] = schedule["phases"][0]["items"]
+    price = _price(stack, item["price"])
+    assert (price["unit_amount"], price["recurring"]["interval_count"], item["quantity"]) == (
+        25000,
+        1,
+        3,
+    )
+    customer = schedule["customer"]
+    assert not [i for i in stack.stripe.objects("invoice") if i["customer"] == customer]
+
+
+def _evergreen(stack: Stack, start: dt.date) -> tuple[str, str, dict[str, Any]]:
+    """A contracted evergreen order from ``start`` (3 x 250.00 a month, Net 30), synced; its
+    price is the pricebook entry's (P6), which stays active for the schedule's updates."""
+    order, [line] = _order(
+        stack.org,
+        start,
+        1,
+        [
+            {
+                "product": "Hosting",
+                "SBQQ__SubscriptionType__c": "Evergreen",
+                "SBQQ__DefaultSubscriptionTerm__c": 1,
+                "Quantity": 3,
+                "UnitPrice": 250,
+                "entry_price": 250,
+            }
+        ],
+        SBQQ__PaymentTerm__c="Net 30",
+    )
+    stack.org.activate_order(order)
+    contract = stack.org.contract_order(order)
+    return contract, line, _synced(stack, order, 1)
+
+
+def test_an_evergreen_order_cancelled_from_a_future_date_ends_then(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    contract, _, schedule = _evergreen(stack, start)
+    assert schedule["end_behavior"] == "release"
+
+    ends = _month_start(start, -3)
+    cancellation = stack.org.cancel_contract(contract, ends)
+    stack.org.activate_order(cancellation)
+
+    def cancelling() -> bool:
+        held = _schedule_of(stack, _initial(stack, schedule))
+        return held is not None and held["end_behavior"] == "cancel"
+
+    wait_until(cancelling, 90, "the evergreen schedule set to cancel")
+    held = _schedule_of(stack, _initial(stack, schedule))
+    assert held is not None
+    assert held["id"] == schedule["id"]
+    [phase] = held["phases"]
+    assert (phase["start_date"], phase["end_date"]) == (_midnight(start), _midnight(ends))
+    assert [item["quantity"] for item in phase["items"]] == [3]
+    _written(stack.org, cancellation, schedule["id"])
+
+
+def test_an_evergreen_order_cancelled_today_before_its_start_is_cancelled_at_once(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    today = dt.datetime.now(dt.UTC).date()
+    contract, _, schedule = _evergreen(stack, _month_start(today, -1))
+
+    cancellation = stack.org.cancel_contract(contract, today)
+    stack.org.activate_order(cancellation)
+    wait_until(
+        lambda: (_schedule_of(stack, _initial(stack, schedule)) or {}).get("status") == "canceled",
+        90,
+        "the cancelled evergreen schedule",
+    )
+    # Never started, never billed.
+    assert not [i for i in stack.stripe.objects("invoice") if i["customer"] == schedule["customer"]]
+    _written(stack.org, cancellation, schedule["id"])
+
+
+def _initial(stack: Stack, schedule: Mapping[str, Any]) -> str:
+    return str(schedule["metadata"]["salesforce_order_id"])
+
+
+def test_order_and_line_coupons_become_phase_and_item_discounts(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    org = stack.org
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    order, [seats, support] = _order(
+        org,
+        start,
+        12,
+        [
+            {"product": "Seats", "Quantity": 5, "UnitPrice": 1200},
+            {"product": "Support", "Quantity": 1, "UnitPrice": 600},
+        ],
+    )
+    quote = org.get("Order", order)["SBQQ__Quote__c"]
+    # The package's coupons on the quote and on the seats' quote line (A5).
+    partner = org.create(
+        "Quote_Stripe_Coupon__c",
+        {"Name__c": "Partner", "Percent_Off__c": 10, "Duration__c": "forever"},
+    )
+    org.create(
+        "Quote_Stripe_Coupon_Association__c",
+        {"Quote__c": quote, "Quote_Stripe_Coupon__c": partner},
+    )
+    launch = org.create(
+        "Quote_Stripe_Coupon__c",
+        {
+            "Name__c": "Launch",
+            "Amount_Off__c": 50,
+            "Duration__c": "repeating",
+            "Duration_In_Months__c": 3,
+        },
+    )
+    quote_line = org.create("SBQQ__QuoteLine__c", {"SBQQ__Quote__c": quote})
+    org.create(
+        "Quote_Line_Stripe_Coupon_Association__c",
+        {"Quote_Line__c": quote_line, "Quote_Stripe_Coupon__c": launch},
+    )
+    org.update("OrderItem", seats, {"SBQQ__QuoteLine__c": quote_line})
+    org.activate_order(order)
+    schedule = _synced(stack, order, 1)
+
+    coupons = {c["name"]: c for c in stack.stripe.objects("coupon")}
+    assert coupons["Partner"]["percent_off"] == 10 and coupons["Partner"]["duration"] == "forever"
+    assert (coupons["Launch"]["amount_off"], coupons["Launch"]["currency"]) == (5000, "usd")
+    assert coupons["Launch"]["duration_in_months"] == 3
+    [phase] = schedule["phases"]
+    assert [d["coupon"] for d in phase["discounts"]] == [coupons["Partner"]["id"]]
+    by_line = {item["metadata"]["salesforce_order_item_id"]: item for item in phase["items"]}
+    assert [d["coupon"] for d in by_line[seats]["discounts"]] == [coupons["Launch"]["id"]]
+    assert not by_line[support].get("discounts")
+    # Each coupon record names the coupon it became (R3), so it is never created again.
+    records = org.query(
+        f"SELECT Name__c, Stripe_ID__c FROM Order_Stripe_Coupon__c WHERE Order__c = '{order}'"
+    ).records
+    wait_until(
+        lambda: all(
+            r["Stripe_ID__c"]
+            for r in org.query(
+                f"SELECT Stripe_ID__c FROM Order_Stripe_Coupon__c WHERE Order__c = '{order}'"
+            ).records
+        ),
+        60,
+        "the coupons' Stripe_ID__c",
+    )
+    assert sorted(r["Name__c"] for r in records) == ["Launch", "Partner"]
+
+
+def test_a_released_evergreen_subscription_is_left_alone_when_its_order_syncs_again(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    today = dt.datetime.now(dt.UTC).date()
+    contract, _, schedule = _evergreen(stack, today)
+    order = _initial(stack, schedule)
+    # Stripe releases the schedule at its phase's end; here by hand, through the real client.
+    client = make_client(stack.stripe)
+    client.v1.subscription_schedules.release(schedule["id"])
+    subscription = schedule["subscription"]
+    # A replay: the order synced again by hand (rule S4's manual sync, through Kafka).
+    answer = request_sync(
+        stack.settings.kafka,
+        stack.kafka,
+        order,
+        object_type="Order",
+        requested_by="cli:test",
+        timeout_s=90,
+    )
+    assert answer.root is not None, "no answer to the manual sync"
+    assert answer.root.status is SyncStatus.SUCCESS, answer.root.message
+    held = _schedule_of(stack, order)
+    assert held is not None and held["status"] == "released"
+    assert held["released_subscription"] == subscription
+    [sub] = [s for s in stack.stripe.objects("subscription") if s["id"] == subscription]
+    assert sub["status"] == "active" and sub["schedule"] is None and contract
