@@ -138,10 +138,12 @@ class ResultBuilder:
         secondary: RecordRef | None = None,
         existing: tuple[str, str] | None = None,
     ) -> SyncResult:
-        # The operation whose object the record's Stripe_ID__c names (rule R3), else the first.
+        # The operation whose object the record's Stripe_ID__c names (rule R3). Only such an
+        # operation may name it: a Product2 whose attempt only made its meter must not have the
+        # meter's id written as its Stripe_ID__c.
         main = next(
             (a for a in ops if record.object_type in operation_kind(a.operation.kind).identifies),
-            ops[0] if ops else None,
+            None,
         )
         payment_link = next(
             (
@@ -167,6 +169,12 @@ class ResultBuilder:
         else:
             kind, stripe_id, verb = None, None, "nothing to change"
         message = f"Synced: {verb} {kind} {stripe_id}" if stripe_id else f"Synced: {verb}"
+        if main is None and named is None and existing is None and ops:
+            # Objects of its own other than the one its Stripe_ID__c names (a meter, say): said
+            # in the message, never written as its Stripe id.
+            other = ops[0]
+            other_kind = operation_kind(other.operation.kind)
+            message = f"Synced: {other_kind.verb} {other_kind.stripe_object} {other.stripe_id}"
         return self._result(
             attempt,
             record,
