@@ -18,7 +18,7 @@ from consumer.sync.apply import ApplyOutcome, PlanApplier
 from consumer.sync.contract_sync import ContractSync
 from consumer.sync.convergence import without_unchanged_updates
 from consumer.sync.failures import StaleView
-from consumer.sync.planning import Plan, PlanningContext
+from consumer.sync.planning import Plan, PlanningContext, SourceRecord
 from consumer.sync.planning.preferences import filter_for
 from consumer.sync.results import Attempt, ResultBuilder
 from consumer.sync.root_types import Existing, RootType, root_type
@@ -102,7 +102,10 @@ class RecordSync:
         plan = without_unchanged_updates(plan, view.current)
         if plan.status != "ready":
             if existing is not None and any(s.rule in kind.in_sync_skips for s in plan.skips):
-                return [self._builder.up_to_date(attempt, existing)]
+                # In sync already (an invoiced order, O3), yet an interrupted or abandoned
+                # attempt may have made its account's customer without reporting it (R3).
+                up_to_date = self._builder.up_to_date(attempt, existing)
+                return [up_to_date, *self._unmarked(kind, record, view, attempt, reported=set())]
             results = self._builder.unapplied(attempt, plan)
             if not results:
                 reason = plan.skips[0].rule if plan.skips else "unreported"
@@ -122,16 +125,28 @@ class RecordSync:
                 raise StaleView(str(outcome.error), request_id=outcome.error.request_id)
             return self._builder.applied(attempt, outcome, existing)
         results = self._builder.applied(attempt, outcome, existing)
-        if kind.unmarked is not None:
-            reported = {applied.operation.source for applied in outcome.applied}
-            unmarked = [
-                u for u in kind.unmarked(record, view, self._lookup) if u[0] not in reported
-            ]
-            results.extend(self._builder.already_synced(attempt, unmarked))
+        reported = {applied.operation.source for applied in outcome.applied}
+        results.extend(self._unmarked(kind, record, view, attempt, reported=reported))
         if attempt.commit_timestamp is not None:
             elapsed = (self._clock() - attempt.commit_timestamp).total_seconds()
             self._metrics.end_to_end.labels(kind.object_type).observe(max(0.0, elapsed))
         return results
+
+    def _unmarked(
+        self,
+        kind: RootType,
+        record: Mapping[str, Any],
+        view: StripeView,
+        attempt: Attempt,
+        *,
+        reported: set[SourceRecord],
+    ) -> list[SyncResult]:
+        """Success results for the root's records whose Stripe object exists but whose
+        Stripe_ID__c does not name it yet (an interrupted attempt made it), unless reported."""
+        if kind.unmarked is None:
+            return []
+        unmarked = [u for u in kind.unmarked(record, view, self._lookup) if u[0] not in reported]
+        return self._builder.already_synced(attempt, unmarked)
 
     def _context(self, view: StripeView, manual: bool, live: bool) -> PlanningContext:
         return PlanningContext(

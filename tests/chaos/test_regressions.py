@@ -261,3 +261,37 @@ def test_an_order_never_puts_back_an_entry_price_the_entry_replaced(stack: Stack
     assert [(op.source.object_type, op.params["unit_amount_decimal"]) for op in onboarding] == [
         ("OrderItem", "500000")
     ]
+
+
+def test_an_invoiced_order_still_reports_a_customer_no_record_names(stack: Stack) -> None:
+    """Chaos CI run, 2026-12-06: a customer in Stripe whose Account had no Stripe_ID__c and no
+    Success Sync Record (rule R3). An abandoned attempt (its partition revoked) created the
+    customer and the invoice; the next owner found the order invoiced (O3), reported it up to
+    date and nothing for the account. Reproduced by changing an invoiced order whose account
+    has no Stripe id yet (this stack runs no writeback)."""
+    org = stack.org
+    order = org.dataset.id("order_initech")
+    account = org.get("Order", order)["AccountId"]
+    org.activate_order(order)
+    stack.wait_for_results(
+        lambda rs: any(r.primary_record_id == order and r.status is SyncStatus.SUCCESS for r in rs),
+        timeout=90,
+    )
+    [customer] = stack.stripe.objects("customer")
+    assert not org.get("Account", account).get("Stripe_ID__c")  # this stack has no writeback
+
+    def account_reports(results: list[SyncResult]) -> list[SyncResult]:
+        return [
+            r for r in results if r.primary_record_id == account and r.status is SyncStatus.SUCCESS
+        ]
+
+    before = len(account_reports(stack.results()))
+    org.update("Order", order, {"Description": "changed after it was invoiced"})
+    results = stack.wait_for_results(
+        lambda rs: (
+            len(account_reports(rs)) > before
+            and any("already up to date: invoice" in r.message for r in rs)
+        ),
+        timeout=90,
+    )
+    assert {r.stripe_object_id for r in account_reports(results)} == {customer["id"]}
