@@ -112,6 +112,10 @@ class ConsumerEngine(Generic[T]):
         self._decode_errors = decode_errors
         self._on_assignment = on_assignment
         self._partition_counts: dict[str, int] = {}
+        # The partitions this member owns right now: a revoke removes them before it waits for
+        # their running work, so a handler can stop writing for a partition another member
+        # is about to own (``owns``).
+        self._owned: set[tuple[str, int]] = set()
         self._counts_stale = False
         self._settings = settings
         self._transactional = kafka.exactly_once
@@ -476,8 +480,13 @@ class ConsumerEngine(Generic[T]):
 
     # --- rebalance callbacks (polling thread, inside consume) --------------------------
 
+    def owns(self, topic: str, partition: int) -> bool:
+        """Whether this member still owns ``topic[partition]`` (any thread)."""
+        return (topic, partition) in self._owned
+
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         ids = [(tp.topic, tp.partition) for tp in partitions]
+        self._owned.update(ids)
         self._scheduler.assign(ids)
         self._joined = True
         self._metrics.rebalances.labels(self.group_id, "assigned").inc(len(ids))
@@ -490,6 +499,7 @@ class ConsumerEngine(Generic[T]):
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         ids = [(tp.topic, tp.partition) for tp in partitions]
         self._metrics.rebalances.labels(self.group_id, "revoked").inc(len(ids))
+        self._owned.difference_update(ids)
         self._scheduler.stop_taking(ids)
         if not self._closing and not self._scheduler.wait_settled(ids, self._revoke_deadline_s):
             log.warning(
@@ -510,6 +520,7 @@ class ConsumerEngine(Generic[T]):
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         ids = [(tp.topic, tp.partition) for tp in partitions]
         self._metrics.rebalances.labels(self.group_id, "lost").inc(len(ids))
+        self._owned.difference_update(ids)
         log.warning("lost %s without a clean revoke; their uncommitted work is abandoned", ids)
         self._scheduler.stop_taking(ids)
         self._forget(ids)

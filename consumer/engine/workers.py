@@ -188,6 +188,10 @@ class WorkerPool(Generic[T]):
         """Everything but success: retry, give up, or report a contract breach."""
         message = entry.message
         if isinstance(outcome, Retry):
+            if not entry.partition.accepting:
+                # Revoked while it ran: not the message's failure; the next owner runs it.
+                self._scheduler.retry(entry, 0.0)
+                return
             if isinstance(outcome.error, DependencyDown) and self._health is not None:
                 # The world's fault, not the message's: hold it, uncounted, until it is back.
                 self._health.report(outcome.error)

@@ -13,13 +13,14 @@ fresh state under the same keys.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import stripe
 
+from consumer.engine import RetryableError
 from consumer.sync.customer_versions import is_superseded, version_key
 from consumer.sync.failures import StripeRejected, StripeUnavailable
 from consumer.sync.plan_stages import stages
@@ -79,6 +80,10 @@ class ApplyOutcome:
         return ids
 
 
+class OwnershipLost(RetryableError):
+    """The member stopped owning the work mid-plan; the new owner redoes it from fresh state."""
+
+
 class PlanApplier:
     """Thread-safe. ``parallelism`` bounds the extra threads that send a stage's operations."""
 
@@ -86,13 +91,21 @@ class PlanApplier:
         self._caller = caller
         self._side_by_side = SideBySide(parallelism, "cpqsync-apply")
 
-    def apply(self, plan: Plan) -> ApplyOutcome:
-        """Run ``plan`` (which must be ready). Raises ``StripeUnavailable`` to be retried."""
+    def apply(self, plan: Plan, still_owned: Callable[[], bool] = lambda: True) -> ApplyOutcome:
+        """Run ``plan`` (which must be ready). Raises ``StripeUnavailable`` to be retried.
+
+        ``still_owned`` is asked before each stage: once the member no longer owns the work
+        (its partition was revoked and another member will redo it), nothing more is sent, so
+        the root never has two writers (raises ``OwnershipLost``)."""
         if plan.status != "ready":
             raise ValueError(f"only a ready plan can be applied; {plan.root} is {plan.status}")
         outcome = ApplyOutcome(plan)
         results: dict[str, Mapping[str, Any]] = {}
         for stage in stages(plan.operations):
+            if not still_owned():
+                raise OwnershipLost(
+                    f"{plan.root}: its partition was revoked; the next owner redoes it"
+                )
             answers = self._side_by_side.run([partial(self._run, op, results) for op in stage])
             transient = next(
                 (a for a in answers if not isinstance(a, Applied | StripeRejected)), None

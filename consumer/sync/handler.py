@@ -136,6 +136,7 @@ class SyncHandler(BatchHandler[RootWork]):
                 )
             else:
                 _merge(found.attempt, asked, message.attempt)
+            found.attempt.partitions.append((message.topic, message.partition))
             found.messages.append(index)
         outputs: list[list[OutputMessage]] = [[] for _ in batch]
         retries: dict[int, RetryableError] = {}
@@ -155,6 +156,10 @@ class SyncHandler(BatchHandler[RootWork]):
             else Processed(tuple(outputs[index]))
             for index in range(len(batch))
         ]
+
+    def follow_ownership(self, owns: Callable[[str, int], bool]) -> None:
+        """Stop writing to Stripe for work whose partition ``owns`` no longer names."""
+        self._record_sync.owns = owns
 
     def on_give_up(self, message: Message[RootWork], failure: Failure) -> Sequence[OutputMessage]:
         """Attempts ran out: an Error result for the record (rule R2)."""

@@ -59,6 +59,9 @@ class RecordSync:
         self._metrics = metrics
         self._instance_url = instance_url
         self._clock = clock
+        # Whether this member still owns a root stage partition (the engine's ``owns``); set by
+        # the wiring once the engine exists. Unset (tests, dry runs): always.
+        self.owns: Callable[[str, int], bool] = lambda _topic, _partition: True
 
     def sync(
         self,
@@ -112,7 +115,7 @@ class RecordSync:
                 self._metrics.unreported.labels(reason).inc()
             return results
         try:
-            outcome = self._applier.apply(plan)
+            outcome = self._applier.apply(plan, partial(self._still_owned, attempt))
         except RetryableError:
             self._lookup.distrust()
             raise
@@ -131,6 +134,9 @@ class RecordSync:
             elapsed = (self._clock() - attempt.commit_timestamp).total_seconds()
             self._metrics.end_to_end.labels(kind.object_type).observe(max(0.0, elapsed))
         return results
+
+    def _still_owned(self, attempt: Attempt) -> bool:
+        return all(self.owns(topic, partition) for topic, partition in attempt.partitions)
 
     def _unmarked(
         self,

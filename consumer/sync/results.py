@@ -49,6 +49,9 @@ class Attempt:
     commit_timestamp: dt.datetime | None = None
     attempt: int = 1
     started: float = field(default_factory=time.monotonic)
+    # The work messages' own partitions (the root stage's input): while the member owns them,
+    # it alone works on this root.
+    partitions: list[tuple[str, int]] = field(default_factory=list)
 
 
 class ResultBuilder:

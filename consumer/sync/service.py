@@ -323,6 +323,7 @@ class SyncService:
                 **common,
             ),
         ]
+        handler.follow_ownership(self._engines[1].owns)
         return self._engines
 
     def _instance_url(self) -> str | None:
