@@ -58,17 +58,16 @@ def _inline_price_held(wanted: Mapping[str, Any], current: Mapping[str, Any]) ->
     """An item sent with an inline ``price_data`` that Stripe holds as the price it made of it.
 
     Stripe answers with the made price (an id, or the object when expanded), never the
-    ``price_data``. An expanded price is compared field by field; an id alone is taken as
-    held, because every inline price the planner sends (an uneven term's final phase, O7; an
-    amendment's proration, A1) is a function of values the rest of the same update carries and
-    Stripe compares (the phase's dates and the line's own price and quantity): if those are held
-    unchanged, so is the inline price."""
+    ``price_data``. An expanded price is compared field by field. An id alone proves nothing:
+    an inline line price (``sync.inline_line_prices``) changes with its line's UnitPrice while
+    everything else in the update stays the same, so the update is sent (its key makes that
+    safe); the lookups expand schedule items' prices, so replays compare fields."""
     rest = {k: v for k, v in wanted.items() if k != "price_data"}
     if not contained(rest, current):
         return False
     price = current["price"]
     if not isinstance(price, Mapping):
-        return True
+        return False
     data = wanted["price_data"]
     return all(contained(data[k], price.get(k)) for k in data)
 
