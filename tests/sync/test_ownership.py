@@ -39,7 +39,9 @@ pytestmark = pytest.mark.integration
 
 PARTITIONS = 6
 CONTRACTS = ("order_acme", "order_globex")
-PLAIN = ("order_initech", "order_stark", "order_umbrella")
+# Every other order of the dataset is a root of its own: their keys fall on five of the six
+# partitions, so any member holding two partitions holds some root's work (with three plain
+# orders they all hashed to partitions 0-2 and a member could own none of them).
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,13 @@ def overlaps(spans: list[Span]) -> list[tuple[Span, Span]]:
                 if other.member != one.member:
                     found.append((one, other))
     return found
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.2)
 
 
 def amend(org: OrgSimulator, order_ref: str, months: int) -> str:
@@ -151,12 +160,18 @@ def test_a_root_is_synced_by_one_member_at_a_time_as_members_join_and_leave(
     ensure_topics(kafka, Topics(prefix).all_topics(), partitions=PARTITIONS)
     stack = Stack(org, emulator, kafka, settings)
     emulator.set_latency(20)  # a root's work spans several round trips
-    for ref in (*CONTRACTS, *PLAIN):
-        org.activate_order(org.dataset.id(ref))
+    plain = [
+        str(row["Id"])
+        for row in org.query("SELECT Id FROM Order").records
+        if row["Id"] not in {org.dataset.id(ref) for ref in CONTRACTS}
+    ]
+    initial = [org.dataset.id(ref) for ref in CONTRACTS] + plain
+    for order_id in initial:
+        org.activate_order(order_id)
     amendments = {ref: [amend(org, ref, 2), amend(org, ref, 4)] for ref in CONTRACTS}
-    roots = {org.dataset.id(ref) for ref in (*CONTRACTS, *PLAIN)}
+    roots = set(initial)
     # Every order with the root it belongs to; an amendment belongs to its contract's order.
-    orders = {org.dataset.id(ref): org.dataset.id(ref) for ref in (*CONTRACTS, *PLAIN)}
+    orders = {order_id: order_id for order_id in initial}
     for ref, ids in amendments.items():
         orders.update(dict.fromkeys(ids, org.dataset.id(ref)))
     lines = {
@@ -190,13 +205,20 @@ def test_a_root_is_synced_by_one_member_at_a_time_as_members_join_and_leave(
             events.flush()
             stop.wait(0.6)
 
+    def synced_by(name: str, since: float = 0.0) -> bool:
+        with guard:
+            return any(s.member == name and s.start >= since for s in spans)
+
     try:
+        # Each step waits for what it needs to have happened, not for a fixed time: on a
+        # loaded machine a member can take seconds to join and sync its first root.
         first = member("a")
-        member("b")
         writer = threading.Thread(target=churn, daemon=True)
         writer.start()
-        time.sleep(3)
+        wait_for(lambda: synced_by("a"), "the first member synced a root")
+        member("b")
         member("c")  # joins mid-run
+        wait_for(lambda: synced_by("b") and synced_by("c"), "the joining members synced roots")
         answer = request_sync(
             settings.kafka,
             kafka,
@@ -205,9 +227,16 @@ def test_a_root_is_synced_by_one_member_at_a_time_as_members_join_and_leave(
             requested_by="cli:test",
             timeout_s=60,
         )
-        time.sleep(3)
         stack.stop_sync(first)  # leaves mid-run
-        time.sleep(3)
+        left = time.monotonic()
+        with guard:
+            held_by_first = {s.root for s in spans if s.member == "a"}
+        wait_for(
+            lambda: any(
+                s.root in held_by_first and s.member != "a" and s.start >= left for s in list(spans)
+            ),
+            "the leaving member's roots moved to the others",
+        )
         stop.set()
         writer.join(10)
         # Quiet for a while: every root's work done. A graceful stop then commits what the
