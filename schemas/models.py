@@ -233,6 +233,8 @@ class RootWork(AvroRecord):
     trigger_commit_timestamp: UtcMillis | None = None
     source_offsets: list[SourceOffset] = Field(default_factory=list)
     resolved_at: UtcMillis = Field(default_factory=utc_now)
+    asked_by_object_type: str | None = None
+    asked_by_record_id: str | None = None
 
     def to_avro(self) -> dict[str, Any]:
         data = dict(self.__dict__)

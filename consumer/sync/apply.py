@@ -21,14 +21,13 @@ from typing import Any
 import stripe
 
 from consumer.engine import RetryableError
-from consumer.sync.customer_versions import is_superseded, version_key
 from consumer.sync.failures import StripeRejected, StripeUnavailable
 from consumer.sync.plan_stages import stages
 from consumer.sync.planning import Operation, Plan, resolve_refs
 from consumer.sync.planning.idempotency import MAX_KEY_LENGTH
 from consumer.sync.side_by_side import SideBySide
 from consumer.sync.stripe_calls import StripeCaller, to_plain
-from consumer.sync.stripe_operations import CUSTOMER_UPDATE, Params, operation_kind
+from consumer.sync.stripe_operations import operation_kind
 
 
 def _no_target(target: Any, kind: str) -> None:
@@ -49,8 +48,6 @@ class Applied:
     operation: Operation
     result: Mapping[str, Any]
     request_id: str | None
-    # Not sent: the object already reflects a newer version of its record (``result`` is it).
-    superseded: bool = False
     # The answer to an earlier identical request (Stripe's replay, or this process's): the
     # object as it was then, not necessarily as it is now.
     replayed: bool = False
@@ -67,8 +64,6 @@ class ApplyOutcome:
 
     plan: Plan
     applied: list[Applied] = field(default_factory=list)
-    # Updates left out because Stripe already held newer data (customer_versions).
-    superseded: list[Applied] = field(default_factory=list)
     failed: Operation | None = None
     error: StripeRejected | None = None
 
@@ -115,10 +110,7 @@ class PlanApplier:
             for operation, answer in zip(stage, answers, strict=True):
                 if isinstance(answer, Applied):
                     results[operation.id] = answer.result
-                    if answer.superseded:
-                        outcome.superseded.append(answer)
-                    else:
-                        outcome.applied.append(answer)
+                    outcome.applied.append(answer)
                 elif isinstance(answer, StripeRejected) and outcome.failed is None:
                     outcome.failed, outcome.error = operation, answer
             if outcome.failed is not None:
@@ -137,10 +129,6 @@ class PlanApplier:
             target = _target(target, kind.name)
         else:
             _no_target(target, kind.name)
-        if kind is CUSTOMER_UPDATE and version_key(params) is not None:
-            newer = self._newer_customer(operation, target, params)
-            if newer is not None:
-                return newer
         options: stripe.RequestOptions = {"idempotency_key": operation.idempotency_key}
         # The exact request: identical ones in flight together (workers planning the same new
         # customer) are sent once and share Stripe's answer, which a replay would repeat.
@@ -166,16 +154,3 @@ class PlanApplier:
         )
         request_id = response.request_id if response else None
         return Applied(operation, to_plain(obj), request_id, replayed=replayed)
-
-    def _newer_customer(self, operation: Operation, target: str, params: Params) -> Applied | None:
-        """The customer as Stripe holds it, when that reflects a newer account than ``params``.
-
-        Read just before writing: a late writer (an order sync that read the account before an
-        amendment whose own sync already wrote the customer) must not undo the amendment."""
-        customer = self._caller.call(lambda client: client.v1.customers.retrieve(target))
-        current = to_plain(customer)
-        if not is_superseded(params, current):
-            return None
-        response = customer.last_response
-        request_id = response.request_id if response else None
-        return Applied(operation, current, request_id, superseded=True)

@@ -15,7 +15,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from consumer.sync.planning import Operation, Plan, is_ref
-from consumer.sync.planning.account_version import VERSION_KEYS
 from consumer.sync.planning.identity import PHASE_NAME_KEYS
 from consumer.sync.stripe_operations import operation_kind
 
@@ -78,22 +77,9 @@ _DIRECTIVES = frozenset({"proration_behavior"})
 
 
 def _compared(op: Operation) -> Mapping[str, Any]:
-    """What of an update must already be in Stripe for it to change nothing.
-
-    A version token alone (only customers carry one: their account's) is not a change: the
-    writeback's own write of ``Stripe_ID__c`` moves the account's ``SystemModstamp``, and
-    refreshing the token for it cost a customer write per account after every writeback, and
-    on every replay. The token may trail the account (a stale writer is still refused: it
-    would bring other values)."""
+    """What of an update must already be in Stripe for it to change nothing."""
     params = {k: v for k, v in op.params.items() if k not in _DIRECTIVES}
-    params = _without_phase_names(params)
-    metadata = params.get("metadata")
-    if not isinstance(metadata, Mapping) or not metadata.keys() & set(VERSION_KEYS):
-        return params
-    return {
-        **params,
-        "metadata": {k: v for k, v in metadata.items() if k not in VERSION_KEYS},
-    }
+    return _without_phase_names(params)
 
 
 def _without_phase_names(params: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,9 @@ naming the same root apart.
 Steps, each a module of its own: this one merges a batch's work per record, takes the root
 locks, hydrates the records and looks up what Stripe holds for all of them at once, then runs
 ``record_sync`` (plan, converge, apply: one record) for each side by side, and hands the results
-to ``results.ResultOutputs`` (encoding). What differs per object type is in ``root_types``.
+to ``results.ResultOutputs`` (encoding), with the work other roots are asked for (``root_asks``:
+one writer per Stripe object) as root work to the same topic. What differs per object type is
+in ``root_types``.
 
 Level-triggered reconciliation (DESIGN section 1): whatever the events said, each record is
 re-read from Salesforce, compared with what Stripe holds, planned and applied under
@@ -47,15 +49,16 @@ from consumer.sync.contract_sync import ContractSync
 from consumer.sync.failures import origin_message
 from consumer.sync.hydration import Hydrator
 from consumer.sync.live_switch import LiveState
-from consumer.sync.record_sync import RecordSync
+from consumer.sync.record_sync import RecordOutcome, RecordSync
 from consumer.sync.results import Attempt, ResultBuilder, ResultOutputs, gave_up
+from consumer.sync.root_asks import RootWorkOutputs
 from consumer.sync.root_locks import RootLocks
 from consumer.sync.side_by_side import SideBySide
 from consumer.sync.stripe_lookup import StripeLookup, StripeView
 from consumer.sync.sync_metrics import SyncMetrics
 from consumer.sync.triggers import RecordRef
 from cpqsync.settings import Settings
-from schemas.models import RootWork, SyncResult
+from schemas.models import RootWork
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +70,8 @@ class _RootWork:
     messages: list[int] = field(default_factory=list)
 
 
-# What became of one record's sync: its results, or the error to retry its messages with.
-Synced = list[SyncResult] | RetryableError
+# What became of one record's sync: its results and asks, or the error to retry its messages with.
+Synced = RecordOutcome | RetryableError
 
 
 class SyncHandler(BatchHandler[RootWork]):
@@ -86,6 +89,7 @@ class SyncHandler(BatchHandler[RootWork]):
         builder: ResultBuilder,
         live: LiveState,
         results: ResultOutputs,
+        work: RootWorkOutputs,
         metrics: SyncMetrics,
         instance_url: Callable[[], str | None] = lambda: None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
@@ -108,6 +112,7 @@ class SyncHandler(BatchHandler[RootWork]):
         self._builder = builder
         self._live = live
         self._results = results
+        self._work = work
         self._metrics = metrics
         self._clock = clock
         self._locks = locks or RootLocks()
@@ -149,7 +154,9 @@ class SyncHandler(BatchHandler[RootWork]):
                     for index in item.messages:
                         retries.setdefault(index, done)
                 else:
-                    outputs[item.messages[0]].extend(self._results.outputs(done))
+                    out = outputs[item.messages[0]]
+                    out.extend(self._results.outputs(done.results))
+                    out.extend(self._work.asks(item.attempt, done.asks))
         return [
             Retry(retries[index], retries[index].retry_after)
             if index in retries
@@ -183,14 +190,17 @@ class SyncHandler(BatchHandler[RootWork]):
             return dict.fromkeys(work, error)
         except PermanentError as error:
             message = origin_message(error)
-            return {ref: [self._builder.error(w.attempt, message)] for ref, w in work.items()}
+            return {
+                ref: RecordOutcome([self._builder.error(w.attempt, message)])
+                for ref, w in work.items()
+            }
         synced: dict[RecordRef, Synced] = {}
         todo: list[tuple[RecordRef, Mapping[str, Any], Attempt]] = []
         for ref, item in work.items():
             record = records.get(ref)
             if record is None:
                 message = f"Skipped: {ref} was deleted in Salesforce since the change"
-                synced[ref] = [self._builder.skipped(item.attempt, message)]
+                synced[ref] = RecordOutcome([self._builder.skipped(item.attempt, message)])
                 continue
             # Results name the record as the org spells its id (18 characters).
             item.attempt.root = RecordRef(ref.object_type, str(record["Id"]))
@@ -219,7 +229,7 @@ class SyncHandler(BatchHandler[RootWork]):
         except RetryableError as error:
             return error
         except PermanentError as error:
-            return [self._builder.error(attempt, origin_message(error))]
+            return RecordOutcome([self._builder.error(attempt, origin_message(error))])
 
     def close(self) -> None:
         """Stop the threads that sync a batch's records side by side (idle ones only remain)."""
@@ -236,7 +246,14 @@ def _attempt_of(work: RootWork, attempt: int) -> Attempt:
         sources=list(work.source_offsets),
         commit_timestamp=work.trigger_commit_timestamp,
         attempt=attempt,
+        asked_by=_asked_by(work),
     )
+
+
+def _asked_by(work: RootWork) -> RecordRef | None:
+    if work.asked_by_object_type is None or work.asked_by_record_id is None:
+        return None
+    return RecordRef(work.asked_by_object_type, work.asked_by_record_id)
 
 
 def _merge(attempt: Attempt, work: RootWork, number: int) -> None:
@@ -250,3 +267,5 @@ def _merge(attempt: Attempt, work: RootWork, number: int) -> None:
     ):
         attempt.commit_timestamp = newest
     attempt.attempt = max(attempt.attempt, number)
+    if _asked_by(work) is None:
+        attempt.asked_by = None  # a change or a request of its own: reported as usual

@@ -2,7 +2,8 @@
 
 Given the record as hydrated and what Stripe holds (the batch's ``StripeView``), plan it with
 its root type's planner (``root_types``), drop the updates Stripe already matches
-(``convergence``), apply the rest, and return its SyncResults. Raises ``RetryableError`` for
+(``convergence``), leave other roots' updates to them (``root_asks``), apply the rest, and
+return its SyncResults with the roots to ask. Raises ``RetryableError`` for
 the engine to retry the record's messages; a refusal is a result, not an exception.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,12 +23,21 @@ from consumer.sync.failures import StaleView
 from consumer.sync.planning import Plan, PlanningContext, SourceRecord
 from consumer.sync.planning.preferences import filter_for
 from consumer.sync.results import Attempt, ResultBuilder
+from consumer.sync.root_asks import leave_to_others
 from consumer.sync.root_types import Existing, RootType, root_type
 from consumer.sync.stripe_lookup import StripeLookup, StripeView
 from consumer.sync.sync_metrics import SyncMetrics
 from consumer.sync.triggers import RecordRef
 from cpqsync.settings import Settings
 from schemas.models import SyncResult
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """A record's results, and the records whose own roots must sync after it."""
+
+    results: list[SyncResult]
+    asks: tuple[SourceRecord, ...] = ()
 
 
 class RecordSync:
@@ -70,13 +81,16 @@ class RecordSync:
         attempt: Attempt,
         view: StripeView,
         live: bool,
-    ) -> list[SyncResult]:
+    ) -> RecordOutcome:
         kind = root_type(ref.object_type)
         existing = kind.existing(str(record["Id"]), view)
         unfiltered = filter_for(ref.object_type, self._context(view, attempt.manual, live)) is None
-        if not (attempt.manual or kind.syncs_before_stripe or existing or not unfiltered):
+        # Asked by another root: that root just made or found the object, so it is in Stripe
+        # even where the lookups have not caught up yet.
+        asked = attempt.asked_by is not None
+        if not (attempt.manual or asked or kind.syncs_before_stripe or existing or not unfiltered):
             self._metrics.unreported.labels("not_synced_yet").inc()
-            return []
+            return RecordOutcome([])
         with self._contracts.holding(record):
             if kind.in_contract:
                 contract = self._contracts.plan(
@@ -100,40 +114,47 @@ class RecordSync:
         view: StripeView,
         plan: Plan,
         existing: Existing | None,
-    ) -> list[SyncResult]:
+    ) -> RecordOutcome:
         """Apply ``plan`` (less what Stripe already holds) and report what it did."""
-        plan = without_unchanged_updates(plan, view.current)
+        left = leave_to_others(without_unchanged_updates(plan, view.current), kind.others)
+        plan = left.plan
         if plan.status != "ready":
             if existing is not None and any(s.rule in kind.in_sync_skips for s in plan.skips):
                 # In sync already (an invoiced order, O3), yet an interrupted or abandoned
                 # attempt may have made its account's customer without reporting it (R3).
                 up_to_date = self._builder.up_to_date(attempt, existing)
-                return [up_to_date, *self._unmarked(kind, record, view, attempt, reported=set())]
+                unmarked = self._unmarked(kind, record, view, attempt, reported=set())
+                return RecordOutcome([up_to_date, *unmarked], left.asks(None))
             results = self._builder.unapplied(attempt, plan)
             if not results:
                 reason = plan.skips[0].rule if plan.skips else "unreported"
                 self._metrics.unreported.labels(reason).inc()
-            return results
+            return RecordOutcome(results)
         try:
             outcome = self._applier.apply(plan, partial(self._still_owned, attempt))
         except RetryableError:
             self._lookup.distrust()
             raise
         self._learn(outcome)
+        asks = left.asks(outcome)
         if outcome.error is not None:
             self._lookup.distrust()
             if view.remembered and attempt.attempt == 1:
                 # Stripe may have refused what a remembered (stale) price made us send: plan
                 # once more from fresh lookups before reporting the error.
                 raise StaleView(str(outcome.error), request_id=outcome.error.request_id)
-            return self._builder.applied(attempt, outcome, existing)
+            return RecordOutcome(self._builder.applied(attempt, outcome, existing), asks)
+        if attempt.asked_by is not None and not outcome.applied:
+            # Asked, and Stripe already held it all: nothing happened worth a Sync Record.
+            self._metrics.unreported.labels("asked_in_sync").inc()
+            return RecordOutcome([], asks)
         results = self._builder.applied(attempt, outcome, existing)
         reported = {applied.operation.source for applied in outcome.applied}
         results.extend(self._unmarked(kind, record, view, attempt, reported=reported))
         if attempt.commit_timestamp is not None:
             elapsed = (self._clock() - attempt.commit_timestamp).total_seconds()
             self._metrics.end_to_end.labels(kind.object_type).observe(max(0.0, elapsed))
-        return results
+        return RecordOutcome(results, asks)
 
     def _still_owned(self, attempt: Attempt) -> bool:
         return all(self.owns(topic, partition) for topic, partition in attempt.partitions)

@@ -34,11 +34,10 @@ from consumer.sync.billing_roots import BillingRoots
 from consumer.sync.failures import origin_message
 from consumer.sync.live_switch import LiveState
 from consumer.sync.results import Attempt, ResultBuilder, ResultOutputs, gave_up
+from consumer.sync.root_asks import RootWorkOutputs
 from consumer.sync.roots import RootResolver
 from consumer.sync.sync_metrics import SyncMetrics
 from consumer.sync.triggers import RecordRef, SyncInput, Trigger, trigger_of
-from schemas.codec import Codec
-from schemas.headers import schema_header
 from schemas.models import RootWork, SourceOffset, utc_now
 
 log = logging.getLogger(__name__)
@@ -79,8 +78,7 @@ class TriggerStage(BatchHandler[SyncInput]):
         resolver: RootResolver,
         billing_roots: BillingRoots,
         live: LiveState,
-        codec: Codec,
-        roots_topic: str,
+        work: RootWorkOutputs,
         builder: ResultBuilder,
         results: ResultOutputs,
         metrics: SyncMetrics,
@@ -88,8 +86,7 @@ class TriggerStage(BatchHandler[SyncInput]):
         self._resolver = resolver
         self._billing_roots = billing_roots
         self._live = live
-        self._codec = codec
-        self._topic = roots_topic
+        self._work = work
         self._builder = builder
         self._results = results
         self._metrics = metrics
@@ -157,14 +154,7 @@ class TriggerStage(BatchHandler[SyncInput]):
                 source_offsets=item.sources,
                 resolved_at=resolved_at,
             )
-            outputs[item.first].append(
-                OutputMessage(
-                    topic=self._topic,
-                    value=self._codec.encode(message, self._topic),
-                    key=root.id.encode(),
-                    headers=(schema_header(message),),
-                )
-            )
+            outputs[item.first].append(self._work.output(message))
         return outputs
 
     def _errors(

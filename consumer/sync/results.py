@@ -52,6 +52,8 @@ class Attempt:
     # The work messages' own partitions (the root stage's input): while the member owns them,
     # it alone works on this root.
     partitions: list[tuple[str, int]] = field(default_factory=list)
+    # Another root's sync asked for this one (``root_asks``): it reports only what it changes.
+    asked_by: RecordRef | None = None
 
 
 class ResultBuilder:

@@ -45,6 +45,9 @@ class RootType:
     # The record may belong to a CPQ contract, whose orders sync as one schedule (A1, A2:
     # ``contract_sync``).
     in_contract: bool = False
+    # Object types whose Stripe objects another root writes (one writer per object): this
+    # root creates them when missing and asks their root for any update (``root_asks``).
+    others: frozenset[str] = frozenset()
 
 
 def _order_existing(record_id: str, view: StripeView) -> Existing | None:
@@ -86,6 +89,8 @@ REGISTRY: dict[str, RootType] = {
             in_sync_skips=frozenset({"O3"}),
             unmarked=_order_unmarked,
             in_contract=True,
+            # The account's customer: the Account's root is its one writer (C1).
+            others=frozenset({"Account"}),
         ),
         RootType("Account", plan_account, _account_existing),
         RootType("Product2", plan_product, _product_existing),

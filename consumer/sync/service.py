@@ -38,6 +38,7 @@ from consumer.sync.hydration import Hydrator
 from consumer.sync.live_switch import LiveState, LiveSwitch
 from consumer.sync.repartition import TriggerStage
 from consumer.sync.results import ResultBuilder, ResultOutputs
+from consumer.sync.root_asks import RootWorkOutputs
 from consumer.sync.root_locks import RootLocks
 from consumer.sync.roots import RootResolver
 from consumer.sync.salesforce_reads import SalesforceReader
@@ -256,12 +257,12 @@ class SyncService:
         concurrency = SyncConcurrency.from_settings(self.settings.consumer)
         builder = ResultBuilder(DashboardLinks.from_settings(self.settings.stripe))
         results = ResultOutputs(codec, self.topics.sync_results, metrics)
+        work = RootWorkOutputs(codec, self.topics.sync_roots)
         triggers = TriggerStage(
             resolver=parts.resolver,
             billing_roots=parts.billing_roots,
             live=self.live,
-            codec=codec,
-            roots_topic=self.topics.sync_roots,
+            work=work,
             builder=builder,
             results=results,
             metrics=metrics,
@@ -274,6 +275,7 @@ class SyncService:
             builder=builder,
             live=self.live,
             results=results,
+            work=work,
             metrics=metrics,
             instance_url=self._instance_url,
             root_parallelism=concurrency.roots_side_by_side,

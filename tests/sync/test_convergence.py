@@ -55,26 +55,25 @@ def test_an_update_matching_the_schedule_is_dropped_and_a_real_change_kept() -> 
     assert without_unchanged_updates(Plan(ORDER, (unknown,)), {"sub_sched_1": SCHEDULE}).operations
 
 
-def test_a_customer_update_that_only_moves_the_account_version_is_dropped() -> None:
+def test_a_customer_holding_the_old_version_token_is_updated_once_to_drop_it() -> None:
+    """K1: cpqsync's former salesforce_account_modstamp is bookkeeping, not the reference's
+    metadata; a customer update unsets it ("" removes a metadata key) and, once it is gone,
+    the same update changes nothing."""
     account = SourceRecord("Account", "001A")
-    customer = {
+    params = {
+        "name": "Acme",
+        "metadata": {"salesforce_account_id": "001A", "salesforce_account_modstamp": ""},
+    }
+    update = Operation("c", "customer.update", params, account, "key", "cus_1")
+    plan = Plan(account, (update,))
+    old = {
         "id": "cus_1",
         "name": "Acme",
         "metadata": {"salesforce_account_id": "001A", "salesforce_account_modstamp": "v1"},
     }
-
-    def customer_update(name: str) -> Operation:
-        params = {
-            "name": name,
-            "metadata": {"salesforce_account_id": "001A", "salesforce_account_modstamp": "v2"},
-        }
-        return Operation("c", "customer.update", params, account, "key", "cus_1")
-
-    # The writeback's own write moved the account's SystemModstamp, nothing else.
-    only_version = Plan(account, (customer_update("Acme"),))
-    assert without_unchanged_updates(only_version, {"cus_1": customer}).operations == ()
-    renamed = Plan(account, (customer_update("Acme Corp"),))
-    assert without_unchanged_updates(renamed, {"cus_1": customer}).operations != ()
+    assert without_unchanged_updates(plan, {"cus_1": old}).operations == (update,)
+    cleaned = {"id": "cus_1", "name": "Acme", "metadata": {"salesforce_account_id": "001A"}}
+    assert without_unchanged_updates(plan, {"cus_1": cleaned}).operations == ()
 
 
 def test_a_phase_name_alone_does_not_rewrite_a_schedule_synced_before_it() -> None:

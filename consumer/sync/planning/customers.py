@@ -2,7 +2,8 @@
 
 A customer is created for an Account the first time one of its orders (or the account itself)
 syncs, and updated with the account's current data on every later sync, so edits in Salesforce
-reach Stripe without a separate trigger.
+reach Stripe without a separate trigger. Only the Account's own root sends the update: an
+order's sync asks it to (``consumer.sync.root_asks``), so a customer has one writer.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from typing import Any
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.mapping.evaluate import apply_mapping
 from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
-from consumer.sync.planning.account_version import account_version_metadata
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
-from consumer.sync.planning.identity import record_metadata, stripe_id_on
+from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_on
 from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
 from consumer.sync.planning.problems import StripeStateError
 
@@ -24,6 +24,9 @@ CUSTOMER_OPERATION = "customer"
 DESCRIPTION_LIMIT = 350
 SHIPPING_PHONE_LIMIT = 20
 _ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country")
+# A version token cpqsync once kept in the customer's metadata (K1: bookkeeping of ours has no
+# place there). Updates unset it; once gone, that changes nothing.
+LEGACY_VERSION_KEY = "salesforce_account_modstamp"
 
 
 def _text(value: Any) -> str | None:
@@ -71,11 +74,7 @@ def customer_params(account: Mapping[str, Any], context: PlanningContext) -> dic
         if "phone" in params:
             shipping["phone"] = params["phone"]
         params["shipping"] = shipping
-    params["metadata"] = {
-        **record_metadata("account", str(account["Id"]), context),
-        # The account version this write reflects: a later-read one must not be overwritten.
-        **account_version_metadata(account, sandbox=context.sandbox),
-    }
+    params["metadata"] = record_metadata("account", str(account["Id"]), context)
     mapped = apply_mapping(
         params,
         context.settings.mappings.customer,
@@ -149,11 +148,13 @@ def plan_customer(
     if existing is not None:
         allowed = fields_of(ENDPOINT_PARAMS["customer.update"])
         update = {k: v for k, v in params.items() if k in allowed}
+        legacy = metadata_key(LEGACY_VERSION_KEY, sandbox=context.sandbox)
+        update["metadata"] = {**update.get("metadata", {}), legacy: ""}
         builder.add(CUSTOMER_OPERATION, "customer.update", update, record, target=existing)
         return existing
-    # One customer per account, ever (C1): the create key names the account only, so members
-    # creating it at once from different versions of the account cannot make two; the loser
-    # gets Stripe's idempotency_error and re-plans into an update.
+    # One customer per account, ever (C1): the create key names the account only, so roots
+    # creating it at once from different versions of the account (the Account's own, an
+    # order's) cannot make two; the loser gets Stripe's idempotency_error and re-plans.
     builder.add(
         CUSTOMER_OPERATION,
         "customer.create",

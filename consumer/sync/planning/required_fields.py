@@ -15,7 +15,7 @@ from cpqsync.settings import Settings
 
 _ADDRESS = ("Street", "City", "State", "PostalCode", "Country")
 ACCOUNT = (
-    "Id", "Name", "Phone", "Description", "Stripe_ID__c", "SystemModstamp",
+    "Id", "Name", "Phone", "Description", "Stripe_ID__c",
     *(f"Billing{part}" for part in _ADDRESS),
     *(f"Shipping{part}" for part in _ADDRESS),
 )  # fmt: skip
