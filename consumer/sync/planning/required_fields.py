@@ -9,8 +9,8 @@ hydrated dicts (REST shape: ``record[relationship]["records"]``).
 
 from __future__ import annotations
 
-from consumer.sync.mapping.config import MappingConfig
 from consumer.sync.planning.preferences import DEFAULT_ORDER_FILTER, filter_fields
+from cpqsync.mapping.config import MappingConfig
 from cpqsync.settings import Settings
 
 _ADDRESS = ("Street", "City", "State", "PostalCode", "Country")
