@@ -41,7 +41,7 @@ from consumer.sync.results import ResultBuilder, ResultOutputs
 from consumer.sync.root_locks import RootLocks
 from consumer.sync.roots import RootResolver
 from consumer.sync.salesforce_reads import SalesforceReader
-from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
+from consumer.sync.stripe_calls import StripeCaller
 from consumer.sync.stripe_lookup import StripeLookup
 from consumer.sync.sync_metrics import sync_metrics
 from consumer.sync.triggers import SyncInput
@@ -50,6 +50,7 @@ from cpqsync.observability.logging import register_secrets
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
 from cpqsync.settings import Settings, StripeSettings
+from cpqsync.stripe_client import build_stripe_client
 from schemas.codec import Codec
 from schemas.errors import DecodeFailure, SchemaDecodeError
 from schemas.models import ChangeEvent, RootWork, SyncRequest

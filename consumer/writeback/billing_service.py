@@ -16,12 +16,12 @@ from prometheus_client import CollectorRegistry
 
 from consumer.engine import ConsumerEngine, DeadLetters, Dependency, Message, Pacer
 from consumer.engine_settings import engine_settings, kafka_clients
-from consumer.sync.stripe_calls import build_stripe_client
 from consumer.writeback.billing_handler import BillingStateHandler
 from consumer.writeback.billing_reads import BillingReader
 from consumer.writeback.sobject_collections import SObjectCollections
 from cpqsync.kafka.topics import Topics
 from cpqsync.settings import Settings
+from cpqsync.stripe_client import build_stripe_client
 from schemas.codec import Codec, SchemaDecodeError
 from schemas.models import StripeEvent
 

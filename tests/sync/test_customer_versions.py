@@ -13,8 +13,9 @@ from pydantic import SecretStr
 from consumer.engine import Pacer
 from consumer.sync.apply import PlanApplier
 from consumer.sync.planning import PlanningContext, plan_account
-from consumer.sync.stripe_calls import StripeCaller, build_stripe_client, to_plain
+from consumer.sync.stripe_calls import StripeCaller, to_plain
 from cpqsync.settings import Settings, StripeSettings
+from cpqsync.stripe_client import build_stripe_client
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
 ACCOUNT_ID = "001000000000001AAA"
