@@ -26,6 +26,7 @@ from typing import Any
 import stripe
 from prometheus_client import CollectorRegistry
 
+from consumer.dead_letter_envelope import envelope_headers
 from consumer.engine import BudgetShare, ConsumerEngine, Dependency, Message, Pacer
 from consumer.engine_settings import engine_settings, kafka_clients
 from consumer.sync.apply import PlanApplier
@@ -294,6 +295,7 @@ class SyncService:
             "client_config": self._client_config,
             "decode_errors": (SchemaDecodeError,),
             "dead_letter_topic": self.topics.dlq,
+            "dead_letter_envelope": envelope_headers,
             "registry": self.registry,
         }
         salesforce = Dependency("salesforce", SalesforceDown.setting, parts.reader.probe)

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
+from consumer.dead_letter_envelope import envelope_headers
 from consumer.engine import ConsumerEngine, DeadLetters, Dependency, Message, Pacer
 from consumer.engine_settings import engine_settings, kafka_clients
 from consumer.writeback.billing_handler import BillingStateHandler
@@ -58,7 +59,12 @@ class BillingWriteback:
             reader,
             collections,
             settings.reverse_mappings,
-            DeadLetters(topics.dlq, group_id, settings.consumer.dlq_max_consecutive),
+            DeadLetters(
+                topics.dlq,
+                group_id,
+                settings.consumer.dlq_max_consecutive,
+                envelope=envelope_headers,
+            ),
             sandbox=settings.salesforce.is_sandbox,
             registry=registry,
         )
@@ -87,6 +93,7 @@ class BillingWriteback:
             },
             decode_errors=(SchemaDecodeError,),
             dead_letter_topic=topics.dlq,
+            dead_letter_envelope=envelope_headers,
             registry=registry,
             # Outages of either side hold the events (DependencyDown) until a probe answers.
             dependencies=[
