@@ -2,8 +2,8 @@
 
 Broken if the engine imports the application, its settings or the sync; if the product imports
 the stand-ins; if planning or mapping import an I/O client; if a lower layer imports a higher
-one (which is also how a package cycle shows); or if an exception (``ignore_imports``) is added
-to tolerate an import across layers.
+one, or two packages import each other (a package cycle); or if an exception
+(``ignore_imports``) is added to tolerate an import across layers.
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ import consumer
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = "Application above roles above clients and settings above the Avro contract"
 ENGINE = "The consumer engine knows nothing of the application, its settings or the sync"
+CYCLES = "No package imports another that imports it back"
 CONTRACTS = (
     LAYERS,
+    CYCLES,
     ENGINE,
     "The product never imports the stand-ins",
     "Planning and mapping do no I/O",
 )
 # The contracts that hold without exceptions: a layering problem is fixed, not listed.
-WITHOUT_EXCEPTIONS = (LAYERS, ENGINE)
+WITHOUT_EXCEPTIONS = (LAYERS, CYCLES, ENGINE)
 OUR_PACKAGES = ("consumer", "cpqsync", "cpqsync_sandbox", "producer_bridge", "schemas")
 
 
