@@ -158,7 +158,7 @@ class ConsumerEngine(Generic[T]):
         probe_max_s = min(PROBE_MAX_BACKOFF_S, retry_policy.max_backoff_s)
         self._health = DependencyHealth(
             [
-                Dependency("kafka", "kafka.bootstrap_servers", self._probe_kafka),
+                Dependency("kafka", kafka.servers_setting, self._probe_kafka),
                 *dependencies,
             ],
             group=group_id,
