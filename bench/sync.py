@@ -55,8 +55,8 @@ from prometheus_client import CollectorRegistry
 
 from consumer.sync.results import reports_root
 from consumer.sync.service import SyncService
-from consumer.sync.stripe_calls import build_stripe_client
 from cpqsync.kafka.topics import Topics, ensure_topics
+from cpqsync.stripe_client import build_stripe_client
 from cpqsync_sandbox.broker import EmbeddedBroker
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.org.cpq_actions import AmendmentLine

@@ -34,4 +34,5 @@ def kafka_clients(
         },
         producer=producer_config(kafka, bootstrap_servers),
         exactly_once=kafka.processing_guarantee == "exactly_once",
+        servers_setting="kafka.bootstrap_servers",
     )

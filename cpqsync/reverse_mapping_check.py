@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from simple_salesforce.api import Salesforce
 
-from consumer.billing.reverse_mappings import INVOICE_RECORD, Transform
+from cpqsync.mapping.reverse_mappings import INVOICE_RECORD, Transform
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
 from cpqsync.settings import Settings

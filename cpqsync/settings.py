@@ -21,8 +21,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from consumer.billing.reverse_mappings import ReverseMappings
-from consumer.sync.mapping.config import MappingConfig
+from cpqsync.mapping.config import MappingConfig
+from cpqsync.mapping.reverse_mappings import ReverseMappings
 
 STRIPE_API_VERSION = "2026-10-28.endive"
 SALESFORCE_API_VERSION = "62.0"

@@ -33,8 +33,8 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceResourceNotF
 
 from cpqsync.kafka.topics import Topics
 from cpqsync.salesforce.bulk_query import BulkJobFailed, BulkQueryClient, ResultSet
-from cpqsync.salesforce.record_ids import id_sort_key
 from cpqsync.salesforce.rest import SalesforceRest, error_codes
+from cpqsync.salesforce_ids import id_sort_key
 from cpqsync.settings import Settings
 from cpqsync.soql.quoting import quote
 from producer_bridge import metrics

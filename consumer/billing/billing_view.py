@@ -10,8 +10,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from consumer.billing.reverse_mappings import SourcePath, Transform
 from consumer.sync.planning.amounts import minor_unit_exponent
+from cpqsync.mapping.reverse_mappings import SourcePath, Transform
 
 # Statuses of a subscription that will invoice again.
 _BILLING_STATUSES = frozenset({"active", "past_due", "trialing", "unpaid"})

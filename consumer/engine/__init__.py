@@ -5,7 +5,7 @@ Import the public API from here; the submodules are one concept each.
 
 from consumer.engine.assignment import Assignment
 from consumer.engine.config import EngineSettings, KafkaClients
-from consumer.engine.dead_letter import DeadLetters
+from consumer.engine.dead_letter import DeadLetterEnvelope, DeadLetters, EnvelopeHeaders
 from consumer.engine.dependencies import Dependency, DependencyHealth
 from consumer.engine.errors import (
     DeadLetterLimitExceeded,
@@ -37,6 +37,7 @@ __all__ = [
     "BatchHandler",
     "BudgetShare",
     "ConsumerEngine",
+    "DeadLetterEnvelope",
     "DeadLetterLimitExceeded",
     "DeadLetters",
     "Dependency",
@@ -44,6 +45,7 @@ __all__ = [
     "DependencyHealth",
     "EngineError",
     "EngineSettings",
+    "EnvelopeHeaders",
     "Fail",
     "Failure",
     "GiveUpFailed",

@@ -47,7 +47,6 @@ class KafkaUnavailable(DependencyDown):
     """
 
     dependency = "kafka"
-    setting = "kafka.bootstrap_servers"
 
 
 class OffsetCommitter:

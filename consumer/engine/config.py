@@ -43,3 +43,5 @@ class KafkaClients:
     producer: dict[str, Any]
     # Outputs and offsets in one Kafka transaction (exactly-once for read_committed readers).
     exactly_once: bool = False
+    # What an operator sets to point the clients at the cluster, named when Kafka is down.
+    servers_setting: str = "bootstrap.servers"

@@ -1,24 +1,25 @@
 """Dead letters: messages the engine keeps aside instead of processing, with where they came from.
 
 The dead letter carries the *original* key, bytes and headers, so it can be
-inspected or replayed with the same tools as the source topic, plus the shared
-envelope (``schemas.dead_letter``: origin topic, partition, offset, error, time,
-attempts) that every writer of the dead-letter topic uses, so ``cpqsync dlq``
-reads all letters alike. It is produced like any other output, so it is
-acknowledged before the commit that passes its offset.
+inspected or replayed with the same tools as the source topic, plus an envelope
+(origin topic, partition, offset, error, time, attempts) as headers. The engine
+says what the envelope holds (``DeadLetterEnvelope``); how it is written is its
+caller's (``EnvelopeHeaders``), since every writer of a dead-letter topic must
+write it alike for its readers (the application's: ``consumer/dead_letter_envelope.py``).
+A dead letter is produced like any other output, so it is acknowledged before the
+commit that passes its offset.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from consumer.engine.errors import DeadLetterLimitExceeded
 from consumer.engine.messages import Headers, Message, OutputMessage, PartitionId
 from cpqsync.observability.logging import redact
-from schemas.dead_letter import to_headers
-from schemas.models import DeadLetter
 
 # Beyond the shared envelope: which consumer group gave up, and the original record's time.
 ORIGIN_GROUP = "cpqsync-dlq-origin-group"
@@ -29,6 +30,23 @@ _MAX_ERROR_CHARS = 1_000
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterEnvelope:
+    """Why a message was set aside: where it came from, the error (redacted), when, how often."""
+
+    origin_topic: str
+    origin_partition: int
+    origin_offset: int
+    error_class: str
+    error_message: str
+    first_failed_at: dt.datetime
+    attempts: int
+
+
+# How an envelope is written: headers appended to the original message's own.
+EnvelopeHeaders = Callable[[DeadLetterEnvelope], Iterable[tuple[str, bytes]]]
 
 
 class DeadLetters:
@@ -43,18 +61,21 @@ class DeadLetters:
         topic: str,
         group_id: str,
         max_consecutive: int,
+        *,
+        envelope: EnvelopeHeaders,
         clock: Callable[[], dt.datetime] = _now,
     ) -> None:
         if max_consecutive < 1:
             raise ValueError(f"max_consecutive must be >= 1, got {max_consecutive}")
         self.topic = topic
+        self._envelope = envelope
         self._group_id = group_id
         self._max_consecutive = max_consecutive
         self._clock = clock
         self._consecutive: dict[PartitionId, int] = {}
 
     def record(self, message: Message[Any], error: BaseException) -> OutputMessage:
-        letter = DeadLetter(
+        letter = DeadLetterEnvelope(
             origin_topic=message.topic,
             origin_partition=message.partition,
             origin_offset=message.offset,
@@ -63,7 +84,7 @@ class DeadLetters:
             first_failed_at=self._clock(),
             attempts=max(1, message.attempt),
         )
-        origin: Headers = (*to_headers(letter), (ORIGIN_GROUP, self._group_id.encode()))
+        origin: Headers = (*self._envelope(letter), (ORIGIN_GROUP, self._group_id.encode()))
         if message.timestamp_ms is not None:
             origin += ((ORIGIN_TIMESTAMP, str(message.timestamp_ms).encode()),)
         return OutputMessage(

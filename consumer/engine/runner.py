@@ -27,7 +27,7 @@ from consumer.engine.backpressure import FlowControl
 from consumer.engine.commit_policy import CommitPolicy
 from consumer.engine.committer import KafkaUnavailable, OffsetCommitter
 from consumer.engine.config import EngineSettings, KafkaClients
-from consumer.engine.dead_letter import DeadLetters
+from consumer.engine.dead_letter import DeadLetters, EnvelopeHeaders
 from consumer.engine.dependencies import PROBE_MAX_BACKOFF_S, Dependency, DependencyHealth
 from consumer.engine.errors import (
     DeadLetterLimitExceeded,
@@ -43,7 +43,6 @@ from consumer.engine.metrics import engine_metrics
 from consumer.engine.retry import RetryPolicy
 from consumer.engine.scheduler import KeyOrderedScheduler
 from consumer.engine.workers import WorkerPool
-from cpqsync.kafka.client_log import ClientErrors
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -70,6 +69,11 @@ _CONSUMER_DEFAULTS: dict[str, Any] = {
     "statistics.interval.ms": 5_000,
     "max.poll.interval.ms": 300_000,
 }
+
+
+def _log_client_error(error: KafkaError) -> None:
+    """Client errors when the caller configured no ``error_cb`` of its own."""
+    log.warning("Kafka client error: %s", error.str())
 
 
 class ConsumerEngine(Generic[T]):
@@ -99,6 +103,7 @@ class ConsumerEngine(Generic[T]):
         client_config: dict[str, Any] | None = None,
         decode_errors: tuple[type[BaseException], ...] = (),
         dead_letter_topic: str | None = None,
+        dead_letter_envelope: EnvelopeHeaders | None = None,
         registry: CollectorRegistry | None = None,
         on_assignment: Callable[[Assignment], None] | None = None,
         dependencies: Sequence[Dependency] = (),
@@ -119,17 +124,21 @@ class ConsumerEngine(Generic[T]):
         self._counts_stale = False
         self._settings = settings
         self._transactional = kafka.exactly_once
+        supplied = {**kafka.consumer, **(client_config or {})}
+        # The caller's own error_cb says how client errors are logged (the application names
+        # its setting); the engine acts on the few that concern it first (_on_client_error).
+        self._report_client_error: Callable[[KafkaError], None] = (
+            supplied.get("error_cb") or _log_client_error
+        )
         self._consumer_config: dict[str, Any] = {
             **_CONSUMER_DEFAULTS,
-            **kafka.consumer,
-            **(client_config or {}),
+            **supplied,
             **_GUARANTEES,
             "group.id": group_id,
             "stats_cb": self._on_statistics,
             "error_cb": self._on_client_error,
             "on_commit": self._on_commit,
         }
-        self._client_errors = ClientErrors(str(self._consumer_config["bootstrap.servers"]))
         self._producer_config: dict[str, Any] = dict(kafka.producer)
         if self._transactional:
             self._producer_config["transactional.id"] = f"{group_id}-{uuid.uuid4().hex[:12]}"
@@ -149,7 +158,7 @@ class ConsumerEngine(Generic[T]):
         probe_max_s = min(PROBE_MAX_BACKOFF_S, retry_policy.max_backoff_s)
         self._health = DependencyHealth(
             [
-                Dependency("kafka", "kafka.bootstrap_servers", self._probe_kafka),
+                Dependency("kafka", kafka.servers_setting, self._probe_kafka),
                 *dependencies,
             ],
             group=group_id,
@@ -158,9 +167,16 @@ class ConsumerEngine(Generic[T]):
             on_change=self._on_dependencies,
         )
         self._producer: Any = None
+        if dead_letter_topic and dead_letter_envelope is None:
+            raise ValueError("a dead-letter topic needs the envelope its readers expect")
         self._dead_letters = (
-            DeadLetters(dead_letter_topic, group_id, settings.dlq_max_consecutive)
-            if dead_letter_topic
+            DeadLetters(
+                dead_letter_topic,
+                group_id,
+                settings.dlq_max_consecutive,
+                envelope=dead_letter_envelope,
+            )
+            if dead_letter_topic and dead_letter_envelope is not None
             else None
         )
         self._pool = WorkerPool(
@@ -595,9 +611,9 @@ class ConsumerEngine(Generic[T]):
         elif error.code() == KafkaError._ALL_BROKERS_DOWN:
             self._health.report(KafkaUnavailable(f"no Kafka broker answers ({error.str()})"))
         else:
-            # librdkafka retries these itself; they repeat for as long as a broker is away,
-            # so they are logged once a minute, an unreachable cluster naming the setting.
-            self._client_errors(error)
+            # librdkafka retries these itself; how they are logged is the caller's (the
+            # application's logs them once a minute, an unreachable cluster naming the setting).
+            self._report_client_error(error)
 
     # --- stopping ------------------------------------------------------------------------
 

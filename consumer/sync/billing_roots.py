@@ -16,7 +16,7 @@ from typing import Any
 
 from consumer.sync.salesforce_reads import SalesforceReader
 from consumer.sync.triggers import RecordRef
-from cpqsync.salesforce.record_ids import normalize_id
+from cpqsync.salesforce_ids import normalize_id
 
 # Order -> the initial order of the contract its opportunity amends.
 _CONTRACT_ORDER = "Opportunity.SBQQ__AmendedContract__r.SBQQ__Order__c"

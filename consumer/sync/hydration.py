@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from consumer.sync.planning import required_fields
+from consumer.sync.planning.context import PlannerSettings
 from consumer.sync.planning.orders import records_of
 from consumer.sync.salesforce_reads import SalesforceReader, select_list
 from consumer.sync.triggers import RecordRef
-from cpqsync.settings import Settings
 
 Record = dict[str, Any]
 _LINES = "OrderItems"  # Order's child relationship to OrderItem
@@ -50,7 +50,7 @@ def _attach_line_coupons(order: Record) -> None:
 
 
 class Hydrator:
-    def __init__(self, reader: SalesforceReader, settings: Settings) -> None:
+    def __init__(self, reader: SalesforceReader, settings: PlannerSettings) -> None:
         self._reader = reader
         self._fields = required_fields(settings)
 

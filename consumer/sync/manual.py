@@ -19,7 +19,7 @@ from consumer.sync.triggers import ROOT_TYPES, object_type_of
 from cpqsync.kafka.clients import base_config, producer_config
 from cpqsync.kafka.offsets import end_offsets
 from cpqsync.kafka.topics import Topics
-from cpqsync.salesforce.record_ids import normalize_id
+from cpqsync.salesforce_ids import normalize_id
 from cpqsync.settings import KafkaSettings
 from schemas.codec import Codec, SchemaDecodeError
 from schemas.headers import schema_header

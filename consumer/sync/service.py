@@ -26,6 +26,7 @@ from typing import Any
 import stripe
 from prometheus_client import CollectorRegistry
 
+from consumer.dead_letter_envelope import envelope_headers
 from consumer.engine import BudgetShare, ConsumerEngine, Dependency, Message, Pacer
 from consumer.engine_settings import engine_settings, kafka_clients
 from consumer.sync.apply import PlanApplier
@@ -42,7 +43,7 @@ from consumer.sync.root_asks import RootWorkOutputs
 from consumer.sync.root_locks import RootLocks
 from consumer.sync.roots import RootResolver
 from consumer.sync.salesforce_reads import SalesforceReader
-from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
+from consumer.sync.stripe_calls import StripeCaller
 from consumer.sync.stripe_lookup import StripeLookup
 from consumer.sync.sync_metrics import sync_metrics
 from consumer.sync.triggers import SyncInput
@@ -51,6 +52,7 @@ from cpqsync.observability.logging import register_secrets
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
 from cpqsync.settings import Settings, StripeSettings
+from cpqsync.stripe_client import build_stripe_client
 from schemas.codec import Codec
 from schemas.errors import DecodeFailure, SchemaDecodeError
 from schemas.models import ChangeEvent, RootWork, SyncRequest
@@ -295,6 +297,7 @@ class SyncService:
             "client_config": self._client_config,
             "decode_errors": (SchemaDecodeError,),
             "dead_letter_topic": self.topics.dlq,
+            "dead_letter_envelope": envelope_headers,
             "registry": self.registry,
         }
         salesforce = Dependency("salesforce", SalesforceDown.setting, parts.reader.probe)

@@ -2,7 +2,7 @@
 
 Every attempt, first or retry, takes a token from the process's shared pacer first, so the
 configured rate bounds what actually reaches Stripe. That is why the client's own retries are
-off (``build_stripe_client`` sets ``max_network_retries=0``): they would resend 409s and 5xx
+off (``cpqsync.stripe_client`` sets ``max_network_retries=0``): they would resend 409s and 5xx
 behind the pacer's back, bunching requests into 429s. The caller retries instead, the way the
 client would (connection errors and timeouts, 409, 5xx, ``Stripe-Should-Retry``; at most
 ``stripe.max_network_retries`` times, same idempotency key), except that a 5xx Stripe *replayed*
@@ -35,7 +35,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import requests
 import stripe
 from tenacity import (
     RetryCallState,
@@ -53,8 +52,6 @@ from consumer.sync.failures import (
     StripeUnavailable,
 )
 from consumer.sync.single_flight import SingleFlight
-from cpqsync.observability.http_requests import DEFAULT_POOL_SIZE, count_requests
-from cpqsync.settings import StripeSettings
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -67,34 +64,6 @@ MAX_WAITING = 4
 # 429s within this many seconds of one another are one congestion event: the pacer halves its
 # rate once for them, as TCP halves once per round trip, not once per lost packet.
 CONGESTION_WINDOW_S = 1.0
-
-
-def build_stripe_client(
-    settings: StripeSettings,
-    *,
-    http_client: stripe.HTTPClient | None = None,
-    pool_size: int = DEFAULT_POOL_SIZE,
-) -> stripe.StripeClient:
-    """The one way the sync builds its client: pinned version and timeout, no retries of its
-    own (``StripeCaller`` retries through the pacer, ``stripe.max_network_retries`` times).
-    ``http_client`` (built with ``stripe.timeout_s``) lets a benchmark time the responses.
-    Requests are counted per endpoint and outcome; ``pool_size`` is how many workers share
-    the connection pool."""
-    if settings.api_key is None:
-        raise ValueError("stripe.api_key is not set (CPQSYNC_STRIPE__API_KEY)")
-    return stripe.StripeClient(
-        settings.api_key.get_secret_value(),
-        stripe_version=settings.api_version,
-        base_addresses={"api": settings.api_base} if settings.api_base else None,
-        max_network_retries=0,
-        http_client=http_client or _counted_client(settings, pool_size),
-    )
-
-
-def _counted_client(settings: StripeSettings, pool_size: int) -> stripe.RequestsClient:
-    session = requests.Session()
-    count_requests(session, "stripe", pool_size)
-    return stripe.RequestsClient(timeout=settings.timeout_s, session=session)
 
 
 class _RateLimited(Exception):

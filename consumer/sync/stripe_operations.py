@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import stripe
 
-from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS
+from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS
 
 Params = dict[str, Any]
 # (client, target id or None, parameters, request options) -> Stripe's answer.

@@ -22,7 +22,6 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.registry import REGISTRY
 
 from consumer.billing.billing_view import field_values
-from consumer.billing.reverse_mappings import INVOICE_RECORD, ReverseMappings
 from consumer.billing.targets import Refresh, invoice_subscription, refresh_for
 from consumer.engine import (
     BatchHandler,
@@ -44,6 +43,7 @@ from consumer.writeback.current_values import fetch_current, without_unchanged
 from consumer.writeback.handler import call_outcome
 from consumer.writeback.record_errors import RecordError, RecordsRejected, record_errors
 from consumer.writeback.sobject_collections import SObjectCollections
+from cpqsync.mapping.reverse_mappings import INVOICE_RECORD, ReverseMappings
 from schemas.models import StripeEvent
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from consumer.billing.billing_view import field_values
-from consumer.billing.reverse_mappings import INVOICE_RECORD, SourcePath
 from consumer.writeback.batch_plan import Write
 from consumer.writeback.sobject_collections import SObjectCollections, chunks
+from cpqsync.mapping.reverse_mappings import INVOICE_RECORD, SourcePath
 from cpqsync.soql.quoting import quote
 
 STRIPE_ID: Final = "Stripe_ID__c"

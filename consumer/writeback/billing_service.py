@@ -14,14 +14,15 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
+from consumer.dead_letter_envelope import envelope_headers
 from consumer.engine import ConsumerEngine, DeadLetters, Dependency, Message, Pacer
 from consumer.engine_settings import engine_settings, kafka_clients
-from consumer.sync.stripe_calls import build_stripe_client
 from consumer.writeback.billing_handler import BillingStateHandler
 from consumer.writeback.billing_reads import BillingReader
 from consumer.writeback.sobject_collections import SObjectCollections
 from cpqsync.kafka.topics import Topics
 from cpqsync.settings import Settings
+from cpqsync.stripe_client import build_stripe_client
 from schemas.codec import Codec, SchemaDecodeError
 from schemas.models import StripeEvent
 
@@ -58,7 +59,12 @@ class BillingWriteback:
             reader,
             collections,
             settings.reverse_mappings,
-            DeadLetters(topics.dlq, group_id, settings.consumer.dlq_max_consecutive),
+            DeadLetters(
+                topics.dlq,
+                group_id,
+                settings.consumer.dlq_max_consecutive,
+                envelope=envelope_headers,
+            ),
             sandbox=settings.salesforce.is_sandbox,
             registry=registry,
         )
@@ -87,6 +93,7 @@ class BillingWriteback:
             },
             decode_errors=(SchemaDecodeError,),
             dead_letter_topic=topics.dlq,
+            dead_letter_envelope=envelope_headers,
             registry=registry,
             # Outages of either side hold the events (DependencyDown) until a probe answers.
             dependencies=[

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
+from consumer.dead_letter_envelope import envelope_headers
 from consumer.engine import ConsumerEngine, DeadLetters, Dependency, Message
 from consumer.engine_settings import engine_settings, kafka_clients
 from consumer.writeback.batch_plan import LinkOptions
@@ -72,7 +73,12 @@ class WritebackService:
         self.handler = WritebackHandler(
             self.collections,
             self.metrics,
-            DeadLetters(self.dead_letter_topic, group_id, settings.consumer.dlq_max_consecutive),
+            DeadLetters(
+                self.dead_letter_topic,
+                group_id,
+                settings.consumer.dlq_max_consecutive,
+                envelope=envelope_headers,
+            ),
             batch_size=wb.batch_size,
             links=links,
             on_created=self._retention_worker.records_created,
@@ -97,6 +103,7 @@ class WritebackService:
             client_config=client_config,
             decode_errors=(SchemaDecodeError,),
             dead_letter_topic=self.dead_letter_topic,
+            dead_letter_envelope=envelope_headers,
             registry=registry,
             dependencies=[Dependency("salesforce", "salesforce.login_url", self._probe_salesforce)],
         )

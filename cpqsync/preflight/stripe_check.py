@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import stripe
 
-from consumer.sync.stripe_calls import build_stripe_client
 from cpqsync.preflight.result import CheckResult
 from cpqsync.settings import StripeSettings
+from cpqsync.stripe_client import build_stripe_client
 
 
 def check_stripe(settings: StripeSettings) -> CheckResult:

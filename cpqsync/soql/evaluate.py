@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cpqsync.salesforce.record_ids import id_sort_key
+from cpqsync.salesforce_ids import id_sort_key
 from cpqsync.soql.ast import (
     And,
     Comparison,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 
-from cpqsync.salesforce.record_ids import case_safe_suffix, normalize_id, to_18
+from cpqsync.salesforce_ids import case_safe_suffix, normalize_id, to_18
 
 __all__ = ["IdFactory", "case_safe_suffix", "normalize_id", "to_18"]
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import cmp_to_key
 from typing import Any
 
-from cpqsync.salesforce.record_ids import id_sort_key
+from cpqsync.salesforce_ids import id_sort_key
 from cpqsync.soql import (
     And,
     Comparison,

@@ -17,10 +17,10 @@ import time
 from aiohttp import web
 from confluent_kafka import Producer
 
-from consumer.sync.stripe_calls import build_stripe_client
 from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.settings import Settings
+from cpqsync.stripe_client import build_stripe_client
 from producer_bridge.stripe_events.catch_up import CatchUp
 from producer_bridge.stripe_events.checkpoint import Position, PositionKeeper, load_position
 from producer_bridge.stripe_events.publisher import EventPublisher

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+from consumer.dead_letter_envelope import envelope_headers
 from consumer.engine import DeadLetterLimitExceeded
 from consumer.engine.dead_letter import ORIGIN_GROUP
 from schemas.dead_letter import from_headers
@@ -48,7 +49,11 @@ def test_poison_messages_are_dead_lettered_and_the_rest_processed(
         recorder,
         fast_group_config,
         dlq_max_consecutive=5,
-        engine_kwargs={"decode_errors": (ValueError,), "dead_letter_topic": dlq},
+        engine_kwargs={
+            "decode_errors": (ValueError,),
+            "dead_letter_topic": dlq,
+            "dead_letter_envelope": envelope_headers,
+        },
     )
     running = Running(engine)
     try:
@@ -94,7 +99,11 @@ def test_a_run_of_dead_letters_stops_the_consumer_naming_the_partition(
         recorder,
         fast_group_config,
         dlq_max_consecutive=5,
-        engine_kwargs={"decode_errors": (ValueError,), "dead_letter_topic": dlq},
+        engine_kwargs={
+            "decode_errors": (ValueError,),
+            "dead_letter_topic": dlq,
+            "dead_letter_envelope": envelope_headers,
+        },
     )
     with pytest.raises(DeadLetterLimitExceeded) as stopped:
         engine.run()

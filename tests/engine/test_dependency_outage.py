@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from consumer.dead_letter_envelope import envelope_headers
 from consumer.engine import (
     BatchHandler,
     Dependency,
@@ -192,7 +193,10 @@ def test_exhausted_retries_go_to_the_dead_letter_topic_and_can_be_redriven(
         max_attempts=3,
         retry_initial_backoff_ms=10,
         retry_max_backoff_ms=50,
-        engine_kwargs={"dead_letter_topic": dlq},
+        engine_kwargs={
+            "dead_letter_topic": dlq,
+            "dead_letter_envelope": envelope_headers,
+        },
     )
     running = Running(engine)
     try:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from consumer.dead_letter_envelope import envelope_headers
 from consumer.engine import DeadLetterLimitExceeded, Message, PermanentError, RetryableError
 from consumer.engine.backpressure import FlowControl
 from consumer.engine.commit_policy import CommitPolicy
@@ -60,7 +61,11 @@ def test_commit_policy_commits_on_count_or_time() -> None:
 
 def test_dead_letter_keeps_the_original_and_says_where_it_came_from() -> None:
     letters = DeadLetters(
-        "cpqsync.dlq", "sync", 3, clock=lambda: dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+        "cpqsync.dlq",
+        "sync",
+        3,
+        envelope=envelope_headers,
+        clock=lambda: dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
     )
     message = Message("orders", 2, 41, b"k", None, b"\x00raw", (("trace", b"x"),), 1_700_000)
     record = letters.record(message, ValueError("bad magic byte; key sk_test_abcdefgh123"))
@@ -78,7 +83,7 @@ def test_dead_letter_keeps_the_original_and_says_where_it_came_from() -> None:
 
 
 def test_dead_letter_limit_counts_runs_per_partition() -> None:
-    letters = DeadLetters("dlq", "sync", 3)
+    letters = DeadLetters("dlq", "sync", 3, envelope=envelope_headers)
     error = ValueError("bad")
     letters.count(("t", 0), error)
     letters.count(("t", 0), error)

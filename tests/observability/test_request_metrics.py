@@ -12,11 +12,11 @@ import stripe
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from consumer.sync.stripe_calls import build_stripe_client
 from cpqsync.observability.http_requests import endpoint_template
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
 from cpqsync.settings import StripeSettings
+from cpqsync.stripe_client import build_stripe_client
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.bridge.conftest import sim_settings

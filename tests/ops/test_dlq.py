@@ -8,6 +8,7 @@ import json
 import pytest
 from confluent_kafka import Producer
 
+from consumer.dead_letter_envelope import envelope_headers
 from consumer.engine.dead_letter import DeadLetters
 from consumer.engine.messages import Message as EngineMessage
 from schemas import headers as h
@@ -39,7 +40,9 @@ def letters(deployment: Deployment) -> Deployment:
         first_failed_at=dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC),
         attempts=3,
     )
-    engine = DeadLetters(deployment.topics.dlq, "cpqsync-sync", 50).record(
+    engine = DeadLetters(
+        deployment.topics.dlq, "cpqsync-sync", 50, envelope=envelope_headers
+    ).record(
         EngineMessage(
             topic=order_topic,
             partition=0,

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from consumer.sync.mapping import stripe_validation
-from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS
+from cpqsync.mapping import stripe_validation
+from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS
 from tests.planner.expectations import plan_problems
 from tests.planner.scenario_loader import build_settings, plan_scenario, scenario_paths
 

@@ -15,9 +15,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.sync.mapping import stripe_validation
-from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS
 from consumer.sync.planning import Plan, PlanningContext, is_ref, plan_order
+from cpqsync.mapping import stripe_validation
+from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS
 from cpqsync.settings import Settings
 
 NOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)

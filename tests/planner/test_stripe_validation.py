@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stripe.params as sp
 
-from consumer.sync.mapping.stripe_validation import problems
+from cpqsync.mapping.stripe_validation import problems
 
 
 def test_a_valid_price_passes_with_placeholders_and_decimal_strings() -> None:

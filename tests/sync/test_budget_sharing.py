@@ -29,9 +29,10 @@ from pydantic import SecretStr
 from consumer.engine import BatchHandler, ConsumerEngine, Message, Outcome, Processed
 from consumer.engine_settings import engine_settings, kafka_clients
 from consumer.sync.service import budget_share, stripe_pacer
-from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
+from consumer.sync.stripe_calls import StripeCaller
 from cpqsync.kafka.topics import ensure_topics
 from cpqsync.settings import ConsumerSettings, KafkaSettings, StripeSettings
+from cpqsync.stripe_client import build_stripe_client
 from tests.sync.stack import wait_for
 
 pytestmark = pytest.mark.integration

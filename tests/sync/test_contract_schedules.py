@@ -24,8 +24,9 @@ from consumer.sync.planning import (
     PlanningContext,
     plan_contract,
 )
-from consumer.sync.stripe_calls import StripeCaller, build_stripe_client, to_plain
+from consumer.sync.stripe_calls import StripeCaller, to_plain
 from cpqsync.settings import Settings, StripeSettings
+from cpqsync.stripe_client import build_stripe_client
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.planner.scenario_loader import build_contract
 

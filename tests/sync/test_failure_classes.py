@@ -22,10 +22,11 @@ from consumer.sync.failures import (
     StripeUnavailable,
 )
 from consumer.sync.salesforce_reads import SalesforceReader
-from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
+from consumer.sync.stripe_calls import StripeCaller
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
 from cpqsync.settings import StripeSettings
+from cpqsync.stripe_client import build_stripe_client
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.sync.stack import org_settings

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS
 from consumer.sync.stripe_operations import (
     OPERATION_KINDS,
     UnknownOperationKind,
     operation_kind,
 )
+from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS
 
 
 def test_every_kind_the_planner_may_emit_has_a_row() -> None:

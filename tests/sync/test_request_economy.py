@@ -18,11 +18,12 @@ from consumer.sync.failures import StripeUnavailable
 from consumer.sync.plan_stages import stages
 from consumer.sync.planning import Operation, Plan, SourceRecord, ref
 from consumer.sync.single_flight import SingleFlight
-from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
+from consumer.sync.stripe_calls import StripeCaller
 from consumer.sync.stripe_directory import PriceDirectory, ScheduleDirectory
 from consumer.sync.stripe_lookup import StripeLookup
 from consumer.sync.triggers import RecordRef
 from cpqsync.settings import StripeSettings
+from cpqsync.stripe_client import build_stripe_client
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
 ORDER = SourceRecord("Order", "801A")

@@ -22,8 +22,9 @@ from consumer.sync.planning import (
     plan_account,
     ref,
 )
-from consumer.sync.stripe_calls import StripeCaller, build_stripe_client
+from consumer.sync.stripe_calls import StripeCaller
 from cpqsync.settings import Settings, StripeSettings
+from cpqsync.stripe_client import build_stripe_client
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
 ACCOUNT = SourceRecord("Account", "001A")

@@ -15,9 +15,9 @@ import stripe
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from consumer.billing.reverse_mappings import ReverseMappings
 from consumer.writeback import WritebackService
 from cpqsync.kafka.topics import Topics, ensure_topics
+from cpqsync.mapping.reverse_mappings import ReverseMappings
 from cpqsync.settings import Settings, StripeEventsSettings, StripeSettings
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator

@@ -7,9 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from consumer.billing.billing_view import field_values
-from consumer.billing.reverse_mappings import ReverseMappings
 from consumer.billing.targets import Refresh, refresh_for
 from consumer.writeback.billing_freshness import Freshness
+from cpqsync.mapping.reverse_mappings import ReverseMappings
 from cpqsync.settings import load_settings
 
 FEB_1 = 1_769_904_000  # 2026-02-01T00:00:00Z

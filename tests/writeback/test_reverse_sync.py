@@ -15,8 +15,8 @@ import requests
 from confluent_kafka import Producer
 from prometheus_client import REGISTRY, generate_latest
 
-from consumer.billing.reverse_mappings import INVOICE_RECORD_EXAMPLE
 from cpqsync.kafka.topics import Topics
+from cpqsync.mapping.reverse_mappings import INVOICE_RECORD_EXAMPLE
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator

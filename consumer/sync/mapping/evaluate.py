@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from consumer.sync.mapping.coercion import CoercionError
-from consumer.sync.mapping.config import ObjectMapping
 from consumer.sync.mapping.data_error import DataError
-from consumer.sync.mapping.field_values import coerce_field
-from consumer.sync.mapping.metadata_limits import metadata_problems
-from consumer.sync.mapping.salesforce_path import read
-from consumer.sync.mapping.stripe_schema import MAPPABLE_OBJECTS, leaf_type
+from cpqsync.mapping.coercion import CoercionError
+from cpqsync.mapping.config import ObjectMapping
+from cpqsync.mapping.field_values import coerce_field
+from cpqsync.mapping.metadata_limits import metadata_problems
+from cpqsync.mapping.salesforce_path import read
+from cpqsync.mapping.stripe_schema import MAPPABLE_OBJECTS, leaf_type
 
 
 class Evaluated(NamedTuple):

@@ -12,7 +12,7 @@ import decimal
 import functools
 from typing import Any
 
-from consumer.sync.mapping.coercion import decimal_text, to_decimal
+from cpqsync.mapping.coercion import decimal_text, to_decimal
 
 # Stripe's zero-decimal and three-decimal currencies (docs: "Supported currencies").
 ZERO_DECIMAL_CURRENCIES = frozenset(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from consumer.sync.mapping.data_error import DataError
-from consumer.sync.mapping.payment_terms import UnsupportedDaysUntilDue
-from consumer.sync.mapping.payment_terms import days_until_due as parse_days_until_due
+from cpqsync.mapping.payment_terms import UnsupportedDaysUntilDue
+from cpqsync.mapping.payment_terms import days_until_due as parse_days_until_due
 
 _FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 # The picklist values as Salesforce sends them: an exact hit skips normalising, which every

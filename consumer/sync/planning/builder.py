@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from consumer.sync.mapping.coercion import CoercionError
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.idempotency import idempotency_key
 from consumer.sync.planning.plan import Issue, Operation, Plan, SourceRecord, WriteBack
+from cpqsync.mapping.coercion import CoercionError
 
 
 class Blamed(DataError):

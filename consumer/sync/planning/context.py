@@ -3,7 +3,8 @@
 Planning is pure, so whatever the planner may not look up itself is handed in here by the
 caller (the sync consumer, which hydrates from Salesforce and checks Stripe): the clock, whether
 the org is a sandbox, and the Stripe objects already known to exist. With the same context and
-records, planning always gives the same plan.
+records, planning always gives the same plan. Of the configuration the planner sees the sync
+preferences and the mappings only (``PlannerSettings``), never connections or secrets.
 """
 
 from __future__ import annotations
@@ -11,10 +12,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from consumer.sync.planning.problems import StripeStateError
-from cpqsync.settings import Settings
+from cpqsync.mapping.config import MappingConfig
+from cpqsync.settings import SyncPreferences
+
+
+class PlannerSettings(Protocol):
+    """The configuration a plan may depend on: ``sync:`` preferences and ``mappings:``.
+
+    The application's whole ``Settings`` has these too, so callers pass it as it is; a
+    ``PlanningContext`` keeps only these two sections of it.
+    """
+
+    @property
+    def sync(self) -> SyncPreferences: ...
+
+    @property
+    def mappings(self) -> MappingConfig: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _PlannerSections:
+    sync: SyncPreferences
+    mappings: MappingConfig
 
 
 @dataclass(frozen=True)
@@ -109,7 +131,7 @@ class PlanningContext:
     decides whether sync-off and filter skips produce a Sync Record (S3, S4).
     ``salesforce_instance_url`` (when given) adds record links to Stripe metadata."""
 
-    settings: Settings
+    settings: PlannerSettings
     now: dt.datetime
     sandbox: bool = False
     known: KnownStripeObjects = field(default_factory=KnownStripeObjects)
@@ -119,6 +141,9 @@ class PlanningContext:
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
             raise ValueError("PlanningContext.now must be timezone-aware")
+        # Keep the two sections, not the Settings they came in (its keys and passwords).
+        sections = _PlannerSections(self.settings.sync, self.settings.mappings)
+        object.__setattr__(self, "settings", sections)
 
     @property
     def now_epoch(self) -> int:

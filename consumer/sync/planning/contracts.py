@@ -35,9 +35,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from consumer.sync.mapping.coercion import CoercionError, decimal_text, to_decimal
 from consumer.sync.mapping.data_error import DataError
-from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.amounts import minor_unit_exponent
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownPhase, KnownSchedule, PlanningContext
@@ -69,6 +67,8 @@ from consumer.sync.planning.preferences import (
 )
 from consumer.sync.planning.schedule_dates import add_months, start_epoch
 from consumer.sync.planning.segments import check_unsegmented
+from cpqsync.mapping.coercion import CoercionError, decimal_text, to_decimal
+from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
 NOW = "now"
 CANCEL_OPERATION = "subscription_schedule_cancel"

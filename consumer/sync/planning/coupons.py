@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from consumer.sync.mapping.coercion import CoercionError, to_decimal
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.mapping.evaluate import apply_mapping
 from consumer.sync.planning.amounts import minor_unit_exponent
@@ -35,6 +34,7 @@ from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.identity import metadata_key, record_metadata
 from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
+from cpqsync.mapping.coercion import CoercionError, to_decimal
 
 COUPON_OBJECT = "Order_Stripe_Coupon__c"
 ORDER_COUPONS = "Order_Lookup__r"

@@ -13,12 +13,12 @@ from typing import Any
 
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.mapping.evaluate import apply_mapping
-from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_on
 from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
 from consumer.sync.planning.problems import StripeStateError
+from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
 CUSTOMER_OPERATION = "customer"
 DESCRIPTION_LIMIT = 350

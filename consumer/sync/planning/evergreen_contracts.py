@@ -23,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from consumer.sync.mapping.data_error import DataError
-from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownSchedule, PlanningContext
 from consumer.sync.planning.orders import (
@@ -36,6 +35,7 @@ from consumer.sync.planning.orders import (
 from consumer.sync.planning.plan import Issue, SourceRecord, WriteBack
 from consumer.sync.planning.prices import PriceRef
 from consumer.sync.planning.schedule_dates import start_epoch
+from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
 SCHEDULE_CANCEL_OPERATION = "subscription_schedule_cancel"
 SUBSCRIPTION_CANCEL_OPERATION = "subscription_cancel"

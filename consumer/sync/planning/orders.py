@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.sync.mapping.coercion import CoercionError, to_decimal
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.mapping.evaluate import Evaluated, apply_mapping
-from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.billing_terms import days_until_due
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
@@ -50,6 +48,8 @@ from consumer.sync.planning.products import plan_product_sync
 from consumer.sync.planning.schedule_dates import add_months, start_epoch, whole_months
 from consumer.sync.planning.segments import Segment, segment_phases, segments_of
 from consumer.sync.planning.uneven_terms import remainder_months, split_phases
+from cpqsync.mapping.coercion import CoercionError, to_decimal
+from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
 MAX_RECURRING_LINES = 100
 SCHEDULE_OPERATION = "subscription_schedule"

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from consumer.sync.mapping.coercion import CoercionError
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.builder import PlanBuilder, issue_of
 from consumer.sync.planning.context import PlanningContext
@@ -20,6 +19,7 @@ from consumer.sync.planning.plan import Issue, Plan, SourceRecord
 from consumer.sync.planning.preferences import currency_of, gate
 from consumer.sync.planning.prices import plan_pricebook_price, pricebook_price_params
 from consumer.sync.planning.products import plan_product_sync
+from cpqsync.mapping.coercion import CoercionError
 
 _Planner = Callable[[PlanBuilder, Mapping[str, Any], PlanningContext], None]
 

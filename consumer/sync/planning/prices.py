@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from consumer.sync.mapping.coercion import to_decimal
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.mapping.evaluate import apply_mapping
 from consumer.sync.planning.amounts import canonical_amount, minor_units
@@ -38,6 +37,7 @@ from consumer.sync.planning.tiers import (
     product_schedules,
     tiers_from,
 )
+from cpqsync.mapping.coercion import to_decimal
 
 PriceRef = str | dict[str, str]
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from consumer.sync.mapping.evaluate import apply_mapping
-from consumer.sync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.identity import (
@@ -22,6 +21,7 @@ from consumer.sync.planning.identity import (
     stripe_id_on,
 )
 from consumer.sync.planning.plan import SourceRecord, WriteBack
+from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
 
 def product_operation_id(product2_id: str) -> str:

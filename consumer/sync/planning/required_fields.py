@@ -9,9 +9,9 @@ hydrated dicts (REST shape: ``record[relationship]["records"]``).
 
 from __future__ import annotations
 
-from consumer.sync.mapping.config import MappingConfig
+from consumer.sync.planning.context import PlannerSettings
 from consumer.sync.planning.preferences import DEFAULT_ORDER_FILTER, filter_fields
-from cpqsync.settings import Settings
+from cpqsync.mapping.config import MappingConfig
 
 _ADDRESS = ("Street", "City", "State", "PostalCode", "Country")
 ACCOUNT = (
@@ -123,14 +123,14 @@ def _mapped_sources(mappings: MappingConfig, query: str) -> list[str]:
     return out
 
 
-def _filter(settings: Settings, object_type: str) -> list[str]:
+def _filter(settings: PlannerSettings, object_type: str) -> list[str]:
     text = settings.sync.filters.get(object_type)  # type: ignore[call-overload]
     if not text and object_type == "Order":
         text = DEFAULT_ORDER_FILTER
     return filter_fields(object_type, str(text)) if text else []
 
 
-def required_fields(settings: Settings) -> dict[str, list[str]]:
+def required_fields(settings: PlannerSettings) -> dict[str, list[str]]:
     """Field paths per hydration query (object type), sorted and without duplicates."""
     currency = ("CurrencyIsoCode",) if settings.sync.multi_currency else ()
     account = (*ACCOUNT, *currency)

@@ -6,7 +6,7 @@ import calendar
 import datetime as dt
 from typing import Any
 
-from consumer.sync.mapping.coercion import CoercionError, epoch_seconds, to_decimal
+from cpqsync.mapping.coercion import CoercionError, epoch_seconds, to_decimal
 
 
 def start_epoch(quote_start: Any) -> int | None:

@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from consumer.sync.mapping.coercion import CoercionError, epoch_seconds, to_decimal
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.schedule_dates import add_months
+from cpqsync.mapping.coercion import CoercionError, epoch_seconds, to_decimal
 
 _DAY = 86_400
 SEGMENT_MONTHS = {"Year": 12, "Quarter": 3, "Month": 1}

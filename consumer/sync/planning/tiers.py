@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from consumer.sync.mapping.coercion import CoercionError, to_decimal
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.amounts import minor_units
+from cpqsync.mapping.coercion import CoercionError, to_decimal
 
 _MODES = {"range": "volume", "slab": "graduated"}
 

@@ -28,13 +28,13 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from consumer.sync.mapping.coercion import decimal_text, to_decimal
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.identity import metadata_key
 from consumer.sync.planning.plan import SourceRecord
 from consumer.sync.planning.schedule_dates import add_months
+from cpqsync.mapping.coercion import decimal_text, to_decimal
 
 _QUANTUM = Decimal(1).scaleb(-12)
 

@@ -16,7 +16,7 @@ import re
 import typing
 from typing import Any
 
-from consumer.sync.mapping.stripe_schema import (
+from cpqsync.mapping.stripe_schema import (
     fields_of,
     is_list,
     is_string_dict,

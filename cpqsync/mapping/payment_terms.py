@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from consumer.sync.mapping.coercion import CoercionError
+from cpqsync.mapping.coercion import CoercionError
 
 _NET_TERM = re.compile(r"^net[\s-]*(15|30|45|60|90)$", re.IGNORECASE)
 _DAYS = re.compile(r"^\d[\d ]*(\.0+)?$")

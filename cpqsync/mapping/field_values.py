@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from consumer.sync.mapping.coercion import coerce
-from consumer.sync.mapping.payment_terms import days_until_due
+from cpqsync.mapping.coercion import coerce
+from cpqsync.mapping.payment_terms import days_until_due
 
 FIELD_PARSERS: dict[str, Callable[[Any], Any]] = {"days_until_due": days_until_due}
 

@@ -21,12 +21,12 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
-from consumer.sync.mapping.coercion import CoercionError
-from consumer.sync.mapping.field_values import coerce_field
-from consumer.sync.mapping.metadata_limits import check_metadata_key
-from consumer.sync.mapping.salesforce_path import MalformedSalesforcePath, SalesforcePath
-from consumer.sync.mapping.stripe_schema import MAPPABLE_OBJECTS, UnknownStripePath, leaf_type
-from consumer.sync.mapping.stripe_validation import check_value
+from cpqsync.mapping.coercion import CoercionError
+from cpqsync.mapping.field_values import coerce_field
+from cpqsync.mapping.metadata_limits import check_metadata_key
+from cpqsync.mapping.salesforce_path import MalformedSalesforcePath, SalesforcePath
+from cpqsync.mapping.stripe_schema import MAPPABLE_OBJECTS, UnknownStripePath, leaf_type
+from cpqsync.mapping.stripe_validation import check_value
 
 _ORDER_ROOTS = ("Order", "Account", "SBQQ__Quote__c")
 _LINE_ROOTS = ("OrderItem", "Product2", "PricebookEntry", "Order")

@@ -15,7 +15,7 @@ import math
 import re
 from typing import Any
 
-from consumer.sync.mapping.stripe_schema import (
+from cpqsync.mapping.stripe_schema import (
     is_list,
     is_string_dict,
     is_typed_dict,

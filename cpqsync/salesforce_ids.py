@@ -4,6 +4,8 @@ The 18-character suffix encodes, for each 5-character chunk of the 15-character 
 characters are upper case; Salesforce tools compare ids case-insensitively only because of it.
 Ordering is another matter: ids order by their case-sensitive body (``ORDER BY Id`` and
 ``Id > '…'`` paging rely on it), so comparisons must never fold case on ids.
+
+Pure, beneath the settings, the SOQL evaluator and the Salesforce clients that all use it.
 """
 
 from __future__ import annotations
