@@ -497,7 +497,10 @@ def _line_price_ref(
             # sync's job, which follows every change of a synced entry in order. An order's
             # read of the entry may be older than that price (a chaos run: an order read
             # 5000, the entry's sync had already replaced 5000 by 6500, and the order put
-            # 5000 back for good); the line takes a price of its own meanwhile (P6).
+            # 5000 back for good). So the order waits for the entry's sync and is planned
+            # again after it; once it has waited, the line takes a price of its own (P6).
+            if context.may_wait_for(str(entry["Id"])):
+                builder.wait_for(SourceRecord("PricebookEntry", str(entry["Id"])))
     inline = _inline_price(line, phase, kept is not None and kept.price is None)
     if inline is not None:
         return inline
