@@ -360,8 +360,7 @@ class StripeLookup:
         even once the entry's price moves on (P7) or while it is about to: the planner would
         otherwise give the line a price of its own and rewrite the schedule, re-sending the
         other lines' archived prices, which Stripe refuses — leaving the new line price active
-        for good. (The chaos run found it when an order resynced between an entry's change in
-        Salesforce and its replacement price in Stripe, or from a remembered entry price.)"""
+        for good (docs/reliability.md, fix 10)."""
         pricebook = {known.id: known for known in entry_prices.values()}
         item_key = self.key("salesforce_order_item_id")
         out: dict[str, KnownPrice] = {}

@@ -29,9 +29,8 @@ def unmarked_objects(
     A pricebook entry whose ``Stripe_ID__c`` names another price is reported only when
     ``still_current`` confirms, just now, that ours is the entry's price: entries' prices are
     replaced (P7), and the id on the entry may be newer than this order's view of it (read
-    from memory, or before the entry's own sync replaced it). Reporting that older price
-    wrote it over the newer one, and nothing set it right again (a chaos run ended with two
-    entries naming archived prices)."""
+    from memory, or before the entry's own sync replaced it); reporting that older price would
+    write it over the newer one, and nothing would set it right again (fix 11)."""
     found: dict[SourceRecord, Unmarked] = {}
 
     def check(object_type: str, record: Any, kind: str, stripe_id: str | None) -> None:

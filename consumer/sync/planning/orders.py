@@ -494,11 +494,10 @@ def _line_price_ref(
                 with builder.blame(SourceRecord("PricebookEntry", str(entry["Id"]))):
                     return plan_pricebook_price(builder, entry_view, product, entry_draft, context)
             # The entry's Stripe price is out of date: replacing it (P7) is the entry's own
-            # sync's job, which follows every change of a synced entry in order. An order's
-            # read of the entry may be older than that price (a chaos run: an order read
-            # 5000, the entry's sync had already replaced 5000 by 6500, and the order put
-            # 5000 back for good). So the order waits for the entry's sync and is planned
-            # again after it; once it has waited, the line takes a price of its own (P6).
+            # sync's job, its one writer, which reads the entry afresh; the order's read of
+            # the entry may be older than that price (docs/reliability.md, fix 12). So the
+            # order waits for the entry's sync and is planned again after it; once it has
+            # waited, the line takes a price of its own (P6).
             if context.may_wait_for(str(entry["Id"])):
                 builder.wait_for(SourceRecord("PricebookEntry", str(entry["Id"])))
     inline = _inline_price(line, phase, kept is not None and kept.price is None)
@@ -680,7 +679,7 @@ def _plan_invoice(
             item_params["period"] = period
         # Keyed on what the line costs, not on how its price and customer are spelled: a
         # first attempt names them by placeholder, a retry after a crash by the ids it found,
-        # and a new key added a second item to the same draft invoice (a long chaos run).
+        # and both must send one key, or the draft invoice gets the item twice (fix 13).
         item_key = {
             **item_params,
             "customer": key_params["customer"],
