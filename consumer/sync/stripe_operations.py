@@ -146,17 +146,20 @@ SCHEDULE_CANCEL = OperationKind(
     lambda c, t, p, o: c.v1.subscription_schedules.cancel(t, cast(Any, p), o),
     targets_existing=True,
 )
-# An evergreen subscription its schedule has released (A4): cancel_at, or cancelled now.
+# An evergreen subscription its schedule has released (A4): cancel_at, or cancelled now. The
+# evergreen order's Stripe_ID__c names the subscription.
 SUBSCRIPTION_UPDATE = OperationKind(
     "subscription.update",
     lambda c, t, p, o: c.v1.subscriptions.update(t, cast(Any, p), o),
     targets_existing=True,
     updates=True,
+    identifies=("Order",),
 )
 SUBSCRIPTION_CANCEL = OperationKind(
     "subscription.cancel",
     lambda c, t, p, o: c.v1.subscriptions.cancel(t, cast(Any, p), o),
     targets_existing=True,
+    identifies=("Order",),
 )
 INVOICE_ITEM_CREATE = OperationKind(
     "invoiceitem.create",

@@ -19,7 +19,7 @@ from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.coupons import has_coupons, plan_discounts
 from consumer.sync.planning.customers import plan_customer
-from consumer.sync.planning.evergreen import is_evergreen, make_evergreen
+from consumer.sync.planning.evergreen import LET_GO, is_evergreen, make_evergreen, order_writeback
 from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_on
 from consumer.sync.planning.inline_prices import (
     InlinePrice,
@@ -121,7 +121,8 @@ def plan_order_operations(
     schedule = schedule_params(order, quote, order_sources, context)
     phase = first_phase(schedule.params, quote, order_sources, context)
     phase.final_period_prorated = True  # O7: see uneven_terms.py
-    if is_evergreen(lines):  # A4: no end date; the term (1 month) is no billing term
+    evergreen = is_evergreen(lines)
+    if evergreen:  # A4: no end date; the term (1 month) is no billing term
         make_evergreen(schedule.params, quote, lines)
         phase.term_months = None
     with builder.blame(builder.root, contain=True):  # the lines are still checked (R4)
@@ -170,7 +171,9 @@ def plan_order_operations(
             return
     if phase.items or any(draft.items for draft in drafts.values()):
         segmented = [(segments[i], drafts[i].items) for i in segments]
-        _plan_schedule(builder, order, customer, schedule.params, phase, context, segmented)
+        _plan_schedule(
+            builder, order, customer, schedule.params, phase, context, segmented, evergreen
+        )
     elif phase.invoice_items:
         _plan_invoice(
             builder,
@@ -555,8 +558,11 @@ def _plan_schedule(
     phase: PhaseDraft,
     context: PlanningContext,
     segments: list[tuple[Segment, list[dict[str, Any]]]],
+    evergreen: bool = False,
 ) -> None:
     record = SourceRecord("Order", str(order["Id"]))
+    # A4: an evergreen order's Stripe_ID__c names its subscription once the schedule starts it.
+    named = order_writeback(record) if evergreen else WriteBack(record, "Stripe_ID__c")
     # An inline line's price exists once the schedule does: its Stripe_ID__c is in the answer.
     line_ids = tuple(
         WriteBack(SourceRecord("OrderItem", item_id), "Stripe_ID__c", path)
@@ -585,9 +591,12 @@ def _plan_schedule(
             "subscription_schedule.create",
             params,
             record,
-            writeback=(WriteBack(record, "Stripe_ID__c"), *line_ids),
+            writeback=(named, *line_ids),
         )
         return
+    held = context.known.contract_schedules.get(str(order["Id"]))
+    if evergreen and held is not None and held.status in LET_GO:
+        return  # A4: the subscription runs on its own now; only a cancellation changes it
     # An update replaces the phase list; the phase keeps its start (Stripe needs it resent).
     allowed = fields_of(ENDPOINT_PARAMS["subscription_schedule.update"])
     update = {k: v for k, v in schedule.items() if k in allowed}
@@ -600,7 +609,7 @@ def _plan_schedule(
         update,
         record,
         target=existing,
-        writeback=line_ids,
+        writeback=(named, *line_ids) if evergreen else line_ids,
     )
 
 
