@@ -23,6 +23,7 @@ from consumer.sync.contract_schedules import known_schedule
 from consumer.sync.failures import StripeRejected
 from consumer.sync.planning import KnownCustomer, KnownPrice, KnownSchedule, KnownStripeObjects
 from consumer.sync.planning.billing_terms import is_recurring
+from consumer.sync.planning.coupons import coupon_id, coupon_records
 from consumer.sync.planning.evergreen import has_evergreen_lines
 from consumer.sync.planning.identity import (
     metadata_key,
@@ -84,6 +85,8 @@ class _Needs:
     entries: dict[str, Record] = field(default_factory=dict)
     orders: dict[str, Record] = field(default_factory=dict)
     metered: set[str] = field(default_factory=set)
+    # Order_Stripe_Coupon__c records no Stripe_ID__c names a coupon for yet (A5).
+    coupons: set[str] = field(default_factory=set)
 
 
 def _id(record: Any) -> str | None:
@@ -115,6 +118,9 @@ def _order_needs(needs: _Needs, order: Record) -> None:
     account_id = _id(account)
     if account_id and isinstance(account, Mapping):
         needs.accounts[account_id] = account
+    for coupon in coupon_records(order):
+        if not coupon.get("Stripe_ID__c"):
+            needs.coupons.add(str(coupon["Id"]))
     for item in records_of(order.get("OrderItems")):
         _product_needs(needs, item.get("Product2"))
         pid = _id(item.get("Product2"))
@@ -242,6 +248,7 @@ class StripeLookup:
             schedules=schedules,
             missing=missing,
             contract_schedules=held,
+            coupons=self._coupons(needs.coupons),
         )
         return StripeView(known, invoices, current, remembered, subscriptions)
 
@@ -480,9 +487,18 @@ class StripeLookup:
                 found[order_id] = fresh
         return found
 
+    def _coupons(self, record_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """Coupon record id -> the coupon Stripe holds under its deterministic id (A5)."""
+        found = {
+            record_id: self._retrieve("coupon", coupon_id(record_id, sandbox=self._sandbox))
+            for record_id in sorted(record_ids)
+        }
+        return {record_id: coupon for record_id, coupon in found.items() if coupon is not None}
+
     def _retrieve(self, kind: str, stripe_id: str) -> dict[str, Any] | None:
-        """The schedule or subscription ``stripe_id``, or None where Stripe has none."""
+        """The object of ``kind`` named ``stripe_id``, or None where Stripe has none."""
         services = {
+            "coupon": lambda c: c.v1.coupons,
             "subscription": lambda c: c.v1.subscriptions,
             "subscription_schedule": lambda c: c.v1.subscription_schedules,
         }

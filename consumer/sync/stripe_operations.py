@@ -127,6 +127,16 @@ COUPON_CREATE = OperationKind(
     parallel=True,
     identifies=("Order_Stripe_Coupon__c",),
 )
+# A coupon found under the record's id with the record's terms whose name changed (only its
+# name and metadata can change in Stripe).
+COUPON_UPDATE = OperationKind(
+    "coupon.update",
+    lambda c, t, p, o: c.v1.coupons.update(t, cast(Any, p), o),
+    targets_existing=True,
+    updates=True,
+    parallel=True,
+    identifies=("Order_Stripe_Coupon__c",),
+)
 SCHEDULE_CREATE = OperationKind(
     "subscription_schedule.create",
     lambda c, t, p, o: c.v1.subscription_schedules.create(cast(Any, p), o),
@@ -187,6 +197,7 @@ OPERATION_KINDS: dict[str, OperationKind] = {
         PRICE_UPDATE,
         METER_CREATE,
         COUPON_CREATE,
+        COUPON_UPDATE,
         SCHEDULE_CREATE,
         SCHEDULE_UPDATE,
         SCHEDULE_CANCEL,
