@@ -39,7 +39,12 @@ from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.amounts import minor_unit_exponent
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownPhase, KnownSchedule, PlanningContext
-from consumer.sync.planning.coupons import has_coupons
+from consumer.sync.planning.coupons import (
+    check_line_coupons_on_changes,
+    line_coupons,
+    order_discounts,
+    plan_discounts,
+)
 from consumer.sync.planning.customers import plan_customer
 from consumer.sync.planning.evergreen import is_evergreen, make_evergreen
 from consumer.sync.planning.evergreen_contracts import plan_evergreen_contract
@@ -51,8 +56,10 @@ from consumer.sync.planning.orders import (
     check_lines,
     existing_schedule,
     first_phase,
+    is_skipped,
     plan_archives,
     plan_line,
+    records_of,
     require_order_fields,
     schedule_params,
     whole_quantity,
@@ -130,6 +137,8 @@ class _Segment:
     start: int | str  # epoch seconds, or NOW
     quantities: dict[str, int]  # original line id -> live quantity, in the order first sold
     invoice_items: list[dict[str, Any]] = field(default_factory=list)
+    # A5: the order-level coupons in force: the initial order's and every amendment's so far.
+    discounts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def plan_contract(orders: ContractOrders, *, order_id: str, context: PlanningContext) -> Plan:
@@ -216,13 +225,6 @@ def _plan_contract(
     end = int(opening.params.get("end_date") or add_months(start, term))
     amendments = orders.activated()
     check_unsegmented([initial, *amendments])  # A6
-    coupons = [str(o["Id"]) for o in (initial, *amendments) if has_coupons(o)]
-    if amendments and coupons:
-        raise DataError(
-            "A5",
-            f"Order(s) {', '.join(coupons)} of an amended contract carry coupons; coupons on "
-            "amended contracts are not supported yet",
-        )
     if amendments and is_evergreen(lines):  # A4: only a cancellation amends it
         make_evergreen(schedule, quote, lines)
         customer = plan_customer(builder, account, context, currency=currency)
@@ -240,10 +242,21 @@ def _plan_contract(
     segments = [timeline.open(initial, lines, start)]
     if builder.failed:
         return timeline.prices  # R4: the lines at fault are the errors, not what follows
+    # A5: the initial order's coupons, on every phase and on its lines' items.
+    plan_discounts(
+        builder, initial, opening.params, list(timeline.entries.values()), lines, context,
+        currency=currency,
+    )  # fmt: skip
+    in_force = list(opening.params.get("discounts") or [])
+    segments[0].discounts = list(in_force)
     for amendment, begins in zip(
         amendments, _starts(amendments, known, start, context), strict=True
     ):
+        known_lines = set(timeline.entries)
         segment = timeline.amend(amendment, begins, known)
+        _amendment_discounts(builder, amendment, timeline, known_lines, context, currency)
+        in_force += order_discounts(builder, amendment, context, currency=currency)
+        segment.discounts = list(in_force)
         if builder.failed:
             return timeline.prices
         if begins != NOW and int(begins) <= start:
@@ -253,6 +266,7 @@ def _plan_contract(
                 start,
                 segment.quantities,
                 segments[0].invoice_items + segment.invoice_items,
+                segment.discounts,
             )
             continue
         if segments[-1].start == begins:
@@ -342,6 +356,31 @@ def _plan_contract(
         key_params=_keyed_by_minute(update, context),
     )
     return timeline.prices
+
+
+def _amendment_discounts(
+    builder: PlanBuilder,
+    amendment: Mapping[str, Any],
+    timeline: _Timeline,
+    known_lines: set[str],
+    context: PlanningContext,
+    currency: str,
+) -> None:
+    """A5: coupons on an amendment's lines. A line selling a new product carries its coupons
+    on its item in every phase from then on; one changing a sold line cannot carry any."""
+    check_line_coupons_on_changes(builder, amendment)
+    new_lines = [
+        line
+        for line in records_of(amendment.get("OrderItems"))
+        if line_coupons(line)
+        and not line.get("SBQQ__RevisedOrderProduct__c")
+        and not is_skipped(line)
+    ]
+    if not new_lines:
+        return
+    items = [entry for line_id, entry in timeline.entries.items() if line_id not in known_lines]
+    plan_discounts(builder, {**amendment, "Order_Lookup__r": None}, {}, items, new_lines, context,
+                   currency=currency)  # fmt: skip
 
 
 def _keyed_by_minute(update: dict[str, Any], context: PlanningContext) -> dict[str, Any] | None:
@@ -684,6 +723,8 @@ def _phases(
             _with_quantity(timeline.entries[line_id], quantity)
             for line_id, quantity in segment.quantities.items()
         ]
+        if segment.discounts:
+            params["discounts"] = segment.discounts  # A5: else the customer's would apply
         if segment.invoice_items:
             params["add_invoice_items"] = segment.invoice_items
         params["end_date"] = ends[index]

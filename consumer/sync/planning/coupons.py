@@ -91,17 +91,8 @@ def plan_discounts(
 ) -> None:
     """Plan the order's coupons; put them on the phase (order-level) and on the items of their
     lines (line-level). Every coupon record is checked; each fault is that record's (R4)."""
-    quote = order.get("SBQQ__Quote__r")
-    sources = {
-        "Order": order,
-        "Account": order.get("Account") or {},
-        "SBQQ__Quote__c": quote if isinstance(quote, Mapping) else {},
-    }
-    discounts = [
-        {"coupon": coupon}
-        for record in order_coupons(order)
-        if (coupon := _coupon(builder, record, sources, context, currency)) is not None
-    ]
+    sources = _sources(order)
+    discounts = order_discounts(builder, order, context, currency=currency)
     if discounts:
         phase_params["discounts"] = discounts
     line_key = metadata_key("salesforce_order_item_id", sandbox=context.sandbox)
@@ -124,6 +115,47 @@ def plan_discounts(
             continue
         if coupons:
             item["discounts"] = [{"coupon": c} for c in coupons]
+
+
+def _sources(order: Mapping[str, Any]) -> dict[str, Any]:
+    quote = order.get("SBQQ__Quote__r")
+    return {
+        "Order": order,
+        "Account": order.get("Account") or {},
+        "SBQQ__Quote__c": quote if isinstance(quote, Mapping) else {},
+    }
+
+
+def order_discounts(
+    builder: PlanBuilder, order: Mapping[str, Any], context: PlanningContext, *, currency: str
+) -> list[dict[str, Any]]:
+    """The order's own coupons as a phase's ``discounts`` (each planned once, A5)."""
+    sources = _sources(order)
+    return [
+        {"coupon": coupon}
+        for record in order_coupons(order)
+        if (coupon := _coupon(builder, record, sources, context, currency)) is not None
+    ]
+
+
+def check_line_coupons_on_changes(builder: PlanBuilder, amendment: Mapping[str, Any]) -> None:
+    """A5 for contracts: a coupon belongs to a line as first sold (its item in every phase); an
+    amendment line that changes another line's quantity cannot carry one of its own."""
+    for line in _records(amendment.get("OrderItems")):
+        records = line_coupons(line)
+        revised = line.get("SBQQ__RevisedOrderProduct__c")
+        if not (records and revised):
+            continue
+        for record in records:  # R4: each coupon record at fault is an error of its own
+            with builder.blame(SourceRecord(COUPON_OBJECT, str(record["Id"])), contain=True):
+                raise DataError(
+                    "A5",
+                    f"Coupon {_label(record)} is on OrderItem {line['Id']}, which changes the "
+                    f"quantity of order product {revised}: a line coupon discounts the whole "
+                    "line in every phase, so it belongs on the line that first sold the "
+                    f"product (or on the amendment order, Order {amendment['Id']}, to discount "
+                    "every line from the amendment's start)",
+                )
 
 
 def _label(record: Mapping[str, Any]) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownSchedule, PlanningContext
+from consumer.sync.planning.coupons import plan_discounts
 from consumer.sync.planning.evergreen import order_writeback
 from consumer.sync.planning.orders import (
     SCHEDULE_OPERATION,
@@ -59,9 +60,16 @@ def plan_evergreen_contract(
 ) -> PhaseDraft:
     """Add the operations of an evergreen contract with activated amendments; its prices."""
     prices = PhaseDraft({}, None)
-    for line in active_lines(builder, initial):
+    lines = active_lines(builder, initial)
+    for line in lines:
         with builder.blame(SourceRecord("OrderItem", str(line["Id"])), contain=True):
             plan_line(builder, initial, line, prices, context, currency=currency)
+    if builder.failed:
+        return prices
+    # A5: the initial order's coupons stay on the subscription until it is cancelled.
+    plan_discounts(
+        builder, initial, opening.params, prices.items, lines, context, currency=currency
+    )
     if builder.failed:
         return prices
     cancel_at = _cancellation_start(initial, amendments, builder)

@@ -209,10 +209,15 @@ def plan_archives(builder: PlanBuilder, phase: PhaseDraft) -> None:
         builder.add(operation_id, "price.update", {"active": False}, record, target=target)
 
 
+def is_skipped(item: Mapping[str, Any]) -> bool:
+    """Rule O6: a line whose Skip_Line_Item__c is checked is left out of the sync."""
+    return _checked(item.get("Skip_Line_Item__c"))
+
+
 def active_lines(builder: PlanBuilder, order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     lines = []
     for item in records_of(order.get("OrderItems")):
-        if _checked(item.get("Skip_Line_Item__c")):  # O6
+        if is_skipped(item):  # O6
             record = SourceRecord("OrderItem", str(item["Id"]))
             builder.skip(
                 Issue("O6", "Skipped: Skip_Line_Item__c is checked", record, reported=False)
