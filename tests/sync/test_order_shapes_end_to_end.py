@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from consumer.sync.manual import request_sync
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.dataset import STANDARD_PRICEBOOK_REF
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.models import SyncResult, SyncStatus
@@ -154,6 +155,45 @@ def test_an_18_month_term_billed_yearly_ends_with_a_prorated_6_month_phase(
     assert (yearly["recurring"]["interval_count"], yearly["unit_amount"]) == (12, 120000)
     assert (remainder["recurring"]["interval_count"], remainder["unit_amount"]) == (6, 60000)
     assert final["items"][0]["quantity"] == 2
+
+
+def test_an_amended_18_month_contract_keeps_its_prorated_final_phase_and_replays_clean(
+    running: Stack,  # noqa: F811
+) -> None:
+    """O7 with A1: an upsell starting now on a contract of 18 months billed yearly: its phase
+    ends with the whole year, the final 6 months bill the upsold quantity at the remainder's
+    price; the amendment synced again writes nothing."""
+    stack = running
+    today = dt.datetime.now(dt.UTC).date()
+    start = _month_start(today, 2)
+    order, [line] = _order(
+        stack.org,
+        start,
+        18,
+        [{"product": "Platform", "frequency": "Annual", "Quantity": 2, "UnitPrice": 1800}],
+    )
+    stack.org.activate_order(order)
+    contract = stack.org.contract_order(order)
+    _synced(stack, order, 2)
+    upsell = stack.org.amend_contract(contract, today, [AmendmentLine(1, revises=line)])
+    stack.org.activate_order(upsell)
+    schedule = _synced(stack, order, 3)
+    _written(stack.org, upsell, schedule["id"])
+
+    first, upsold, final = schedule["phases"]
+    assert [[i["quantity"] for i in p["items"]] for p in schedule["phases"]] == [[2], [3], [3]]
+    year = _midnight(_month_start(start, -12))
+    assert upsold["end_date"] == year == final["start_date"]
+    assert final["end_date"] == _midnight(_month_start(start, -18))
+    remainder = _price(stack, final["items"][0]["price"])
+    assert (remainder["recurring"]["interval_count"], remainder["unit_amount"]) == (6, 60000)
+    assert (
+        final["billing_cycle_anchor"] == "phase_start" and first["end_date"] == upsold["start_date"]
+    )
+
+    mark = len(stack.stripe.request_log())
+    _resync(stack, upsell)
+    assert _writes_since(stack, mark) == []
 
 
 def test_a_3_year_mdq_order_is_one_phase_per_year_with_plain_lines_in_each(

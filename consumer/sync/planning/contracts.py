@@ -74,6 +74,7 @@ from consumer.sync.planning.preferences import (
 )
 from consumer.sync.planning.schedule_dates import add_months, start_epoch
 from consumer.sync.planning.segments import check_unsegmented
+from consumer.sync.planning.uneven_terms import split_contract_phases
 from cpqsync.mapping.coercion import CoercionError, decimal_text, to_decimal
 from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
@@ -459,11 +460,12 @@ def _starts(
     and a start date today or earlier becomes ``now`` — unless a later amendment's phase has
     already begun in Stripe, in which case this one joins it (both were applied at once).
     """
-    held = {
-        phase.order_id: phase.start_date
-        for phase in (known.phases[1:] if known is not None else ())
-        if phase.order_id
-    }
+    held: dict[str, int] = {}
+    for phase in known.phases[1:] if known is not None else ():
+        if phase.order_id:
+            # The first phase an order started: an uneven term's final phase (O7) carries the
+            # name of the phase it was split from.
+            held.setdefault(phase.order_id, phase.start_date)
     # A phase Stripe started in the last seconds cannot end "now" (a phase must end after it
     # starts, in whole seconds): an amendment starting now joins it instead.
     just_started = next(
@@ -513,6 +515,8 @@ class _Timeline:
         self.currency = currency
         self.context = context
         self.prices = PhaseDraft({}, term)  # every line's price, recurring and one-time
+        self.prices.final_period_prorated = True  # O7: split_contract_phases
+        self.lines_of: dict[str, list[str]] = {}  # amendment order id -> its line ids
         self.entries: dict[str, dict[str, Any]] = {}  # original line id -> phase item
         self.origin: dict[str, str] = {}  # any line id -> the line that first sold it
         self.product: dict[str, str] = {}  # original line id -> Product2 id
@@ -537,6 +541,9 @@ class _Timeline:
     ) -> _Segment:
         order_id = str(amendment["Id"])
         held = _held_phase(known, order_id)
+        self.lines_of[order_id] = [
+            str(line["Id"]) for line in records_of(amendment.get("OrderItems"))
+        ]
         invoice_items: list[dict[str, Any]] = []
         for line in active_lines(self.builder, amendment):
             line_id = str(line["Id"])
@@ -729,6 +736,22 @@ def _phases(
             params["add_invoice_items"] = segment.invoice_items
         params["end_date"] = ends[index]
         phases.append(params)
+    # O7: a term that is not whole billing periods ends in a shorter, prorated phase (split
+    # before ended phases are replaced by Stripe's, which holds it split already).
+    phases = split_contract_phases(
+        timeline.builder,
+        phases,
+        timeline.prices.line_drafts,
+        start=timeline.start,
+        term_months=timeline.term,
+        now=context.now_epoch,
+        amendments={
+            index: timeline.lines_of.get(segment.order_id, [])
+            for index, segment in enumerate(live)
+            if index and segment.order_id in timeline.lines_of
+        },
+        context=context,
+    )
     if known is not None:
         for index, held in enumerate(known.phases[: len(phases)]):
             if held.end_date <= context.now_epoch and held.params:
