@@ -6,9 +6,11 @@ a second coupon with the same id); one whose terms differ is a Data Error naming
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.models import SyncStatus
 from tests.stripe_emulator.conftest import make_client
@@ -92,3 +94,58 @@ def test_a_coupon_in_stripe_with_other_terms_is_a_data_error_naming_it(
         for s in stack.stripe.objects("subscription_schedule")
         if s["metadata"].get("salesforce_order_id") == order
     ]
+
+
+def test_a_coupon_added_by_an_amendment_discounts_the_contract_from_its_phase_on(
+    running: Stack,  # noqa: F811
+) -> None:
+    """A5 with A1: the initial order's coupon on every phase, the amendment quote's coupon
+    (copied to the amendment order on activation) from the amendment's phase on."""
+    stack, org = running, running.org
+    today = dt.datetime.now(dt.UTC).date()
+    start = _month_start(today, 2)
+    order, [line] = _order(org, start, 12, [{"product": "Seats", "Quantity": 5, "UnitPrice": 1200}])
+    quote = org.get("Order", order)["SBQQ__Quote__c"]
+    partner = org.create(
+        "Quote_Stripe_Coupon__c",
+        {"Name__c": "Partner", "Percent_Off__c": 10, "Duration__c": "forever"},
+    )
+    org.create(
+        "Quote_Stripe_Coupon_Association__c", {"Quote__c": quote, "Quote_Stripe_Coupon__c": partner}
+    )
+    org.activate_order(order)
+    contract = org.contract_order(order)
+    _synced(stack, order, 1)
+
+    ends = _month_start(today, -1)
+    upsell = org.amend_contract(contract, ends, [AmendmentLine(2, revises=line)])
+    loyalty = org.create(
+        "Quote_Stripe_Coupon__c",
+        {"Name__c": "Loyalty", "Amount_Off__c": 20, "Duration__c": "once"},
+    )
+    org.create(
+        "Quote_Stripe_Coupon_Association__c",
+        {"Quote__c": org.get("Order", upsell)["SBQQ__Quote__c"], "Quote_Stripe_Coupon__c": loyalty},
+    )
+    org.activate_order(upsell)
+    schedule = _synced(stack, order, 2)
+
+    soql = "SELECT Id, Name__c, Stripe_ID__c FROM Order_Stripe_Coupon__c WHERE Order__c = '{}'"
+
+    def records() -> list[dict[str, Any]]:
+        return [r for o in (order, upsell) for r in org.query(soql.format(o)).records]
+
+    coupons = {r["Name__c"]: f"sf_coupon_{r['Id']}" for r in records()}
+    assert sorted(coupons) == ["Loyalty", "Partner"]
+    assert [[d["coupon"] for d in p["discounts"]] for p in schedule["phases"]] == [
+        [coupons["Partner"]],
+        [coupons["Partner"], coupons["Loyalty"]],
+    ]
+    assert [[i["quantity"] for i in p["items"]] for p in schedule["phases"]] == [[5], [7]]
+
+    # Each coupon record names its coupon (R3), so a replay creates none again.
+    wait_until(
+        lambda: sorted(str(r["Stripe_ID__c"]) for r in records()) == sorted(coupons.values()),
+        60,
+        "the coupon records' Stripe_ID__c",
+    )
