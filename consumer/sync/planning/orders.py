@@ -44,6 +44,7 @@ from consumer.sync.planning.prices import (
     pricebook_price_params,
     signatures_match,
 )
+from consumer.sync.planning.problems import StripeStateError
 from consumer.sync.planning.products import plan_product_sync
 from consumer.sync.planning.schedule_dates import add_months, start_epoch, whole_months
 from consumer.sync.planning.segments import Segment, segment_phases, segments_of
@@ -548,10 +549,21 @@ def check_lines(phase: PhaseDraft) -> None:
 def existing_schedule(order: Mapping[str, Any], context: PlanningContext) -> str | None:
     """The order's schedule: found in Stripe, else the one its Stripe_ID__c names (K2)."""
     order_id = str(order["Id"])
-    context.known.check_not_missing("Order", order_id, "subscription schedule")
+    subscription = stripe_id_on(order, "subscription")  # an evergreen order's, once started (A4)
+    kind = "subscription" if subscription else "subscription schedule"
+    context.known.check_not_missing("Order", order_id, kind)
     known = context.known.schedules.get(order_id)
     if known:
         return known
+    if subscription is not None:
+        # Creating a schedule would start a second subscription beside the one it names.
+        raise StripeStateError(
+            "A4",
+            f"Order {order_id} names subscription {subscription} in Stripe_ID__c, but Stripe "
+            "has no subscription schedule for the order (by the subscription, or by its "
+            "salesforce_order_id metadata) to sync it with; clear Order.Stripe_ID__c to sync "
+            "the order to a new subscription",
+        )
     return stripe_id_on(order, "subscription_schedule")
 
 
