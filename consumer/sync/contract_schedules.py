@@ -49,6 +49,9 @@ def phase_params(phase: Mapping[str, Any]) -> dict[str, Any]:
     invoice_items = [_item(item) for item in phase.get("add_invoice_items") or ()]
     if invoice_items:
         params["add_invoice_items"] = invoice_items
+    discounts = _discounts(phase)
+    if discounts:
+        params["discounts"] = discounts  # A5: an ended phase keeps its coupons
     for name in ("proration_behavior", "collection_method", "billing_cycle_anchor"):
         if phase.get(name):
             params[name] = phase[name]
@@ -67,4 +70,19 @@ def _item(item: Mapping[str, Any]) -> dict[str, Any]:
         out["quantity"] = item["quantity"]
     if item.get("metadata"):
         out["metadata"] = dict(item["metadata"])
+    discounts = _discounts(item)
+    if discounts:
+        out["discounts"] = discounts
+    return out
+
+
+def _discounts(held: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A phase's or item's coupons as a request names them (``{"coupon": id}``)."""
+    out = []
+    for discount in held.get("discounts") or ():
+        coupon = discount.get("coupon") if isinstance(discount, Mapping) else None
+        if isinstance(coupon, Mapping):
+            coupon = coupon.get("id")
+        if coupon:
+            out.append({"coupon": str(coupon)})
     return out

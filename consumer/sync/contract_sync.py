@@ -124,7 +124,12 @@ class ContractSync:
         plan = plan_contract(
             ContractOrders(initial, amendments), order_id=str(order["Id"]), context=context
         )
-        existing = ("subscription_schedule", schedule_id) if schedule_id else None
+        existing: tuple[str, str] | None = (
+            ("subscription_schedule", schedule_id) if schedule_id else None
+        )
+        started = next((view.subscriptions[i] for i in ids if i in view.subscriptions), None)
+        if started is not None:  # an evergreen contract names its subscription (A4)
+            existing = ("subscription", started)
         return ContractPlan(plan, view, existing)
 
 

@@ -165,8 +165,14 @@ class ResultBuilder:
         stripe_id: str | None
         if named is not None:
             # An inline line price (sync.inline_line_prices): made by the schedule's request,
-            # named in its answer.
-            kind, stripe_id, verb = named[0], named[1], "created"
+            # named in its answer. An evergreen order's subscription (A4): started by the
+            # schedule's create, changed by its update.
+            kind, stripe_id = named
+            verb = (
+                operation_kind(main.operation.kind).verb
+                if main is not None and kind != "price"
+                else "created"
+            )
         elif main is not None:
             main_kind = operation_kind(main.operation.kind)
             kind, verb = main_kind.stripe_object, main_kind.verb
@@ -286,12 +292,14 @@ class ResultOutputs:
 
 def _named_in_answer(record: SourceRecord, ops: list[Applied]) -> tuple[str, str] | None:
     """(kind, id) of an object another object's answer names for ``record``: a writeback of its
-    ``Stripe_ID__c`` whose attribute is a path ending in the object's kind."""
+    ``Stripe_ID__c`` whose attribute is a path ending in the object's kind (an inline line
+    price, ``phases.0.items.1.price``; an evergreen order's subscription, ``subscription``,
+    once its schedule has started it: A4). None where the answer names none yet."""
     for applied in ops:
         for writeback in applied.operation.writeback:
             if writeback.record != record or writeback.field != "Stripe_ID__c":
                 continue
-            if "." not in writeback.attribute:
+            if writeback.attribute == "id":
                 continue
             value = at_path(applied.result, writeback.attribute)
             if isinstance(value, str) and value:

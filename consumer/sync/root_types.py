@@ -51,6 +51,8 @@ class RootType:
 
 
 def _order_existing(record_id: str, view: StripeView) -> Existing | None:
+    if record_id in view.subscriptions:  # an evergreen order's, once it exists (A4)
+        return "subscription", view.subscriptions[record_id]
     if record_id in view.known.schedules:
         return "subscription_schedule", view.known.schedules[record_id]
     if record_id in view.invoices:

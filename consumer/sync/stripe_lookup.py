@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
 
+from consumer.sync.contract_schedules import known_schedule
 from consumer.sync.failures import StripeRejected
-from consumer.sync.planning import KnownCustomer, KnownPrice, KnownStripeObjects
+from consumer.sync.planning import KnownCustomer, KnownPrice, KnownSchedule, KnownStripeObjects
 from consumer.sync.planning.billing_terms import is_recurring
+from consumer.sync.planning.coupons import coupon_id, coupon_records
+from consumer.sync.planning.evergreen import has_evergreen_lines
 from consumer.sync.planning.identity import (
     metadata_key,
     meter_event_name,
@@ -58,6 +61,9 @@ class StripeView:
     # Part of the view is what this process remembered rather than asked just now (pricebook
     # prices, ``PriceDirectory``): a refusal may come from that memory being out of date.
     remembered: bool = False
+    # Order id -> the subscription its evergreen schedule started: what its Stripe_ID__c names
+    # (rule A4).
+    subscriptions: dict[str, str] = field(default_factory=dict)
     # Pricebook prices Stripe confirmed current (or not) for this batch: its orders often name
     # the same entry, and one retrieve answers them all.
     confirmed: dict[str, bool] = field(default_factory=dict)
@@ -79,6 +85,8 @@ class _Needs:
     entries: dict[str, Record] = field(default_factory=dict)
     orders: dict[str, Record] = field(default_factory=dict)
     metered: set[str] = field(default_factory=set)
+    # Order_Stripe_Coupon__c records no Stripe_ID__c names a coupon for yet (A5).
+    coupons: set[str] = field(default_factory=set)
 
 
 def _id(record: Any) -> str | None:
@@ -110,6 +118,9 @@ def _order_needs(needs: _Needs, order: Record) -> None:
     account_id = _id(account)
     if account_id and isinstance(account, Mapping):
         needs.accounts[account_id] = account
+    for coupon in coupon_records(order):
+        if not coupon.get("Stripe_ID__c"):
+            needs.coupons.add(str(coupon["Id"]))
     for item in records_of(order.get("OrderItems")):
         _product_needs(needs, item.get("Product2"))
         pid = _id(item.get("Product2"))
@@ -183,6 +194,8 @@ class StripeLookup:
             if (mid := self.meters.find(meter_event_name(pid, sandbox=self._sandbox)))
         }
         schedules: dict[str, str] = {}
+        held: dict[str, KnownSchedule] = {}
+        subscriptions: dict[str, str] = {}
         line_prices: dict[str, KnownPrice] = {}
         invoices: dict[str, str] = {}
         order_customers = {
@@ -210,6 +223,10 @@ class StripeLookup:
             found = found_schedules.get(order_id)
             if found is not None:
                 schedules[order_id] = str(found["id"])
+                held[order_id] = known_schedule(found, sandbox=self._sandbox)
+                subscription = held[order_id].subscription
+                if subscription and has_evergreen_lines(records_of(order.get("OrderItems"))):
+                    subscriptions[order_id] = subscription  # A4
                 if str(found["id"]) not in current:  # a contract's orders share one schedule
                     current[str(found["id"])] = found
                     line_prices.update(self._line_prices_of(found, prices))
@@ -230,8 +247,10 @@ class StripeLookup:
             meters=meters,
             schedules=schedules,
             missing=missing,
+            contract_schedules=held,
+            coupons=self._coupons(needs.coupons),
         )
-        return StripeView(known, invoices, current, remembered)
+        return StripeView(known, invoices, current, remembered, subscriptions)
 
     # --- customers and products ------------------------------------------------------------
 
@@ -432,13 +451,25 @@ class StripeLookup:
     ) -> dict[str, dict[str, Any]]:
         """Order id -> its schedule: by ``Stripe_ID__c`` (adopted whoever made it, K2; one
         Stripe does not have goes to ``missing``), else by metadata, all orders of the batch
-        in one directory search (so their misses share one listing)."""
+        in one directory search (so their misses share one listing). An evergreen order's
+        Stripe_ID__c names the subscription its schedule started (A4): the schedule is the
+        subscription's ``schedule``, or (released) found by metadata."""
         found: dict[str, dict[str, Any]] = {}
         by_metadata: dict[str, str] = {}
+        released: set[str] = set()
         for order_id, order in orders.items():
             stored = stripe_id_on(order, "subscription_schedule")
+            named = stripe_id_on(order, "subscription")
+            if named is not None:
+                subscription = self._retrieve("subscription", named)
+                if subscription is None:
+                    missing[order_id] = named
+                else:
+                    stored = _object_id(subscription.get("schedule"))
+                    if stored is None:
+                        released.add(order_id)
             if stored is not None:
-                schedule = self._retrieve_schedule(stored)
+                schedule = self._retrieve("subscription_schedule", stored)
                 if schedule is not None:
                     found[order_id] = schedule
                     continue
@@ -448,11 +479,30 @@ class StripeLookup:
                 by_metadata[order_id] = customer.id
         if by_metadata:
             found.update(self.schedules.find_many(by_metadata))
+        for order_id in released & found.keys():
+            # The directory may remember the schedule from before its release: asked afresh.
+            fresh = self._retrieve("subscription_schedule", str(found[order_id]["id"]))
+            if fresh is not None:
+                found[order_id] = fresh
         return found
 
-    def _retrieve_schedule(self, schedule_id: str) -> dict[str, Any] | None:
+    def _coupons(self, record_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """Coupon record id -> the coupon Stripe holds under its deterministic id (A5)."""
+        found = {
+            record_id: self._retrieve("coupon", coupon_id(record_id, sandbox=self._sandbox))
+            for record_id in sorted(record_ids)
+        }
+        return {record_id: coupon for record_id, coupon in found.items() if coupon is not None}
+
+    def _retrieve(self, kind: str, stripe_id: str) -> dict[str, Any] | None:
+        """The object of ``kind`` named ``stripe_id``, or None where Stripe has none."""
+        services = {
+            "coupon": lambda c: c.v1.coupons,
+            "subscription": lambda c: c.v1.subscriptions,
+            "subscription_schedule": lambda c: c.v1.subscription_schedules,
+        }
         try:
-            found = self._caller.call(lambda c: c.v1.subscription_schedules.retrieve(schedule_id))
+            found = self._caller.call(lambda c: services[kind](c).retrieve(stripe_id))
         except StripeRejected as error:
             if not is_missing(error):
                 raise
@@ -513,6 +563,13 @@ class StripeLookup:
             ),
         }
         memories[found.teaches]()
+
+
+def _object_id(value: Any) -> str | None:
+    """A Stripe object's id from a field that holds it, expanded or not."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
 
 
 def _item_ids(order: Record) -> list[str]:

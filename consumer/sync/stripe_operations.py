@@ -127,6 +127,16 @@ COUPON_CREATE = OperationKind(
     parallel=True,
     identifies=("Order_Stripe_Coupon__c",),
 )
+# A coupon found under the record's id with the record's terms whose name changed (only its
+# name and metadata can change in Stripe).
+COUPON_UPDATE = OperationKind(
+    "coupon.update",
+    lambda c, t, p, o: c.v1.coupons.update(t, cast(Any, p), o),
+    targets_existing=True,
+    updates=True,
+    parallel=True,
+    identifies=("Order_Stripe_Coupon__c",),
+)
 SCHEDULE_CREATE = OperationKind(
     "subscription_schedule.create",
     lambda c, t, p, o: c.v1.subscription_schedules.create(cast(Any, p), o),
@@ -146,17 +156,20 @@ SCHEDULE_CANCEL = OperationKind(
     lambda c, t, p, o: c.v1.subscription_schedules.cancel(t, cast(Any, p), o),
     targets_existing=True,
 )
-# An evergreen subscription its schedule has released (A4): cancel_at, or cancelled now.
+# An evergreen subscription its schedule has released (A4): cancel_at, or cancelled now. The
+# evergreen order's Stripe_ID__c names the subscription.
 SUBSCRIPTION_UPDATE = OperationKind(
     "subscription.update",
     lambda c, t, p, o: c.v1.subscriptions.update(t, cast(Any, p), o),
     targets_existing=True,
     updates=True,
+    identifies=("Order",),
 )
 SUBSCRIPTION_CANCEL = OperationKind(
     "subscription.cancel",
     lambda c, t, p, o: c.v1.subscriptions.cancel(t, cast(Any, p), o),
     targets_existing=True,
+    identifies=("Order",),
 )
 INVOICE_ITEM_CREATE = OperationKind(
     "invoiceitem.create",
@@ -184,6 +197,7 @@ OPERATION_KINDS: dict[str, OperationKind] = {
         PRICE_UPDATE,
         METER_CREATE,
         COUPON_CREATE,
+        COUPON_UPDATE,
         SCHEDULE_CREATE,
         SCHEDULE_UPDATE,
         SCHEDULE_CANCEL,

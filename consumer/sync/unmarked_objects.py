@@ -14,6 +14,7 @@ from typing import Any
 
 from consumer.sync.planning import KnownStripeObjects, SourceRecord
 from consumer.sync.planning.context import KnownPrice
+from consumer.sync.planning.coupons import coupon_records
 from consumer.sync.planning.orders import records_of
 
 Unmarked = tuple[SourceRecord, str, str]  # (record, Stripe object kind, Stripe id)
@@ -63,6 +64,10 @@ def unmarked_objects(
             # interrupted before its results never wrote it to the line; the retry's
             # schedule update changes nothing and is dropped (convergence).
             check("OrderItem", item, "price", line_price.id)
+    for coupon in coupon_records(order):
+        # A5: a coupon an interrupted attempt made, found under the record's id and reused.
+        held = known.coupons.get(str(coupon.get("Id")))
+        check("Order_Stripe_Coupon__c", coupon, "coupon", str(held["id"]) if held else None)
     return list(found.values())
 
 

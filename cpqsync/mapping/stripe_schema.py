@@ -46,6 +46,7 @@ ENDPOINT_PARAMS: dict[str, type] = {
     "price.update": sp.PriceUpdateParams,
     "billing.meter.create": spb.MeterCreateParams,
     "coupon.create": sp.CouponCreateParams,
+    "coupon.update": sp.CouponUpdateParams,
     "subscription_schedule.create": sp.SubscriptionScheduleCreateParams,
     "subscription_schedule.update": sp.SubscriptionScheduleUpdateParams,
     "subscription_schedule.cancel": sp.SubscriptionScheduleCancelParams,

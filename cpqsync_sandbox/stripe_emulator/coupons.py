@@ -18,12 +18,23 @@ from cpqsync_sandbox.stripe_emulator.metadata import merged
 from cpqsync_sandbox.stripe_emulator.routing import Call, Route, route
 from cpqsync_sandbox.stripe_emulator.store import base_object, new_id
 
+# Stripe's limit on a coupon's name, shown to customers on invoices and receipts.
+MAX_NAME = 40
+
+
+def _check_name(params: dict[str, Any]) -> None:
+    name = params.get("name")
+    if isinstance(name, str) and len(name) > MAX_NAME:
+        raise invalid(f"Invalid string: {name}; must be at most {MAX_NAME} characters", "name")
+
 
 def create(call: Call) -> dict[str, Any]:
     params, store = call.params, call.store
     coupon_id = params.get("id") or new_id("co")[3:11]
     if store.get("coupon", coupon_id) is not None:
+        # Stripe refuses a second coupon under an id in use (coupons are looked up, not re-made).
         raise invalid("Coupon already exists.", "id", code="resource_already_exists")
+    _check_name(params)
     percent, amount = params.get("percent_off"), params.get("amount_off")
     if percent is not None and amount is not None:
         raise exclusive("percent_off", "amount_off")
@@ -70,6 +81,7 @@ def retrieve(call: Call) -> dict[str, Any]:
 
 def update(call: Call) -> dict[str, Any]:
     coupon = call.store.require("coupon", call.arg("coupon"), status=404)
+    _check_name(call.params)
     if "name" in call.params:
         coupon["name"] = call.params["name"] or None
     coupon["metadata"] = merged(coupon["metadata"], call.params.get("metadata"))

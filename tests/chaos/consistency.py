@@ -456,7 +456,7 @@ class _Checker:
                 if actual is not None:
                     self._invoice(what, plan, actual)
             if actual is not None:
-                self._stripe_id_field("Order", order_id, actual["id"], what)
+                self._stripe_id_field("Order", order_id, _order_names(plan, actual), what)
             status = record.get("Resolution_Status__c") if record else None
             if status != "Success":
                 message = record.get("Resolution_Message__c") if record else None
@@ -621,3 +621,15 @@ def _invoice_line_price(line: Mapping[str, Any]) -> Any:
 
 def plan_account(plan: Plan) -> str:
     return next(op.source.id for op in plan.operations if op.source.object_type == "Account")
+
+
+def _order_names(plan: Plan, actual: Mapping[str, Any]) -> str:
+    """What the Order's Stripe_ID__c names: the object made for it, or (an evergreen order,
+    A4: its writeback reads the schedule's ``subscription``) the subscription once started."""
+    started = actual.get("subscription") or actual.get("released_subscription")
+    evergreen = any(
+        w.field == "Stripe_ID__c" and w.attribute == "subscription"
+        for op in plan.operations
+        for w in op.writeback
+    )
+    return str(started) if evergreen and started else str(actual["id"])

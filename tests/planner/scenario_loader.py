@@ -184,6 +184,7 @@ def build_context(scenario: dict[str, Any], settings: Settings) -> PlanningConte
             contract_schedules={
                 k: _known_schedule(v) for k, v in (known.get("contract_schedules") or {}).items()
             },
+            coupons=dict(known.get("coupons") or {}),
         ),
     )
 

@@ -148,3 +148,43 @@ def test_future_downsell_ends_in_a_shorter_phase(emulator: StripeEmulator) -> No
     )
     assert contract.schedule_writes() == []
     assert isinstance(known_schedule(schedule, sandbox=False), KnownSchedule)
+
+
+def test_coupons_stay_on_an_amended_contracts_phases_and_converge(
+    emulator: StripeEmulator,
+) -> None:
+    """A5 with A1: the initial order's coupon on every phase (the ended one sent back as Stripe
+    holds it, coupon included), an amendment's coupon from its phase on."""
+    contract = _Contract(_caller(emulator))
+    partner = {"Id": "a0O000000000001AAA", "Name__c": "Partner", "Percent_Off__c": 10}
+    contract.scenario["order"]["Order_Lookup__r"] = {
+        "records": [{**partner, "Duration__c": "forever", "Order__c": INITIAL}]
+    }
+    outcome = contract.sync()
+    created = [a.result["id"] for a in outcome.applied if a.operation.kind == "coupon.create"]
+    assert created == ["sf_coupon_a0O000000000001AAA"]
+    # What the writeback does: the record now names its coupon (K2), never created again.
+    contract.scenario["order"]["Order_Lookup__r"]["records"][0]["Stripe_ID__c"] = created[0]
+    assert contract.schedule_writes() == []
+
+    contract.amend(contract.today - dt.timedelta(days=10), 2)  # starts now
+    loyalty = {"Id": "a0O000000000003AAA", "Name__c": "Loyalty", "Percent_Off__c": 5}
+    next_month = dt.date(
+        contract.today.year + contract.today.month // 12, contract.today.month % 12 + 1, 1
+    )
+    contract.amend(next_month, -1)
+    loyalty_record = {**loyalty, "Duration__c": "once"}
+    contract.scenario["amendments"][1]["order"] = {"Order_Lookup__r": {"records": [loyalty_record]}}
+    contract.sync()
+    loyalty_record["Stripe_ID__c"] = "sf_coupon_a0O000000000003AAA"
+    schedule = contract.schedule()
+    assert [[i["quantity"] for i in p["items"]] for p in schedule["phases"]] == [[5], [7], [6]]
+    assert [[d["coupon"] for d in p["discounts"]] for p in schedule["phases"]] == [
+        ["sf_coupon_a0O000000000001AAA"],
+        ["sf_coupon_a0O000000000001AAA"],
+        ["sf_coupon_a0O000000000001AAA", "sf_coupon_a0O000000000003AAA"],
+    ]
+    assert contract.schedule_writes() == []
+    # The first phase has ended now: a further change sends it back as held, coupon and all.
+    held = known_schedule(schedule, sandbox=False)
+    assert held.phases[0].params["discounts"] == [{"coupon": "sf_coupon_a0O000000000001AAA"}]

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from consumer.sync.manual import request_sync
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.dataset import STANDARD_PRICEBOOK_REF
 from cpqsync_sandbox.org.simulator import OrgSimulator
-from schemas.models import SyncStatus
+from schemas.models import SyncResult, SyncStatus
 from tests.stripe_emulator.conftest import make_client
 from tests.sync.stack import Stack
 from tests.sync.test_contract_end_to_end import (
@@ -106,7 +107,7 @@ def _order(
     return order, ids
 
 
-def _synced(stack: Stack, order: str, phases: int) -> dict[str, Any]:
+def _synced(stack: Stack, order: str, phases: int, *, evergreen: bool = False) -> dict[str, Any]:
     def done() -> bool:
         schedule = _schedule_of(stack, order)
         return schedule is not None and len(schedule["phases"]) == phases
@@ -118,7 +119,8 @@ def _synced(stack: Stack, order: str, phases: int) -> dict[str, Any]:
         raise AssertionError(f"{exc}; results: {problems}") from None
     schedule = _schedule_of(stack, order)
     assert schedule is not None
-    _written(stack.org, order, schedule["id"])
+    # A4: an evergreen order names its subscription once the schedule has started it.
+    _written(stack.org, order, (evergreen and schedule["subscription"]) or schedule["id"])
     return schedule
 
 
@@ -153,6 +155,45 @@ def test_an_18_month_term_billed_yearly_ends_with_a_prorated_6_month_phase(
     assert (yearly["recurring"]["interval_count"], yearly["unit_amount"]) == (12, 120000)
     assert (remainder["recurring"]["interval_count"], remainder["unit_amount"]) == (6, 60000)
     assert final["items"][0]["quantity"] == 2
+
+
+def test_an_amended_18_month_contract_keeps_its_prorated_final_phase_and_replays_clean(
+    running: Stack,  # noqa: F811
+) -> None:
+    """O7 with A1: an upsell starting now on a contract of 18 months billed yearly: its phase
+    ends with the whole year, the final 6 months bill the upsold quantity at the remainder's
+    price; the amendment synced again writes nothing."""
+    stack = running
+    today = dt.datetime.now(dt.UTC).date()
+    start = _month_start(today, 2)
+    order, [line] = _order(
+        stack.org,
+        start,
+        18,
+        [{"product": "Platform", "frequency": "Annual", "Quantity": 2, "UnitPrice": 1800}],
+    )
+    stack.org.activate_order(order)
+    contract = stack.org.contract_order(order)
+    _synced(stack, order, 2)
+    upsell = stack.org.amend_contract(contract, today, [AmendmentLine(1, revises=line)])
+    stack.org.activate_order(upsell)
+    schedule = _synced(stack, order, 3)
+    _written(stack.org, upsell, schedule["id"])
+
+    first, upsold, final = schedule["phases"]
+    assert [[i["quantity"] for i in p["items"]] for p in schedule["phases"]] == [[2], [3], [3]]
+    year = _midnight(_month_start(start, -12))
+    assert upsold["end_date"] == year == final["start_date"]
+    assert final["end_date"] == _midnight(_month_start(start, -18))
+    remainder = _price(stack, final["items"][0]["price"])
+    assert (remainder["recurring"]["interval_count"], remainder["unit_amount"]) == (6, 60000)
+    assert (
+        final["billing_cycle_anchor"] == "phase_start" and first["end_date"] == upsold["start_date"]
+    )
+
+    mark = len(stack.stripe.request_log())
+    _resync(stack, upsell)
+    assert _writes_since(stack, mark) == []
 
 
 def test_a_3_year_mdq_order_is_one_phase_per_year_with_plain_lines_in_each(
@@ -217,7 +258,7 @@ def test_an_evergreen_order_starting_next_month_is_billed_from_its_start_with_no
         SBQQ__PaymentTerm__c="Net 30",
     )
     stack.org.activate_order(order)
-    schedule = _synced(stack, order, 1)
+    schedule = _synced(stack, order, 1, evergreen=True)
 
     # Nothing billed before the start: the schedule holds the subscription until then.
     assert schedule["status"] == "not_started" and schedule["subscription"] is None
@@ -237,7 +278,9 @@ def test_an_evergreen_order_starting_next_month_is_billed_from_its_start_with_no
     assert not [i for i in stack.stripe.objects("invoice") if i["customer"] == customer]
 
 
-def _evergreen(stack: Stack, start: dt.date) -> tuple[str, str, dict[str, Any]]:
+def _evergreen(
+    stack: Stack, start: dt.date, *, contracted: bool = True
+) -> tuple[str | None, str, dict[str, Any]]:
     """A contracted evergreen order from ``start`` (3 x 250.00 a month, Net 30), synced; its
     price is the pricebook entry's (P6), which stays active for the schedule's updates."""
     order, [line] = _order(
@@ -257,8 +300,8 @@ def _evergreen(stack: Stack, start: dt.date) -> tuple[str, str, dict[str, Any]]:
         SBQQ__PaymentTerm__c="Net 30",
     )
     stack.org.activate_order(order)
-    contract = stack.org.contract_order(order)
-    return contract, line, _synced(stack, order, 1)
+    contract = stack.org.contract_order(order) if contracted else None
+    return contract, line, _synced(stack, order, 1, evergreen=True)
 
 
 def test_an_evergreen_order_cancelled_from_a_future_date_ends_then(
@@ -267,6 +310,7 @@ def test_an_evergreen_order_cancelled_from_a_future_date_ends_then(
     stack = running
     start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
     contract, _, schedule = _evergreen(stack, start)
+    assert contract is not None
     assert schedule["end_behavior"] == "release"
 
     ends = _month_start(start, -3)
@@ -293,6 +337,7 @@ def test_an_evergreen_order_cancelled_today_before_its_start_is_cancelled_at_onc
     stack = running
     today = dt.datetime.now(dt.UTC).date()
     contract, _, schedule = _evergreen(stack, _month_start(today, -1))
+    assert contract is not None
 
     cancellation = stack.org.cancel_contract(contract, today)
     stack.org.activate_order(cancellation)
@@ -379,18 +424,8 @@ def test_order_and_line_coupons_become_phase_and_item_discounts(
     assert sorted(r["Name__c"] for r in records) == ["Launch", "Partner"]
 
 
-def test_a_released_evergreen_subscription_is_left_alone_when_its_order_syncs_again(
-    running: Stack,  # noqa: F811
-) -> None:
-    stack = running
-    today = dt.datetime.now(dt.UTC).date()
-    contract, _, schedule = _evergreen(stack, today)
-    order = _initial(stack, schedule)
-    # Stripe releases the schedule at its phase's end; here by hand, through the real client.
-    client = make_client(stack.stripe)
-    client.v1.subscription_schedules.release(schedule["id"])
-    subscription = schedule["subscription"]
-    # A replay: the order synced again by hand (rule S4's manual sync, through Kafka).
+def _resync(stack: Stack, order: str) -> SyncResult:
+    """The order synced again by hand (rule S4's manual sync, through Kafka): its root result."""
     answer = request_sync(
         stack.settings.kafka,
         stack.kafka,
@@ -401,8 +436,98 @@ def test_a_released_evergreen_subscription_is_left_alone_when_its_order_syncs_ag
     )
     assert answer.root is not None, "no answer to the manual sync"
     assert answer.root.status is SyncStatus.SUCCESS, answer.root.message
+    return answer.root
+
+
+def _writes_since(stack: Stack, mark: int) -> list[str]:
+    return [f"{e.method} {e.path}" for e in stack.stripe.request_log()[mark:] if e.method != "GET"]
+
+
+def test_a_released_evergreen_subscription_is_left_alone_when_its_order_syncs_again(
+    running: Stack,  # noqa: F811
+) -> None:
+    stack = running
+    today = dt.datetime.now(dt.UTC).date()
+    contract, _, schedule = _evergreen(stack, today)
+    order = _initial(stack, schedule)
+    subscription = schedule["subscription"]
+    # Started today: the order names the subscription, not the schedule (A4).
+    assert subscription and stack.org.get("Order", order)["Stripe_ID__c"] == subscription
+    # Stripe releases the schedule at its phase's end; here by hand, through the real client.
+    client = make_client(stack.stripe)
+    client.v1.subscription_schedules.release(schedule["id"])
+    mark = len(stack.stripe.request_log())
+    root = _resync(stack, order)
+    # Found again from the subscription (its schedule by metadata, once released); nothing
+    # to change, so nothing written.
+    assert (root.stripe_object_type, root.stripe_object_id) == ("subscription", subscription)
+    assert _writes_since(stack, mark) == []
     held = _schedule_of(stack, order)
     assert held is not None and held["status"] == "released"
     assert held["released_subscription"] == subscription
     [sub] = [s for s in stack.stripe.objects("subscription") if s["id"] == subscription]
     assert sub["status"] == "active" and sub["schedule"] is None and contract
+    assert stack.org.get("Order", order)["Stripe_ID__c"] == subscription
+
+
+def test_an_evergreen_order_synced_before_its_start_names_its_subscription_once_started(
+    running: Stack,  # noqa: F811
+) -> None:
+    """Before its start the order names the schedule; once Stripe has started the subscription
+    (the customer's test clock moved past the start), a re-sync names the subscription and
+    writes nothing to Stripe (A4)."""
+    stack = running
+    client = make_client(stack.stripe)
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    clock = client.v1.test_helpers.test_clocks.create({"frozen_time": now})
+    customer = client.v1.customers.create({"name": "Clocked Inc", "test_clock": clock.id})
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    order, _ = _order(
+        stack.org,
+        start,
+        1,
+        [
+            {
+                "product": "Hosting",
+                "SBQQ__SubscriptionType__c": "Evergreen",
+                "SBQQ__DefaultSubscriptionTerm__c": 1,
+                "Quantity": 2,
+                "UnitPrice": 90,
+            }
+        ],
+        SBQQ__PaymentTerm__c="Net 30",
+    )
+    account = stack.org.get("Order", order)["AccountId"]
+    stack.org.update("Account", account, {"Stripe_ID__c": customer.id})  # adopted (C1)
+    stack.org.activate_order(order)
+    schedule = _synced(stack, order, 1, evergreen=True)
+    assert schedule["status"] == "not_started" and schedule["customer"] == customer.id
+    assert stack.org.get("Order", order)["Stripe_ID__c"] == schedule["id"]
+
+    client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": _midnight(start) + 3600})
+    held = _schedule_of(stack, order)
+    assert held is not None and held["status"] == "active" and held["subscription"]
+    mark = len(stack.stripe.request_log())
+    root = _resync(stack, order)
+    assert (root.stripe_object_type, root.stripe_object_id) == (
+        "subscription",
+        held["subscription"],
+    )
+    assert _writes_since(stack, mark) == []
+    _written(stack.org, order, held["subscription"])
+
+    # And a sync from the subscription's id finds the same schedule: still nothing to write.
+    mark = len(stack.stripe.request_log())
+    root = _resync(stack, order)
+    assert root.stripe_object_id == held["subscription"]
+    assert _writes_since(stack, mark) == []
+    assert (
+        len(
+            [
+                s
+                for s in stack.stripe.objects("subscription_schedule")
+                if s["customer"] == customer.id
+            ]
+        )
+        == 1
+    )

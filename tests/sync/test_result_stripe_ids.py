@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from consumer.sync.apply import Applied, ApplyOutcome
 from consumer.sync.dashboard import DashboardLinks
+from consumer.sync.planning.evergreen import order_writeback
 from consumer.sync.planning.plan import Operation, Plan, SourceRecord
 from consumer.sync.results import Attempt, ResultBuilder
 from consumer.sync.triggers import RecordRef
@@ -39,3 +40,56 @@ def test_a_product_made_with_its_meter_names_the_product() -> None:
         _applied("product.create", "sf_01t000000000001AAA", PRODUCT),
     )
     assert stripe_id == "sf_01t000000000001AAA"
+
+
+def _order_result(
+    kind: str, answer: dict[str, object], existing: tuple[str, str] | None = None
+) -> tuple[str | None, str | None, str]:
+    """The Order's result when one schedule operation of an evergreen order (A4) was applied."""
+    operation = Operation(
+        f"{kind}:{ORDER.id}",
+        kind,
+        {},
+        ORDER,
+        "key-schedule",
+        writeback=(order_writeback(ORDER),),
+    )
+    builder = ResultBuilder(DashboardLinks())
+    attempt = Attempt(RecordRef("Order", ORDER.id))
+    outcome = ApplyOutcome(Plan(ORDER), applied=[Applied(operation, answer, "req_1")])
+    [result] = builder.applied(attempt, outcome, existing)
+    return result.stripe_object_id, result.stripe_object_type, result.message
+
+
+def test_an_evergreen_schedule_that_started_its_subscription_names_the_subscription() -> None:
+    found = _order_result(
+        "subscription_schedule.create", {"id": "sub_sched_1", "subscription": "sub_1"}
+    )
+    assert found == ("sub_1", "subscription", "Synced: created subscription sub_1")
+
+
+def test_an_evergreen_schedule_before_its_start_names_the_schedule() -> None:
+    found = _order_result(
+        "subscription_schedule.create", {"id": "sub_sched_1", "subscription": None}
+    )
+    assert found == (
+        "sub_sched_1",
+        "subscription_schedule",
+        "Synced: created subscription_schedule sub_sched_1",
+    )
+
+
+def test_an_evergreen_schedule_update_names_the_subscription_it_runs() -> None:
+    found = _order_result(
+        "subscription_schedule.update", {"id": "sub_sched_1", "subscription": "sub_1"}
+    )
+    assert found == ("sub_1", "subscription", "Synced: updated subscription sub_1")
+
+
+def test_cancelling_a_released_evergreen_subscription_names_the_subscription() -> None:
+    found = _order_result(
+        "subscription.cancel",
+        {"id": "sub_1", "object": "subscription"},
+        existing=("subscription", "sub_1"),
+    )
+    assert found == ("sub_1", "subscription", "Synced: updated subscription sub_1")

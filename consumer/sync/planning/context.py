@@ -123,6 +123,9 @@ class KnownStripeObjects:
 
     # A contract's schedule with its phases, keyed by the contract's initial Order Id.
     contract_schedules: Mapping[str, KnownSchedule] = field(default_factory=dict)
+    # Order_Stripe_Coupon__c Id -> the coupon Stripe already holds under the record's
+    # deterministic id (an attempt made it, its Stripe_ID__c was never written): A5.
+    coupons: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,12 @@ from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.amounts import minor_unit_exponent
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownPhase, KnownSchedule, PlanningContext
-from consumer.sync.planning.coupons import has_coupons
+from consumer.sync.planning.coupons import (
+    check_line_coupons_on_changes,
+    line_coupons,
+    order_discounts,
+    plan_discounts,
+)
 from consumer.sync.planning.customers import plan_customer
 from consumer.sync.planning.evergreen import is_evergreen, make_evergreen
 from consumer.sync.planning.evergreen_contracts import plan_evergreen_contract
@@ -51,8 +56,10 @@ from consumer.sync.planning.orders import (
     check_lines,
     existing_schedule,
     first_phase,
+    is_skipped,
     plan_archives,
     plan_line,
+    records_of,
     require_order_fields,
     schedule_params,
     whole_quantity,
@@ -67,6 +74,7 @@ from consumer.sync.planning.preferences import (
 )
 from consumer.sync.planning.schedule_dates import add_months, start_epoch
 from consumer.sync.planning.segments import check_unsegmented
+from consumer.sync.planning.uneven_terms import split_contract_phases
 from cpqsync.mapping.coercion import CoercionError, decimal_text, to_decimal
 from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
@@ -130,6 +138,8 @@ class _Segment:
     start: int | str  # epoch seconds, or NOW
     quantities: dict[str, int]  # original line id -> live quantity, in the order first sold
     invoice_items: list[dict[str, Any]] = field(default_factory=list)
+    # A5: the order-level coupons in force: the initial order's and every amendment's so far.
+    discounts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def plan_contract(orders: ContractOrders, *, order_id: str, context: PlanningContext) -> Plan:
@@ -216,13 +226,6 @@ def _plan_contract(
     end = int(opening.params.get("end_date") or add_months(start, term))
     amendments = orders.activated()
     check_unsegmented([initial, *amendments])  # A6
-    coupons = [str(o["Id"]) for o in (initial, *amendments) if has_coupons(o)]
-    if amendments and coupons:
-        raise DataError(
-            "A5",
-            f"Order(s) {', '.join(coupons)} of an amended contract carry coupons; coupons on "
-            "amended contracts are not supported yet",
-        )
     if amendments and is_evergreen(lines):  # A4: only a cancellation amends it
         make_evergreen(schedule, quote, lines)
         customer = plan_customer(builder, account, context, currency=currency)
@@ -240,10 +243,21 @@ def _plan_contract(
     segments = [timeline.open(initial, lines, start)]
     if builder.failed:
         return timeline.prices  # R4: the lines at fault are the errors, not what follows
+    # A5: the initial order's coupons, on every phase and on its lines' items.
+    plan_discounts(
+        builder, initial, opening.params, list(timeline.entries.values()), lines, context,
+        currency=currency,
+    )  # fmt: skip
+    in_force = list(opening.params.get("discounts") or [])
+    segments[0].discounts = list(in_force)
     for amendment, begins in zip(
         amendments, _starts(amendments, known, start, context), strict=True
     ):
+        known_lines = set(timeline.entries)
         segment = timeline.amend(amendment, begins, known)
+        _amendment_discounts(builder, amendment, timeline, known_lines, context, currency)
+        in_force += order_discounts(builder, amendment, context, currency=currency)
+        segment.discounts = list(in_force)
         if builder.failed:
             return timeline.prices
         if begins != NOW and int(begins) <= start:
@@ -253,6 +267,7 @@ def _plan_contract(
                 start,
                 segment.quantities,
                 segments[0].invoice_items + segment.invoice_items,
+                segment.discounts,
             )
             continue
         if segments[-1].start == begins:
@@ -344,6 +359,31 @@ def _plan_contract(
     return timeline.prices
 
 
+def _amendment_discounts(
+    builder: PlanBuilder,
+    amendment: Mapping[str, Any],
+    timeline: _Timeline,
+    known_lines: set[str],
+    context: PlanningContext,
+    currency: str,
+) -> None:
+    """A5: coupons on an amendment's lines. A line selling a new product carries its coupons
+    on its item in every phase from then on; one changing a sold line cannot carry any."""
+    check_line_coupons_on_changes(builder, amendment)
+    new_lines = [
+        line
+        for line in records_of(amendment.get("OrderItems"))
+        if line_coupons(line)
+        and not line.get("SBQQ__RevisedOrderProduct__c")
+        and not is_skipped(line)
+    ]
+    if not new_lines:
+        return
+    items = [entry for line_id, entry in timeline.entries.items() if line_id not in known_lines]
+    plan_discounts(builder, {**amendment, "Order_Lookup__r": None}, {}, items, new_lines, context,
+                   currency=currency)  # fmt: skip
+
+
 def _keyed_by_minute(update: dict[str, Any], context: PlanningContext) -> dict[str, Any] | None:
     """An update ending a phase ``now`` means another instant each time it is sent: keyed by
     the minute it was planned, so Stripe's stored answer (a refusal that depended on the moment
@@ -420,11 +460,12 @@ def _starts(
     and a start date today or earlier becomes ``now`` — unless a later amendment's phase has
     already begun in Stripe, in which case this one joins it (both were applied at once).
     """
-    held = {
-        phase.order_id: phase.start_date
-        for phase in (known.phases[1:] if known is not None else ())
-        if phase.order_id
-    }
+    held: dict[str, int] = {}
+    for phase in known.phases[1:] if known is not None else ():
+        if phase.order_id:
+            # The first phase an order started: an uneven term's final phase (O7) carries the
+            # name of the phase it was split from.
+            held.setdefault(phase.order_id, phase.start_date)
     # A phase Stripe started in the last seconds cannot end "now" (a phase must end after it
     # starts, in whole seconds): an amendment starting now joins it instead.
     just_started = next(
@@ -474,6 +515,8 @@ class _Timeline:
         self.currency = currency
         self.context = context
         self.prices = PhaseDraft({}, term)  # every line's price, recurring and one-time
+        self.prices.final_period_prorated = True  # O7: split_contract_phases
+        self.lines_of: dict[str, list[str]] = {}  # amendment order id -> its line ids
         self.entries: dict[str, dict[str, Any]] = {}  # original line id -> phase item
         self.origin: dict[str, str] = {}  # any line id -> the line that first sold it
         self.product: dict[str, str] = {}  # original line id -> Product2 id
@@ -498,6 +541,9 @@ class _Timeline:
     ) -> _Segment:
         order_id = str(amendment["Id"])
         held = _held_phase(known, order_id)
+        self.lines_of[order_id] = [
+            str(line["Id"]) for line in records_of(amendment.get("OrderItems"))
+        ]
         invoice_items: list[dict[str, Any]] = []
         for line in active_lines(self.builder, amendment):
             line_id = str(line["Id"])
@@ -684,10 +730,28 @@ def _phases(
             _with_quantity(timeline.entries[line_id], quantity)
             for line_id, quantity in segment.quantities.items()
         ]
+        if segment.discounts:
+            params["discounts"] = segment.discounts  # A5: else the customer's would apply
         if segment.invoice_items:
             params["add_invoice_items"] = segment.invoice_items
         params["end_date"] = ends[index]
         phases.append(params)
+    # O7: a term that is not whole billing periods ends in a shorter, prorated phase (split
+    # before ended phases are replaced by Stripe's, which holds it split already).
+    phases = split_contract_phases(
+        timeline.builder,
+        phases,
+        timeline.prices.line_drafts,
+        start=timeline.start,
+        term_months=timeline.term,
+        now=context.now_epoch,
+        amendments={
+            index: timeline.lines_of.get(segment.order_id, [])
+            for index, segment in enumerate(live)
+            if index and segment.order_id in timeline.lines_of
+        },
+        context=context,
+    )
     if known is not None:
         for index, held in enumerate(known.phases[: len(phases)]):
             if held.end_date <= context.now_epoch and held.params:

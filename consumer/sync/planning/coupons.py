@@ -9,6 +9,12 @@ relationship ``Order_Item_Lookup__r``). Each record becomes one Stripe coupon, c
 - id ``sf_coupon_<record id>`` (``sfsbx_coupon_…`` from a sandbox), so a retry names the same
   coupon; metadata ``salesforce_order_stripe_coupon_id``; its ``Stripe_ID__c`` (written back)
   marks it created, and a coupon id there is used as is (K2);
+- a record without ``Stripe_ID__c`` is looked up in Stripe by its id first (an attempt made the
+  coupon and never wrote it back, or its idempotency key expired): Stripe refuses a second
+  coupon with the same id, and a coupon's terms never change (only ``name`` and ``metadata``
+  can be updated). The coupon found is used when its terms are the record's (a changed name is
+  updated); terms that differ are a Data Error naming the coupon: the record must become a new
+  coupon, or Stripe's must be deleted;
 - ``percent_off`` (0 < p <= 100) XOR ``amount_off`` (in the order's currency, minor units);
   ``duration`` once, forever or repeating with ``duration_in_months``; ``max_redemptions``;
   ``name``.
@@ -40,6 +46,7 @@ COUPON_OBJECT = "Order_Stripe_Coupon__c"
 ORDER_COUPONS = "Order_Lookup__r"
 LINE_COUPONS = "Order_Item_Lookup__r"
 DURATIONS = ("once", "repeating", "forever")
+MAX_NAME = 40  # Stripe's limit on a coupon's name
 
 
 def _records(relationship: Any) -> list[Mapping[str, Any]]:
@@ -55,6 +62,12 @@ def order_coupons(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def line_coupons(item: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return _records(item.get(LINE_COUPONS))
+
+
+def coupon_records(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every coupon record of the order: its own and its lines'."""
+    lines = _records(order.get("OrderItems"))
+    return [*order_coupons(order), *(c for line in lines for c in line_coupons(line))]
 
 
 def has_coupons(order: Mapping[str, Any]) -> bool:
@@ -78,17 +91,8 @@ def plan_discounts(
 ) -> None:
     """Plan the order's coupons; put them on the phase (order-level) and on the items of their
     lines (line-level). Every coupon record is checked; each fault is that record's (R4)."""
-    quote = order.get("SBQQ__Quote__r")
-    sources = {
-        "Order": order,
-        "Account": order.get("Account") or {},
-        "SBQQ__Quote__c": quote if isinstance(quote, Mapping) else {},
-    }
-    discounts = [
-        {"coupon": coupon}
-        for record in order_coupons(order)
-        if (coupon := _coupon(builder, record, sources, context, currency)) is not None
-    ]
+    sources = _sources(order)
+    discounts = order_discounts(builder, order, context, currency=currency)
     if discounts:
         phase_params["discounts"] = discounts
     line_key = metadata_key("salesforce_order_item_id", sandbox=context.sandbox)
@@ -111,6 +115,47 @@ def plan_discounts(
             continue
         if coupons:
             item["discounts"] = [{"coupon": c} for c in coupons]
+
+
+def _sources(order: Mapping[str, Any]) -> dict[str, Any]:
+    quote = order.get("SBQQ__Quote__r")
+    return {
+        "Order": order,
+        "Account": order.get("Account") or {},
+        "SBQQ__Quote__c": quote if isinstance(quote, Mapping) else {},
+    }
+
+
+def order_discounts(
+    builder: PlanBuilder, order: Mapping[str, Any], context: PlanningContext, *, currency: str
+) -> list[dict[str, Any]]:
+    """The order's own coupons as a phase's ``discounts`` (each planned once, A5)."""
+    sources = _sources(order)
+    return [
+        {"coupon": coupon}
+        for record in order_coupons(order)
+        if (coupon := _coupon(builder, record, sources, context, currency)) is not None
+    ]
+
+
+def check_line_coupons_on_changes(builder: PlanBuilder, amendment: Mapping[str, Any]) -> None:
+    """A5 for contracts: a coupon belongs to a line as first sold (its item in every phase); an
+    amendment line that changes another line's quantity cannot carry one of its own."""
+    for line in _records(amendment.get("OrderItems")):
+        records = line_coupons(line)
+        revised = line.get("SBQQ__RevisedOrderProduct__c")
+        if not (records and revised):
+            continue
+        for record in records:  # R4: each coupon record at fault is an error of its own
+            with builder.blame(SourceRecord(COUPON_OBJECT, str(record["Id"])), contain=True):
+                raise DataError(
+                    "A5",
+                    f"Coupon {_label(record)} is on OrderItem {line['Id']}, which changes the "
+                    f"quantity of order product {revised}: a line coupon discounts the whole "
+                    "line in every phase, so it belongs on the line that first sold the "
+                    f"product (or on the amendment order, Order {amendment['Id']}, to discount "
+                    "every line from the amendment's start)",
+                )
 
 
 def _label(record: Mapping[str, Any]) -> str:
@@ -140,6 +185,10 @@ def _coupon(
             label="coupon",
         ).params
         operation = f"coupon:{record_id}"
+        held = context.known.coupons.get(record_id)
+        if held is not None:
+            _reuse(builder, record, params, held, operation, source)
+            return str(held["id"])
         builder.add(
             operation,
             "coupon.create",
@@ -149,6 +198,54 @@ def _coupon(
         )
         return ref(operation)
     return None
+
+
+# What a coupon bills, fixed once created: Stripe updates only a coupon's name and metadata.
+TERMS = ("percent_off", "amount_off", "currency", "duration", "duration_in_months")
+
+
+def _reuse(
+    builder: PlanBuilder,
+    record: Mapping[str, Any],
+    params: Mapping[str, Any],
+    held: Mapping[str, Any],
+    operation: str,
+    source: SourceRecord,
+) -> None:
+    """Use the coupon Stripe holds under the record's id: same terms, or a Data Error (A5)."""
+    differ = [
+        f"{term} {_shown(params.get(term))} (Stripe has {_shown(held.get(term))})"
+        for term in (*TERMS, "max_redemptions")
+        if not _same_term(params.get(term), held.get(term))
+    ]
+    if differ:
+        raise DataError(
+            "A5",
+            f"Coupon {_label(record)}: Stripe already has coupon {held['id']} with other terms: "
+            f"{'; '.join(differ)}. A Stripe coupon's terms cannot change: delete coupon "
+            f"{held['id']} in Stripe, or put the new terms on a new coupon record",
+        )
+    name = params.get("name")
+    if name and name != held.get("name"):
+        builder.add(
+            operation,
+            "coupon.update",
+            {"name": name, "metadata": params.get("metadata") or {}},
+            source,
+            target=str(held["id"]),
+        )
+
+
+def _same_term(wanted: Any, held: Any) -> bool:
+    if wanted is None or held is None:
+        return wanted is None and held is None
+    if isinstance(wanted, str) or isinstance(held, str):
+        return str(wanted).lower() == str(held).lower()
+    return Decimal(str(wanted)) == Decimal(str(held))
+
+
+def _shown(value: Any) -> str:
+    return "unset" if value is None else str(value)
 
 
 def _number(record: Mapping[str, Any], field: str) -> Decimal | None:
@@ -226,6 +323,13 @@ def coupon_params(
     if redemptions is not None:
         params["max_redemptions"] = redemptions
     if record.get("Name__c"):
-        params["name"] = str(record["Name__c"])
+        name = str(record["Name__c"])
+        if len(name) > MAX_NAME:
+            raise DataError(
+                "A5",
+                f"Coupon {label}: Name__c must be at most {MAX_NAME} characters, Stripe's limit "
+                f"for a coupon's name ({len(name)})",
+            )
+        params["name"] = name
     params["metadata"] = record_metadata("order_stripe_coupon", str(record["Id"]), context)
     return params

@@ -11,9 +11,15 @@ Why a schedule rather than creating the Subscription directly: one form serves a
 past, today or in the future. A future start is billed from the start date exactly (the schedule
 holds nothing until then), where a subscription created now would have to be made to wait with a
 trial (it would show as ``trialing`` and send trial emails) or a future ``billing_cycle_anchor``
-(it would be active, and invoice a proration or a zero invoice, before the contract starts). The
-schedule's id stays on ``Order.Stripe_ID__c``; it names its subscription (``subscription``, or
-``released_subscription`` once released).
+(it would be active, and invoice a proration or a zero invoice, before the contract starts).
+
+``Order.Stripe_ID__c`` names the subscription once it exists: the schedule's answer names the
+subscription it started (``SUBSCRIPTION_ATTRIBUTE``); until the start date it names the schedule.
+A later sync finds the schedule again from the subscription (its ``schedule``, or the
+``salesforce_order_id`` metadata once released) and, with nothing to change, reports the
+subscription, so an order synced before its start comes to name its subscription by a re-sync
+that writes nothing to Stripe. Once released, the schedule is left alone: the subscription is
+no longer its to change (only a cancellation amends it: ``evergreen_contracts.py``).
 
 Evergreen subscriptions are invoiced: ``collection_method = send_invoice`` with
 ``days_until_due`` from the payment term (O4) or a mapping; without either the sync fails naming
@@ -28,6 +34,7 @@ from typing import Any
 
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.billing_terms import is_recurring
+from consumer.sync.planning.plan import SourceRecord, WriteBack
 from consumer.sync.planning.schedule_dates import whole_months
 
 EVERGREEN = "evergreen"
@@ -36,6 +43,26 @@ TERM_OF_ONE = (
     "Evergreen Salesforce orders should have default subscription term and quote subscription "
     "term equal to 1."
 )
+
+
+# Where a schedule's answer names the subscription it has started (null before its start date).
+SUBSCRIPTION_ATTRIBUTE = "subscription"
+# A schedule that has let go of its subscription, or ended: nothing of it to update.
+LET_GO = ("released", "canceled", "completed")
+
+
+def order_writeback(record: SourceRecord) -> WriteBack:
+    """An evergreen order's ``Stripe_ID__c``: its subscription once the schedule started one."""
+    return WriteBack(record, "Stripe_ID__c", SUBSCRIPTION_ATTRIBUTE)
+
+
+def has_evergreen_lines(lines: list[Mapping[str, Any]]) -> bool:
+    """Whether any recurring line is evergreen (no Data Error for a mix: ``is_evergreen``)."""
+    return any(
+        is_evergreen_line(line)
+        for line in lines
+        if is_recurring(line.get("SBQQ__SubscriptionPricing__c"))
+    )
 
 
 def is_evergreen_line(item: Mapping[str, Any]) -> bool:

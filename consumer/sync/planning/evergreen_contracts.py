@@ -15,6 +15,8 @@ the cancellation leaves the subscription depends on what Stripe holds:
   ``cancel_at``; today or earlier cancels the subscription at once (its open period is not
   prorated, as A2);
 - already cancelled or completed: nothing to do.
+
+Every order of the contract names the subscription once it exists (``evergreen.order_writeback``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Any
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownSchedule, PlanningContext
+from consumer.sync.planning.coupons import plan_discounts
+from consumer.sync.planning.evergreen import order_writeback
 from consumer.sync.planning.orders import (
     SCHEDULE_OPERATION,
     PhaseDraft,
@@ -32,7 +36,7 @@ from consumer.sync.planning.orders import (
     plan_line,
     whole_quantity,
 )
-from consumer.sync.planning.plan import Issue, SourceRecord, WriteBack
+from consumer.sync.planning.plan import Issue, SourceRecord
 from consumer.sync.planning.prices import PriceRef
 from consumer.sync.planning.schedule_dates import start_epoch
 from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
@@ -56,15 +60,21 @@ def plan_evergreen_contract(
 ) -> PhaseDraft:
     """Add the operations of an evergreen contract with activated amendments; its prices."""
     prices = PhaseDraft({}, None)
-    for line in active_lines(builder, initial):
+    lines = active_lines(builder, initial)
+    for line in lines:
         with builder.blame(SourceRecord("OrderItem", str(line["Id"])), contain=True):
             plan_line(builder, initial, line, prices, context, currency=currency)
     if builder.failed:
         return prices
+    # A5: the initial order's coupons stay on the subscription until it is cancelled.
+    plan_discounts(
+        builder, initial, opening.params, prices.items, lines, context, currency=currency
+    )
+    if builder.failed:
+        return prices
     cancel_at = _cancellation_start(initial, amendments, builder)
     writebacks = tuple(
-        WriteBack(SourceRecord("Order", str(o["Id"])), "Stripe_ID__c")
-        for o in (initial, *amendments)
+        order_writeback(SourceRecord("Order", str(o["Id"]))) for o in (initial, *amendments)
     )
     record = SourceRecord("Order", str(initial["Id"]))
     now = cancel_at <= context.now_epoch
@@ -106,6 +116,7 @@ def plan_evergreen_contract(
                 {"invoice_now": True, "prorate": False},
                 record,
                 target=known.subscription,
+                writeback=writebacks,
             )
         else:
             builder.add(
@@ -114,6 +125,7 @@ def plan_evergreen_contract(
                 {"cancel_at": cancel_at, "proration_behavior": "none"},
                 record,
                 target=known.subscription,
+                writeback=writebacks,
             )
         return prices
     if now:

@@ -40,14 +40,20 @@ _ID_PREFIXES = {
     "product": ("prod_", "sf_", "sfsbx_"),
     "price": ("price_",),
     "subscription_schedule": ("sub_sched_",),
+    # An evergreen order's once its schedule has started the subscription (A4).
+    "subscription": ("sub_",),
 }
+# Ids a kind's prefix also matches that are another kind's.
+_OTHER_KINDS = {"subscription": ("sub_sched_",)}
 
 
 def stripe_id_on(record: Any, kind: str) -> str | None:
     """The record's ``Stripe_ID__c`` when it names a Stripe object of ``kind``, else None: a
     value of another shape was set by mistake and is ignored (and replaced) (rule K2)."""
     value = record.get("Stripe_ID__c") if isinstance(record, Mapping) else None
-    return value if isinstance(value, str) and value.startswith(_ID_PREFIXES[kind]) else None
+    if not isinstance(value, str) or not value.startswith(_ID_PREFIXES[kind]):
+        return None
+    return None if value.startswith(_OTHER_KINDS.get(kind, ())) else value
 
 
 def metadata_key(name: str, *, sandbox: bool) -> str:

@@ -19,7 +19,7 @@ from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.coupons import has_coupons, plan_discounts
 from consumer.sync.planning.customers import plan_customer
-from consumer.sync.planning.evergreen import is_evergreen, make_evergreen
+from consumer.sync.planning.evergreen import LET_GO, is_evergreen, make_evergreen, order_writeback
 from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_on
 from consumer.sync.planning.inline_prices import (
     InlinePrice,
@@ -44,6 +44,7 @@ from consumer.sync.planning.prices import (
     pricebook_price_params,
     signatures_match,
 )
+from consumer.sync.planning.problems import StripeStateError
 from consumer.sync.planning.products import plan_product_sync
 from consumer.sync.planning.schedule_dates import add_months, start_epoch, whole_months
 from consumer.sync.planning.segments import Segment, segment_phases, segments_of
@@ -121,7 +122,8 @@ def plan_order_operations(
     schedule = schedule_params(order, quote, order_sources, context)
     phase = first_phase(schedule.params, quote, order_sources, context)
     phase.final_period_prorated = True  # O7: see uneven_terms.py
-    if is_evergreen(lines):  # A4: no end date; the term (1 month) is no billing term
+    evergreen = is_evergreen(lines)
+    if evergreen:  # A4: no end date; the term (1 month) is no billing term
         make_evergreen(schedule.params, quote, lines)
         phase.term_months = None
     with builder.blame(builder.root, contain=True):  # the lines are still checked (R4)
@@ -170,7 +172,9 @@ def plan_order_operations(
             return
     if phase.items or any(draft.items for draft in drafts.values()):
         segmented = [(segments[i], drafts[i].items) for i in segments]
-        _plan_schedule(builder, order, customer, schedule.params, phase, context, segmented)
+        _plan_schedule(
+            builder, order, customer, schedule.params, phase, context, segmented, evergreen
+        )
     elif phase.invoice_items:
         _plan_invoice(
             builder,
@@ -206,10 +210,15 @@ def plan_archives(builder: PlanBuilder, phase: PhaseDraft) -> None:
         builder.add(operation_id, "price.update", {"active": False}, record, target=target)
 
 
+def is_skipped(item: Mapping[str, Any]) -> bool:
+    """Rule O6: a line whose Skip_Line_Item__c is checked is left out of the sync."""
+    return _checked(item.get("Skip_Line_Item__c"))
+
+
 def active_lines(builder: PlanBuilder, order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     lines = []
     for item in records_of(order.get("OrderItems")):
-        if _checked(item.get("Skip_Line_Item__c")):  # O6
+        if is_skipped(item):  # O6
             record = SourceRecord("OrderItem", str(item["Id"]))
             builder.skip(
                 Issue("O6", "Skipped: Skip_Line_Item__c is checked", record, reported=False)
@@ -542,10 +551,21 @@ def check_lines(phase: PhaseDraft) -> None:
 def existing_schedule(order: Mapping[str, Any], context: PlanningContext) -> str | None:
     """The order's schedule: found in Stripe, else the one its Stripe_ID__c names (K2)."""
     order_id = str(order["Id"])
-    context.known.check_not_missing("Order", order_id, "subscription schedule")
+    subscription = stripe_id_on(order, "subscription")  # an evergreen order's, once started (A4)
+    kind = "subscription" if subscription else "subscription schedule"
+    context.known.check_not_missing("Order", order_id, kind)
     known = context.known.schedules.get(order_id)
     if known:
         return known
+    if subscription is not None:
+        # Creating a schedule would start a second subscription beside the one it names.
+        raise StripeStateError(
+            "A4",
+            f"Order {order_id} names subscription {subscription} in Stripe_ID__c, but Stripe "
+            "has no subscription schedule for the order (by the subscription, or by its "
+            "salesforce_order_id metadata) to sync it with; clear Order.Stripe_ID__c to sync "
+            "the order to a new subscription",
+        )
     return stripe_id_on(order, "subscription_schedule")
 
 
@@ -557,8 +577,11 @@ def _plan_schedule(
     phase: PhaseDraft,
     context: PlanningContext,
     segments: list[tuple[Segment, list[dict[str, Any]]]],
+    evergreen: bool = False,
 ) -> None:
     record = SourceRecord("Order", str(order["Id"]))
+    # A4: an evergreen order's Stripe_ID__c names its subscription once the schedule starts it.
+    named = order_writeback(record) if evergreen else WriteBack(record, "Stripe_ID__c")
     # An inline line's price exists once the schedule does: its Stripe_ID__c is in the answer.
     line_ids = tuple(
         WriteBack(SourceRecord("OrderItem", item_id), "Stripe_ID__c", path)
@@ -587,9 +610,12 @@ def _plan_schedule(
             "subscription_schedule.create",
             params,
             record,
-            writeback=(WriteBack(record, "Stripe_ID__c"), *line_ids),
+            writeback=(named, *line_ids),
         )
         return
+    held = context.known.contract_schedules.get(str(order["Id"]))
+    if evergreen and held is not None and held.status in LET_GO:
+        return  # A4: the subscription runs on its own now; only a cancellation changes it
     # An update replaces the phase list; the phase keeps its start (Stripe needs it resent).
     allowed = fields_of(ENDPOINT_PARAMS["subscription_schedule.update"])
     update = {k: v for k, v in schedule.items() if k in allowed}
@@ -602,7 +628,7 @@ def _plan_schedule(
         update,
         record,
         target=existing,
-        writeback=line_ids,
+        writeback=(named, *line_ids) if evergreen else line_ids,
     )
 
 

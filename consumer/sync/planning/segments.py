@@ -121,7 +121,10 @@ def check_unsegmented(orders: list[Mapping[str, Any]]) -> None:
                 "A6",
                 f"Order {order['Id']} of an amended contract has segmented (MDQ) lines "
                 f"({', '.join(segmented)}); amendments of segmented contracts are not "
-                "supported yet",
+                "supported yet: the contract's phases follow its segments, and CPQ amends each "
+                "segment by a line of its own, which the sync does not derive into those "
+                "phases (sell the change on an order of its own, or change the schedule in "
+                "Stripe)",
             )
 
 

@@ -20,6 +20,12 @@ price of the remainder's own interval bills exactly the remainder, once, at its 
 A metered line keeps its price in the final phase (its usage is billed in arrears when the
 schedule ends). A tiered licensed line cannot be prorated (tiers are per unit, not per
 period): a Data Error. A term shorter than one period is the final phase alone.
+
+An amended contract (A1) is split the same way (``split_contract_phases``): the phase running
+at the end of the whole periods ends there, and the final phase bills what that phase held, at
+the remainder's prices. An amendment starting inside the final, shorter period is a Data Error
+naming its lines: its proration and the final phase's single bill would have to be re-derived
+around it.
 """
 
 from __future__ import annotations
@@ -61,18 +67,8 @@ def split_phases(
         return [phase_params]
     assert term_months is not None
     whole = term_months - rest
-    final: dict[str, Any] = {
-        "proration_behavior": "none",
-        "metadata": phase_params.get("metadata"),
-        "items": [],
-    }
-    if phase_params.get("discounts"):
-        final["discounts"] = phase_params["discounts"]  # A5: the order's coupons, every phase
-    for item in items:
-        # R4: a line that cannot be prorated is that line's fault; every line is checked.
-        with builder.blame(SourceRecord("OrderItem", _line_id(item, context)), contain=True):
-            final["items"].append(_remainder_item(item, line_drafts, rest, interval, context))
-    if builder.failed:
+    final = _final_phase(builder, phase_params, line_drafts, rest, interval, context)
+    if final is None:
         return [phase_params]
     first = {k: v for k, v in phase_params.items() if k not in ("end_date", "duration")}
     if isinstance(phase_params.get("end_date"), int) and isinstance(start, int):
@@ -87,6 +83,72 @@ def split_phases(
         return [{**lead, "items": final["items"]}]
     final["billing_cycle_anchor"] = "phase_start"
     return [first, final]
+
+
+def _final_phase(
+    builder: PlanBuilder,
+    held: Mapping[str, Any],
+    line_drafts: Mapping[str, Mapping[str, Any]],
+    rest: int,
+    interval: int,
+    context: PlanningContext,
+) -> dict[str, Any] | None:
+    """The final, shorter phase billing what ``held`` holds at the remainder's prices (None
+    when a line cannot be prorated: its error is recorded)."""
+    final: dict[str, Any] = {
+        "proration_behavior": "none",
+        "metadata": held.get("metadata"),
+        "items": [],
+    }
+    if held.get("discounts"):
+        final["discounts"] = held["discounts"]  # A5: the order's coupons, every phase
+    for item in held.get("items") or []:
+        # R4: a line that cannot be prorated is that line's fault; every line is checked.
+        with builder.blame(SourceRecord("OrderItem", _line_id(item, context)), contain=True):
+            final["items"].append(_remainder_item(item, line_drafts, rest, interval, context))
+    return None if builder.failed else final
+
+
+def split_contract_phases(
+    builder: PlanBuilder,
+    phases: list[dict[str, Any]],
+    line_drafts: Mapping[str, Mapping[str, Any]],
+    *,
+    start: int,
+    term_months: int,
+    now: int,
+    amendments: Mapping[int, list[str]],
+    context: PlanningContext,
+) -> list[dict[str, Any]]:
+    """An amended contract's phases (each ending at ``end_date``, epoch seconds or ``"now"``)
+    with the final shorter period split off (O7). ``amendments``: a phase's index -> the
+    lines of the amendment that starts it (named by an error if it starts in that period)."""
+    items = [item for phase in phases for item in phase.get("items") or []]
+    interval = _interval(items, line_drafts, context)
+    rest = remainder_months(term_months, interval) if interval else 0
+    if not rest or not phases:
+        return phases
+    boundary = add_months(start, term_months - rest)
+    ends = [p["end_date"] if isinstance(p["end_date"], int) else now for p in phases]
+    begins = [start, *ends[:-1]]
+    late = [i for i in amendments if i < len(phases) and begins[i] >= boundary]
+    if late:
+        raise DataError(
+            "O7",
+            f"OrderItem(s) {', '.join(amendments[late[0]])} amend the contract inside its "
+            f"final {rest}-month period (a term of {term_months} months billed every "
+            f"{interval} months bills that period once, at its start); amendments are "
+            "derived up to the end of the last whole billing period",
+        )
+    for index, phase in enumerate(phases):
+        if begins[index] < boundary < ends[index]:
+            final = _final_phase(builder, phase, line_drafts, rest, interval, context)
+            if final is None:
+                return phases
+            final["end_date"] = phase["end_date"]
+            final["billing_cycle_anchor"] = "phase_start"
+            return [*phases[:index], {**phase, "end_date": boundary}, final, *phases[index + 1 :]]
+    return phases
 
 
 def _line_id(item: Mapping[str, Any], context: PlanningContext) -> str:
