@@ -23,6 +23,12 @@ one of them (in any order, any number of times) plans the same schedule:
   = the increase, named by the amendment line. Decreases are not credited (credits are later).
 - Cancellation (A2): when an amendment leaves no recurring line, the schedule ends at its start
   date (``end_behavior = cancel``); starting today or earlier, the schedule is cancelled at once.
+- MDQ contracts (A6): the initial order's segment lines each hold one segment's quantity (a
+  line of its own per segment). CPQ amends each segment still running on the amendment's start
+  by a line of its own revising that segment's line, so the change accumulates per segment line
+  like any other (LIFO within the segment). The phases are then cut at the segment boundaries:
+  each bills the plain lines and the lines of the segment it falls in, as a new MDQ order does.
+  A change to a later segment starts with that segment (a billing date: no proration item).
 
 docs/sync.md ("How a contract's schedule is derived") walks through an example.
 """
@@ -73,7 +79,7 @@ from consumer.sync.planning.preferences import (
     passes_filter,
 )
 from consumer.sync.planning.schedule_dates import add_months, start_epoch
-from consumer.sync.planning.segments import check_unsegmented
+from consumer.sync.planning.segments import Segment, is_segmented, segments_of
 from consumer.sync.planning.uneven_terms import split_contract_phases
 from cpqsync.mapping.coercion import CoercionError, decimal_text, to_decimal
 from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
@@ -128,6 +134,7 @@ class _Lot:
     line_id: str
     product_id: str
     quantity: int
+    segment: int | None  # A6: the MDQ segment index of the line (a decrease stays in it)
 
 
 @dataclass
@@ -225,7 +232,6 @@ def _plan_contract(
     term = opening.term_months or 0
     end = int(opening.params.get("end_date") or add_months(start, term))
     amendments = orders.activated()
-    check_unsegmented([initial, *amendments])  # A6
     if amendments and is_evergreen(lines):  # A4: only a cancellation amends it
         make_evergreen(schedule, quote, lines)
         customer = plan_customer(builder, account, context, currency=currency)
@@ -240,6 +246,7 @@ def _plan_contract(
     known = _known_schedule(orders, context)
     customer = plan_customer(builder, account, context, currency=currency)
     timeline = _Timeline(builder, initial, term, currency, context)
+    timeline.mdq = segments_of(lines, start=start, end=end)  # A6: MDQ segments, if any
     segments = [timeline.open(initial, lines, start)]
     if builder.failed:
         return timeline.prices  # R4: the lines at fault are the errors, not what follows
@@ -522,6 +529,8 @@ class _Timeline:
         self.product: dict[str, str] = {}  # original line id -> Product2 id
         self.lots: list[_Lot] = []
         self.start = 0
+        self.mdq: dict[int, Segment] = {}  # A6: the initial order's MDQ segments by index
+        self.segment_of: dict[str, Segment] = {}  # original segmented line id -> its segment
 
     def open(
         self, order: Mapping[str, Any], lines: list[Mapping[str, Any]], start: int
@@ -534,7 +543,7 @@ class _Timeline:
                 invoice_items.append(one_time)
             if entry is not None:
                 self._add(str(line["Id"]), whole_quantity(line))
-        return _Segment(str(order["Id"]), start, self._quantities(), invoice_items)
+        return _Segment(str(order["Id"]), start, self._quantities(start), invoice_items)
 
     def amend(
         self, amendment: Mapping[str, Any], begins: int | str, known: KnownSchedule | None
@@ -558,6 +567,15 @@ class _Timeline:
                         "part of this contract",
                         order_id,
                     )
+                self._check_segment_change(line, original, amendment)
+            elif is_segmented(line):
+                raise OrderFault(
+                    "A6",
+                    f"OrderItem {line_id} adds a new segmented (MDQ) product to the contract; "
+                    "an amendment's new MDQ product is not derived into the contract's phases "
+                    "yet (sell it on an order of its own, or as a plain line)",
+                    order_id,
+                )
             elif change > 0:
                 entry, one_time = self._price(amendment, _full_term(line, amendment, self))
                 if one_time is not None:
@@ -576,15 +594,66 @@ class _Timeline:
                     invoice_items.append(proration)
             elif change < 0:
                 self._take(line_id, original, -change, order_id)
-        return _Segment(order_id, begins, self._quantities(), invoice_items)
+        return _Segment(order_id, begins, self._quantities(self.instant(begins)), invoice_items)
+
+    def instant(self, begins: int | str) -> int:
+        return self.context.now_epoch if begins == NOW else int(begins)
+
+    def _check_segment_change(
+        self, line: Mapping[str, Any], original: str, amendment: Mapping[str, Any]
+    ) -> None:
+        """A6: a change to an MDQ line names that line's segment, one still running on the
+        amendment's start date (CPQ amends each such segment by a line of its own). A segment
+        that has ended since (a backdated amendment applied later) keeps what Stripe billed."""
+        segment = self.segment_of.get(original)
+        order_id = str(amendment["Id"])
+        line_id = str(line["Id"])
+        if segment is None:
+            if is_segmented(line):
+                raise OrderFault(
+                    "A6",
+                    f"OrderItem {line_id} is segmented (MDQ) but revises order product "
+                    f"{original}, which is not",
+                    order_id,
+                )
+            return
+        index = line.get("SBQQ__SegmentIndex__c")
+        if index not in (None, "") and to_decimal(index) != segment.index:
+            raise OrderFault(
+                "A6",
+                f"OrderItem {line_id} is segment {index} but revises order product {original} "
+                f"of segment {segment.index}",
+                order_id,
+            )
+        begins = start_epoch(_quote(amendment).get("SBQQ__StartDate__c"))
+        if begins is not None and segment.end <= begins:
+            raise OrderFault(
+                "A6",
+                f"OrderItem {line_id} changes segment {segment.index} (order product "
+                f"{original}), which ended on {_day(segment.end - _DAY)} before the amendment "
+                "starts; an ended segment cannot be amended",
+                order_id,
+            )
 
     def _price(
         self, order: Mapping[str, Any], line: Mapping[str, Any]
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """Plan the line's price (P2-P9); its phase item or add_invoice_item (None if dropped)."""
         recurring, one_time = len(self.prices.items), len(self.prices.invoice_items)
-        plan_line(self.builder, order, line, self.prices, self.context, currency=self.currency)
         line_id = str(line["Id"])
+        segment = next((s for s in self.mdq.values() if line_id in s.line_ids), None)
+        if segment is not None:
+            # A6: a segment line's price covers its segment, so P5 divides it by its months.
+            draft = PhaseDraft({}, segment.months)
+            plan_line(self.builder, order, line, draft, self.context, currency=self.currency)
+            self.prices.absorb(draft)
+            self.segment_of[line_id] = segment
+            if draft.items:
+                self.entries[line_id] = draft.items[-1]
+            self.origin[line_id] = line_id
+            self.product[line_id] = str(line.get("Product2Id") or "")
+            return (draft.items[-1] if draft.items else None), None
+        plan_line(self.builder, order, line, self.prices, self.context, currency=self.currency)
         self.origin[line_id] = line_id
         self.product[line_id] = str(line.get("Product2Id") or "")
         if len(self.prices.items) > recurring:
@@ -595,16 +664,20 @@ class _Timeline:
         return None, None
 
     def _add(self, original: str, quantity: int) -> None:
-        self.lots.append(_Lot(original, self.product[original], quantity))
+        segment = self.segment_of.get(original)
+        index = segment.index if segment is not None else None
+        self.lots.append(_Lot(original, self.product[original], quantity, index))
 
     def _take(self, line_id: str, original: str, quantity: int, order_id: str) -> None:
         """Take ``quantity`` of the line's product back, most recently added lots first."""
         product = self.product[original]
+        segment = self.segment_of.get(original)
+        index = segment.index if segment is not None else None
         remaining = quantity
         for lot in reversed(self.lots):
             if remaining == 0:
                 break
-            if lot.product_id == product and lot.quantity > 0:
+            if lot.product_id == product and lot.segment == index and lot.quantity > 0:
                 taken = min(lot.quantity, remaining)
                 lot.quantity -= taken
                 remaining -= taken
@@ -616,9 +689,13 @@ class _Timeline:
                 order_id,
             )
 
-    def _quantities(self) -> dict[str, int]:
+    def _quantities(self, at: int) -> dict[str, int]:
+        """Live quantity per original line from ``at``: an MDQ segment ended by then is gone."""
         totals: dict[str, int] = {}
         for lot in self.lots:
+            segment = self.segment_of.get(lot.line_id)
+            if segment is not None and segment.end <= at:
+                continue
             totals[lot.line_id] = totals.get(lot.line_id, 0) + lot.quantity
         return {line_id: total for line_id, total in totals.items() if total > 0}
 
@@ -639,6 +716,9 @@ class _Timeline:
         if per_period is None:
             return None  # tiered: no single per-period amount to prorate
         day = _midnight(self.context.now_epoch if begins == NOW else int(begins))
+        segment = self.segment_of.get(original)
+        if segment is not None and segment.start >= day:
+            return None  # A6: the change starts with its segment, on a billing date
         months = int(recurring.get("interval_count") or 1)
         period_start, period_end = _billing_period(self.start, months, day)
         if day == period_start:
@@ -714,6 +794,7 @@ def _phases(
     context: PlanningContext,
 ) -> list[dict[str, Any]]:
     """The schedule's phases, each ending where the next starts; ended phases as Stripe has them."""
+    segments = _by_mdq_segment(segments, timeline, end)
     live = [s for s in segments if s.quantities]
     ends: list[int | str] = [s.start for s in segments[1:]]
     ends.append(end)
@@ -737,26 +818,70 @@ def _phases(
         params["end_date"] = ends[index]
         phases.append(params)
     # O7: a term that is not whole billing periods ends in a shorter, prorated phase (split
-    # before ended phases are replaced by Stripe's, which holds it split already).
-    phases = split_contract_phases(
-        timeline.builder,
-        phases,
-        timeline.prices.line_drafts,
-        start=timeline.start,
-        term_months=timeline.term,
-        now=context.now_epoch,
-        amendments={
-            index: timeline.lines_of.get(segment.order_id, [])
-            for index, segment in enumerate(live)
-            if index and segment.order_id in timeline.lines_of
-        },
-        context=context,
-    )
+    # before ended phases are replaced by Stripe's, which holds it split already). MDQ
+    # segments are whole billing periods each (A6): nothing to split.
+    if not timeline.mdq:
+        phases = split_contract_phases(
+            timeline.builder,
+            phases,
+            timeline.prices.line_drafts,
+            start=timeline.start,
+            term_months=timeline.term,
+            now=context.now_epoch,
+            amendments={
+                index: timeline.lines_of.get(segment.order_id, [])
+                for index, segment in enumerate(live)
+                if index and segment.order_id in timeline.lines_of
+            },
+            context=context,
+        )
     if known is not None:
         for index, held in enumerate(known.phases[: len(phases)]):
             if held.end_date <= context.now_epoch and held.params:
                 phases[index] = dict(held.params)  # Stripe refuses changes to the past
     return phases
+
+
+def _by_mdq_segment(segments: list[_Segment], timeline: _Timeline, end: int) -> list[_Segment]:
+    """A6: each phase cut where an MDQ segment starts inside it; every piece bills the plain
+    lines and the lines of the segment it falls in (one phase per segment, as for a new MDQ
+    order). The first piece keeps the phase's one-time items; every piece its coupons."""
+    if not timeline.mdq:
+        return segments
+    out: list[_Segment] = []
+    until: list[int | str] = [s.start for s in segments[1:]]
+    until.append(end)
+    for segment, stop in zip(segments, until, strict=True):
+        if not segment.quantities:
+            out.append(segment)
+            continue
+        at, last = timeline.instant(segment.start), timeline.instant(stop)
+        cuts = [m.start for m in timeline.mdq.values() if at < m.start < last]
+        for number, begins in enumerate([segment.start, *cuts]):
+            point = at if number == 0 else int(begins)
+            index = next(m.index for m in timeline.mdq.values() if m.start <= point < m.end)
+            held = timeline.segment_of
+            quantities = {
+                line_id: quantity
+                for line_id, quantity in sorted(
+                    segment.quantities.items(), key=lambda pair: pair[0] in held
+                )
+                if line_id not in held or held[line_id].index == index
+            }
+            if not quantities:
+                raise OrderFault(
+                    "A6",
+                    f"From {_day(point)}, segment {index} of the contract bills nothing (its "
+                    "lines are at zero) while other lines of the contract still bill; a "
+                    "subscription schedule phase needs an item (cancel the contract, or keep a "
+                    "quantity in that segment)",
+                    segment.order_id,
+                )
+            invoice_items = segment.invoice_items if number == 0 else []
+            out.append(
+                _Segment(segment.order_id, begins, quantities, invoice_items, segment.discounts)
+            )
+    return out
 
 
 def _with_quantity(entry: Mapping[str, Any], quantity: int) -> dict[str, Any]:

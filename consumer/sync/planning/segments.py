@@ -13,8 +13,9 @@ segment lines of that index at a per-period price computed over the segment's mo
 every plain (unsegmented) line of the order at its whole-term price. Later phases use
 ``proration_behavior = none``: a segment boundary is a billing date (a segment that is not a
 whole number of billing periods is the O7 Data Error). One-time lines are billed with the first
-phase. Segments must follow one another without gaps and end with the term. Amendments of a
-segmented contract are not derived yet (a Data Error from the contract planner).
+phase. Segments must follow one another without gaps and end with the term. An amended MDQ
+contract is derived by the contract planner (``contracts.py``): each amendment line changes one
+segment's line, and the contract's phases are cut at the segment boundaries.
 """
 
 from __future__ import annotations
@@ -107,25 +108,6 @@ def segment_phases(
         params["end_date"] = segment.end
         phases.append(params)
     return phases
-
-
-def check_unsegmented(orders: list[Mapping[str, Any]]) -> None:
-    """A6 for contracts: amending a segmented contract is not derived yet (a Data Error, rather
-    than a schedule that bills every segment at once)."""
-    for order in orders:
-        relationship = order.get("OrderItems")
-        records = relationship.get("records") if isinstance(relationship, Mapping) else None
-        segmented = [str(r["Id"]) for r in records or () if is_segmented(r)]
-        if segmented:
-            raise DataError(
-                "A6",
-                f"Order {order['Id']} of an amended contract has segmented (MDQ) lines "
-                f"({', '.join(segmented)}); amendments of segmented contracts are not "
-                "supported yet: the contract's phases follow its segments, and CPQ amends each "
-                "segment by a line of its own, which the sync does not derive into those "
-                "phases (sell the change on an order of its own, or change the schedule in "
-                "Stripe)",
-            )
 
 
 def _index(line: Mapping[str, Any]) -> int:
