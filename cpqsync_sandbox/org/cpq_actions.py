@@ -17,6 +17,13 @@ The shapes are CPQ's (spec A1/A2):
   remaining months / contract term), as CPQ prices amendment lines. Activating the order is a
   plain ``Status = Activated`` update, so it goes through REST like any activation.
 - **Cancelling.** An amendment taking every line still live to zero from its start date.
+- **MDQ contracts.** A segmented (multi-dimensional) product was sold as one order product per
+  segment (``SBQQ__SegmentIndex__c`` / ``SegmentKey__c`` / ``SegmentLabel__c``). The amendment
+  quote shows each segment still running on the amendment's start (ended ones are locked), and
+  its order carries one line per changed segment, revising THAT segment's order product, with
+  the segment's fields, the change for that segment, and a service period from the amendment's
+  start (or the segment's own start, for a later segment) to the segment's end. (Contracting on
+  the order makes the order's offsets the truth, never the running totals.)
 
 CPQ's amendment API (the ``SBQQ.ContractManipulationAPI.ContractAmender`` service router) is
 not served over REST: tests and the demo amend through :func:`amend_contract` and then activate
@@ -109,19 +116,24 @@ def contract_order(store: OrgStore, order_id: str) -> str:
     return contract
 
 
-def live_quantities(store: OrgStore, contract_id: str) -> dict[str, float]:
+def live_quantities(store: OrgStore, contract_id: str, on: date | None = None) -> dict[str, float]:
     """Each subscription's current quantity (original order product id -> quantity), adding
-    every activated amendment's changes; subscriptions at zero are left out."""
+    every activated amendment's changes; subscriptions at zero are left out, and so are MDQ
+    segments that ended before ``on``."""
     contract = store.get("Contract", contract_id)
     totals: dict[str, float] = {}
     for line in store.children("OrderItem", "OrderId", contract["SBQQ__Order__c"]):
+        segmented = bool(line.get("SBQQ__SegmentIndex__c"))
+        if on is not None and segmented and segment_period(line, contract)[1] < on:
+            continue
         totals[line["Id"]] = float(line["Quantity"])
     for order in store.children("Order", "ContractId", contract_id):
         if order.get("Type") != "Amendment" or order["Status"] != "Activated":
             continue
         for line in store.children("OrderItem", "OrderId", order["Id"]):
             original = line.get("SBQQ__RevisedOrderProduct__c") or line["Id"]
-            totals[original] = totals.get(original, 0.0) + float(line["Quantity"])
+            if original in totals or original == line["Id"]:
+                totals[original] = totals.get(original, 0.0) + float(line["Quantity"])
     return {line_id: quantity for line_id, quantity in totals.items() if quantity}
 
 
@@ -186,7 +198,11 @@ def amend_contract(
             },
         )
         for line in lines:
-            store.create("OrderItem", _amendment_line(store, order, line, start, end, prorate))
+            values = _amendment_line(store, order, line, start, end, prorate)
+            if line.revises is not None:
+                revised = store.get("OrderItem", line.revises)
+                values.update(_segment_fields(revised, contract, start))
+            store.create("OrderItem", values)
         return order
 
 
@@ -194,7 +210,7 @@ def cancel_contract(store: OrgStore, contract_id: str, start: date) -> str:
     """The Draft amendment order taking every live subscription of ``contract_id`` to zero."""
     lines = [
         AmendmentLine(quantity_change=-quantity, revises=line_id)
-        for line_id, quantity in sorted(live_quantities(store, contract_id).items())
+        for line_id, quantity in sorted(live_quantities(store, contract_id, start).items())
     ]
     return amend_contract(store, contract_id, start, lines)
 
@@ -242,6 +258,53 @@ def _amendment_line(
         values.update(PricebookEntryId=line.pricebook_entry_id, SBQQ__ContractAction__c="New")
     values["UnitPrice"] = round(full_price * prorate, 2)
     return values
+
+
+_SEGMENT_MONTHS = {"Year": 12, "Quarter": 3, "Month": 1}
+
+
+def segment_period(line: Mapping[str, Any], contract: Mapping[str, Any]) -> tuple[date, date]:
+    """An MDQ order product's segment: its first and last day (its ServiceDate/EndDate, else
+    counted from the contract's start by its segment type, the last one ending with it)."""
+    if line.get("ServiceDate") and line.get("EndDate"):
+        return line["ServiceDate"], line["EndDate"]
+    months = _SEGMENT_MONTHS.get(str(line.get("SBQQ__DimensionType__c")), 12)
+    index = int(line["SBQQ__SegmentIndex__c"])
+    begins = contract_end(contract["StartDate"], (index - 1) * months) + timedelta(days=1)
+    ends = contract_end(contract["StartDate"], index * months)
+    return begins, min(ends, contract["EndDate"])
+
+
+def _segment_fields(
+    revised: Mapping[str, Any], contract: Mapping[str, Any], start: date
+) -> dict[str, Any]:
+    """An amendment line of an MDQ segment: the segment's fields and its service period from
+    the amendment's start (or the segment's start) to the segment's end."""
+    if not revised.get("SBQQ__SegmentIndex__c"):
+        return {}
+    first, last = segment_period(revised, contract)
+    if last < start:
+        raise OrgError(
+            "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+            f"Segment {revised.get('SBQQ__SegmentLabel__c') or revised['SBQQ__SegmentIndex__c']}"
+            " ended before the amendment's start date and can't be changed",
+            ["Quantity"],
+        )
+    begins = max(first, start)
+    share = _months_between(begins, last + timedelta(days=1)) / _months_between(
+        first, last + timedelta(days=1)
+    )
+    full = revised["UnitPrice"] / (revised.get("SBQQ__ProrateMultiplier__c") or 1.0)
+    return {
+        "SBQQ__SegmentIndex__c": revised["SBQQ__SegmentIndex__c"],
+        "SBQQ__SegmentKey__c": revised.get("SBQQ__SegmentKey__c"),
+        "SBQQ__SegmentLabel__c": revised.get("SBQQ__SegmentLabel__c"),
+        "SBQQ__DimensionType__c": revised.get("SBQQ__DimensionType__c"),
+        "ServiceDate": begins,
+        "EndDate": last,
+        "SBQQ__ProrateMultiplier__c": round(share, 6),
+        "UnitPrice": round(full * share, 2),
+    }
 
 
 def _months_between(start: date, end: date) -> float:

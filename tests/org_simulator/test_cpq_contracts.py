@@ -13,23 +13,30 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from cpqsync_sandbox.org.changes import ChangeBatch
 from cpqsync_sandbox.org.cpq_actions import AmendmentLine
+from cpqsync_sandbox.org.errors import OrgError
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.org_simulator.rest_support import org, sf  # noqa: F401
+
+
+def _seat_entry(org: OrgSimulator) -> tuple[str, str]:  # noqa: F811
+    """A Seat product at 100.00 in the standard price book: (price book id, entry id)."""
+    product = org.create(
+        "Product2", {"Name": "Seat", "SBQQ__SubscriptionPricing__c": "Fixed Price"}
+    )
+    book = org.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true").records[0]["Id"]
+    entry = org.create(
+        "PricebookEntry",
+        {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 100, "IsActive": True},
+    )
+    return book, entry
 
 
 @pytest.fixture
 def activated_order(org: OrgSimulator) -> Iterator[dict[str, str]]:  # noqa: F811
     """An activated 12-month order (start 2026-04-01) with one line of quantity 5."""
     account = org.create("Account", {"Name": "Contracts Inc"})
-    product = org.create(
-        "Product2", {"Name": "Seat", "SBQQ__SubscriptionPricing__c": "Fixed Price"}
-    )
+    book, entry = _seat_entry(org)
     other = org.create("Product2", {"Name": "Support"})
-    book = org.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true").records[0]["Id"]
-    entry = org.create(
-        "PricebookEntry",
-        {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": 100, "IsActive": True},
-    )
     other_entry = org.create(
         "PricebookEntry",
         {"Pricebook2Id": book, "Product2Id": other, "UnitPrice": 50, "IsActive": True},
@@ -176,3 +183,88 @@ def test_cancelling_takes_every_live_line_to_zero(
     changes = {line["SBQQ__RevisedOrderProduct__c"]: line["Quantity"] for line in lines}
     assert changes == {activated_order["line"]: -4, added["records"][0]["Id"]: -3}
     assert {line["SBQQ__ContractAction__c"] for line in lines} == {"Quantity Decrease"}
+
+
+def _mdq_contract(org: OrgSimulator) -> tuple[str, list[str]]:  # noqa: F811
+    """A contracted 24-month order (start 2026-04-01) of two Year segments: 10 then 15 seats."""
+    account = org.create("Account", {"Name": "Segments Inc"})
+    book, entry = _seat_entry(org)
+    quote = org.create(
+        "SBQQ__Quote__c",
+        {
+            "SBQQ__StartDate__c": "2026-04-01",
+            "SBQQ__SubscriptionTerm__c": 24,
+            "SBQQ__Primary__c": True,
+        },
+    )
+    order = org.create(
+        "Order",
+        {"AccountId": account, "Pricebook2Id": book, "SBQQ__Quote__c": quote, "Status": "Draft",
+         "EffectiveDate": "2026-04-01", "Type": "New"},
+    )  # fmt: skip
+    lines = [
+        org.create(
+            "OrderItem",
+            {
+                "OrderId": order,
+                "PricebookEntryId": entry,
+                "Quantity": quantity,
+                "UnitPrice": 1200,
+                "SBQQ__SegmentIndex__c": index,
+                "SBQQ__SegmentKey__c": "SEATS",
+                "SBQQ__SegmentLabel__c": f"Year {index}",
+                "SBQQ__DimensionType__c": "Year",
+            },
+        )
+        for index, quantity in ((1, 10), (2, 15))
+    ]
+    org.activate_order(order)
+    return org.contract_order(order), lines
+
+
+def test_an_mdq_amendment_changes_each_running_segment_by_a_line_of_its_own(
+    org: OrgSimulator,  # noqa: F811
+    sf: Salesforce,  # noqa: F811
+) -> None:
+    contract, [year1, year2] = _mdq_contract(org)
+    amendment = org.amend_contract(
+        contract,
+        date(2026, 10, 1),
+        [AmendmentLine(2, revises=year1), AmendmentLine(3, revises=year2)],
+    )
+    lines = sf.query(
+        "SELECT Quantity, UnitPrice, ServiceDate, EndDate, SBQQ__RevisedOrderProduct__c, "
+        "SBQQ__SegmentIndex__c, SBQQ__SegmentKey__c, SBQQ__SegmentLabel__c, "
+        "SBQQ__DimensionType__c FROM OrderItem "
+        f"WHERE OrderId = '{amendment}' ORDER BY SBQQ__SegmentIndex__c"
+    )["records"]
+    got = [
+        (line["SBQQ__RevisedOrderProduct__c"], line["SBQQ__SegmentIndex__c"],
+         line["SBQQ__SegmentKey__c"], line["SBQQ__SegmentLabel__c"],
+         line["SBQQ__DimensionType__c"], line["Quantity"], line["ServiceDate"], line["EndDate"],
+         line["UnitPrice"])
+        for line in lines
+    ]  # fmt: skip
+    # Year 1 from the amendment's start (half of its 1,200.00 left), Year 2 from its own start.
+    assert got == [
+        (year1, 1, "SEATS", "Year 1", "Year", 2, "2026-10-01", "2027-03-31", 600),
+        (year2, 2, "SEATS", "Year 2", "Year", 3, "2027-04-01", "2028-03-31", 1200),
+    ]
+
+
+def test_an_mdq_segment_that_has_ended_cannot_be_amended_nor_is_cancelled(
+    org: OrgSimulator,  # noqa: F811
+    sf: Salesforce,  # noqa: F811
+) -> None:
+    contract, [year1, year2] = _mdq_contract(org)
+    with pytest.raises(OrgError, match="ended before the amendment's start date"):
+        org.amend_contract(contract, date(2027, 6, 1), [AmendmentLine(2, revises=year1)])
+    cancellation = org.cancel_contract(contract, date(2027, 6, 1))
+    lines = sf.query(
+        "SELECT Quantity, SBQQ__RevisedOrderProduct__c, ServiceDate FROM OrderItem "
+        f"WHERE OrderId = '{cancellation}'"
+    )["records"]
+    assert [
+        (line["SBQQ__RevisedOrderProduct__c"], line["Quantity"], line["ServiceDate"])
+        for line in lines
+    ] == [(year2, -15, "2027-06-01")]

@@ -196,26 +196,26 @@ def test_an_amended_18_month_contract_keeps_its_prorated_final_phase_and_replays
     assert _writes_since(stack, mark) == []
 
 
+def _three_years(*, year3_price: int) -> list[dict[str, Any]]:
+    """A 3-year MDQ sale in Year segments (10, 15, 20 seats at 1,200.00 a year, Year 3 at
+    ``year3_price``) and a plain Support line (3,600.00 for the term)."""
+    segment = {"product": "Seats", "SBQQ__SegmentKey__c": "SEATS", "SBQQ__DimensionType__c": "Year"}
+    return [
+        *(
+            {**segment, "SBQQ__SegmentIndex__c": index, "SBQQ__SegmentLabel__c": f"Year {index}",
+             "Quantity": quantity, "UnitPrice": price}
+            for index, quantity, price in ((1, 10, 1200), (2, 15, 1200), (3, 20, year3_price))
+        ),
+        {"product": "Support", "Quantity": 1, "UnitPrice": 3600},
+    ]  # fmt: skip
+
+
 def test_a_3_year_mdq_order_is_one_phase_per_year_with_plain_lines_in_each(
     running: Stack,  # noqa: F811
 ) -> None:
     stack = running
     start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
-    segment = {"product": "Seats", "SBQQ__SegmentKey__c": "SEATS", "SBQQ__DimensionType__c": "Year"}
-    order, _ = _order(
-        stack.org,
-        start,
-        36,
-        [
-            {**segment, "SBQQ__SegmentIndex__c": 1, "SBQQ__SegmentLabel__c": "Year 1",
-             "Quantity": 10, "UnitPrice": 1200},
-            {**segment, "SBQQ__SegmentIndex__c": 2, "SBQQ__SegmentLabel__c": "Year 2",
-             "Quantity": 15, "UnitPrice": 1200},
-            {**segment, "SBQQ__SegmentIndex__c": 3, "SBQQ__SegmentLabel__c": "Year 3",
-             "Quantity": 20, "UnitPrice": 1320},
-            {"product": "Support", "Quantity": 1, "UnitPrice": 3600},
-        ],
-    )  # fmt: skip
+    order, _ = _order(stack.org, start, 36, _three_years(year3_price=1320))
     stack.org.activate_order(order)
     schedule = _synced(stack, order, 3)
 
@@ -235,6 +235,87 @@ def test_a_3_year_mdq_order_is_one_phase_per_year_with_plain_lines_in_each(
         [(10000, 1), (10000, 15)],
         [(10000, 1), (11000, 20)],
     ]
+
+
+def _billed(stack: Stack, schedule: Mapping[str, Any]) -> list[list[tuple[int, int]]]:
+    """Each phase's items as (unit amount, quantity), sorted."""
+    return [
+        sorted(
+            (_price(stack, item["price"])["unit_amount"], item["quantity"])
+            for item in phase["items"]
+        )
+        for phase in schedule["phases"]
+    ]
+
+
+def test_an_mdq_contract_amended_per_segment_then_cancelled_mid_segment(
+    running: Stack,  # noqa: F811
+) -> None:
+    """A6 with A1/A2: CPQ amends each running segment of a 3-year MDQ contract by a line of its
+    own; the schedule is cut at the amendment's start inside Year 1 and keeps one phase per
+    year after it; syncing the amendment again writes nothing; a cancellation in Year 2 zeroes
+    the segments still running and ends the schedule there."""
+    stack = running
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    order, [year1, year2, _, support] = _order(stack.org, start, 36, _three_years(year3_price=1200))
+    stack.org.activate_order(order)
+    contract = stack.org.contract_order(order)
+    _synced(stack, order, 3)
+
+    midway = _month_start(start, -6)
+    upsell = stack.org.amend_contract(
+        contract, midway, [AmendmentLine(3, revises=year1), AmendmentLine(2, revises=year2)]
+    )
+    [seg1, seg2] = stack.org.query(
+        "SELECT SBQQ__SegmentIndex__c, ServiceDate FROM OrderItem WHERE OrderId = "
+        f"'{upsell}' ORDER BY SBQQ__SegmentIndex__c"
+    ).records
+    # CPQ's amendment lines: one per segment, from the amendment's start or the segment's.
+    assert seg1["ServiceDate"] == midway.isoformat()
+    assert seg2["ServiceDate"] == _month_start(start, -12).isoformat()
+    stack.org.activate_order(upsell)
+    schedule = _synced(stack, order, 4)
+    _written(stack.org, upsell, schedule["id"])
+    ends = [phase["end_date"] for phase in schedule["phases"]]
+    assert ends == [_midnight(_month_start(start, -months)) for months in (6, 12, 24, 36)]
+    # Seats at 100.00 a month: 10 until the amendment, then 13 in the rest of Year 1, 15 + 2
+    # in Year 2, 20 in Year 3; Support (3,600.00 over 36 months) in every phase.
+    assert _billed(stack, schedule) == [
+        [(10000, 1), (10000, 10)],
+        [(10000, 1), (10000, 13)],
+        [(10000, 1), (10000, 17)],
+        [(10000, 1), (10000, 20)],
+    ]
+    mark = len(stack.stripe.request_log())
+    _resync(stack, upsell)
+    assert _writes_since(stack, mark) == []
+
+    # Cancelled from month 18: Year 1 has ended (not on the cancellation), Years 2 and 3 and
+    # Support go to zero; the schedule ends there.
+    cancellation = stack.org.cancel_contract(contract, _month_start(start, -18))
+    revised = {
+        line["SBQQ__RevisedOrderProduct__c"]
+        for line in stack.org.query(
+            f"SELECT SBQQ__RevisedOrderProduct__c FROM OrderItem WHERE OrderId = '{cancellation}'"
+        ).records
+    }
+    assert year1 not in revised and {year2, support} <= revised
+    stack.org.activate_order(cancellation)
+
+    def ended() -> bool:
+        held = _schedule_of(stack, order) or {}
+        return len(held.get("phases") or ()) == 3
+
+    wait_until(ended, 90, "the schedule ending with the cancellation")
+    schedule = _schedule_of(stack, order)
+    assert schedule is not None
+    assert schedule["phases"][-1]["end_date"] == _midnight(_month_start(start, -18))
+    assert _billed(stack, schedule) == [
+        [(10000, 1), (10000, 10)],
+        [(10000, 1), (10000, 13)],
+        [(10000, 1), (10000, 17)],
+    ]
+    _written(stack.org, cancellation, schedule["id"])
 
 
 def test_an_evergreen_order_starting_next_month_is_billed_from_its_start_with_no_end(
