@@ -872,7 +872,8 @@ def _by_mdq_segment(segments: list[_Segment], timeline: _Timeline, end: int) -> 
                 raise OrderFault(
                     "A6",
                     f"From {_day(point)}, segment {index} of the contract bills nothing (its "
-                    "lines are at zero) while other lines of the contract still bill; a "
+                    f"OrderItems {', '.join(timeline.mdq[index].line_ids)} are at zero) while "
+                    "other lines of the contract still bill; a "
                     "subscription schedule phase needs an item (cancel the contract, or keep a "
                     "quantity in that segment)",
                     segment.order_id,
