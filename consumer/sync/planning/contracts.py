@@ -717,8 +717,10 @@ class _Timeline:
             return None  # tiered: no single per-period amount to prorate
         day = _midnight(self.context.now_epoch if begins == NOW else int(begins))
         segment = self.segment_of.get(original)
-        if segment is not None and segment.start >= day:
-            return None  # A6: the change starts with its segment, on a billing date
+        if segment is not None and not segment.start < day < segment.end:
+            # A6: a change to a later segment starts with it, on a billing date; one to a
+            # segment ended by now (a backdated amendment) bills nothing more.
+            return None
         months = int(recurring.get("interval_count") or 1)
         period_start, period_end = _billing_period(self.start, months, day)
         if day == period_start:
