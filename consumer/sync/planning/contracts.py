@@ -641,6 +641,8 @@ class _Timeline:
         """Plan the line's price (P2-P9); its phase item or add_invoice_item (None if dropped)."""
         recurring, one_time = len(self.prices.items), len(self.prices.invoice_items)
         line_id = str(line["Id"])
+        self.origin[line_id] = line_id
+        self.product[line_id] = str(line.get("Product2Id") or "")
         segment = next((s for s in self.mdq.values() if line_id in s.line_ids), None)
         if segment is not None:
             # A6: a segment line's price covers its segment, so P5 divides it by its months.
@@ -648,17 +650,13 @@ class _Timeline:
             plan_line(self.builder, order, line, draft, self.context, currency=self.currency)
             self.prices.absorb(draft)
             self.segment_of[line_id] = segment
-            if draft.items:
-                self.entries[line_id] = draft.items[-1]
-            self.origin[line_id] = line_id
-            self.product[line_id] = str(line.get("Product2Id") or "")
-            return (draft.items[-1] if draft.items else None), None
-        plan_line(self.builder, order, line, self.prices, self.context, currency=self.currency)
-        self.origin[line_id] = line_id
-        self.product[line_id] = str(line.get("Product2Id") or "")
-        if len(self.prices.items) > recurring:
-            self.entries[line_id] = self.prices.items[-1]
-            return self.prices.items[-1], None
+            items = draft.items
+        else:
+            plan_line(self.builder, order, line, self.prices, self.context, currency=self.currency)
+            items = self.prices.items[recurring:]
+        if items:
+            self.entries[line_id] = items[-1]
+            return items[-1], None
         if len(self.prices.invoice_items) > one_time:
             return None, self.prices.invoice_items[-1]
         return None, None
