@@ -110,20 +110,35 @@ class BusyPartitions:
         return sum(1 for at in self._last_work.values() if now - at < self._linger_s)
 
 
+def report_key(group: str, member: str) -> bytes:
+    """A report's key: the consumer group and the member (groups may share the topic)."""
+    return f"{group}/{member}".encode()
+
+
 class GroupDemand:
-    """The other members' latest reports, each forgotten ``FRESH_FOR_S`` after it was sent
-    (thread-safe)."""
+    """The latest reports of ``group``'s other members, each forgotten ``FRESH_FOR_S`` after
+    it was sent, by this host's clock (hosts' clocks must agree within a second or so, as NTP
+    keeps them; a report that looks stale only makes its sender count as busy) (thread-safe)."""
 
     def __init__(
-        self, member: str, fresh_for_s: float = FRESH_FOR_S, wall: Callable[[], float] = time.time
+        self,
+        group: str,
+        member: str,
+        fresh_for_s: float = FRESH_FOR_S,
+        wall: Callable[[], float] = time.time,
     ):
+        self._prefix = f"{group}/"
         self._member = member
         self._fresh_for_s = fresh_for_s
         self._wall = wall
         self._lock = threading.Lock()
         self._reports: dict[str, Demand] = {}
 
-    def record(self, member: str, value: bytes | None) -> None:
+    def record(self, key: bytes, value: bytes | None) -> None:
+        sender = key.decode(errors="replace")
+        if not sender.startswith(self._prefix):
+            return  # another group's
+        member = sender.removeprefix(self._prefix)
         if member == self._member:
             return
         report = Demand.decode(member, value)
@@ -152,6 +167,7 @@ class DemandBoard:
         self,
         *,
         topic: str,
+        group: str,
         producer_config: dict[str, Any],
         consumer_config: dict[str, Any],
         local: Callable[[], tuple[set[Any], set[Any]]],
@@ -159,6 +175,7 @@ class DemandBoard:
         member: str | None = None,
     ) -> None:
         self.topic = topic
+        self.group = group
         self.member = member or uuid.uuid4().hex
         self._producer_config = producer_config
         self._consumer_config = {
@@ -170,7 +187,7 @@ class DemandBoard:
         self._local = local
         self._on_demand = on_demand
         self._busy = BusyPartitions()
-        self._group = GroupDemand(self.member)
+        self._group = GroupDemand(group, self.member)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -192,7 +209,7 @@ class DemandBoard:
         except Exception:
             log.exception("the demand board could not start; this member paces by partitions")
             return
-        key = self.member.encode()
+        key = report_key(self.group, self.member)
         try:
             meta = consumer.list_topics(self.topic, timeout=10).topics[self.topic]
             consumer.assign([TopicPartition(self.topic, p, OFFSET_END) for p in meta.partitions])
@@ -202,7 +219,7 @@ class DemandBoard:
                 for message in consumer.consume(100, TICK_S):
                     error, sender = message.error(), message.key()
                     if error is None and sender:
-                        self._group.record(sender.decode(), message.value())
+                        self._group.record(sender, message.value())
                     elif error is not None and error.code() != KafkaError._PARTITION_EOF:
                         log.warning("demand topic read error: %s", error.str())
                 owned, with_work = self._local()

@@ -138,6 +138,7 @@ def demand_board(
     that have not (``start`` it once ``engine`` runs)."""
     return DemandBoard(
         topic=topic,
+        group=engine.group_id,
         producer_config=producer_config(kafka, bootstrap),
         consumer_config=base_config(kafka, bootstrap),
         local=lambda: (set(engine.assignment), engine.partitions_with_work),

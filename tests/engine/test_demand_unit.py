@@ -15,6 +15,7 @@ from consumer.engine.demand import (
     Demand,
     GroupDemand,
     busy_share,
+    report_key,
 )
 
 ROOTS = "sync.roots"
@@ -156,16 +157,21 @@ def test_a_partition_counted_twice_in_a_rebalance_only_lowers_the_shares() -> No
 
 def test_reports_expire_and_a_tombstone_removes_a_member_at_once() -> None:
     t = FakeTime()
-    group = GroupDemand("me", wall=t.clock)
-    group.record("a", Demand("a", 2, 1, sent_at=t.now).encode())
-    group.record("b", Demand("b", 2, 2, sent_at=t.now - FRESH_FOR_S - 1).encode())
-    group.record("me", Demand("me", 2, 2, sent_at=t.now).encode())
-    assert [d.member for d in group.others()] == ["a"], "b's report is stale; one's own is not"
-    group.record("a", None)
+    group = GroupDemand("sync-roots", "me", wall=t.clock)
+
+    def record(member: str, value: bytes | None, *, of: str = "sync-roots") -> None:
+        group.record(report_key(of, member), value)
+
+    record("a", Demand("a", 2, 1, sent_at=t.now).encode())
+    record("b", Demand("b", 2, 2, sent_at=t.now - FRESH_FOR_S - 1).encode())
+    record("me", Demand("me", 2, 2, sent_at=t.now).encode())
+    record("x", Demand("x", 6, 6, sent_at=t.now).encode(), of="another-group")
+    assert [d.member for d in group.others()] == ["a"], "b's is stale, x is another group's"
+    record("a", None)
     assert group.others() == []
-    group.record("c", b"not json")
+    record("c", b"not json")
     assert group.others() == []
-    group.record("c", Demand("c", 1, 1, sent_at=t.now).encode())
+    record("c", Demand("c", 1, 1, sent_at=t.now).encode())
     t.now += FRESH_FOR_S + 0.1
     assert group.others() == [], "a member that stopped reporting is forgotten"
 
