@@ -44,6 +44,8 @@ TICK_S = 0.1
 # report, published at once, to reach the others (a tick each side, and the topic's round
 # trip), so they have lowered theirs first.
 RAISE_AFTER_S = 5 * TICK_S
+# The longest the board's consumer lets a fetch wait for new reports.
+FETCH_WAIT_MS = 20
 # A partition counts as busy until it has held no work for this long: between two fetches a
 # busy partition's buffer can be empty for a moment, and each flip would move the budget.
 LINGER_S = 0.5
@@ -183,6 +185,10 @@ class DemandBoard:
             "group.id": f"cpqsync-demand-{self.member[:12]}",
             "enable.auto.commit": False,
             "enable.partition.eof": False,
+            # A report must reach the others well within RAISE_AFTER_S. A broker may hold a
+            # fetch for the whole wait (the embedded one does: librdkafka's 500 ms would
+            # let a member raise its share before the others had lowered theirs).
+            "fetch.wait.max.ms": FETCH_WAIT_MS,
         }
         self._local = local
         self._on_demand = on_demand
