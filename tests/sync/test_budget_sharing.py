@@ -347,9 +347,10 @@ def test_members_with_work_get_the_budget_members_without_work_leave(
     kafka: str, unique: Callable[[str], str], emulator: StripeProcess
 ) -> None:
     """The work sits in two of the six partitions only. By partitions alone their owners
-    would keep two sixths of the budget (30 requests/s) while the others idle; with the
-    members' demand boards (as ``SyncService`` wires them) the two busy partitions have the
-    whole budget. 24 workers a member: its pacer binds, not its round trips."""
+    would keep their thirds of the budget (60 requests/s, 30 if one owns both) while the
+    others idle; with the members' demand boards (as ``SyncService`` wires them) the two
+    busy partitions have the whole budget. 24 workers a member: its pacer binds, not its
+    round trips."""
     topic, demand = unique("budget-work"), unique("budget-demand")
     ensure_topics(kafka, {topic: {}, demand: {}}, partitions=PARTITIONS)
     settings = StripeSettings(
