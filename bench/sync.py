@@ -41,7 +41,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -88,6 +88,10 @@ class Run:
     # The repartition hop (trigger stage produced -> root stage started), from the sync's
     # histogram: mean, and the bucket bounds holding the p50 and p99, in seconds.
     hop: tuple[float, float, float] | None = None
+    # Each member's requests in each second, and whether its root stage held work at the
+    # end of that second (the sync's own runs only).
+    member_timelines: list[list[int]] = field(default_factory=list)
+    member_busy: list[list[bool]] = field(default_factory=list)
 
     @property
     def orders_per_s(self) -> float:
@@ -265,12 +269,15 @@ class _ScheduleClock(stripe.RequestsClient):
 
 
 class _Sampler:
-    """The sync members' Stripe requests (429s included) in each second, for a timeline."""
+    """The sync members' Stripe requests (429s included) in each second, for a timeline, and
+    for each member: its requests in each second, and whether its root stage held work
+    (fetched and not yet done) at the end of that second."""
 
     def __init__(self, *syncs: SyncService) -> None:
         self._syncs = syncs
-        self._base = self._requests()
-        self._counts: list[int] = []
+        self._base = [sync.stripe_requests for sync in syncs]
+        self._counts: list[list[int]] = []
+        self._busy: list[list[bool]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -278,16 +285,22 @@ class _Sampler:
     def _run(self) -> None:
         start = time.monotonic()
         while not self._stop.wait(max(0.0, start + len(self._counts) + 1 - time.monotonic())):
-            self._counts.append(self._requests() - self._base)
+            pairs = zip(self._syncs, self._base, strict=True)
+            self._counts.append([sync.stripe_requests - base for sync, base in pairs])
+            self._busy.append([sync.engines[-1].buffered > 0 for sync in self._syncs])
 
-    def _requests(self) -> int:
-        return sum(sync.stripe_requests for sync in self._syncs)
-
-    def stop(self) -> list[int]:
+    def stop(self) -> tuple[list[int], list[list[int]], list[list[bool]]]:
+        """(requests in each second, each member's requests in each second, each member's
+        root work at the end of each second)."""
         self._stop.set()
         self._thread.join()
-        counts = self._counts
-        return [b - a for a, b in zip([0, *counts], counts, strict=False)]
+        per_member = [
+            [b - a for a, b in zip([0, *counts], counts, strict=False)]
+            for counts in zip(*self._counts, strict=True)
+        ]
+        total = [sum(second) for second in zip(*per_member, strict=True)]
+        busy = [list(member) for member in zip(*self._busy, strict=True)]
+        return total, per_member, busy
 
 
 def run(
@@ -358,7 +371,7 @@ def run(
                 org.activate_order(order_id)
             done = results.wait(wanted)
             seconds = time.monotonic() - started
-            timeline = sampler.stop()
+            timeline, member_timelines, member_busy = sampler.stop()
             failed = [r.message for r in done.values() if r.status.value != "Success"]
             if failed:
                 raise SystemExit(f"{len(failed)} orders failed, e.g. {failed[0]}")
@@ -392,6 +405,8 @@ def run(
                     for e in log
                 ),
                 timeline=timeline,
+                member_timelines=member_timelines,
+                member_busy=member_busy,
             )
         finally:
             if results is not None:
@@ -583,6 +598,18 @@ def median_second(result: Run) -> float:
     return statistics.median(result.timeline) / LIMIT
 
 
+def stripe_window(result: Run) -> float:
+    """Requests per second over the limit from the first second with a Stripe request to the
+    last: the whole run without the pipeline's fill before the first order reaches Stripe
+    (Salesforce reads, the repartition hop) and the results after the last request. Whole
+    seconds of the timeline, so its first (partial) second counts in full."""
+    busy = [n for n, count in enumerate(result.timeline) if count]
+    if not busy:
+        return 0.0
+    window = result.timeline[busy[0] : busy[-1] + 1]
+    return sum(window) / len(window) / LIMIT
+
+
 def compare_members(bootstrap: str, orders: int, members: int, joins: str) -> None:
     single = run(bootstrap, orders, partitions=MEMBER_PARTITIONS)
     group = run(bootstrap, orders, members=members, partitions=MEMBER_PARTITIONS, joins=joins)
@@ -593,18 +620,32 @@ def compare_members(bootstrap: str, orders: int, members: int, joins: str) -> No
     )
     print(
         "| members | orders | orders/s | Stripe req/order | req/s | x limit | "
-        "x limit, median second | 429s | 429s / requests |"
+        "x limit, first to last request | x limit, median second | 429s | 429s / requests |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for count, result in ((1, single), (members, group)):
         sent = result.requests + result.rate_limited
         print(
             f"| {count} | {result.orders} | {result.orders_per_s:.1f} | "
             f"{result.requests_per_order:.2f} | {result.requests / result.seconds:.0f} | "
-            f"{result.rate_fraction:.2f} | {median_second(result):.2f} | "
-            f"{result.rate_limited} | {result.rate_limited / sent:.2%} |"
+            f"{result.rate_fraction:.2f} | {stripe_window(result):.2f} | "
+            f"{median_second(result):.2f} | {result.rate_limited} | "
+            f"{result.rate_limited / sent:.2%} |"
         )
+    whole = group.rate_fraction / single.rate_fraction
+    window = stripe_window(group) / stripe_window(single)
+    print(f"\n{members} members / 1: x limit {whole:.2f}, first to last request {window:.2f}")
     print_endpoints(f"{members}-member run", group)
+    for count, result in ((1, single), (members, group)):
+        print(
+            f"\nEach member's Stripe requests in each second ({count}-member run; "
+            "* = root work held):"
+        )
+        for n, (seconds, busy) in enumerate(
+            zip(result.member_timelines, result.member_busy, strict=True)
+        ):
+            marked = (f"{r}{'*' if b else ''}" for r, b in zip(seconds, busy, strict=True))
+            print(f"  member {n + 1}: {' '.join(marked)}")
 
 
 def compare_inline(bootstrap: str, orders: int) -> None:

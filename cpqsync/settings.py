@@ -96,8 +96,10 @@ class StripeSettings(Section):
     timeout_s: float = Field(default=30.0, gt=0)
     # The Stripe account's request budget, set once for the whole group: each sync member
     # paces at budget x (its partitions of the Stripe-calling input / all of them), resized
-    # on every rebalance. Unset: 90 for a live key (sk_live_, rk_live_), else 22 (Stripe
-    # allows 100/s live and 25/s in test mode; the margin absorbs requests bunching in transit).
+    # on every rebalance, and counting only partitions with work while the members report
+    # theirs (<prefix>.sync.demand). Unset: 90 for a live key (sk_live_, rk_live_), else 22
+    # (Stripe allows 100/s live and 25/s in test mode; the margin absorbs requests bunching
+    # in transit).
     account_requests_per_second: float | None = Field(default=None, gt=0)
     # Deprecated: a fixed rate for this process alone, not its share of the account's request
     # budget (N processes must then be divided by hand). Overrides the shared budget if set.

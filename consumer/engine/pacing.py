@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Collection
 
 from prometheus_client import CollectorRegistry
 
 from consumer.engine.assignment import Assignment
+from consumer.engine.demand import RAISE_AFTER_S, Demand, busy_share
 from consumer.engine.metrics import engine_metrics
 
 log = logging.getLogger(__name__)
@@ -251,6 +253,8 @@ class Pacer:
 # A member that owns none of the input still needs a rate above zero (work it is abandoning
 # after a revoke may still call): this fraction of the budget.
 IDLE_SHARE = 0.01
+# A new share within this fraction of the pacer's ceiling leaves it alone (reports repeat).
+_RESIZE_TOLERANCE = 1e-6
 
 
 class BudgetShare:
@@ -262,9 +266,21 @@ class BudgetShare:
     partition before assigning it elsewhere, so the shares of a group never add up to
     more than the budget, also while partitions move. It assumes work spreads evenly over
     those partitions, which keyed topics give when keys are many.
+
+    Where the members tell one another which partitions have work (a ``DemandBoard``
+    calling ``on_demand``), a member paces instead at the budget times its busy partitions
+    over the group's (``busy_share``): partitions that ran dry give their part of the budget
+    to those that did not, until they have work again.
     """
 
-    def __init__(self, pacer: Pacer, budget: float, topics: Collection[str]) -> None:
+    def __init__(
+        self,
+        pacer: Pacer,
+        budget: float,
+        topics: Collection[str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if budget <= 0:
             raise ValueError(f"the budget must be > 0 requests/s, got {budget}")
         if not topics:
@@ -272,9 +288,30 @@ class BudgetShare:
         self.pacer = pacer
         self.budget = budget
         self.topics = frozenset(topics)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._assignment: Assignment | None = None
+        self._demand: tuple[Demand, list[Demand]] | None = None
+        # (since, rate) of the shares computed in the last RAISE_AFTER_S seconds, oldest
+        # first; the first is the one that was in force when that window began.
+        self._recent: deque[tuple[float, float]] = deque()
 
     def on_assignment(self, assignment: Assignment) -> None:
-        owned, total = assignment.share_of(self.topics)
+        with self._lock:
+            self._assignment = assignment
+            self._resize(log.info)
+
+    def on_demand(self, own: Demand | None, others: list[Demand]) -> None:
+        """What the group's members report of their work (None: no reports, pace by
+        partitions)."""
+        with self._lock:
+            self._demand = None if own is None else (own, others)
+            self._resize(log.debug)
+
+    def _resize(self, note: Callable[..., None]) -> None:
+        if self._assignment is None:
+            return
+        owned, total = self._assignment.share_of(self.topics)
         if total == 0:
             log.warning(
                 "%s pacing: no partition count known for %s; keeping %.1f requests/s",
@@ -283,13 +320,37 @@ class BudgetShare:
                 self.pacer.max_rate,
             )
             return
-        rate = self.budget * max(owned / total, IDLE_SHARE)
+        fraction = owned / total
+        basis = f"{owned} of {total} partitions"
+        if self._demand is not None:
+            own, others = self._demand
+            busy = busy_share(own, others, total)
+            if busy is not None:
+                fraction = busy
+                basis = f"{own.busy} busy partitions of the group's {total}"
+        rate = self._held(self.budget * max(fraction, IDLE_SHARE))
+        if abs(rate - self.pacer.max_rate) <= _RESIZE_TOLERANCE * self.pacer.max_rate:
+            return
         self.pacer.set_max_rate(rate)
-        log.info(
-            "%s pacing: %d of %d partitions, %.1f of the account's %.1f requests/s",
+        note(
+            "%s pacing: %s, %.1f of the account's %.1f requests/s",
             self.pacer.name,
-            owned,
-            total,
+            basis,
             rate,
             self.budget,
         )
+
+    def _held(self, rate: float) -> float:
+        """``rate``, or while members report their work, the lowest share of the last
+        ``RAISE_AFTER_S`` seconds: a share falls at once and rises only once the others can
+        have heard why. Two members whose partitions got work at the same moment each see
+        their own work before the other's report, and each would take the whole budget
+        (a real-broker run sent 102 requests in one second that way)."""
+        now = self._clock()
+        recent = self._recent
+        recent.append((now, rate))
+        while len(recent) > 1 and recent[1][0] <= now - RAISE_AFTER_S:
+            recent.popleft()
+        if self._demand is None:
+            return rate  # shares by partitions: Kafka's rebalancing keeps them apart
+        return min(held for _, held in recent)

@@ -263,6 +263,11 @@ class ConsumerEngine(Generic[T]):
         return sum(self._scheduler.buffered().values())
 
     @property
+    def partitions_with_work(self) -> set[PartitionId]:
+        """Assigned partitions holding messages fetched and not yet done (any thread)."""
+        return {p for p, count in self._scheduler.buffered().items() if count > 0}
+
+    @property
     def max_buffered_seen(self) -> int:
         """The most messages ever buffered at once (what backpressure bounds)."""
         return self._max_buffered_seen

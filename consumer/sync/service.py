@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 
 from consumer.dead_letter_envelope import envelope_headers
 from consumer.engine import BudgetShare, ConsumerEngine, Dependency, Message, Pacer
+from consumer.engine.demand import DemandBoard
 from consumer.engine_settings import engine_settings, kafka_clients
 from consumer.sync.apply import PlanApplier
 from consumer.sync.billing_roots import BillingRoots
@@ -47,11 +48,12 @@ from consumer.sync.stripe_calls import StripeCaller
 from consumer.sync.stripe_lookup import StripeLookup
 from consumer.sync.sync_metrics import sync_metrics
 from consumer.sync.triggers import SyncInput
+from cpqsync.kafka.clients import base_config, producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.observability.logging import register_secrets
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
-from cpqsync.settings import Settings, StripeSettings
+from cpqsync.settings import KafkaSettings, Settings, StripeSettings
 from cpqsync.stripe_client import build_stripe_client
 from schemas.codec import Codec
 from schemas.errors import DecodeFailure, SchemaDecodeError
@@ -122,6 +124,26 @@ def budget_share(stripe: StripeSettings, pacer: Pacer, topics: list[str]) -> Bud
         )
         return None
     return BudgetShare(pacer, stripe.account_budget, topics)
+
+
+def demand_board(
+    kafka: KafkaSettings,
+    bootstrap: str,
+    topic: str,
+    share: BudgetShare,
+    engine: ConsumerEngine[Any],
+) -> DemandBoard:
+    """Tells the group which of ``engine``'s partitions have work, and sizes ``share`` by
+    the group's reports: partitions that ran dry give their part of the budget to those
+    that have not (``start`` it once ``engine`` runs)."""
+    return DemandBoard(
+        topic=topic,
+        group=engine.group_id,
+        producer_config=producer_config(kafka, bootstrap),
+        consumer_config=base_config(kafka, bootstrap),
+        local=lambda: (set(engine.assignment), engine.partitions_with_work),
+        on_demand=share.on_demand,
+    )
 
 
 def build_parts(
@@ -232,6 +254,7 @@ class SyncService:
         self._engines: list[ConsumerEngine[Any]] = []
         self._handler: SyncHandler | None = None
         self._threads: list[threading.Thread] = []
+        self._board: DemandBoard | None = None
         self._error: BaseException | None = None
 
     @property
@@ -329,6 +352,10 @@ class SyncService:
             ),
         ]
         handler.follow_ownership(self._engines[1].owns)
+        if share is not None:
+            self._board = demand_board(
+                kafka, self.bootstrap, self.topics.sync_demand, share, self._engines[1]
+            )
         return self._engines
 
     def _instance_url(self) -> str | None:
@@ -375,6 +402,8 @@ class SyncService:
         ]
         for thread in self._threads:
             thread.start()
+        if self._board is not None:
+            self._board.start()
         return self
 
     def request_stop(self) -> None:
@@ -398,6 +427,9 @@ class SyncService:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads = []
+        if self._board is not None:
+            self._board.stop()
+            self._board = None
         if self._switch is not None:
             self._switch.stop()
         self._close_pools()

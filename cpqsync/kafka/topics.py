@@ -61,6 +61,13 @@ class Topics:
         return self.sync_roots_name or f"{self.prefix}.sync.roots"
 
     @property
+    def sync_demand(self) -> str:
+        """Each sync member's report of which of its roots partitions have work, so the
+        account's Stripe budget goes to the members that have some (short retention: only
+        the last few seconds matter)."""
+        return f"{self.prefix}.sync.demand"
+
+    @property
     def dlq(self) -> str:
         return f"{self.prefix}.dlq"
 
@@ -93,6 +100,7 @@ class Topics:
         topics[self.sync_requests] = {}
         topics[self.sync_results] = {}
         topics[self.sync_roots] = {}
+        topics[self.sync_demand] = {"retention.ms": str(10 * 60 * 1000)}
         topics[self.dlq] = {}
         topics[self.stripe_events] = {}
         topics[self.bridge_checkpoints] = compacted

@@ -6,6 +6,7 @@ Stripe's live limit (100 requests/s) and a round trip of 100 ms. Each message co
 Stripe request. A member with four workers can send only about 35 requests/s, so one member
 is bound by its round trips, three members by the account's budget (90/s), and two in
 between: the group grows 1 -> 3 -> 2 mid-run while the aggregate stays under the limit.
+With the members' demand boards, work that sits in a few partitions gets the whole budget.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from consumer.engine import BatchHandler, ConsumerEngine, Message, Outcome, Processed
+from consumer.engine.demand import DemandBoard
+from consumer.engine.pacing import IDLE_SHARE
 from consumer.engine_settings import engine_settings, kafka_clients
-from consumer.sync.service import budget_share, stripe_pacer
+from consumer.sync.service import budget_share, demand_board, stripe_pacer
 from consumer.sync.stripe_calls import StripeCaller
 from cpqsync.kafka.topics import ensure_topics
 from cpqsync.settings import ConsumerSettings, KafkaSettings, StripeSettings
@@ -151,11 +154,14 @@ class OneRequestEach(BatchHandler[bytes]):
 class Member:
     engine: ConsumerEngine[bytes]
     caller: StripeCaller
+    board: DemandBoard | None = None
     thread: threading.Thread = field(init=False)
 
     def __post_init__(self) -> None:
         self.thread = threading.Thread(target=self.engine.run, daemon=True)
         self.thread.start()
+        if self.board is not None:
+            self.board.start()
 
     @property
     def ceiling(self) -> float:
@@ -167,6 +173,8 @@ class Member:
     def stop(self) -> None:
         self.engine.request_stop()
         self.thread.join(30)
+        if self.board is not None:
+            self.board.stop()
 
 
 @dataclass
@@ -176,6 +184,9 @@ class Group:
     group_id: str
     stripe_settings: StripeSettings
     clock: SendTimes
+    workers: int = WORKERS
+    # The topic of the members' demand boards (None: shares by partitions alone).
+    demand_topic: str | None = None
     members: list[Member] = field(default_factory=list)
 
     def join(self) -> Member:
@@ -186,25 +197,29 @@ class Group:
         share = budget_share(self.stripe_settings, pacer, [self.topic])
         assert share is not None
         consumer = ConsumerSettings(
-            workers=WORKERS,
+            workers=self.workers,
             commit_interval_ms=200,
             session_timeout_ms=6_000,
             max_poll_interval_ms=20_000,
             revoke_deadline_s=3,
             shutdown_deadline_s=1,
         )
+        kafka = KafkaSettings(bootstrap_servers=self.kafka)
         engine: ConsumerEngine[bytes] = ConsumerEngine(
             topics=[self.topic],
             group_id=self.group_id,
             handler=OneRequestEach(caller),
             decode=lambda message: message.value or b"",
-            kafka=kafka_clients(KafkaSettings(bootstrap_servers=self.kafka), consumer),
+            kafka=kafka_clients(kafka, consumer),
             settings=engine_settings(consumer),
             client_config={"heartbeat.interval.ms": 1000},
             registry=CollectorRegistry(),
             on_assignment=share.on_assignment,
         )
-        member = Member(engine, caller)
+        board = None
+        if self.demand_topic is not None:
+            board = demand_board(kafka, self.kafka, self.demand_topic, share, engine)
+        member = Member(engine, caller, board)
         self.members.append(member)
         return member
 
@@ -228,10 +243,15 @@ class Group:
             self.leave()
 
 
-def produce(kafka: str, topic: str, count: int) -> None:
+def produce(kafka: str, topic: str, count: int, partitions: Sequence[int] = ()) -> None:
+    """``count`` messages of distinct keys, spread by key or over ``partitions`` only."""
     producer = Producer({"bootstrap.servers": kafka, "linger.ms": 20})
     for i in range(count):
-        producer.produce(topic, key=f"k{i}".encode(), value=str(i).encode())
+        key, value = f"k{i}".encode(), str(i).encode()
+        if partitions:
+            producer.produce(topic, value, key, partition=partitions[i % len(partitions)])
+        else:
+            producer.produce(topic, value, key)
         if i % 1000 == 0:
             producer.poll(0)
     assert producer.flush(30) == 0
@@ -321,3 +341,48 @@ def test_the_budget_holds_over_a_long_run_of_joins_and_leaves(
 ) -> None:
     phases, clock = run_phases(kafka, unique, emulator, seconds=20, sizes=(1, 3, 2, 3, 1, 2))
     check(phases, clock, emulator.statuses())
+
+
+def test_members_with_work_get_the_budget_members_without_work_leave(
+    kafka: str, unique: Callable[[str], str], emulator: StripeProcess
+) -> None:
+    """The work sits in two of the six partitions only. By partitions alone their owners
+    would keep their thirds of the budget (60 requests/s, 30 if one owns both) while the
+    others idle; with the members' demand boards (as ``SyncService`` wires them) the two
+    busy partitions have the whole budget. 24 workers a member: its pacer binds, not its
+    round trips."""
+    topic, demand = unique("budget-work"), unique("budget-demand")
+    ensure_topics(kafka, {topic: {}, demand: {}}, partitions=PARTITIONS)
+    settings = StripeSettings(
+        api_key=SecretStr(emulator.api_key),
+        api_base=emulator.api_base,
+        account_requests_per_second=BUDGET,
+    )
+    clock = SendTimes()
+    group = Group(
+        kafka, topic, unique("budget-work-group"), settings, clock, 24, demand_topic=demand
+    )
+    seconds = 6.0
+    try:
+        for _ in range(3):
+            group.join()
+        wait_for(group.settled, timeout=60)  # nobody has work yet: shares by partitions
+        produce(kafka, topic, int(BUDGET * seconds * 3), partitions=(0, 1))
+        wait_for(lambda: clock.between(time.monotonic() - 1, time.monotonic()) > 0, timeout=30)
+        time.sleep(2)  # the members' reports reach one another within a moment
+        start = time.monotonic()
+        time.sleep(seconds)
+        rate = clock.between(start, time.monotonic()) / seconds
+        ceilings = [m.ceiling for m in group.members]
+    finally:
+        group.close()
+    statuses = emulator.statuses()
+    rate_limited = statuses.count(429)
+    print(
+        f"{rate:.1f}/s, ceilings {ceilings}, busiest {clock.busiest_second()}, 429s {rate_limited}"
+    )
+    assert rate >= 0.8 * BUDGET, f"the work gets the budget: {rate:.1f} requests/s"
+    # (A member without work keeps a sliver, IDLE_SHARE, for work it may be abandoning.)
+    assert sum(ceilings) <= BUDGET * (1 + 3 * IDLE_SHARE), "the ceilings add up to the budget"
+    assert clock.busiest_second() <= LIMIT, "no one-second window above Stripe's limit"
+    assert rate_limited < 0.01 * len(statuses), f"{rate_limited} 429s in {len(statuses)} requests"
