@@ -170,6 +170,7 @@ def test_a_root_is_synced_by_one_member_at_a_time_as_members_join_and_leave(
         org.activate_order(order_id)
     amendments = {ref: [amend(org, ref, 2), amend(org, ref, 4)] for ref in CONTRACTS}
     roots = set(initial)
+    accounts = {str(row["AccountId"]) for row in org.query("SELECT AccountId FROM Order").records}
     # Every order with the root it belongs to; an amendment belongs to its contract's order.
     orders = {order_id: order_id for order_id in initial}
     for ref, ids in amendments.items():
@@ -225,7 +226,8 @@ def test_a_root_is_synced_by_one_member_at_a_time_as_members_join_and_leave(
             amendments["order_acme"][0],
             object_type="Order",
             requested_by="cli:test",
-            timeout_s=60,
+            # Behind rounds of churn for a dozen roots, on a loaded 2-core machine.
+            timeout_s=180,
         )
         stack.stop_sync(first)  # leaves mid-run
         left = time.monotonic()
@@ -261,8 +263,9 @@ def test_a_root_is_synced_by_one_member_at_a_time_as_members_join_and_leave(
     assert answer.root.primary_record_id == amendments["order_acme"][0]
     assert overlaps(spans) == []
     # The work was keyed by billing root: an amendment's work is held under its contract's
-    # initial order, never under its own id.
-    assert {span.root for span in spans} == roots
+    # initial order, never under its own id. (The orders' accounts are roots too: an order
+    # asks its Account's root to bring the customer up to date.)
+    assert {span.root for span in spans} - accounts == roots
     members_per_root = {root: {s.member for s in spans if s.root == root} for root in roots}
     assert {s.member for s in spans} == {"a", "b", "c"}, "every member synced some roots"
     assert any(len(m) > 1 for m in members_per_root.values()), "roots moved between members"
