@@ -98,8 +98,9 @@ def test_blocking_longer_than_max_poll_interval_keeps_membership(
 ) -> None:
     topic = new_topic("bp", partitions=2)
     produce_keyed(kafka, topic, 2000, 50)
-    # fast_group_config has max.poll.interval.ms=8000: block for half as long again.
-    _block_every_worker_for(12, kafka, topic, unique("g"), fast_group_config)
+    # A 4 s max.poll.interval.ms, and every worker blocked for half as long again.
+    config = {**fast_group_config, "max.poll.interval.ms": 4_000}
+    _block_every_worker_for(6, kafka, topic, unique("g"), config)
 
 
 @pytest.mark.slow

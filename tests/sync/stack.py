@@ -34,6 +34,7 @@ from producer_bridge.bridge import Bridge
 from schemas.codec import Codec
 from schemas.models import SyncResult
 from tests.bridge.kafka_read import read_topic
+from tests.support.kafka_env import GROUP_HEARTBEAT_INTERVAL_MS, GROUP_SESSION_TIMEOUT_MS
 
 GOOD_ORDERS = ("order_acme", "order_globex", "order_initech", "order_stark", "order_umbrella")
 BAD_ORDERS = ("order_no_quote", "order_invoice_plan", "order_metered_qty2")
@@ -88,7 +89,7 @@ def stack_settings(
             retry_initial_backoff_ms=50,
             retry_max_backoff_ms=1_000,
             max_attempts=8,
-            session_timeout_ms=6_000,
+            session_timeout_ms=GROUP_SESSION_TIMEOUT_MS,
             max_poll_interval_ms=20_000,
             shutdown_deadline_s=10,
         ),
@@ -101,7 +102,7 @@ def stack_settings(
     )
 
 
-FAST_GROUP = {"heartbeat.interval.ms": 1000}
+FAST_GROUP = {"heartbeat.interval.ms": GROUP_HEARTBEAT_INTERVAL_MS}
 
 
 @dataclass

@@ -65,11 +65,13 @@ def _request_limit(org: OrgSimulator) -> Outage:
     return exhaust, replenish, "Check the org's API request allocation"
 
 
+# The default run's outages last 10 s: dozens of times the writeback's retries here (2 attempts,
+# 50-100 ms apart), so the held results can only wait; the 2-minute versions run with -m slow.
 @pytest.mark.parametrize(
     ("outage", "count", "outage_s"),
     [
-        pytest.param(_unavailable, 60, 20.0, id="down-short"),
-        pytest.param(_request_limit, 60, 20.0, id="request-limit-short"),
+        pytest.param(_unavailable, 60, 10.0, id="down-short"),
+        pytest.param(_request_limit, 60, 10.0, id="request-limit-short"),
         pytest.param(_unavailable, 600, 120.0, id="down-2min", marks=pytest.mark.slow),
         pytest.param(_request_limit, 600, 120.0, id="request-limit-2min", marks=pytest.mark.slow),
     ],
