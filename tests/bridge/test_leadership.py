@@ -15,7 +15,8 @@ from cpqsync.settings import BridgeSettings, KafkaSettings, Settings
 from producer_bridge.leadership import Lease, lease_group
 from tests.bridge.kafka_read import wait_for
 
-pytestmark = pytest.mark.integration
+# Timing-sensitive with several processes or measured rates: run alone (README test command).
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 SESSION_MS = 6_000
 

@@ -33,7 +33,8 @@ from tests.bridge.test_bridge_acceptance import (
 )
 from tests.support.kafka_env import embedded_broker
 
-pytestmark = pytest.mark.integration
+# Timing-sensitive with several processes or measured rates: run alone (README test command).
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 # The embedded broker (re)joins a group in about half the session timeout, so a shorter lease
 # session shortens every join and handover; a Kafka cluster refuses sessions under 6 s. A

@@ -20,7 +20,8 @@ from tests.chaos import consistency
 from tests.chaos.scenario import ChaosOutcome, ChaosProfile, run_chaos
 from tests.chaos.secret_scan import leaks, stored_text
 
-pytestmark = pytest.mark.integration
+# Timing-sensitive with several processes or measured rates: run alone (README test command).
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 CI_PROFILE = ChaosProfile(
     orders=200,

@@ -20,7 +20,8 @@ from cpqsync.net import free_port
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
-pytestmark = pytest.mark.integration
+# Timing-sensitive with several processes or measured rates: run alone (README test command).
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 REPO = Path(__file__).resolve().parents[2]
 

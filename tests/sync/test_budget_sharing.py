@@ -38,7 +38,8 @@ from cpqsync.settings import ConsumerSettings, KafkaSettings, StripeSettings
 from cpqsync.stripe_client import build_stripe_client
 from tests.sync.stack import wait_for
 
-pytestmark = pytest.mark.integration
+# Timing-sensitive with several processes or measured rates: run alone (README test command).
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 LIMIT = 100  # Stripe's live-mode limit, enforced by the emulator per key over a 1 s window
 BUDGET = 90.0  # stripe.account_requests_per_second

@@ -35,7 +35,8 @@ from schemas.headers import schema_header
 from schemas.models import ChangeEvent, ChangeType
 from tests.sync.stack import Stack, stack_settings
 
-pytestmark = pytest.mark.integration
+# Timing-sensitive with several processes or measured rates: run alone (README test command).
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 PARTITIONS = 6
 CONTRACTS = ("order_acme", "order_globex")
