@@ -26,8 +26,9 @@ The shapes are CPQ's (spec A1/A2):
   the order makes the order's offsets the truth, never the running totals.)
 
 CPQ's amendment API (the ``SBQQ.ContractManipulationAPI.ContractAmender`` service router) is
-not served over REST: tests and the demo amend through :func:`amend_contract` and then activate
-over REST.
+not served over REST: tests amend through :func:`amend_contract`, and the demo (another process)
+through the org's own Apex REST resource that calls it (``rest/apex_routes.py``); either then
+activates the order over REST.
 """
 
 from __future__ import annotations
@@ -138,9 +139,15 @@ def live_quantities(store: OrgStore, contract_id: str, on: date | None = None) -
 
 
 def amend_contract(
-    store: OrgStore, contract_id: str, start: date, lines: Sequence[AmendmentLine]
+    store: OrgStore,
+    contract_id: str,
+    start: date,
+    lines: Sequence[AmendmentLine],
+    *,
+    name: str | None = None,
 ) -> str:
-    """Create the Draft amendment order on ``contract_id`` starting ``start``; returns its id."""
+    """Create the Draft amendment order on ``contract_id`` starting ``start``; returns its id.
+    ``name``: the order's Name (a user may name it; by default "Amendment of <order>")."""
     with store.transaction():
         contract = store.get("Contract", contract_id)
         if contract["Status"] != "Activated":
@@ -184,7 +191,7 @@ def amend_contract(
         order = store.create(
             "Order",
             {
-                "Name": f"Amendment of {original.get('Name') or original['OrderNumber']}",
+                "Name": name or f"Amendment of {original.get('Name') or original['OrderNumber']}",
                 "AccountId": contract["AccountId"],
                 "OpportunityId": opportunity,
                 "ContractId": contract_id,
@@ -206,13 +213,15 @@ def amend_contract(
         return order
 
 
-def cancel_contract(store: OrgStore, contract_id: str, start: date) -> str:
+def cancel_contract(
+    store: OrgStore, contract_id: str, start: date, *, name: str | None = None
+) -> str:
     """The Draft amendment order taking every live subscription of ``contract_id`` to zero."""
     lines = [
         AmendmentLine(quantity_change=-quantity, revises=line_id)
         for line_id, quantity in sorted(live_quantities(store, contract_id, start).items())
     ]
-    return amend_contract(store, contract_id, start, lines)
+    return amend_contract(store, contract_id, start, lines, name=name)
 
 
 def _amendment_line(

@@ -268,3 +268,63 @@ def test_an_mdq_segment_that_has_ended_cannot_be_amended_nor_is_cancelled(
         (line["SBQQ__RevisedOrderProduct__c"], line["Quantity"], line["ServiceDate"])
         for line in lines
     ] == [(year2, -15, "2027-06-01")]
+
+
+def test_the_apex_rest_resource_amends_and_cancels_a_contract_as_cpq_does(
+    org: OrgSimulator,  # noqa: F811
+    sf: Salesforce,  # noqa: F811
+    activated_order: dict[str, str],
+) -> None:
+    """What the demo uses from another process: the same amendment as ``amend_contract``."""
+    sf.Order.update(activated_order["order"], {"SBQQ__Contracted__c": True})
+    contract = sf.Order.get(activated_order["order"])["ContractId"]
+    path = f"cpqsync/contracts/{contract}/amendments"
+    used = org.api_usage.used
+    upsell = sf.apexecute(
+        path,
+        method="POST",
+        data={
+            "name": "Contracts Inc - Upsell",
+            "startDate": "2026-07-01",
+            "lines": [
+                {"quantityChange": 2, "revisedOrderProductId": activated_order["line"]},
+                {
+                    "quantityChange": 3,
+                    "pricebookEntryId": activated_order["other_entry"],
+                    "unitPrice": 600,
+                },
+            ],
+        },
+    )["orderId"]
+    assert org.api_usage.used == used + 1  # an Apex REST call counts like any API call
+    order = sf.query(
+        "SELECT Name, Type, Status, ContractId, SBQQ__Quote__r.SBQQ__StartDate__c, "
+        "(SELECT Quantity, UnitPrice, SBQQ__RevisedOrderProduct__c FROM OrderItems "
+        f"ORDER BY Quantity) FROM Order WHERE Id = '{upsell}'"
+    )["records"][0]
+    assert (order["Name"], order["Type"], order["Status"], order["ContractId"]) == (
+        "Contracts Inc - Upsell",
+        "Amendment",
+        "Draft",
+        contract,
+    )
+    assert order["SBQQ__Quote__r"]["SBQQ__StartDate__c"] == "2026-07-01"
+    lines = [
+        (i["Quantity"], i["UnitPrice"], i["SBQQ__RevisedOrderProduct__c"])
+        for i in order["OrderItems"]["records"]
+    ]
+    assert lines == [(2, 900, activated_order["line"]), (3, 450, None)]
+    sf.Order.update(upsell, {"Status": "Activated"})
+
+    cancellation = sf.apexecute(
+        path, method="POST", data={"startDate": "2026-10-01", "cancel": True}
+    )["orderId"]
+    changes = sf.query(
+        f"SELECT Quantity FROM OrderItem WHERE OrderId = '{cancellation}' ORDER BY Quantity"
+    )["records"]
+    assert [c["Quantity"] for c in changes] == [-7, -3]  # every live line to zero
+
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.apexecute(path, method="POST", data={"startDate": "soon", "lines": []})
+    content: Any = caught.value.content
+    assert content[0]["errorCode"] == "JSON_PARSER_ERROR"

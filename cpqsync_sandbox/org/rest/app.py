@@ -15,6 +15,7 @@ from aiohttp import web
 from cpqsync_sandbox.org.errors import OrgError
 from cpqsync_sandbox.org.oauth import OAuthError
 from cpqsync_sandbox.org.rest import (
+    apex_routes,
     auth_routes,
     bulk_routes,
     composite_routes,
@@ -88,12 +89,12 @@ async def _service_status(request: web.Request, handler: Handler) -> web.StreamR
 
 @web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Data API and identity calls need a live session and count against API limits."""
+    """Data API, Apex REST and identity calls need a live session; the first two count against
+    API limits."""
     ctx: RestContext = request.app[CONTEXT_KEY]
     path = request.path.rstrip("/")
-    protected = path.startswith("/services/data/v") or path.startswith(
-        ("/services/oauth2/userinfo", "/id/")
-    )
+    counted = path.startswith(("/services/data/v", "/services/apexrest/"))
+    protected = counted or path.startswith(("/services/oauth2/userinfo", "/id/"))
     if not protected:
         return await handler(request)
     header = request.headers.get("Authorization", "")
@@ -104,7 +105,7 @@ async def _authenticate(request: web.Request, handler: Handler) -> web.StreamRes
     if session is None:
         raise OrgError("INVALID_SESSION_ID", "Session expired or invalid", status=401)
     request[SESSION_KEY] = session
-    if path.startswith("/services/data/v"):
+    if counted:
         ctx.usage.consume()
     response = await handler(request)
     response.headers["Sforce-Limit-Info"] = ctx.usage.header()
@@ -156,4 +157,5 @@ def build_app(ctx: RestContext) -> web.Application:
     _route(app, "PATCH", _DATA + "/jobs/query/{job_id}", bulk_routes.update_job)
     _route(app, "DELETE", _DATA + "/jobs/query/{job_id}", bulk_routes.delete_job)
     _route(app, "GET", _DATA + "/jobs/query/{job_id}/results", bulk_routes.results)
+    _route(app, "POST", apex_routes.AMENDMENTS_PATH, apex_routes.amend_contract)
     return app
