@@ -27,6 +27,8 @@ class OrderExpectation:
     name: str
     # None: must end as Success with a Stripe id; else text the Error message must contain.
     expected_error: str | None
+    # An amendment order: the id of its contract's initial order, whose schedule it must name.
+    amends: str | None = None
 
     @property
     def should_fail(self) -> bool:

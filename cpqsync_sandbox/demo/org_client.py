@@ -7,6 +7,7 @@ Salesforce user finds them: the order's Stripe fields and its Sync Record.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from simple_salesforce.api import Salesforce
 from cpqsync.salesforce.auth import SalesforceAuth
 from cpqsync.salesforce.rest import SalesforceRest
 from cpqsync.settings import SalesforceSettings
+from cpqsync.soql.quoting import quote
 
 MAX_COLLECTION_RECORDS = 200
 
@@ -66,6 +68,13 @@ class OrderState:
     last_payment_status: str | None = None
 
 
+@dataclass(frozen=True)
+class ContractInfo:
+    contract_id: str
+    start: dt.date
+    currency: str
+
+
 class ActivationError(RuntimeError):
     """Salesforce refused to activate orders; the message names them and why."""
 
@@ -98,6 +107,50 @@ class OrgClient:
                     refused.append(f"{order_id}: {messages}")
         if refused:
             raise ActivationError("Salesforce refused to activate " + ", ".join(refused))
+
+    def contract_orders(self, order_ids: Sequence[str]) -> dict[str, ContractInfo]:
+        """Check CPQ's "Contracted" on activated orders; the Contract CPQ made for each."""
+        body = {
+            "allOrNone": True,
+            "records": [
+                {"attributes": {"type": "Order"}, "Id": order_id, "SBQQ__Contracted__c": True}
+                for order_id in order_ids
+            ],
+        }
+        self._rest.call(_patch_collection(body))
+        ids = ", ".join(quote(i) for i in order_ids)
+        soql = f"SELECT Id, ContractId, Contract.StartDate, CurrencyIsoCode FROM Order WHERE Id IN ({ids})"  # noqa: S608, E501
+        rows = [row for page in self._rest.query_pages(soql) for row in page]
+        return {
+            str(row["Id"]): ContractInfo(
+                str(row["ContractId"]),
+                dt.date.fromisoformat(str(row["Contract"]["StartDate"])),
+                str(row.get("CurrencyIsoCode") or "USD"),
+            )
+            for row in rows
+        }
+
+    def order_lines(self, order_id: str) -> dict[str, str]:
+        """Product name -> the order's line of that product."""
+        soql = f"SELECT Id, Product2.Name FROM OrderItem WHERE OrderId = {quote(order_id)}"  # noqa: S608
+        rows = [row for page in self._rest.query_pages(soql) for row in page]
+        return {str((r.get("Product2") or {}).get("Name")): str(r["Id"]) for r in rows}
+
+    def pricebook_entry(self, product: str, currency: str) -> str:
+        """The active pricebook entry of a product (by name) in a currency."""
+        soql = "SELECT Id, Product2.Name, CurrencyIsoCode FROM PricebookEntry WHERE IsActive = true"
+        for page in self._rest.query_pages(soql):
+            for row in page:
+                named = (row.get("Product2") or {}).get("Name")
+                if named == product and row.get("CurrencyIsoCode") == currency:
+                    return str(row["Id"])
+        raise ActivationError(f"no active {currency} pricebook entry for {product!r}")
+
+    def amend_contract(self, contract_id: str, body: dict[str, Any]) -> str:
+        """A Draft amendment order, through the org's Apex REST amendment resource."""
+        path = f"cpqsync/contracts/{_record_id(contract_id)}/amendments"
+        answer = self._rest.call(lambda sf: sf.apexecute(path, method="POST", data=body))
+        return str(answer["orderId"])
 
     def draft_order_accounts(self) -> dict[str, str]:
         """Account id -> name, for every account with a Draft order."""
@@ -162,6 +215,13 @@ def _error_record(row: dict[str, Any], order_id: str) -> ErrorRecord:
         str(row.get("Secondary_Record_ID__c") or order_id),
         str(row.get("Resolution_Message__c") or ""),
     )
+
+
+def _record_id(record_id: str) -> str:
+    """A record id, refused unless it is one (it goes into a URL)."""
+    if not record_id.isalnum() or len(record_id) not in (15, 18):
+        raise ValueError(f"not a Salesforce id: {record_id!r}")
+    return record_id
 
 
 def _id15(record_id: str) -> str:

@@ -48,6 +48,8 @@ class OrderReport:
     subscription_status: str | None = None
     latest_invoice: str | None = None
     payment: str | None = None
+    # An amendment order: its contract's initial order id (both name one schedule, A1).
+    amends: str | None = None
 
 
 @dataclass
@@ -131,6 +133,7 @@ def order_reports(
                 subscription_status=state.subscription_status if state else None,
                 latest_invoice=_invoice_text(state),
                 payment=state.last_payment_status if state else None,
+                amends=verdict.expectation.amends,
             )
         )
     return rows

@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 from rich.console import Console
+from simple_salesforce.exceptions import SalesforceError
 
 from cpqsync.salesforce.auth import SalesforceAuthError
 from cpqsync.salesforce.rest import RetryableSalesforceError
@@ -28,6 +29,11 @@ from cpqsync.supervision.interrupts import (
 from cpqsync_sandbox.broker import BrokerStartError
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.demo.billing_clock import BillingClock
+from cpqsync_sandbox.demo.contract_changes import (
+    ContractChange,
+    amend_contracts,
+    contract_changes,
+)
 from cpqsync_sandbox.demo.expectations import (
     DatasetExpectationError,
     OrderExpectation,
@@ -63,6 +69,7 @@ STACK_ERRORS = (
     RetryableSalesforceError,
     DatasetError,
     DatasetExpectationError,
+    SalesforceError,  # the org refused a contract change the dataset asks for
     requests.RequestException,
 )
 
@@ -134,6 +141,10 @@ class DemoRun:
         self.sampler: ProgressSampler | None = None
         self.stripe: StripeAdmin | None = None
         self.billing: BillingClock | None = None
+        self.org: OrgClient | None = None
+        # Done once every order settled: contract orders, then amend and cancel contracts.
+        self.contract_changes: list[ContractChange] = []
+        self.amended = 0
 
     def elapsed(self) -> float:
         return time.monotonic() - self.clock
@@ -147,8 +158,10 @@ class DemoRun:
             self.report.stack_ready_s = round(self.elapsed(), 2)
             assert self.stack.org is not None and self.stack.stripe is not None
             org = OrgClient(admin_salesforce_settings(self.stack.org))
+            self.org = org
             self.stripe = StripeAdmin(self.stack.stripe.api_base)
             dataset = self.options.dataset or default_dataset()
+            self.contract_changes = contract_changes(dataset)
             self.expectations = expectations_for(
                 org.draft_orders(), expected_errors_by_name(dataset)
             )
@@ -175,11 +188,14 @@ class DemoRun:
         while True:
             self.stack.check_roles()
             driver.activate_due(self.activated_at, self.clock)
-            snapshot, self.verdicts = self.sampler.sample(self.expectations, driver.activated)
+            activated = driver.activated + self.amended
+            snapshot, self.verdicts = self.sampler.sample(self.expectations, activated)
             view.show(snapshot)
             assert driver.started_at is not None
             waited = time.monotonic() - driver.started_at
             if driver.done and all(v.settled for v in self.verdicts):
+                if self._amend_contracts(view):
+                    continue
                 self.report.sync_duration_s = round(waited, 2)
                 self._judge()
                 return
@@ -195,6 +211,24 @@ class DemoRun:
                 return
             time.sleep(self.options.poll_interval_s)
 
+    def _amend_contracts(self, view: ProgressView) -> bool:
+        """Once: contract orders and activate the dataset's amendments of them (A1, A2), as
+        new expectations. True when it did (the orders must settle again)."""
+        if not self.contract_changes or self.amended:
+            return False
+        assert self.org is not None
+        synced = {e.name: e for e in self.expectations}
+        made = amend_contracts(self.org, self.contract_changes, synced)
+        at = self.elapsed()
+        self.activated_at.update({e.order_id: at for e in made})
+        self.expectations.extend(made)
+        self.amended = len(made)
+        view.step(
+            f"Contracted {len(self.contract_changes)} order(s); activated {len(made)} "
+            "amendment(s) of their contracts (upsell, new line, LIFO downsell, cancellation)"
+        )
+        return True
+
     def _bill_one_period(self, view: ProgressView) -> None:
         """Advance Stripe's clock one billing period and wait until the synced orders show
         the billing state the reverse sync brings back (best effort: the verdict stands)."""
@@ -209,7 +243,12 @@ class DemoRun:
         while time.monotonic() < deadline:
             self.stack.check_roles()
             _, verdicts = self.sampler.sample(self.expectations, len(self.expectations))
-            synced = [v.state for v in verdicts if v.state and v.state.stripe_id]
+            # An amendment shares its contract's schedule: billing shows on the initial order.
+            synced = [
+                v.state
+                for v in verdicts
+                if v.state and v.state.stripe_id and v.expectation.amends is None
+            ]
             if synced and all(s.subscription_status or s.latest_invoice_number for s in synced):
                 break
             time.sleep(self.options.poll_interval_s)

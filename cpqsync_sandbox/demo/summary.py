@@ -12,10 +12,21 @@ _OUTCOME_STYLE = {"passed": "bold green", "failed": "bold red", "timeout": "bold
 
 
 def _phases_text(phases: list[PhaseSummary]) -> str:
+    """Each phase's start and its items' quantities, then where the last one ends: how a
+    contract's amendments rewrote its schedule reads left to right."""
     if not phases:
         return "-"
-    items = sum(len(phase.items) for phase in phases)
-    return f"{len(phases)}: {phases[0].start_date} → {phases[-1].end_date}, {items} item(s)"
+    steps = [f"{phase.start_date}: {_quantities(phase)}" for phase in phases]
+    return " | ".join(steps) + f" → {phases[-1].end_date}"
+
+
+def _quantities(phase: PhaseSummary) -> str:
+    """``25+1`` (a metered item, which has no quantity, shows as ``metered``)."""
+    shown = [
+        "metered" if item.get("quantity") is None else f"{item['quantity']:g}"
+        for item in phase.items
+    ]
+    return "+".join(shown) or "no items"
 
 
 def orders_table(orders: list[OrderReport]) -> Table:
@@ -23,15 +34,15 @@ def orders_table(orders: list[OrderReport]) -> Table:
     table.add_column("Order", overflow="fold")
     table.add_column("Sync Record")
     table.add_column("Stripe", overflow="fold")
-    table.add_column("Phases", overflow="fold")
+    table.add_column("Phases: start: quantities", overflow="fold")
     table.add_column("Billing, read from Salesforce", overflow="fold")
     table.add_column("As expected")
-    for order in orders:
+    for order in contracts_together(orders):
         stripe = "-" if order.stripe_id is None else order.stripe_id
         if order.stripe_status:
             stripe += f" ({order.stripe_status})"
         table.add_row(
-            order.name,
+            order.name if order.amends is None else f"↳ {order.name}",
             order.sync_status or "-",
             stripe,
             _phases_text(order.phases),
@@ -39,6 +50,21 @@ def orders_table(orders: list[OrderReport]) -> Table:
             Text("yes", style="green") if order.ok else Text("NO", style="bold red"),
         )
     return table
+
+
+def contracts_together(orders: list[OrderReport]) -> list[OrderReport]:
+    """Each amendment order right after its contract's initial order, in the order made."""
+    amendments: dict[str, list[OrderReport]] = {}
+    for order in orders:
+        if order.amends is not None:
+            amendments.setdefault(order.amends, []).append(order)
+    listed = {order.order_id for order in orders}
+    out: list[OrderReport] = []
+    for order in orders:
+        if order.amends is None or order.amends not in listed:
+            out.append(order)
+            out.extend(amendments.get(order.order_id, []) if order.amends is None else [])
+    return out
 
 
 def _billing_text(order: OrderReport) -> str:

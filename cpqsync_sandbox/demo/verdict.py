@@ -28,16 +28,35 @@ class OrderVerdict:
         return self.settled and self.problem is None
 
 
-def judge(expectation: OrderExpectation, state: OrderState | None) -> OrderVerdict:
+def judge(
+    expectation: OrderExpectation,
+    state: OrderState | None,
+    contract: OrderState | None = None,
+) -> OrderVerdict:
+    """``contract``: for an amendment order, its contract's initial order."""
     settled = _settled(state)
     problem = _problem(expectation, state) if settled else "not synced yet"
+    if problem is None and expectation.amends is not None:
+        problem = _amendment_problem(state, contract)
     return OrderVerdict(expectation, state, settled, problem)
 
 
 def judge_all(
     expectations: Sequence[OrderExpectation], states: Mapping[str, OrderState]
 ) -> list[OrderVerdict]:
-    return [judge(e, states.get(e.order_id)) for e in expectations]
+    return [
+        judge(e, states.get(e.order_id), states.get(e.amends) if e.amends else None)
+        for e in expectations
+    ]
+
+
+def _amendment_problem(state: OrderState | None, contract: OrderState | None) -> str | None:
+    """An amendment order names its contract's schedule (A1): the initial order's."""
+    have = state.stripe_id if state else None
+    want = contract.stripe_id if contract else None
+    if have != want:
+        return f"names {have}, but its contract's schedule is {want}"
+    return None
 
 
 def _settled(state: OrderState | None) -> bool:

@@ -7,6 +7,7 @@ emulator while the stack is kept running; then a SIGTERM stops it, leaving no pr
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,30 @@ GENERATED = 3
 
 
 def dataset_orders() -> dict[str, str | None]:
-    """Order name -> the error the dataset documents (None: must sync), read independently."""
+    """Order name -> the error the dataset documents (None: must sync), read independently;
+    the amendment orders the demo makes from the dataset's contracts section included."""
     orders = read_dataset(default_dataset())["records"]["Order"]
     named = {o["Name"]: o.get("_expected_error") for o in orders}
     named.update({f"Generated order {n}": None for n in range(1, GENERATED + 1)})
+    named.update(dict.fromkeys(AMENDS, None))
     return named
+
+
+# The dataset's amendments (its contracts section) -> the order whose contract each amends.
+AMENDS = {
+    "Acme - Upsell +5 Platform": "Acme - Platform Expansion",
+    "Acme - 10 Platform at 1,320": "Acme - Platform Expansion",
+    "Acme - Downsell -12 Platform": "Acme - Platform Expansion",
+    "Stark - Cancellation": "Stark - Analyst Seats",
+}
+# Each phase's quantities once every amendment synced (A1, A2): Acme's 25 Platform + 1 Support,
+# +5 Platform from month 1, 10 Platform on a new line from month 2, then -12 Platform from
+# month 4 taken newest first (the new line's 10, then 2 of month 1's 5: 28 left). Stark's 12
+# seats end at month 6, when the cancellation takes every line to zero.
+SCHEDULES = {
+    "Acme - Platform Expansion": ([[1, 25], [1, 30], [1, 10, 30], [1, 28]], 12),
+    "Stark - Analyst Seats": ([[12]], 6),
+}
 
 
 # Rule R4: the record each deliberately bad order's Error Sync Record names at fault.
@@ -44,6 +64,12 @@ AT_FAULT = {
     "Wayne - Legacy Maintenance": "OrderItem",  # its line bills on an Invoice Plan (P3)
     "Umbrella - API Usage": "OrderItem",  # its metered line has quantity 2 (P4)
 }
+
+
+def month_count(start: int, end: int) -> int:
+    """Whole months from one epoch to another (the same day of the month)."""
+    a, b = (dt.datetime.fromtimestamp(t, dt.UTC) for t in (start, end))
+    return (b.year - a.year) * 12 + b.month - a.month
 
 
 def org_view(
@@ -139,6 +165,16 @@ def test_demo_syncs_every_order_as_the_dataset_expects_and_reports_it(tmp_path: 
         [record] = [r for r in sync_records[in_org["Id"]] if not r["Secondary_Record_ID__c"]]
         assert order["sync_status"] == record["Resolution_Status__c"] == "Success"
         assert order["sync_message"] == record["Resolution_Message__c"]
+        if order["name"] in AMENDS:
+            # An amendment order names its contract's schedule, shown with every phase (A1).
+            initial = orders_by_name[AMENDS[order["name"]]]
+            assert order["amends"] == initial["Id"]
+            assert in_org["Stripe_ID__c"] == initial["Stripe_ID__c"] is not None
+            assert order["phases"] == next(
+                o["phases"] for o in report["orders"] if o["name"] == AMENDS[order["name"]]
+            )
+            assert f"↳ {order['name']}" in output
+            continue
         # A billing period later, the reverse sync shows each order's latest invoice (B1).
         number = in_org["Stripe_Latest_Invoice_Number__c"]
         assert number is not None
@@ -153,6 +189,18 @@ def test_demo_syncs_every_order_as_the_dataset_expects_and_reports_it(tmp_path: 
         assert len(order["phases"]) == len(schedule.phases)
         assert [len(p["items"]) for p in order["phases"]] == [len(p.items) for p in schedule.phases]
         assert order["stripe_id"] in output
+        if order["name"] in SCHEDULES:
+            quantities, months = SCHEDULES[order["name"]]
+            assert [
+                sorted(i["quantity"] for i in p["items"]) for p in order["phases"]
+            ] == quantities
+            # Each phase starts whole months into the contract; the schedule ends at its term,
+            # or where the cancellation starts (then cancelling, A2).
+            first, last = schedule.phases[0], schedule.phases[-1]
+            assert month_count(first.start_date, last.end_date) == months
+            assert schedule.end_behavior == "cancel"
+    amended = {o["name"] for o in report["orders"] if o["amends"]}
+    assert amended == set(AMENDS)
     assert report["stripe"]["requests"] > 0
     assert report["stripe"]["subscription_schedules"] == len(schedules)
 

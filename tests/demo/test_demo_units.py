@@ -7,6 +7,7 @@ from rich.console import Console
 
 from cpqsync.supervision.role_supervisor import RestartPolicy, role_env
 from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.demo.contract_changes import add_months, contract_changes
 from cpqsync_sandbox.demo.expectations import (
     DatasetExpectationError,
     OrderExpectation,
@@ -16,9 +17,9 @@ from cpqsync_sandbox.demo.expectations import (
 from cpqsync_sandbox.demo.org_client import ErrorRecord, OrderState
 from cpqsync_sandbox.demo.progress import Snapshot
 from cpqsync_sandbox.demo.progress_view import ProgressView, interactive, plain_line
-from cpqsync_sandbox.demo.report import DemoReport, order_reports
-from cpqsync_sandbox.demo.summary import summary
-from cpqsync_sandbox.demo.verdict import judge
+from cpqsync_sandbox.demo.report import DemoReport, OrderReport, PhaseSummary, order_reports
+from cpqsync_sandbox.demo.summary import orders_table, summary
+from cpqsync_sandbox.demo.verdict import judge, judge_all
 from cpqsync_sandbox.demo.waves import split_waves
 
 
@@ -205,7 +206,7 @@ def test_summary_lists_each_order_its_schedule_and_the_error_messages() -> None:
     console.print(summary(report, "/tmp/x/report.json"))
     text = console.export_text()
     assert "sub_sched_9 (not_started)" in text
-    assert "1: 2026-12-24 → 2028-12-24, 1 item(s)" in text
+    assert "2026-12-24: 12 → 2028-12-24" in text
     # Each Error Sync Record under its order, naming the record at fault (R4).
     assert "Wayne - Manual (801B):\n    Order 801B: Data Error: no CPQ quote\n" in text
     assert "    OrderItem 802L: Data Error: Quantity specified as a decimal value." in text
@@ -217,3 +218,81 @@ def test_summary_lists_each_order_its_schedule_and_the_error_messages() -> None:
     assert "Demo PASSED" in text
     assert "Logs of every process: /tmp/x/logs" in text
     assert "Report: /tmp/x/report.json" in text
+
+
+def test_the_shipped_dataset_amends_with_an_upsell_a_lifo_downsell_and_a_cancellation() -> None:
+    changes = {c.order: c for c in contract_changes(default_dataset())}
+    acme = changes["Acme - Platform Expansion"].amendments
+    # An upsell of the existing line, a new line of the same product, then a decrease of the
+    # original line larger than the new line holds: only LIFO takes the new line out first.
+    assert [
+        (a.months, [(line.revises, line.product, line.change) for line in a.lines]) for a in acme
+    ] == [
+        (1, [("Platform License", None, 5)]),
+        (2, [(None, "Platform License", 10)]),
+        (4, [("Platform License", None, -12)]),
+    ]
+    assert acme[1].lines[0].unit_price == 1320.0
+    [stark] = changes["Stark - Analyst Seats"].amendments
+    assert stark.cancel and stark.months == 6 and not stark.lines
+    # Each amendment shows in the final table under a name of its own.
+    names = [a.name for c in changes.values() for a in c.amendments]
+    assert len(set(names)) == len(names) == 4
+
+
+def test_amendments_start_whole_months_after_the_contracts_start() -> None:
+    import datetime as dt
+
+    assert add_months(dt.date(2026, 12, 13), 1) == dt.date(2027, 1, 13)
+    assert add_months(dt.date(2026, 12, 13), 14) == dt.date(2028, 2, 13)
+    assert add_months(dt.date(2027, 1, 31), 1) == dt.date(2027, 2, 28)
+
+
+def test_an_amendment_order_must_name_its_contracts_schedule() -> None:
+    initial = OrderExpectation("801I", "Acme", None)
+    amendment = OrderExpectation("801M", "Acme - Upsell", None, amends="801I")
+    states = {
+        "801I": OrderState("801I", "Acme", "Activated", "sub_sched_1", None, "Success", "", None),
+        "801M": OrderState("801M", "Up", "Activated", "sub_sched_2", None, "Success", "", None),
+    }
+    [_, wrong] = judge_all([initial, amendment], states)
+    assert wrong.problem == "names sub_sched_2, but its contract's schedule is sub_sched_1"
+    states["801M"] = OrderState("801M", "Up", "Activated", "sub_sched_1", None, "Success", "", None)
+    assert [v.ok for v in judge_all([initial, amendment], states)] == [True, True]
+
+
+def _row(
+    order_id: str, name: str, quantities: list[list[int]], amends: str | None = None
+) -> OrderReport:
+    phases = [
+        PhaseSummary(
+            f"2027-0{i + 1}-13", f"2027-0{i + 2}-13", [{"price": "p", "quantity": q} for q in qs], 0
+        )
+        for i, qs in enumerate(quantities)
+    ]
+    return OrderReport(
+        order_id, name, "Success", True, None, "Success", None, [], "sub_sched_1",
+        "subscription_schedule", "not_started", phases, 1.0, 2.0, amends=amends,
+    )  # fmt: skip
+
+
+def test_the_table_shows_each_amendment_under_its_contract_with_every_phases_quantities() -> None:
+    phases = [[25, 1], [30, 1], [30, 1, 10], [28, 1]]
+    rows = [
+        _row("801I", "Acme - Platform Expansion", phases),
+        _row("801S", "Stark - Analyst Seats", [[12]]),
+        _row("801U", "Acme - Upsell +5 Platform", phases, amends="801I"),
+    ]
+    console = Console(record=True, width=250)
+    console.print(orders_table(rows))
+    lines = [line for line in console.export_text().splitlines() if "sub_sched_1" in line]
+    assert [("Acme - Platform" in x, "Upsell" in x, "Stark" in x) for x in lines] == [
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+    ]
+    assert "↳ Acme - Upsell" in lines[1]
+    shown = (
+        "2027-01-13: 25+1 | 2027-02-13: 30+1 | 2027-03-13: 30+1+10 | 2027-04-13: 28+1 → 2027-05-13"
+    )
+    assert shown in lines[0]
