@@ -26,6 +26,7 @@ from consumer.sync.results import Attempt, ResultBuilder
 from consumer.sync.root_asks import leave_to_others
 from consumer.sync.root_types import Existing, RootType, root_type
 from consumer.sync.stripe_lookup import StripeLookup, StripeView
+from consumer.sync.stripe_operations import operation_kind
 from consumer.sync.sync_metrics import SyncMetrics
 from consumer.sync.triggers import RecordRef
 from cpqsync.settings import Settings
@@ -155,7 +156,14 @@ class RecordSync:
             self._metrics.unreported.labels("asked_in_sync").inc()
             return RecordOutcome([], asks)
         results = self._builder.applied(attempt, outcome, existing)
-        reported = {applied.operation.source for applied in outcome.applied}
+        # Only an operation that identifies its record reported that record's Stripe id: a
+        # Product2 whose attempt made only its meter is still unmarked (R3; fix 18).
+        reported = {
+            applied.operation.source
+            for applied in outcome.applied
+            if applied.operation.source.object_type
+            in operation_kind(applied.operation.kind).identifies
+        }
         results.extend(self._unmarked(kind, record, view, attempt, reported=reported))
         if attempt.commit_timestamp is not None:
             elapsed = (self._clock() - attempt.commit_timestamp).total_seconds()

@@ -295,3 +295,37 @@ def test_an_invoiced_order_still_reports_a_customer_no_record_names(stack: Stack
         timeout=90,
     )
     assert {r.stripe_object_id for r in account_reports(results)} == {customer["id"]}
+
+
+def test_a_product_whose_retry_only_made_its_meter_is_still_reported_with_its_id(
+    stack: Stack,
+) -> None:
+    """Chaos CI run with amendments, 2026-12-06: a metered product in Stripe whose Product2
+    had a Success Sync Record but no Stripe_ID__c (rule R3). An interrupted attempt created the
+    product; the retry found it, made only its meter, and reported the Product2 from the meter
+    (which names no Stripe id, fix 14) — and since the meter's operation counted as reporting
+    the Product2, the unmarked product was left out. Reproduced with the meter failing past
+    the client's retries, so the first attempt stops right after the product."""
+    org, stripe = stack.org, stack.stripe
+    order = org.dataset.id("order_globex")
+    rules = stripe.configure_faults(
+        {"kind": "error", "method": "POST", "path": r"^/v1/billing/meters$", "rate": 1.0,
+         "max_count": 3}
+    )  # fmt: skip
+    org.activate_order(order)
+    results = stack.wait_for_results(
+        lambda rs: any(r.primary_record_id == order and r.status is SyncStatus.SUCCESS for r in rs),
+        timeout=90,
+    )
+    assert rules[0].fired == 3
+    [meter] = stripe.objects("billing.meter")
+    metered = next(
+        p for p in stripe.objects("product") if meter["event_name"].endswith(p["id"][3:])
+    )
+    reported = {
+        r.stripe_object_id
+        for r in results
+        if r.status is SyncStatus.SUCCESS
+        and r.primary_record_id == metered["metadata"]["salesforce_product2_id"]
+    }
+    assert metered["id"] in reported, reported
