@@ -37,6 +37,7 @@ from consumer.sync.planning import Operation, Plan, is_ref
 from cpqsync.settings import Settings
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
+from tests.chaos.contract_schedule import expected_schedule, schedule_mismatches
 from tests.chaos.expected_state import Expectation, expectation
 
 # Customer metadata carrying the account version it was written from (salesforce_/sandbox_).
@@ -169,7 +170,15 @@ class OrgView:
 
 
 def org_view(org: OrgSimulator) -> OrgView:
-    objects = ("Order", "Account", "Product2", "PricebookEntry")
+    objects = (
+        "Order",
+        "OrderItem",
+        "Contract",
+        "SBQQ__Quote__c",
+        "Account",
+        "Product2",
+        "PricebookEntry",
+    )
     return OrgView(
         records={
             name: {str(r["Id"]): dict(r) for r in org.store.records(name, include_deleted=True)}
@@ -391,6 +400,7 @@ class _Checker:
     def _unexpected_prices(self) -> None:
         entries = {op.source.id for op in self.x.entry_prices.values()}
         used = self._prices_in_use()
+        prorations = self._planned_prorations()
         for price in self.stripe.objects.get("price", []):
             metadata = price.get("metadata") or {}
             item = metadata.get("salesforce_order_item_id")
@@ -402,13 +412,31 @@ class _Checker:
                 explained = entry in entries or price["id"] in used
             else:
                 # Stripe's price for one price_data use (sync.inline_line_prices): inactive, no
-                # metadata, named by the schedule that made it.
-                explained = price["id"] in used and not price.get("active")
+                # metadata, named by the schedule that made it. A contract's proration items
+                # (A1) are inline too, and every rewrite of the schedule sends its future phases
+                # again, so Stripe makes a new price each time: earlier ones are explained by
+                # the same planned item (Stripe keeps every price; none can be deleted).
+                explained = not price.get("active") and (
+                    price["id"] in used or any(not mismatches(p, price) for p in prorations)
+                )
             if not explained:
                 self.report.add(
                     f"unexpected: price {price['id']} (metadata {metadata}), which no synced "
                     "order uses"
                 )
+
+    def _planned_prorations(self) -> list[dict[str, Any]]:
+        """The price shapes of every planned inline add_invoice_item (A1 proration items)."""
+        shapes = []
+        for plan in self.x.plans.values():
+            for op in plan.operations:
+                if op.kind != "subscription_schedule.create":
+                    continue
+                for phase in op.params.get("phases") or []:
+                    for item in phase.get("add_invoice_items") or []:
+                        if "price_data" in item:
+                            shapes.append(_price_shape(item["price_data"]))
+        return shapes
 
     def _prices_in_use(self) -> set[str]:
         used: set[str] = set()
@@ -428,6 +456,7 @@ class _Checker:
         schedules = self.stripe.by_metadata("subscription_schedule", "salesforce_order_id")
         invoices = self.stripe.by_metadata("invoice", "salesforce_order_id")
         records = {r.get("Compound_ID__c"): r for r in self.org.sync_records}
+        contracts = set(self.x.amendments.values())
         expected_schedules = expected_invoices = 0
         for order_id, plan in sorted(self.x.plans.items()):
             kinds = {op.kind for op in plan.operations}
@@ -450,6 +479,8 @@ class _Checker:
                     self.report.add(f"unexpected: invoice for {what}, which has recurring lines")
                 if actual is not None:
                     self._schedule(what, plan, actual)
+                    if order_id in contracts:
+                        self._contract_schedule(what, order_id, actual)
             else:
                 expected_invoices += 1
                 actual = self._one(f"invoice of {what}", invoices.get(order_id, []))
@@ -463,11 +494,39 @@ class _Checker:
                 self.report.add(f"{what}: Sync Record is {status!r} ({message!r}), not Success")
         self.report.expected["subscription_schedule"] = expected_schedules
         self.report.expected["invoice"] = expected_invoices
+        self._amendment_orders(schedules, records)
         explained = set(self.x.plans) | self.x.tolerated_orders
         for kind, found in (("schedule", schedules), ("invoice", invoices)):
             for order_id in found.keys() - explained:
                 ids = [o["id"] for o in found[order_id]]
                 self.report.add(f"unexpected: {kind} {ids} for Order {order_id}")
+
+    def _contract_schedule(self, what: str, order_id: str, actual: dict[str, Any]) -> None:
+        """The schedule against the contract's recomputed from Salesforce alone (A1, A2)."""
+        expected = expected_schedule(self.org.records, order_id)
+        for problem in schedule_mismatches(expected, actual):
+            self.report.add(f"{what}: contract schedule {actual['id']}: {problem}")
+
+    def _amendment_orders(
+        self,
+        schedules: Mapping[str, list[dict[str, Any]]],
+        records: Mapping[Any, dict[str, Any]],
+    ) -> None:
+        """Each amendment order names its contract's schedule and has its own Success record."""
+        self.report.expected["amendment order"] = len(self.x.amendments)
+        for order_id, initial in sorted(self.x.amendments.items()):
+            plan = self.x.plans.get(initial)
+            if plan is None or plan.status != "ready":
+                continue  # the contract's refusal or skip is checked on its initial order
+            what = f"amendment Order {order_id} (of Order {initial})"
+            found = schedules.get(initial) or []
+            if found:
+                self._stripe_id_field("Order", order_id, found[0]["id"], what)
+            record = records.get(order_id)
+            status = record.get("Resolution_Status__c") if record else None
+            if status != "Success":
+                message = record.get("Resolution_Message__c") if record else None
+                self.report.add(f"{what}: Sync Record is {status!r} ({message!r}), not Success")
 
     def _refused(
         self,

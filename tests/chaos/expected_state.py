@@ -4,6 +4,11 @@ Every activated order is hydrated with the sync's own ``Hydrator`` (over the org
 every ``Stripe_ID__c`` is removed (the planner treats those as objects that exist, and would
 plan updates), and the order is planned as if Stripe were empty. The plan's create operations
 are then the objects the order needs, with the parameters they must have now.
+
+An order of a CPQ contract with an activated amendment is planned with its whole contract
+(``plan_contract``, from the initial order and every activated amendment, A1/A2): the contract's
+plan is kept under its initial order, which names the schedule in Stripe, and each amendment
+order is recorded as belonging to it (its ``Stripe_ID__c`` must name that schedule).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consumer.sync.hydration import Hydrator
-from consumer.sync.planning import Operation, Plan, PlanningContext
+from consumer.sync.planning import ContractOrders, Operation, Plan, PlanningContext, plan_contract
 from consumer.sync.root_types import root_type
 from consumer.sync.salesforce_reads import SalesforceReader
 from consumer.sync.triggers import RecordRef
@@ -44,6 +49,8 @@ class Expectation:
     entry_prices: dict[str, Operation] = field(default_factory=dict)  # lookup key
     line_prices: dict[str, Operation] = field(default_factory=dict)  # order item id
     tolerated_orders: set[str] = field(default_factory=set)
+    # amendment order id -> its contract's initial order id (whose plan holds the schedule)
+    amendments: dict[str, str] = field(default_factory=dict)
 
 
 def _record_id(op: Operation) -> str:
@@ -52,22 +59,56 @@ def _record_id(op: Operation) -> str:
 
 def plan_orders(
     org: OrgSimulator, settings: Settings, order_ids: Iterable[str], now: dt.datetime
-) -> dict[str, Plan]:
-    """Cold plans (Stripe assumed empty) of ``order_ids`` from the org's current state."""
-    plans = plan_records(org, settings, "Order", order_ids, now)
-    return {plan.root.id: plan for plan in plans}
+) -> tuple[dict[str, Plan], dict[str, str]]:
+    """Cold plans (Stripe assumed empty) of ``order_ids`` from the org's current state, by
+    order id (a contract's under its initial order), and each amendment's initial order."""
+    records, context = _hydrated(settings, "Order", order_ids, now)
+    orders = [_without_stripe_ids(r) for r in records]
+    full_ids = {str(o["Id"])[:15]: str(o["Id"]) for o in orders}  # ids may come 15 or 18 long
+    initials = {
+        str(o["Id"]): full_ids.get(str(o["Contract"]["SBQQ__Order__c"])[:15], "")
+        for o in orders
+        if isinstance(o.get("Contract"), dict) and o["Contract"].get("SBQQ__Order__c")
+    }
+    amendments = {
+        order_id: initial
+        for order_id, initial in initials.items()
+        if initial and order_id != initial and _by_id(orders, order_id).get("Type") == "Amendment"
+    }
+    plans: dict[str, Plan] = {}
+    for order in orders:
+        order_id = str(order["Id"])
+        if order_id in amendments:
+            continue
+        own = sorted(
+            (_by_id(orders, a) for a, initial in amendments.items() if initial == order_id),
+            key=lambda a: str(a["Id"]),
+        )
+        if own:
+            contract = ContractOrders(order, tuple(own))
+            plans[order_id] = plan_contract(contract, order_id=order_id, context=context)
+        else:
+            plans[order_id] = root_type("Order").plan(order, context=context)
+    return plans, amendments
+
+
+def _by_id(records: list[dict[str, Any]], record_id: str) -> dict[str, Any]:
+    return next(r for r in records if str(r["Id"]) == record_id)
 
 
 def plan_records(
     org: OrgSimulator, settings: Settings, object_type: str, ids: Iterable[str], now: dt.datetime
 ) -> list[Plan]:
+    records, context = _hydrated(settings, object_type, ids, now)
+    plan = root_type(object_type).plan
+    return [plan(_without_stripe_ids(record), context=context) for record in records]
+
+
+def _hydrated(
+    settings: Settings, object_type: str, ids: Iterable[str], now: dt.datetime
+) -> tuple[list[dict[str, Any]], PlanningContext]:
     rest = SalesforceRest(SalesforceAuth(settings.salesforce))
     reader = SalesforceReader(rest)
-    hydrator = Hydrator(reader, settings)
-    refs = [RecordRef(object_type, i) for i in ids]
-    if not refs:
-        return []
-    records = hydrator.hydrate(refs)
     context = PlanningContext(
         settings=settings,
         now=now,
@@ -75,10 +116,11 @@ def plan_records(
         trigger="live",
         salesforce_instance_url=reader.instance_url,
     )
-    return [
-        root_type(object_type).plan(_without_stripe_ids(record), context=context)
-        for record in records.values()
-    ]
+    refs = [RecordRef(object_type, i) for i in ids]
+    if not refs:
+        return [], context
+    records = Hydrator(reader, settings).hydrate(refs)
+    return [dict(r) for r in records.values()], context
 
 
 def expectation(
@@ -97,7 +139,7 @@ def expectation(
         if r.get("IsDeleted") and r.get("Status") == "Activated"
     ]
     out = Expectation(tolerated_orders={str(r["Id"]) for r in deleted})
-    out.plans = plan_orders(org, settings, [str(r["Id"]) for r in activated], now)
+    out.plans, out.amendments = plan_orders(org, settings, [str(r["Id"]) for r in activated], now)
     for plan in out.plans.values():
         if plan.status != "ready":
             continue

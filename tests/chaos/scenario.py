@@ -3,7 +3,8 @@
 1. Start the org (the shipped dataset plus generated orders), the Stripe emulator and every
    role as a subprocess; wait until the bridge subscribed and the sync group formed.
 2. Expire the bridge's replay ids (``on_invalid_replay_id=earliest`` must carry on).
-3. For the run's duration: the workload activates orders and amends accounts and prices; the
+3. For the run's duration: the workload activates orders, amends accounts and prices, and
+   contracts orders, then amends and cancels the contracts; the
    killer SIGKILLs and restarts roles and moves a third sync member in and out; the injector
    adds Stripe and Salesforce faults; hostile input arrives a third of the way in.
 4. Stop the chaos, heal every fault, and wait for the connector to converge: the consistency
@@ -180,7 +181,14 @@ def run_chaos(profile: ChaosProfile, kafka: str, run_dir: Path, prefix: str) -> 
                 profile.kill_interval,
                 seed=profile.seed,
             )
-            workload = Workload(org, drafts, profile.seconds, seed=profile.seed)
+            generated = frozenset(
+                str(r["Id"])
+                for r in org.store.records("Order")
+                if str(r.get("Name", "")).startswith("Generated order")
+            )
+            workload = Workload(
+                org, drafts, profile.seconds, seed=profile.seed, contractable=generated
+            )
             bad = bad_input.BadInput()
             chaos_started = time.monotonic()
             injector.start()

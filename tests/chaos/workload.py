@@ -1,9 +1,11 @@
 """The work a chaos run does in Salesforce while the connector is being killed and disturbed.
 
-Three kinds of change, interleaved at random over the run: order activations (the orders to
-sync), account amendments (customers to update) and pricebook price changes (prices to
-replace, P7). Names and descriptions carry unicode and SOQL-special characters (quotes,
-backslashes, ``%``/``_``), since those records' ids and names travel through the sync's queries.
+Four kinds of change, interleaved at random over the run: order activations (the orders to
+sync), account amendments (customers to update), pricebook price changes (prices to replace,
+P7) and CPQ contract changes (``contract_changes``: contracting generated orders, then
+upsells, downsells, new products and cancellations of their contracts, A1/A2). Names and
+descriptions carry unicode and SOQL-special characters (quotes, backslashes, ``%``/``_``),
+since those records' ids and names travel through the sync's queries.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from cpqsync_sandbox.org.simulator import OrgSimulator
+from tests.chaos.contract_changes import ContractChanges
 
 ACCOUNT_REFS = ("acme", "globex", "initech", "umbrella", "stark", "wayne")
 # Entries whose Stripe price one-time lines reuse, so their changes replace a live price (P7).
@@ -51,7 +54,12 @@ class Workload:
         seed: int = 0,
         amendments_per_order: float = 0.3,
         price_changes_per_order: float = 0.05,
+        contractable: frozenset[str] = frozenset(),
+        contracted_share: float = 0.4,
+        contract_changes_per_order: float = 0.3,
     ) -> None:
+        """``contractable``: orders that may be contracted once activated (orders the sync
+        accepts on their own, so their contracts' amendments are what the run tests)."""
         self.org = org
         self.orders = list(orders)
         self.seconds = seconds
@@ -59,6 +67,10 @@ class Workload:
         self.amendments = amendments_per_order
         self.price_changes = price_changes_per_order
         self.stats = WorkloadStats()
+        self.contractable = contractable
+        self.contracted_share = contracted_share
+        self.contract_changes = contract_changes_per_order
+        self.contracts = ContractChanges(org, self.rng, self.stats.counts)
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="chaos-workload", daemon=True)
 
@@ -83,6 +95,10 @@ class Workload:
             for order in self.orders:
                 self.org.activate_order(order)
                 self.stats.counts["orders activated"] += 1
+                if order in self.contractable and self.rng.random() < self.contracted_share:
+                    self.contracts.contract(order)
+                if self.rng.random() < self.contract_changes:
+                    self.contracts.amend()
                 if self.rng.random() < self.amendments:
                     self.amend_account()
                 if self.rng.random() < self.price_changes:

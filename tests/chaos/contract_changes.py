@@ -1,0 +1,120 @@
+"""What sales does to contracts during a chaos run: contract orders, amend and cancel contracts.
+
+Through the org simulator's CPQ actions (``cpq_actions``), exactly as tests and the demo amend:
+an activated order is contracted; a contract is later amended with an upsell (+n on a line it
+sells), a downsell (-n, at most what that line still holds), a new product (a line of its own,
+possibly a product the contract already sells, so a later decrease of that product takes the
+newest lot first: LIFO, A1) or cancelled (every live line to zero, A2); each amendment is then
+activated like any order.
+
+Each contract's amendments start on strictly later dates, whole months after the contract's
+start plus 0-20 days (so some start inside a billing period and bill a proration item), and
+always in the future: a downsell sized from today's quantities is then valid at its start date,
+and the schedule the checker expects does not depend on when the sync ran.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine, live_quantities
+from cpqsync_sandbox.org.simulator import OrgSimulator
+
+# Recurring USD entries an amendment may add (ref, billing frequency, list price a year): one of
+# the contract's own billing frequency (Stripe bills one interval per subscription, so a mixed
+# one is a data error, not what this run tests).
+NEW_PRODUCT_ENTRIES = (
+    ("platform_usd", "Monthly", 1440.0),
+    ("support_usd", "Monthly", 6000.0),
+    ("seats_quarterly_usd", "Quarterly", 900.0),
+)
+
+
+@dataclass
+class _Contract:
+    contract_id: str
+    start: date
+    term_months: int
+    months_used: int = 0  # the latest amendment's month offset (amendments start later)
+    cancelled: bool = False
+
+
+class ContractChanges:
+    """Not thread-safe: driven by the workload's thread."""
+
+    def __init__(self, org: OrgSimulator, rng: random.Random, counts: Counter[str]) -> None:
+        self.org = org
+        self.rng = rng
+        self.counts = counts
+        self.contracts: list[_Contract] = []
+
+    def contract(self, order_id: str) -> None:
+        """CPQ's "Contracted" on an activated order."""
+        contract_id = self.org.contract_order(order_id)
+        contract = self.org.get("Contract", contract_id)
+        self.contracts.append(
+            _Contract(contract_id, contract["StartDate"], int(contract["ContractTerm"]))
+        )
+        self.counts["contracts"] += 1
+
+    def amend(self) -> None:
+        """One amendment (or cancellation) of a random live contract, activated at once."""
+        live = [c for c in self.contracts if not c.cancelled]
+        if not live:
+            return
+        contract = self.rng.choice(live)
+        month = contract.months_used + self.rng.randint(1, 3)
+        if month >= contract.term_months:
+            return  # no later month left in its term: nothing to amend this time
+        begins = _add_months(contract.start, month) + timedelta(days=self.rng.choice((0, 0, 5, 20)))
+        recurring = {
+            line: quantity
+            for line, quantity in live_quantities(self.org.store, contract.contract_id).items()
+            if self.org.get("OrderItem", line).get("SBQQ__ChargeType__c") == "Recurring"
+        }
+        kind = self.rng.choices(
+            ("upsell", "downsell", "new product", "cancellation"), weights=(4, 3, 2, 1)
+        )[0]
+        if kind == "cancellation":
+            order = self.org.cancel_contract(contract.contract_id, begins)
+            contract.cancelled = True
+        else:
+            line = self._line(kind, recurring, contract)
+            order = self.org.amend_contract(contract.contract_id, begins, [line])
+            left = sum(recurring.values()) + line.quantity_change
+            # A downsell of everything left cancels it too: nothing may amend it afterwards.
+            contract.cancelled = left <= 0
+        contract.months_used = month
+        self.org.activate_order(order)
+        self.counts[f"contract {kind}s"] += 1
+
+    def _line(self, kind: str, recurring: dict[str, float], contract: _Contract) -> AmendmentLine:
+        """``recurring``: the contract's live recurring lines (the line that sold each) and
+        their quantities."""
+        if kind == "upsell" and recurring:
+            line = self.rng.choice(sorted(recurring))
+            return AmendmentLine(self.rng.randint(1, 10), revises=line)
+        if kind == "downsell" and recurring:
+            line = self.rng.choice(sorted(recurring))
+            return AmendmentLine(-self.rng.randint(1, int(recurring[line])), revises=line)
+        frequencies = {
+            self.org.get("OrderItem", line).get("SBQQ__BillingFrequency__c") for line in recurring
+        }
+        ref, frequency, list_price = self.rng.choice(
+            [e for e in NEW_PRODUCT_ENTRIES if e[1] in frequencies] or NEW_PRODUCT_ENTRIES
+        )
+        return AmendmentLine(
+            self.rng.randint(1, 5),
+            pricebook_entry_id=self.org.dataset.id(ref),
+            unit_price=round(list_price * contract.term_months / 12, 2),
+            billing_frequency=frequency,
+        )
+
+
+def _add_months(day: date, months: int) -> date:
+    """``months`` later, on the same day of the month (the 28th at most, which every month has)."""
+    index = day.month - 1 + months
+    return date(day.year + index // 12, index % 12 + 1, min(day.day, 28))
