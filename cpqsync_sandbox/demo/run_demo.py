@@ -193,9 +193,9 @@ class DemoRun:
             view.show(snapshot)
             assert driver.started_at is not None
             waited = time.monotonic() - driver.started_at
+            if self._amend_contracts(view):
+                continue
             if driver.done and all(v.settled for v in self.verdicts):
-                if self._amend_contracts(view):
-                    continue
                 self.report.sync_duration_s = round(waited, 2)
                 self._judge()
                 return
@@ -212,9 +212,14 @@ class DemoRun:
             time.sleep(self.options.poll_interval_s)
 
     def _amend_contracts(self, view: ProgressView) -> bool:
-        """Once: contract orders and activate the dataset's amendments of them (A1, A2), as
-        new expectations. True when it did (the orders must settle again)."""
+        """Once the orders to contract have settled: contract them and activate the dataset's
+        amendments of them (A1, A2), as new expectations, while the other orders may still be
+        syncing. True when it did now."""
         if not self.contract_changes or self.amended:
+            return False
+        names = {change.order for change in self.contract_changes}
+        targets = [v for v in self.verdicts if v.expectation.name in names]
+        if len(targets) < len(names) or not all(v.settled for v in targets):
             return False
         assert self.org is not None
         synced = {e.name: e for e in self.expectations}
