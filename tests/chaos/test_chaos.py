@@ -105,7 +105,19 @@ def assert_checker_notices(outcome: ChaosOutcome) -> None:
     )
     price["unit_amount_decimal"] = "1"
     objects["product"].append({"id": "sf_unexplained", "name": "?", "metadata": {}})
+    # An amended contract whose latest phase bills one seat more than its amendments leave.
+    contracts = set(verdict.expected.amendments.values()) - {
+        victim["metadata"]["salesforce_order_id"]
+    }
+    amended = next(
+        s
+        for s in schedules
+        if s["metadata"]["salesforce_order_id"] in contracts and len(s["phases"]) > 1
+    )
+    amended["phases"][-1]["items"][0]["quantity"] += 1
     found = "\n".join(consistency.compare(verdict.org, objects, verdict.expected).discrepancies)
+    contract = amended["metadata"]["salesforce_order_id"]
+    assert f"Order {contract}: contract schedule {amended['id']}: phases" in found
     assert f"missing: schedule of Order {victim['metadata']['salesforce_order_id']}" in found
     assert f"customer of Account {account}" in found and "cus_duplicate" in found
     assert "unit_amount_decimal" in found
