@@ -420,9 +420,10 @@ class _Checker:
                     price["id"] in used or any(not mismatches(p, price) for p in prorations)
                 )
             if not explained:
+                shape = {k: price.get(k) for k in ("active", "product", "unit_amount_decimal")}
                 self.report.add(
                     f"unexpected: price {price['id']} (metadata {metadata}), which no synced "
-                    "order uses"
+                    f"order uses: {shape}"
                 )
 
     def _planned_prorations(self) -> list[dict[str, Any]]:

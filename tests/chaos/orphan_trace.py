@@ -18,6 +18,8 @@ from cpqsync_sandbox.stripe_emulator import RequestLogEntry
 _ORDER_ITEM = re.compile(r"\bOrderItem (\w+)")
 _RECORD = re.compile(r"\b(?:Order|PricebookEntry|Account|Product2) (\w{18})\b")
 _OBJECT = re.compile(r"\b((?:price|sub_sched|cus|in)_\w+)")
+# An inline price names no record: the requests that sent its amount (as price_data) made it.
+_AMOUNT = re.compile(r"'unit_amount_decimal': '([0-9.]+)'")
 
 
 def orphan_traces(
@@ -35,9 +37,10 @@ def orphan_traces(
         item_match = _ORDER_ITEM.search(line)
         if item_match:
             records.append(order_of_item.get(item_match.group(1), "?"))
-        if not records:
+        amounts = _AMOUNT.findall(line)
+        if not records and not amounts:
             continue
-        texts = [t for r in records for t in (r, *items_of.get(r, []))]
+        texts = [t for r in records for t in (r, *items_of.get(r, []))] + amounts
         objects = _OBJECT.findall(line)
         rows = [
             f"{n:6d} {e.method} {e.path} status={e.status} replayed={e.replayed} "
