@@ -400,7 +400,7 @@ class _Checker:
     def _unexpected_prices(self) -> None:
         entries = {op.source.id for op in self.x.entry_prices.values()}
         used = self._prices_in_use()
-        prorations = self._planned_prorations()
+        inline = self._planned_inline_prices()
         for price in self.stripe.objects.get("price", []):
             metadata = price.get("metadata") or {}
             item = metadata.get("salesforce_order_item_id")
@@ -413,11 +413,12 @@ class _Checker:
             else:
                 # Stripe's price for one price_data use (sync.inline_line_prices): inactive, no
                 # metadata, named by the schedule that made it. A contract's proration items
-                # (A1) are inline too, and every rewrite of the schedule sends its future phases
-                # again, so Stripe makes a new price each time: earlier ones are explained by
-                # the same planned item (Stripe keeps every price; none can be deleted).
+                # (A1) and an uneven term's last phase (O7) are inline too, and every rewrite of
+                # the schedule sends its future phases again, so Stripe makes a new price each
+                # time: earlier ones are explained by the same planned price_data (Stripe keeps
+                # every price; none can be deleted).
                 explained = not price.get("active") and (
-                    price["id"] in used or any(not mismatches(p, price) for p in prorations)
+                    price["id"] in used or any(not mismatches(p, price) for p in inline)
                 )
             if not explained:
                 shape = {k: price.get(k) for k in ("active", "product", "unit_amount_decimal")}
@@ -426,17 +427,17 @@ class _Checker:
                     f"order uses: {shape}"
                 )
 
-    def _planned_prorations(self) -> list[dict[str, Any]]:
-        """The price shapes of every planned inline add_invoice_item (A1 proration items)."""
+    def _planned_inline_prices(self) -> list[dict[str, Any]]:
+        """The price shapes of every planned schedule item and add_invoice_item given as
+        price_data (O7's last phase, A1's proration items)."""
         shapes = []
         for plan in self.x.plans.values():
             for op in plan.operations:
                 if op.kind != "subscription_schedule.create":
                     continue
                 for phase in op.params.get("phases") or []:
-                    for item in phase.get("add_invoice_items") or []:
-                        if "price_data" in item:
-                            shapes.append(_price_shape(item["price_data"]))
+                    items = [*(phase.get("items") or []), *(phase.get("add_invoice_items") or [])]
+                    shapes.extend(_price_shape(i["price_data"]) for i in items if "price_data" in i)
         return shapes
 
     def _prices_in_use(self) -> set[str]:
