@@ -46,7 +46,8 @@ def orphan_traces(
             f"{n:6d} {e.method} {e.path} status={e.status} replayed={e.replayed} "
             f"fault={e.fault} key={e.idempotency_key} {_brief(e.params)}"
             for n, e in enumerate(log)
-            if any(o in e.path for o in objects) or any(_mentions(e.params, t) for t in texts)
+            if any(o in e.path for o in objects)
+            or any(_mentions(e.params, t) or t in (e.idempotency_key or "") for t in texts)
         ]
         sections.append(f"== {line} (records {records})\n" + "\n".join(rows))
     return "\n\n".join(sections)
