@@ -242,3 +242,59 @@ def test_initial_order_and_amendment_activated_together_end_with_one_schedule(
     wait_until(lambda: synced(6), 90, "both orders replayed")
     assert snapshot(stack.stripe) == before
     assert len([r for r in stack.results() if r.status is SyncStatus.SUCCESS]) > seen
+
+
+def test_a_new_product_amendment_whose_price_create_stored_a_500_still_syncs(
+    running: Stack,
+) -> None:
+    """Stripe made an amendment line's price and then answered 500, which it stores under the
+    idempotency key and replays to every retry of the same request. A retry finds the price the
+    first attempt made (its lookups, as for a new order's lines) instead of sending that create
+    again. (The long chaos run's stuck contract, docs/reliability.md, is a case this simple
+    one does not reproduce.)"""
+    stack, org = running, running.org
+    today = dt.date.today()
+    order, _ = _new_order(org, _month_start(today, 2))
+    org.activate_order(order)
+    _wait_for_phases(stack, order, [[5]])
+    contract = org.get("Order", order).get("ContractId") or org.contract_order(order)
+    product = org.create(
+        "Product2",
+        {
+            "Name": "Add-on",
+            "SBQQ__SubscriptionPricing__c": "Fixed Price",
+            "SBQQ__BillingFrequency__c": "Monthly",
+            "SBQQ__BillingType__c": "Advance",
+        },
+    )
+    entry = org.create(
+        "PricebookEntry",
+        {
+            "Pricebook2Id": org.dataset.refs[STANDARD_PRICEBOOK_REF],
+            "Product2Id": product,
+            "UnitPrice": 50,
+            "IsActive": True,
+        },
+    )
+    # The next price create runs, then fails with a 500 that Stripe keeps for its key.
+    [rule] = stack.stripe.configure_faults(
+        {
+            "kind": "error",
+            "stage": "after",
+            "method": "POST",
+            "path": "^/v1/prices$",
+            "rate": 1.0,
+            "max_count": 1,
+        }
+    )
+    amendment = org.amend_contract(
+        contract,
+        today + dt.timedelta(days=3),
+        [AmendmentLine(2, pricebook_entry_id=entry, unit_price=720)],
+    )
+    org.activate_order(amendment)
+    schedule = _wait_for_phases(stack, order, [[5], [5, 2]])
+    assert rule.fired == 1
+    _written(org, amendment, schedule["id"])
+    made = [p for p in stack.stripe.objects("price") if p["product"] == f"sf_{product}"]
+    assert len([p for p in made if p["metadata"].get("salesforce_order_item_id")]) == 1
