@@ -1,5 +1,5 @@
 """Lets tests and scripts run the CLI as ``python -m cpqsync`` without the console script."""
 
-from cpqsync.cli.app import main
+from cpqsync.app.cli.app import main
 
 main()

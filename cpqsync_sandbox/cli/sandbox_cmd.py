@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from cpqsync.cli.options import HELP_MARKUP
+from cpqsync.app.cli.options import HELP_MARKUP
 from cpqsync_sandbox.broker import EmbeddedBroker
 
 app = typer.Typer(

@@ -10,7 +10,7 @@ import json
 import time
 from typing import Any
 
-from cpqsync.supervision.child_process import ChildProcess
+from cpqsync.app.supervision.child_process import ChildProcess
 
 
 class ChildStartError(RuntimeError):

@@ -19,13 +19,13 @@ import requests
 from rich.console import Console
 from simple_salesforce.exceptions import SalesforceError
 
-from cpqsync.salesforce.auth import SalesforceAuthError
-from cpqsync.salesforce.rest import RetryableSalesforceError
-from cpqsync.supervision.interrupts import (
+from cpqsync.app.supervision.interrupts import (
     Interrupted,
     deferring_stop_signals,
     raising_on_stop_signals,
 )
+from cpqsync.salesforce.auth import SalesforceAuthError
+from cpqsync.salesforce.rest import RetryableSalesforceError
 from cpqsync_sandbox.broker import BrokerStartError
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.demo.billing_clock import BillingClock

@@ -18,10 +18,9 @@ from pathlib import Path
 import requests
 import stripe
 
+from cpqsync.app.supervision.child_process import ChildProcess, cpqsync_argv, wait_until_exited
+from cpqsync.app.supervision.role_supervisor import ROLES
 from cpqsync.kafka.topics import Topics, ensure_topics
-from cpqsync.net import free_port
-from cpqsync.supervision.child_process import ChildProcess, cpqsync_argv, wait_until_exited
-from cpqsync.supervision.role_supervisor import ROLES
 from cpqsync_sandbox.broker import EmbeddedBroker
 from cpqsync_sandbox.demo.ready_line import ChildStartError, wait_for_ready_line
 from cpqsync_sandbox.demo.role_config import (
@@ -33,6 +32,7 @@ from cpqsync_sandbox.demo.role_config import (
     secret_env,
     write_role_config,
 )
+from cpqsync_sandbox.net import free_port
 
 # Stripe test mode: ~150 ms a request and 25 requests/s per key.
 STRIPE_LATENCY_MS = 150

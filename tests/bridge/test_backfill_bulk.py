@@ -13,7 +13,7 @@ import pytest
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
-from cpqsync.cli.app import app
+from cpqsync.app.cli.app import app
 from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.salesforce.auth import SalesforceAuth

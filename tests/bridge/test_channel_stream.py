@@ -14,9 +14,9 @@ import pytest
 from confluent_kafka import Producer
 from prometheus_client import REGISTRY
 
+from cpqsync.app.ops.checkpoint_ages import checkpoint_ages
 from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
-from cpqsync.ops.checkpoint_ages import checkpoint_ages
 from cpqsync.salesforce.pubsub_client import PubSubClient
 from cpqsync.settings import BridgeSettings, KafkaSettings
 from cpqsync_sandbox.org.cdc.events import header_only_event

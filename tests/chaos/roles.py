@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cpqsync.net import free_port
+from cpqsync_sandbox.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

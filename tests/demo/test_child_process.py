@@ -12,7 +12,7 @@ from tests.demo.processes import alive, wait_until
 
 PARENT = """
 import pathlib, sys, time
-from cpqsync.supervision.child_process import ChildProcess
+from cpqsync.app.supervision.child_process import ChildProcess
 child = ChildProcess("sleeper", ["sleep", "120"], pathlib.Path(sys.argv[1])).start()
 print(child.pid, flush=True)
 time.sleep(120)

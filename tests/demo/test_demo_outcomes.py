@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from cpqsync.supervision.interrupts import Interrupted
+from cpqsync.app.supervision.interrupts import Interrupted
 from cpqsync_sandbox.demo.expectations import OrderExpectation
 from cpqsync_sandbox.demo.org_client import OrderState
 from cpqsync_sandbox.demo.progress import Snapshot

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from cpqsync.supervision.role_supervisor import RestartPolicy, role_env
+from cpqsync.app.supervision.role_supervisor import RestartPolicy, role_env
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.demo.contract_changes import add_months, contract_changes
 from cpqsync_sandbox.demo.expectations import (

@@ -18,7 +18,7 @@ import pytest
 import requests
 import yaml
 
-from cpqsync.net import free_port
+from cpqsync_sandbox.net import free_port
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.demo.demo_process import REPO

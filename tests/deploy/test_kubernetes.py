@@ -28,10 +28,10 @@ from pydantic import BaseModel, SecretStr
 from typer.testing import CliRunner
 
 from consumer.sync.service import DEFAULT_GROUP, roots_group
-from cpqsync.cli.app import app
-from cpqsync.config_check import problems
+from cpqsync.app.cli.app import app
+from cpqsync.app.config_check import problems
+from cpqsync.app.preflight.checks import ROLE_CHECKS, STRIPE
 from cpqsync.observability.http_server import MetricsServer
-from cpqsync.preflight.checks import ROLE_CHECKS, STRIPE
 from cpqsync.settings import Settings
 from tests.deploy.crd_schemas import CUSTOM_SCHEMAS
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from consumer.engine import BatchHandler, Message, Outcome, Processed
-from cpqsync.net import free_port
+from cpqsync_sandbox.net import free_port
 from tests.engine.support import Running, make_engine
 
 

@@ -26,8 +26,8 @@ from consumer.engine import (
     Retry,
     RetryableError,
 )
-from cpqsync.ops.dead_letter_view import view
-from cpqsync.ops.redrive import redrive
+from cpqsync.app.ops.dead_letter_view import view
+from cpqsync.app.ops.redrive import redrive
 from schemas.dead_letter import from_headers
 from tests.engine.support import (
     Running,

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from confluent_kafka.admin import AdminClient
 
-from cpqsync.net import free_port
+from cpqsync_sandbox.net import free_port
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 

@@ -12,7 +12,7 @@ import yaml
 from confluent_kafka import Consumer, Message, TopicPartition
 from typer.testing import CliRunner, Result
 
-from cpqsync.cli.app import app
+from cpqsync.app.cli.app import app
 from cpqsync.kafka.offsets import end_offsets
 from cpqsync.kafka.topics import Topics, ensure_topics
 

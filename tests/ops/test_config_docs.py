@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from cpqsync.ops.config_docs import render
+from cpqsync.app.ops.config_docs import render
 from cpqsync.settings import Settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
@@ -15,7 +15,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 def test_the_committed_document_is_the_generated_one() -> None:
     assert DOC.read_text(encoding="utf-8") == render(), (
         "docs/configuration.md is stale: run "
-        "`python -m cpqsync.ops.config_docs > docs/configuration.md`"
+        "`python -m cpqsync.app.ops.config_docs > docs/configuration.md`"
     )
 
 

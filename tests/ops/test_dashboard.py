@@ -17,7 +17,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.engine.metrics import EngineMetrics
-from cpqsync.ops.metric_names import exported_series, metric_modules
+from cpqsync.app.ops.metric_names import exported_series, metric_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "cpqsync.json"

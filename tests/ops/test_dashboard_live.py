@@ -25,8 +25,8 @@ import requests
 import stripe
 import yaml
 
-from cpqsync.net import free_port
 from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.net import free_port
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.demo.processes import wait_until

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cpqsync.supervision.role_supervisor import ROLES, RoleSupervisor, deployment_roles
+from cpqsync.app.supervision.role_supervisor import ROLES, RoleSupervisor, deployment_roles
 
 
 def test_stripe_events_runs_only_when_enabled_and_ports_stay_put() -> None:

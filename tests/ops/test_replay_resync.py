@@ -25,9 +25,9 @@ from prometheus_client import CollectorRegistry
 
 from consumer.sync.results import reports_root
 from consumer.writeback.service import WritebackService
+from cpqsync.app.ops.committed_offsets import PartitionKey, committed_offsets
+from cpqsync.app.ops.group_activity import group_activity
 from cpqsync.kafka.offsets import end_offsets
-from cpqsync.ops.committed_offsets import PartitionKey, committed_offsets
-from cpqsync.ops.group_activity import group_activity
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator

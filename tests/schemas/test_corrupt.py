@@ -11,7 +11,7 @@ from fastavro import schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cpqsync.net import free_port
+from cpqsync_sandbox.net import free_port
 from schemas.catalog import bundled_catalog
 from schemas.codec import Codec, DecodeFailure, SchemaDecodeError
 from schemas.models import RECORD_TYPES, AvroRecord, SyncResult, SyncStatus

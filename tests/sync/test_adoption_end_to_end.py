@@ -17,7 +17,7 @@ import stripe
 from typer.testing import CliRunner
 
 from consumer.sync.planning.schedule_dates import add_months, start_epoch
-from cpqsync.cli.app import app
+from cpqsync.app.cli.app import app
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.models import SyncStatus

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 from typer.testing import CliRunner
 
-from cpqsync.cli.app import app
+from cpqsync.app.cli.app import app
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.sync.stack import FAST_GROUP, Stack, open_stack

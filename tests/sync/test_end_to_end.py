@@ -13,7 +13,7 @@ from confluent_kafka import Producer
 from typer.testing import CliRunner
 
 from consumer.sync.results import reports_root
-from cpqsync.cli.app import app
+from cpqsync.app.cli.app import app
 from cpqsync.kafka.clients import producer_config
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.models import SyncResult, SyncStatus

@@ -24,9 +24,9 @@ from confluent_kafka.admin import AdminClient
 from consumer.sync.manual import request_sync
 from consumer.sync.root_locks import RootLocks
 from consumer.sync.service import roots_group
+from cpqsync.app.ops.committed_offsets import committed_offsets
 from cpqsync.kafka.offsets import end_offsets
 from cpqsync.kafka.topics import Topics, ensure_topics
-from cpqsync.ops.committed_offsets import committed_offsets
 from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator

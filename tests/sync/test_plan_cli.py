@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from cpqsync.cli.app import app
+from cpqsync.app.cli.app import app
 from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.sync.stack import salesforce_env

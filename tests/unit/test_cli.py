@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from cpqsync.cli.app import app
+from cpqsync.app.cli.app import app
 
 COMMANDS = [
     ["demo"],

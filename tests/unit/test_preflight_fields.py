@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cpqsync.preflight.field_references import (
+from cpqsync.app.preflight.field_references import (
     FieldReference,
     field_references,
     sync_record_references,
 )
-from cpqsync.preflight.salesforce_check import _missing
+from cpqsync.app.preflight.salesforce_check import _missing
 from cpqsync.settings import Settings
 
 ORG: dict[str, dict[str, Any]] = {

@@ -17,7 +17,7 @@ import stripe
 import yaml
 
 from cpqsync.kafka.topics import Topics, ensure_topics
-from cpqsync.net import free_port
+from cpqsync_sandbox.net import free_port
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.codec import Codec
 from schemas.models import StripeEvent

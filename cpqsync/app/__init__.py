@@ -1,0 +1,1 @@
+"""The application layer: CLI, role wiring and supervision, operations, start-up checks."""
