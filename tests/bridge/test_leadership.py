@@ -15,8 +15,7 @@ from cpqsync.settings import BridgeSettings, KafkaSettings, Settings
 from producer_bridge.leadership import Lease, lease_group
 from tests.bridge.kafka_read import wait_for
 
-# Timing-sensitive with several processes or measured rates: run alone (README test command).
-pytestmark = [pytest.mark.integration, pytest.mark.serial]
+pytestmark = pytest.mark.integration
 
 SESSION_MS = 6_000
 

@@ -33,8 +33,7 @@ from tests.bridge.test_bridge_acceptance import (
 )
 from tests.support.kafka_env import embedded_broker
 
-# Timing-sensitive with several processes or measured rates: run alone (README test command).
-pytestmark = [pytest.mark.integration, pytest.mark.serial]
+pytestmark = pytest.mark.integration
 
 # The embedded broker (re)joins a group in about half the session timeout, so a shorter lease
 # session shortens every join and handover; a Kafka cluster refuses sessions under 6 s. A

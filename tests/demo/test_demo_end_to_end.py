@@ -25,8 +25,7 @@ from cpqsync_sandbox.org.dataset import read_dataset
 from tests.demo.demo_process import DemoProcess, demo_process
 from tests.demo.processes import alive, descendants, wait_until
 
-# Timing-sensitive with several processes or measured rates: run alone (README test command).
-pytestmark = [pytest.mark.integration, pytest.mark.serial]
+pytestmark = pytest.mark.integration
 
 GENERATED = 3
 

@@ -20,8 +20,7 @@ from cpqsync_sandbox.net import free_port
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 
-# Timing-sensitive with several processes or measured rates: run alone (README test command).
-pytestmark = [pytest.mark.integration, pytest.mark.serial]
+pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 
