@@ -159,35 +159,19 @@ def amend_contract(
         term = int(contract["ContractTerm"])
         end = contract["EndDate"]
         prorate = _months_between(start, end + timedelta(days=1)) / term
-        opportunity = store.create(
-            "Opportunity",
-            {
-                "Name": f"Amendment for contract #{contract['ContractNumber']}",
-                "AccountId": contract["AccountId"],
-                "StageName": "Closed Won",
-                "CloseDate": start,
-                "Type": "Amendment",
-                "SBQQ__AmendedContract__c": contract_id,
-                "CurrencyIsoCode": contract.get("CurrencyIsoCode"),
+        opportunity, quote = follow_on_deal(
+            store,
+            contract,
+            original_quote,
+            "Amendment",
+            start=start,
+            end=end,
+            term=term,
+            links={
+                "Opportunity": {"SBQQ__AmendedContract__c": contract_id},
+                "SBQQ__Quote__c": {"SBQQ__MasterContract__c": contract_id},
             },
         )
-        quote = store.create(
-            "SBQQ__Quote__c",
-            {
-                "SBQQ__Account__c": contract["AccountId"],
-                "SBQQ__Opportunity2__c": opportunity,
-                "SBQQ__MasterContract__c": contract_id,
-                "SBQQ__Type__c": "Amendment",
-                "SBQQ__Primary__c": True,
-                "SBQQ__Status__c": "Accepted",
-                "SBQQ__StartDate__c": start,
-                "SBQQ__EndDate__c": end,
-                "SBQQ__SubscriptionTerm__c": term,
-                "SBQQ__PaymentTerm__c": original_quote.get("SBQQ__PaymentTerm__c"),
-                "CurrencyIsoCode": contract.get("CurrencyIsoCode"),
-            },
-        )
-        store.update("Opportunity", opportunity, {"SBQQ__PrimaryQuote__c": quote})
         order = store.create(
             "Order",
             {
@@ -324,3 +308,49 @@ def _months_between(start: date, end: date) -> float:
         months -= 1
         days += 30
     return months + days / 30
+
+
+def follow_on_deal(
+    store: OrgStore,
+    contract: Mapping[str, Any],
+    original_quote: Mapping[str, Any],
+    kind: str,
+    *,
+    start: date,
+    end: date,
+    term: int,
+    links: Mapping[str, Mapping[str, Any]],
+) -> tuple[str, str]:
+    """The closed-won opportunity and its accepted primary quote that CPQ makes for an
+    amendment or a renewal (``kind``) of a contract: (opportunity id, quote id). ``links``
+    adds the fields naming the contract, per object (``SBQQ__AmendedContract__c`` …)."""
+    opportunity = store.create(
+        "Opportunity",
+        {
+            "Name": f"{kind} for contract #{contract['ContractNumber']}",
+            "AccountId": contract["AccountId"],
+            "StageName": "Closed Won",
+            "CloseDate": start,
+            "Type": kind,
+            **links.get("Opportunity", {}),
+            "CurrencyIsoCode": contract.get("CurrencyIsoCode"),
+        },
+    )
+    quote = store.create(
+        "SBQQ__Quote__c",
+        {
+            "SBQQ__Account__c": contract["AccountId"],
+            "SBQQ__Opportunity2__c": opportunity,
+            **links.get("SBQQ__Quote__c", {}),
+            "SBQQ__Type__c": kind,
+            "SBQQ__Primary__c": True,
+            "SBQQ__Status__c": "Accepted",
+            "SBQQ__StartDate__c": start,
+            "SBQQ__EndDate__c": end,
+            "SBQQ__SubscriptionTerm__c": term,
+            "SBQQ__PaymentTerm__c": original_quote.get("SBQQ__PaymentTerm__c"),
+            "CurrencyIsoCode": contract.get("CurrencyIsoCode"),
+        },
+    )
+    store.update("Opportunity", opportunity, {"SBQQ__PrimaryQuote__c": quote})
+    return opportunity, quote

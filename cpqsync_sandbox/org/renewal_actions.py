@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from cpqsync_sandbox.org.cpq_actions import contract_end, live_quantities
+from cpqsync_sandbox.org.cpq_actions import contract_end, follow_on_deal, live_quantities
 from cpqsync_sandbox.org.errors import OrgError
 from cpqsync_sandbox.org.store import OrgStore
 
@@ -41,34 +41,16 @@ def renew_contract(store: OrgStore, contract_id: str) -> str:
         start = contract["EndDate"] + timedelta(days=1)
         term = int(contract.get("SBQQ__RenewalTerm__c") or contract["ContractTerm"])
         end = contract_end(start, term)
-        opportunity = store.create(
-            "Opportunity",
-            {
-                "Name": f"Renewal for contract #{contract['ContractNumber']}",
-                "AccountId": contract["AccountId"],
-                "StageName": "Closed Won",
-                "CloseDate": start,
-                "Type": "Renewal",
-                "SBQQ__RenewedContract__c": contract_id,
-                "CurrencyIsoCode": contract.get("CurrencyIsoCode"),
-            },
+        opportunity, quote = follow_on_deal(
+            store,
+            contract,
+            original_quote,
+            "Renewal",
+            start=start,
+            end=end,
+            term=term,
+            links={"Opportunity": {"SBQQ__RenewedContract__c": contract_id}},
         )
-        quote = store.create(
-            "SBQQ__Quote__c",
-            {
-                "SBQQ__Account__c": contract["AccountId"],
-                "SBQQ__Opportunity2__c": opportunity,
-                "SBQQ__Type__c": "Renewal",
-                "SBQQ__Primary__c": True,
-                "SBQQ__Status__c": "Accepted",
-                "SBQQ__StartDate__c": start,
-                "SBQQ__EndDate__c": end,
-                "SBQQ__SubscriptionTerm__c": term,
-                "SBQQ__PaymentTerm__c": original_quote.get("SBQQ__PaymentTerm__c"),
-                "CurrencyIsoCode": contract.get("CurrencyIsoCode"),
-            },
-        )
-        store.update("Opportunity", opportunity, {"SBQQ__PrimaryQuote__c": quote})
         store.update("Contract", contract_id, {"SBQQ__RenewalQuoted__c": True})
         order = store.create(
             "Order",
