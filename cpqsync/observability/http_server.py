@@ -29,6 +29,18 @@ class _ThreadingWSGIServer(WSGIServer):
     daemon_threads = True
 
 
+class MetricsPortUnavailable(RuntimeError):
+    """The endpoint's address cannot be bound (in use, or not this host's): the operator must
+    choose another ``metrics.port`` / ``metrics.host``, so the message names both settings."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(
+            f"cannot serve /metrics on {host}:{port} ({reason}); set metrics.port "
+            "(CPQSYNC_METRICS__PORT) to a free port, or 0 for any free port, or metrics.host; "
+            "under `cpqsync run` role i serves on metrics.port + i"
+        )
+
+
 class MetricsServer:
     """Serves metrics and health for one process until stopped."""
 
@@ -41,9 +53,16 @@ class MetricsServer:
         self._metrics_app = make_wsgi_app(registry)
         self._checks: dict[str, ReadinessCheck] = {}
         self._lock = threading.Lock()
-        self._server = make_server(
-            host, port, self._app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
-        )
+        try:
+            self._server = make_server(
+                host,
+                port,
+                self._app,
+                server_class=_ThreadingWSGIServer,
+                handler_class=_QuietHandler,
+            )
+        except OSError as exc:
+            raise MetricsPortUnavailable(host, port, exc.strerror or str(exc)) from None
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="metrics-http", daemon=True
         )

@@ -47,9 +47,17 @@ def command_line(pid: int) -> str:
         return ""
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    evidence: Callable[[], str] | None = None,
+) -> None:
+    """Poll ``condition``; on timeout fail with ``evidence()`` (e.g. the process's log) so that a
+    failure in CI says what the process was doing, not only that it was late."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            seen = f"\n{evidence()}" if evidence is not None else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{seen}")
         time.sleep(0.2)

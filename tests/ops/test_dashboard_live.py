@@ -26,7 +26,7 @@ import stripe
 import yaml
 
 from cpqsync_sandbox.datasets import default_dataset
-from cpqsync_sandbox.net import free_port
+from cpqsync_sandbox.net import free_port, free_port_block
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from tests.demo.processes import wait_until
@@ -64,7 +64,7 @@ def stack(
     """``cpqsync run`` with its four roles ready (the Stripe event source enabled, its webhook
     endpoint registered on the emulator); yields (first metrics port, org)."""
     with OrgSimulator(dataset=default_dataset()) as org, StripeEmulator() as emulator:
-        port = free_port()
+        port = free_port_block(4)  # four roles: metrics.port + 0 … 3
         webhook_port = free_port()
         endpoint = stripe.StripeClient(
             emulator.api_key, base_addresses={"api": emulator.api_base}

@@ -12,10 +12,15 @@ import typer
 from confluent_kafka import Producer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cpqsync.app.cli.options import ConfigOption, preflight, require_kafka, settings_from
+from cpqsync.app.cli.options import (
+    ConfigOption,
+    preflight,
+    require_kafka,
+    serve_metrics,
+    settings_from,
+)
 from cpqsync.kafka.clients import producer_config
 from cpqsync.kafka.topics import Topics, ensure_topics
-from cpqsync.observability.http_server import MetricsServer
 from cpqsync.salesforce.auth import SalesforceAuth, SalesforceAuthError
 from cpqsync.salesforce.rest import RetryableSalesforceError, SalesforceRest
 from cpqsync.settings import Settings
@@ -76,10 +81,7 @@ def run_bridge(config: Path | None) -> None:
     bootstrap = _bootstrap(settings)
     preflight(settings, "bridge", bootstrap)
     bridge = Bridge(settings, bootstrap)
-    server = None
-    if settings.metrics.enabled:
-        server = MetricsServer(settings.metrics.host, settings.metrics.port).start()
-        server.add_readiness_check("bridge", bridge.ready)
+    server = serve_metrics(settings, "bridge", bridge.ready)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         bridge.stop()

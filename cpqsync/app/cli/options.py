@@ -9,6 +9,7 @@ import typer
 
 from cpqsync.app.preflight import PreflightFailed, require
 from cpqsync.app.preflight.kafka_check import check_kafka
+from cpqsync.observability.http_server import MetricsPortUnavailable, MetricsServer, ReadinessCheck
 from cpqsync.observability.logging import configure_logging, register_secrets
 from cpqsync.settings import Settings, load_settings
 
@@ -70,3 +71,18 @@ def protect_secrets(settings: Settings) -> None:
             settings.stripe_events.endpoint_secret,
         ]
     )
+
+
+def serve_metrics(settings: Settings, role: str, ready: ReadinessCheck) -> MetricsServer | None:
+    """The role's /metrics, /healthz and /readyz endpoint (None when metrics are off); an
+    address it cannot bind exits 1 with the line naming metrics.port, not a traceback that a
+    supervisor would print again on every restart."""
+    if not settings.metrics.enabled:
+        return None
+    try:
+        server = MetricsServer(settings.metrics.host, settings.metrics.port).start()
+    except MetricsPortUnavailable as exc:
+        typer.echo(f"cpqsync {role}: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    server.add_readiness_check(role, ready)
+    return server

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from consumer.engine import install_signal_handlers
-from cpqsync.app.cli.options import ConfigOption, preflight, settings_from
-from cpqsync.observability.http_server import MetricsServer
+from cpqsync.app.cli.options import ConfigOption, preflight, serve_metrics, settings_from
 from producer_bridge.stripe_events.service import StripeEventSource, StripeEventSourceError
 
 
@@ -28,10 +27,7 @@ def run_stripe_events(config: Path | None) -> None:
     except (StripeEventSourceError, ValueError) as exc:
         typer.echo(f"cpqsync stripe-events: {exc}", err=True)
         raise typer.Exit(code=1) from None
-    server = None
-    if settings.metrics.enabled:
-        server = MetricsServer(settings.metrics.host, settings.metrics.port).start()
-        server.add_readiness_check("stripe-events", source.ready)
+    server = serve_metrics(settings, "stripe-events", source.ready)
     restore = install_signal_handlers(source.request_stop)
     try:
         source.start()

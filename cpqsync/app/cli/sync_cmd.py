@@ -18,9 +18,14 @@ from consumer.sync.manual import ManualSyncError, request_sync, syncable_type
 from consumer.sync.planning import render
 from consumer.sync.service import DEFAULT_GROUP, SyncService
 from consumer.sync.triggers import RecordRef
-from cpqsync.app.cli.options import ConfigOption, preflight, require_kafka, settings_from
+from cpqsync.app.cli.options import (
+    ConfigOption,
+    preflight,
+    require_kafka,
+    serve_metrics,
+    settings_from,
+)
 from cpqsync.kafka.topics import Topics, ensure_topics
-from cpqsync.observability.http_server import MetricsServer
 from cpqsync.salesforce.auth import SalesforceAuthError
 from cpqsync.settings import Settings
 from schemas.models import SyncResult, SyncStatus
@@ -60,10 +65,7 @@ def run_sync(config: Path | None, group: str) -> None:
     except ValueError as exc:
         typer.echo(f"cpqsync sync: {exc}", err=True)
         raise typer.Exit(code=1) from None
-    server = None
-    if settings.metrics.enabled:
-        server = MetricsServer(settings.metrics.host, settings.metrics.port).start()
-        server.add_readiness_check("sync", service.ready)
+    server = serve_metrics(settings, "sync", service.ready)
     restore = install_signal_handlers(service.request_stop)
     try:
         service.run()

@@ -8,9 +8,8 @@ import typer
 
 from consumer.engine import install_signal_handlers
 from consumer.writeback import WritebackService
-from cpqsync.app.cli.options import ConfigOption, preflight, settings_from
+from cpqsync.app.cli.options import ConfigOption, preflight, serve_metrics, settings_from
 from cpqsync.kafka.topics import Topics, ensure_topics
-from cpqsync.observability.http_server import MetricsServer
 from cpqsync.salesforce.auth import SalesforceAuthError
 
 
@@ -34,10 +33,7 @@ def run_writeback(config: Path | None) -> None:
         kafka.client_config,
     )
     service = WritebackService(settings)
-    server = None
-    if settings.metrics.enabled:
-        server = MetricsServer(settings.metrics.host, settings.metrics.port).start()
-        server.add_readiness_check("writeback", service.is_ready)
+    server = serve_metrics(settings, "writeback", service.is_ready)
     restore = install_signal_handlers(service.request_stop)
     try:
         service.start()
