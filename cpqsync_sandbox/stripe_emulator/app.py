@@ -182,8 +182,9 @@ async def _run(
     fault = trace.fault = backend.faults.pick(method, path)
     if fault is not None and fault.stage == "before":
         return await _inject(fault, None)
-    outcome = _idempotent(backend, api_key, key, method, path, pairs, raw, request_id)
-    if fault is not None:
+    failing = _injected_error(fault) if fault is not None and fault.stage == "during" else None
+    outcome = _idempotent(backend, api_key, key, method, path, pairs, raw, request_id, failing)
+    if fault is not None and fault.stage == "after":
         after = _After(backend, api_key, key, outcome, request_id)
         return await _inject(fault, after)
     return outcome
@@ -195,12 +196,7 @@ async def _inject(fault: FaultRule, after: _After | None) -> _Outcome:
         raise _Dropped
     if fault.kind == "drop":
         raise _Dropped
-    error = StripeApiError(
-        fault.status,
-        "An unknown error occurred (injected by the Stripe emulator).",
-        type_="api_error",
-        should_retry=fault.retry_header(),
-    )
+    error = _injected_error(fault)
     if after is None:
         return _error(error, new_request_id())
     outcome = _error(error, after.request_id)
@@ -214,6 +210,15 @@ async def _inject(fault: FaultRule, after: _After | None) -> _Outcome:
     return outcome
 
 
+def _injected_error(fault: FaultRule) -> StripeApiError:
+    return StripeApiError(
+        fault.status,
+        "An unknown error occurred (injected by the Stripe emulator).",
+        type_="api_error",
+        should_retry=fault.retry_header(),
+    )
+
+
 def _idempotent(
     backend: Backend,
     api_key: str,
@@ -223,9 +228,11 @@ def _idempotent(
     pairs: list[tuple[str, str]],
     raw: dict[str, Any],
     request_id: str,
+    failing: StripeApiError | None = None,
 ) -> _Outcome:
+    """``failing``: an injected error the endpoint fails with once it began (stored)."""
     if key is None:
-        outcome, _ = _execute(backend, method, path, raw, request_id)
+        outcome, _ = _execute(backend, method, path, raw, request_id, failing)
         return outcome
     print_ = fingerprint(method, path, pairs)
     stored = backend.idempotency.lookup(api_key, key)
@@ -268,7 +275,7 @@ def _idempotent(
             ),
             request_id,
         )
-    outcome, executed = _execute(backend, method, path, raw, request_id)
+    outcome, executed = _execute(backend, method, path, raw, request_id, failing)
     stored_response = None
     if executed:
         stored_response = StoredResponse(
@@ -283,10 +290,16 @@ def _idempotent(
 
 
 def _execute(
-    backend: Backend, method: str, path: str, raw: dict[str, Any], request_id: str
+    backend: Backend,
+    method: str,
+    path: str,
+    raw: dict[str, Any],
+    request_id: str,
+    failing: StripeApiError | None = None,
 ) -> tuple[_Outcome, bool]:
     """Run the endpoint. The flag says whether execution started (so the result is stored
-    under an idempotency key): validation failures and unknown endpoints store nothing."""
+    under an idempotency key): validation failures and unknown endpoints store nothing.
+    ``failing`` is an error the endpoint fails with as it begins, having changed nothing."""
     found = backend.router.match(method, path)
     if found is None:
         return _error(not_implemented(f"{method} {path}"), request_id), False
@@ -298,6 +311,8 @@ def _execute(
             raise not_implemented(f"the parameter {unsupported[0]} on {method} {route.pattern}")
     except StripeApiError as error:
         return _error(error, request_id), False
+    if failing is not None:
+        return _error(failing, request_id), True
     call = Call(params, path_args, backend.store, backend.base_url, path)
     try:
         if method == "GET":

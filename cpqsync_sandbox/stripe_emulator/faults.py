@@ -2,10 +2,12 @@
 
 A fault fires on a share of matching requests (``rate``) or exactly on the Nth
 matching request (``nth``). ``stage`` says whether it strikes before the request
-runs or after (the object exists but the client never sees the result, the case
-idempotency keys exist for). Errors injected after execution are stored under
-the idempotency key and carry ``Stripe-Should-Retry: false``, as Stripe does for
-a 500 it would only replay; errors before execution say ``true``.
+runs, ``during`` it (an error only: the endpoint began and failed before making
+or changing anything) or after (the object exists but the client never sees the
+result, the case idempotency keys exist for). Errors injected during or after
+execution are stored under the idempotency key and carry
+``Stripe-Should-Retry: false``, as Stripe does for a 500 it would only replay;
+errors before execution store nothing and say ``true``.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class FaultRule(BaseModel):
     nth: int | None = Field(None, ge=1)
     method: str | None = None
     path: str | None = Field(None, description="regular expression searched in the path")
-    stage: Literal["before", "after"] = "before"
+    stage: Literal["before", "during", "after"] = "before"
     status: int = Field(500, ge=500, le=599)
     should_retry: bool | None = None
     hold_seconds: float = Field(30.0, ge=0, description="how long a timeout holds the request")
@@ -64,6 +66,8 @@ class FaultRule(BaseModel):
             raise ValueError("a fault needs a rate > 0 or an nth request to fire on")
         if self.path is not None:
             re.compile(self.path)
+        if self.stage == "during" and self.kind != "error":
+            raise ValueError("only an error can strike during a request (its endpoint fails)")
         return self
 
     @property

@@ -81,6 +81,50 @@ def test_injected_500_after_execution_is_replayed_not_retried(emulator: StripeEm
     assert replay.value.headers["Idempotent-Replayed"] == "true"
 
 
+def test_injected_500_during_execution_makes_nothing_and_is_replayed(
+    emulator: StripeEmulator,
+) -> None:
+    """The endpoint began and failed before making anything: Stripe stores that 500 for the
+    key too, so the same key never makes the customer; a new key does."""
+    emulator.configure_faults({"kind": "error", "nth": 1, "stage": "during"})
+    client = make_client(emulator, max_network_retries=2)
+    with pytest.raises(stripe.APIError) as info:
+        client.v1.customers.create(params={"name": "A"}, options={"idempotency_key": "k"})
+    assert info.value.headers is not None
+    assert info.value.headers["Stripe-Should-Retry"] == "false"
+    assert emulator.objects("customer") == []
+    with pytest.raises(stripe.APIError) as replay:
+        client.v1.customers.create(params={"name": "A"}, options={"idempotency_key": "k"})
+    assert replay.value.http_status == 500
+    assert replay.value.headers is not None
+    assert replay.value.headers["Idempotent-Replayed"] == "true"
+    assert emulator.objects("customer") == []
+    created = client.v1.customers.create(params={"name": "A"}, options={"idempotency_key": "k2"})
+    assert [c["id"] for c in emulator.objects("customer")] == [created.id]
+
+
+def test_a_request_refused_before_it_began_stores_no_injected_500(
+    emulator: StripeEmulator,
+) -> None:
+    """Parameter validation comes before execution: a fault meant to strike during it never
+    does, and nothing is stored for the key."""
+    (rule,) = emulator.configure_faults({"kind": "error", "nth": 1, "stage": "during"})
+    client = make_client(emulator)
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.customers.create(
+            params={"name": "A", "bogus": "1"},  # type: ignore[typeddict-unknown-key]
+            options={"idempotency_key": "k"},
+        )
+    created = client.v1.customers.create(params={"name": "A"}, options={"idempotency_key": "k"})
+    assert [c["id"] for c in emulator.objects("customer")] == [created.id]
+    assert rule.fired == 1
+
+
+def test_only_an_error_can_strike_during_a_request(emulator: StripeEmulator) -> None:
+    with pytest.raises(ValueError, match="only an error"):
+        emulator.configure_faults({"kind": "drop", "nth": 1, "stage": "during"})
+
+
 @pytest.mark.parametrize("kind", ["drop", "timeout"])
 def test_lost_connection_before_execution(emulator: StripeEmulator, kind: str) -> None:
     emulator.configure_faults({"kind": kind, "nth": 1, "hold_seconds": 3})
