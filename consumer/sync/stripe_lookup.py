@@ -379,27 +379,38 @@ class StripeLookup:
         even once the entry's price moves on (P7) or while it is about to: the planner would
         otherwise give the line a price of its own and rewrite the schedule, re-sending the
         other lines' archived prices, which Stripe refuses — leaving the new line price active
-        for good (docs/reliability.md, fix 10)."""
+        for good (docs/reliability.md, fix 10).
+
+        A recurring line's price is the one its phase items name: an amendment's proration
+        item (an add_invoice_item) names the same line (a new product's line is its own
+        original) with a one-time price made from ``price_data``, which must not stand for the
+        line's price, or every later sync of the contract plans the line's price create again
+        (docs/reliability.md, fix 19). A one-time line has add_invoice_items only."""
         pricebook = {known.id: known for known in entry_prices.values()}
         item_key = self.key("salesforce_order_item_id")
+        recurring: dict[str, str] = {}
+        one_time: dict[str, str] = {}
+        for phase in schedule.get("phases") or ():
+            for items, found in (
+                (phase.get("items"), recurring),
+                (phase.get("add_invoice_items"), one_time),
+            ):
+                for item in items or ():
+                    price_id = _object_id(item.get("price"))
+                    item_id = (item.get("metadata") or {}).get(item_key)
+                    if item_id and price_id is not None:
+                        found[str(item_id)] = price_id  # the latest phase's
         out: dict[str, KnownPrice] = {}
         retrieved: dict[str, dict[str, Any] | None] = {}
-        for phase in schedule.get("phases") or ():
-            for item in [*(phase.get("items") or ()), *(phase.get("add_invoice_items") or ())]:
-                price_id = item.get("price")
-                if isinstance(price_id, Mapping):
-                    price_id = price_id.get("id")
-                item_id = (item.get("metadata") or {}).get(item_key)
-                if not item_id or not isinstance(price_id, str):
-                    continue
-                if price_id in pricebook:
-                    out[str(item_id)] = pricebook[price_id]
-                    continue
-                if price_id not in retrieved:  # a line's price recurs in every phase
-                    retrieved[price_id] = self._retrieve_price(price_id)
-                price = retrieved[price_id]
-                if price is not None:
-                    out[str(item_id)] = KnownPrice(price_id, price)
+        for item_id, price_id in {**one_time, **recurring}.items():
+            if price_id in pricebook:
+                out[item_id] = pricebook[price_id]
+                continue
+            if price_id not in retrieved:  # a price may stand for several lines
+                retrieved[price_id] = self._retrieve_price(price_id)
+            price = retrieved[price_id]
+            if price is not None:
+                out[item_id] = KnownPrice(price_id, price)
         return out
 
     def _line_price_candidates(self, orders: list[Record]) -> dict[str, str]:

@@ -244,20 +244,8 @@ def test_initial_order_and_amendment_activated_together_end_with_one_schedule(
     assert len([r for r in stack.results() if r.status is SyncStatus.SUCCESS]) > seen
 
 
-def test_a_new_product_amendment_whose_price_create_stored_a_500_still_syncs(
-    running: Stack,
-) -> None:
-    """Stripe made an amendment line's price and then answered 500, which it stores under the
-    idempotency key and replays to every retry of the same request. A retry finds the price the
-    first attempt made (its lookups, as for a new order's lines) instead of sending that create
-    again. (The long chaos run's stuck contract, docs/reliability.md, is a case this simple
-    one does not reproduce.)"""
-    stack, org = running, running.org
-    today = dt.date.today()
-    order, _ = _new_order(org, _month_start(today, 2))
-    org.activate_order(order)
-    _wait_for_phases(stack, order, [[5]])
-    contract = org.get("Order", order).get("ContractId") or org.contract_order(order)
+def _add_on(org: OrgSimulator) -> tuple[str, str]:
+    """A second product for the contract, with its pricebook entry: (Product2, entry)."""
     product = org.create(
         "Product2",
         {
@@ -276,25 +264,100 @@ def test_a_new_product_amendment_whose_price_create_stored_a_500_still_syncs(
             "IsActive": True,
         },
     )
-    # The next price create runs, then fails with a 500 that Stripe keeps for its key.
+    return product, entry
+
+
+def _line_of(org: OrgSimulator, order_id: str) -> str:
+    [line] = org.query(f"SELECT Id FROM OrderItem WHERE OrderId = '{order_id}'").records
+    return str(line["Id"])
+
+
+def _succeeded(stack: Stack, order_id: str) -> None:
+    def done() -> bool:
+        return any(
+            r.primary_record_id == order_id
+            and r.secondary_record_id is None
+            and r.status is SyncStatus.SUCCESS
+            for r in stack.results()
+        )
+
+    wait_until(done, 60, f"a Success Sync Record for Order {order_id}")
+
+
+def _line_prices_for(stack: Stack, line_id: str) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in stack.stripe.objects("price")
+        if p["metadata"].get("salesforce_order_item_id") == line_id
+    ]
+
+
+def _new_product_amendment_whose_price_create_fails(
+    stack: Stack, stage: str
+) -> tuple[str, str, str, str]:
+    """A contract in Stripe, then an amendment adding a new product starting in three days
+    (inside a billing period, so its phase carries a proration item for the new line) whose
+    line price create fails with a 500 Stripe stores for the request's idempotency key, at
+    ``stage``. Returns (initial order, its line, contract, amendment)."""
+    org = stack.org
+    today = dt.datetime.now(dt.UTC).date()
+    order, line = _new_order(org, _month_start(today, 2))
+    org.activate_order(order)
+    contract = org.contract_order(order)
+    _wait_for_phases(stack, order, [[5]])
+    _, entry = _add_on(org)
+    # The line's price differs from the entry's (720 a term, 60 a month): a price of its own.
+    amendment = org.amend_contract(
+        contract,
+        today + dt.timedelta(days=3),
+        [AmendmentLine(2, pricebook_entry_id=entry, unit_price=720)],
+    )
+    new_line = _line_of(org, amendment)
     [rule] = stack.stripe.configure_faults(
         {
             "kind": "error",
-            "stage": "after",
+            "stage": stage,
             "method": "POST",
             "path": "^/v1/prices$",
             "rate": 1.0,
             "max_count": 1,
         }
     )
-    amendment = org.amend_contract(
-        contract,
-        today + dt.timedelta(days=3),
-        [AmendmentLine(2, pricebook_entry_id=entry, unit_price=720)],
-    )
     org.activate_order(amendment)
+    wait_until(lambda: rule.fired == 1, 60, "the line price create's 500")
+    [faulted] = [e for e in stack.stripe.request_log() if e.fault == "error"]
+    assert str(faulted.idempotency_key).startswith(f"cpqsync:{new_line}:price.create:")
+    return order, line, contract, amendment
+
+
+def test_a_new_product_amendment_whose_price_create_stored_a_500_after_the_write_still_syncs(
+    running: Stack,
+) -> None:
+    """Stripe made an amendment line's price and then answered 500, which it stores under the
+    idempotency key and replays to every later request with that key (long chaos run A4). The
+    retry and every later sync of the contract use the price the first attempt made: the
+    contract's next amendment still reaches Stripe, with no second price for the line."""
+    stack, org = running, running.org
+    order, line, contract, amendment = _new_product_amendment_whose_price_create_fails(
+        stack, "after"
+    )
+    new_line = _line_of(org, amendment)
     schedule = _wait_for_phases(stack, order, [[5], [5, 2]])
-    assert rule.fired == 1
     _written(org, amendment, schedule["id"])
-    made = [p for p in stack.stripe.objects("price") if p["product"] == f"sf_{product}"]
-    assert len([p for p in made if p["metadata"].get("salesforce_order_item_id")]) == 1
+    _succeeded(stack, amendment)
+
+    # A later amendment re-syncs the whole contract, the new product's phase included.
+    upsell = org.amend_contract(
+        contract,
+        dt.datetime.now(dt.UTC).date() + dt.timedelta(days=5),
+        [AmendmentLine(1, revises=line)],
+    )
+    org.activate_order(upsell)
+    schedule = _wait_for_phases(stack, order, [[5], [5, 2], [6, 2]])
+    _written(org, upsell, schedule["id"])
+    _succeeded(stack, upsell)
+    [price] = _line_prices_for(stack, new_line)
+    assert price["active"] is False  # P6: archived once the schedule uses it
+    used = {item["price"] for phase in schedule["phases"][1:] for item in phase["items"]}
+    assert price["id"] in used
+

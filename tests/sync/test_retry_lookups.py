@@ -9,6 +9,8 @@ price again (the batch's other roots refill the memory while the refused one wai
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from consumer.sync.planning.identity import price_lookup_key
@@ -53,3 +55,69 @@ def test_a_retry_sees_the_price_another_process_put_in_place_of_a_remembered_one
     assert known.id == replacement.id
     assert known.price is not None and known.price["active"] is True
     assert retry.remembered is False
+
+
+def test_a_new_product_lines_price_is_its_phase_items_not_its_proration_items(
+    emulator: StripeEmulator,
+) -> None:
+    """An amendment's new product line is its own original line, so its phase carries two
+    entries naming it: the recurring item on the line's price, and the proration item on a
+    one-time price made from price_data. The line's price is the recurring one (long chaos run
+    A4: taking the proration's made every later sync of the contract plan the line's price
+    create again, replaying the 500 Stripe had stored for its key)."""
+    caller = caller_for(emulator)
+    lookup = StripeLookup(caller, sandbox=False)
+    customer = caller.call(lambda c: c.v1.customers.create({"name": "A"}))
+    line = "802Dp00000NEWLINE"
+    price = caller.call(
+        lambda c: c.v1.prices.create(
+            {
+                "currency": "usd",
+                "unit_amount": 6000,
+                "recurring": {"interval": "month"},
+                "product_data": {"name": "Add-on"},
+                "metadata": {"salesforce_order_item_id": line},
+            }
+        )
+    )
+    named = {"metadata": {"salesforce_order_item_id": line}}
+    start = int(time.time()) + 3 * 86400
+    schedule = caller.call(
+        lambda c: c.v1.subscription_schedules.create(
+            {
+                "customer": customer.id,
+                "start_date": start,
+                "phases": [
+                    {
+                        "items": [{"price": price.id, "quantity": 2, **named}],
+                        "add_invoice_items": [
+                            {
+                                "price_data": {
+                                    "currency": "usd",
+                                    "product": str(price.product),
+                                    "unit_amount": 5000,
+                                },
+                                "quantity": 2,
+                                **named,
+                            }
+                        ],
+                        "duration": {"interval": "month", "interval_count": 12},
+                    }
+                ],
+            }
+        )
+    )
+    order = "801Dp00000AMENDED"
+    records = {
+        RecordRef("Order", order): {
+            "Id": order,
+            "Stripe_ID__c": schedule.id,
+            "OrderItems": {
+                "records": [{"Id": line, "SBQQ__SubscriptionPricing__c": "Fixed Price"}]
+            },
+        }
+    }
+    for deep in (False, True):
+        known = lookup.view(records, deep=deep).known.line_prices[line]
+        assert known.id == price.id
+        assert known.price is not None and known.price["type"] == "recurring"
