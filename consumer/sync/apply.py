@@ -8,6 +8,13 @@ first answers instead of creating anything twice. A 4xx stops the plan after its
 the stage's other operations did is reported too), naming the operation that failed; a
 transient failure propagates so the engine retries the message, and the retry re-plans from
 fresh state under the same keys.
+
+Stripe also stores a 5xx for the key of a request that had begun, and replays it to every
+later request with that key: the request made its object or not, and the key cannot tell. An
+update is sent again under a new key (setting the same values twice is harmless). A create
+is, only where the plan came from a retry's lookups and those find whatever a request of its
+kind made (``OperationKind.found_by_lookups``): the create is planned only because nothing
+was found, so the stored 5xx made nothing, and the new key makes the object once.
 """
 
 from __future__ import annotations
@@ -27,7 +34,17 @@ from consumer.sync.planning import Operation, Plan, resolve_refs
 from consumer.sync.planning.idempotency import MAX_KEY_LENGTH
 from consumer.sync.side_by_side import SideBySide
 from consumer.sync.stripe_calls import StripeCaller, to_plain
-from consumer.sync.stripe_operations import operation_kind
+from consumer.sync.stripe_operations import Call, operation_kind
+
+
+def _send(
+    call: Call,
+    target: Any,
+    params: dict[str, Any],
+    options: stripe.RequestOptions,
+    client: stripe.StripeClient,
+) -> stripe.StripeObject:
+    return call(client, target, params, options)
 
 
 def _no_target(target: Any, kind: str) -> None:
@@ -75,6 +92,11 @@ class ApplyOutcome:
         return ids
 
 
+# Keys tried after a request's own key holds a stored 5xx, each only once the one before it
+# turned out to hold one too: a 5xx stored twice more means Stripe is in trouble, not the key.
+MAX_NEW_KEYS = 3
+
+
 class OwnershipLost(RetryableError):
     """The member stopped owning the work mid-plan; the new owner redoes it from fresh state."""
 
@@ -86,12 +108,20 @@ class PlanApplier:
         self._caller = caller
         self._side_by_side = SideBySide(parallelism, "cpqsync-apply")
 
-    def apply(self, plan: Plan, still_owned: Callable[[], bool] = lambda: True) -> ApplyOutcome:
+    def apply(
+        self,
+        plan: Plan,
+        still_owned: Callable[[], bool] = lambda: True,
+        *,
+        looked_up_afresh: bool = False,
+    ) -> ApplyOutcome:
         """Run ``plan`` (which must be ready). Raises ``StripeUnavailable`` to be retried.
 
         ``still_owned`` is asked before each stage: once the member no longer owns the work
         (its partition was revoked and another member will redo it), nothing more is sent, so
-        the root never has two writers (raises ``OwnershipLost``)."""
+        the root never has two writers (raises ``OwnershipLost``). ``looked_up_afresh``: the
+        plan came from a retry's lookups (``StripeView.afresh``), so a create whose key holds a
+        stored 5xx may take a new key."""
         if plan.status != "ready":
             raise ValueError(f"only a ready plan can be applied; {plan.root} is {plan.status}")
         outcome = ApplyOutcome(plan)
@@ -101,7 +131,9 @@ class PlanApplier:
                 raise OwnershipLost(
                     f"{plan.root}: its partition was revoked; the next owner redoes it"
                 )
-            answers = self._side_by_side.run([partial(self._run, op, results) for op in stage])
+            answers = self._side_by_side.run(
+                [partial(self._run, op, results, looked_up_afresh) for op in stage]
+            )
             transient = next(
                 (a for a in answers if not isinstance(a, Applied | StripeRejected)), None
             )
@@ -120,7 +152,12 @@ class PlanApplier:
     def close(self) -> None:
         self._side_by_side.close()
 
-    def _run(self, operation: Operation, results: Mapping[str, Mapping[str, Any]]) -> Applied:
+    def _run(
+        self,
+        operation: Operation,
+        results: Mapping[str, Mapping[str, Any]],
+        looked_up_afresh: bool,
+    ) -> Applied:
         kind = operation_kind(operation.kind)
         call = kind.call
         params = resolve_refs(operation.params, results)
@@ -140,13 +177,12 @@ class PlanApplier:
                 lambda client: call(client, target, params, options), request
             )
         except StripeUnavailable as error:
-            if not (error.replayed and kind.targets_existing):
+            if not (
+                error.replayed
+                and (kind.targets_existing or (kind.found_by_lookups and looked_up_afresh))
+            ):
                 raise
-            # Stripe stored a 5xx under this key and will replay it forever. Setting the same
-            # values again is harmless, so an update (never a create) may use a fresh key.
-            retry_key = f"{operation.idempotency_key[: MAX_KEY_LENGTH - 6]}:retry"
-            retry_options: stripe.RequestOptions = {"idempotency_key": retry_key}
-            obj = self._caller.call(lambda client: call(client, target, params, retry_options))
+            obj = self._under_new_keys(operation.idempotency_key, error, call, target, params)
             replayed = False
         response = obj.last_response
         replayed = replayed or bool(
@@ -154,3 +190,27 @@ class PlanApplier:
         )
         request_id = response.request_id if response else None
         return Applied(operation, to_plain(obj), request_id, replayed=replayed)
+
+    def _under_new_keys(
+        self,
+        key: str,
+        stored: StripeUnavailable,
+        call: Call,
+        target: Any,
+        params: dict[str, Any],
+    ) -> stripe.StripeObject:
+        """Send the request under the keys that follow ``key``, each only while the one before
+        holds a stored 5xx. The keys are derived from ``key``, so whoever sends this request
+        again (a later attempt, another member) takes the same ones."""
+        for generation in range(1, MAX_NEW_KEYS + 1):
+            suffix = ":retry" if generation == 1 else f":retry{generation}"
+            options: stripe.RequestOptions = {
+                "idempotency_key": f"{key[: MAX_KEY_LENGTH - len(suffix)]}{suffix}"
+            }
+            try:
+                return self._caller.call(partial(_send, call, target, params, options))
+            except StripeUnavailable as error:
+                if not error.replayed:
+                    raise
+                stored = error
+        raise stored

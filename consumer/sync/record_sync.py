@@ -132,7 +132,9 @@ class RecordSync:
                 self._metrics.unreported.labels(reason).inc()
             return RecordOutcome(results)
         try:
-            outcome = self._applier.apply(plan, partial(self._still_owned, attempt))
+            outcome = self._applier.apply(
+                plan, partial(self._still_owned, attempt), looked_up_afresh=view.afresh
+            )
         except RetryableError:
             self._lookup.distrust()
             raise

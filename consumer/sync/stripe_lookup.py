@@ -67,6 +67,9 @@ class StripeView:
     # Pricebook prices Stripe confirmed current (or not) for this batch: its orders often name
     # the same entry, and one retrieve answers them all.
     confirmed: dict[str, bool] = field(default_factory=dict)
+    # A retry's lookups (``deep``): asked of Stripe, and covering whatever an earlier attempt
+    # made (line prices included), so a create planned from them made nothing yet.
+    afresh: bool = False
 
     def completed(self, object_type: str, record: Record) -> Record:
         """``record`` with the Stripe id the writeback would have given it, when found here.
@@ -250,7 +253,7 @@ class StripeLookup:
             contract_schedules=held,
             coupons=self._coupons(needs.coupons),
         )
-        return StripeView(known, invoices, current, remembered, subscriptions)
+        return StripeView(known, invoices, current, remembered, subscriptions, afresh=deep)
 
     # --- customers and products ------------------------------------------------------------
 

@@ -5,8 +5,10 @@ table, ``mapping.stripe_schema.ENDPOINT_PARAMS``, checks plans against it), the 
 call that sends it, whether it acts on an existing object (and so takes a target id), whether
 it sets fields that Stripe may already hold (convergence drops such an update when it would
 change nothing), whether neighbours of its kind may be sent together, which Salesforce records'
-``Stripe_ID__c`` name the object it returns (rule R3), and what the lookups learn from its
-answer. The applier, stages, convergence, results and lookups read this table; nothing else
+``Stripe_ID__c`` name the object it returns (rule R3), what the lookups learn from its
+answer, and whether the lookups find again what a request of its kind made (so a create whose
+key Stripe only ever answers with a stored 5xx may be sent under a new key). The applier,
+stages, convergence, results and lookups read this table; nothing else
 spells a kind.
 """
 
@@ -52,6 +54,12 @@ class OperationKind:
     # A replayed answer is the object as first returned: false where it may be stale since
     # (a pricebook price replaced by another sync comes back active with its lookup key).
     replay_teaches: bool = True
+    # A create whose object the lookups of a retry (``StripeLookup.view(deep=True)``) find
+    # whenever an earlier request made it: planned from such lookups, the create made nothing
+    # yet, so a key Stripe stored a 5xx for may be replaced by a new one. False for an invoice
+    # (a draft is made again by design, O3) and its items (never looked up): a new key could
+    # bill twice.
+    found_by_lookups: bool = False
 
     @property
     def params(self) -> type:
@@ -74,6 +82,7 @@ CUSTOMER_CREATE = OperationKind(
     lambda c, t, p, o: c.v1.customers.create(cast(Any, p), o),
     identifies=("Account",),
     teaches=Teaches.CUSTOMER,
+    found_by_lookups=True,
 )
 CUSTOMER_UPDATE = OperationKind(
     "customer.update",
@@ -89,6 +98,7 @@ PRODUCT_CREATE = OperationKind(
     parallel=True,
     identifies=("Product2",),
     teaches=Teaches.PRODUCT,
+    found_by_lookups=True,
 )
 PRODUCT_UPDATE = OperationKind(
     "product.update",
@@ -105,6 +115,7 @@ PRICE_CREATE = OperationKind(
     identifies=("PricebookEntry", "OrderItem"),
     teaches=Teaches.PRICE,
     replay_teaches=False,
+    found_by_lookups=True,
 )
 PRICE_UPDATE = OperationKind(
     "price.update",
@@ -119,6 +130,7 @@ METER_CREATE = OperationKind(
     "billing.meter.create",
     lambda c, t, p, o: c.v1.billing.meters.create(cast(Any, p), o),
     teaches=Teaches.METER,
+    found_by_lookups=True,
 )
 # The package's coupon records (A5): the record's Stripe_ID__c names the coupon.
 COUPON_CREATE = OperationKind(
@@ -126,6 +138,7 @@ COUPON_CREATE = OperationKind(
     lambda c, t, p, o: c.v1.coupons.create(cast(Any, p), o),
     parallel=True,
     identifies=("Order_Stripe_Coupon__c",),
+    found_by_lookups=True,
 )
 # A coupon found under the record's id with the record's terms whose name changed (only its
 # name and metadata can change in Stripe).
@@ -142,6 +155,7 @@ SCHEDULE_CREATE = OperationKind(
     lambda c, t, p, o: c.v1.subscription_schedules.create(cast(Any, p), o),
     identifies=("Order",),
     teaches=Teaches.SCHEDULE,
+    found_by_lookups=True,
 )
 SCHEDULE_UPDATE = OperationKind(
     "subscription_schedule.update",

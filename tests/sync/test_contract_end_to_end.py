@@ -361,3 +361,20 @@ def test_a_new_product_amendment_whose_price_create_stored_a_500_after_the_write
     used = {item["price"] for phase in schedule["phases"][1:] for item in phase["items"]}
     assert price["id"] in used
 
+
+def test_a_new_product_amendment_whose_price_create_stored_a_500_before_the_write_still_syncs(
+    running: Stack,
+) -> None:
+    """Stripe began the line price's create, failed before making the price and stored its 500
+    for the key: no lookup can find a price, and the same key only ever gets that 500 again. The
+    retry creates the price under a new key instead of failing until the message is
+    dead-lettered."""
+    stack, org = running, running.org
+    order, _, _, amendment = _new_product_amendment_whose_price_create_fails(stack, "during")
+    new_line = _line_of(org, amendment)
+    schedule = _wait_for_phases(stack, order, [[5], [5, 2]])
+    _written(org, amendment, schedule["id"])
+    _succeeded(stack, amendment)
+    [price] = _line_prices_for(stack, new_line)
+    assert price["active"] is False
+    assert price["id"] in {item["price"] for item in schedule["phases"][1]["items"]}

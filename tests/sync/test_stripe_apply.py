@@ -154,6 +154,92 @@ def test_an_update_whose_500_stripe_stored_is_retried_under_a_new_key(
     assert [c["name"] for c in emulator.objects("customer")] == ["New"]
 
 
+def _price_plan() -> Plan:
+    params = {"currency": "usd", "product_data": {"name": "Seats"}, "unit_amount_decimal": "100"}
+    return Plan(
+        PRODUCT,
+        (Operation("price", "price.create", params, PRODUCT, "cpqsync:802A:price.create:1"),),
+    )
+
+
+def test_a_create_whose_500_stripe_stored_takes_a_new_key_only_when_planned_from_fresh_lookups(
+    emulator: StripeEmulator,
+) -> None:
+    """Stripe began the create, failed before making the price and stored its 500: the key
+    replays it for ever. A plan from a first attempt's lookups (which may be remembered) keeps
+    failing; one from a retry's lookups, which found no price, makes it under a new key."""
+    emulator.configure_faults({"kind": "error", "nth": 1, "stage": "during"})
+    applier = PlanApplier(caller_for(emulator))
+    with pytest.raises(StripeUnavailable):
+        applier.apply(_price_plan())
+    with pytest.raises(StripeUnavailable) as replayed:
+        applier.apply(_price_plan())  # lookups that may be remembered: no new key
+    assert replayed.value.replayed
+    assert emulator.objects("price") == []
+    outcome = applier.apply(_price_plan(), looked_up_afresh=True)
+    assert outcome.error is None
+    [price] = emulator.objects("price")
+    assert outcome.applied[0].stripe_id == price["id"]
+    keys = [(e.idempotency_key, e.status) for e in emulator.request_log()]
+    assert keys == [
+        ("cpqsync:802A:price.create:1", 500),
+        ("cpqsync:802A:price.create:1", 500),
+        ("cpqsync:802A:price.create:1", 500),
+        ("cpqsync:802A:price.create:1:retry", 200),
+    ]
+    # Sent again (a redelivery, another member): the new key's answer, not a second price.
+    again = PlanApplier(caller_for(emulator)).apply(_price_plan(), looked_up_afresh=True)
+    assert again.applied[0].stripe_id == price["id"] and again.applied[0].replayed
+    assert len(emulator.objects("price")) == 1
+
+
+def test_new_keys_follow_one_another_while_each_holds_a_stored_500(
+    emulator: StripeEmulator,
+) -> None:
+    emulator.configure_faults(
+        {"kind": "error", "nth": 1, "stage": "during"},
+        {"kind": "error", "nth": 3, "stage": "during"},
+    )
+    applier = PlanApplier(caller_for(emulator))
+    with pytest.raises(StripeUnavailable):
+        applier.apply(_price_plan())
+    with pytest.raises(StripeUnavailable):  # the first new key's create fails as it begins
+        applier.apply(_price_plan(), looked_up_afresh=True)
+    outcome = applier.apply(_price_plan(), looked_up_afresh=True)
+    assert outcome.error is None and len(emulator.objects("price")) == 1
+    sent = [(str(e.idempotency_key).rsplit(":", 1)[-1], e.replayed) for e in emulator.request_log()]
+    assert sent == [
+        ("1", False),
+        ("1", True),
+        ("retry", False),
+        ("1", True),
+        ("retry", True),
+        ("retry2", False),
+    ]
+
+
+def test_an_invoice_item_whose_500_stripe_stored_never_takes_a_new_key(
+    emulator: StripeEmulator,
+) -> None:
+    """No lookup finds an invoice item an earlier request made, so a new key could bill the
+    line twice: the stored 500 stays the answer (retried, then dead-lettered)."""
+    caller = caller_for(emulator)
+    customer = caller.call(lambda c: c.v1.customers.create({"name": "A"}))
+    item = Operation(
+        "item",
+        "invoiceitem.create",
+        {"customer": customer.id, "amount": 500, "currency": "usd"},
+        SourceRecord("Order", "801A"),
+        "cpqsync:801A:invoiceitem.create:1",
+    )
+    emulator.configure_faults({"kind": "error", "nth": 1, "stage": "after"})
+    applier = PlanApplier(caller)
+    for _ in range(2):
+        with pytest.raises(StripeUnavailable):
+            applier.apply(Plan(SourceRecord("Order", "801A"), (item,)), looked_up_afresh=True)
+    assert len(emulator.objects("invoiceitem")) == 1
+
+
 def test_a_live_key_links_to_live_data() -> None:
     live = DashboardLinks.from_settings(StripeSettings(api_key=SecretStr("sk_live_x")))
     test = DashboardLinks.from_settings(StripeSettings(api_key=SecretStr("sk_test_x")))
