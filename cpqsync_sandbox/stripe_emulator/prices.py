@@ -325,8 +325,13 @@ ROUTES: list[Route] = [
 ]
 
 
-def create_inline(store: Store, data: dict[str, Any], param: str, *, recurring: bool) -> str:
-    """``price_data`` on schedule items and invoice items: a hidden (inactive) per-unit price."""
+def inline_price(
+    store: Store, data: dict[str, Any], param: str, *, recurring: bool
+) -> dict[str, Any]:
+    """``price_data`` on schedule items and invoice items: a hidden (inactive) per-unit price.
+
+    Not stored: the caller adds it once the whole request is accepted (Stripe makes nothing
+    for a request it refuses)."""
     store.require("product", data["product"], f"{param}[product]")
 
     def name(field: str) -> str:
@@ -359,5 +364,4 @@ def create_inline(store: Store, data: dict[str, Any], param: str, *, recurring: 
             "unit_amount_decimal": unit_dec,
         }
     )
-    store.add(price)
-    return str(price["id"])
+    return price

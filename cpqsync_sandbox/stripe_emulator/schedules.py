@@ -5,6 +5,7 @@ subscription (see ``subscriptions``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from stripe.params import (
@@ -55,24 +56,38 @@ def _only(fields: frozenset[str], given: dict[str, Any], where: str) -> None:
             raise not_implemented(f"the parameter {where}[{key}] on subscription schedules")
 
 
+@dataclass
+class _Request:
+    """What one schedule request works from: the prices its schedule already uses (``held``:
+    an archived price keeps billing where it is, since Stripe requires ended phases to be sent
+    back unchanged, archived prices and all; only a new use of it is refused), and the prices
+    its ``price_data`` makes, stored only once the whole request is accepted (``commit``)."""
+
+    store: Store
+    held: frozenset[str] = frozenset()
+    made: list[dict[str, Any]] = field(default_factory=list)
+
+    def commit(self) -> None:
+        for price in self.made:
+            self.store.add(price)
+
+
 def _price_for(
-    store: Store,
+    request: _Request,
     entry: dict[str, Any],
     param: Callable[[str], str],
     *,
     recurring: bool,
-    held: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """``held``: prices the schedule already uses. An archived price keeps billing where it is
-    (Stripe requires ended phases to be sent back unchanged, archived prices and all); only a
-    new use of it is refused."""
+    store = request.store
     if "price" in entry and "price_data" in entry:
         raise exclusive(param("price"), param("price_data"))
     if "price_data" in entry:
-        price_id = prices.create_inline(
+        price = prices.inline_price(
             store, entry["price_data"], param("price_data"), recurring=recurring
         )
-        return store.tables["price"][price_id]
+        request.made.append(price)
+        return price
     if "price" not in entry:
         raise missing_parameter(param("price"))
     price = store.require("price", entry["price"], param("price"))
@@ -83,7 +98,7 @@ def _price_for(
             f"with `type={wanted}`.",
             param("price"),
         )
-    if not price["active"] and price["id"] not in held:
+    if not price["active"] and price["id"] not in request.held:
         raise invalid(
             "The price specified is inactive. This field only accepts active prices.",
             param("price"),
@@ -92,8 +107,10 @@ def _price_for(
 
 
 def _phase_items(
-    store: Store, phase: dict[str, Any], index: int, held: frozenset[str]
-) -> tuple[list[dict[str, Any]], str]:
+    request: _Request, phase: dict[str, Any], index: int
+) -> tuple[list[dict[str, Any]], str, tuple[str, int]]:
+    """The phase's items, their currency and their billing interval."""
+    store = request.store
     items: list[dict[str, Any]] = []
     cadence: tuple[str, int] | None = None
     currency: str | None = None
@@ -103,7 +120,7 @@ def _phase_items(
         def param(field: str, j: int = j) -> str:
             return f"phases[{index}][items][{j}][{field}]"
 
-        price = _price_for(store, entry, param, recurring=True, held=held)
+        price = _price_for(request, entry, param, recurring=True)
         recurring = price["recurring"]
         metered = recurring["usage_type"] == "metered"
         if metered and "quantity" in entry:
@@ -135,9 +152,9 @@ def _phase_items(
                 "tax_rates": [],
             }
         )
-    if not items:
+    if not items or cadence is None:
         raise missing_parameter(f"phases[{index}][items]")
-    return items, str(currency)
+    return items, str(currency), cadence
 
 
 def _discounts(store: Store, given: Any, param: str) -> list[dict[str, Any]]:
@@ -151,16 +168,14 @@ def _discounts(store: Store, given: Any, param: str) -> list[dict[str, Any]]:
 
 
 def build_phases(
-    store: Store,
+    request: _Request,
     given: list[dict[str, Any]],
     start: int,
     defaults: dict[str, Any],
     now: int,
-    held: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """Phases as Stripe returns them, each with its computed start_date and end_date.
-
-    ``held``: the prices an updated schedule already uses (see ``_price_for``)."""
+    """Phases as Stripe returns them, each with its computed start_date and end_date."""
+    store = request.store
     result: list[dict[str, Any]] = []
     cursor = start
     for index, phase in enumerate(given):
@@ -179,14 +194,13 @@ def build_phases(
                 )
         if "end_date" in phase and "duration" in phase:
             raise exclusive(param("duration"), param("end_date"))
-        items, currency = _phase_items(store, phase, index, held)
+        items, currency, (interval, count) = _phase_items(request, phase, index)
         if "end_date" in phase:
             end = now if phase["end_date"] == "now" else phase["end_date"]
         elif "duration" in phase:
             duration = phase["duration"]
             end = add_interval(cursor, duration["interval"], duration.get("interval_count", 1))
         elif index == len(given) - 1:
-            interval, count = subscriptions.cadence(store, {"items": items})
             end = add_interval(cursor, interval, count)
         else:
             raise missing_parameter(param("end_date"))
@@ -203,7 +217,7 @@ def build_phases(
             def add_param(field: str, j: int = j, index: int = index) -> str:
                 return f"phases[{index}][add_invoice_items][{j}][{field}]"
 
-            price = _price_for(store, entry, add_param, recurring=False, held=held)
+            price = _price_for(request, entry, add_param, recurring=False)
             add_items.append(
                 {
                     "discounts": _discounts(store, entry.get("discounts"), add_param("discounts")),
@@ -301,7 +315,8 @@ def create(call: Call) -> dict[str, Any]:
     start = params.get("start_date", "now")
     start = now if start == "now" else start
     defaults = _defaults(params.get("default_settings", {}))
-    phases = build_phases(store, params["phases"], start, defaults, now)
+    request = _Request(store)
+    phases = build_phases(request, params["phases"], start, defaults, now)
     schedule = base_object("subscription_schedule", new_id("sub_sched"), now)
     schedule.update(
         {
@@ -327,6 +342,7 @@ def create(call: Call) -> dict[str, Any]:
             "test_clock": customer["test_clock"],
         }
     )
+    request.commit()
     store.add(schedule)
     catch_up(store, schedule, now, call.base_url)
     return schedule
@@ -425,9 +441,11 @@ def update(call: Call) -> dict[str, Any]:
             for phase in schedule["phases"]
             for item in (*phase["items"], *phase["add_invoice_items"])
         )
-        phases = build_phases(store, given, start, defaults, now, held)
+        request = _Request(store, held)
+        phases = build_phases(request, given, start, defaults, now)
         if schedule["status"] == "active":
             _check_history(schedule["phases"], phases, given, now)
+        request.commit()
     schedule["default_settings"] = defaults
     if "end_behavior" in params:
         schedule["end_behavior"] = params["end_behavior"]

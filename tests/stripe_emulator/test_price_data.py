@@ -174,3 +174,46 @@ def test_price_and_price_data_exclude_each_other_and_one_time_takes_no_recurring
         )
     assert recurring.value.error is not None
     assert recurring.value.error.param == "phases[0][add_invoice_items][0][price_data][recurring]"
+
+
+def test_a_refused_schedule_create_or_update_makes_no_price(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    product: stripe.Product,
+    emulator: Any,
+) -> None:
+    """Stripe checks the whole request before it makes anything: price_data on a schedule
+    request it refuses (here a later phase, or the update's history) leaves no price behind."""
+    customer = clocked_customer()
+    one_time = {"currency": "usd", "product": product.id, "unit_amount": 500}
+    good = {"items": [{"price_data": MONTHLY}], "add_invoice_items": [{"price_data": one_time}]}
+    refused_create = [
+        {**good, "end_date": FROZEN + 86400 * 30},
+        {"items": [{"price_data": MONTHLY}], "end_date": FROZEN + 86400},  # ends before it starts
+    ]
+    with pytest.raises(stripe.InvalidRequestError) as create_error:
+        client.v1.subscription_schedules.create(
+            params={"customer": customer.id, "start_date": FROZEN, "phases": refused_create}
+        )
+    assert create_error.value.http_status == 400
+    assert emulator.objects("price") == []
+    assert emulator.objects("subscription_schedule") == []
+
+    schedule = _create(client, customer, [{"price_data": MONTHLY, "quantity": 1}])
+    made = {p["id"] for p in emulator.objects("price")}
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.subscription_schedules.update(
+            schedule.id,
+            params={
+                "phases": [
+                    {
+                        **good,
+                        "start_date": FROZEN + 3600,  # the running phase keeps its start
+                        "end_date": FROZEN + 86400 * 30,
+                    }
+                ]
+            },
+        )
+    assert {p["id"] for p in emulator.objects("price")} == made
+    held = client.v1.subscription_schedules.retrieve(schedule.id)
+    assert held.phases[0].items[0].price == schedule.phases[0].items[0].price
