@@ -20,6 +20,7 @@ was found, so the stored 5xx made nothing, and the new key makes the object once
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -91,6 +92,8 @@ class ApplyOutcome:
             ids.append(self.error.request_id)
         return ids
 
+
+log = logging.getLogger(__name__)
 
 # Keys tried after a request's own key holds a stored 5xx, each only once the one before it
 # turned out to hold one too: a 5xx stored twice more means Stripe is in trouble, not the key.
@@ -202,15 +205,22 @@ class PlanApplier:
         """Send the request under the keys that follow ``key``, each only while the one before
         holds a stored 5xx. The keys are derived from ``key``, so whoever sends this request
         again (a later attempt, another member) takes the same ones."""
+        previous = key
         for generation in range(1, MAX_NEW_KEYS + 1):
             suffix = ":retry" if generation == 1 else f":retry{generation}"
-            options: stripe.RequestOptions = {
-                "idempotency_key": f"{key[: MAX_KEY_LENGTH - len(suffix)]}{suffix}"
-            }
+            new_key = f"{key[: MAX_KEY_LENGTH - len(suffix)]}{suffix}"
+            log.warning(
+                "Stripe answers idempotency key %s with a stored 5xx (request %s); sending the "
+                "request again under %s",
+                previous,
+                stored.request_id or "unknown",
+                new_key,
+            )
+            options: stripe.RequestOptions = {"idempotency_key": new_key}
             try:
                 return self._caller.call(partial(_send, call, target, params, options))
             except StripeUnavailable as error:
                 if not error.replayed:
                     raise
-                stored = error
+                stored, previous = error, new_key
         raise stored

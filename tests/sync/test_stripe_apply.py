@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -163,7 +164,7 @@ def _price_plan() -> Plan:
 
 
 def test_a_create_whose_500_stripe_stored_takes_a_new_key_only_when_planned_from_fresh_lookups(
-    emulator: StripeEmulator,
+    emulator: StripeEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Stripe began the create, failed before making the price and stored its 500: the key
     replays it for ever. A plan from a first attempt's lookups (which may be remembered) keeps
@@ -176,8 +177,12 @@ def test_a_create_whose_500_stripe_stored_takes_a_new_key_only_when_planned_from
         applier.apply(_price_plan())  # lookups that may be remembered: no new key
     assert replayed.value.replayed
     assert emulator.objects("price") == []
-    outcome = applier.apply(_price_plan(), looked_up_afresh=True)
+    with caplog.at_level(logging.WARNING, logger="consumer.sync.apply"):
+        outcome = applier.apply(_price_plan(), looked_up_afresh=True)
     assert outcome.error is None
+    [warning] = caplog.messages  # the operator sees which key was given up, and for which
+    assert "cpqsync:802A:price.create:1 with a stored 5xx" in warning
+    assert warning.endswith("again under cpqsync:802A:price.create:1:retry")
     [price] = emulator.objects("price")
     assert outcome.applied[0].stripe_id == price["id"]
     keys = [(e.idempotency_key, e.status) for e in emulator.request_log()]
