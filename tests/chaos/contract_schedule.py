@@ -58,8 +58,8 @@ def expected_schedule(records: Records, initial_order_id: str) -> ExpectedSchedu
         for line in items.get(initial_order_id, [])
         if line.get("SBQQ__ChargeType__c") == "Recurring"
     ]
-    phases = [ExpectedPhase(_date(contract["StartDate"]), _quantities(lots))]
-    end = _date(contract["EndDate"]) + dt.timedelta(days=1)
+    phases = [ExpectedPhase(as_date(contract["StartDate"]), _quantities(lots))]
+    end = as_date(contract["EndDate"]) + dt.timedelta(days=1)
     for amendment in _activated_amendments(records, str(contract["Id"]), initial_order_id):
         for line in items.get(str(amendment["Id"]), []):
             change = int(line["Quantity"])
@@ -68,7 +68,7 @@ def expected_schedule(records: Records, initial_order_id: str) -> ExpectedSchedu
                 lots.append(_Lot(str(revised or line["Id"]), product[str(line["Id"])], change))
             elif change < 0 and revised:
                 _take(lots, product[str(revised)], -change)
-        begins = _date(_quote(records, amendment)["SBQQ__StartDate__c"])
+        begins = as_date(_quote(records, amendment)["SBQQ__StartDate__c"])
         phase = ExpectedPhase(begins, _quantities(lots))
         if phases[-1].start == begins:
             phases[-1] = phase
@@ -82,13 +82,13 @@ def expected_schedule(records: Records, initial_order_id: str) -> ExpectedSchedu
 def schedule_mismatches(expected: ExpectedSchedule, actual: Mapping[str, Any]) -> list[str]:
     """How the Stripe schedule ``actual`` differs from ``expected`` (phases, dates, quantities)."""
     phases = actual.get("phases") or []
-    got = [(_day(p.get("start_date")), _item_quantities(p.get("items") or [])) for p in phases]
+    got = [(epoch_day(p.get("start_date")), _item_quantities(p.get("items") or [])) for p in phases]
     want = [(p.start, p.quantities) for p in expected.phases]
     out = []
     if got != want:
         out.append(f"phases (start, quantity by order item) {got}, expected {want}")
-    if phases and _day(phases[-1].get("end_date")) != expected.end:
-        out.append(f"ends {_day(phases[-1].get('end_date'))}, expected {expected.end}")
+    if phases and epoch_day(phases[-1].get("end_date")) != expected.end:
+        out.append(f"ends {epoch_day(phases[-1].get('end_date'))}, expected {expected.end}")
     if expected.cancelled and actual.get("end_behavior") != "cancel":
         out.append(f"end_behavior {actual.get('end_behavior')!r} after a cancellation")
     return out
@@ -139,7 +139,7 @@ def _activated_amendments(
     ]
 
     def applies_at(order: Mapping[str, Any]) -> tuple[str, str, str]:
-        starts = _date(_quote(records, order)["SBQQ__StartDate__c"])
+        starts = as_date(_quote(records, order)["SBQQ__StartDate__c"])
         return str(starts), str(order.get("ActivatedDate") or ""), str(order["Id"])
 
     return sorted(found, key=applies_at)
@@ -149,11 +149,11 @@ def _quote(records: Records, order: Mapping[str, Any]) -> Mapping[str, Any]:
     return records["SBQQ__Quote__c"][str(order["SBQQ__Quote__c"])]
 
 
-def _date(value: Any) -> dt.date:
+def as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
-def _day(epoch: Any) -> dt.date | None:
+def epoch_day(epoch: Any) -> dt.date | None:
     if not isinstance(epoch, int | float):
         return None
     return dt.datetime.fromtimestamp(epoch, dt.UTC).date()

@@ -1,0 +1,205 @@
+"""The checker's own model of the order shapes beyond one plain phase (A3-A6, O7): the numbers it
+derives from Salesforce's records, checked by hand; and, through the real sync, that the whole
+checker finds nothing in what the sync made of the chaos workload's shaped orders, while the
+model names each way a broken copy of it differs."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from consumer.writeback import WritebackService
+from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.org.simulator import OrgSimulator
+from cpqsync_sandbox.stripe_emulator import StripeEmulator
+from schemas.models import SyncStatus
+from tests.chaos import consistency
+from tests.chaos.consistency import org_view
+from tests.chaos.shape_schedule import expected_order, order_mismatches, shapes_of
+from tests.chaos.shaped_orders import ShapedOrders
+from tests.sync.stack import FAST_GROUP, Stack, open_stack, roots_reported
+
+
+@pytest.fixture(scope="module")
+def org() -> Iterator[OrgSimulator]:
+    with OrgSimulator(dataset=default_dataset(), start_pubsub=False) as sim:
+        yield sim
+
+
+def test_the_dataset_shapes_are_derived_by_hand(org: OrgSimulator) -> None:
+    """The shipped dataset's 18-month, MDQ, evergreen and coupon orders, activated."""
+    refs = org.dataset.refs
+    for ref in ("order_wayne_18_months", "order_stark_mdq", "order_initech_evergreen"):
+        org.activate_order(refs[ref])
+    org.activate_order(refs["order_acme_coupon"])
+    records = org_view(org).records
+    start = dt.datetime.now(dt.UTC).date()
+
+    uneven = expected_order(records, refs["order_wayne_18_months"])
+    assert uneven.shapes == ("uneven term",)
+    whole, final = uneven.phases
+    # 2,160.00 over 18 months billed yearly: 1,440.00 a year, then 720.00 for 6 months.
+    assert [(i.amount, i.interval_months, i.quantity) for i in whole.items.values()] == [
+        (Decimal(144000), 12, 4)
+    ]
+    assert [(i.amount, i.interval_months) for i in final.items.values()] == [(Decimal(72000), 6)]
+    assert final.anchored and not whole.anchored
+    begins = start + dt.timedelta(days=5)
+    assert (whole.start, whole.end, final.end) == (begins, _months(begins, 12), _months(begins, 18))
+
+    mdq = expected_order(records, refs["order_stark_mdq"])
+    assert mdq.shapes == ("mdq",)
+    # Platform segments of 10/20/30 at 1,440.00, 1,440.00, 1,320.00 a year; Support 18,000.00
+    # over 36 months in each year.
+    assert [sorted((i.quantity, i.amount) for i in p.items.values()) for p in mdq.phases] == [
+        [(1, Decimal(50000)), (10, Decimal(12000))],
+        [(1, Decimal(50000)), (20, Decimal(12000))],
+        [(1, Decimal(50000)), (30, Decimal(11000))],
+    ]
+    assert mdq.end_behavior == "cancel"
+
+    evergreen = expected_order(records, refs["order_initech_evergreen"])
+    assert evergreen.shapes == ("evergreen",) and evergreen.end_behavior == "release"
+    [phase] = evergreen.phases
+    assert [i.amount for i in phase.items.values()] == [Decimal(50000)]  # per month, as sold
+
+    coupon = expected_order(records, refs["order_acme_coupon"])
+    assert coupon.shapes == ("coupon",)
+    [terms] = coupon.coupons.values()
+    assert terms == {
+        "duration": "repeating",
+        "duration_in_months": 6,
+        "max_redemptions": None,
+        "name": "Partner 15%",
+        "percent_off": 15.0,
+        "amount_off": None,
+    }
+    assert coupon.phases[0].coupons == frozenset(coupon.coupons)
+    # A plain order is not this module's to model.
+    assert shapes_of(records, refs["order_acme"]) == ()
+
+
+def _months(day: dt.date, months: int) -> dt.date:
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError(day)
+
+
+@pytest.fixture
+def stack(kafka: str, unique: Callable[[str], str]) -> Iterator[Stack]:
+    """Bridge, one sync member and the writeback (the checker reads the Stripe ids back)."""
+    with (
+        OrgSimulator(dataset=default_dataset()) as sim,
+        StripeEmulator() as stripe,
+        contextmanager(open_stack)(sim, stripe, kafka, unique("shapes")) as opened,
+    ):
+        opened.start_bridge()
+        opened.start_sync()
+        writeback = WritebackService(
+            opened.settings,
+            bootstrap_servers=kafka,
+            group_id=f"{opened.settings.kafka.topic_prefix}-writeback",
+            client_config=dict(FAST_GROUP),
+            registry=CollectorRegistry(),
+        ).start()
+        try:
+            yield opened
+        finally:
+            writeback.stop()
+
+
+def _checked(stack: Stack, timeout: float = 60) -> list[str]:
+    """The whole checker's discrepancies once it finds none (or its last ones at timeout):
+    the writeback stores Stripe ids and Sync Records a little after the results."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = consistency.check(stack.org, consistency.snapshot(stack.stripe), stack.settings)
+        if not found.report.discrepancies or time.monotonic() > deadline:
+            return found.report.discrepancies
+        time.sleep(2)
+
+
+@pytest.mark.integration
+def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack) -> None:
+    org = stack.org
+    shaped = ShapedOrders(org, seed=2)  # both placements, percent and amount off
+    made = shaped.make({"mdq": 2, "evergreen": 2, "coupon": 3, "uneven term": 2})
+    for order in made:
+        org.activate_order(order)
+    # A renewal (A3) of a contracted coupon order: a schedule of its own.
+    renewed = next(o for o, shape in made.items() if shape == "coupon")
+    renewal = org.renew_contract(org.contract_order(renewed))
+    org.activate_order(renewal)
+    ids = [*made, renewal]
+    results = stack.wait_for_results(lambda rs: roots_reported(rs, ids), timeout=150)
+    failed = [
+        (r.primary_record_id, r.message)
+        for r in results
+        if r.primary_record_id in ids and r.status is not SyncStatus.SUCCESS
+    ]
+    assert failed == []
+    assert _checked(stack) == []
+
+    records = org_view(org).records
+    schedules = {
+        s["metadata"]["salesforce_order_id"]: s
+        for s in stack.stripe.objects("subscription_schedule")
+    }
+    prices = {p["id"]: p for p in stack.stripe.objects("price")}
+    coupons = {
+        c["metadata"]["salesforce_order_stripe_coupon_id"]: c["id"]
+        for c in stack.stripe.objects("coupon")
+    }
+    seen = set()
+    for order in ids:
+        expected = expected_order(records, order)
+        seen.update(expected.shapes)
+        seen.update(k for terms in expected.coupons.values() for k, v in terms.items() if v)
+        assert order_mismatches(expected, schedules[order], prices, coupons) == [], order
+    assert seen >= {"mdq", "evergreen", "coupon", "uneven term", "renewal"}
+    assert seen >= {"percent_off", "amount_off", "duration_in_months"}
+    assert schedules[renewal]["id"] != schedules[renewed]["id"]
+
+    def broken(shape: str, change: Callable[[dict[str, Any]], None]) -> list[str]:
+        order = next(o for o in ids if shape in expected_order(records, o).shapes)
+        schedule = copy.deepcopy(schedules[order])
+        change(schedule)
+        return order_mismatches(expected_order(records, order), schedule, prices, coupons)
+
+    def one_more_in_the_last_segment(schedule: dict[str, Any]) -> None:
+        schedule["phases"][-1]["items"][0]["quantity"] += 1
+
+    def coupons_dropped(schedule: dict[str, Any]) -> None:
+        for phase in schedule["phases"]:
+            phase["discounts"] = []
+            for item in phase["items"]:
+                item["discounts"] = []
+
+    def unanchored(schedule: dict[str, Any]) -> None:
+        schedule["phases"][-1]["billing_cycle_anchor"] = None
+
+    def ends(schedule: dict[str, Any]) -> None:
+        schedule["end_behavior"] = "cancel"
+
+    def renewal_in_the_old_term(schedule: dict[str, Any]) -> None:
+        schedule["phases"][0]["start_date"] -= 365 * 86400
+
+    [mdq] = broken("mdq", one_more_in_the_last_segment)
+    assert "quantity" in mdq
+    assert any("discounts" in p for p in broken("coupon", coupons_dropped))
+    assert any("billing_cycle_anchor" in p for p in broken("uneven term", unanchored))
+    assert broken("evergreen", ends) == ["end_behavior 'cancel', expected 'release'"]
+    assert any("phases (start, end)" in p for p in broken("renewal", renewal_in_the_old_term))
