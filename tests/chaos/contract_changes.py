@@ -1,11 +1,14 @@
-"""What sales does to contracts during a chaos run: contract orders, amend and cancel contracts.
+"""What sales does to contracts during a chaos run: contract orders, amend, cancel, renew them.
 
 Through the org simulator's CPQ actions (``cpq_actions``), exactly as tests and the demo amend:
 an activated order is contracted; a contract is later amended with an upsell (+n on a line it
 sells), a downsell (-n, at most what that line still holds), a new product (a line of its own,
 possibly a product the contract already sells, so a later decrease of that product takes the
 newest lot first: LIFO, A1) or cancelled (every live line to zero, A2); each amendment is then
-activated like any order.
+activated like any order. A live contract may also be renewed (A3): CPQ's renewal order (the
+contract's live subscriptions for the next term, from the day after its end) is activated and
+syncs as a contract of its own; a renewed contract is not amended afterwards (its renewal order
+holds the quantities it had when renewed).
 
 Each contract's amendments start on strictly later dates, whole months after the contract's
 start plus 0-20 days (so some start inside a billing period and bill a proration item), and
@@ -40,6 +43,7 @@ class _Contract:
     term_months: int
     months_used: int = 0  # the latest amendment's month offset (amendments start later)
     cancelled: bool = False
+    renewed: bool = False  # its renewal order holds the quantities it had then: amend no more
 
 
 class ContractChanges:
@@ -50,6 +54,7 @@ class ContractChanges:
         self.rng = rng
         self.counts = counts
         self.contracts: list[_Contract] = []
+        self.renewals: list[str] = []  # renewal orders, activated
 
     def contract(self, order_id: str) -> None:
         """CPQ's "Contracted" on an activated order."""
@@ -62,7 +67,7 @@ class ContractChanges:
 
     def amend(self) -> None:
         """One amendment (or cancellation) of a random live contract, activated at once."""
-        live = [c for c in self.contracts if not c.cancelled]
+        live = [c for c in self.contracts if not c.cancelled and not c.renewed]
         if not live:
             return
         contract = self.rng.choice(live)
@@ -90,6 +95,32 @@ class ContractChanges:
         contract.months_used = month
         self.org.activate_order(order)
         self.counts[f"contract {kind}s"] += 1
+
+    def renew(self) -> None:
+        """CPQ's renewal of a random live contract (A3), its renewal order activated at once.
+
+        Only contracts whose live lines are all recurring: CPQ renews subscriptions, and a
+        one-time product makes none (the org simulator's renewal copies every live line)."""
+        candidates = [
+            c
+            for c in self.contracts
+            if not c.cancelled and not c.renewed and self._all_recurring(c.contract_id)
+        ]
+        if not candidates:
+            return
+        contract = self.rng.choice(candidates)
+        order = self.org.renew_contract(contract.contract_id)
+        contract.renewed = True
+        self.org.activate_order(order)
+        self.renewals.append(order)
+        self.counts["contract renewals"] += 1
+
+    def _all_recurring(self, contract_id: str) -> bool:
+        lines = live_quantities(self.org.store, contract_id)
+        return bool(lines) and all(
+            self.org.get("OrderItem", line).get("SBQQ__ChargeType__c") == "Recurring"
+            for line in lines
+        )
 
     def _line(self, kind: str, recurring: dict[str, float], contract: _Contract) -> AmendmentLine:
         """``recurring``: the contract's live recurring lines (the line that sold each) and

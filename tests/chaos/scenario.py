@@ -1,10 +1,11 @@
 """One chaos run from start to verdict, shared by the CI run and the long run.
 
-1. Start the org (the shipped dataset plus generated orders), the Stripe emulator and every
+1. Start the org (the shipped dataset plus generated orders, a share of them of the shapes
+   beyond one plain phase: MDQ, evergreen, coupons, uneven terms), the Stripe emulator and every
    role as a subprocess; wait until the bridge subscribed and the sync group formed.
 2. Expire the bridge's replay ids (``on_invalid_replay_id=earliest`` must carry on).
 3. For the run's duration: the workload activates orders, amends accounts and prices, and
-   contracts orders, then amends and cancels the contracts; the
+   contracts orders, then amends, cancels and renews the contracts; the
    killer SIGKILLs and restarts roles and moves a third sync member in and out; the injector
    adds Stripe and Salesforce faults; hostile input arrives a third of the way in.
 4. Stop the chaos, heal every fault, and wait for the connector to converge: the consistency
@@ -39,6 +40,7 @@ from tests.chaos.secret_scan import (
     listening_addresses,
     secrets_of,
 )
+from tests.chaos.shaped_orders import ShapedOrders, shaped_counts
 from tests.chaos.stack import ChaosStack, chaos_stack
 from tests.chaos.workload import Workload
 
@@ -52,6 +54,7 @@ class ChaosProfile:
     converge_timeout: float
     seed: int = 1
     inline_line_prices: bool = False  # setting sync.inline_line_prices for the whole run
+    shaped_orders: bool = True  # a share of MDQ, evergreen, coupon, uneven-term orders
 
 
 @dataclass
@@ -148,11 +151,15 @@ def converge(
 def run_chaos(profile: ChaosProfile, kafka: str, run_dir: Path, prefix: str) -> ChaosOutcome:
     timings: dict[str, float] = {}
     started = time.monotonic()
+    shaped = shaped_counts(profile.orders) if profile.shaped_orders else {}
+    plain = profile.orders - sum(shaped.values())
     with (
-        OrgSimulator(dataset=default_dataset(), generated_orders=profile.orders) as org,
+        OrgSimulator(dataset=default_dataset(), generated_orders=plain) as org,
         StripeEmulator() as stripe,
     ):
         tokens = TokenRecorder(org)
+        shapes = ShapedOrders(org, profile.seed)
+        shapes.make(shaped)
         drafts = [str(r["Id"]) for r in org.store.records("Order") if r.get("Status") == "Draft"]
         with chaos_stack(
             org, stripe, kafka, prefix, run_dir, inline_line_prices=profile.inline_line_prices
@@ -187,8 +194,14 @@ def run_chaos(profile: ChaosProfile, kafka: str, run_dir: Path, prefix: str) -> 
                 if str(r.get("Name", "")).startswith("Generated order")
             )
             workload = Workload(
-                org, drafts, profile.seconds, seed=profile.seed, contractable=generated
+                org,
+                drafts,
+                profile.seconds,
+                seed=profile.seed,
+                contractable=generated,
+                shapes=shapes.shapes,
             )
+            workload.stats.counts.update(shapes.counts)
             bad = bad_input.BadInput()
             chaos_started = time.monotonic()
             injector.start()

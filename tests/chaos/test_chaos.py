@@ -19,6 +19,7 @@ from schemas.models import SyncStatus
 from tests.chaos import consistency
 from tests.chaos.scenario import ChaosOutcome, ChaosProfile, run_chaos
 from tests.chaos.secret_scan import leaks, stored_text
+from tests.chaos.shape_schedule import shapes_of
 
 # Timing-sensitive with several processes or measured rates: run alone (README test command).
 pytestmark = [pytest.mark.integration, pytest.mark.serial]
@@ -86,7 +87,8 @@ def assert_no_secret_leaked(outcome: ChaosOutcome) -> None:
 
 
 def assert_checker_notices(outcome: ChaosOutcome) -> None:
-    """The checker is not vacuous: break the final Stripe state and it must say so."""
+    """The checker is not vacuous: break the final Stripe state and it must say so (its
+    planner-based part and its independent models of contracts and of the order shapes)."""
     verdict = outcome.verdict
     objects = copy.deepcopy(dict(verdict.stripe))
     synced = {o for o, plan in verdict.expected.plans.items() if plan.status == "ready"}
@@ -115,6 +117,17 @@ def assert_checker_notices(outcome: ChaosOutcome) -> None:
         if s["metadata"]["salesforce_order_id"] in contracts and len(s["phases"]) > 1
     )
     amended["phases"][-1]["items"][0]["quantity"] += 1
+    # Issue 20's shapes, against the checker's own model of them: an MDQ order's last segment
+    # one seat more, and a coupon's terms changed.
+    mdq = next(
+        s
+        for s in schedules
+        if "mdq" in shapes_of(verdict.org.records, s["metadata"]["salesforce_order_id"])
+    )
+    mdq["phases"][-1]["items"][0]["quantity"] += 1
+    coupon = objects["coupon"][0]
+    changed = "percent_off" if coupon.get("percent_off") else "amount_off"
+    coupon[changed] += 1
     found = "\n".join(consistency.compare(verdict.org, objects, verdict.expected).discrepancies)
     contract = amended["metadata"]["salesforce_order_id"]
     assert f"Order {contract}: contract schedule {amended['id']}: phases" in found
@@ -122,6 +135,12 @@ def assert_checker_notices(outcome: ChaosOutcome) -> None:
     assert f"customer of Account {account}" in found and "cus_duplicate" in found
     assert "unit_amount_decimal" in found
     assert "unexpected: product sf_unexplained" in found
+    mdq_order = mdq["metadata"]["salesforce_order_id"]
+    assert f"Order {mdq_order} (mdq" in found and f"schedule {mdq['id']}: phase" in found
+    assert (
+        f"Order_Stripe_Coupon__c {coupon['metadata']['salesforce_order_stripe_coupon_id']}" in found
+    )
+    assert f"{coupon['id']}: {changed}" in found
 
 
 def test_chaos_ci_run(kafka: str, tmp_path: Path, unique: Callable[[str], str]) -> None:

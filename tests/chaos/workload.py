@@ -3,7 +3,9 @@
 Four kinds of change, interleaved at random over the run: order activations (the orders to
 sync), account amendments (customers to update), pricebook price changes (prices to replace,
 P7) and CPQ contract changes (``contract_changes``: contracting generated orders, then
-upsells, downsells, new products and cancellations of their contracts, A1/A2). Names and
+upsells, downsells, new products and cancellations of their contracts, A1/A2, and renewals, A3).
+The orders include a share of MDQ, evergreen, coupon and uneven-term orders (``shaped_orders``),
+counted by shape as they activate. Names and
 descriptions carry unicode and SOQL-special characters (quotes, backslashes, ``%``/``_``),
 since those records' ids and names travel through the sync's queries.
 """
@@ -57,9 +59,12 @@ class Workload:
         contractable: frozenset[str] = frozenset(),
         contracted_share: float = 0.4,
         contract_changes_per_order: float = 0.3,
+        renewals_per_order: float = 0.04,
+        shapes: dict[str, str] | None = None,
     ) -> None:
         """``contractable``: orders that may be contracted once activated (orders the sync
-        accepts on their own, so their contracts' amendments are what the run tests)."""
+        accepts on their own, so their contracts' amendments are what the run tests); ``shapes``:
+        the shape of each shaped order (``shaped_orders``), for the counts."""
         self.org = org
         self.orders = list(orders)
         self.seconds = seconds
@@ -70,6 +75,8 @@ class Workload:
         self.contractable = contractable
         self.contracted_share = contracted_share
         self.contract_changes = contract_changes_per_order
+        self.renewals = renewals_per_order
+        self.shapes = shapes or {}
         self.contracts = ContractChanges(org, self.rng, self.stats.counts)
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="chaos-workload", daemon=True)
@@ -95,10 +102,14 @@ class Workload:
             for order in self.orders:
                 self.org.activate_order(order)
                 self.stats.counts["orders activated"] += 1
+                if order in self.shapes:
+                    self.stats.counts[f"{self.shapes[order]} orders activated"] += 1
                 if order in self.contractable and self.rng.random() < self.contracted_share:
                     self.contracts.contract(order)
                 if self.rng.random() < self.contract_changes:
                     self.contracts.amend()
+                if self.rng.random() < self.renewals:
+                    self.contracts.renew()
                 if self.rng.random() < self.amendments:
                     self.amend_account()
                 if self.rng.random() < self.price_changes:
