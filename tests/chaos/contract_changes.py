@@ -8,7 +8,8 @@ newest lot first: LIFO, A1) or cancelled (every live line to zero, A2); each ame
 activated like any order. A live contract may also be renewed (A3): CPQ's renewal order (the
 contract's live subscriptions for the next term, from the day after its end) is activated and
 syncs as a contract of its own; a renewed contract is not amended afterwards (its renewal order
-holds the quantities it had when renewed).
+holds the quantities it had when renewed). Some evergreen orders are contracted and cancelled
+from a future day inside their first month (A4; evergreen contracts take no other amendment).
 
 Each contract's amendments start on strictly later dates, whole months after the contract's
 start plus 0-20 days (so some start inside a billing period and bill a proration item), and
@@ -95,6 +96,15 @@ class ContractChanges:
         contract.months_used = month
         self.org.activate_order(order)
         self.counts[f"contract {kind}s"] += 1
+
+    def cancel_evergreen(self, order_id: str) -> None:
+        """An activated evergreen order contracted, then cancelled from a future day inside its
+        first billing month (A4: a zero-quantity amendment ends the subscription then)."""
+        contract_id = self.org.contract_order(order_id)
+        contract = self.org.get("Contract", contract_id)
+        begins = contract["StartDate"] + timedelta(days=self.rng.randint(5, 25))
+        self.org.activate_order(self.org.cancel_contract(contract_id, begins))
+        self.counts["evergreen cancellations"] += 1
 
     def renew(self) -> None:
         """CPQ's renewal of a random live contract (A3), its renewal order activated at once.

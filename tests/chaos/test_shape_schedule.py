@@ -23,6 +23,7 @@ from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.models import SyncStatus
 from tests.chaos import consistency
 from tests.chaos.consistency import org_view
+from tests.chaos.contract_schedule import epoch_day, expected_schedule, schedule_mismatches
 from tests.chaos.shape_schedule import expected_order, order_mismatches, shapes_of
 from tests.chaos.shaped_orders import ShapedOrders
 from tests.sync.stack import FAST_GROUP, Stack, open_stack, roots_reported
@@ -143,7 +144,14 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
     renewed = next(o for o, shape in made.items() if shape == "coupon")
     renewal = org.renew_contract(org.contract_order(renewed))
     org.activate_order(renewal)
-    ids = [*made, renewal]
+    # An evergreen order cancelled from a day inside its first month (A4): its schedule ends
+    # then, as the contract model (``contract_schedule``) derives.
+    cancelled = [o for o, shape in made.items() if shape == "evergreen"][-1]
+    contract = org.contract_order(cancelled)
+    ends = org.get("Contract", contract)["StartDate"] + dt.timedelta(days=10)
+    cancellation = org.cancel_contract(contract, ends)
+    org.activate_order(cancellation)
+    ids = [*made, renewal, cancellation]
     results = stack.wait_for_results(lambda rs: roots_reported(rs, ids), timeout=150)
     failed = [
         (r.primary_record_id, r.message)
@@ -163,6 +171,11 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
         c["metadata"]["salesforce_order_stripe_coupon_id"]: c["id"]
         for c in stack.stripe.objects("coupon")
     }
+    ended = schedules[cancelled]
+    assert schedule_mismatches(expected_schedule(records, cancelled), ended) == []
+    assert (ended["end_behavior"], epoch_day(ended["phases"][-1]["end_date"])) == ("cancel", ends)
+    ids.remove(cancelled)
+    ids.remove(cancellation)
     seen = set()
     for order in ids:
         expected = expected_order(records, order)
@@ -191,7 +204,7 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
     def unanchored(schedule: dict[str, Any]) -> None:
         schedule["phases"][-1]["billing_cycle_anchor"] = None
 
-    def ends(schedule: dict[str, Any]) -> None:
+    def never_released(schedule: dict[str, Any]) -> None:
         schedule["end_behavior"] = "cancel"
 
     def renewal_in_the_old_term(schedule: dict[str, Any]) -> None:
@@ -201,5 +214,5 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
     assert "quantity" in mdq
     assert any("discounts" in p for p in broken("coupon", coupons_dropped))
     assert any("billing_cycle_anchor" in p for p in broken("uneven term", unanchored))
-    assert broken("evergreen", ends) == ["end_behavior 'cancel', expected 'release'"]
+    assert broken("evergreen", never_released) == ["end_behavior 'cancel', expected 'release'"]
     assert any("phases (start, end)" in p for p in broken("renewal", renewal_in_the_old_term))

@@ -60,6 +60,7 @@ class Workload:
         contracted_share: float = 0.4,
         contract_changes_per_order: float = 0.3,
         renewals_per_order: float = 0.04,
+        evergreen_cancelled_share: float = 0.5,
         shapes: dict[str, str] | None = None,
     ) -> None:
         """``contractable``: orders that may be contracted once activated (orders the sync
@@ -76,6 +77,7 @@ class Workload:
         self.contracted_share = contracted_share
         self.contract_changes = contract_changes_per_order
         self.renewals = renewals_per_order
+        self.evergreen_cancelled = evergreen_cancelled_share
         self.shapes = shapes or {}
         self.contracts = ContractChanges(org, self.rng, self.stats.counts)
         self.error: BaseException | None = None
@@ -102,8 +104,11 @@ class Workload:
             for order in self.orders:
                 self.org.activate_order(order)
                 self.stats.counts["orders activated"] += 1
-                if order in self.shapes:
-                    self.stats.counts[f"{self.shapes[order]} orders activated"] += 1
+                shape = self.shapes.get(order)
+                if shape:
+                    self.stats.counts[f"{shape} orders activated"] += 1
+                if shape == "evergreen" and self.rng.random() < self.evergreen_cancelled:
+                    self.contracts.cancel_evergreen(order)
                 if order in self.contractable and self.rng.random() < self.contracted_share:
                     self.contracts.contract(order)
                 if self.rng.random() < self.contract_changes:
