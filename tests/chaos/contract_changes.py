@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from cpqsync_sandbox.org.cpq_actions import AmendmentLine, live_quantities
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine, live_quantities, segment_period
 from cpqsync_sandbox.org.simulator import OrgSimulator
 
 # Recurring USD entries an amendment may add (ref, billing frequency, list price a year): one of
@@ -45,6 +47,7 @@ class _Contract:
     months_used: int = 0  # the latest amendment's month offset (amendments start later)
     cancelled: bool = False
     renewed: bool = False  # its renewal order holds the quantities it had then: amend no more
+    segmented: frozenset[str] = frozenset()  # pricebook entries sold in MDQ segments (A6)
 
 
 class ContractChanges:
@@ -61,10 +64,22 @@ class ContractChanges:
         """CPQ's "Contracted" on an activated order."""
         contract_id = self.org.contract_order(order_id)
         contract = self.org.get("Contract", contract_id)
+        segmented = frozenset(
+            str(line["PricebookEntryId"])
+            for line in self.org.store.children("OrderItem", "OrderId", order_id)
+            if line.get("SBQQ__SegmentIndex__c")
+        )
         self.contracts.append(
-            _Contract(contract_id, contract["StartDate"], int(contract["ContractTerm"]))
+            _Contract(
+                contract_id,
+                contract["StartDate"],
+                int(contract["ContractTerm"]),
+                segmented=segmented,
+            )
         )
         self.counts["contracts"] += 1
+        if segmented:
+            self.counts["mdq contracts"] += 1
 
     def amend(self) -> None:
         """One amendment (or cancellation) of a random live contract, activated at once."""
@@ -76,10 +91,13 @@ class ContractChanges:
         if month >= contract.term_months:
             return  # no later month left in its term: nothing to amend this time
         begins = _add_months(contract.start, month) + timedelta(days=self.rng.choice((0, 0, 5, 20)))
+        record = self.org.get("Contract", contract.contract_id)
         recurring = {
             line: quantity
             for line, quantity in live_quantities(self.org.store, contract.contract_id).items()
             if self.org.get("OrderItem", line).get("SBQQ__ChargeType__c") == "Recurring"
+            # an MDQ segment that ended before the amendment is locked (CPQ shows it read-only)
+            and not self._ended_segment(line, record, begins)
         }
         kind = self.rng.choices(
             ("upsell", "downsell", "new product", "cancellation"), weights=(4, 3, 2, 1)
@@ -89,6 +107,7 @@ class ContractChanges:
             contract.cancelled = True
         else:
             line = self._line(kind, recurring, contract)
+            kind = _kind(line)  # an MDQ contract may take an upsell for another kind
             order = self.org.amend_contract(contract.contract_id, begins, [line])
             left = sum(recurring.values()) + line.quantity_change
             # A downsell of everything left cancels it too: nothing may amend it afterwards.
@@ -96,6 +115,14 @@ class ContractChanges:
         contract.months_used = month
         self.org.activate_order(order)
         self.counts[f"contract {kind}s"] += 1
+        if contract.segmented:
+            self.counts["mdq contract amendments"] += 1
+
+    def _ended_segment(self, line: str, contract: Mapping[str, Any], begins: date) -> bool:
+        sold = self.org.get("OrderItem", line)
+        return (
+            bool(sold.get("SBQQ__SegmentIndex__c")) and segment_period(sold, contract)[1] < begins
+        )
 
     def cancel_evergreen(self, order_id: str) -> None:
         """An activated evergreen order contracted, then cancelled from a future day inside its
@@ -114,7 +141,10 @@ class ContractChanges:
         candidates = [
             c
             for c in self.contracts
-            if not c.cancelled and not c.renewed and self._all_recurring(c.contract_id)
+            if not c.cancelled
+            and not c.renewed
+            and not c.segmented  # CPQ renews segments as segments; the simulator does not
+            and self._all_recurring(c.contract_id)
         ]
         if not candidates:
             return
@@ -140,19 +170,40 @@ class ContractChanges:
             return AmendmentLine(self.rng.randint(1, 10), revises=line)
         if kind == "downsell" and recurring:
             line = self.rng.choice(sorted(recurring))
-            return AmendmentLine(-self.rng.randint(1, int(recurring[line])), revises=line)
+            # a segment keeps one: at zero with later segments still billing, its phases would
+            # hold nothing (a data error, A6), and a cancellation is what ends them all
+            keep = 1 if self.org.get("OrderItem", line).get("SBQQ__SegmentIndex__c") else 0
+            if int(recurring[line]) > keep:
+                return AmendmentLine(
+                    -self.rng.randint(1, int(recurring[line]) - keep), revises=line
+                )
+            return AmendmentLine(self.rng.randint(1, 10), revises=line)
         frequencies = {
             self.org.get("OrderItem", line).get("SBQQ__BillingFrequency__c") for line in recurring
         }
-        ref, frequency, list_price = self.rng.choice(
-            [e for e in NEW_PRODUCT_ENTRIES if e[1] in frequencies] or NEW_PRODUCT_ENTRIES
-        )
+        # Not a product the contract sells in segments: a new MDQ product is a data error (A6).
+        plain = [
+            e for e in NEW_PRODUCT_ENTRIES if self.org.dataset.id(e[0]) not in contract.segmented
+        ]
+        matching = [e for e in plain if e[1] in frequencies]
+        if not matching and contract.segmented and recurring:
+            # only the segmented product bills at this interval (one interval per schedule)
+            return AmendmentLine(
+                self.rng.randint(1, 10), revises=self.rng.choice(sorted(recurring))
+            )
+        ref, frequency, list_price = self.rng.choice(matching or plain)
         return AmendmentLine(
             self.rng.randint(1, 5),
             pricebook_entry_id=self.org.dataset.id(ref),
             unit_price=round(list_price * contract.term_months / 12, 2),
             billing_frequency=frequency,
         )
+
+
+def _kind(line: AmendmentLine) -> str:
+    if line.revises is None:
+        return "new product"
+    return "upsell" if line.quantity_change > 0 else "downsell"
 
 
 def _add_months(day: date, months: int) -> date:

@@ -1,4 +1,4 @@
-"""A contract's schedule recomputed from Salesforce's records alone (A1, A2), for the checker.
+"""A contract's schedule recomputed from Salesforce's records alone (A1, A2, A6), for the checker.
 
 Independent of the planner (which the rest of the checker runs cold): it reads the org's
 Contract, Order, OrderItem and quote records and applies the spec's rules directly, so a planner
@@ -11,6 +11,9 @@ that derived phases wrongly would still be caught.
   revising an order product (``SBQQ__RevisedOrderProduct__c``) changes that subscription; a
   positive line without one sells a new subscription of its own. Quantities are lots, one per
   order that added them: a decrease takes that product's most recently added lots first (LIFO).
+- MDQ segments (A6): each segment's start starts a phase too, which holds the plain lines and
+  the lines of the segment running then; an amendment line revising a segment's order product
+  changes that segment only (a decrease takes the segment's newest lots first).
 - The schedule ends the day after the contract's ``EndDate``, or where an amendment leaves no
   recurring line (a cancellation, A2): that phase is not billed, the previous one ends there.
 
@@ -20,12 +23,14 @@ no others): an amendment starting today or earlier starts whenever the sync ran.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 Records = Mapping[str, Mapping[str, Mapping[str, Any]]]  # object -> Id -> record
+_SEGMENT_MONTHS = {"Year": 12, "Quarter": 3, "Month": 1}
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,10 @@ class _Lot:
     line: str
     product: str
     quantity: int
+    segment: tuple[dt.date, dt.date] | None = None  # an MDQ segment's period (A6)
+
+    def runs(self, day: dt.date) -> bool:
+        return self.segment is None or self.segment[0] <= day < self.segment[1]
 
 
 def expected_schedule(records: Records, initial_order_id: str) -> ExpectedSchedule:
@@ -53,30 +62,80 @@ def expected_schedule(records: Records, initial_order_id: str) -> ExpectedSchedu
     contract = records["Contract"][str(order["ContractId"])]
     items = _items_by_order(records)
     product = {i: str(item.get("Product2Id")) for i, item in records["OrderItem"].items()}
+    start = as_date(contract["StartDate"])
+    end = as_date(contract["EndDate"]) + dt.timedelta(days=1)
     lots = [
-        _Lot(str(line["Id"]), product[str(line["Id"])], int(line["Quantity"]))
+        _Lot(
+            str(line["Id"]),
+            product[str(line["Id"])],
+            int(line["Quantity"]),
+            segment_period(line, start, end) if line.get("SBQQ__SegmentIndex__c") else None,
+        )
         for line in items.get(initial_order_id, [])
         if line.get("SBQQ__ChargeType__c") == "Recurring"
     ]
-    phases = [ExpectedPhase(as_date(contract["StartDate"]), _quantities(lots))]
-    end = as_date(contract["EndDate"]) + dt.timedelta(days=1)
-    for amendment in _activated_amendments(records, str(contract["Id"]), initial_order_id):
-        for line in items.get(str(amendment["Id"]), []):
-            change = int(line["Quantity"])
-            revised = line.get("SBQQ__RevisedOrderProduct__c")
-            if change > 0:
-                lots.append(_Lot(str(revised or line["Id"]), product[str(line["Id"])], change))
-            elif change < 0 and revised:
-                _take(lots, product[str(revised)], -change)
-        begins = as_date(_quote(records, amendment)["SBQQ__StartDate__c"])
-        phase = ExpectedPhase(begins, _quantities(lots))
-        if phases[-1].start == begins:
-            phases[-1] = phase
-        else:
-            phases.append(phase)
-    if not phases[-1].quantities:
-        return ExpectedSchedule(phases[:-1], phases[-1].start, cancelled=True)
+    segments = {lot.line: lot.segment for lot in lots if lot.segment}
+    amendments = [
+        (as_date(_quote(records, amendment)["SBQQ__StartDate__c"]), amendment)
+        for amendment in _activated_amendments(records, str(contract["Id"]), initial_order_id)
+    ]
+    # A phase starts at the contract's start, at each amendment's and at each segment's.
+    boundaries = sorted(
+        {start, *(b for b, _ in amendments), *(period[0] for period in segments.values())}
+    )
+    phases = []
+    applied = 0
+    for begins in (b for b in boundaries if b < end):
+        while applied < len(amendments) and amendments[applied][0] <= begins:
+            _apply(lots, items.get(str(amendments[applied][1]["Id"]), []), product, segments)
+            applied += 1
+        phases.append(ExpectedPhase(begins, _quantities([lot for lot in lots if lot.runs(begins)])))
+        if not phases[-1].quantities:  # a cancellation (A2): that phase is not billed
+            return ExpectedSchedule(phases[:-1], begins, cancelled=True)
     return ExpectedSchedule(phases, end, cancelled=False)
+
+
+def _apply(
+    lots: list[_Lot],
+    lines: list[Mapping[str, Any]],
+    product: Mapping[str, str],
+    segments: Mapping[str, tuple[dt.date, dt.date] | None],
+) -> None:
+    """An amendment's lines: a positive change adds a lot to the line it revises (or a line of
+    its own); a negative one takes the newest lots first, of that segment for an MDQ segment's
+    line, else of that product's plain lines (LIFO)."""
+    for line in lines:
+        change = int(line["Quantity"])
+        revised = line.get("SBQQ__RevisedOrderProduct__c")
+        sold = str(revised or line["Id"])
+        if change > 0:
+            lots.append(_Lot(sold, product[str(line["Id"])], change, segments.get(sold)))
+        elif change < 0 and revised:
+            if segments.get(sold):
+                _take([lot for lot in lots if lot.line == sold], -change)
+            else:
+                plain = [lot for lot in lots if lot.segment is None]
+                _take([lot for lot in plain if lot.product == product[sold]], -change)
+
+
+def segment_period(
+    line: Mapping[str, Any], start: dt.date, end: dt.date
+) -> tuple[dt.date, dt.date]:
+    """An MDQ order product's segment (A6), its first day and the day after its last: Year,
+    Quarter and Month segments run 12, 3 and 1 months from the start (the last one ends with
+    the term), Custom ones from the line's ``ServiceDate`` to its ``EndDate``."""
+    months = _SEGMENT_MONTHS.get(str(line.get("SBQQ__DimensionType__c")))
+    if months is None:
+        return as_date(line["ServiceDate"]), as_date(line["EndDate"]) + dt.timedelta(days=1)
+    index = int(line["SBQQ__SegmentIndex__c"])
+    return add_months(start, (index - 1) * months), min(add_months(start, index * months), end)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``months`` later on the same day, or the month's last day when it has no such day."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def schedule_mismatches(expected: ExpectedSchedule, actual: Mapping[str, Any]) -> list[str]:
@@ -94,9 +153,9 @@ def schedule_mismatches(expected: ExpectedSchedule, actual: Mapping[str, Any]) -
     return out
 
 
-def _take(lots: list[_Lot], product: str, quantity: int) -> None:
+def _take(lots: list[_Lot], quantity: int) -> None:
     for lot in reversed(lots):
-        if lot.product == product and quantity:
+        if quantity:
             taken = min(lot.quantity, quantity)
             lot.quantity -= taken
             quantity -= taken

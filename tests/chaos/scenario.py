@@ -198,7 +198,8 @@ def run_chaos(profile: ChaosProfile, kafka: str, run_dir: Path, prefix: str) -> 
                 drafts,
                 profile.seconds,
                 seed=profile.seed,
-                contractable=generated,
+                contractable=generated
+                | {o for o, shape in shapes.shapes.items() if shape == "mdq"},
                 shapes=shapes.shapes,
             )
             workload.stats.counts.update(shapes.counts)

@@ -33,17 +33,15 @@ in the future are modelled (the chaos workload makes no others).
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from tests.chaos.contract_schedule import Records, as_date, epoch_day
+from tests.chaos.contract_schedule import Records, add_months, as_date, epoch_day, segment_period
 
 _INTERVALS = {None: 1, "": 1, "Monthly": 1, "Quarterly": 3, "Semiannual": 6, "Annual": 12}
-_SEGMENT_MONTHS = {"Year": 12, "Quarter": 3, "Month": 1}
 # Amounts compare to a millionth of a minor unit (Stripe keeps 12 decimal places).
 _PRECISION = Decimal("0.000001")
 
@@ -123,7 +121,7 @@ def expected_order(records: Records, order_id: str) -> ExpectedOrder:
         return ExpectedItem(int(line["Quantity"]), amount, interval, coupons)
 
     shapes = shapes_of(records, order_id)
-    end = _add_months(start, term)
+    end = add_months(start, term)
     if "evergreen" in shapes:
         # the price is per billing period: no term to divide by
         items = {str(li["Id"]): item(li, interval) for li in lines}
@@ -134,14 +132,14 @@ def expected_order(records: Records, order_id: str) -> ExpectedOrder:
         remainder = term % interval
         whole = term - remainder
         items = {str(li["Id"]): item(li, term) for li in lines}
-        phases = [ExpectedPhase(start, _add_months(start, whole), items, on_order)] if whole else []
+        phases = [ExpectedPhase(start, add_months(start, whole), items, on_order)] if whole else []
         if remainder:
             # O7: the remainder's share of a period's amount, billed every remainder months
             final = {
                 line: replace(i, amount=i.amount * remainder / interval, interval_months=remainder)
                 for line, i in items.items()
             }
-            phases.append(ExpectedPhase(_add_months(start, whole), end, final, on_order, True))
+            phases.append(ExpectedPhase(add_months(start, whole), end, final, on_order, True))
     renewed = _renewed_contract(records, quote) if "renewal" in shapes else None
     renews = str(renewed["SBQQ__Order__c"]) if renewed and renewed.get("SBQQ__Order__c") else None
     return ExpectedOrder(
@@ -169,15 +167,7 @@ def _segment_phases(
             by_index.setdefault(int(line["SBQQ__SegmentIndex__c"]), []).append(line)
     phases = []
     for index in sorted(by_index):
-        first = by_index[index][0]
-        kind = first.get("SBQQ__DimensionType__c")
-        if kind in _SEGMENT_MONTHS:
-            months = _SEGMENT_MONTHS[str(kind)]
-            begins = _add_months(start, (index - 1) * months)
-            ends = min(_add_months(start, index * months), end)
-        else:  # Custom: the line's own service period, inclusive
-            begins = as_date(first["ServiceDate"])
-            ends = as_date(first["EndDate"]) + dt.timedelta(days=1)
+        begins, ends = segment_period(by_index[index][0], start, end)
         months = _months(begins, ends)
         items = {**plain, **{str(li["Id"]): item(li, months) for li in by_index[index]}}
         phases.append(ExpectedPhase(begins, ends, items, on_order))
@@ -362,13 +352,6 @@ def _whole(value: Any) -> int | None:
 
 def _amount(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value)).quantize(_PRECISION)
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    """``months`` later on the same day, or the month's last day when it has no such day."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _months(start: dt.date, end: dt.date) -> int:

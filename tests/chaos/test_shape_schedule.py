@@ -18,12 +18,18 @@ from prometheus_client import CollectorRegistry
 
 from consumer.writeback import WritebackService
 from cpqsync_sandbox.datasets import default_dataset
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.models import SyncStatus
 from tests.chaos import consistency
 from tests.chaos.consistency import org_view
-from tests.chaos.contract_schedule import epoch_day, expected_schedule, schedule_mismatches
+from tests.chaos.contract_schedule import (
+    add_months,
+    epoch_day,
+    expected_schedule,
+    schedule_mismatches,
+)
 from tests.chaos.shape_schedule import expected_order, order_mismatches, shapes_of
 from tests.chaos.shaped_orders import ShapedOrders
 from tests.sync.stack import FAST_GROUP, Stack, open_stack, roots_reported
@@ -151,7 +157,31 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
     ends = org.get("Contract", contract)["StartDate"] + dt.timedelta(days=10)
     cancellation = org.cancel_contract(contract, ends)
     org.activate_order(cancellation)
-    ids = [*made, renewal, cancellation]
+    # A Year-segment MDQ contract amended (A6 with A1): +3 in Year 1 and +2 in Year 2 from a
+    # day inside Year 1, with a plain product added; then -2 in Year 1 (the segment's newest).
+    mdq = next(o for o, shape in made.items() if shape == "mdq")
+    year1, year2 = sorted(
+        (line for line in org.store.children("OrderItem", "OrderId", mdq)),
+        key=lambda line: line["SBQQ__SegmentIndex__c"],
+    )
+    assert (year1["SBQQ__DimensionType__c"], year2["SBQQ__SegmentIndex__c"]) == ("Year", 2)
+    mdq_contract = org.contract_order(mdq)
+    begins = org.get("Contract", mdq_contract)["StartDate"]
+    upsell = org.amend_contract(
+        mdq_contract,
+        add_months(begins, 2) + dt.timedelta(days=5),
+        [
+            AmendmentLine(3, revises=year1["Id"]),
+            AmendmentLine(2, revises=year2["Id"]),
+            AmendmentLine(4, pricebook_entry_id=org.dataset.id("support_usd"), unit_price=12000),
+        ],
+    )
+    org.activate_order(upsell)
+    downsell = org.amend_contract(
+        mdq_contract, add_months(begins, 4), [AmendmentLine(-2, revises=year1["Id"])]
+    )
+    org.activate_order(downsell)
+    ids = [*made, renewal, cancellation, upsell, downsell]
     results = stack.wait_for_results(lambda rs: roots_reported(rs, ids), timeout=150)
     failed = [
         (r.primary_record_id, r.message)
@@ -171,12 +201,25 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
         c["metadata"]["salesforce_order_stripe_coupon_id"]: c["id"]
         for c in stack.stripe.objects("coupon")
     }
+    [support] = [
+        str(line["Id"])
+        for line in org.store.children("OrderItem", "OrderId", upsell)
+        if not line.get("SBQQ__RevisedOrderProduct__c")
+    ]
+    amended = expected_schedule(records, mdq)
+    assert [(p.start, p.quantities) for p in amended.phases] == [
+        (begins, {year1["Id"]: 2}),
+        (add_months(begins, 2) + dt.timedelta(days=5), {year1["Id"]: 5, support: 4}),
+        (add_months(begins, 4), {year1["Id"]: 3, support: 4}),
+        (add_months(begins, 12), {year2["Id"]: 7, support: 4}),
+    ]
+    assert schedule_mismatches(amended, schedules[mdq]) == []
     ended = schedules[cancelled]
     assert schedule_mismatches(expected_schedule(records, cancelled), ended) == []
     assert (ended["end_behavior"], epoch_day(ended["phases"][-1]["end_date"])) == ("cancel", ends)
-    ids.remove(cancelled)
-    ids.remove(cancellation)
-    seen = set()
+    for contracted in (cancelled, cancellation, mdq, upsell, downsell):
+        ids.remove(contracted)
+    seen: set[str] = set()
     for order in ids:
         expected = expected_order(records, order)
         seen.update(expected.shapes)

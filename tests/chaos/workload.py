@@ -109,7 +109,9 @@ class Workload:
                     self.stats.counts[f"{shape} orders activated"] += 1
                 if shape == "evergreen" and self.rng.random() < self.evergreen_cancelled:
                     self.contracts.cancel_evergreen(order)
-                if order in self.contractable and self.rng.random() < self.contracted_share:
+                # MDQ orders are contracted whenever allowed: their amendments are rarer cases
+                chance = 1.0 if shape == "mdq" else self.contracted_share
+                if order in self.contractable and self.rng.random() < chance:
                     self.contracts.contract(order)
                 if self.rng.random() < self.contract_changes:
                     self.contracts.amend()
