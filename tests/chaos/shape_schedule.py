@@ -15,7 +15,8 @@ An order's shapes (several may hold at once) and what each asks of its schedule:
   plain line (priced over the term);
 - **evergreen** (A4): one phase of the quote's term (1 month) whose end releases the
   subscription (``end_behavior: release``: a plain Subscription with no end), priced per
-  billing period as the line's ``UnitPrice``;
+  billing period as the line's ``UnitPrice``, invoiced (``collection_method: send_invoice``)
+  with ``days_until_due`` from the payment term (O4: the order's, else the quote's);
 - **uneven term** (O7): the whole billing periods, then a final phase of the remainder whose
   items bill the per-period amount x remainder / period at an interval of the remainder's
   months, anchored at the phase's start;
@@ -71,6 +72,7 @@ class ExpectedOrder:
     end_behavior: str
     coupons: dict[str, dict[str, Any]] = field(default_factory=dict)  # record id -> terms
     renews: str | None = None  # the renewed contract's initial order
+    days_until_due: int | None = None  # evergreen: invoiced, due after the payment term (A4)
 
 
 def shapes_of(records: Records, order_id: str) -> tuple[str, ...]:
@@ -149,6 +151,11 @@ def expected_order(records: Records, order_id: str) -> ExpectedOrder:
         end_behavior="release" if "evergreen" in shapes else "cancel",
         coupons={c: coupon_terms(r, currency) for c, r in coupons.items()},
         renews=renews,
+        days_until_due=(
+            _days(order.get("SBQQ__PaymentTerm__c") or quote.get("SBQQ__PaymentTerm__c"))
+            if "evergreen" in shapes
+            else None
+        ),
     )
 
 
@@ -187,6 +194,17 @@ def order_mismatches(
         out.append(
             f"end_behavior {schedule.get('end_behavior')!r}, expected {expected.end_behavior!r}"
         )
+    if expected.days_until_due is not None:
+        settings = schedule.get("default_settings") or {}
+        invoicing = (
+            settings.get("collection_method"),
+            (settings.get("invoice_settings") or {}).get("days_until_due"),
+        )
+        if invoicing != ("send_invoice", expected.days_until_due):
+            out.append(
+                f"(collection_method, days_until_due) {invoicing}, "
+                f"expected ('send_invoice', {expected.days_until_due})"
+            )
     phases = schedule.get("phases") or []
     got = [(epoch_day(p.get("start_date")), epoch_day(p.get("end_date"))) for p in phases]
     want = [(p.start, p.end) for p in expected.phases]
@@ -340,6 +358,11 @@ def _coupons(discounts: Any) -> set[str]:
 def _stripe_ids(records: frozenset[str], coupon_ids: Mapping[str, str]) -> set[str]:
     """The Stripe coupons of ``records`` (a record without one: a name no coupon has)."""
     return {coupon_ids.get(r, f"<none for {r}>") for r in records}
+
+
+def _days(payment_term: Any) -> int:
+    """O4: ``Net 30`` (or ``Net-30``, ``30``) is due in 30 days."""
+    return int(float(str(payment_term).replace("Net", "").strip(" -")))
 
 
 def _minor(value: Any) -> Decimal:

@@ -80,6 +80,7 @@ def test_the_dataset_shapes_are_derived_by_hand(org: OrgSimulator) -> None:
 
     coupon = expected_order(records, refs["order_acme_coupon"])
     assert coupon.shapes == ("coupon",)
+    assert evergreen.days_until_due == 15  # Net 15
     [terms] = coupon.coupons.values()
     assert terms == {
         "duration": "repeating",
@@ -249,6 +250,7 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
 
     def never_released(schedule: dict[str, Any]) -> None:
         schedule["end_behavior"] = "cancel"
+        schedule["default_settings"]["collection_method"] = "charge_automatically"
 
     def renewal_in_the_old_term(schedule: dict[str, Any]) -> None:
         schedule["phases"][0]["start_date"] -= 365 * 86400
@@ -257,5 +259,7 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
     assert "quantity" in mdq
     assert any("discounts" in p for p in broken("coupon", coupons_dropped))
     assert any("billing_cycle_anchor" in p for p in broken("uneven term", unanchored))
-    assert broken("evergreen", never_released) == ["end_behavior 'cancel', expected 'release'"]
+    [ends, charged] = broken("evergreen", never_released)
+    assert ends == "end_behavior 'cancel', expected 'release'"
+    assert charged.startswith("(collection_method, days_until_due) ('charge_automatically', ")
     assert any("phases (start, end)" in p for p in broken("renewal", renewal_in_the_old_term))
