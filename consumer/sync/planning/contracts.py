@@ -46,7 +46,7 @@ from consumer.sync.planning.amounts import minor_unit_exponent
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownPhase, KnownSchedule, PlanningContext
 from consumer.sync.planning.coupons import (
-    check_line_coupons_on_changes,
+    change_line_discounts,
     line_coupons,
     order_discounts,
     plan_discounts,
@@ -79,8 +79,8 @@ from consumer.sync.planning.preferences import (
     passes_filter,
 )
 from consumer.sync.planning.schedule_dates import add_months, start_epoch
-from consumer.sync.planning.segments import Segment, is_segmented, segments_of
-from consumer.sync.planning.uneven_terms import split_contract_phases
+from consumer.sync.planning.segments import Segment, added_segments, is_segmented, segments_of
+from consumer.sync.planning.uneven_terms import remainder_months, split_contract_phases
 from cpqsync.mapping.coercion import CoercionError, decimal_text, to_decimal
 from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
@@ -147,6 +147,9 @@ class _Segment:
     invoice_items: list[dict[str, Any]] = field(default_factory=list)
     # A5: the order-level coupons in force: the initial order's and every amendment's so far.
     discounts: list[dict[str, Any]] = field(default_factory=list)
+    # A5: original line id -> coupons of amendment lines that changed it, in force from then on
+    # (after the line's own coupons, which its item carries in every phase).
+    item_discounts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def plan_contract(orders: ContractOrders, *, order_id: str, context: PlanningContext) -> Plan:
@@ -246,6 +249,7 @@ def _plan_contract(
     known = _known_schedule(orders, context)
     customer = plan_customer(builder, account, context, currency=currency)
     timeline = _Timeline(builder, initial, term, currency, context)
+    timeline.end = end
     timeline.mdq = segments_of(lines, start=start, end=end)  # A6: MDQ segments, if any
     segments = [timeline.open(initial, lines, start)]
     if builder.failed:
@@ -257,14 +261,18 @@ def _plan_contract(
     )  # fmt: skip
     in_force = list(opening.params.get("discounts") or [])
     segments[0].discounts = list(in_force)
+    item_coupons: dict[str, list[dict[str, Any]]] = {}
     for amendment, begins in zip(
         amendments, _starts(amendments, known, start, context), strict=True
     ):
         known_lines = set(timeline.entries)
         segment = timeline.amend(amendment, begins, known)
-        _amendment_discounts(builder, amendment, timeline, known_lines, context, currency)
+        changed = _amendment_discounts(builder, amendment, timeline, known_lines, context, currency)
+        for line_id, coupons in changed.items():
+            item_coupons[line_id] = [*item_coupons.get(line_id, []), *coupons]
         in_force += order_discounts(builder, amendment, context, currency=currency)
         segment.discounts = list(in_force)
+        segment.item_discounts = {k: list(v) for k, v in item_coupons.items()}
         if builder.failed:
             return timeline.prices
         if begins != NOW and int(begins) <= start:
@@ -275,6 +283,7 @@ def _plan_contract(
                 segment.quantities,
                 segments[0].invoice_items + segment.invoice_items,
                 segment.discounts,
+                segment.item_discounts,
             )
             continue
         if segments[-1].start == begins:
@@ -373,22 +382,29 @@ def _amendment_discounts(
     known_lines: set[str],
     context: PlanningContext,
     currency: str,
-) -> None:
+) -> dict[str, list[dict[str, Any]]]:
     """A5: coupons on an amendment's lines. A line selling a new product carries its coupons
-    on its item in every phase from then on; one changing a sold line cannot carry any."""
-    check_line_coupons_on_changes(builder, amendment)
+    on its item in every phase from then on; those of a line changing a sold line's quantity
+    discount that line's item from the amendment's phase on (returned by the original line's
+    id: Stripe discounts an item whole, so they discount all of its quantity)."""
+    lines = [line for line in records_of(amendment.get("OrderItems")) if not is_skipped(line)]
+    changed: dict[str, list[dict[str, Any]]] = {}
+    by_revised = change_line_discounts(
+        builder, amendment, lines, context, currency=currency,
+        has_item=lambda revised: timeline.origin.get(revised) in timeline.entries,
+    )  # fmt: skip
+    for revised, coupons in by_revised.items():
+        changed.setdefault(timeline.origin[revised], []).extend(coupons)
     new_lines = [
         line
-        for line in records_of(amendment.get("OrderItems"))
-        if line_coupons(line)
-        and not line.get("SBQQ__RevisedOrderProduct__c")
-        and not is_skipped(line)
+        for line in lines
+        if line_coupons(line) and not line.get("SBQQ__RevisedOrderProduct__c")
     ]
-    if not new_lines:
-        return
-    items = [entry for line_id, entry in timeline.entries.items() if line_id not in known_lines]
-    plan_discounts(builder, {**amendment, "Order_Lookup__r": None}, {}, items, new_lines, context,
-                   currency=currency)  # fmt: skip
+    if new_lines:
+        items = [entry for line_id, entry in timeline.entries.items() if line_id not in known_lines]
+        plan_discounts(builder, {**amendment, "Order_Lookup__r": None}, {}, items, new_lines,
+                       context, currency=currency)  # fmt: skip
+    return changed
 
 
 def _keyed_by_minute(update: dict[str, Any], context: PlanningContext) -> dict[str, Any] | None:
@@ -523,14 +539,16 @@ class _Timeline:
         self.context = context
         self.prices = PhaseDraft({}, term)  # every line's price, recurring and one-time
         self.prices.final_period_prorated = True  # O7: split_contract_phases
-        self.lines_of: dict[str, list[str]] = {}  # amendment order id -> its line ids
         self.entries: dict[str, dict[str, Any]] = {}  # original line id -> phase item
         self.origin: dict[str, str] = {}  # any line id -> the line that first sold it
         self.product: dict[str, str] = {}  # original line id -> Product2 id
         self.lots: list[_Lot] = []
         self.start = 0
+        self.end = 0
         self.mdq: dict[int, Segment] = {}  # A6: the initial order's MDQ segments by index
-        self.segment_of: dict[str, Segment] = {}  # original segmented line id -> its segment
+        # Original segmented line id -> its segment: the initial order's, and those of MDQ
+        # products amendments add (A6).
+        self.segment_of: dict[str, Segment] = {}
 
     def open(
         self, order: Mapping[str, Any], lines: list[Mapping[str, Any]], start: int
@@ -550,11 +568,10 @@ class _Timeline:
     ) -> _Segment:
         order_id = str(amendment["Id"])
         held = _held_phase(known, order_id)
-        self.lines_of[order_id] = [
-            str(line["Id"]) for line in records_of(amendment.get("OrderItems"))
-        ]
         invoice_items: list[dict[str, Any]] = []
-        for line in active_lines(self.builder, amendment):
+        lines = active_lines(self.builder, amendment)
+        added = self._added_segments(amendment, lines)
+        for line in lines:
             line_id = str(line["Id"])
             change = whole_quantity(line)
             revised = line.get("SBQQ__RevisedOrderProduct__c")
@@ -568,16 +585,10 @@ class _Timeline:
                         order_id,
                     )
                 self._check_segment_change(line, original, amendment)
-            elif is_segmented(line):
-                raise OrderFault(
-                    "A6",
-                    f"OrderItem {line_id} adds a new segmented (MDQ) product to the contract; "
-                    "an amendment's new MDQ product is not derived into the contract's phases "
-                    "yet (sell it on an order of its own, or as a plain line)",
-                    order_id,
-                )
             elif change > 0:
-                entry, one_time = self._price(amendment, _full_term(line, amendment, self))
+                entry, one_time = self._price(
+                    amendment, _full_term(line, amendment, self), added.get(line_id)
+                )
                 if one_time is not None:
                     invoice_items.append(one_time)
                 if entry is None:
@@ -595,6 +606,25 @@ class _Timeline:
             elif change < 0:
                 self._take(line_id, original, -change, order_id)
         return _Segment(order_id, begins, self._quantities(self.instant(begins)), invoice_items)
+
+    def _added_segments(
+        self, amendment: Mapping[str, Any], lines: list[Mapping[str, Any]]
+    ) -> dict[str, Segment]:
+        """A6: the segments of the MDQ products the amendment adds (segmented lines revising
+        nothing), each line priced for its segment like a new MDQ order's."""
+        new = [
+            line
+            for line in lines
+            if is_segmented(line) and not line.get("SBQQ__RevisedOrderProduct__c")
+        ]
+        if not new:
+            return {}
+        begins = start_epoch(_quote(amendment).get("SBQQ__StartDate__c"))
+        assert begins is not None  # checked by _check_amendment
+        try:
+            return added_segments(new, contract_start=self.start, end=self.end, begins=begins)
+        except DataError as exc:
+            raise OrderFault(exc.rule, exc.detail, str(amendment["Id"])) from None
 
     def instant(self, begins: int | str) -> int:
         return self.context.now_epoch if begins == NOW else int(begins)
@@ -636,14 +666,20 @@ class _Timeline:
             )
 
     def _price(
-        self, order: Mapping[str, Any], line: Mapping[str, Any]
+        self,
+        order: Mapping[str, Any],
+        line: Mapping[str, Any],
+        segment: Segment | None = None,
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """Plan the line's price (P2-P9); its phase item or add_invoice_item (None if dropped)."""
+        """Plan the line's price (P2-P9); its phase item or add_invoice_item (None if dropped).
+        ``segment``: the MDQ segment of a line an amendment adds (A6); the initial order's
+        segment lines are found in ``mdq``."""
         recurring, one_time = len(self.prices.items), len(self.prices.invoice_items)
         line_id = str(line["Id"])
         self.origin[line_id] = line_id
         self.product[line_id] = str(line.get("Product2Id") or "")
-        segment = next((s for s in self.mdq.values() if line_id in s.line_ids), None)
+        if segment is None:
+            segment = next((s for s in self.mdq.values() if line_id in s.line_ids), None)
         if segment is not None:
             # A6: a segment line's price covers its segment, so P5 divides it by its months.
             draft = PhaseDraft({}, segment.months)
@@ -723,6 +759,14 @@ class _Timeline:
         period_start, period_end = _billing_period(self.start, months, day)
         if day == period_start:
             return None
+        if period_end > self.end:
+            # O7: the term's final, shorter period, billed at the remainder's price (the
+            # per-period amount x remainder / interval, as uneven_terms.py prices it).
+            remainder = Decimal(remainder_months(self.term, months)) / Decimal(months)
+            per_period = decimal_text(
+                (to_decimal(per_period) * remainder).quantize(_QUANTUM, ROUND_HALF_UP)
+            )
+            period_end = self.end
         if held is not None and held.start_date <= self.context.now_epoch:
             # The phase has started: Stripe billed its add_invoice_items then. They are neither
             # needed again nor sendable (an inline price is inactive once made).
@@ -808,7 +852,7 @@ def _phases(
                 "metadata": record_metadata("order", segment.order_id, context),
             }
         params["items"] = [
-            _with_quantity(timeline.entries[line_id], quantity)
+            _with_quantity(timeline.entries[line_id], quantity, segment.item_discounts.get(line_id))
             for line_id, quantity in segment.quantities.items()
         ]
         if segment.discounts:
@@ -819,8 +863,8 @@ def _phases(
         phases.append(params)
     # O7: a term that is not whole billing periods ends in a shorter, prorated phase (split
     # before ended phases are replaced by Stripe's, which holds it split already). MDQ
-    # segments are whole billing periods each (A6): nothing to split.
-    if not timeline.mdq:
+    # segments are whole billing periods each, covering the term (A6): nothing to split.
+    if not timeline.segment_of:
         phases = split_contract_phases(
             timeline.builder,
             phases,
@@ -828,11 +872,6 @@ def _phases(
             start=timeline.start,
             term_months=timeline.term,
             now=context.now_epoch,
-            amendments={
-                index: timeline.lines_of.get(segment.order_id, [])
-                for index, segment in enumerate(live)
-                if index and segment.order_id in timeline.lines_of
-            },
             context=context,
         )
     if known is not None:
@@ -843,11 +882,14 @@ def _phases(
 
 
 def _by_mdq_segment(segments: list[_Segment], timeline: _Timeline, end: int) -> list[_Segment]:
-    """A6: each phase cut where an MDQ segment starts inside it; every piece bills the plain
-    lines and the lines of the segment it falls in (one phase per segment, as for a new MDQ
-    order). The first piece keeps the phase's one-time items; every piece its coupons."""
-    if not timeline.mdq:
+    """A6: each phase cut where a segment of one of its MDQ lines starts or ends inside it
+    (the initial order's segments, and those of MDQ products amendments added); every piece
+    bills the plain lines and the segment lines running at its start (one phase per segment,
+    as for a new MDQ order). The first piece keeps the phase's one-time items; every piece
+    its coupons."""
+    if not timeline.segment_of:
         return segments
+    held = timeline.segment_of
     out: list[_Segment] = []
     until: list[int | str] = [s.start for s in segments[1:]]
     until.append(end)
@@ -856,36 +898,57 @@ def _by_mdq_segment(segments: list[_Segment], timeline: _Timeline, end: int) -> 
             out.append(segment)
             continue
         at, last = timeline.instant(segment.start), timeline.instant(stop)
-        cuts = [m.start for m in timeline.mdq.values() if at < m.start < last]
+        bounds = {m.start for m in timeline.mdq.values()}
+        for line_id in segment.quantities:
+            if line_id in held:
+                bounds.update((held[line_id].start, held[line_id].end))
+        cuts = sorted(b for b in bounds if at < b < last)
         for number, begins in enumerate([segment.start, *cuts]):
             point = at if number == 0 else int(begins)
-            index = next(m.index for m in timeline.mdq.values() if m.start <= point < m.end)
-            held = timeline.segment_of
             quantities = {
                 line_id: quantity
                 for line_id, quantity in sorted(
                     segment.quantities.items(), key=lambda pair: pair[0] in held
                 )
-                if line_id not in held or held[line_id].index == index
+                if line_id not in held or held[line_id].start <= point < held[line_id].end
             }
             if not quantities:
+                running = next((m for m in timeline.mdq.values() if m.start <= point < m.end), None)
+                zeroed = (
+                    f"segment {running.index} of the contract bills nothing (its OrderItems "
+                    f"{', '.join(running.line_ids)} are at zero)"
+                    if running is not None
+                    else "the contract bills nothing (its running segments are at zero)"
+                )
                 raise OrderFault(
                     "A6",
-                    f"From {_day(point)}, segment {index} of the contract bills nothing (its "
-                    f"OrderItems {', '.join(timeline.mdq[index].line_ids)} are at zero) while "
-                    "other lines of the contract still bill; a "
-                    "subscription schedule phase needs an item (cancel the contract, or keep a "
-                    "quantity in that segment)",
+                    f"From {_day(point)}, {zeroed} while other lines of the contract still "
+                    "bill; a subscription schedule phase needs an item (cancel the contract, or "
+                    "keep a quantity in that segment)",
                     segment.order_id,
                 )
             invoice_items = segment.invoice_items if number == 0 else []
             out.append(
-                _Segment(segment.order_id, begins, quantities, invoice_items, segment.discounts)
+                _Segment(
+                    segment.order_id,
+                    begins,
+                    quantities,
+                    invoice_items,
+                    segment.discounts,
+                    segment.item_discounts,
+                )
             )
     return out
 
 
-def _with_quantity(entry: Mapping[str, Any], quantity: int) -> dict[str, Any]:
-    if "quantity" not in entry:
-        return dict(entry)  # metered: no quantity (P4)
-    return {**entry, "quantity": quantity}
+def _with_quantity(
+    entry: Mapping[str, Any], quantity: int, coupons: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The line's item in one phase: its quantity there, and the coupons of the amendment lines
+    that changed it so far after its own (A5)."""
+    item = dict(entry)
+    if "quantity" in entry:
+        item["quantity"] = quantity  # a metered item has none (P4)
+    if coupons:
+        item["discounts"] = [*(entry.get("discounts") or []), *coupons]
+    return item

@@ -24,12 +24,14 @@ quote) lays over these parameters (M3). Order-level coupons are every phase's ``
 phase without ``discounts`` would take the customer's instead); line-level ones are the
 ``discounts`` of that line's item in every phase.
 A record breaking these rules is a Data Error naming it. Coupons on an order of one-time lines
-only, and on amended contracts, are not supported yet (Data Errors).
+only are not supported yet (a Data Error). On an amended contract (``contracts.py``), a coupon
+on an amendment line that changes a sold line's quantity discounts that line's item (its whole
+quantity: Stripe discounts an item, not some of its units) from the amendment's phase on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -107,11 +109,7 @@ def plan_discounts(
         ]
         if item is None:
             with builder.blame(SourceRecord(COUPON_OBJECT, str(records[0]["Id"])), contain=True):
-                raise DataError(
-                    "A5",
-                    f"Coupon {_label(records[0])} is on OrderItem {line['Id']}, which is not a "
-                    "recurring line of the subscription; line coupons apply to recurring lines",
-                )
+                raise _not_recurring(records[0], str(line["Id"]))
             continue
         if coupons:
             item["discounts"] = [{"coupon": c} for c in coupons]
@@ -138,24 +136,48 @@ def order_discounts(
     ]
 
 
-def check_line_coupons_on_changes(builder: PlanBuilder, amendment: Mapping[str, Any]) -> None:
-    """A5 for contracts: a coupon belongs to a line as first sold (its item in every phase); an
-    amendment line that changes another line's quantity cannot carry one of its own."""
-    for line in _records(amendment.get("OrderItems")):
-        records = line_coupons(line)
+def change_line_discounts(
+    builder: PlanBuilder,
+    amendment: Mapping[str, Any],
+    lines: list[Mapping[str, Any]],
+    context: PlanningContext,
+    *,
+    currency: str,
+    has_item: Callable[[str], bool],
+) -> dict[str, list[dict[str, Any]]]:
+    """A5 for contracts: the coupons of amendment lines that change a sold line's quantity, as
+    item ``discounts`` by the order product each revises (``has_item``: whether that product
+    is a recurring line of the contract). Stripe discounts a phase item whole, not some of its
+    units, so such a coupon discounts the line it changes (all of its quantity) from the
+    amendment's phase on, after the line's own coupons."""
+    sources = _sources(amendment)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
         revised = line.get("SBQQ__RevisedOrderProduct__c")
-        if not (records and revised):
+        records = line_coupons(line)
+        if not (revised and records):
             continue
-        for record in records:  # R4: each coupon record at fault is an error of its own
-            with builder.blame(SourceRecord(COUPON_OBJECT, str(record["Id"])), contain=True):
-                raise DataError(
-                    "A5",
-                    f"Coupon {_label(record)} is on OrderItem {line['Id']}, which changes the "
-                    f"quantity of order product {revised}: a line coupon discounts the whole "
-                    "line in every phase, so it belongs on the line that first sold the "
-                    f"product (or on the amendment order, Order {amendment['Id']}, to discount "
-                    "every line from the amendment's start)",
-                )
+        if not has_item(str(revised)):
+            with builder.blame(SourceRecord(COUPON_OBJECT, str(records[0]["Id"])), contain=True):
+                raise _not_recurring(records[0], str(line["Id"]))
+            continue
+        coupons = [
+            {"coupon": coupon}
+            for record in records
+            if (coupon := _coupon(builder, record, sources, context, currency)) is not None
+        ]
+        if coupons:
+            out.setdefault(str(revised), []).extend(coupons)
+    return out
+
+
+def _not_recurring(record: Mapping[str, Any], line_id: str) -> DataError:
+    """A5: a line coupon on a line that has no subscription item to discount."""
+    return DataError(
+        "A5",
+        f"Coupon {_label(record)} is on OrderItem {line_id}, which is not a recurring line of "
+        "the subscription; line coupons apply to recurring lines",
+    )
 
 
 def _label(record: Mapping[str, Any]) -> str:

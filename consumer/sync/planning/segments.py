@@ -83,6 +83,62 @@ def segments_of(
     return dict(sorted(out.items()))
 
 
+def added_segments(
+    lines: list[Mapping[str, Any]], *, contract_start: int, end: int, begins: int
+) -> dict[str, Segment]:
+    """A6: the segments of MDQ products an amendment adds (segmented lines revising nothing),
+    by line id. CPQ's amendment quote shows a new MDQ product's segments from the one running
+    on the amendment's start (``begins``) to the contract's end, on the contract's segment
+    timeline: Year, Quarter and Month segments count from the contract's start (index 1 is the
+    contract's first year), Custom ones run on their lines' dates. A product's segments
+    (lines sharing ``SBQQ__SegmentKey__c``) must follow one another from the one running on
+    ``begins`` to the contract's end."""
+    by_key: dict[str, dict[int, Segment]] = {}
+    out: dict[str, Segment] = {}
+    for line in lines:
+        line_id = str(line["Id"])
+        index = _index(line)
+        segments = by_key.setdefault(str(line.get("SBQQ__SegmentKey__c") or ""), {})
+        if index in segments:
+            raise DataError(
+                "A6",
+                f"OrderItem {line_id} is segment {index} of a new MDQ product, like OrderItems "
+                f"{', '.join(segments[index].line_ids)} (one line per segment)",
+            )
+        first, last = _bounds(line, index, contract_start, end)
+        segment = Segment(index, first, last, _months(line_id, first, last), [line_id])
+        segments[index] = out[line_id] = segment
+    for segments in by_key.values():
+        ordered = [segments[i] for i in sorted(segments)]
+        lead = ordered[0]
+        if not lead.start <= begins < lead.end:
+            raise DataError(
+                "A6",
+                f"OrderItem {lead.line_ids[0]} is segment {lead.index} of a new MDQ product but "
+                "is not the segment running on the amendment's start; a new MDQ product's "
+                "segments start with the one running then",
+            )
+        expected = lead.start
+        for segment in ordered:
+            if segment.start != expected:
+                raise DataError(
+                    "A6",
+                    f"OrderItem {segment.line_ids[0]} is segment {segment.index} of a new MDQ "
+                    "product but does not start where its previous segment ends; segments "
+                    "must follow one another without gaps",
+                )
+            expected = segment.end
+        if expected != end:
+            named = ", ".join(s.line_ids[0] for s in ordered)
+            raise DataError(
+                "A6",
+                f"The segments of a new MDQ product (OrderItems {named}) end before or after "
+                "the contract; an amendment's MDQ product needs a line for every segment from "
+                "the amendment's start to the contract's end",
+            )
+    return out
+
+
 def segment_phases(
     phase_params: Mapping[str, Any], segments: list[tuple[Segment, list[dict[str, Any]]]]
 ) -> list[dict[str, Any]]:

@@ -23,9 +23,9 @@ period): a Data Error. A term shorter than one period is the final phase alone.
 
 An amended contract (A1) is split the same way (``split_contract_phases``): the phase running
 at the end of the whole periods ends there, and the final phase bills what that phase held, at
-the remainder's prices. An amendment starting inside the final, shorter period is a Data Error
-naming its lines: its proration and the final phase's single bill would have to be re-derived
-around it.
+the remainder's prices. An amendment starting inside the final, shorter period keeps that
+period's single bill: its phase takes the remainder's prices without a new billing anchor, and
+what it adds is billed for the rest of the final period (a proration item, ``contracts.py``).
 """
 
 from __future__ import annotations
@@ -117,12 +117,17 @@ def split_contract_phases(
     start: int,
     term_months: int,
     now: int,
-    amendments: Mapping[int, list[str]],
     context: PlanningContext,
 ) -> list[dict[str, Any]]:
     """An amended contract's phases (each ending at ``end_date``, epoch seconds or ``"now"``)
-    with the final shorter period split off (O7). ``amendments``: a phase's index -> the
-    lines of the amendment that starts it (named by an error if it starts in that period)."""
+    with the final shorter period split off (O7).
+
+    The phase running when the whole periods end stops there and its final part bills the
+    remainder once, at its start (``billing_cycle_anchor: phase_start``). A phase an amendment
+    starts inside the final period keeps that billing: it takes the remainder's prices too,
+    without a new anchor (same interval, so Stripe keeps the cycle, and ``proration_behavior:
+    none`` bills nothing for the change); what the amendment adds is billed for the rest of
+    the final period by its ``add_invoice_items`` (``contracts.py``)."""
     items = [item for phase in phases for item in phase.get("items") or []]
     interval = _interval(items, line_drafts, context)
     rest = remainder_months(term_months, interval) if interval else 0
@@ -131,24 +136,24 @@ def split_contract_phases(
     boundary = add_months(start, term_months - rest)
     ends = [p["end_date"] if isinstance(p["end_date"], int) else now for p in phases]
     begins = [start, *ends[:-1]]
-    late = [i for i in amendments if i < len(phases) and begins[i] >= boundary]
-    if late:
-        raise DataError(
-            "O7",
-            f"OrderItem(s) {', '.join(amendments[late[0]])} amend the contract inside its "
-            f"final {rest}-month period (a term of {term_months} months billed every "
-            f"{interval} months bills that period once, at its start); amendments are "
-            "derived up to the end of the last whole billing period",
-        )
+    out: list[dict[str, Any]] = []
     for index, phase in enumerate(phases):
-        if begins[index] < boundary < ends[index]:
-            final = _final_phase(builder, phase, line_drafts, rest, interval, context)
-            if final is None:
-                return phases
+        if ends[index] <= boundary:
+            out.append(phase)
+            continue
+        final = _final_phase(builder, phase, line_drafts, rest, interval, context)
+        if final is None:
+            return phases
+        if begins[index] < boundary:
             final["end_date"] = phase["end_date"]
             final["billing_cycle_anchor"] = "phase_start"
-            return [*phases[:index], {**phase, "end_date": boundary}, final, *phases[index + 1 :]]
-    return phases
+            out += [{**phase, "end_date": boundary}, final]
+            continue
+        later = {**phase, "items": final["items"]}
+        if begins[index] == boundary and index:
+            later["billing_cycle_anchor"] = "phase_start"  # it starts the final period
+        out.append(later)
+    return out
 
 
 def _line_id(item: Mapping[str, Any], context: PlanningContext) -> str:
