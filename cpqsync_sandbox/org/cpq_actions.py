@@ -23,7 +23,11 @@ The shapes are CPQ's (spec A1/A2):
   its order carries one line per changed segment, revising THAT segment's order product, with
   the segment's fields, the change for that segment, and a service period from the amendment's
   start (or the segment's own start, for a later segment) to the segment's end. (Contracting on
-  the order makes the order's offsets the truth, never the running totals.)
+  the order makes the order's offsets the truth, never the running totals.) A new MDQ product
+  added by the amendment (:class:`NewMdqProduct`) is one line per segment on the contract's
+  segment timeline, from the segment running on the amendment's start to the contract's end,
+  with a segment key of its own, that segment's quantity, no revised order product, and its
+  price prorated like a changed segment's (the first segment from the amendment's start).
 
 CPQ's amendment API (the ``SBQQ.ContractManipulationAPI.ContractAmender`` service router) is
 not served over REST: tests amend through :func:`amend_contract`, and the demo (another process)
@@ -55,6 +59,19 @@ class AmendmentLine:
     unit_price: float | None = None
     billing_frequency: str | None = "Monthly"
     billing_type: str | None = "Advance"
+
+
+@dataclass(frozen=True)
+class NewMdqProduct:
+    """A multi-dimensional (MDQ) product an amendment adds: ``quantities`` per segment, from
+    the segment running on the amendment's start to the contract's end; ``unit_price`` is a
+    whole segment's price (CPQ prorates the first, partial one)."""
+
+    pricebook_entry_id: str
+    quantities: tuple[float, ...]
+    unit_price: float
+    dimension: str = "Year"  # Year, Quarter or Month
+    billing_frequency: str | None = "Monthly"
 
 
 def install(store: OrgStore) -> None:
@@ -133,6 +150,13 @@ def live_quantities(store: OrgStore, contract_id: str, on: date | None = None) -
             continue
         for line in store.children("OrderItem", "OrderId", order["Id"]):
             original = line.get("SBQQ__RevisedOrderProduct__c") or line["Id"]
+            ended = (
+                on is not None
+                and bool(line.get("SBQQ__SegmentIndex__c"))
+                and segment_period(line, contract)[1] < on
+            )
+            if original == line["Id"] and ended:
+                continue  # a segment of an MDQ product the amendment added, over by then
             if original in totals or original == line["Id"]:
                 totals[original] = totals.get(original, 0.0) + float(line["Quantity"])
     return {line_id: quantity for line_id, quantity in totals.items() if quantity}
@@ -142,7 +166,7 @@ def amend_contract(
     store: OrgStore,
     contract_id: str,
     start: date,
-    lines: Sequence[AmendmentLine],
+    lines: Sequence[AmendmentLine | NewMdqProduct],
     *,
     name: str | None = None,
 ) -> str:
@@ -189,6 +213,10 @@ def amend_contract(
             },
         )
         for line in lines:
+            if isinstance(line, NewMdqProduct):
+                for values in _new_mdq_lines(contract, order, line, start):
+                    store.create("OrderItem", values)
+                continue
             values = _amendment_line(store, order, line, start, end, prorate)
             if line.revises is not None:
                 revised = store.get("OrderItem", line.revises)
@@ -298,6 +326,66 @@ def _segment_fields(
         "SBQQ__ProrateMultiplier__c": round(share, 6),
         "UnitPrice": round(full * share, 2),
     }
+
+
+def _new_mdq_lines(
+    contract: Mapping[str, Any], order: str, product: NewMdqProduct, start: date
+) -> list[dict[str, Any]]:
+    """The order products of a new MDQ product: one per segment of the contract's timeline
+    still running on ``start``, each with its quantity and its share of a segment's price."""
+    months = _SEGMENT_MONTHS.get(product.dimension)
+    if months is None:
+        raise OrgError(
+            "FIELD_INTEGRITY_EXCEPTION",
+            f"Price dimension type {product.dimension!r} is not Year, Quarter or Month",
+            ["SBQQ__DimensionType__c"],
+        )
+    segments = []
+    index = 1
+    while True:
+        probe = {"SBQQ__SegmentIndex__c": index, "SBQQ__DimensionType__c": product.dimension}
+        first, last = segment_period(probe, contract)
+        if first > contract["EndDate"]:
+            break
+        if last >= start:
+            segments.append((index, first, last))
+        index += 1
+    if len(product.quantities) != len(segments):
+        raise OrgError(
+            "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+            f"The amendment shows {len(segments)} segments of the new MDQ product from "
+            f"{start.isoformat()}; {len(product.quantities)} quantities were given",
+            ["Quantity"],
+        )
+    key = f"{product.pricebook_entry_id}-{order}"
+    lines = []
+    for (index, first, last), quantity in zip(segments, product.quantities, strict=True):
+        begins = max(first, start)
+        share = _months_between(begins, last + timedelta(days=1)) / _months_between(
+            first, last + timedelta(days=1)
+        )
+        lines.append(
+            {
+                "OrderId": order,
+                "PricebookEntryId": product.pricebook_entry_id,
+                "Quantity": quantity,
+                "ServiceDate": begins,
+                "EndDate": last,
+                "SBQQ__SegmentIndex__c": index,
+                "SBQQ__SegmentKey__c": key,
+                "SBQQ__SegmentLabel__c": f"{product.dimension} {index}",
+                "SBQQ__DimensionType__c": product.dimension,
+                "SBQQ__ProrateMultiplier__c": round(share, 6),
+                "UnitPrice": round(product.unit_price * share, 2),
+                "SBQQ__ContractAction__c": "New",
+                "SBQQ__ChargeType__c": "Recurring",
+                "SBQQ__SubscriptionType__c": "Renewable",
+                "SBQQ__SubscriptionPricing__c": "Fixed Price",
+                "SBQQ__BillingFrequency__c": product.billing_frequency,
+                "SBQQ__BillingType__c": "Advance",
+            }
+        )
+    return lines
 
 
 def _months_between(start: date, end: date) -> float:

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from cpqsync_sandbox.org import coupon_actions, cpq_actions, renewal_actions
-from cpqsync_sandbox.org.cpq_actions import AmendmentLine
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine, NewMdqProduct
 from cpqsync_sandbox.org.dataset import (
     STANDARD_PRICEBOOK_REF,
     LoadedDataset,
@@ -282,7 +282,9 @@ class OrgSimulator:
         """CPQ's "Contracted": a Contract for an activated order; returns the contract id."""
         return cpq_actions.contract_order(self.store, order_id)
 
-    def amend_contract(self, contract_id: str, start: date, lines: Sequence[AmendmentLine]) -> str:
+    def amend_contract(
+        self, contract_id: str, start: date, lines: Sequence[AmendmentLine | NewMdqProduct]
+    ) -> str:
         """A Draft amendment order (with its opportunity and quote) on a contract."""
         return cpq_actions.amend_contract(self.store, contract_id, start, lines)
 

@@ -12,7 +12,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from cpqsync_sandbox.org.changes import ChangeBatch
-from cpqsync_sandbox.org.cpq_actions import AmendmentLine
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine, NewMdqProduct
 from cpqsync_sandbox.org.errors import OrgError
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from tests.org_simulator.rest_support import org, sf  # noqa: F401
@@ -268,6 +268,49 @@ def test_an_mdq_segment_that_has_ended_cannot_be_amended_nor_is_cancelled(
         (line["SBQQ__RevisedOrderProduct__c"], line["Quantity"], line["ServiceDate"])
         for line in lines
     ] == [(year2, -15, "2027-06-01")]
+
+
+def test_a_new_mdq_product_on_an_amendment_is_a_line_per_segment_on_the_contracts_timeline(
+    org: OrgSimulator,  # noqa: F811
+    sf: Salesforce,  # noqa: F811
+) -> None:
+    """A6: the amendment quote shows the new product's segments from the one running on its
+    start (Year 1, prorated from 2026-10-01) to the contract's end, each a line of its own
+    with one segment key, no revised order product and the segment's quantity; a later
+    cancellation takes the segments still running to zero, not the one that ended."""
+    contract, [_, year2] = _mdq_contract(org)
+    _, storage = _seat_entry(org)
+    amendment = org.amend_contract(
+        contract, date(2026, 10, 1), [NewMdqProduct(storage, (2, 4), unit_price=1200)]
+    )
+    lines = sf.query(
+        "SELECT Id, Quantity, UnitPrice, ServiceDate, EndDate, SBQQ__RevisedOrderProduct__c, "
+        "SBQQ__SegmentIndex__c, SBQQ__SegmentKey__c, SBQQ__SegmentLabel__c, "
+        "SBQQ__DimensionType__c, SBQQ__ProrateMultiplier__c, SBQQ__ContractAction__c "
+        f"FROM OrderItem WHERE OrderId = '{amendment}' ORDER BY SBQQ__SegmentIndex__c"
+    )["records"]
+    got = [
+        (line["SBQQ__RevisedOrderProduct__c"], line["SBQQ__SegmentIndex__c"],
+         line["SBQQ__SegmentLabel__c"], line["SBQQ__DimensionType__c"], line["Quantity"],
+         line["ServiceDate"], line["EndDate"], line["SBQQ__ProrateMultiplier__c"],
+         line["UnitPrice"], line["SBQQ__ContractAction__c"])
+        for line in lines
+    ]  # fmt: skip
+    assert got == [
+        (None, 1, "Year 1", "Year", 2, "2026-10-01", "2027-03-31", 0.5, 600, "New"),
+        (None, 2, "Year 2", "Year", 4, "2027-04-01", "2028-03-31", 1, 1200, "New"),
+    ]
+    assert len({line["SBQQ__SegmentKey__c"] for line in lines}) == 1
+    org.activate_order(amendment)
+    cancellation = org.cancel_contract(contract, date(2027, 6, 1))
+    cancelled = sf.query(
+        "SELECT Quantity, SBQQ__RevisedOrderProduct__c FROM OrderItem "
+        f"WHERE OrderId = '{cancellation}'"
+    )["records"]
+    # The contract's Year 2 and the product's Year 2 go to zero; both Year 1s have ended.
+    assert sorted(
+        (line["SBQQ__RevisedOrderProduct__c"], line["Quantity"]) for line in cancelled
+    ) == sorted([(year2, -15), (lines[1]["Id"], -4)])
 
 
 def test_the_apex_rest_resource_amends_and_cancels_a_contract_as_cpq_does(

@@ -188,3 +188,91 @@ def test_coupons_stay_on_an_amended_contracts_phases_and_converge(
     # The first phase has ended now: a further change sends it back as held, coupon and all.
     held = known_schedule(schedule, sandbox=False)
     assert held.phases[0].params["discounts"] == [{"coupon": "sf_coupon_a0O000000000001AAA"}]
+
+
+def test_a_coupon_on_an_upsell_line_discounts_the_line_from_the_upsell_on(
+    emulator: StripeEmulator,
+) -> None:
+    """A5 with A1: a coupon on the amendment line that adds 2 seats discounts the seats' item
+    from the amendment's phase on (all of it: Stripe discounts an item, not units), and stays
+    through a later downsell; the phase before keeps none; a replay writes nothing."""
+    contract = _Contract(_caller(emulator))
+    contract.sync()
+    contract.amend(contract.today - dt.timedelta(days=10), 2)  # starts now
+    upsell = {"Id": "a0O000000000005AAA", "Name__c": "Upsell", "Percent_Off__c": 10}
+    record = {**upsell, "Duration__c": "once", "Order_Item__c": "802000000000101AAA"}
+    contract.scenario["amendments"][0]["lines"][0]["Order_Item_Lookup__r"] = {"records": [record]}
+    outcome = contract.sync()
+    created = [a.result["id"] for a in outcome.applied if a.operation.kind == "coupon.create"]
+    assert created == ["sf_coupon_a0O000000000005AAA"]
+    record["Stripe_ID__c"] = created[0]
+    next_month = dt.date(
+        contract.today.year + contract.today.month // 12, contract.today.month % 12 + 1, 1
+    )
+    contract.amend(next_month, -1)
+    contract.sync()
+    schedule = contract.schedule()
+    items = [
+        [(i["quantity"], [d["coupon"] for d in i.get("discounts") or []]) for i in p["items"]]
+        for p in schedule["phases"]
+    ]
+    assert items == [
+        [(5, [])],
+        [(7, ["sf_coupon_a0O000000000005AAA"])],
+        [(6, ["sf_coupon_a0O000000000005AAA"])],
+    ]
+    assert contract.schedule_writes() == []
+
+
+def test_an_upsell_inside_an_uneven_terms_running_final_period_is_accepted_and_converges(
+    emulator: StripeEmulator,
+) -> None:
+    """O7 with A1: an 18-month contract billed yearly, 14 months in (its final 6-month period
+    runs): an upsell starting now ends the final phase now; the new phase bills the remainder's
+    price (interval 6 months) with no new billing anchor, and the added seat's rest of the
+    final period as an invoice item. Stripe (the emulator) takes it, and a replay changes
+    nothing it bills."""
+    contract = _Contract(_caller(emulator))
+    index = contract.today.year * 12 + contract.today.month - 1 - 14
+    contract.start = dt.date(index // 12, index % 12 + 1, 1)
+    contract.scenario["order"]["SBQQ__Quote__r"] = {
+        "SBQQ__StartDate__c": contract.start.isoformat(),
+        "SBQQ__SubscriptionTerm__c": 18,
+    }
+    contract.scenario["lines"] = [{"Quantity": 2, "SBQQ__BillingFrequency__c": "Annual",
+                                   "UnitPrice": 1800.0}]  # fmt: skip
+    contract.sync()
+    contract.amend(contract.today - dt.timedelta(days=3), 1)
+    outcome = contract.sync()
+    assert "subscription_schedule.update" in [a.operation.kind for a in outcome.applied]
+    schedule = contract.schedule()
+    whole, final, upsold = schedule["phases"]
+    assert [[i["quantity"] for i in p["items"]] for p in schedule["phases"]] == [[2], [2], [3]]
+    assert final["billing_cycle_anchor"] == "phase_start"
+    assert upsold["billing_cycle_anchor"] != "phase_start"
+    # The whole year, its final period from the boundary until now, the upsell to the end.
+    assert whole["end_date"] == final["start_date"] and final["end_date"] == upsold["start_date"]
+    prices = [
+        to_plain(contract.caller.call(lambda c, p=p: c.v1.prices.retrieve(p["items"][0]["price"])))
+        for p in (final, upsold)
+    ]
+    assert [(p["recurring"]["interval_count"], p["unit_amount"]) for p in prices] == [
+        (6, 60000),
+        (6, 60000),
+    ]
+    [proration] = upsold["add_invoice_items"]
+    assert proration["quantity"] == 1
+    # Synced again: the same phases, and the upsell is not billed a second time (the running
+    # phase's invoice items were billed as it started; a replay leaves them out).
+    billed = len(emulator.objects("invoiceitem"))
+    assert billed >= 1  # the proration, among the contract's bills so far
+    contract.sync()
+    again = contract.schedule()
+    assert [
+        (p["start_date"], p["end_date"], [i["quantity"] for i in p["items"]])
+        for p in again["phases"]
+    ] == [
+        (p["start_date"], p["end_date"], [i["quantity"] for i in p["items"]])
+        for p in schedule["phases"]
+    ]
+    assert len(emulator.objects("invoiceitem")) == billed

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from consumer.sync.manual import request_sync
-from cpqsync_sandbox.org.cpq_actions import AmendmentLine
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine, NewMdqProduct
 from cpqsync_sandbox.org.dataset import STANDARD_PRICEBOOK_REF
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from schemas.models import SyncResult, SyncStatus
@@ -316,6 +316,67 @@ def test_an_mdq_contract_amended_per_segment_then_cancelled_mid_segment(
         [(10000, 1), (10000, 17)],
     ]
     _written(stack.org, cancellation, schedule["id"])
+
+
+def test_an_mdq_product_added_by_an_amendment_bills_each_segment_from_its_start(
+    running: Stack,  # noqa: F811
+) -> None:
+    """A6 with A1: an amendment adds Storage in Year segments to a plain 2-year contract from
+    month 6 (CPQ's lines: Year 1 prorated from the amendment's start, Year 2 whole). The
+    schedule is cut at the amendment's start and where Storage's Year 2 starts, each phase
+    billing Seats and that year's Storage; the amendment names the schedule; syncing it again
+    writes nothing."""
+    stack = running
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    order, _ = _order(
+        stack.org, start, 24, [{"product": "Seats", "Quantity": 5, "UnitPrice": 2400}]
+    )
+    stack.org.activate_order(order)
+    contract = stack.org.contract_order(order)
+    _synced(stack, order, 1)
+
+    book = stack.org.dataset.refs[STANDARD_PRICEBOOK_REF]
+    storage = stack.org.create(
+        "Product2",
+        {"Name": "Storage", "SBQQ__SubscriptionPricing__c": "Fixed Price",
+         "SBQQ__BillingFrequency__c": "Monthly", "SBQQ__BillingType__c": "Advance"},
+    )  # fmt: skip
+    entry = stack.org.create(
+        "PricebookEntry",
+        {"Pricebook2Id": book, "Product2Id": storage, "UnitPrice": 50, "IsActive": True},
+    )
+    midway = _month_start(start, -6)
+    added = stack.org.amend_contract(
+        contract, midway, [NewMdqProduct(entry, (3, 5), unit_price=1200)]
+    )
+    stack.org.activate_order(added)
+    schedule = _synced(stack, order, 3)
+    _written(stack.org, added, schedule["id"])
+
+    ends = [phase["end_date"] for phase in schedule["phases"]]
+    assert ends == [_midnight(_month_start(start, -months)) for months in (6, 12, 24)]
+    # Seats at 100.00 a month (2,400.00 over 24 months) in every phase; Storage at 100.00 a
+    # month (1,200.00 a year segment), 3 in the rest of Year 1 and 5 in Year 2.
+    assert _billed(stack, schedule) == [
+        [(10000, 5)],
+        [(10000, 3), (10000, 5)],
+        [(10000, 5), (10000, 5)],
+    ]
+    # Each phase's Storage item is that segment's order product (K1 metadata).
+    year1, year2 = (
+        line["Id"]
+        for line in stack.org.query(
+            f"SELECT Id FROM OrderItem WHERE OrderId = '{added}' ORDER BY SBQQ__SegmentIndex__c"
+        ).records
+    )
+    named = [
+        {item["metadata"].get("salesforce_order_item_id") for item in phase["items"]}
+        for phase in schedule["phases"]
+    ]
+    assert year1 in named[1] and year2 in named[2] and not {year1, year2} & named[0]
+    mark = len(stack.stripe.request_log())
+    _resync(stack, added)
+    assert _writes_since(stack, mark) == []
 
 
 def test_an_evergreen_order_starting_next_month_is_billed_from_its_start_with_no_end(

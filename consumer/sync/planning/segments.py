@@ -90,7 +90,10 @@ def added_segments(
     by line id. CPQ's amendment quote shows a new MDQ product's segments from the one running
     on the amendment's start (``begins``) to the contract's end, on the contract's segment
     timeline: Year, Quarter and Month segments count from the contract's start (index 1 is the
-    contract's first year), Custom ones run on their lines' dates. A product's segments
+    contract's first year; the first line's service period starts with the amendment), Custom
+    ones run on their lines' dates, and so do segments whose lines' service periods are not on
+    the contract's timeline (an org whose amendment quotes count segments from the
+    amendment's start). Each must be whole months (P5 prices it over them). A product's segments
     (lines sharing ``SBQQ__SegmentKey__c``) must follow one another from the one running on
     ``begins`` to the contract's end."""
     by_key: dict[str, dict[int, Segment]] = {}
@@ -106,6 +109,14 @@ def added_segments(
                 f"{', '.join(segments[index].line_ids)} (one line per segment)",
             )
         first, last = _bounds(line, index, contract_start, end)
+        dated = _service_period(line)
+        on_timeline = dated is None or (
+            dated[1] == last and (dated[0] == first or first < dated[0] == begins)
+        )
+        if dated is not None and not on_timeline:
+            # Not on the contract's timeline: the amendment quote counted the product's
+            # segments from its own start; its lines' service periods are the segments.
+            first, last = dated
         segment = Segment(index, first, last, _months(line_id, first, last), [line_id])
         segments[index] = out[line_id] = segment
     for segments in by_key.values():
@@ -192,13 +203,21 @@ def _bounds(line: Mapping[str, Any], index: int, start: int, end: int) -> tuple[
             f"OrderItem {line['Id']} has segment type {kind!r}; segments of type Year, Quarter, "
             "Month or Custom can be billed as phases",
         )
-    missing = [
-        f"OrderItem[{line['Id']}].{name}"
-        for name in ("ServiceDate", "EndDate")
-        if not line.get(name)
-    ]
-    if missing:
+    dated = _service_period(line)
+    if dated is None:
+        missing = [
+            f"OrderItem[{line['Id']}].{name}"
+            for name in ("ServiceDate", "EndDate")
+            if not line.get(name)
+        ]
         raise DataError("M2", f"The following required fields are missing: {', '.join(missing)}")
+    return dated
+
+
+def _service_period(line: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The line's ``ServiceDate`` to its ``EndDate`` (inclusive), when it has both."""
+    if not (line.get("ServiceDate") and line.get("EndDate")):
+        return None
     try:
         return epoch_seconds(line["ServiceDate"]), epoch_seconds(line["EndDate"]) + _DAY
     except CoercionError as exc:
