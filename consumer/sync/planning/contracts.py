@@ -28,7 +28,15 @@ one of them (in any order, any number of times) plans the same schedule:
   by a line of its own revising that segment's line, so the change accumulates per segment line
   like any other (LIFO within the segment). The phases are then cut at the segment boundaries:
   each bills the plain lines and the lines of the segment it falls in, as a new MDQ order does.
-  A change to a later segment starts with that segment (a billing date: no proration item).
+  A change to a later segment starts with that segment (a billing date: no proration item). A
+  new MDQ product on an amendment (segment lines revising nothing, ``segments.added_segments``)
+  joins the contract's lines with segments of its own, and the phases are cut at those too.
+- Coupons (A5): the initial order's on every phase, an amendment order's from its phase on; a
+  coupon on an amendment line discounts the item of the line it sells, or of the line whose
+  quantity it changes, from the amendment's phase on.
+- Uneven terms (O7): the phases are split at the end of the last whole billing period
+  (``uneven_terms.split_contract_phases``); an increase inside the final, shorter period is
+  prorated over that period at the remainder's price.
 
 docs/sync.md ("How a contract's schedule is derived") walks through an example.
 """
