@@ -7,6 +7,14 @@ are dropped (one query per object type) and the rest go in one collection update
 current state rather than the event's snapshot is the ordering guard: events arrive out of
 order, late (catch-up) or again (a replay), and every one of them converges on the newest
 state, while a replayed topic changes nothing.
+
+One event is also a trigger for the forward sync: a subscription a schedule with
+``end_behavior: release`` started (``customer.subscription.created``). An evergreen order
+(A4) names its subscription in ``Order.Stripe_ID__c`` once Stripe starts it, at its start
+date, when nothing changes in Salesforce; so the handler asks the order's root for a sync
+(root work on the repartition topic, like any trigger's: live sync off skips it, S4), which
+finds the subscription and reports it. Only the sync decides what ``Stripe_ID__c`` says (an
+auto-renewing schedule, A3, also releases: its sync reports the schedule as before).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from consumer.engine import (
 )
 from consumer.engine.outcomes import outcome_from_exception
 from consumer.sync.planning.identity import metadata_key
+from consumer.sync.root_asks import RootWorkOutputs
 from consumer.writeback import billing_invoice_records
 from consumer.writeback.batch_plan import Write
 from consumer.writeback.billing_freshness import Freshness
@@ -44,11 +53,13 @@ from consumer.writeback.handler import call_outcome
 from consumer.writeback.record_errors import RecordError, RecordsRejected, record_errors
 from consumer.writeback.sobject_collections import SObjectCollections
 from cpqsync.mapping.reverse_mappings import INVOICE_RECORD, ReverseMappings
-from schemas.models import StripeEvent
+from schemas.models import RootWork, StripeEvent, utc_now
 
 log = logging.getLogger(__name__)
 
 READS_IN_FLIGHT = 8
+# The event of a subscription a schedule started (A4: its order then names it, after a sync).
+SUBSCRIPTION_STARTED = "customer.subscription.created"
 _GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})
 
 
@@ -59,6 +70,12 @@ class BillingMetrics:
             "Stripe events handled by the billing writeback, by type and outcome (written, "
             "unchanged, fresh: already read since, ignored, unlinked, rejected, dead_lettered).",
             ("type", "outcome"),
+            registry=registry,
+        )
+        self.syncs_asked = Counter(
+            "cpqsync_billing_order_syncs_asked",
+            "Order syncs the billing writeback asked for: a subscription a releasing schedule "
+            "started, which an evergreen order's Stripe_ID__c names after its sync (A4).",
             registry=registry,
         )
         self.fields_written = Counter(
@@ -102,8 +119,12 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
         *,
         sandbox: bool = False,
         registry: CollectorRegistry | None = None,
+        order_syncs: RootWorkOutputs | None = None,
     ) -> None:
+        """``order_syncs``: where to ask for an order's sync when its subscription starts
+        (None: never ask)."""
         self._reader = reader
+        self._order_syncs = order_syncs
         self._collections = collections
         self._order_paths = mappings.paths("Order")
         self._account_paths = mappings.paths("Account")
@@ -123,6 +144,7 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
             index
             for index, (refresh, message) in enumerate(zip(wanted, batch, strict=True))
             if refresh is not None
+            and message.value.type != SUBSCRIPTION_STARTED  # read: it may ask for a sync
             and self.freshness.covers(refresh, message.value.created.timestamp())
         }
         refreshes = [None if index in fresh else r for index, r in enumerate(wanted)]
@@ -186,8 +208,33 @@ class BillingStateHandler(BatchHandler[StripeEvent]):
                 else "unchanged"
             )
             self.metrics.events.labels(kind, outcome).inc()
-            outcomes.append(Processed())
+            asked = self._order_sync(kind, refresh, fetched)
+            outcomes.append(Processed(asked))
         return outcomes
+
+    def _order_sync(
+        self, kind: str, refresh: Refresh | None, fetched: _Fetched
+    ) -> tuple[OutputMessage, ...]:
+        """The sync of the order whose releasing schedule started this subscription (A4)."""
+        if kind != SUBSCRIPTION_STARTED or refresh is None or self._order_syncs is None:
+            return ()
+        links = self._links(refresh, fetched)
+        schedule = (links.subscription or {}).get("schedule")
+        if not isinstance(schedule, dict) or schedule.get("end_behavior") != "release":
+            return ()
+        order_id = ((schedule.get("metadata") or {}).get(self._order_key)) or None
+        if not order_id:
+            return ()
+        self.metrics.syncs_asked.inc()
+        # The schedule names its contract's initial order: the billing root itself.
+        work = RootWork(
+            root_object_type="Order",
+            root_id=str(order_id),
+            object_type="Order",
+            record_id=str(order_id),
+            resolved_at=utc_now(),
+        )
+        return (self._order_syncs.output(work),)
 
     def on_give_up(
         self, message: Message[StripeEvent], failure: Failure

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from consumer.dead_letter_envelope import envelope_headers
 from consumer.engine import ConsumerEngine, DeadLetters, Dependency, Message, Pacer
 from consumer.engine_settings import engine_settings, kafka_clients
+from consumer.sync.root_asks import RootWorkOutputs
 from consumer.writeback.billing_handler import BillingStateHandler
 from consumer.writeback.billing_reads import BillingReader
 from consumer.writeback.sobject_collections import SObjectCollections
@@ -49,8 +50,9 @@ class BillingWriteback:
         on_failed: Callable[[], None] = lambda: None,
     ) -> None:
         self._on_failed = on_failed
-        topics = Topics(settings.kafka.topic_prefix)
+        topics = Topics.for_kafka(settings.kafka)  # sync.roots may have a name of its own
         self.topic = topics.stripe_events
+        codec = Codec.from_settings(settings.kafka)
         reader = BillingReader(
             build_stripe_client(settings.stripe),
             Pacer("stripe-billing-reads", _billing_read_rate(settings), registry=registry),
@@ -67,8 +69,8 @@ class BillingWriteback:
             ),
             sandbox=settings.salesforce.is_sandbox,
             registry=registry,
+            order_syncs=RootWorkOutputs(codec, topics.sync_roots),
         )
-        codec = Codec.from_settings(settings.kafka)
 
         def decode(message: Message[bytes | None]) -> StripeEvent:
             try:

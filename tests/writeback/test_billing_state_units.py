@@ -3,14 +3,27 @@ gets, and the reverse_mappings checks that fail at load."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from typing import Any, cast
+
 import pytest
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from consumer.billing.billing_view import field_values
 from consumer.billing.targets import Refresh, refresh_for
+from consumer.dead_letter_envelope import envelope_headers
+from consumer.engine import DeadLetters, Message, Processed
+from consumer.sync.root_asks import RootWorkOutputs
 from consumer.writeback.billing_freshness import Freshness
+from consumer.writeback.billing_handler import BillingStateHandler
+from consumer.writeback.billing_reads import BillingReader
+from consumer.writeback.sobject_collections import SObjectCollections
 from cpqsync.mapping.reverse_mappings import ReverseMappings
 from cpqsync.settings import load_settings
+from schemas.codec import Codec
+from schemas.models import RootWork, StripeEvent
 
 FEB_1 = 1_769_904_000  # 2026-02-01T00:00:00Z
 
@@ -124,3 +137,79 @@ def test_an_event_older_than_the_last_read_of_all_its_objects_needs_no_read() ->
     small.note(Refresh(subscription_id="sub_1"), read_at=1_000.0)
     small.note(Refresh(subscription_id="sub_2"), read_at=1_000.0)
     assert not small.covers(Refresh(subscription_id="sub_1"), created=0.0)
+
+
+class _Reader:
+    """Our BillingReader seam: subscriptions as Stripe answers them (schedule expanded)."""
+
+    def __init__(self, subscriptions: dict[str, dict[str, Any]]) -> None:
+        self.subscriptions = subscriptions
+
+    def subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        return self.subscriptions.get(subscription_id)
+
+    def invoice(self, invoice_id: str) -> dict[str, Any] | None:
+        return None
+
+    def customer(self, customer_id: str) -> dict[str, Any] | None:
+        return None
+
+
+class _Collections:
+    """Our SObjectCollections seam: the org holds every field already (nothing to write)."""
+
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        return []
+
+    def update(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"success": True, "id": r["Id"]} for r in records]
+
+
+def _event_of(sub_id: str, event_type: str) -> Message[StripeEvent]:
+    payload = json.dumps(_event(event_type, {"object": "subscription", "id": sub_id}))
+    event = StripeEvent(
+        event_id=f"evt_{sub_id}", type=event_type, created=dt.datetime.now(dt.UTC),
+        object_type="subscription", object_id=sub_id, source="webhook", payload=payload,
+    )  # fmt: skip
+    return Message("cpqsync.stripe.events", 0, 0, None, event, None)
+
+
+def test_a_subscription_a_releasing_schedule_started_asks_for_its_orders_sync() -> None:
+    """A4: the order names the subscription only after a sync; a schedule ending in cancel
+    (its order names the schedule) and other events of the subscription ask for none."""
+    codec = Codec()
+    schedule = {"object": "subscription_schedule", "id": "sub_sched_1",
+                "metadata": {"salesforce_order_id": "801000000000001AAA"}}  # fmt: skip
+    reader = _Reader(
+        {
+            "sub_evergreen": {"id": "sub_evergreen", "status": "active",
+                              "schedule": {**schedule, "end_behavior": "release"}},
+            "sub_term": {"id": "sub_term", "status": "active",
+                         "schedule": {**schedule, "end_behavior": "cancel"}},
+        }
+    )  # fmt: skip
+    handler = BillingStateHandler(
+        cast(BillingReader, reader),
+        cast(SObjectCollections, _Collections()),
+        ReverseMappings(),
+        DeadLetters("cpqsync.dlq", "billing", 10, envelope=envelope_headers),
+        registry=CollectorRegistry(),
+        order_syncs=RootWorkOutputs(codec, "cpqsync.sync.roots"),
+    )
+    outcomes = handler.handle_batch(
+        [
+            _event_of("sub_evergreen", "customer.subscription.created"),
+            _event_of("sub_evergreen", "customer.subscription.updated"),
+            _event_of("sub_term", "customer.subscription.created"),
+        ]
+    )
+    assert all(isinstance(o, Processed) for o in outcomes)
+    outputs = [o.outputs for o in outcomes if isinstance(o, Processed)]
+    assert [len(o) for o in outputs] == [1, 0, 0]
+    [ask] = outputs[0]
+    assert ask.topic == "cpqsync.sync.roots" and ask.key == b"801000000000001AAA"
+    work = codec.decode_as(ask.value, ask.topic, RootWork)
+    assert (work.root_id, work.object_type, work.record_id, work.manual) == (
+        "801000000000001AAA", "Order", "801000000000001AAA", False,
+    )  # fmt: skip
+    assert work.asked_by_record_id is None  # reported like any trigger's sync
