@@ -371,3 +371,34 @@ def test_the_apex_rest_resource_amends_and_cancels_a_contract_as_cpq_does(
         sf.apexecute(path, method="POST", data={"startDate": "soon", "lines": []})
     content: Any = caught.value.content
     assert content[0]["errorCode"] == "JSON_PARSER_ERROR"
+
+
+def test_the_apex_rest_resource_adds_a_new_mdq_product_as_a_line_per_segment(
+    org: OrgSimulator,  # noqa: F811
+    sf: Salesforce,  # noqa: F811
+) -> None:
+    contract, _ = _mdq_contract(org)
+    _, storage = _seat_entry(org)
+    path = f"cpqsync/contracts/{contract}/amendments"
+    line = {"pricebookEntryId": storage, "unitPrice": 1200, "dimensionType": "Year"}
+    added = sf.apexecute(
+        path,
+        method="POST",
+        data={"startDate": "2027-01-01", "lines": [{**line, "segmentQuantities": [2, 6]}]},
+    )["orderId"]
+    lines = sf.query(
+        "SELECT Quantity, SBQQ__SegmentIndex__c, ServiceDate, UnitPrice FROM OrderItem "
+        f"WHERE OrderId = '{added}' ORDER BY SBQQ__SegmentIndex__c"
+    )["records"]
+    got = [
+        (r["SBQQ__SegmentIndex__c"], r["Quantity"], r["ServiceDate"], r["UnitPrice"]) for r in lines
+    ]
+    assert got == [(1, 2, "2027-01-01", 300), (2, 6, "2027-04-01", 1200)]
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.apexecute(
+            path,
+            method="POST",
+            data={"startDate": "2027-01-01", "lines": [{**line, "segmentQuantities": "two"}]},
+        )
+    content: Any = caught.value.content
+    assert content[0]["errorCode"] == "REQUIRED_FIELD_MISSING"

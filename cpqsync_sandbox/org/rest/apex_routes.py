@@ -8,7 +8,10 @@ admin would write on top of it, one custom Apex REST class:
 ``POST /services/apexrest/cpqsync/contracts/{contractId}/amendments`` with
 ``{"startDate": "YYYY-MM-DD", "name": "...", "lines": [{"quantityChange": 2,
 "revisedOrderProductId": "802..."} | {"quantityChange": 1, "pricebookEntryId": "01u...",
-"unitPrice": 600.0, "billingFrequency": "Monthly"}]}`` or ``{"startDate": ..., "cancel": true}``
+"unitPrice": 600.0, "billingFrequency": "Monthly"} | {"pricebookEntryId": "01u...",
+"unitPrice": 1200.0, "segmentQuantities": [3, 5], "dimensionType": "Year"}]}`` (the last a new
+MDQ product, a quantity per segment from the one running on the start date) or
+``{"startDate": ..., "cancel": true}``
 answers 201 ``{"orderId": "801..."}``: the Draft amendment order CPQ creates (``cpq_actions``),
 to be activated like any order. Apex REST calls need a session and count against the org's API
 requests, as the data API's do. Errors come back in the data API's shape (a list of
@@ -23,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from cpqsync_sandbox.org import cpq_actions
-from cpqsync_sandbox.org.cpq_actions import AmendmentLine
+from cpqsync_sandbox.org.cpq_actions import AmendmentLine, NewMdqProduct
 from cpqsync_sandbox.org.errors import OrgError
 from cpqsync_sandbox.org.ids import normalize_id
 from cpqsync_sandbox.org.rest.context import RestContext
@@ -63,7 +66,9 @@ def _date(value: Any) -> date:
         ) from None
 
 
-def _line(raw: Any) -> AmendmentLine:
+def _line(raw: Any) -> AmendmentLine | NewMdqProduct:
+    if isinstance(raw, dict) and "segmentQuantities" in raw:
+        return _mdq_product(raw)
     if not isinstance(raw, dict) or not isinstance(raw.get("quantityChange"), int | float):
         raise OrgError("REQUIRED_FIELD_MISSING", "Required fields are missing: [quantityChange]")
     price = raw.get("unitPrice")
@@ -72,5 +77,27 @@ def _line(raw: Any) -> AmendmentLine:
         revises=raw.get("revisedOrderProductId"),
         pricebook_entry_id=raw.get("pricebookEntryId"),
         unit_price=float(price) if isinstance(price, int | float) else None,
+        billing_frequency=raw.get("billingFrequency") or "Monthly",
+    )
+
+
+def _mdq_product(raw: dict[str, Any]) -> NewMdqProduct:
+    quantities = raw.get("segmentQuantities")
+    entry, price = raw.get("pricebookEntryId"), raw.get("unitPrice")
+    if (
+        not isinstance(quantities, list)
+        or not all(isinstance(q, int | float) for q in quantities)
+        or not isinstance(entry, str)
+        or not isinstance(price, int | float)
+    ):
+        raise OrgError(
+            "REQUIRED_FIELD_MISSING",
+            "Required fields are missing: [pricebookEntryId, unitPrice, segmentQuantities]",
+        )
+    return NewMdqProduct(
+        entry,
+        tuple(float(q) for q in quantities),
+        float(price),
+        dimension=str(raw.get("dimensionType") or "Year"),
         billing_frequency=raw.get("billingFrequency") or "Monthly",
     )
