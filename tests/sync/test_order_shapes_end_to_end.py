@@ -566,6 +566,48 @@ def test_order_and_line_coupons_become_phase_and_item_discounts(
     assert sorted(r["Name__c"] for r in records) == ["Launch", "Partner"]
 
 
+def test_a_coupon_on_an_upsell_line_discounts_that_line_from_the_upsell_on(
+    running: Stack,  # noqa: F811
+) -> None:
+    """A5 with A1: the amendment's quote line adding 2 seats carries a coupon; the package
+    copies it to the amendment's order product on activation; the seats' item is discounted
+    from the amendment's phase on (all of it), not before."""
+    stack = running
+    org = stack.org
+    start = _month_start(dt.datetime.now(dt.UTC).date(), -1)
+    order, [seats] = _order(
+        org, start, 12, [{"product": "Seats", "Quantity": 5, "UnitPrice": 1200}]
+    )
+    org.activate_order(order)
+    contract = org.contract_order(order)
+    _synced(stack, order, 1)
+
+    upsell = org.amend_contract(
+        contract, _month_start(start, -3), [AmendmentLine(2, revises=seats)]
+    )
+    quote = org.get("Order", upsell)["SBQQ__Quote__c"]
+    coupon = org.create(
+        "Quote_Stripe_Coupon__c", {"Name__c": "Upsell", "Percent_Off__c": 10, "Duration__c": "once"}
+    )
+    quote_line = org.create("SBQQ__QuoteLine__c", {"SBQQ__Quote__c": quote})
+    org.create(
+        "Quote_Line_Stripe_Coupon_Association__c",
+        {"Quote_Line__c": quote_line, "Quote_Stripe_Coupon__c": coupon},
+    )
+    [added] = org.query(f"SELECT Id FROM OrderItem WHERE OrderId = '{upsell}'").records
+    org.update("OrderItem", added["Id"], {"SBQQ__QuoteLine__c": quote_line})
+    org.activate_order(upsell)
+    schedule = _synced(stack, order, 2)
+    _written(org, upsell, schedule["id"])
+
+    [made] = [c for c in stack.stripe.objects("coupon") if c["name"] == "Upsell"]
+    discounts = [
+        [(i["quantity"], [d["coupon"] for d in i.get("discounts") or []]) for i in p["items"]]
+        for p in schedule["phases"]
+    ]
+    assert discounts == [[(5, [])], [(7, [made["id"]])]]
+
+
 def _resync(stack: Stack, order: str) -> SyncResult:
     """The order synced again by hand (rule S4's manual sync, through Kafka): its root result."""
     answer = request_sync(
