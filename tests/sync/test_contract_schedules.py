@@ -230,8 +230,8 @@ def test_an_upsell_inside_an_uneven_terms_running_final_period_is_accepted_and_c
     """O7 with A1: an 18-month contract billed yearly, 14 months in (its final 6-month period
     runs): an upsell starting now ends the final phase now; the new phase bills the remainder's
     price (interval 6 months) with no new billing anchor, and the added seat's rest of the
-    final period as an invoice item. Stripe (the emulator) takes it, and a replay changes
-    nothing it bills."""
+    final period as an invoice item. Stripe (the emulator) takes it; a replay writes nothing,
+    and a sync sent again anyway changes nothing it bills."""
     contract = _Contract(_caller(emulator))
     index = contract.today.year * 12 + contract.today.month - 1 - 14
     contract.start = dt.date(index // 12, index % 12 + 1, 1)
@@ -262,6 +262,9 @@ def test_an_upsell_inside_an_uneven_terms_running_final_period_is_accepted_and_c
     ]
     [proration] = upsold["add_invoice_items"]
     assert proration["quantity"] == 1
+    # A replay finds it all in Stripe: the running phase keeps the price Stripe made of its
+    # price_data (its bill was made at its start), so nothing is left to write.
+    assert contract.schedule_writes() == []
     # Synced again: the same phases, and the upsell is not billed a second time (the running
     # phase's invoice items were billed as it started; a replay leaves them out).
     billed = len(emulator.objects("invoiceitem"))

@@ -62,7 +62,7 @@ from consumer.sync.planning.coupons import (
 from consumer.sync.planning.customers import plan_customer
 from consumer.sync.planning.evergreen import is_evergreen, make_evergreen
 from consumer.sync.planning.evergreen_contracts import plan_evergreen_contract
-from consumer.sync.planning.identity import record_metadata
+from consumer.sync.planning.identity import metadata_key, record_metadata
 from consumer.sync.planning.orders import (
     SCHEDULE_OPERATION,
     PhaseDraft,
@@ -886,7 +886,31 @@ def _phases(
         for index, held in enumerate(known.phases[: len(phases)]):
             if held.end_date <= context.now_epoch and held.params:
                 phases[index] = dict(held.params)  # Stripe refuses changes to the past
+            elif held.start_date <= context.now_epoch and held.params:
+                phases[index] = _with_held_inline_prices(phases[index], held.params, context)
     return phases
+
+
+def _with_held_inline_prices(
+    phase: dict[str, Any], held: Mapping[str, Any], context: PlanningContext
+) -> dict[str, Any]:
+    """A running phase's ``price_data`` items (O7's final period) as the prices Stripe made of
+    them when the phase was sent: its single bill was made at its start, so the price stays;
+    sending ``price_data`` again would make another price each update, and a replay could
+    never find the phase unchanged. Matched by the item's line (K1 metadata)."""
+    key = metadata_key("salesforce_order_item_id", sandbox=context.sandbox)
+
+    def line_of(item: Mapping[str, Any]) -> Any:
+        return (item.get("metadata") or {}).get(key)
+
+    made = {line_of(i): i.get("price") for i in held.get("items") or () if line_of(i)}
+    items = []
+    for item in phase.get("items") or ():
+        price = made.get(line_of(item))
+        if "price_data" in item and isinstance(price, str):
+            item = {**{k: v for k, v in item.items() if k != "price_data"}, "price": price}
+        items.append(item)
+    return {**phase, "items": items}
 
 
 def _by_mdq_segment(segments: list[_Segment], timeline: _Timeline, end: int) -> list[_Segment]:
