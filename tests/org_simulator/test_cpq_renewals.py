@@ -4,8 +4,11 @@ opportunity, quote and order CPQ creates, and the new contract the renewal order
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+import pytest
 from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceError
 
 from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.simulator import OrgSimulator
@@ -104,3 +107,34 @@ def test_contracting_the_renewal_order_starts_a_new_contract(
     assert record["SBQQ__Order__c"] == renewal
     assert (record["StartDate"], record["EndDate"]) == ("2027-04-01", "2028-03-31")
     assert sf.Contract.get(contract)["SBQQ__RenewalQuoted__c"] is True
+
+
+def test_the_apex_rest_resource_renews_a_contract_as_cpq_does(
+    org: OrgSimulator,  # noqa: F811
+    sf: Salesforce,  # noqa: F811
+) -> None:
+    """What the demo uses from another process: the same renewal as ``renew_contract``."""
+    contract, _, entry = _contracted(org)
+    used = org.api_usage.used
+    renewal = sf.apexecute(f"cpqsync/contracts/{contract}/renewals", method="POST")["orderId"]
+    assert org.api_usage.used == used + 1  # an Apex REST call counts like any API call
+    order = sf.query(
+        "SELECT Type, Status, EffectiveDate, SBQQ__Quote__r.SBQQ__Type__c, "
+        "Opportunity.SBQQ__RenewedContract__c, (SELECT PricebookEntryId, Quantity FROM OrderItems) "
+        f"FROM Order WHERE Id = '{renewal}'"
+    )["records"][0]
+    assert (order["Type"], order["Status"], order["EffectiveDate"]) == (
+        "Renewal",
+        "Draft",
+        "2027-04-01",
+    )
+    assert order["SBQQ__Quote__r"]["SBQQ__Type__c"] == "Renewal"
+    assert order["Opportunity"]["SBQQ__RenewedContract__c"] == contract
+    lines = [(i["PricebookEntryId"], i["Quantity"]) for i in order["OrderItems"]["records"]]
+    assert lines == [(entry, 5)]
+    assert sf.Contract.get(contract)["SBQQ__RenewalQuoted__c"] is True
+
+    with pytest.raises(SalesforceError) as caught:
+        sf.apexecute("cpqsync/contracts/not-an-id/renewals", method="POST")
+    content: Any = caught.value.content
+    assert content[0]["errorCode"] == "INVALID_ID_FIELD"

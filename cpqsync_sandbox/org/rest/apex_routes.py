@@ -13,7 +13,13 @@ admin would write on top of it, one custom Apex REST class:
 MDQ product, a quantity per segment from the one running on the start date) or
 ``{"startDate": ..., "cancel": true}``
 answers 201 ``{"orderId": "801..."}``: the Draft amendment order CPQ creates (``cpq_actions``),
-to be activated like any order. Apex REST calls need a session and count against the org's API
+to be activated like any order.
+
+``POST /services/apexrest/cpqsync/contracts/{contractId}/renewals`` (no body) renews the
+contract as CPQ's "Renewal Quoted" does (``renewal_actions``, rule A3) and answers 201
+``{"orderId": "801..."}``: the Draft renewal order, starting the day after the contract ends.
+
+Apex REST calls need a session and count against the org's API
 requests, as the data API's do. Errors come back in the data API's shape (a list of
 ``{"errorCode", "message"}``), as an Apex class that lets a DML exception escape answers.
 """
@@ -25,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cpqsync_sandbox.org import cpq_actions
+from cpqsync_sandbox.org import cpq_actions, renewal_actions
 from cpqsync_sandbox.org.cpq_actions import AmendmentLine, NewMdqProduct
 from cpqsync_sandbox.org.errors import OrgError
 from cpqsync_sandbox.org.ids import normalize_id
@@ -33,13 +39,12 @@ from cpqsync_sandbox.org.rest.context import RestContext
 from cpqsync_sandbox.org.rest.responses import CONTEXT_KEY, json_object, sf_json
 
 AMENDMENTS_PATH = "/services/apexrest/cpqsync/contracts/{contract_id}/amendments"
+RENEWALS_PATH = "/services/apexrest/cpqsync/contracts/{contract_id}/renewals"
 
 
 async def amend_contract(request: web.Request) -> web.Response:
     ctx: RestContext = request.app[CONTEXT_KEY]
-    contract_id = normalize_id(request.match_info["contract_id"])
-    if contract_id is None:
-        raise OrgError("INVALID_ID_FIELD", f"Invalid id: {request.match_info['contract_id']}")
+    contract_id = _contract_id(request)
     body = await json_object(request)
     start = _date(body.get("startDate"))
     name = body.get("name")
@@ -55,6 +60,19 @@ async def amend_contract(request: web.Request) -> web.Response:
             ctx.store, contract_id, start, [_line(line) for line in lines], name=name
         )
     return sf_json({"orderId": order}, status=201)
+
+
+async def renew_contract(request: web.Request) -> web.Response:
+    ctx: RestContext = request.app[CONTEXT_KEY]
+    order = renewal_actions.renew_contract(ctx.store, _contract_id(request))
+    return sf_json({"orderId": order}, status=201)
+
+
+def _contract_id(request: web.Request) -> str:
+    contract_id = normalize_id(request.match_info["contract_id"])
+    if contract_id is None:
+        raise OrgError("INVALID_ID_FIELD", f"Invalid id: {request.match_info['contract_id']}")
+    return contract_id
 
 
 def _date(value: Any) -> date:

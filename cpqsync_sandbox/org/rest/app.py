@@ -158,4 +158,5 @@ def build_app(ctx: RestContext) -> web.Application:
     _route(app, "DELETE", _DATA + "/jobs/query/{job_id}", bulk_routes.delete_job)
     _route(app, "GET", _DATA + "/jobs/query/{job_id}/results", bulk_routes.results)
     _route(app, "POST", apex_routes.AMENDMENTS_PATH, apex_routes.amend_contract)
+    _route(app, "POST", apex_routes.RENEWALS_PATH, apex_routes.renew_contract)
     return app
