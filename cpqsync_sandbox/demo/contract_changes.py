@@ -1,11 +1,14 @@
-"""The demo's contract changes: contract some orders, then amend and cancel their contracts live.
+"""The demo's contract changes: contract some orders, then amend, cancel and renew them live.
 
 The dataset's ``contracts`` section (see ``cpq_demo.yaml``) says what sales does once the
 orders have synced: an upsell of an existing line, more of a product on a new line, a downsell
-taken newest seats first (LIFO, rule A1) and a cancellation (A2). The demo does it as an
-integration user would, over REST: checks "Contracted" on each order (CPQ makes the Contract),
-creates each amendment through the org's Apex REST amendment resource, and activates them
-together; the connector then rewrites each contract's schedule.
+taken newest seats first (LIFO, rule A1), a cancellation (A2) and a renewal (A3). The demo does
+it as an integration user would, over REST: checks "Contracted" on each order (CPQ makes the
+Contract), creates each amendment through the org's Apex REST amendment resource and activates
+them together; the connector then rewrites each contract's schedule. Then it renews the
+contracts to renew through the Apex REST renewal resource (after the amendments, so the renewal
+carries each subscription's live quantity, as CPQ's does) and activates the renewal orders,
+each of which starts a schedule of its own.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ class Amendment:
 @dataclass(frozen=True)
 class ContractChange:
     order: str  # the initial order's Name
-    amendments: tuple[Amendment, ...]
+    amendments: tuple[Amendment, ...] = ()
+    renew: bool = False  # renew the contract once the amendments are activated
 
 
 def contract_changes(dataset: Path) -> list[ContractChange]:
@@ -66,8 +70,9 @@ def contract_changes(dataset: Path) -> list[ContractChange]:
                         ),
                         cancel=bool(a.get("cancel", False)),
                     )
-                    for a in entry["amendments"]
+                    for a in entry.get("amendments") or ()
                 ),
+                renew=bool(entry.get("renew", False)),
             )
             for entry in section
         ]
@@ -84,13 +89,15 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def amend_contracts(
+def change_contracts(
     org: OrgClient,
     changes: Sequence[ContractChange],
     synced: Mapping[str, OrderExpectation],
 ) -> list[OrderExpectation]:
-    """Contract each order, create its amendments, activate them all; one expectation each
-    (Success, naming its contract's schedule). ``synced``: the activated orders by Name."""
+    """Contract each order, create its amendments and activate them all, then renew the
+    contracts to renew and activate the renewal orders; one expectation per order made
+    (Success: an amendment naming its contract's schedule, a renewal naming one of its own).
+    ``synced``: the activated orders by Name."""
     initial_ids = {}
     for change in changes:
         found = synced.get(change.order)
@@ -111,7 +118,15 @@ def amend_contracts(
             order_id = org.amend_contract(contract.contract_id, body)
             made.append(OrderExpectation(order_id, amendment.name, None, amends=initial))
     org.activate([e.order_id for e in made])
-    return made
+    renewals = {
+        org.renew_contract(contracts[initial_ids[c.order]].contract_id): initial_ids[c.order]
+        for c in changes
+        if c.renew
+    }
+    names = org.order_names(list(renewals))
+    renewed = [OrderExpectation(o, names[o], None, renews=i) for o, i in renewals.items()]
+    org.activate([e.order_id for e in renewed])
+    return made + renewed
 
 
 def _amendment_body(

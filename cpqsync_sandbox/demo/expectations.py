@@ -29,6 +29,14 @@ class OrderExpectation:
     expected_error: str | None
     # An amendment order: the id of its contract's initial order, whose schedule it must name.
     amends: str | None = None
+    # A renewal order: the id of the renewed contract's initial order, whose schedule it must
+    # NOT name: a renewal starts a schedule of its own (A3).
+    renews: str | None = None
+
+    @property
+    def follows(self) -> str | None:
+        """The initial order of the contract this order amends or renews (None: its own)."""
+        return self.amends or self.renews
 
     @property
     def should_fail(self) -> bool:

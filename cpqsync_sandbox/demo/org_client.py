@@ -152,6 +152,21 @@ class OrgClient:
         answer = self._rest.call(lambda sf: sf.apexecute(path, method="POST", data=body))
         return str(answer["orderId"])
 
+    def renew_contract(self, contract_id: str) -> str:
+        """A Draft renewal order, through the org's Apex REST renewal resource (A3)."""
+        path = f"cpqsync/contracts/{_record_id(contract_id)}/renewals"
+        answer = self._rest.call(lambda sf: sf.apexecute(path, method="POST"))
+        return str(answer["orderId"])
+
+    def order_names(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """Order id -> Name (the name CPQ gave an order it made, e.g. a renewal)."""
+        if not order_ids:
+            return {}
+        ids = ", ".join(quote(i) for i in order_ids)
+        soql = f"SELECT Id, Name FROM Order WHERE Id IN ({ids})"  # noqa: S608
+        rows = [row for page in self._rest.query_pages(soql) for row in page]
+        return {str(row["Id"]): str(row["Name"]) for row in rows}
+
     def draft_order_accounts(self) -> dict[str, str]:
         """Account id -> name, for every account with a Draft order."""
         soql = "SELECT AccountId, Account.Name FROM Order WHERE Status = 'Draft'"

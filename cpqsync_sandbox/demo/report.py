@@ -25,6 +25,8 @@ class PhaseSummary:
     end_date: str | None
     items: list[dict[str, Any]]
     add_invoice_items: int
+    # The coupons discounting the phase or one of its items, by name (A5).
+    coupons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,15 @@ class OrderReport:
     payment: str | None = None
     # An amendment order: its contract's initial order id (both name one schedule, A1).
     amends: str | None = None
+    # A renewal order: the renewed contract's initial order id (each has its own schedule, A3).
+    renews: str | None = None
+    # What the schedule does after its last phase: cancel, or release (runs on, A4).
+    end_behavior: str | None = None
+
+    @property
+    def follows(self) -> str | None:
+        """The initial order of the contract this order amends or renews (None: its own)."""
+        return self.amends or self.renews
 
 
 @dataclass
@@ -84,7 +95,10 @@ def _date(epoch: Any) -> str | None:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).date().isoformat()
 
 
-def phase_summaries(schedule: Mapping[str, Any]) -> list[PhaseSummary]:
+def phase_summaries(
+    schedule: Mapping[str, Any], coupons: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[PhaseSummary]:
+    """``coupons``: Stripe's coupons by id, to name the ones discounting each phase."""
     return [
         PhaseSummary(
             start_date=_date(phase.get("start_date")),
@@ -94,9 +108,25 @@ def phase_summaries(schedule: Mapping[str, Any]) -> list[PhaseSummary]:
                 for item in phase.get("items", [])
             ],
             add_invoice_items=len(phase.get("add_invoice_items") or []),
+            coupons=_coupon_names(phase, coupons or {}),
         )
         for phase in schedule.get("phases", [])
     ]
+
+
+def _coupon_names(phase: Mapping[str, Any], coupons: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The phase's own coupons, then its items' (each once), by name, else by id."""
+    discounts = [
+        *(phase.get("discounts") or []),
+        *(d for item in phase.get("items", []) for d in item.get("discounts") or []),
+    ]
+    names: list[str] = []
+    for discount in discounts:
+        coupon = str(discount.get("coupon") or "")
+        name = str((coupons.get(coupon) or {}).get("name") or coupon)
+        if coupon and name not in names:
+            names.append(name)
+    return names
 
 
 def order_reports(
@@ -105,7 +135,7 @@ def order_reports(
     activated_at: Mapping[str, float],
     settled_at: Mapping[str, float],
 ) -> list[OrderReport]:
-    """One row per order; ``stripe_objects`` holds schedules and invoices by id."""
+    """One row per order; ``stripe_objects`` holds schedules, invoices and coupons by id."""
     rows = []
     for verdict in verdicts:
         state, order_id = verdict.state, verdict.expectation.order_id
@@ -127,13 +157,15 @@ def order_reports(
                 stripe_id=stripe_id,
                 stripe_object=found.get("object"),
                 stripe_status=found.get("status"),
-                phases=phase_summaries(found),
+                phases=phase_summaries(found, stripe_objects),
                 activated_at_s=_rounded(activated_at.get(order_id)),
                 settled_at_s=_rounded(settled_at.get(order_id)),
                 subscription_status=state.subscription_status if state else None,
                 latest_invoice=_invoice_text(state),
                 payment=state.last_payment_status if state else None,
                 amends=verdict.expectation.amends,
+                renews=verdict.expectation.renews,
+                end_behavior=found.get("end_behavior"),
             )
         )
     return rows

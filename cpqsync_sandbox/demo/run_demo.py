@@ -31,7 +31,7 @@ from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.demo.billing_clock import BillingClock
 from cpqsync_sandbox.demo.contract_changes import (
     ContractChange,
-    amend_contracts,
+    change_contracts,
     contract_changes,
 )
 from cpqsync_sandbox.demo.expectations import (
@@ -142,9 +142,9 @@ class DemoRun:
         self.stripe: StripeAdmin | None = None
         self.billing: BillingClock | None = None
         self.org: OrgClient | None = None
-        # Done once every order settled: contract orders, then amend and cancel contracts.
+        # Done once the orders to contract settled: contract them, amend, cancel, renew.
         self.contract_changes: list[ContractChange] = []
-        self.amended = 0
+        self.changed = 0  # orders the contract changes made (amendments, renewals)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.clock
@@ -188,12 +188,12 @@ class DemoRun:
         while True:
             self.stack.check_roles()
             driver.activate_due(self.activated_at, self.clock)
-            activated = driver.activated + self.amended
+            activated = driver.activated + self.changed
             snapshot, self.verdicts = self.sampler.sample(self.expectations, activated)
             view.show(snapshot)
             assert driver.started_at is not None
             waited = time.monotonic() - driver.started_at
-            if self._amend_contracts(view):
+            if self._change_contracts(view):
                 continue
             if driver.done and all(v.settled for v in self.verdicts):
                 self.report.sync_duration_s = round(waited, 2)
@@ -211,11 +211,11 @@ class DemoRun:
                 return
             time.sleep(self.options.poll_interval_s)
 
-    def _amend_contracts(self, view: ProgressView) -> bool:
+    def _change_contracts(self, view: ProgressView) -> bool:
         """Once the orders to contract have settled: contract them and activate the dataset's
-        amendments of them (A1, A2), as new expectations, while the other orders may still be
-        syncing. True when it did now."""
-        if not self.contract_changes or self.amended:
+        amendments (A1, A2) and renewals (A3) of them, as new expectations, while the other
+        orders may still be syncing. True when it did now."""
+        if not self.contract_changes or self.changed:
             return False
         names = {change.order for change in self.contract_changes}
         targets = [v for v in self.verdicts if v.expectation.name in names]
@@ -223,14 +223,16 @@ class DemoRun:
             return False
         assert self.org is not None
         synced = {e.name: e for e in self.expectations}
-        made = amend_contracts(self.org, self.contract_changes, synced)
+        made = change_contracts(self.org, self.contract_changes, synced)
         at = self.elapsed()
         self.activated_at.update({e.order_id: at for e in made})
         self.expectations.extend(made)
-        self.amended = len(made)
+        self.changed = len(made)
+        renewals = sum(1 for e in made if e.renews is not None)
         view.step(
-            f"Contracted {len(self.contract_changes)} order(s); activated {len(made)} "
-            "amendment(s) of their contracts (upsell, new line, LIFO downsell, cancellation)"
+            f"Contracted {len(self.contract_changes)} order(s); activated "
+            f"{len(made) - renewals} amendment(s) of their contracts (upsell, new line, LIFO "
+            f"downsell, cancellation) and {renewals} renewal(s), each starting its own schedule"
         )
         return True
 
@@ -238,7 +240,14 @@ class DemoRun:
         """Advance Stripe's clock one billing period and wait until the synced orders show
         the billing state the reverse sync brings back (best effort: the verdict stands)."""
         assert self.billing is not None and self.sampler is not None and self.stripe is not None
-        schedules = self.stripe.objects("subscription_schedule").values()
+        # A renewal's schedule starts when the renewed term ends, a year or more out: its start
+        # does not set how far the clock goes (it is not billed within the demo's period).
+        renewals = {v.state.stripe_id for v in self.verdicts if v.state and v.expectation.renews}
+        schedules = [
+            s
+            for sid, s in self.stripe.objects("subscription_schedule").items()
+            if sid not in renewals
+        ]
         days = self.billing.advance(s["phases"][0]["start_date"] for s in schedules)
         view.step(
             f"Advanced Stripe's test clock {days} days (a billing period); waiting for invoices"
@@ -249,10 +258,11 @@ class DemoRun:
             self.stack.check_roles()
             _, verdicts = self.sampler.sample(self.expectations, len(self.expectations))
             # An amendment shares its contract's schedule: billing shows on the initial order.
+            # A renewal's schedule has not started yet: nothing to bill in this period.
             synced = [
                 v.state
                 for v in verdicts
-                if v.state and v.state.stripe_id and v.expectation.amends is None
+                if v.state and v.state.stripe_id and v.expectation.follows is None
             ]
             if synced and all(s.subscription_status or s.latest_invoice_number for s in synced):
                 break
@@ -273,7 +283,7 @@ class DemoRun:
         if self.stripe is not None:
             try:
                 stats = self.stripe.request_stats()
-                for kind in ("subscription_schedule", "invoice"):
+                for kind in ("subscription_schedule", "invoice", "coupon"):
                     stripe_objects.update(self.stripe.objects(kind))
                 self.report.stripe = {
                     "api_base": self.stack.stripe.api_base if self.stack.stripe else None,

@@ -11,13 +11,22 @@ from cpqsync_sandbox.demo.report import DemoReport, OrderReport, PhaseSummary
 _OUTCOME_STYLE = {"passed": "bold green", "failed": "bold red", "timeout": "bold red"}
 
 
-def _phases_text(phases: list[PhaseSummary]) -> str:
-    """Each phase's start and its items' quantities, then where the last one ends: how a
-    contract's amendments rewrote its schedule reads left to right."""
+def _phases_text(order: OrderReport) -> str:
+    """A phase a line: its start, its items' quantities and its coupons; then where the last
+    one ends and what the schedule does then. How a contract's amendments rewrote its schedule
+    reads top to bottom on its initial order's row; an amendment's row points there."""
+    if order.amends is not None:
+        return "↑ the contract's schedule" if order.phases else "-"
+    phases = order.phases
     if not phases:
         return "-"
-    steps = [f"{phase.start_date}: {_quantities(phase)}" for phase in phases]
-    return " | ".join(steps) + f" → {phases[-1].end_date}"
+    lines = [
+        line
+        for phase in phases
+        for line in (f"{phase.start_date}: {_quantities(phase)}", *_coupons(phase))
+    ]
+    then = f", then {order.end_behavior}" if order.end_behavior else ""
+    return "\n".join([*lines, f"→ {phases[-1].end_date}{then}"])
 
 
 def _quantities(phase: PhaseSummary) -> str:
@@ -29,23 +38,36 @@ def _quantities(phase: PhaseSummary) -> str:
     return "+".join(shown) or "no items"
 
 
+def _coupons(phase: PhaseSummary) -> list[str]:
+    """A line under the phase for each coupon discounting it (or one of its items)."""
+    return [f"  coupon {name}" for name in phase.coupons]
+
+
+def _order_text(order: OrderReport) -> str:
+    """An amendment's row starts with ↳, a renewal's with ↻ (under the contract's order)."""
+    marker = "↳ " if order.amends else "↻ " if order.renews else ""
+    return marker + order.name
+
+
 def orders_table(orders: list[OrderReport]) -> Table:
+    # Ids are not wrapped (they are copied from here), a phase is a line: the other columns
+    # are narrow enough for a 140-column log to show every row whole.
     table = Table(title="Orders")
-    table.add_column("Order", overflow="fold")
-    table.add_column("Sync Record")
-    table.add_column("Stripe", overflow="fold")
-    table.add_column("Phases: start: quantities", overflow="fold")
-    table.add_column("Billing, read from Salesforce", overflow="fold")
-    table.add_column("As expected")
+    table.add_column("Order")
+    table.add_column("Sync")
+    table.add_column("Stripe", no_wrap=True)
+    table.add_column("Phases: start: quantities")
+    table.add_column("Billing (from Salesforce)")
+    table.add_column("OK")
     for order in contracts_together(orders):
         stripe = "-" if order.stripe_id is None else order.stripe_id
         if order.stripe_status:
-            stripe += f" ({order.stripe_status})"
+            stripe += f"\n({order.stripe_status})"
         table.add_row(
-            order.name if order.amends is None else f"↳ {order.name}",
+            _order_text(order),
             order.sync_status or "-",
             stripe,
-            _phases_text(order.phases),
+            _phases_text(order),
             _billing_text(order),
             Text("yes", style="green") if order.ok else Text("NO", style="bold red"),
         )
@@ -53,32 +75,36 @@ def orders_table(orders: list[OrderReport]) -> Table:
 
 
 def contracts_together(orders: list[OrderReport]) -> list[OrderReport]:
-    """Each amendment order right after its contract's initial order, in the order made."""
-    amendments: dict[str, list[OrderReport]] = {}
+    """The amendment and renewal orders of a contract right after its initial order, in the
+    order made."""
+    follow_ons: dict[str, list[OrderReport]] = {}
     for order in orders:
-        if order.amends is not None:
-            amendments.setdefault(order.amends, []).append(order)
+        if order.follows is not None:
+            follow_ons.setdefault(order.follows, []).append(order)
     listed = {order.order_id for order in orders}
     out: list[OrderReport] = []
     for order in orders:
-        if order.amends is None or order.amends not in listed:
+        if order.follows is None:
             out.append(order)
-            out.extend(amendments.get(order.order_id, []) if order.amends is None else [])
+            out.extend(follow_ons.get(order.order_id, []))
+        elif order.follows not in listed:
+            out.append(order)
     return out
 
 
 def _billing_text(order: OrderReport) -> str:
-    """Subscription status, latest invoice and payment as the reverse sync wrote them."""
+    """Subscription status, latest invoice (number and status) and payment as the reverse
+    sync wrote them, a line each."""
     parts = [
         part
         for part in (
             order.subscription_status,
-            order.latest_invoice and f"invoice {order.latest_invoice}",
+            order.latest_invoice,
             order.payment and f"payment {order.payment}",
         )
         if part
     ]
-    return ", ".join(parts) or "-"
+    return "\n".join(parts) or "-"
 
 
 def errors_text(orders: list[OrderReport]) -> Text:

@@ -33,11 +33,13 @@ def judge(
     state: OrderState | None,
     contract: OrderState | None = None,
 ) -> OrderVerdict:
-    """``contract``: for an amendment order, its contract's initial order."""
+    """``contract``: for an amendment or a renewal order, its contract's initial order."""
     settled = _settled(state)
     problem = _problem(expectation, state) if settled else "not synced yet"
     if problem is None and expectation.amends is not None:
         problem = _amendment_problem(state, contract)
+    if problem is None and expectation.renews is not None:
+        problem = _renewal_problem(state, contract)
     return OrderVerdict(expectation, state, settled, problem)
 
 
@@ -45,7 +47,7 @@ def judge_all(
     expectations: Sequence[OrderExpectation], states: Mapping[str, OrderState]
 ) -> list[OrderVerdict]:
     return [
-        judge(e, states.get(e.order_id), states.get(e.amends) if e.amends else None)
+        judge(e, states.get(e.order_id), states.get(e.follows) if e.follows else None)
         for e in expectations
     ]
 
@@ -56,6 +58,17 @@ def _amendment_problem(state: OrderState | None, contract: OrderState | None) ->
     want = contract.stripe_id if contract else None
     if have != want:
         return f"names {have}, but its contract's schedule is {want}"
+    return None
+
+
+def _renewal_problem(state: OrderState | None, renewed: OrderState | None) -> str | None:
+    """A renewal order starts a schedule of its own (A3), never the renewed contract's."""
+    have = state.stripe_id if state else None
+    old = renewed.stripe_id if renewed else None
+    if have is None or not have.startswith("sub_sched_"):
+        return f"names {have}, not a subscription schedule of its own"
+    if have == old:
+        return f"names {have}, the renewed contract's schedule, not one of its own"
     return None
 
 

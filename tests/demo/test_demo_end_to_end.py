@@ -37,6 +37,7 @@ def dataset_orders() -> dict[str, str | None]:
     named = {o["Name"]: o.get("_expected_error") for o in orders}
     named.update({f"Generated order {n}": None for n in range(1, GENERATED + 1)})
     named.update(dict.fromkeys(AMENDS, None))
+    named.update(dict.fromkeys(RENEWS, None))
     return named
 
 
@@ -47,6 +48,9 @@ AMENDS = {
     "Acme - Downsell -12 Platform": "Acme - Platform Expansion",
     "Stark - Cancellation": "Stark - Analyst Seats",
 }
+# The renewal order CPQ makes for a contract of the dataset (named by CPQ) -> the renewed
+# contract's order: a schedule of its own, from where the renewed one ends, for its term (A3).
+RENEWS = {"Renewal of Acme - Partner Discount": "Acme - Partner Discount"}
 # Each phase's quantities once every amendment synced (A1, A2): Acme's 25 Platform + 1 Support,
 # +5 Platform from month 1, 10 Platform on a new line from month 2, then -12 Platform from
 # month 4 taken newest first (the new line's 10, then 2 of month 1's 5: 28 left). Stark's 12
@@ -54,6 +58,7 @@ AMENDS = {
 SCHEDULES = {
     "Acme - Platform Expansion": ([[1, 25], [1, 30], [1, 10, 30], [1, 28]], 12),
     "Stark - Analyst Seats": ([[12]], 6),
+    "Acme - Partner Discount": ([[8]], 12),
 }
 
 
@@ -174,6 +179,21 @@ def test_demo_syncs_every_order_as_the_dataset_expects_and_reports_it(tmp_path: 
             )
             assert f"↳ {order['name']}" in output
             continue
+        if order["name"] in RENEWS:
+            renewed_order = orders_by_name[RENEWS[order["name"]]]
+            assert order["renews"] == renewed_order["Id"]
+            renewal = schedules[in_org["Stripe_ID__c"]]
+            renewed = schedules[renewed_order["Stripe_ID__c"]]
+            assert renewal.id != renewed.id
+            assert renewal.metadata["salesforce_order_id"] == in_org["Id"]
+            # Starts where the renewed term ends, billed from then (nothing in this period).
+            assert renewal.phases[0].start_date == renewed.phases[-1].end_date
+            assert renewal.status == order["stripe_status"] == "not_started"
+            assert [[i.quantity for i in p.items] for p in renewal.phases] == [[8]]
+            assert month_count(renewal.phases[0].start_date, renewal.phases[-1].end_date) == 12
+            assert renewal.end_behavior == "cancel"
+            assert f"↻ {order['name']}" in output and order["stripe_id"] in output
+            continue
         # A billing period later, the reverse sync shows each order's latest invoice (B1).
         number = in_org["Stripe_Latest_Invoice_Number__c"]
         assert number is not None
@@ -200,6 +220,12 @@ def test_demo_syncs_every_order_as_the_dataset_expects_and_reports_it(tmp_path: 
             assert schedule.end_behavior == "cancel"
     amended = {o["name"] for o in report["orders"] if o["amends"]}
     assert amended == set(AMENDS)
+    renewals = {o["name"] for o in report["orders"] if o["renews"]}
+    assert renewals == set(RENEWS)
+    # The quote's coupon discounts the coupon order's phase, by its name in the table (A5).
+    [discounted] = [o for o in report["orders"] if o["name"] == "Acme - Partner Discount"]
+    assert [p["coupons"] for p in discounted["phases"]] == [["Partner 15%"]]
+    assert "  coupon Partner 15%" in output
     assert report["stripe"]["requests"] > 0
     assert report["stripe"]["subscription_schedules"] == len(schedules)
 

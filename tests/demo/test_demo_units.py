@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from rich.console import Console
 
 from cpqsync.app.supervision.role_supervisor import RestartPolicy, role_env
 from cpqsync_sandbox.datasets import default_dataset
-from cpqsync_sandbox.demo.contract_changes import add_months, contract_changes
+from cpqsync_sandbox.demo.contract_changes import (
+    Amendment,
+    ContractChange,
+    LineChange,
+    add_months,
+    change_contracts,
+    contract_changes,
+)
 from cpqsync_sandbox.demo.expectations import (
     DatasetExpectationError,
     OrderExpectation,
     expectations_for,
     expected_errors_by_name,
 )
-from cpqsync_sandbox.demo.org_client import ErrorRecord, OrderState
+from cpqsync_sandbox.demo.org_client import ContractInfo, ErrorRecord, OrderState
 from cpqsync_sandbox.demo.progress import Snapshot
 from cpqsync_sandbox.demo.progress_view import ProgressView, interactive, plain_line
 from cpqsync_sandbox.demo.report import DemoReport, OrderReport, PhaseSummary, order_reports
@@ -205,8 +214,8 @@ def test_summary_lists_each_order_its_schedule_and_the_error_messages() -> None:
     console = Console(record=True, width=200)
     console.print(summary(report, "/tmp/x/report.json"))
     text = console.export_text()
-    assert "sub_sched_9 (not_started)" in text
-    assert "2026-12-24: 12 → 2028-12-24" in text
+    assert "sub_sched_9" in text and "(not_started)" in text
+    assert "2026-12-24: 12" in text and "→ 2028-12-24" in text
     # Each Error Sync Record under its order, naming the record at fault (R4).
     assert "Wayne - Manual (801B):\n    Order 801B: Data Error: no CPQ quote\n" in text
     assert "    OrderItem 802L: Data Error: Quantity specified as a decimal value." in text
@@ -238,11 +247,12 @@ def test_the_shipped_dataset_amends_with_an_upsell_a_lifo_downsell_and_a_cancell
     # Each amendment shows in the final table under a name of its own.
     names = [a.name for c in changes.values() for a in c.amendments]
     assert len(set(names)) == len(names) == 4
+    # One contract is renewed (A3), one that is not amended: its renewal carries its 8 seats.
+    assert [c.order for c in changes.values() if c.renew] == ["Acme - Partner Discount"]
+    assert changes["Acme - Partner Discount"].amendments == ()
 
 
 def test_amendments_start_whole_months_after_the_contracts_start() -> None:
-    import datetime as dt
-
     assert add_months(dt.date(2026, 12, 13), 1) == dt.date(2027, 1, 13)
     assert add_months(dt.date(2026, 12, 13), 14) == dt.date(2028, 2, 13)
     assert add_months(dt.date(2027, 1, 31), 1) == dt.date(2027, 2, 28)
@@ -262,37 +272,158 @@ def test_an_amendment_order_must_name_its_contracts_schedule() -> None:
 
 
 def _row(
-    order_id: str, name: str, quantities: list[list[int]], amends: str | None = None
+    order_id: str,
+    name: str,
+    quantities: list[list[int]],
+    *,
+    amends: str | None = None,
+    renews: str | None = None,
+    stripe_id: str = "sub_sched_1",
+    coupons: tuple[str, ...] = (),
 ) -> OrderReport:
     phases = [
         PhaseSummary(
-            f"2027-0{i + 1}-13", f"2027-0{i + 2}-13", [{"price": "p", "quantity": q} for q in qs], 0
+            f"2027-0{i + 1}-13",
+            f"2027-0{i + 2}-13",
+            [{"price": "p", "quantity": q} for q in qs],
+            0,
+            list(coupons),
         )
         for i, qs in enumerate(quantities)
     ]
     return OrderReport(
-        order_id, name, "Success", True, None, "Success", None, [], "sub_sched_1",
-        "subscription_schedule", "not_started", phases, 1.0, 2.0, amends=amends,
+        order_id, name, "Success", True, None, "Success", None, [], stripe_id,
+        "subscription_schedule", "not_started", phases, 1.0, 2.0, amends=amends, renews=renews,
+        end_behavior="cancel",
     )  # fmt: skip
 
 
-def test_the_table_shows_each_amendment_under_its_contract_with_every_phases_quantities() -> None:
+def _table_lines(rows: list[OrderReport]) -> list[str]:
+    console = Console(record=True, width=140)
+    console.print(orders_table(rows))
+    return console.export_text().splitlines()
+
+
+def test_the_table_shows_each_phase_of_a_contract_on_a_line_and_its_amendments_under_it() -> None:
     phases = [[25, 1], [30, 1], [30, 1, 10], [28, 1]]
     rows = [
         _row("801I", "Acme - Platform Expansion", phases),
-        _row("801S", "Stark - Analyst Seats", [[12]]),
+        _row("801S", "Stark - Analyst Seats", [[12]], stripe_id="sub_sched_2"),
         _row("801U", "Acme - Upsell +5 Platform", phases, amends="801I"),
     ]
-    console = Console(record=True, width=250)
-    console.print(orders_table(rows))
-    lines = [line for line in console.export_text().splitlines() if "sub_sched_1" in line]
-    assert [("Acme - Platform" in x, "Upsell" in x, "Stark" in x) for x in lines] == [
+    lines = _table_lines(rows)
+    named = [line for line in lines if "sub_sched_" in line]
+    assert [("Acme - Platform" in x, "Upsell" in x, "Stark" in x) for x in named] == [
         (True, False, False),
         (False, True, False),
         (False, False, True),
     ]
-    assert "↳ Acme - Upsell" in lines[1]
-    shown = (
-        "2027-01-13: 25+1 | 2027-02-13: 30+1 | 2027-03-13: 30+1+10 | 2027-04-13: 28+1 → 2027-05-13"
+    assert "↳ Acme - Upsell" in named[1] and "sub_sched_1" in named[1]
+    # The contract's schedule as the amendments left it, a phase a line, on its initial order's
+    # row; the amendment's row points there instead of repeating it.
+    start = lines.index(named[0])
+    shown = ["2027-01-13: 25+1", "2027-02-13: 30+1", "2027-03-13: 30+1+10", "2027-04-13: 28+1"]
+    for offset, phase in enumerate([*shown, "→ 2027-05-13, then cancel"]):
+        assert phase in lines[start + offset]
+    assert "↑ the contract's schedule" in named[1]
+    assert sum("25+1" in line for line in lines) == 1
+
+
+def test_the_table_shows_a_renewal_under_its_renewed_contract_with_its_own_schedule() -> None:
+    renewal = "Renewal of Acme - Partner Discount"
+    rows = [
+        _row("801R", renewal, [[8]], renews="801A", stripe_id="sub_sched_R"),
+        _row("801A", "Acme - Partner Discount", [[8]], coupons=("Partner 15%",)),
+        _row("801W", "Wayne - 18-Month License", [[4], [4]], stripe_id="sub_sched_W"),
+    ]
+    lines = _table_lines(rows)
+    named = [line for line in lines if "sub_sched_" in line]
+    assert ["Renewal" in x for x in named] == [False, True, False]
+    assert "↻ Renewal of Acme - Partner" in named[1] and "sub_sched_R" in named[1]
+    # The renewed contract's coupon shows under its phase; the renewal's schedule has none.
+    start = lines.index(named[0])
+    assert "2027-01-13: 8 " in named[0] and "coupon Partner 15%" in lines[start + 1]
+    assert "2027-01-13: 8 " in named[1] and sum("coupon" in line for line in lines) == 1
+    # Each phase of a term that is not whole billing periods on a line of its own (O7).
+    start = lines.index(named[2])
+    for offset, phase in enumerate(["2027-01-13: 4", "2027-02-13: 4", "→ 2027-03-13"]):
+        assert phase in lines[start + offset]
+
+
+def test_a_renewal_order_must_start_a_schedule_of_its_own() -> None:
+    renewed = OrderExpectation("801I", "Acme", None)
+    renewal = OrderExpectation("801R", "Renewal of Acme", None, renews="801I")
+    states = {
+        "801I": OrderState("801I", "Acme", "Activated", "sub_sched_1", None, "Success", "", None),
+        "801R": OrderState("801R", "Ren", "Activated", "sub_sched_1", None, "Success", "", None),
+    }
+    [_, wrong] = judge_all([renewed, renewal], states)
+    assert wrong.settled and not wrong.ok
+    assert wrong.problem == "names sub_sched_1, the renewed contract's schedule, not one of its own"
+    states["801R"] = OrderState("801R", "Ren", "Activated", "in_1", None, "Success", "", None)
+    [_, invoice] = judge_all([renewed, renewal], states)
+    assert invoice.problem == "names in_1, not a subscription schedule of its own"
+    states["801R"] = OrderState(
+        "801R", "Ren", "Activated", "sub_sched_2", None, "Success", "", None
     )
-    assert shown in lines[0]
+    assert [v.ok for v in judge_all([renewed, renewal], states)] == [True, True]
+    failed = OrderState("801R", "Ren", "Activated", None, None, "Error", "Data Error: x", None)
+    states["801R"] = failed
+    [_, error] = judge_all([renewed, renewal], states)
+    assert error.problem == "expected Success, got Error: Data Error: x"
+
+
+class FakeOrg:
+    """The demo's org client seam: records what the demo asks of the org, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def contract_orders(self, order_ids: list[str]) -> dict[str, ContractInfo]:
+        self.calls.append(("contract", tuple(order_ids)))
+        start = dt.date(2026, 12, 13)
+        return {o: ContractInfo(f"800{o}", start, "USD") for o in order_ids}
+
+    def order_lines(self, order_id: str) -> dict[str, str]:
+        return {"Platform License": f"802{order_id}"}
+
+    def amend_contract(self, contract_id: str, body: dict[str, object]) -> str:
+        self.calls.append(("amend", (contract_id, body["startDate"])))
+        return f"801M{len(self.calls)}"
+
+    def renew_contract(self, contract_id: str) -> str:
+        self.calls.append(("renew", contract_id))
+        return "801R"
+
+    def order_names(self, order_ids: list[str]) -> dict[str, str]:
+        return {o: "Renewal of Acme - Partner Discount" for o in order_ids}
+
+    def activate(self, order_ids: list[str]) -> None:
+        self.calls.append(("activate", tuple(order_ids)))
+
+
+def test_contracts_are_renewed_after_their_amendments_are_activated() -> None:
+    """A renewal carries each subscription's live quantity, so the amendments go in first;
+    it is expected to sync as a schedule of its own (renews), not its contract's (amends)."""
+    org = FakeOrg()
+    upsell = Amendment("Acme - Upsell", 1, (LineChange(5, "Platform License"),))
+    changes = [
+        ContractChange("Acme", (upsell,)),
+        ContractChange("Acme - Partner Discount", renew=True),
+    ]
+    synced = {
+        "Acme": OrderExpectation("801A", "Acme", None),
+        "Acme - Partner Discount": OrderExpectation("801P", "Acme - Partner Discount", None),
+    }
+    made = change_contracts(org, changes, synced)  # type: ignore[arg-type]
+    assert org.calls == [
+        ("contract", ("801A", "801P")),
+        ("amend", ("800801A", "2027-01-13")),
+        ("activate", ("801M2",)),
+        ("renew", "800801P"),
+        ("activate", ("801R",)),
+    ]
+    assert made == [
+        OrderExpectation("801M2", "Acme - Upsell", None, amends="801A"),
+        OrderExpectation("801R", "Renewal of Acme - Partner Discount", None, renews="801P"),
+    ]
