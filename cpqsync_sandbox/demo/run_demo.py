@@ -231,8 +231,8 @@ class DemoRun:
         renewals = sum(1 for e in made if e.renews is not None)
         view.step(
             f"Contracted {len(self.contract_changes)} order(s); activated "
-            f"{len(made) - renewals} amendment(s) of their contracts (upsell, new line, LIFO "
-            f"downsell, cancellation) and {renewals} renewal(s), each starting its own schedule"
+            f"{len(made) - renewals} amendment(s) (upsell, new line, LIFO downsell, "
+            f"cancellation) and {renewals} renewal(s) of their contracts"
         )
         return True
 
