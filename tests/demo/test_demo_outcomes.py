@@ -155,3 +155,62 @@ def test_the_default_timeout_grows_with_the_generated_orders() -> None:
     assert effective_timeout(DemoOptions()) == 120
     assert effective_timeout(DemoOptions(orders=300)) == 420
     assert effective_timeout(DemoOptions(orders=300, timeout_s=30)) == 30
+
+
+class FakeBilling:
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+
+    def advance(self, starts) -> int:
+        self.starts = sorted(starts)
+        return 32
+
+
+class FakeStripe:
+    def __init__(self, schedules: dict[str, dict]) -> None:
+        self.schedules = schedules
+
+    def objects(self, kind: str) -> dict[str, dict]:
+        assert kind == "subscription_schedule"
+        return self.schedules
+
+
+def test_the_billing_period_leaves_out_a_renewal_that_starts_when_the_renewed_term_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock goes a period past the orders' starts, not a year on to the renewal's; and
+    the wait for invoices ends once the orders billed in the period show one."""
+    monkeypatch.setattr("cpqsync_sandbox.demo.run_demo.BILLING_WAIT_S", 5.0)
+    initial = OrderExpectation("801I", "Acme - Partner Discount", None)
+    renewal = OrderExpectation("801R", "Renewal of Acme - Partner Discount", None, renews="801I")
+    invoiced = OrderState(
+        "801I", "Acme", "Activated", "sub_sched_I", None, "Success", "", None,
+        subscription_status="active", latest_invoice_number="A-0001",
+    )  # fmt: skip
+    states = {"801I": invoiced, "801R": order("801R", "Success", "Synced", "sub_sched_R")}
+    sampler = FakeSampler(states)
+    calls = 0
+    sample = sampler.sample
+
+    def counted(expectations, activated):
+        nonlocal calls
+        calls += 1
+        return sample(expectations, activated)
+
+    sampler.sample = counted  # type: ignore[method-assign]
+    run = DemoRun(DemoOptions(report_dir=tmp_path, poll_interval_s=0.01), Console(), tmp_path)
+    run.stack = FakeStack()  # type: ignore[assignment]
+    run.sampler = sampler  # type: ignore[assignment]
+    run.billing = billing = FakeBilling()  # type: ignore[assignment]
+    run.stripe = FakeStripe(  # type: ignore[assignment]
+        {
+            "sub_sched_I": {"phases": [{"start_date": 1_797_000_000}]},
+            "sub_sched_R": {"phases": [{"start_date": 1_828_000_000}]},  # a year later
+        }
+    )
+    run.expectations = [initial, renewal]
+    run.verdicts = judge_all(run.expectations, states)
+    with ProgressView(Console(quiet=True)) as view:
+        run._bill_one_period(view)
+    assert billing.starts == [1_797_000_000]
+    assert calls == 1  # the renewal's schedule, not started, is not waited for
