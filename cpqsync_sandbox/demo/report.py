@@ -41,7 +41,7 @@ class OrderReport:
     # One per Error Sync Record: the record at fault (R4) and its message.
     sync_errors: list[dict[str, str]]
     stripe_id: str | None
-    stripe_object: str | None  # subscription_schedule, invoice
+    stripe_object: str | None  # subscription_schedule, subscription, invoice
     stripe_status: str | None
     phases: list[PhaseSummary]
     activated_at_s: float | None
@@ -135,12 +135,15 @@ def order_reports(
     activated_at: Mapping[str, float],
     settled_at: Mapping[str, float],
 ) -> list[OrderReport]:
-    """One row per order; ``stripe_objects`` holds schedules, invoices and coupons by id."""
+    """One row per order; ``stripe_objects`` holds schedules, subscriptions, invoices and
+    coupons by id. An order naming the subscription its schedule started (an evergreen one
+    once Stripe started it, A4) shows that schedule's phases."""
     rows = []
     for verdict in verdicts:
         state, order_id = verdict.state, verdict.expectation.order_id
         stripe_id = state.stripe_id if state else None
         found = stripe_objects.get(stripe_id or "") or {}
+        schedule = stripe_objects.get(str(found.get("schedule") or "")) or found
         rows.append(
             OrderReport(
                 order_id=order_id,
@@ -157,7 +160,7 @@ def order_reports(
                 stripe_id=stripe_id,
                 stripe_object=found.get("object"),
                 stripe_status=found.get("status"),
-                phases=phase_summaries(found, stripe_objects),
+                phases=phase_summaries(schedule, stripe_objects),
                 activated_at_s=_rounded(activated_at.get(order_id)),
                 settled_at_s=_rounded(settled_at.get(order_id)),
                 subscription_status=state.subscription_status if state else None,
@@ -165,7 +168,7 @@ def order_reports(
                 payment=state.last_payment_status if state else None,
                 amends=verdict.expectation.amends,
                 renews=verdict.expectation.renews,
-                end_behavior=found.get("end_behavior"),
+                end_behavior=schedule.get("end_behavior"),
             )
         )
     return rows

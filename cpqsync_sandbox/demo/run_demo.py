@@ -283,7 +283,7 @@ class DemoRun:
         if self.stripe is not None:
             try:
                 stats = self.stripe.request_stats()
-                for kind in ("subscription_schedule", "invoice", "coupon"):
+                for kind in ("subscription_schedule", "subscription", "invoice", "coupon"):
                     stripe_objects.update(self.stripe.objects(kind))
                 self.report.stripe = {
                     "api_base": self.stack.stripe.api_base if self.stack.stripe else None,

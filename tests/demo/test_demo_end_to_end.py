@@ -117,17 +117,23 @@ def test_demo_syncs_every_order_as_the_dataset_expects_and_reports_it(tmp_path: 
         )
         orders_by_name, sync_records = org_view(demo)
         # Reads share the emulator's test-mode limit (25/s) with the running sync consumer.
-        retrieve = Retrying(
+        retrying = Retrying(
             retry=retry_if_exception_type(stripe.RateLimitError),
             wait=wait_fixed(0.5),
             stop=stop_after_attempt(20),
             reraise=True,
-        ).wraps(stripe_client.v1.subscription_schedules.retrieve)
+        )
+        retrieve = retrying.wraps(stripe_client.v1.subscription_schedules.retrieve)
+        subscription = retrying.wraps(stripe_client.v1.subscriptions.retrieve)
         schedules = {
             o["stripe_id"]: retrieve(o["stripe_id"])
             for o in report["orders"]
             if str(o["stripe_id"]).startswith("sub_sched_")
         }
+        # An evergreen order names its subscription once Stripe started it (A4): its schedule.
+        for o in report["orders"]:
+            if str(o["stripe_id"]).startswith("sub_") and o["stripe_id"] not in schedules:
+                schedules[o["stripe_id"]] = retrieve(subscription(o["stripe_id"]).schedule)
         tree = descendants(demo.process.pid)
 
         demo.process.send_signal(signal.SIGTERM)

@@ -427,3 +427,34 @@ def test_contracts_are_renewed_after_their_amendments_are_activated() -> None:
         OrderExpectation("801M2", "Acme - Upsell", None, amends="801A"),
         OrderExpectation("801R", "Renewal of Acme - Partner Discount", None, renews="801P"),
     ]
+
+
+def test_an_order_naming_its_started_subscription_shows_its_schedules_phases() -> None:
+    """An evergreen order names the subscription once Stripe started it (A4); its row still
+    shows the phase it bills and that the schedule releases (runs on) after it."""
+    evergreen = OrderExpectation("801E", "Initech - Evergreen Support", None)
+    named = OrderState("801E", "Ever", "Activated", "sub_1", None, "Success", "Synced", None)
+    schedule = {
+        "object": "subscription_schedule",
+        "status": "active",
+        "end_behavior": "release",
+        "phases": [
+            {
+                "start_date": 1798070400,
+                "end_date": 1800748800,
+                "items": [{"price": "price_1", "quantity": 1}],
+            }
+        ],
+    }
+    subscription = {"object": "subscription", "status": "active", "schedule": "sub_sched_E"}
+    [row] = order_reports(
+        [judge(evergreen, named)], {"sub_sched_E": schedule, "sub_1": subscription}, {}, {}
+    )
+    assert (row.stripe_object, row.stripe_status, row.end_behavior) == (
+        "subscription",
+        "active",
+        "release",
+    )
+    assert [(p.start_date, p.end_date) for p in row.phases] == [("2026-12-24", "2027-01-24")]
+    text = "\n".join(_table_lines([row]))
+    assert "sub_1" in text and "2026-12-24: 1" in text and "→ 2027-01-24, then release" in text
