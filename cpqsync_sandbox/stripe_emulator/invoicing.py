@@ -135,6 +135,8 @@ def add_line(
     invoice_item_id: str | None = None,
     subscription_item_id: str | None = None,
     metadata: dict[str, str] | None = None,
+    proration: bool = False,
+    discountable: bool = True,
 ) -> dict[str, Any]:
     """A line on a draft invoice, parented by the invoice item or subscription item it bills."""
     if currency != invoice["currency"]:
@@ -163,7 +165,7 @@ def add_line(
         parent = {
             "invoice_item_details": {
                 "invoice_item": invoice_item_id,
-                "proration": False,
+                "proration": proration,
                 "proration_details": {"credited_items": None},
                 "subscription": subscription,
             },
@@ -177,7 +179,7 @@ def add_line(
         "currency": currency,
         "description": description,
         "discount_amounts": [],
-        "discountable": True,
+        "discountable": discountable,
         "discounts": [],
         "invoice": invoice["id"],
         "livemode": False,
@@ -204,9 +206,12 @@ def add_line(
 
 
 def recompute(store: Store, invoice: dict[str, Any]) -> None:
+    """Totals; the invoice's coupons discount only its discountable lines (Stripe: never
+    prorations)."""
     subtotal = sum(line["amount"] for line in invoice["lines"]["data"])
+    discountable = sum(line["amount"] for line in invoice["lines"]["data"] if line["discountable"])
     discounts: list[dict[str, Any]] = []
-    remaining = subtotal
+    remaining = discountable
     for coupon_id in invoice["_coupons"]:
         coupon = store.get("coupon", coupon_id)
         if coupon is None or remaining <= 0:
@@ -214,6 +219,7 @@ def recompute(store: Store, invoice: dict[str, Any]) -> None:
         off = amounts.discount(remaining, coupon)
         remaining -= off
         discounts.append({"amount": off, "discount": f"di_{coupon_id}"})
+    remaining += subtotal - discountable
     invoice["subtotal"] = invoice["subtotal_excluding_tax"] = subtotal
     invoice["total"] = invoice["total_excluding_tax"] = remaining
     invoice["total_discount_amounts"] = discounts
@@ -324,5 +330,7 @@ def attach_item(store: Store, invoice: dict[str, Any], item: dict[str, Any]) -> 
         period=(item["period"]["start"], item["period"]["end"]),
         invoice_item_id=item["id"],
         metadata=item["metadata"],
+        proration=item["proration"],
+        discountable=item["discountable"],
     )
     recompute(store, invoice)

@@ -6,8 +6,10 @@ moves to the next phase at each phase end, and at the end of the last phase
 is canceled (``end_behavior=cancel``) or released. Invoices are finalized at
 once (Stripe waits about an hour); ``charge_automatically`` invoices are
 marked paid, as if the customer had a working default payment method.
-Prorations are not computed: a phase change in the middle of a period starts
-a new billing period at the phase start.
+A phase that starts inside a billing period keeps the billing cycle unless it
+needs a new anchor (``billing_cycle_anchor: phase_start``, or prices of another
+interval); its ``proration_behavior`` decides what the change itself bills
+(``prorations``). The emulator's README lists what is and is not modelled.
 
 Bookkeeping lives under the ``_billing`` key, which responses never show.
 """
@@ -29,6 +31,7 @@ from cpqsync_sandbox.stripe_emulator.errors import invalid
 from cpqsync_sandbox.stripe_emulator.intervals import boundary
 from cpqsync_sandbox.stripe_emulator.listing import paginate
 from cpqsync_sandbox.stripe_emulator.metadata import merged
+from cpqsync_sandbox.stripe_emulator.prorations import Proration, prorations
 from cpqsync_sandbox.stripe_emulator.routing import Call, Route, route
 from cpqsync_sandbox.stripe_emulator.store import Store, base_object, new_id
 
@@ -233,32 +236,50 @@ def _bill(
 
 
 def _invoice_item(
-    store: Store, sub: dict[str, Any], price: dict[str, Any], quantity: int, at: int
+    store: Store,
+    sub: dict[str, Any],
+    price: dict[str, Any],
+    quantity: int,
+    at: int,
+    proration: Proration | None = None,
 ) -> dict[str, Any]:
+    """A pending invoice item of the subscription: a phase's add_invoice_item, or a
+    proration (Stripe: never discountable, tied to the subscription item it prorates)."""
     item = {
         "id": new_id("ii"),
         "object": "invoiceitem",
         "livemode": False,
-        "amount": amounts.charge(price, Decimal(quantity)),
+        "amount": proration.amount if proration else amounts.charge(price, Decimal(quantity)),
         "currency": price["currency"],
         "customer": sub["customer"],
         "date": at,
-        "description": store.tables["product"][price["product"]]["name"],
-        "discountable": True,
+        "description": (
+            proration.description
+            if proration
+            else store.tables["product"][price["product"]]["name"]
+        ),
+        "discountable": proration is None,
         "discounts": [],
         "invoice": None,
         "metadata": {},
         "parent": {
-            "subscription_details": {"subscription": sub["id"], "subscription_item": None},
+            "subscription_details": {
+                "subscription": sub["id"],
+                "subscription_item": proration.subscription_item if proration else None,
+            },
             "type": "subscription_details",
         },
-        "period": {"start": at, "end": at},
+        "period": (
+            {"start": proration.period[0], "end": proration.period[1]}
+            if proration
+            else {"start": at, "end": at}
+        ),
         "pricing": {
             "price_details": {"price": price["id"], "product": price["product"]},
             "type": "price_details",
             "unit_amount_decimal": price["unit_amount_decimal"],
         },
-        "proration": False,
+        "proration": proration is not None,
         "quantity": quantity,
         "tax_rates": [],
         "test_clock": sub["test_clock"],
@@ -310,35 +331,9 @@ def advance(store: Store, sub: dict[str, Any], until: int, base_url: str) -> Non
 def _end_phase(
     store: Store, sub: dict[str, Any], schedule: dict[str, Any], at: int, base_url: str
 ) -> None:
-    state = sub["_billing"]
-    period_start, period_end = state["period"]
-    index = state["phase"]
+    index = sub["_billing"]["phase"]
     if index + 1 < len(schedule["phases"]):
-        phase = schedule["phases"][index + 1]
-        interval, count = cadence(store, phase)
-        keep_cycle = (
-            at == period_end
-            and phase.get("billing_cycle_anchor") != "phase_start"
-            and (interval, count) == (state["interval"], state["interval_count"])
-        )
-        if keep_cycle:
-            state["periods"] += 1
-        else:
-            state.update(anchor=at, periods=1, interval=interval, interval_count=count)
-            sub["billing_cycle_anchor"] = at
-        new_period = (at, boundary(state["anchor"], interval, count, state["periods"]))
-        usage_period = (period_start, at)
-        state["phase"] = index + 1
-        sub["items"]["data"] = _items(store, sub["id"], phase, at, new_period)
-        sub["items"]["total_count"] = len(sub["items"]["data"])
-        sub["collection_method"] = (
-            phase_setting(schedule, phase, "collection_method") or "charge_automatically"
-        )
-        sub["days_until_due"] = days_until_due(schedule, phase)
-        _set_period(sub, new_period)
-        schedule["current_phase"] = {"start_date": at, "end_date": phase["end_date"]}
-        reason = "subscription_cycle" if keep_cycle else "subscription_update"
-        _bill(store, sub, at, reason, usage_period, new_period, phase, base_url)
+        _enter_phase(store, sub, schedule, index + 1, at, base_url)
         return
     if schedule["end_behavior"] == "cancel":
         end(store, sub, at, base_url, bill_usage=True)
@@ -352,6 +347,69 @@ def _end_phase(
         current_phase=None,
     )
     sub["schedule"] = None
+
+
+def _enter_phase(
+    store: Store, sub: dict[str, Any], schedule: dict[str, Any], index: int, at: int, base_url: str
+) -> None:
+    """Stripe's transition into phase ``index`` at ``at``.
+
+    The anchor (``billing_cycle_anchor``, default ``automatic``) stays unless the phase asks
+    for ``phase_start`` or its prices bill at another interval: then a new period starts at
+    ``at`` and is invoiced at once. Otherwise a phase starting on a cycle date is billed by
+    that cycle's invoice, and one starting inside a period bills nothing for its items until
+    the next cycle date. A change inside a period prorates per the phase's
+    ``proration_behavior``: ``none`` nothing, ``create_prorations`` pending proration items
+    (on the next invoice), ``always_invoice`` those items invoiced at once. The phase's
+    add_invoice_items go on the phase's first invoice."""
+    state = sub["_billing"]
+    period_start, period_end = state["period"]
+    phase = schedule["phases"][index]
+    interval, count = cadence(store, phase)
+    other_interval = (interval, count) != (state["interval"], state["interval_count"])
+    new_anchor = phase_setting(schedule, phase, "billing_cycle_anchor") == "phase_start"
+    new_anchor = new_anchor or other_interval
+    on_cycle = at == period_end
+    behavior = phase["proration_behavior"]
+    if new_anchor:
+        state.update(anchor=at, periods=1, interval=interval, interval_count=count)
+        sub["billing_cycle_anchor"] = at
+        new_period = (at, boundary(at, interval, count, 1))
+    elif on_cycle:
+        state["periods"] += 1
+        new_period = (at, boundary(state["anchor"], interval, count, state["periods"]))
+    else:
+        new_period = (period_start, period_end)
+    old_items = sub["items"]["data"]
+    state["phase"] = index
+    sub["items"]["data"] = _items(store, sub["id"], phase, at, new_period)
+    sub["items"]["total_count"] = len(sub["items"]["data"])
+    sub["collection_method"] = (
+        phase_setting(schedule, phase, "collection_method") or "charge_automatically"
+    )
+    sub["days_until_due"] = days_until_due(schedule, phase)
+    schedule["current_phase"] = {"start_date": at, "end_date": phase["end_date"]}
+    if not on_cycle and behavior != "none":
+        changes = prorations(
+            store,
+            old_items,
+            sub["items"]["data"],
+            at,
+            (period_start, period_end),
+            credits_only=new_anchor,
+        )
+        for change in changes:
+            _invoice_item(store, sub, change.price, change.quantity, at, change)
+    _set_period(sub, new_period)
+    if new_anchor or on_cycle:
+        reason = "subscription_update" if new_anchor else "subscription_cycle"
+        _bill(store, sub, at, reason, (period_start, at), new_period, phase, base_url)
+        return
+    for entry in phase.get("add_invoice_items") or []:
+        price = store.tables["price"][entry["price"]]
+        _invoice_item(store, sub, price, entry.get("quantity") or 1, at)
+    if behavior == "always_invoice":
+        _bill(store, sub, at, "subscription_update", None, None, None, base_url)
 
 
 def end(store: Store, sub: dict[str, Any], at: int, base_url: str, *, bill_usage: bool) -> None:
