@@ -17,7 +17,7 @@ from stripe.params import (
     SubscriptionScheduleUpdateParams,
 )
 
-from cpqsync_sandbox.stripe_emulator import prices, subscriptions
+from cpqsync_sandbox.stripe_emulator import prices, subscription_discounts, subscriptions
 from cpqsync_sandbox.stripe_emulator.errors import (
     exclusive,
     invalid,
@@ -469,6 +469,12 @@ def _follow_phases(store: Store, schedule: dict[str, Any], now: int) -> None:
     phase = schedule["phases"][index]
     entering = index != sub["_billing"]["phase"]
     sub["_billing"]["phase"] = index
+    held = sub["_billing"]["discounts"]
+    sub["_billing"]["discounts"] = (
+        subscription_discounts.entered(phase, now)
+        if entering
+        else subscription_discounts.rewritten(held, phase, now)
+    )
     schedule["current_phase"] = {"start_date": phase["start_date"], "end_date": phase["end_date"]}
     if entering:
         # A phase the update starts now: its add_invoice_items are appended to the

@@ -26,7 +26,7 @@ from stripe.params import (
     SubscriptionUpdateParams,
 )
 
-from cpqsync_sandbox.stripe_emulator import amounts, invoicing, meters
+from cpqsync_sandbox.stripe_emulator import amounts, invoicing, meters, subscription_discounts
 from cpqsync_sandbox.stripe_emulator.errors import invalid
 from cpqsync_sandbox.stripe_emulator.intervals import boundary
 from cpqsync_sandbox.stripe_emulator.listing import paginate
@@ -148,6 +148,7 @@ def start(store: Store, schedule: dict[str, Any], base_url: str) -> dict[str, An
                 "interval_count": count,
                 "phase": 0,
                 "period": period,
+                "discounts": subscription_discounts.entered(phase, begin),
             },
         }
     )
@@ -177,9 +178,10 @@ def _bill(
     base_url: str,
 ) -> None:
     """One subscription invoice: metered usage in arrears, licensed items in advance,
-    the phase's add_invoice_items and the customer's pending invoice items."""
+    the phase's add_invoice_items and the customer's pending invoice items, less the
+    subscription's discounts in force (``subscription_discounts``)."""
     schedule = store.get("subscription_schedule", sub["schedule"]) if sub["schedule"] else None
-    coupons = [d["coupon"] for d in (phase or {}).get("discounts") or [] if d.get("coupon")]
+    coupons = subscription_discounts.take(store, sub["_billing"]["discounts"], at)
     start_end = usage_period or licensed_period or (at, at)
     invoice = invoicing.new_invoice(
         store,
@@ -382,6 +384,7 @@ def _enter_phase(
         new_period = (period_start, period_end)
     old_items = sub["items"]["data"]
     state["phase"] = index
+    state["discounts"] = subscription_discounts.entered(phase, at)
     sub["items"]["data"] = _items(store, sub["id"], phase, at, new_period)
     sub["items"]["total_count"] = len(sub["items"]["data"])
     sub["collection_method"] = (

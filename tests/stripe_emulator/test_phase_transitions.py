@@ -27,6 +27,8 @@ FEB_1 = 1_769_904_000  # 2026-02-01
 FEB_15 = 1_771_113_600  # half of February's 28 days left
 MAR_1 = 1_772_323_200
 MAR_15 = 1_773_532_800
+APR_1 = 1_775_001_600
+MAY_1 = 1_777_593_600
 JUN_15 = 1_781_481_600
 JAN_1_2027 = 1_798_761_600
 FEB_15_2027 = 1_802_649_600
@@ -312,3 +314,39 @@ def test_a_coupon_does_not_discount_prorations(
     assert update.subtotal == 42_000
     # Half off the 5 seats' new period only; the 3 seats' credit is given in full.
     assert update.amount_due == 30_000 - 18_000
+
+
+@pytest.mark.parametrize(
+    ("terms", "discounted"),
+    [
+        ({"duration": "forever"}, [True, True, True]),
+        ({"duration": "once"}, [True, False, False]),
+        # two months from the phase's start (Feb 15): the March and April invoices
+        ({"duration": "repeating", "duration_in_months": 2}, [True, True, False]),
+    ],
+)
+def test_a_phases_coupon_discounts_its_cycle_invoices_for_the_coupons_duration(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    product: stripe.Product,
+    terms: dict[str, Any],
+    discounted: list[bool],
+) -> None:
+    """A phase's coupon makes a discount when the phase starts (rule A5: an amendment's
+    coupon from its phase on); it applies to the subscription's invoices from then on, for
+    as long as the coupon's duration lasts, the cycle invoices included."""
+    coupon = client.v1.coupons.create(params={"percent_off": 50, **terms})
+    customer = _seats_3_then_5(
+        client,
+        clocked_customer(),
+        product,
+        FEB_15,
+        proration_behavior="none",
+        discounts=[{"coupon": coupon.id}],
+    )
+    _advance(client, customer, MAY_1 + DAY)
+    invoices = _invoices(client, customer)
+    assert [i.created for i in invoices] == [FROZEN, FEB_1, MAR_1, APR_1, MAY_1]
+    assert invoices[1].amount_due == 3 * 12_000  # before the phase: no coupon
+    assert [i.amount_due == 30_000 for i in invoices[2:]] == discounted
+    assert all(i.subtotal == 60_000 for i in invoices[2:])
