@@ -452,13 +452,18 @@ def update(call: Call) -> dict[str, Any]:
     schedule["metadata"] = metadata
     if phases is not None:
         schedule["phases"] = phases
-        _follow_phases(store, schedule, now)
+        behavior = params.get("proration_behavior", "create_prorations")
+        _follow_phases(store, schedule, now, behavior, call.base_url)
     catch_up(store, schedule, now, call.base_url)
     return schedule
 
 
-def _follow_phases(store: Store, schedule: dict[str, Any], now: int) -> None:
-    """After phases change, the running subscription takes the items of the phase now current."""
+def _follow_phases(
+    store: Store, schedule: dict[str, Any], now: int, behavior: str, base_url: str
+) -> None:
+    """After phases change, the running subscription takes the phase now current: a phase the
+    update starts now is entered as at its start date, a rewritten running phase changes the
+    subscription's items, both prorated per the update's ``proration_behavior``."""
     if schedule["subscription"] is None:
         return
     sub = store.tables["subscription"][schedule["subscription"]]
@@ -467,27 +472,13 @@ def _follow_phases(store: Store, schedule: dict[str, Any], now: int) -> None:
         len(schedule["phases"]) - 1,
     )
     phase = schedule["phases"][index]
-    entering = index != sub["_billing"]["phase"]
-    sub["_billing"]["phase"] = index
+    if index != sub["_billing"]["phase"]:
+        subscriptions.enter_phase(store, sub, schedule, index, now, base_url, behavior=behavior)
+        return
     held = sub["_billing"]["discounts"]
-    sub["_billing"]["discounts"] = (
-        subscription_discounts.entered(phase, now)
-        if entering
-        else subscription_discounts.rewritten(held, phase, now)
-    )
+    sub["_billing"]["discounts"] = subscription_discounts.rewritten(held, phase, now)
     schedule["current_phase"] = {"start_date": phase["start_date"], "end_date": phase["end_date"]}
-    if entering:
-        # A phase the update starts now: its add_invoice_items are appended to the
-        # subscription's next invoice (pending invoice items until then).
-        for entry in phase["add_invoice_items"]:
-            price = store.tables["price"][entry["price"]]
-            subscriptions._invoice_item(store, sub, price, entry.get("quantity") or 1, now)
-    current = [(i["price"], i["quantity"]) for i in sub["items"]["data"]]
-    if current != [(i["price"], i["quantity"]) for i in phase["items"]]:
-        sub["items"]["data"] = subscriptions._items(
-            store, sub["id"], phase, now, sub["_billing"]["period"]
-        )
-        sub["items"]["total_count"] = len(sub["items"]["data"])
+    subscriptions.change_items(store, sub, phase, now, behavior, base_url)
 
 
 def cancel(call: Call) -> dict[str, Any]:

@@ -335,7 +335,7 @@ def _end_phase(
 ) -> None:
     index = sub["_billing"]["phase"]
     if index + 1 < len(schedule["phases"]):
-        _enter_phase(store, sub, schedule, index + 1, at, base_url)
+        enter_phase(store, sub, schedule, index + 1, at, base_url)
         return
     if schedule["end_behavior"] == "cancel":
         end(store, sub, at, base_url, bill_usage=True)
@@ -351,10 +351,19 @@ def _end_phase(
     sub["schedule"] = None
 
 
-def _enter_phase(
-    store: Store, sub: dict[str, Any], schedule: dict[str, Any], index: int, at: int, base_url: str
+def enter_phase(
+    store: Store,
+    sub: dict[str, Any],
+    schedule: dict[str, Any],
+    index: int,
+    at: int,
+    base_url: str,
+    *,
+    behavior: str | None = None,
 ) -> None:
-    """Stripe's transition into phase ``index`` at ``at``.
+    """Stripe's transition into phase ``index`` at ``at``: when its start date comes, or when
+    a schedule update starts it now (then the update's ``behavior`` rules its prorations,
+    not the phase's own).
 
     The anchor (``billing_cycle_anchor``, default ``automatic``) stays unless the phase asks
     for ``phase_start`` or its prices bill at another interval: then a new period starts at
@@ -372,7 +381,7 @@ def _enter_phase(
     new_anchor = phase_setting(schedule, phase, "billing_cycle_anchor") == "phase_start"
     new_anchor = new_anchor or other_interval
     on_cycle = at == period_end
-    behavior = phase["proration_behavior"]
+    behavior = behavior or phase["proration_behavior"]
     if new_anchor:
         state.update(anchor=at, periods=1, interval=interval, interval_count=count)
         sub["billing_cycle_anchor"] = at
@@ -391,18 +400,9 @@ def _enter_phase(
         phase_setting(schedule, phase, "collection_method") or "charge_automatically"
     )
     sub["days_until_due"] = days_until_due(schedule, phase)
-    schedule["current_phase"] = {"start_date": at, "end_date": phase["end_date"]}
+    schedule["current_phase"] = {"start_date": phase["start_date"], "end_date": phase["end_date"]}
     if not on_cycle and behavior != "none":
-        changes = prorations(
-            store,
-            old_items,
-            sub["items"]["data"],
-            at,
-            (period_start, period_end),
-            credits_only=new_anchor,
-        )
-        for change in changes:
-            _invoice_item(store, sub, change.price, change.quantity, at, change)
+        _prorate(store, sub, old_items, at, (period_start, period_end), credits_only=new_anchor)
     _set_period(sub, new_period)
     if new_anchor or on_cycle:
         reason = "subscription_update" if new_anchor else "subscription_cycle"
@@ -413,6 +413,46 @@ def _enter_phase(
         _invoice_item(store, sub, price, entry.get("quantity") or 1, at)
     if behavior == "always_invoice":
         _bill(store, sub, at, "subscription_update", None, None, None, base_url)
+
+
+def _prorate(
+    store: Store,
+    sub: dict[str, Any],
+    old_items: list[dict[str, Any]],
+    at: int,
+    period: tuple[int, int],
+    *,
+    credits_only: bool = False,
+) -> None:
+    """Pending proration items for the change from ``old_items`` to the subscription's items."""
+    changes = prorations(
+        store, old_items, sub["items"]["data"], at, period, credits_only=credits_only
+    )
+    for change in changes:
+        _invoice_item(store, sub, change.price, change.quantity, at, change)
+
+
+def change_items(
+    store: Store,
+    sub: dict[str, Any],
+    phase: dict[str, Any],
+    now: int,
+    behavior: str,
+    base_url: str,
+) -> None:
+    """A schedule update rewrote the running phase's items: the subscription takes them now,
+    prorated per the update's ``proration_behavior`` (``always_invoice``: invoiced at once)."""
+    current = [(i["price"], i["quantity"]) for i in sub["items"]["data"]]
+    if current == [(i["price"], i["quantity"]) for i in phase["items"]]:
+        return
+    old_items = sub["items"]["data"]
+    period = sub["_billing"]["period"]
+    sub["items"]["data"] = _items(store, sub["id"], phase, now, period)
+    sub["items"]["total_count"] = len(sub["items"]["data"])
+    if behavior != "none":
+        _prorate(store, sub, old_items, now, period)
+    if behavior == "always_invoice":
+        _bill(store, sub, now, "subscription_update", None, None, None, base_url)
 
 
 def end(store: Store, sub: dict[str, Any], at: int, base_url: str, *, bill_usage: bool) -> None:

@@ -1,4 +1,4 @@
-"""A schedule's phase that starts inside a billing period, reached by advancing a test clock.
+"""A schedule's phase that starts inside a billing period: reached by a test clock, or now.
 
 Stripe's rules (API reference, subscription schedule phases; Billing docs, "billing cycle" and
 "prorations"): a phase's ``billing_cycle_anchor`` is ``automatic`` unless set, which keeps the
@@ -9,7 +9,9 @@ start: the next invoice comes on the next cycle date, for the new phase's items.
 ``proration_behavior`` says what the change in the middle of the period bills: nothing
 (``none``, what cpqsync sends, rule A1), proration items on the next invoice
 (``create_prorations``, the default) or on an invoice at once (``always_invoice``). The phase's
-``add_invoice_items`` are appended to the phase's first invoice.
+``add_invoice_items`` are appended to the phase's first invoice. A schedule update that starts
+a phase now, or rewrites the running one, follows the same rules at once, prorated per the
+update's own ``proration_behavior``.
 """
 
 from __future__ import annotations
@@ -350,3 +352,127 @@ def test_a_phases_coupon_discounts_its_cycle_invoices_for_the_coupons_duration(
     assert invoices[1].amount_due == 3 * 12_000  # before the phase: no coupon
     assert [i.amount_due == 30_000 for i in invoices[2:]] == discounted
     assert all(i.subtotal == 60_000 for i in invoices[2:])
+
+
+# --- a schedule update that changes the running phase now ---
+
+DEC_22 = FROZEN - 10 * DAY  # the running schedule's start; its period ends Jan 22 (31 days)
+JAN_22 = FROZEN + 21 * DAY
+
+
+def _update_now(
+    client: stripe.StripeClient,
+    customer: stripe.Customer,
+    price: stripe.Price,
+    *,
+    next_price: stripe.Price | None = None,
+    **update: Any,
+) -> None:
+    """A schedule of 5 seats from Dec 22, amended now (Jan 1) to 7 seats of ``next_price``."""
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": customer.id,
+            "start_date": DEC_22,
+            "end_behavior": "release",
+            "phases": [{"items": [{"price": price.id, "quantity": 5}], "end_date": JAN_1_2027}],
+        }
+    )
+    client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            **update,
+            "phases": [
+                {
+                    "start_date": DEC_22,
+                    "items": [{"price": price.id, "quantity": 5}],
+                    "end_date": "now",
+                },
+                {
+                    "items": [{"price": (next_price or price).id, "quantity": 7}],
+                    "end_date": FEB_15_2027,
+                },
+            ],
+        },
+    )
+
+
+def test_an_update_starting_a_phase_now_prorates_by_default(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    """Without proration_behavior an update prorates (Stripe's default): 21 of the period's
+    31 days are left, credited for 5 seats and charged for 7, on the Jan 22 invoice."""
+    customer = clocked_customer()
+    _update_now(client, customer, monthly_price)
+    pending = client.v1.invoice_items.list(params={"customer": customer.id, "pending": True})
+    assert sorted(i.amount for i in pending.data) == [-40_645, 56_903]  # 60,000 / 84,000 x 21/31
+    _advance(client, customer, JAN_22 + DAY)
+    cycle = _invoices(client, customer)[-1]
+    assert cycle.created == JAN_22
+    assert _lines(cycle) == [(-40_645, True), (56_903, True), (7 * 12_000, False)]
+
+
+def test_an_update_with_always_invoice_bills_its_prorations_at_once(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    customer = clocked_customer()
+    _update_now(client, customer, monthly_price, proration_behavior="always_invoice")
+    update = _invoices(client, customer)[-1]
+    assert update.created == FROZEN and update.billing_reason == "subscription_update"
+    assert _lines(update) == [(-40_645, True), (56_903, True)]
+
+
+def test_an_update_starting_a_phase_of_another_interval_now_starts_a_new_cycle(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+    product: stripe.Product,
+) -> None:
+    customer = clocked_customer()
+    yearly = _price(client, product, 100_000, "year")
+    _update_now(client, customer, monthly_price, next_price=yearly, proration_behavior="none")
+    sub = client.v1.subscriptions.list(params={"customer": customer.id}).data[0]
+    assert sub.billing_cycle_anchor == FROZEN
+    item = sub.items.data[0]
+    assert (item.current_period_start, item.current_period_end) == (FROZEN, JAN_1_2027)
+    update = _invoices(client, customer)[-1]
+    assert update.created == FROZEN and update.billing_reason == "subscription_update"
+    assert _lines(update) == [(7 * 100_000, False)]
+
+
+def test_an_update_rewriting_the_running_phase_prorates_the_change(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    customer = clocked_customer()
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": customer.id,
+            "start_date": DEC_22,
+            "phases": [
+                {"items": [{"price": monthly_price.id, "quantity": 5}], "end_date": JAN_1_2027}
+            ],
+        }
+    )
+    client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "proration_behavior": "create_prorations",
+            "phases": [
+                {
+                    "start_date": DEC_22,
+                    "items": [{"price": monthly_price.id, "quantity": 7}],
+                    "end_date": JAN_1_2027,
+                }
+            ],
+        },
+    )
+    pending = client.v1.invoice_items.list(params={"customer": customer.id, "pending": True})
+    assert sorted((i.amount, i.proration) for i in pending.data) == [
+        (-40_645, True),
+        (56_903, True),
+    ]
