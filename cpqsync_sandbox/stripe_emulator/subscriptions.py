@@ -77,17 +77,26 @@ def _plan(price: dict[str, Any]) -> dict[str, Any]:
 
 
 def _items(
-    store: Store, sub_id: str, phase: dict[str, Any], now: int, period: tuple[int, int]
+    store: Store,
+    sub_id: str,
+    phase: dict[str, Any],
+    now: int,
+    period: tuple[int, int],
+    previous: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
+    """The subscription's items for ``phase``; an item whose price it held before
+    (``previous``) keeps its id and creation time, as Stripe updates it in place."""
+    kept = {item["price"]: item for item in previous or []}
     items = []
     for entry in phase["items"]:
         price = store.tables["price"][entry["price"]]
+        before = kept.get(price["id"])
         items.append(
             {
-                "id": new_id("si"),
+                "id": before["id"] if before else new_id("si"),
                 "object": "subscription_item",
                 "billing_thresholds": None,
-                "created": now,
+                "created": before["created"] if before else now,
                 "current_period_start": period[0],
                 "current_period_end": period[1],
                 "discounts": [],
@@ -394,7 +403,7 @@ def enter_phase(
     old_items = sub["items"]["data"]
     state["phase"] = index
     state["discounts"] = subscription_discounts.entered(phase, at)
-    sub["items"]["data"] = _items(store, sub["id"], phase, at, new_period)
+    sub["items"]["data"] = _items(store, sub["id"], phase, at, new_period, old_items)
     sub["items"]["total_count"] = len(sub["items"]["data"])
     sub["collection_method"] = (
         phase_setting(schedule, phase, "collection_method") or "charge_automatically"
@@ -447,7 +456,7 @@ def change_items(
         return
     old_items = sub["items"]["data"]
     period = sub["_billing"]["period"]
-    sub["items"]["data"] = _items(store, sub["id"], phase, now, period)
+    sub["items"]["data"] = _items(store, sub["id"], phase, now, period, old_items)
     sub["items"]["total_count"] = len(sub["items"]["data"])
     if behavior != "none":
         _prorate(store, sub, old_items, now, period)

@@ -154,10 +154,11 @@ def test_a_phase_starting_mid_period_keeps_the_cycle_and_bills_at_the_next_cycle
 
     _advance(client, customer, cut + DAY)
     assert len(_invoices(client, customer)) == billed_before_cut  # nothing at the phase start
+    item_before = sub.items.data[0].id
     sub = client.v1.subscriptions.retrieve(sub.id)
     assert sub.billing_cycle_anchor == FROZEN
     item = sub.items.data[0]
-    assert item.quantity == 5
+    assert item.quantity == 5 and item.id == item_before  # the same item, updated in place
     assert item.current_period_end == cycle_date
     assert (item.current_period_start, item.current_period_end) == first_period
 
@@ -436,7 +437,8 @@ def test_an_update_starting_a_phase_of_another_interval_now_starts_a_new_cycle(
     _update_now(client, customer, monthly_price, next_price=yearly, proration_behavior="none")
     sub = client.v1.subscriptions.list(params={"customer": customer.id}).data[0]
     assert sub.billing_cycle_anchor == FROZEN
-    item = sub.items.data[0]
+    [item] = sub.items.data  # the yearly price's own item; the monthly one is gone
+    assert item.price.id == yearly.id
     assert (item.current_period_start, item.current_period_end) == (FROZEN, JAN_1_2027)
     update = _invoices(client, customer)[-1]
     assert update.created == FROZEN and update.billing_reason == "subscription_update"
