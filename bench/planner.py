@@ -98,7 +98,15 @@ class Planner:
         from consumer.sync.planning import PlanningContext, plan_order
         from cpqsync.settings import Settings
 
-        self._plan_order = plan_order
+        try:  # the planner takes typed views of hydrated records (timed with it), ...
+            from consumer.sync.planning.views import OrderView
+
+            def plan(order: dict[str, Any], *, context: Any) -> Any:
+                return plan_order(OrderView.of(order), context=context)
+
+            self._plan_order = plan
+        except ImportError:  # ... which revisions before them did not
+            self._plan_order = plan_order
         self._context = PlanningContext(
             settings=Settings(
                 mappings={"customer": {"custom": {"metadata.owner": "Account.Owner.Email"}}}

@@ -31,6 +31,7 @@ from consumer.sync.planning import (
     plan_contract,
 )
 from consumer.sync.planning.renewals import is_renewal
+from consumer.sync.planning.views import OrderView
 from consumer.sync.root_locks import RootLocks
 from consumer.sync.stripe_lookup import StripeLookup, StripeView
 from consumer.sync.triggers import RecordRef
@@ -84,7 +85,7 @@ class ContractSync:
                 if amendment
                 else None
             )
-        if not _same(order["Id"], initial_id) and is_renewal(order):
+        if not _same(order["Id"], initial_id) and is_renewal(OrderView.of(order)):
             return None  # A3: a renewal starts a contract of its own, never amends this one
         orders = self._hydrator.contract_orders(str(contract))
         initial = next((o for o in orders if _same(o["Id"], initial_id)), None)
@@ -121,9 +122,11 @@ class ContractSync:
             held = known_schedule(view.current[schedule_id], sandbox=self._sandbox)
             known = dataclasses.replace(known, contract_schedules={str(initial["Id"]): held})
         context = dataclasses.replace(context_for(view), known=known)
-        plan = plan_contract(
-            ContractOrders(initial, amendments), order_id=str(order["Id"]), context=context
+        # The contract's orders as the planner reads them (``planning.views``).
+        contract_orders = ContractOrders(
+            OrderView.of(initial), tuple(OrderView.of(a) for a in amendments)
         )
+        plan = plan_contract(contract_orders, order_id=str(order["Id"]), context=context)
         existing: tuple[str, str] | None = (
             ("subscription_schedule", schedule_id) if schedule_id else None
         )

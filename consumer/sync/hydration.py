@@ -21,7 +21,7 @@ from typing import Any
 
 from consumer.sync.planning import required_fields
 from consumer.sync.planning.context import PlannerSettings
-from consumer.sync.planning.orders import records_of
+from consumer.sync.planning.views import related_records
 from consumer.sync.salesforce_reads import SalesforceReader, select_list
 from consumer.sync.triggers import RecordRef
 
@@ -42,7 +42,7 @@ def _same_id(a: str, b: str) -> bool:
 
 def _attach_line_coupons(order: Record) -> None:
     """Nest each line coupon under its line, as the planner reads it (A5)."""
-    coupons = [dict(c) for c in records_of(order.get(_COUPONS))]
+    coupons = [dict(c) for c in related_records(order.get(_COUPONS))]
     for line in order[_LINES]["records"]:
         own = [c for c in coupons if _same_id(str(c.get("Order_Item__c") or ""), str(line["Id"]))]
         if own:
@@ -124,7 +124,7 @@ class Hydrator:
             if isinstance(nested, Mapping) and nested.get("done") is False:
                 paged.append(str(order["Id"]))  # the rest is behind nextRecordsUrl
             else:
-                items.extend(dict(line) for line in records_of(nested))
+                items.extend(dict(line) for line in related_records(nested))
         if paged:
             items.extend(self._reader.by_ids("OrderItem", line_fields, paged, id_field="OrderId"))
         self._attach_line_schedules(items)

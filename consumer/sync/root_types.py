@@ -1,6 +1,7 @@
 """What differs between the kinds of records the root stage syncs, in one registry.
 
-Per object type: the planner entry point, what Stripe already holds for a record (as the
+Per object type: the planner entry point and the typed view it reads the hydrated record
+through (``planning.views``), what Stripe already holds for a record (as the
 Stripe object kind and id the results report), whether its changes sync before it is in
 Stripe, which planner skips mean it is already in sync, and what to report after a clean
 apply. Shared code reads a ``RootType``; it never branches on the object type.
@@ -15,11 +16,13 @@ from typing import Any
 
 from consumer.sync.planning import (
     Plan,
+    PlanningContext,
     plan_account,
     plan_order,
     plan_pricebook_entry,
     plan_product,
 )
+from consumer.sync.planning.views import AccountView, EntryView, OrderView, ProductView, RecordView
 from consumer.sync.stripe_lookup import StripeLookup, StripeView
 from consumer.sync.unmarked_objects import Unmarked, unmarked_objects
 
@@ -31,7 +34,9 @@ Existing = tuple[str, str]
 @dataclass(frozen=True)
 class RootType:
     object_type: str
-    plan: Callable[..., Plan]
+    # The planner entry point, and the view of a hydrated record it takes.
+    planner: Callable[..., Plan]
+    view: Callable[[Record], RecordView]
     existing: Callable[[str, StripeView], Existing | None]
     # False: the record's own changes sync only once it is in Stripe (or a sync filter selects
     # it); new ones come with an order, or by hand.
@@ -48,6 +53,10 @@ class RootType:
     # Object types whose Stripe objects another root writes (one writer per object): this
     # root creates them when missing and asks their root for any update (``root_asks``).
     others: frozenset[str] = frozenset()
+
+    def plan(self, record: Record, *, context: PlanningContext) -> Plan:
+        """The plan for a hydrated record: its typed view, built here once, planned."""
+        return self.planner(self.view(record), context=context)
 
 
 def _order_existing(record_id: str, view: StripeView) -> Existing | None:
@@ -85,6 +94,7 @@ REGISTRY: dict[str, RootType] = {
         RootType(
             "Order",
             plan_order,
+            OrderView.of,
             _order_existing,
             syncs_before_stripe=True,
             # Already invoiced (O3): the order is in sync, and says so with its invoice.
@@ -94,9 +104,9 @@ REGISTRY: dict[str, RootType] = {
             # The account's customer: the Account's root is its one writer (C1).
             others=frozenset({"Account"}),
         ),
-        RootType("Account", plan_account, _account_existing),
-        RootType("Product2", plan_product, _product_existing),
-        RootType("PricebookEntry", plan_pricebook_entry, _entry_existing),
+        RootType("Account", plan_account, AccountView.of, _account_existing),
+        RootType("Product2", plan_product, ProductView.of, _product_existing),
+        RootType("PricebookEntry", plan_pricebook_entry, EntryView.of, _entry_existing),
     )
 }
 

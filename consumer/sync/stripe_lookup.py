@@ -22,7 +22,6 @@ from typing import Any, cast
 from consumer.sync.contract_schedules import known_schedule
 from consumer.sync.failures import StripeRejected
 from consumer.sync.planning import KnownCustomer, KnownPrice, KnownSchedule, KnownStripeObjects
-from consumer.sync.planning.billing_terms import is_recurring
 from consumer.sync.planning.coupons import coupon_id, coupon_records
 from consumer.sync.planning.evergreen import has_evergreen_lines
 from consumer.sync.planning.identity import (
@@ -32,7 +31,7 @@ from consumer.sync.planning.identity import (
     product_id,
     stripe_id_on,
 )
-from consumer.sync.planning.orders import records_of
+from consumer.sync.planning.views import OrderView, related_records
 from consumer.sync.side_by_side import SideBySide
 from consumer.sync.stripe_calls import StripeCaller, is_missing, to_plain
 from consumer.sync.stripe_directory import (
@@ -121,10 +120,10 @@ def _order_needs(needs: _Needs, order: Record) -> None:
     account_id = _id(account)
     if account_id and isinstance(account, Mapping):
         needs.accounts[account_id] = account
-    for coupon in coupon_records(order):
-        if not coupon.get("Stripe_ID__c"):
-            needs.coupons.add(str(coupon["Id"]))
-    for item in records_of(order.get("OrderItems")):
+    for coupon in coupon_records(OrderView.of(order)):
+        if not coupon.field("Stripe_ID__c"):
+            needs.coupons.add(coupon.id)
+    for item in related_records(order.get("OrderItems")):
         _product_needs(needs, item.get("Product2"))
         pid = _id(item.get("Product2"))
         if pid and _metered(item.get("SBQQ__BillingType__c")):
@@ -228,7 +227,7 @@ class StripeLookup:
                 schedules[order_id] = str(found["id"])
                 held[order_id] = known_schedule(found, sandbox=self._sandbox)
                 subscription = held[order_id].subscription
-                if subscription and has_evergreen_lines(records_of(order.get("OrderItems"))):
+                if subscription and has_evergreen_lines(OrderView.of(order).lines):
                     subscriptions[order_id] = subscription  # A4
                 if str(found["id"]) not in current:  # a contract's orders share one schedule
                     current[str(found["id"])] = found
@@ -435,7 +434,7 @@ class StripeLookup:
         self, order: Record, products: Mapping[str, str]
     ) -> dict[str, KnownPrice]:
         """Active line prices an interrupted attempt created before its schedule existed."""
-        items = {str(i["Id"]): i for i in records_of(order.get("OrderItems"))}
+        items = {str(i["Id"]): i for i in related_records(order.get("OrderItems"))}
         product2_ids = {_id(i.get("Product2")) for i in items.values()}
         product_ids = sorted({products[p] for p in product2_ids if p is not None and p in products})
         item_key = self.key("salesforce_order_item_id")
@@ -587,14 +586,12 @@ def _object_id(value: Any) -> str | None:
 
 
 def _item_ids(order: Record) -> list[str]:
-    return [str(item["Id"]) for item in records_of(order.get("OrderItems"))]
+    return [str(item["Id"]) for item in related_records(order.get("OrderItems"))]
 
 
 def _one_time_only(order: Record) -> bool:
-    items = records_of(order.get("OrderItems"))
-    return bool(items) and not any(
-        is_recurring(i.get("SBQQ__SubscriptionPricing__c")) for i in items
-    )
+    lines = OrderView.of(order).lines
+    return bool(lines) and not any(line.recurring for line in lines)
 
 
 def _metered(billing_type: Any) -> bool:

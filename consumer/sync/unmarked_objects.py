@@ -15,7 +15,7 @@ from typing import Any
 from consumer.sync.planning import KnownStripeObjects, SourceRecord
 from consumer.sync.planning.context import KnownPrice
 from consumer.sync.planning.coupons import coupon_records
-from consumer.sync.planning.orders import records_of
+from consumer.sync.planning.views import OrderView, related_records
 
 Unmarked = tuple[SourceRecord, str, str]  # (record, Stripe object kind, Stripe id)
 
@@ -50,7 +50,7 @@ def unmarked_objects(
         customer = known.customers.get(str(account.get("Id")))
         if customer is not None and not customer.deleted:
             check("Account", account, "customer", customer.id)
-    for item in records_of(order.get("OrderItems")):
+    for item in related_records(order.get("OrderItems")):
         product = item.get("Product2")
         if isinstance(product, Mapping):
             check("Product2", product, "product", known.products.get(str(product.get("Id"))))
@@ -64,10 +64,10 @@ def unmarked_objects(
             # interrupted before its results never wrote it to the line; the retry's
             # schedule update changes nothing and is dropped (convergence).
             check("OrderItem", item, "price", line_price.id)
-    for coupon in coupon_records(order):
+    for coupon in coupon_records(OrderView.of(order)):
         # A5: a coupon an interrupted attempt made, found under the record's id and reused.
-        held = known.coupons.get(str(coupon.get("Id")))
-        check("Order_Stripe_Coupon__c", coupon, "coupon", str(held["id"]) if held else None)
+        held = known.coupons.get(str(coupon.field("Id")))
+        check("Order_Stripe_Coupon__c", coupon.raw, "coupon", str(held["id"]) if held else None)
     return list(found.values())
 
 

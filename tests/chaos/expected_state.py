@@ -20,6 +20,7 @@ from typing import Any
 
 from consumer.sync.hydration import Hydrator
 from consumer.sync.planning import ContractOrders, Operation, Plan, PlanningContext, plan_contract
+from consumer.sync.planning.views import OrderView
 from consumer.sync.root_types import root_type
 from consumer.sync.salesforce_reads import SalesforceReader
 from consumer.sync.triggers import RecordRef
@@ -85,7 +86,7 @@ def plan_orders(
             key=lambda a: str(a["Id"]),
         )
         if own:
-            contract = ContractOrders(order, tuple(own))
+            contract = ContractOrders(OrderView.of(order), tuple(OrderView.of(a) for a in own))
             plans[order_id] = plan_contract(contract, order_id=order_id, context=context)
         else:
             plans[order_id] = root_type("Order").plan(order, context=context)

@@ -29,15 +29,16 @@ from consumer.sync.planning import (
     plan_pricebook_entry,
     plan_product,
 )
+from consumer.sync.planning.views import AccountView, EntryView, OrderView, ProductView
 from cpqsync.settings import Settings
 
 SCENARIOS = Path(__file__).parents[1] / "scenarios"
 # A scenario's `plan:` (default order) names the entry point it runs.
 PLANNERS = {
-    "order": plan_order,
-    "account": plan_account,
-    "product": plan_product,
-    "pricebook_entry": plan_pricebook_entry,
+    "order": (plan_order, OrderView.of),
+    "account": (plan_account, AccountView.of),
+    "product": (plan_product, ProductView.of),
+    "pricebook_entry": (plan_pricebook_entry, EntryView.of),
 }
 
 
@@ -277,7 +278,7 @@ def build_contract(scenario: dict[str, Any]) -> tuple[ContractOrders, str]:
             lines.append(line)
         order["OrderItems"] = _relationship(lines)
         amendments.append(order)
-    orders = ContractOrders(initial, tuple(amendments))
+    orders = ContractOrders(OrderView.of(initial), tuple(OrderView.of(a) for a in amendments))
     synced = scenario.get("sync", f"amendment:{len(amendments)}" if amendments else "initial")
     root = initial["Id"] if synced == "initial" else amendment_order_id(int(synced.split(":")[1]))
     return orders, root
@@ -289,4 +290,5 @@ def plan_scenario(scenario: dict[str, Any]) -> Plan:
     if scenario.get("plan") == "contract":
         orders, root = build_contract(scenario)
         return plan_contract(orders, order_id=root, context=context)
-    return PLANNERS[scenario.get("plan", "order")](build_record(scenario), context=context)
+    planner, view = PLANNERS[scenario.get("plan", "order")]
+    return planner(view(build_record(scenario)), context=context)

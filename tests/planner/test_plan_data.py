@@ -19,6 +19,7 @@ from consumer.sync.planning import (
     resolve_refs,
 )
 from consumer.sync.planning.idempotency import idempotency_key
+from consumer.sync.planning.views import OrderView
 from cpqsync.settings import Settings
 from tests.planner.scenario_loader import build_record
 
@@ -54,8 +55,12 @@ def _context(**sync: object) -> PlanningContext:
 
 
 def test_a_changed_price_changes_only_the_keys_of_what_it_touches() -> None:
-    before = plan_order(build_record({"lines": [{"UnitPrice": 1200}]}), context=_context())
-    after = plan_order(build_record({"lines": [{"UnitPrice": 2400}]}), context=_context())
+    before = plan_order(
+        OrderView.of(build_record({"lines": [{"UnitPrice": 1200}]})), context=_context()
+    )
+    after = plan_order(
+        OrderView.of(build_record({"lines": [{"UnitPrice": 2400}]})), context=_context()
+    )
     keys_before = {op.id: op.idempotency_key for op in before.operations}
     keys_after = {op.id: op.idempotency_key for op in after.operations}
     assert keys_before["customer"] == keys_after["customer"]
@@ -64,14 +69,14 @@ def test_a_changed_price_changes_only_the_keys_of_what_it_touches() -> None:
 
 
 def test_render_lists_operations_writebacks_and_errors() -> None:
-    plan = plan_order(build_record({"lines": [{}]}), context=_context())
+    plan = plan_order(OrderView.of(build_record({"lines": [{}]})), context=_context())
     text = render(plan)
     assert text.startswith("Plan for Order 801000000000001AAA: ready, 4 operation(s)")
     assert "subscription_schedule.create" in text
     assert "customer: <customer.id>" in text
     assert "writes id to Account.Stripe_ID__c" in text
     failed = plan_order(
-        build_record({"lines": [{"SBQQ__BillingFrequency__c": "Invoice Plan"}]}),
+        OrderView.of(build_record({"lines": [{"SBQQ__BillingFrequency__c": "Invoice Plan"}]})),
         context=_context(),
     )
     assert "error [P3] OrderItem 802000000000001AAA: Data Error: Billing frequency" in render(

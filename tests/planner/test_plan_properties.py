@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumer.sync.planning import Plan, PlanningContext, is_ref, plan_order
+from consumer.sync.planning.views import OrderView
 from cpqsync.mapping import stripe_validation
 from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS
 from cpqsync.settings import Settings
@@ -167,7 +168,7 @@ def test_plans_for_random_orders_are_valid_exact_and_deterministic(
 ) -> None:
     order, currency = drawn
     context = _context(sandbox)
-    plan = plan_order(order, context=context)
+    plan = plan_order(OrderView.of(order), context=context)
     assert plan.status == "ready", plan.errors
 
     seen: set[str] = set()
@@ -192,6 +193,6 @@ def test_plans_for_random_orders_are_valid_exact_and_deterministic(
 
     keys = [op.idempotency_key for op in plan.operations]
     assert len(set(keys)) == len(keys)
-    again = plan_order(order, context=_context(sandbox))
+    again = plan_order(OrderView.of(order), context=_context(sandbox))
     assert again.to_json() == plan.to_json()
     assert Plan.from_json(plan.to_json()) == plan

@@ -23,6 +23,7 @@ from consumer.sync.planning import (
     plan_account,
     ref,
 )
+from consumer.sync.planning.views import AccountView
 from consumer.sync.stripe_calls import StripeCaller
 from cpqsync.settings import Settings, StripeSettings
 from cpqsync.stripe_client import build_stripe_client
@@ -281,7 +282,8 @@ def test_two_members_creating_one_account_customer_make_one_customer() -> None:
     context = PlanningContext(Settings(), now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
     before = {"Id": "001Dp0000000AYlIAM", "Name": "Acme", "attributes": {"type": "Account"}}
     after = {**before, "Name": "Acme (renamed)"}
-    first, second = plan_account(before, context=context), plan_account(after, context=context)
+    first = plan_account(AccountView.of(before), context=context)
+    second = plan_account(AccountView.of(after), context=context)
     [create_a], [create_b] = first.operations, second.operations
     assert create_a.kind == create_b.kind == "customer.create"
     assert create_a.idempotency_key == create_b.idempotency_key

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from consumer.sync.mapping.data_error import DataError
 from cpqsync.mapping.payment_terms import UnsupportedDaysUntilDue
 from cpqsync.mapping.payment_terms import days_until_due as parse_days_until_due
@@ -15,18 +13,13 @@ _FREQUENCY_LABELS = {"Monthly": 1, "Quarterly": 3, "Semiannual": 6, "Annual": 12
 _USAGE_LABELS = {"Advance": "licensed", "Arrears": "metered"}
 
 
-def is_recurring(subscription_pricing: Any) -> bool:
-    """Rule P2: a line is recurring when SBQQ__SubscriptionPricing__c is set."""
-    return bool(subscription_pricing)
-
-
-def interval_count(billing_frequency: Any) -> int:
+def interval_count(billing_frequency: str | None) -> int:
     """Rule P3: months per billing period; empty means monthly."""
-    if type(billing_frequency) is str and billing_frequency in _FREQUENCY_LABELS:
+    if billing_frequency in _FREQUENCY_LABELS:
         return _FREQUENCY_LABELS[billing_frequency]
-    if billing_frequency is None or billing_frequency == "":
+    if not billing_frequency:
         return 1
-    months = _FREQUENCY_MONTHS.get(str(billing_frequency).strip().lower())
+    months = _FREQUENCY_MONTHS.get(billing_frequency.strip().lower())
     if months is None:
         raise DataError(
             "P3",
@@ -36,11 +29,11 @@ def interval_count(billing_frequency: Any) -> int:
     return months
 
 
-def usage_type(billing_type: Any) -> str:
+def usage_type(billing_type: str | None) -> str:
     """Rule P4: Advance (or empty) bills up front (licensed); Arrears bills usage (metered)."""
-    if type(billing_type) is str and billing_type in _USAGE_LABELS:
+    if billing_type in _USAGE_LABELS:
         return _USAGE_LABELS[billing_type]
-    value = str(billing_type or "").strip().lower()
+    value = (billing_type or "").strip().lower()
     if value in ("", "advance"):
         return "licensed"
     if value == "arrears":
@@ -50,7 +43,9 @@ def usage_type(billing_type: Any) -> str:
     )
 
 
-def days_until_due(payment_term: Any, *, source: str = "SBQQ__PaymentTerm__c") -> int | None:
+def days_until_due(
+    payment_term: str | float | None, *, source: str = "SBQQ__PaymentTerm__c"
+) -> int | None:
     """Rule O4: "30", "3 0", "30.0", "Net 30" and "Net-30" give 30 days; empty gives None."""
     try:
         return parse_days_until_due(payment_term)

@@ -55,7 +55,6 @@ from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownPhase, KnownSchedule, PlanningContext
 from consumer.sync.planning.coupons import (
     change_line_discounts,
-    line_coupons,
     order_discounts,
     plan_discounts,
 )
@@ -70,10 +69,8 @@ from consumer.sync.planning.orders import (
     check_lines,
     existing_schedule,
     first_phase,
-    is_skipped,
     plan_archives,
     plan_line,
-    records_of,
     require_order_fields,
     schedule_params,
     whole_quantity,
@@ -86,9 +83,10 @@ from consumer.sync.planning.preferences import (
     gate,
     passes_filter,
 )
-from consumer.sync.planning.schedule_dates import add_months, start_epoch
+from consumer.sync.planning.schedule_dates import add_months
 from consumer.sync.planning.segments import Segment, added_segments, is_segmented, segments_of
 from consumer.sync.planning.uneven_terms import remainder_months, split_contract_phases
+from consumer.sync.planning.views import OrderItemView, OrderView
 from cpqsync.mapping.coercion import CoercionError, decimal_text, to_decimal
 from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
@@ -120,17 +118,18 @@ class ContractOrders:
     (any status), each shaped like ``plan_order``'s input (Account, SBQQ__Quote__r, OrderItems
     with Product2 and PricebookEntry)."""
 
-    initial: Mapping[str, Any]
-    amendments: tuple[Mapping[str, Any], ...] = ()
+    initial: OrderView
+    amendments: tuple[OrderView, ...] = ()
 
-    def activated(self) -> list[Mapping[str, Any]]:
+    def activated(self) -> list[OrderView]:
         """The amendments CPQ has made part of the contract, in the order they apply."""
         return sorted(
-            (a for a in self.amendments if a.get("Status") == "Activated"),
+            (a for a in self.amendments if a.status == "Activated"),
             key=lambda a: (
-                str(_quote(a).get("SBQQ__StartDate__c") or ""),
-                str(a.get("ActivatedDate") or ""),
-                str(a["Id"]),
+                # As the fields read (ISO dates and datetimes sort as text).
+                str(a.quote.field("SBQQ__StartDate__c") or ""),
+                str(a.field("ActivatedDate") or ""),
+                a.id,
             ),
         )
 
@@ -188,7 +187,7 @@ def _filter_skip(
     pass the Order filter, or none of them syncs. Those skips are reported: a contract billed
     without some of its amendments is something its owner must hear about."""
     root_order = next(
-        (o for o in (orders.initial, *orders.amendments) if str(o["Id"]) == root.id),
+        (o for o in (orders.initial, *orders.amendments) if o.id == root.id),
         orders.initial,
     )
     skip = gate(root, root_order, context)
@@ -198,13 +197,11 @@ def _filter_skip(
     if not passes_filter("Order", text, orders.initial, context):
         return Issue(
             "S3",
-            f"Skipped: {FILTERED_INITIAL} (initial order {orders.initial['Id']}; "
+            f"Skipped: {FILTERED_INITIAL} (initial order {orders.initial.id}; "
             f"Order sync filter: {text})",
             root,
         )
-    excluded = [
-        str(a["Id"]) for a in orders.activated() if not passes_filter("Order", text, a, context)
-    ]
+    excluded = [a.id for a in orders.activated() if not passes_filter("Order", text, a, context)]
     if excluded:
         return Issue(
             "S3",
@@ -215,28 +212,23 @@ def _filter_skip(
     return None
 
 
-def _quote(order: Mapping[str, Any]) -> Mapping[str, Any]:
-    quote = order.get("SBQQ__Quote__r")
-    return quote if isinstance(quote, dict) else {}
-
-
 def _plan_contract(
     builder: PlanBuilder, orders: ContractOrders, context: PlanningContext
 ) -> PhaseDraft:
     """Add the contract's schedule operations; return the lines' prices (to archive, P6)."""
     initial = orders.initial
-    initial_id = str(initial["Id"])
+    initial_id = initial.id
     check_start_date(initial, context)  # S2
-    quote = _quote(initial)
-    if not initial.get("SBQQ__Quote__c") and not quote:
+    quote = initial.quote
+    if not initial.quote_id and not quote.raw:
         raise OrderFault("O1", "There's no CPQ quote associated with this order", initial_id)
-    account = initial.get("Account")
-    if not isinstance(account, dict) or not account.get("Id"):
+    account = initial.account
+    if account is None or not account.has_id:
         raise DataError("M2", "The following required fields are missing: Order.Account")
     currency = currency_of(initial, context)
-    sources = {"Order": initial, "Account": account, "SBQQ__Quote__c": quote}
-    schedule = schedule_params(initial, quote, sources, context).params
-    opening = first_phase(schedule, quote, sources, context)
+    sources = {"Order": initial.raw, "Account": account.raw, "SBQQ__Quote__c": quote.raw}
+    schedule = schedule_params(initial, sources, context).params
+    opening = first_phase(schedule, initial, sources, context)
     lines = active_lines(builder, initial)
     require_order_fields(schedule, opening)
     start = int(schedule["start_date"])
@@ -301,23 +293,22 @@ def _plan_contract(
         if not segments[-1].quantities:
             raise OrderFault(
                 "A2",
-                f"Order {amendment['Id']} amends contract of order {initial_id} after an "
+                f"Order {amendment.id} amends contract of order {initial_id} after an "
                 "amendment took every line to zero (the contract is cancelled)",
-                str(amendment["Id"]),
+                amendment.id,
             )
         segments.append(segment)
     check_lines(timeline.prices)
 
     writebacks = tuple(
-        WriteBack(SourceRecord("Order", str(o["Id"])), "Stripe_ID__c")
-        for o in (initial, *amendments)
+        WriteBack(SourceRecord("Order", o.id), "Stripe_ID__c") for o in (initial, *amendments)
     )
     record = SourceRecord("Order", initial_id)
     cancelled_now = not segments[-1].quantities and _started(segments[-1].start, context)
     if known is not None and known.status in ("released", "canceled", "completed"):
         if cancelled_now and known.status != "released":
             return timeline.prices  # A2 already done: the schedule ended as the contract did
-        latest = str(amendments[-1]["Id"]) if amendments else initial_id
+        latest = amendments[-1].id if amendments else initial_id
         raise OrderFault(
             "A1",
             f"The contract's subscription schedule {known.id} was {known.status} in Stripe; "
@@ -385,7 +376,7 @@ def _plan_contract(
 
 def _amendment_discounts(
     builder: PlanBuilder,
-    amendment: Mapping[str, Any],
+    amendment: OrderView,
     timeline: _Timeline,
     known_lines: set[str],
     context: PlanningContext,
@@ -395,7 +386,7 @@ def _amendment_discounts(
     on its item in every phase from then on; those of a line changing a sold line's quantity
     discount that line's item from the amendment's phase on (returned by the original line's
     id: Stripe discounts an item whole, so they discount all of its quantity)."""
-    lines = [line for line in records_of(amendment.get("OrderItems")) if not is_skipped(line)]
+    lines = [line for line in amendment.lines if not line.skipped]
     changed: dict[str, list[dict[str, Any]]] = {}
     by_revised = change_line_discounts(
         builder, amendment, lines, context, currency=currency,
@@ -403,15 +394,11 @@ def _amendment_discounts(
     )  # fmt: skip
     for revised, coupons in by_revised.items():
         changed.setdefault(timeline.origin[revised], []).extend(coupons)
-    new_lines = [
-        line
-        for line in lines
-        if line_coupons(line) and not line.get("SBQQ__RevisedOrderProduct__c")
-    ]
+    new_lines = [line for line in lines if line.coupons and not line.revises]
     if new_lines:
         items = [entry for line_id, entry in timeline.entries.items() if line_id not in known_lines]
-        plan_discounts(builder, {**amendment, "Order_Lookup__r": None}, {}, items, new_lines,
-                       context, currency=currency)  # fmt: skip
+        plan_discounts(builder, amendment.without_coupons(), {}, items, new_lines, context,
+                       currency=currency)  # fmt: skip
     return changed
 
 
@@ -425,10 +412,10 @@ def _keyed_by_minute(update: dict[str, Any], context: PlanningContext) -> dict[s
 
 
 def _check_amendment(
-    amendment: Mapping[str, Any], currency: str, start: int, end: int, context: PlanningContext
+    amendment: OrderView, currency: str, start: int, end: int, context: PlanningContext
 ) -> None:
     """A1: an amendment keeps its contract's currency and ends when the contract ends."""
-    order_id = str(amendment["Id"])
+    order_id = amendment.id
     own = currency_of(amendment, context)
     if own != currency:
         raise OrderFault(
@@ -437,9 +424,8 @@ def _check_amendment(
             f"{currency.upper()}; an amendment must keep its contract's currency",
             order_id,
         )
-    quote = _quote(amendment)
-    begins = start_epoch(quote.get("SBQQ__StartDate__c"))
-    last_day = start_epoch(quote.get("SBQQ__EndDate__c") or amendment.get("EndDate"))
+    begins = amendment.quote.start
+    last_day = amendment.last_day
     missing = [
         f"SBQQ__Quote__r.{name}"
         for name, value in (("SBQQ__StartDate__c", begins), ("SBQQ__EndDate__c", last_day))
@@ -464,8 +450,7 @@ def _day(epoch: int) -> str:
 
 
 def _known_schedule(orders: ContractOrders, context: PlanningContext) -> KnownSchedule | None:
-    initial_id = str(orders.initial["Id"])
-    known = context.known.contract_schedules.get(initial_id)
+    known = context.known.contract_schedules.get(orders.initial.id)
     if known is not None:
         return known
     for order in (orders.initial, *orders.activated()):
@@ -480,7 +465,7 @@ def _started(begins: int | str, context: PlanningContext) -> bool:
 
 
 def _starts(
-    amendments: Sequence[Mapping[str, Any]],
+    amendments: Sequence[OrderView],
     known: KnownSchedule | None,
     start: int,
     context: PlanningContext,
@@ -509,19 +494,19 @@ def _starts(
     )
     out: list[int | str] = []
     for index, amendment in enumerate(amendments):
-        order_id = str(amendment["Id"])
+        order_id = amendment.id
         if order_id in held:
             out.append(held[order_id])
             continue
-        begins = start_epoch(_quote(amendment).get("SBQQ__StartDate__c"))
+        begins = amendment.quote.start
         assert begins is not None  # checked by _check_amendment
         if begins > context.now_epoch or begins <= start:
             out.append(begins)
             continue
         joined = [
-            held[str(later["Id"])]
+            held[later.id]
             for later in amendments[index + 1 :]
-            if held.get(str(later["Id"]), context.now_epoch + 1) <= context.now_epoch
+            if held.get(later.id, context.now_epoch + 1) <= context.now_epoch
         ]
         if not joined and just_started is not None:
             joined = [just_started]
@@ -535,7 +520,7 @@ class _Timeline:
     def __init__(
         self,
         builder: PlanBuilder,
-        initial: Mapping[str, Any],
+        initial: OrderView,
         term: int,
         currency: str,
         context: PlanningContext,
@@ -558,9 +543,7 @@ class _Timeline:
         # products amendments add (A6).
         self.segment_of: dict[str, Segment] = {}
 
-    def open(
-        self, order: Mapping[str, Any], lines: list[Mapping[str, Any]], start: int
-    ) -> _Segment:
+    def open(self, order: OrderView, lines: list[OrderItemView], start: int) -> _Segment:
         self.start = start
         invoice_items: list[dict[str, Any]] = []
         for line in lines:
@@ -568,23 +551,23 @@ class _Timeline:
             if one_time is not None:
                 invoice_items.append(one_time)
             if entry is not None:
-                self._add(str(line["Id"]), whole_quantity(line))
-        return _Segment(str(order["Id"]), start, self._quantities(start), invoice_items)
+                self._add(line.id, whole_quantity(line))
+        return _Segment(order.id, start, self._quantities(start), invoice_items)
 
     def amend(
-        self, amendment: Mapping[str, Any], begins: int | str, known: KnownSchedule | None
+        self, amendment: OrderView, begins: int | str, known: KnownSchedule | None
     ) -> _Segment:
-        order_id = str(amendment["Id"])
+        order_id = amendment.id
         held = _held_phase(known, order_id)
         invoice_items: list[dict[str, Any]] = []
         lines = active_lines(self.builder, amendment)
         added = self._added_segments(amendment, lines)
         for line in lines:
-            line_id = str(line["Id"])
+            line_id = line.id
             change = whole_quantity(line)
-            revised = line.get("SBQQ__RevisedOrderProduct__c")
+            revised = line.revises
             if revised:
-                original = self.origin.get(str(revised))
+                original = self.origin.get(revised)
                 if original is None:
                     raise OrderFault(
                         "A1",
@@ -616,36 +599,32 @@ class _Timeline:
         return _Segment(order_id, begins, self._quantities(self.instant(begins)), invoice_items)
 
     def _added_segments(
-        self, amendment: Mapping[str, Any], lines: list[Mapping[str, Any]]
+        self, amendment: OrderView, lines: list[OrderItemView]
     ) -> dict[str, Segment]:
         """A6: the segments of the MDQ products the amendment adds (segmented lines revising
         nothing), each line priced for its segment like a new MDQ order's."""
-        new = [
-            line
-            for line in lines
-            if is_segmented(line) and not line.get("SBQQ__RevisedOrderProduct__c")
-        ]
+        new = [line for line in lines if is_segmented(line) and not line.revises]
         if not new:
             return {}
-        begins = start_epoch(_quote(amendment).get("SBQQ__StartDate__c"))
+        begins = amendment.quote.start
         assert begins is not None  # checked by _check_amendment
         try:
             return added_segments(new, contract_start=self.start, end=self.end, begins=begins)
         except DataError as exc:
-            raise OrderFault(exc.rule, exc.detail, str(amendment["Id"])) from None
+            raise OrderFault(exc.rule, exc.detail, amendment.id) from None
 
     def instant(self, begins: int | str) -> int:
         return self.context.now_epoch if begins == NOW else int(begins)
 
     def _check_segment_change(
-        self, line: Mapping[str, Any], original: str, amendment: Mapping[str, Any]
+        self, line: OrderItemView, original: str, amendment: OrderView
     ) -> None:
         """A6: a change to an MDQ line names that line's segment, one still running on the
         amendment's start date (CPQ amends each such segment by a line of its own). A segment
         that has ended since (a backdated amendment applied later) keeps what Stripe billed."""
         segment = self.segment_of.get(original)
-        order_id = str(amendment["Id"])
-        line_id = str(line["Id"])
+        order_id = amendment.id
+        line_id = line.id
         if segment is None:
             if is_segmented(line):
                 raise OrderFault(
@@ -655,7 +634,7 @@ class _Timeline:
                     order_id,
                 )
             return
-        index = line.get("SBQQ__SegmentIndex__c")
+        index = line.field("SBQQ__SegmentIndex__c")
         if index not in (None, "") and to_decimal(index) != segment.index:
             raise OrderFault(
                 "A6",
@@ -663,7 +642,7 @@ class _Timeline:
                 f"of segment {segment.index}",
                 order_id,
             )
-        begins = start_epoch(_quote(amendment).get("SBQQ__StartDate__c"))
+        begins = amendment.quote.start
         if begins is not None and segment.end <= begins:
             raise OrderFault(
                 "A6",
@@ -675,17 +654,17 @@ class _Timeline:
 
     def _price(
         self,
-        order: Mapping[str, Any],
-        line: Mapping[str, Any],
+        order: OrderView,
+        line: OrderItemView,
         segment: Segment | None = None,
     ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """Plan the line's price (P2-P9); its phase item or add_invoice_item (None if dropped).
         ``segment``: the MDQ segment of a line an amendment adds (A6); the initial order's
         segment lines are found in ``mdq``."""
         recurring, one_time = len(self.prices.items), len(self.prices.invoice_items)
-        line_id = str(line["Id"])
+        line_id = line.id
         self.origin[line_id] = line_id
-        self.product[line_id] = str(line.get("Product2Id") or "")
+        self.product[line_id] = line.product_id
         if segment is None:
             segment = next((s for s in self.mdq.values() if line_id in s.line_ids), None)
         if segment is not None:
@@ -793,26 +772,26 @@ class _Timeline:
         }
 
 
-def _full_term(
-    line: Mapping[str, Any], amendment: Mapping[str, Any], timeline: _Timeline
-) -> Mapping[str, Any]:
+def _full_term(line: OrderItemView, amendment: OrderView, timeline: _Timeline) -> OrderItemView:
     """An amendment line priced for the whole term: CPQ prorated its UnitPrice to the rest of
     the contract (``SBQQ__ProrateMultiplier__c``); P5 divides a whole term's price."""
-    if line.get("UnitPrice") is None:
+    if line.field("UnitPrice") is None:
         return line
-    multiplier = line.get("SBQQ__ProrateMultiplier__c")
+    multiplier = line.field("SBQQ__ProrateMultiplier__c")
     if multiplier in (None, "", 0):
         raise OrderFault(
             "M2",
             "The following required fields are missing: "
-            f"OrderItem[{line['Id']}].SBQQ__ProrateMultiplier__c",
-            str(amendment["Id"]),
+            f"OrderItem[{line.id}].SBQQ__ProrateMultiplier__c",
+            amendment.id,
         )
     # CPQ rounded the prorated price to the currency's minor unit, so dividing back gives the
     # term price only to about that unit (425.00 / 0.708333 = 600.0003): round it there.
     unit = Decimal(1).scaleb(-minor_unit_exponent(timeline.currency))
-    full = (to_decimal(line["UnitPrice"]) / to_decimal(multiplier)).quantize(unit, ROUND_HALF_UP)
-    return {**line, "UnitPrice": decimal_text(full)}
+    unit_price = line.unit_price
+    assert unit_price is not None  # the field is set (above)
+    full = (unit_price / to_decimal(multiplier)).quantize(unit, ROUND_HALF_UP)
+    return line.with_unit_price(decimal_text(full))
 
 
 def _midnight(epoch: int) -> int:

@@ -31,7 +31,7 @@ quantity: Stripe discounts an item, not some of its units) from the amendment's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -42,39 +42,21 @@ from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.identity import metadata_key, record_metadata
 from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
-from cpqsync.mapping.coercion import CoercionError, to_decimal
+from consumer.sync.planning.views import CouponView, MappingSources, OrderItemView, OrderView
+from cpqsync.mapping.coercion import CoercionError
 
 COUPON_OBJECT = "Order_Stripe_Coupon__c"
-ORDER_COUPONS = "Order_Lookup__r"
-LINE_COUPONS = "Order_Item_Lookup__r"
 DURATIONS = ("once", "repeating", "forever")
 MAX_NAME = 40  # Stripe's limit on a coupon's name
 
 
-def _records(relationship: Any) -> list[Mapping[str, Any]]:
-    if isinstance(relationship, Mapping) and isinstance(relationship.get("records"), list):
-        return [r for r in relationship["records"] if isinstance(r, Mapping)]
-    return []
-
-
-def order_coupons(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The order's own coupons (not those of one of its lines)."""
-    return [r for r in _records(order.get(ORDER_COUPONS)) if not r.get("Order_Item__c")]
-
-
-def line_coupons(item: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return _records(item.get(LINE_COUPONS))
-
-
-def coupon_records(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def coupon_records(order: OrderView) -> list[CouponView]:
     """Every coupon record of the order: its own and its lines'."""
-    lines = _records(order.get("OrderItems"))
-    return [*order_coupons(order), *(c for line in lines for c in line_coupons(line))]
+    return [*order.coupons, *(c for line in order.lines for c in line.coupons)]
 
 
-def has_coupons(order: Mapping[str, Any]) -> bool:
-    lines = _records(order.get("OrderItems"))
-    return bool(order_coupons(order) or any(line_coupons(line) for line in lines))
+def has_coupons(order: OrderView) -> bool:
+    return bool(order.coupons or any(line.coupons for line in order.lines))
 
 
 def coupon_id(record_id: str, *, sandbox: bool) -> str:
@@ -83,10 +65,10 @@ def coupon_id(record_id: str, *, sandbox: bool) -> str:
 
 def plan_discounts(
     builder: PlanBuilder,
-    order: Mapping[str, Any],
+    order: OrderView,
     phase_params: dict[str, Any],
     items: list[dict[str, Any]],
-    lines: list[Mapping[str, Any]],
+    lines: Sequence[OrderItemView],
     context: PlanningContext,
     *,
     currency: str,
@@ -100,46 +82,46 @@ def plan_discounts(
     line_key = metadata_key("salesforce_order_item_id", sandbox=context.sandbox)
     by_line = {str((item.get("metadata") or {}).get(line_key)): item for item in items}
     for line in lines:
-        item = by_line.get(str(line["Id"]))
-        records = line_coupons(line)
+        item = by_line.get(line.id)
+        records = line.coupons
         if not records:
             continue
         coupons = [
             c for r in records if (c := _coupon(builder, r, sources, context, currency)) is not None
         ]
         if item is None:
-            with builder.blame(SourceRecord(COUPON_OBJECT, str(records[0]["Id"])), contain=True):
-                raise _not_recurring(records[0], str(line["Id"]))
+            with builder.blame(SourceRecord(COUPON_OBJECT, records[0].id), contain=True):
+                raise _not_recurring(records[0], line.id)
             continue
         if coupons:
             item["discounts"] = [{"coupon": c} for c in coupons]
 
 
-def _sources(order: Mapping[str, Any]) -> dict[str, Any]:
-    quote = order.get("SBQQ__Quote__r")
+def _sources(order: OrderView) -> MappingSources:
+    """What the ``coupon`` mapping block reads (M3)."""
     return {
-        "Order": order,
-        "Account": order.get("Account") or {},
-        "SBQQ__Quote__c": quote if isinstance(quote, Mapping) else {},
+        "Order": order.raw,
+        "Account": order.account.raw if order.account is not None else {},
+        "SBQQ__Quote__c": order.quote.raw,
     }
 
 
 def order_discounts(
-    builder: PlanBuilder, order: Mapping[str, Any], context: PlanningContext, *, currency: str
+    builder: PlanBuilder, order: OrderView, context: PlanningContext, *, currency: str
 ) -> list[dict[str, Any]]:
     """The order's own coupons as a phase's ``discounts`` (each planned once, A5)."""
     sources = _sources(order)
     return [
         {"coupon": coupon}
-        for record in order_coupons(order)
+        for record in order.coupons
         if (coupon := _coupon(builder, record, sources, context, currency)) is not None
     ]
 
 
 def change_line_discounts(
     builder: PlanBuilder,
-    amendment: Mapping[str, Any],
-    lines: list[Mapping[str, Any]],
+    amendment: OrderView,
+    lines: Sequence[OrderItemView],
     context: PlanningContext,
     *,
     currency: str,
@@ -153,13 +135,13 @@ def change_line_discounts(
     sources = _sources(amendment)
     out: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
-        revised = line.get("SBQQ__RevisedOrderProduct__c")
-        records = line_coupons(line)
+        revised = line.revises
+        records = line.coupons
         if not (revised and records):
             continue
-        if not has_item(str(revised)):
-            with builder.blame(SourceRecord(COUPON_OBJECT, str(records[0]["Id"])), contain=True):
-                raise _not_recurring(records[0], str(line["Id"]))
+        if not has_item(revised):
+            with builder.blame(SourceRecord(COUPON_OBJECT, records[0].id), contain=True):
+                raise _not_recurring(records[0], line.id)
             continue
         coupons = [
             {"coupon": coupon}
@@ -167,11 +149,11 @@ def change_line_discounts(
             if (coupon := _coupon(builder, record, sources, context, currency)) is not None
         ]
         if coupons:
-            out.setdefault(str(revised), []).extend(coupons)
+            out.setdefault(revised, []).extend(coupons)
     return out
 
 
-def _not_recurring(record: Mapping[str, Any], line_id: str) -> DataError:
+def _not_recurring(record: CouponView, line_id: str) -> DataError:
     """A5: a line coupon on a line that has no subscription item to discount."""
     return DataError(
         "A5",
@@ -180,22 +162,22 @@ def _not_recurring(record: Mapping[str, Any], line_id: str) -> DataError:
     )
 
 
-def _label(record: Mapping[str, Any]) -> str:
-    name = record.get("Name__c")
-    return f"{record['Id']} ({name})" if name else str(record["Id"])
+def _label(record: CouponView) -> str:
+    name = record.field("Name__c")
+    return f"{record.id} ({name})" if name else record.id
 
 
 def _coupon(
     builder: PlanBuilder,
-    record: Mapping[str, Any],
-    sources: Mapping[str, Any],
+    record: CouponView,
+    sources: MappingSources,
     context: PlanningContext,
     currency: str,
 ) -> str | dict[str, str] | None:
     """The coupon's id, or the placeholder of the create that makes it; None if it fails."""
-    record_id = str(record["Id"])
-    existing = record.get("Stripe_ID__c")
-    if isinstance(existing, str) and existing and not existing.startswith("http"):
+    record_id = record.id
+    existing = record.stripe_id
+    if existing and not existing.startswith("http"):
         return existing  # created already (its id written back), or set by hand (K2)
     source = SourceRecord(COUPON_OBJECT, record_id)
     with builder.blame(source, contain=True):
@@ -228,7 +210,7 @@ TERMS = ("percent_off", "amount_off", "currency", "duration", "duration_in_month
 
 def _reuse(
     builder: PlanBuilder,
-    record: Mapping[str, Any],
+    record: CouponView,
     params: Mapping[str, Any],
     held: Mapping[str, Any],
     operation: str,
@@ -270,19 +252,16 @@ def _shown(value: Any) -> str:
     return "unset" if value is None else str(value)
 
 
-def _number(record: Mapping[str, Any], field: str) -> Decimal | None:
-    value = record.get(field)
-    if value in (None, ""):
-        return None
+def _number(record: CouponView, field: str) -> Decimal | None:
     try:
-        return to_decimal(value)
+        return record.number(field)
     except CoercionError:
         raise DataError(
-            "A5", f"Coupon {_label(record)}: {field} is not a number ({value!r})"
+            "A5", f"Coupon {_label(record)}: {field} is not a number ({record.field(field)!r})"
         ) from None
 
 
-def _whole(record: Mapping[str, Any], field: str) -> int | None:
+def _whole(record: CouponView, field: str) -> int | None:
     number = _number(record, field)
     if number is None:
         return None
@@ -293,9 +272,7 @@ def _whole(record: Mapping[str, Any], field: str) -> int | None:
     return int(number)
 
 
-def coupon_params(
-    record: Mapping[str, Any], context: PlanningContext, currency: str
-) -> dict[str, Any]:
+def coupon_params(record: CouponView, context: PlanningContext, currency: str) -> dict[str, Any]:
     """Stripe's coupon parameters for one ``Order_Stripe_Coupon__c`` (A5)."""
     label = _label(record)
     percent = _number(record, "Percent_Off__c")
@@ -306,7 +283,7 @@ def coupon_params(
             f"Coupon {label} must set exactly one of Percent_Off__c and Amount_Off__c "
             f"(found {'both' if percent is not None else 'neither'})",
         )
-    params: dict[str, Any] = {"id": coupon_id(str(record["Id"]), sandbox=context.sandbox)}
+    params: dict[str, Any] = {"id": coupon_id(record.id, sandbox=context.sandbox)}
     if percent is not None:
         if not 0 < percent <= 100:
             raise DataError(
@@ -324,7 +301,7 @@ def coupon_params(
             )
         params["amount_off"] = int(minor)
         params["currency"] = currency
-    duration = str(record.get("Duration__c") or "once")
+    duration = record.duration or "once"
     if duration not in DURATIONS:
         raise DataError(
             "A5", f"Coupon {label}: Duration__c must be once, repeating or forever ({duration})"
@@ -344,8 +321,8 @@ def coupon_params(
     redemptions = _whole(record, "Max_Redemptions__c")
     if redemptions is not None:
         params["max_redemptions"] = redemptions
-    if record.get("Name__c"):
-        name = str(record["Name__c"])
+    name = record.name
+    if name:
         if len(name) > MAX_NAME:
             raise DataError(
                 "A5",
@@ -353,5 +330,5 @@ def coupon_params(
                 f"for a coupon's name ({len(name)})",
             )
         params["name"] = name
-    params["metadata"] = record_metadata("order_stripe_coupon", str(record["Id"]), context)
+    params["metadata"] = record_metadata("order_stripe_coupon", record.id, context)
     return params

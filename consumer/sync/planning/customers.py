@@ -8,77 +8,70 @@ order's sync asks it to (``consumer.sync.root_asks``), so a customer has one wri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.mapping.evaluate import apply_mapping
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
-from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_on
+from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_of
 from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
 from consumer.sync.planning.problems import StripeStateError
+from consumer.sync.planning.views import AccountView, Address
 from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
 CUSTOMER_OPERATION = "customer"
 DESCRIPTION_LIMIT = 350
 SHIPPING_PHONE_LIMIT = 20
-_ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country")
 # A version token cpqsync once kept in the customer's metadata (K1: bookkeeping of ours has no
 # place there). Updates unset it; once gone, that changes nothing.
 LEGACY_VERSION_KEY = "salesforce_account_modstamp"
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _address(account: Mapping[str, Any], prefix: str) -> dict[str, str]:
-    """Stripe's address block from Salesforce's ``<prefix>Street`` etc.; street lines split."""
+def _address(address: Address) -> dict[str, str]:
+    """Stripe's address block from a Salesforce compound address; street lines split."""
     out: dict[str, str] = {}
-    street = _text(account.get(f"{prefix}Street"))
-    if street:
-        lines = [line.strip() for line in street.splitlines() if line.strip()]
+    if address.street:
+        lines = [line.strip() for line in address.street.splitlines() if line.strip()]
         out["line1"] = lines[0]
         if len(lines) > 1:
             out["line2"] = ", ".join(lines[1:])
-    for part, key in (
-        ("City", "city"),
-        ("State", "state"),
-        ("PostalCode", "postal_code"),
-        ("Country", "country"),
+    for value, key in (
+        (address.city, "city"),
+        (address.state, "state"),
+        (address.postal_code, "postal_code"),
+        (address.country, "country"),
     ):
-        value = _text(account.get(f"{prefix}{part}"))
         if value:
             out[key] = value
     return out
 
 
-def customer_params(account: Mapping[str, Any], context: PlanningContext) -> dict[str, Any]:
+def customer_params(account: AccountView, context: PlanningContext) -> dict[str, Any]:
     """Automatic mappings (M1), then the configured defaults and custom mappings (M3, M4)."""
     params: dict[str, Any] = {}
-    for source, key in (("Name", "name"), ("Phone", "phone"), ("Description", "description")):
-        value = _text(account.get(source))
+    for value, key in (
+        (account.name, "name"),
+        (account.phone, "phone"),
+        (account.description, "description"),
+    ):
         if value:
             params[key] = value
-    address = _address(account, "Billing")
+    address = _address(account.billing_address)
     if address:
         params["address"] = address
-    shipping_address = _address(account, "Shipping")
+    shipping_address = _address(account.shipping_address)
     if shipping_address:
         # No shipping block at all when the account has no shipping address (C1).
         shipping: dict[str, Any] = {"address": shipping_address, "name": params.get("name", "")}
         if "phone" in params:
             shipping["phone"] = params["phone"]
         params["shipping"] = shipping
-    params["metadata"] = record_metadata("account", str(account["Id"]), context)
+    params["metadata"] = record_metadata("account", account.id, context)
     mapped = apply_mapping(
         params,
         context.settings.mappings.customer,
-        {"Account": account},
+        {"Account": account.raw},
         label="customer",
     ).params
     _truncate(mapped)
@@ -97,13 +90,13 @@ def _truncate(params: dict[str, Any]) -> None:
             shipping["phone"] = phone[:SHIPPING_PHONE_LIMIT]
 
 
-def existing_customer_id(account: Mapping[str, Any], context: PlanningContext) -> str | None:
+def existing_customer_id(account: AccountView, context: PlanningContext) -> str | None:
     """The customer this Account already has, if any (C1).
 
     A checked entry in the context wins; otherwise Account.Stripe_ID__c counts when it looks like
     a customer id — anything else was set by hand by mistake and is replaced.
     """
-    account_id = str(account["Id"])
+    account_id = account.id
     context.known.check_not_missing("Account", account_id, "customer")  # K2
     known = context.known.customers.get(account_id)
     if known is not None:
@@ -115,12 +108,12 @@ def existing_customer_id(account: Mapping[str, Any], context: PlanningContext) -
                 "to create a new customer.",
             )
         return known.id
-    return stripe_id_on(account, "customer")
+    return stripe_id_of(account.stripe_id, "customer")
 
 
-def check_currency(account: Mapping[str, Any], context: PlanningContext, currency: str) -> None:
+def check_currency(account: AccountView, context: PlanningContext, currency: str) -> None:
     """Rule S5: a Stripe customer bills in one currency; no conversion is attempted."""
-    known = context.known.customers.get(str(account["Id"]))
+    known = context.known.customers.get(account.id)
     if known is not None and known.currency and known.currency.lower() != currency:
         # Stripe's own words first (it refuses such a schedule the same way), then ours.
         raise DataError(
@@ -134,13 +127,13 @@ def check_currency(account: Mapping[str, Any], context: PlanningContext, currenc
 
 def plan_customer(
     builder: PlanBuilder,
-    account: Mapping[str, Any],
+    account: AccountView,
     context: PlanningContext,
     *,
     currency: str | None = None,
 ) -> str | dict[str, str]:
     """Add the create or update of the account's customer; return its id or a placeholder."""
-    record = SourceRecord("Account", str(account["Id"]))
+    record = SourceRecord("Account", account.id)
     existing = existing_customer_id(account, context)
     if currency is not None:
         check_currency(account, context, currency)

@@ -29,13 +29,13 @@ the field. An order mixing evergreen and renewable lines, or an evergreen quote 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from consumer.sync.mapping.data_error import DataError
-from consumer.sync.planning.billing_terms import is_recurring
 from consumer.sync.planning.plan import SourceRecord, WriteBack
 from consumer.sync.planning.schedule_dates import whole_months
+from consumer.sync.planning.views import OrderItemView, QuoteView
 
 EVERGREEN = "evergreen"
 MIXED = "Salesforce orders with both Evergreen and Renewable items are not yet supported."
@@ -56,26 +56,22 @@ def order_writeback(record: SourceRecord) -> WriteBack:
     return WriteBack(record, "Stripe_ID__c", SUBSCRIPTION_ATTRIBUTE)
 
 
-def has_evergreen_lines(lines: list[Mapping[str, Any]]) -> bool:
+def has_evergreen_lines(lines: Sequence[OrderItemView]) -> bool:
     """Whether any recurring line is evergreen (no Data Error for a mix: ``is_evergreen``)."""
-    return any(
-        is_evergreen_line(line)
-        for line in lines
-        if is_recurring(line.get("SBQQ__SubscriptionPricing__c"))
-    )
+    return any(is_evergreen_line(line) for line in lines if line.recurring)
 
 
-def is_evergreen_line(item: Mapping[str, Any]) -> bool:
-    return str(item.get("SBQQ__SubscriptionType__c") or "").strip().lower() == EVERGREEN
+def is_evergreen_line(item: OrderItemView) -> bool:
+    return (item.subscription_type or "").strip().lower() == EVERGREEN
 
 
-def is_evergreen(lines: list[Mapping[str, Any]]) -> bool:
+def is_evergreen(lines: Sequence[OrderItemView]) -> bool:
     """Whether the order's recurring lines are evergreen; a mix is a Data Error (A4)."""
-    recurring = [line for line in lines if is_recurring(line.get("SBQQ__SubscriptionPricing__c"))]
-    evergreen = [str(line["Id"]) for line in recurring if is_evergreen_line(line)]
+    recurring = [line for line in lines if line.recurring]
+    evergreen = [line.id for line in recurring if is_evergreen_line(line)]
     if not evergreen:
         return False
-    renewable = [str(line["Id"]) for line in recurring if not is_evergreen_line(line)]
+    renewable = [line.id for line in recurring if not is_evergreen_line(line)]
     if renewable:
         raise DataError(
             "A4",
@@ -86,16 +82,24 @@ def is_evergreen(lines: list[Mapping[str, Any]]) -> bool:
 
 
 def make_evergreen(
-    schedule: dict[str, Any], quote: Mapping[str, Any], lines: list[Mapping[str, Any]]
+    schedule: dict[str, Any], quote: QuoteView, lines: Sequence[OrderItemView]
 ) -> None:
     """Turn the order's schedule parameters into an evergreen subscription's (A4)."""
-    terms = {"SBQQ__Quote__r.SBQQ__SubscriptionTerm__c": quote.get("SBQQ__SubscriptionTerm__c")}
+    # Each term as the record holds it (for the message), and in whole months.
+    terms = {
+        "SBQQ__Quote__r.SBQQ__SubscriptionTerm__c": (
+            quote.field("SBQQ__SubscriptionTerm__c"),
+            quote.term_months,
+        )
+    }
     for line in lines:
-        if line.get("SBQQ__DefaultSubscriptionTerm__c") not in (None, ""):
-            terms[f"OrderItem[{line['Id']}].SBQQ__DefaultSubscriptionTerm__c"] = line[
-                "SBQQ__DefaultSubscriptionTerm__c"
-            ]
-    wrong = [f"{name} = {value}" for name, value in terms.items() if whole_months(value) != 1]
+        shown = line.field("SBQQ__DefaultSubscriptionTerm__c")
+        if shown not in (None, ""):
+            terms[f"OrderItem[{line.id}].SBQQ__DefaultSubscriptionTerm__c"] = (
+                shown,
+                whole_months(shown),
+            )
+    wrong = [f"{name} = {shown}" for name, (shown, months) in terms.items() if months != 1]
     if wrong:
         raise DataError("A4", f"{TERM_OF_ONE} Found {'; '.join(wrong)}")
     settings = schedule.setdefault("default_settings", {})

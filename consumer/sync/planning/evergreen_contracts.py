@@ -21,7 +21,7 @@ Every order of the contract names the subscription once it exists (``evergreen.o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from consumer.sync.mapping.data_error import DataError
@@ -38,7 +38,7 @@ from consumer.sync.planning.orders import (
 )
 from consumer.sync.planning.plan import Issue, SourceRecord
 from consumer.sync.planning.prices import PriceRef
-from consumer.sync.planning.schedule_dates import start_epoch
+from consumer.sync.planning.views import OrderView
 from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
 SCHEDULE_CANCEL_OPERATION = "subscription_schedule_cancel"
@@ -48,8 +48,8 @@ SUBSCRIPTION_UPDATE_OPERATION = "subscription_update"
 
 def plan_evergreen_contract(
     builder: PlanBuilder,
-    initial: Mapping[str, Any],
-    amendments: Sequence[Mapping[str, Any]],
+    initial: OrderView,
+    amendments: Sequence[OrderView],
     schedule: dict[str, Any],
     opening: PhaseDraft,
     known: KnownSchedule | None,
@@ -62,7 +62,7 @@ def plan_evergreen_contract(
     prices = PhaseDraft({}, None)
     lines = active_lines(builder, initial)
     for line in lines:
-        with builder.blame(SourceRecord("OrderItem", str(line["Id"])), contain=True):
+        with builder.blame(SourceRecord("OrderItem", line.id), contain=True):
             plan_line(builder, initial, line, prices, context, currency=currency)
     if builder.failed:
         return prices
@@ -73,10 +73,8 @@ def plan_evergreen_contract(
     if builder.failed:
         return prices
     cancel_at = _cancellation_start(initial, amendments, builder)
-    writebacks = tuple(
-        order_writeback(SourceRecord("Order", str(o["Id"]))) for o in (initial, *amendments)
-    )
-    record = SourceRecord("Order", str(initial["Id"]))
+    writebacks = tuple(order_writeback(SourceRecord("Order", o.id)) for o in (initial, *amendments))
+    record = SourceRecord("Order", initial.id)
     now = cancel_at <= context.now_epoch
     start = int(schedule["start_date"])
     if known is None:
@@ -163,17 +161,17 @@ def _phase(opening: PhaseDraft, prices: PhaseDraft) -> dict[str, Any]:
 
 
 def _cancellation_start(
-    initial: Mapping[str, Any], amendments: Sequence[Mapping[str, Any]], builder: PlanBuilder
+    initial: OrderView, amendments: Sequence[OrderView], builder: PlanBuilder
 ) -> int:
     """The first amendment's start, once the amendments take every line to zero."""
     live: dict[str, int] = {}
     for line in active_lines(builder, initial):
-        live[str(line["Id"])] = whole_quantity(line)
+        live[line.id] = whole_quantity(line)
     for amendment in amendments:
         for line in active_lines(builder, amendment):
-            original = str(line.get("SBQQ__RevisedOrderProduct__c") or line["Id"])
+            original = line.revises or line.id
             live[original] = live.get(original, 0) + whole_quantity(line)
-    changed = [str(a["Id"]) for a in amendments]
+    changed = [a.id for a in amendments]
     if any(quantity for quantity in live.values()):
         raise DataError(
             "A4",
@@ -181,8 +179,7 @@ def _cancellation_start(
             "every line; only a cancellation (every line to zero) is supported for evergreen "
             "orders",
         )
-    quote = amendments[0].get("SBQQ__Quote__r")
-    begins = start_epoch(quote.get("SBQQ__StartDate__c") if isinstance(quote, Mapping) else None)
+    begins = amendments[0].quote.start
     if begins is None:
         raise DataError(
             "M2",

@@ -47,13 +47,19 @@ _ID_PREFIXES = {
 _OTHER_KINDS = {"subscription": ("sub_sched_",)}
 
 
-def stripe_id_on(record: Any, kind: str) -> str | None:
-    """The record's ``Stripe_ID__c`` when it names a Stripe object of ``kind``, else None: a
-    value of another shape was set by mistake and is ignored (and replaced) (rule K2)."""
-    value = record.get("Stripe_ID__c") if isinstance(record, Mapping) else None
-    if not isinstance(value, str) or not value.startswith(_ID_PREFIXES[kind]):
+def stripe_id_of(value: str | None, kind: str) -> str | None:
+    """A ``Stripe_ID__c`` value when it names a Stripe object of ``kind``, else None: a value
+    of another shape was set by mistake and is ignored (and replaced) (rule K2)."""
+    if value is None or not value.startswith(_ID_PREFIXES[kind]):
         return None
     return None if value.startswith(_OTHER_KINDS.get(kind, ())) else value
+
+
+def stripe_id_on(record: Any, kind: str) -> str | None:
+    """``stripe_id_of`` a hydrated record as Salesforce returned it (the Stripe lookups read
+    those; the planner reads its views' ``stripe_id``)."""
+    value = record.get("Stripe_ID__c") if isinstance(record, Mapping) else None
+    return stripe_id_of(value if isinstance(value, str) else None, kind)
 
 
 def metadata_key(name: str, *, sandbox: bool) -> str:

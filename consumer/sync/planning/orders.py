@@ -20,7 +20,7 @@ from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.coupons import has_coupons, plan_discounts
 from consumer.sync.planning.customers import plan_customer
 from consumer.sync.planning.evergreen import LET_GO, is_evergreen, make_evergreen, order_writeback
-from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_on
+from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_of
 from consumer.sync.planning.inline_prices import (
     InlinePrice,
     inline_price_data,
@@ -46,26 +46,23 @@ from consumer.sync.planning.prices import (
 )
 from consumer.sync.planning.problems import StripeStateError
 from consumer.sync.planning.products import plan_product_sync
-from consumer.sync.planning.schedule_dates import add_months, start_epoch, whole_months
+from consumer.sync.planning.schedule_dates import add_months
 from consumer.sync.planning.segments import Segment, segment_phases, segments_of
 from consumer.sync.planning.uneven_terms import remainder_months, split_phases
-from cpqsync.mapping.coercion import CoercionError, to_decimal
+from consumer.sync.planning.views import (
+    EntryView,
+    MappingSources,
+    OrderItemView,
+    OrderView,
+    ProductView,
+)
+from cpqsync.mapping.coercion import CoercionError
 from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
 MAX_RECURRING_LINES = 100
 SCHEDULE_OPERATION = "subscription_schedule"
 INVOICE_OPERATION = "invoice"
 FINALIZE_OPERATION = "invoice_finalize"
-
-
-def records_of(relationship: Any) -> list[Mapping[str, Any]]:
-    if isinstance(relationship, dict) and isinstance(relationship.get("records"), list):
-        return [r for r in relationship["records"] if isinstance(r, dict)]
-    return []
-
-
-def _checked(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 @dataclass
@@ -103,24 +100,21 @@ class PhaseDraft:
             self.intervals.setdefault(interval, []).extend(ids)
 
 
-def plan_order_operations(
-    builder: PlanBuilder, order: Mapping[str, Any], context: PlanningContext
-) -> None:
-    order_id = str(order["Id"])
+def plan_order_operations(builder: PlanBuilder, order: OrderView, context: PlanningContext) -> None:
+    order_id = order.id
     check_start_date(order, context)  # S2
-    quote = order.get("SBQQ__Quote__r")
-    if not order.get("SBQQ__Quote__c") and not isinstance(quote, dict):
+    quote = order.quote
+    if not order.quote_id and not order.nested_quote:
         raise DataError("O1", "There's no CPQ quote associated with this order")
-    quote = quote if isinstance(quote, dict) else {}
-    account = order.get("Account")
-    if not isinstance(account, dict) or not account.get("Id"):
+    account = order.account
+    if account is None or not account.has_id:
         raise DataError("M2", "The following required fields are missing: Order.Account")
     currency = currency_of(order, context)
     lines = active_lines(builder, order)
-    order_sources = {"Order": order, "Account": account, "SBQQ__Quote__c": quote}
+    order_sources = {"Order": order.raw, "Account": account.raw, "SBQQ__Quote__c": quote.raw}
 
-    schedule = schedule_params(order, quote, order_sources, context)
-    phase = first_phase(schedule.params, quote, order_sources, context)
+    schedule = schedule_params(order, order_sources, context)
+    phase = first_phase(schedule.params, order, order_sources, context)
     phase.final_period_prorated = True  # O7: see uneven_terms.py
     evergreen = is_evergreen(lines)
     if evergreen:  # A4: no end date; the term (1 month) is no billing term
@@ -129,8 +123,8 @@ def plan_order_operations(
     with builder.blame(builder.root, contain=True):  # the lines are still checked (R4)
         require_order_fields(schedule.params, phase)
 
-    invoice_id = order.get("Stripe_ID__c")
-    if isinstance(invoice_id, str) and invoice_id.startswith("in_"):
+    invoice_id = order.stripe_id
+    if invoice_id is not None and invoice_id.startswith("in_"):
         builder.skip(
             Issue(
                 "O3",
@@ -153,7 +147,7 @@ def plan_order_operations(
         # invoice (O3), whose items keep P6.
         phase.inline_one_time = any(_schedules_line(item) for item in lines)
     for item in lines:
-        target = owner.get(str(item["Id"]), phase)  # A6: a segment line prices over its segment
+        target = owner.get(item.id, phase)  # A6: a segment line prices over its segment
         plan_line(builder, order, item, target, context, currency=currency)
     if builder.failed:
         return
@@ -191,13 +185,13 @@ def plan_order_operations(
     plan_archives(builder, phase)
 
 
-def _schedules_line(item: Mapping[str, Any]) -> bool:
+def _schedules_line(item: OrderItemView) -> bool:
     """Whether the line becomes a phase item: recurring, and not dropped for a negative unit
     price (P9, the same test ``_plan_line`` makes)."""
     if not line_terms(item).recurring:
         return False
     try:
-        amount = to_decimal(item.get("UnitPrice")) if item.get("UnitPrice") is not None else None
+        amount = item.unit_price
     except CoercionError:
         return True  # the line fails on its own; the order fails with it
     return amount is None or amount >= 0
@@ -210,16 +204,11 @@ def plan_archives(builder: PlanBuilder, phase: PhaseDraft) -> None:
         builder.add(operation_id, "price.update", {"active": False}, record, target=target)
 
 
-def is_skipped(item: Mapping[str, Any]) -> bool:
-    """Rule O6: a line whose Skip_Line_Item__c is checked is left out of the sync."""
-    return _checked(item.get("Skip_Line_Item__c"))
-
-
-def active_lines(builder: PlanBuilder, order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def active_lines(builder: PlanBuilder, order: OrderView) -> list[OrderItemView]:
     lines = []
-    for item in records_of(order.get("OrderItems")):
-        if is_skipped(item):  # O6
-            record = SourceRecord("OrderItem", str(item["Id"]))
+    for item in order.lines:
+        if item.skipped:  # O6: Skip_Line_Item__c is checked
+            record = SourceRecord("OrderItem", item.id)
             builder.skip(
                 Issue("O6", "Skipped: Skip_Line_Item__c is checked", record, reported=False)
             )
@@ -229,23 +218,20 @@ def active_lines(builder: PlanBuilder, order: Mapping[str, Any]) -> list[Mapping
 
 
 def schedule_params(
-    order: Mapping[str, Any],
-    quote: Mapping[str, Any],
-    sources: Mapping[str, Any],
-    context: PlanningContext,
+    order: OrderView, sources: MappingSources, context: PlanningContext
 ) -> Evaluated:
+    """``sources``: the records field mappings read, by source name (M3)."""
     params: dict[str, Any] = {"end_behavior": "cancel"}
-    start = start_epoch(quote.get("SBQQ__StartDate__c"))
+    start = order.quote.start
     if start is not None:
         params["start_date"] = start
-    term = order.get("SBQQ__PaymentTerm__c") or quote.get("SBQQ__PaymentTerm__c")
-    days = days_until_due(term)  # O4
+    days = days_until_due(order.payment_term or order.quote.payment_term)  # O4
     if days is not None:
         params["default_settings"] = {
             "collection_method": "send_invoice",
             "invoice_settings": {"days_until_due": days},
         }
-    params["metadata"] = record_metadata("order", str(order["Id"]), context)  # K1
+    params["metadata"] = record_metadata("order", order.id, context)  # K1
     return apply_mapping(
         params,
         context.settings.mappings.subscription_schedule,
@@ -256,22 +242,20 @@ def schedule_params(
 
 def first_phase(
     schedule: dict[str, Any],
-    quote: Mapping[str, Any],
-    sources: Mapping[str, Any],
+    order: OrderView,
+    sources: MappingSources,
     context: PlanningContext,
 ) -> PhaseDraft:
-    raw_term = quote.get("SBQQ__SubscriptionTerm__c")
-    term = whole_months(raw_term)
-    if term is None and raw_term not in (None, ""):
-        raise DataError("O2", f"Subscription term must be a whole number of months: {raw_term}")
+    term = order.quote.term_months
+    shown = order.quote.field("SBQQ__SubscriptionTerm__c")
+    if term is None and shown not in (None, ""):
+        raise DataError("O2", f"Subscription term must be a whole number of months: {shown}")
     # K1: each phase names its order, as the reference's phases do.
-    params: dict[str, Any] = {
-        "metadata": record_metadata("order", str(sources["Order"]["Id"]), context)
-    }
+    params: dict[str, Any] = {"metadata": record_metadata("order", order.id, context)}
     start = schedule.get("start_date")
     if isinstance(start, int) and start <= context.now_epoch:
         # O5: midnight UTC of today is already past, so a same-day start counts as backdated.
-        skip_past = _checked(sources["Order"].get("Skip_Past_Initial_Invoices__c"))
+        skip_past = order.skip_past_initial_invoices
         params["proration_behavior"] = "none" if skip_past else "create_prorations"
     if term is not None:
         if isinstance(start, int):
@@ -304,39 +288,33 @@ def require_order_fields(schedule: dict[str, Any], phase: PhaseDraft) -> None:
         raise DataError("M2", f"The following required fields are missing: {', '.join(missing)}")
 
 
-def _require_line_fields(item: Mapping[str, Any], context: PlanningContext) -> None:
+def _require_line_fields(item: OrderItemView, context: PlanningContext) -> None:
     """Rule M2 for one order line."""
     missing: list[str] = []
-    if item.get("Quantity") is None:
-        missing.append(f"OrderItem[{item['Id']}].Quantity")
+    if item.field("Quantity") is None:
+        missing.append(f"OrderItem[{item.id}].Quantity")
     amount_mapped = "unit_amount_decimal" in context.settings.mappings.price_order_item.custom
-    if item.get("UnitPrice") is None and not amount_mapped:
-        missing.append(f"OrderItem[{item['Id']}].UnitPrice")
+    if item.field("UnitPrice") is None and not amount_mapped:
+        missing.append(f"OrderItem[{item.id}].UnitPrice")
     if missing:
         raise DataError("M2", f"The following required fields are missing: {', '.join(missing)}")
 
 
-def whole_quantity(item: Mapping[str, Any]) -> int:
-    raw = item["Quantity"]
-    if type(raw) is float and raw.is_integer():
-        return int(raw)  # what hydrated JSON holds: no Decimal needed to see it is whole
-    try:
-        quantity = to_decimal(raw)
-    except CoercionError:
-        quantity = None
-    if quantity is None or quantity != quantity.to_integral_value():
+def whole_quantity(item: OrderItemView) -> int:
+    quantity = item.whole_quantity
+    if quantity is None:
         raise DataError(
             "O6",
             "Quantity specified as a decimal value. Only integers are supported "
-            f"(OrderItem {item['Id']} has quantity {item['Quantity']})",
+            f"(OrderItem {item.id} has quantity {item.field('Quantity')})",
         )
-    return int(quantity)
+    return quantity
 
 
 def plan_line(
     builder: PlanBuilder,
-    order: Mapping[str, Any],
-    item: Mapping[str, Any],
+    order: OrderView,
+    item: OrderItemView,
     phase: PhaseDraft,
     context: PlanningContext,
     *,
@@ -347,28 +325,27 @@ def plan_line(
     R4: a problem of the line is recorded as that line's error (``builder.failed``), and the
     caller goes on with the other lines, so one attempt reports every line at fault.
     """
-    with builder.blame(SourceRecord("OrderItem", str(item["Id"])), contain=True):
+    with builder.blame(SourceRecord("OrderItem", item.id), contain=True):
         _plan_line(builder, order, item, phase, context, currency=currency)
 
 
 def _plan_line(
     builder: PlanBuilder,
-    order: Mapping[str, Any],
-    item: Mapping[str, Any],
+    order: OrderView,
+    item: OrderItemView,
     phase: PhaseDraft,
     context: PlanningContext,
     *,
     currency: str,
 ) -> None:
-    item_id = str(item["Id"])
+    item_id = item.id
     _require_line_fields(item, context)
-    unit_price = item.get("UnitPrice")
-    amount = to_decimal(unit_price) if unit_price is not None else None
+    amount = item.unit_price
     if amount is not None and amount < 0:
         builder.skip(  # P9
             Issue(
                 "P9",
-                f"Skipped: negative unit price {unit_price} produces no Stripe price",
+                f"Skipped: negative unit price {item.field('UnitPrice')} produces no Stripe price",
                 SourceRecord("OrderItem", item_id),
                 reported=False,
             )
@@ -376,13 +353,12 @@ def _plan_line(
         return
     quantity = whole_quantity(item)
     terms = line_terms(item)
-    product = item.get("Product2") if isinstance(item.get("Product2"), dict) else None
-    if product is None or not product.get("Id"):
+    product = item.product
+    if product is None or not product.has_id:
         raise DataError(
             "M2", f"The following required fields are missing: OrderItem[{item_id}].Product2"
         )
-    entry = item.get("PricebookEntry") if isinstance(item.get("PricebookEntry"), dict) else {}
-    assert isinstance(entry, dict)
+    entry = item.entry
     if (
         terms.recurring
         and not terms.tiered
@@ -396,9 +372,14 @@ def _plan_line(
             "(a prorated final period is billed only at the end of an order's own term, "
             "not for an MDQ segment or an amended contract yet)",
         )
-    with builder.blame(SourceRecord("Product2", str(product["Id"]))):
+    with builder.blame(SourceRecord("Product2", product.id)):
         product_id = plan_product_sync(builder, product, context, update_existing=False)
-    sources = {"OrderItem": item, "Product2": product, "PricebookEntry": entry, "Order": order}
+    sources = {
+        "OrderItem": item.raw,
+        "Product2": product.raw,
+        "PricebookEntry": entry.raw if entry is not None else {},
+        "Order": order.raw,
+    }
     line = line_price_params(
         item,
         terms,
@@ -449,16 +430,16 @@ def _plan_line(
         )
         phase.invoice_item_prices[item_id] = {
             **{k: v for k, v in line.params.items() if k != "product"},
-            "product": {"Product2": str(product.get("Id") or "")},
+            "product": {"Product2": product.id},
         }
 
 
 def _line_price_ref(
     builder: PlanBuilder,
-    item: Mapping[str, Any],
-    product: Mapping[str, Any],
+    item: OrderItemView,
+    product: ProductView,
     product_id: str,
-    entry: Mapping[str, Any],
+    entry: EntryView | None,
     line: PriceDraft,
     phase: PhaseDraft,
     context: PlanningContext,
@@ -476,7 +457,7 @@ def _line_price_ref(
         # price once archived is taken back only where the schedule already uses it).
         if kept.price.get("active") and is_line_price(kept.price):
             # An interrupted attempt created it but never archived it (P6).
-            phase.archives.append((line_archive_operation_id(str(item["Id"])), kept.id))
+            phase.archives.append((line_archive_operation_id(item.id), kept.id))
         return kept.id
     if (
         kept is not None
@@ -486,21 +467,21 @@ def _line_price_ref(
     ):
         # A line price an interrupted attempt left behind that this plan no longer uses (the
         # line or its entry changed since): archive it with the others (P6).
-        phase.archives.append((f"{line_archive_operation_id(str(item['Id']))}_stale", kept.id))
-    if entry.get("Id"):
+        phase.archives.append((f"{line_archive_operation_id(item.id)}_stale", kept.id))
+    if entry is not None and entry.has_id:
         entry_view = entry
-        if not isinstance(entry.get("Product2"), dict) and context.settings.mappings.price.custom:
+        if entry.product is None and context.settings.mappings.price.custom:
             # Price mappings may read PricebookEntry.Product2.*: nest the line's product.
-            entry_view = {**entry, "Product2": product}
+            entry_view = entry.with_product(product)
         # R4: the entry's price or tiers failing is the entry's fault, not the line's.
-        with builder.blame(SourceRecord("PricebookEntry", str(entry["Id"]))):
+        with builder.blame(SourceRecord("PricebookEntry", entry.id)):
             entry_draft = pricebook_price_params(
                 entry_view, product, context, currency=currency, product_id=product_id
             )
         if entry_draft is not None and drafts_match(entry_draft.params, line.params):
             current = known_price(entry, context.known.prices)
             if current is None or is_current(current, entry_draft.params):
-                with builder.blame(SourceRecord("PricebookEntry", str(entry["Id"]))):
+                with builder.blame(SourceRecord("PricebookEntry", entry.id)):
                     return plan_pricebook_price(builder, entry_view, product, entry_draft, context)
             # The entry's Stripe price is out of date: replacing it (P7) is the entry's own
             # sync's job, its one writer, which follows every change of a synced entry in
@@ -511,7 +492,7 @@ def _line_price_ref(
         return inline
     price, is_new = plan_line_price(builder, item, product, line, context)
     if is_new and isinstance(price, dict):
-        phase.archives.append((line_archive_operation_id(str(item["Id"])), price))
+        phase.archives.append((line_archive_operation_id(item.id), price))
     return price
 
 
@@ -545,10 +526,12 @@ def check_lines(phase: PhaseDraft) -> None:
         )
 
 
-def existing_schedule(order: Mapping[str, Any], context: PlanningContext) -> str | None:
+def existing_schedule(order: OrderView, context: PlanningContext) -> str | None:
     """The order's schedule: found in Stripe, else the one its Stripe_ID__c names (K2)."""
-    order_id = str(order["Id"])
-    subscription = stripe_id_on(order, "subscription")  # an evergreen order's, once started (A4)
+    order_id = order.id
+    subscription = stripe_id_of(
+        order.stripe_id, "subscription"
+    )  # an evergreen order's, once started (A4)
     kind = "subscription" if subscription else "subscription schedule"
     context.known.check_not_missing("Order", order_id, kind)
     known = context.known.schedules.get(order_id)
@@ -563,12 +546,12 @@ def existing_schedule(order: Mapping[str, Any], context: PlanningContext) -> str
             "salesforce_order_id metadata) to sync it with; clear Order.Stripe_ID__c to sync "
             "the order to a new subscription",
         )
-    return stripe_id_on(order, "subscription_schedule")
+    return stripe_id_of(order.stripe_id, "subscription_schedule")
 
 
 def _plan_schedule(
     builder: PlanBuilder,
-    order: Mapping[str, Any],
+    order: OrderView,
     customer: PriceRef,
     schedule: dict[str, Any],
     phase: PhaseDraft,
@@ -576,7 +559,7 @@ def _plan_schedule(
     segments: list[tuple[Segment, list[dict[str, Any]]]],
     evergreen: bool = False,
 ) -> None:
-    record = SourceRecord("Order", str(order["Id"]))
+    record = SourceRecord("Order", order.id)
     # A4: an evergreen order's Stripe_ID__c names its subscription once the schedule starts it.
     named = order_writeback(record) if evergreen else WriteBack(record, "Stripe_ID__c")
     # An inline line's price exists once the schedule does: its Stripe_ID__c is in the answer.
@@ -610,7 +593,7 @@ def _plan_schedule(
             writeback=(named, *line_ids),
         )
         return
-    held = context.known.contract_schedules.get(str(order["Id"]))
+    held = context.known.contract_schedules.get(order.id)
     if evergreen and held is not None and held.status in LET_GO:
         return  # A4: the subscription runs on its own now; only a cancellation changes it
     # An update replaces the phase list; the phase keeps its start (Stripe needs it resent).
@@ -643,9 +626,9 @@ def _service_period(schedule: Mapping[str, Any], phase: PhaseDraft) -> dict[str,
 
 def _plan_invoice(
     builder: PlanBuilder,
-    order: Mapping[str, Any],
+    order: OrderView,
     customer: PriceRef,
-    sources: Mapping[str, Any],
+    sources: MappingSources,
     phase: PhaseDraft,
     context: PlanningContext,
     *,
@@ -653,7 +636,7 @@ def _plan_invoice(
     period: dict[str, int] | None,
 ) -> None:
     """Rule O3: invoice items on a draft invoice made for them, then finalized."""
-    order_id = str(order["Id"])
+    order_id = order.id
     record = SourceRecord("Order", order_id)
     params: dict[str, Any] = {
         "customer": customer,
@@ -662,10 +645,7 @@ def _plan_invoice(
         # Only this order's items: other pending items of the customer stay where they are.
         "pending_invoice_items_behavior": "exclude",
     }
-    term = order.get("SBQQ__PaymentTerm__c") or sources["SBQQ__Quote__c"].get(
-        "SBQQ__PaymentTerm__c"
-    )
-    days = days_until_due(term)
+    days = days_until_due(order.payment_term or order.quote.payment_term)
     if days is not None:
         params["collection_method"] = "send_invoice"
         params["days_until_due"] = days
@@ -677,7 +657,7 @@ def _plan_invoice(
     # retry after a crash sees the second where the first attempt planned the first. Keyed on
     # the account instead, the retry replays the first attempt's invoice rather than leaving it
     # behind as a draft beside a second one.
-    key_params = {**params, "customer": {"account": str(order.get("AccountId") or "")}}
+    key_params = {**params, "customer": {"account": order.account_id}}
     builder.add(
         INVOICE_OPERATION,
         "invoice.create",

@@ -7,15 +7,13 @@ SOQL grammar (`cpqsync.soql`), so a filter means here exactly what it means in t
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-from collections.abc import Mapping
-from typing import Any
 
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.context import PlanningContext
 from consumer.sync.planning.plan import Issue, SourceRecord
 from consumer.sync.planning.problems import ConnectorError
+from consumer.sync.planning.views import OrderView, RecordView
 from cpqsync.soql import And, Condition, Not, Or, SoqlError, evaluate, parse_where
 
 DEFAULT_ORDER_FILTER = "Status = 'Activated'"
@@ -56,17 +54,18 @@ def filter_for(object_type: str, context: PlanningContext) -> str | None:
 
 
 def passes_filter(
-    object_type: str, text: str, record: Mapping[str, Any], context: PlanningContext
+    object_type: str, text: str, record: RecordView, context: PlanningContext
 ) -> bool:
     try:
-        return evaluate(_parsed(object_type, text), record, now=context.now)
+        # A filter may name any field, custom ones and parents' included: the record as hydrated.
+        return evaluate(_parsed(object_type, text), record.raw, now=context.now)
     except SoqlError as exc:
         raise ConnectorError(
             "S3", f"The {object_type} sync filter cannot be decided for this record: {exc}"
         ) from None
 
 
-def gate(record: SourceRecord, data: Mapping[str, Any], context: PlanningContext) -> Issue | None:
+def gate(record: SourceRecord, data: RecordView, context: PlanningContext) -> Issue | None:
     """The skip that keeps ``record`` from syncing (S4 live sync off, S3 filter), if any.
 
     Live-sync skips are only counted (no Sync Record); a manual sync reports them.
@@ -85,12 +84,12 @@ def gate(record: SourceRecord, data: Mapping[str, Any], context: PlanningContext
     return None
 
 
-def check_start_date(order: Mapping[str, Any], context: PlanningContext) -> None:
+def check_start_date(order: OrderView, context: PlanningContext) -> None:
     """Rule S2: an order activated before the integration start date is not synced."""
     start = context.settings.sync.start_date
     if start is None:
         return
-    activated = _date_of(order.get("ActivatedDate")) or _date_of(order.get("EffectiveDate"))
+    activated = order.activated
     if activated is not None and activated < start:
         raise DataError(
             "S2",
@@ -99,26 +98,11 @@ def check_start_date(order: Mapping[str, Any], context: PlanningContext) -> None
         )
 
 
-def _date_of(value: Any) -> dt.date | None:
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            return dt.date.fromisoformat(text)
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC)
-    return moment.date()
-
-
-def currency_of(record: Mapping[str, Any], context: PlanningContext) -> str:
+def currency_of(record: RecordView, context: PlanningContext) -> str:
     """Rule S5: the default currency, or the record's own when multi-currency is on."""
     sync = context.settings.sync
     if sync.multi_currency:
-        code = record.get("CurrencyIsoCode")
-        if isinstance(code, str) and code:
+        code = record.currency_code
+        if code:
             return code.lower()
     return sync.default_currency.lower()

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.mapping.evaluate import apply_mapping
 from consumer.sync.planning.amounts import canonical_amount, minor_units
-from consumer.sync.planning.billing_terms import interval_count, is_recurring, usage_type
+from consumer.sync.planning.billing_terms import interval_count, usage_type
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownPrice, PlanningContext
 from consumer.sync.planning.identity import (
@@ -26,16 +26,17 @@ from consumer.sync.planning.identity import (
     meter_event_name,
     price_lookup_key,
     record_metadata,
-    stripe_id_on,
+    stripe_id_of,
 )
 from consumer.sync.planning.plan import SourceRecord, WriteBack, ref
-from consumer.sync.planning.tiers import (
-    ORDER_LINE,
-    STANDARD,
-    Tiers,
-    line_schedules,
-    product_schedules,
-    tiers_from,
+from consumer.sync.planning.tiers import Tiers, tiers_from
+from consumer.sync.planning.views import (
+    EntryView,
+    MappingSources,
+    OrderItemView,
+    ProductView,
+    RecordView,
+    ScheduleView,
 )
 from cpqsync.mapping.coercion import to_decimal
 
@@ -117,16 +118,14 @@ def meter_operation_id(product2_id: str) -> str:
     return f"meter:{product2_id}"
 
 
-def plan_meter(
-    builder: PlanBuilder, product: Mapping[str, Any], context: PlanningContext
-) -> PriceRef:
+def plan_meter(builder: PlanBuilder, product: ProductView, context: PlanningContext) -> PriceRef:
     """The billing meter a metered price of this product reports usage to (one per product)."""
-    product2_id = str(product["Id"])
+    product2_id = product.id
     known = context.known.meters.get(product2_id)
     if known:
         return known
     operation_id = meter_operation_id(product2_id)
-    name = str(product.get("Name") or product2_id)
+    name = product.name or product2_id
     builder.add(
         operation_id,
         "billing.meter.create",
@@ -145,7 +144,7 @@ def plan_meter(
 def _attach_meter(
     builder: PlanBuilder,
     params: dict[str, Any],
-    product: Mapping[str, Any],
+    product: ProductView,
     context: PlanningContext,
 ) -> None:
     recurring = params.get("recurring")
@@ -167,31 +166,29 @@ class PriceDraft(NamedTuple):
 
 
 def pricebook_price_params(
-    entry: Mapping[str, Any],
-    product: Mapping[str, Any],
+    entry: EntryView,
+    product: ProductView,
     context: PlanningContext,
     *,
     currency: str,
     product_id: str,
 ) -> PriceDraft | None:
     """The price a pricebook entry stands for; None for a negative price (P9)."""
-    entry_id = str(entry["Id"])
+    entry_id = entry.id
     params: dict[str, Any] = {
         "currency": currency,
         "product": product_id,
         "lookup_key": price_lookup_key(entry_id, sandbox=context.sandbox),
     }
-    if is_recurring(product.get("SBQQ__SubscriptionPricing__c")):  # P2 from Product2
+    if product.recurring:  # P2 from Product2
         params["recurring"] = {
             "interval": "month",
-            "interval_count": interval_count(product.get("SBQQ__BillingFrequency__c")),
-            "usage_type": usage_type(product.get("SBQQ__BillingType__c")),
+            "interval_count": interval_count(product.billing_frequency),
+            "usage_type": usage_type(product.billing_type),
         }
-    schedules = product_schedules(product)
+    schedules = product.schedules
     tiers = (
-        tiers_from(schedules, STANDARD, currency, where=f"PricebookEntry {entry_id}")
-        if schedules
-        else None
+        tiers_from(schedules, currency, where=f"PricebookEntry {entry_id}") if schedules else None
     )
     if tiers is not None:
         params.update(billing_scheme="tiered", tiers_mode=tiers.mode, tiers=tiers.tiers)
@@ -200,17 +197,16 @@ def pricebook_price_params(
     amount_mapped = False
     mapping = context.settings.mappings.price
     if mapping.defaults or mapping.custom:  # most configurations map nothing here
-        sources = {"PricebookEntry": entry, "Product2": product}
+        sources = {"PricebookEntry": entry.raw, "Product2": product.raw}
         evaluated = apply_mapping(params, mapping, sources, label="price")
         params = evaluated.params
         amount_mapped = _convert_mapped_amount(params, evaluated.from_custom, currency)
     if tiers is None and not amount_mapped and "unit_amount_decimal" not in params:
-        unit_price = entry.get("UnitPrice")
-        if unit_price is None:
+        amount = entry.unit_price
+        if amount is None:
             raise DataError(
                 "M2", "The following required fields are missing: PricebookEntry.UnitPrice"
             )
-        amount = to_decimal(unit_price)
         if amount < 0:
             return None
         params["unit_amount_decimal"] = minor_units(amount, currency)
@@ -245,12 +241,12 @@ def _convert_mapped_amount(
     return True
 
 
-def known_price(record: Mapping[str, Any], checked: Mapping[str, KnownPrice]) -> KnownPrice | None:
+def known_price(record: RecordView, checked: Mapping[str, KnownPrice]) -> KnownPrice | None:
     """The price a record already has: a checked entry, else a price id in Stripe_ID__c."""
-    known = checked.get(str(record["Id"]))
+    known = checked.get(record.id)
     if known is not None:
         return known
-    value = stripe_id_on(record, "price")
+    value = stripe_id_of(record.stripe_id, "price")
     return KnownPrice(value) if value is not None else None
 
 
@@ -268,13 +264,13 @@ def is_current(known: KnownPrice, draft: Mapping[str, Any]) -> bool:
 
 def plan_pricebook_price(
     builder: PlanBuilder,
-    entry: Mapping[str, Any],
-    product: Mapping[str, Any],
+    entry: EntryView,
+    product: ProductView,
     draft: PriceDraft,
     context: PlanningContext,
 ) -> PriceRef:
     """Use the entry's Stripe price if current, else create it (P7: replacing a stale one)."""
-    entry_id = str(entry["Id"])
+    entry_id = entry.id
     context.known.check_not_missing("PricebookEntry", entry_id, "price")
     known = known_price(entry, context.known.prices)
     if known is not None and is_current(known, draft.params):
@@ -320,27 +316,27 @@ class LineTerms(NamedTuple):
     recurring: bool
     interval_count: int
     usage_type: str
-    schedules: list[Mapping[str, Any]]  # the line's own consumption schedules (P8)
+    schedules: tuple[ScheduleView, ...]  # the line's own consumption schedules (P8)
 
     @property
     def tiered(self) -> bool:
         return bool(self.schedules)
 
 
-def line_terms(item: Mapping[str, Any]) -> LineTerms:
-    recurring = is_recurring(item.get("SBQQ__SubscriptionPricing__c"))
+def line_terms(item: OrderItemView) -> LineTerms:
+    recurring = item.recurring
     return LineTerms(
         recurring=recurring,
-        interval_count=interval_count(item.get("SBQQ__BillingFrequency__c")) if recurring else 0,
-        usage_type=usage_type(item.get("SBQQ__BillingType__c")) if recurring else "licensed",
-        schedules=line_schedules(item),
+        interval_count=interval_count(item.billing_frequency) if recurring else 0,
+        usage_type=usage_type(item.billing_type) if recurring else "licensed",
+        schedules=item.schedules,
     )
 
 
 def line_price_params(
-    item: Mapping[str, Any],
+    item: OrderItemView,
     terms: LineTerms,
-    sources: Mapping[str, Any],
+    sources: MappingSources,
     context: PlanningContext,
     *,
     currency: str,
@@ -352,7 +348,7 @@ def line_price_params(
 
     ``unit_price`` is the line's UnitPrice when the caller has parsed it already.
     """
-    item_id = str(item["Id"])
+    item_id = item.id
     params: dict[str, Any] = {"currency": currency, "product": product_id}
     if terms.recurring:
         params["recurring"] = {
@@ -361,11 +357,7 @@ def line_price_params(
             "usage_type": terms.usage_type,
         }
     schedules = terms.schedules
-    tiers = (
-        tiers_from(schedules, ORDER_LINE, currency, where=f"OrderItem {item_id}")
-        if schedules
-        else None
-    )
+    tiers = tiers_from(schedules, currency, where=f"OrderItem {item_id}") if schedules else None
     if tiers is not None:
         params.update(billing_scheme="tiered", tiers_mode=tiers.mode, tiers=tiers.tiers)
     metadata = _price_metadata("order_item", item_id, tiers, context)
@@ -378,8 +370,10 @@ def line_price_params(
         params = evaluated.params
         amount_mapped = _convert_mapped_amount(params, evaluated.from_custom, currency)
     if tiers is None and not amount_mapped and "unit_amount_decimal" not in params:
-        amount = unit_price if unit_price is not None else to_decimal(item["UnitPrice"])
-        evergreen = str(item.get("SBQQ__SubscriptionType__c") or "").lower() == "evergreen"
+        # A missing UnitPrice got here only past M2 (an amount mapping that gave nothing):
+        # it fails as the value it is, not a number (an M2 Data Error).
+        amount = unit_price if unit_price is not None else to_decimal(item.field("UnitPrice"))
+        evergreen = (item.subscription_type or "").lower() == "evergreen"
         if terms.recurring and not evergreen and term_months:
             # P5: the line's UnitPrice covers the whole term; Stripe bills once per period.
             periods_numerator = amount * terms.interval_count
@@ -401,8 +395,8 @@ def line_archive_operation_id(item_id: str) -> str:
 
 def plan_line_price(
     builder: PlanBuilder,
-    item: Mapping[str, Any],
-    product: Mapping[str, Any],
+    item: OrderItemView,
+    product: ProductView,
     draft: PriceDraft,
     context: PlanningContext,
 ) -> tuple[PriceRef, bool]:
@@ -410,7 +404,7 @@ def plan_line_price(
     known = known_price(item, context.known.line_prices)
     if known is not None and (known.price is None or signatures_match(known.price, draft.params)):
         return known.id, False
-    item_id = str(item["Id"])
+    item_id = item.id
     record = SourceRecord("OrderItem", item_id)
     params = dict(draft.params)
     _attach_meter(builder, params, product, context)

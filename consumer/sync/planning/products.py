@@ -7,7 +7,6 @@ for a create to return.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from consumer.sync.mapping.evaluate import apply_mapping
@@ -18,9 +17,10 @@ from consumer.sync.planning.identity import (
     metadata_key,
     product_id,
     record_metadata,
-    stripe_id_on,
+    stripe_id_of,
 )
 from consumer.sync.planning.plan import SourceRecord, WriteBack
+from consumer.sync.planning.views import ProductView
 from cpqsync.mapping.stripe_schema import ENDPOINT_PARAMS, fields_of
 
 
@@ -28,49 +28,46 @@ def product_operation_id(product2_id: str) -> str:
     return f"product:{product2_id}"
 
 
-def existing_product_id(product: Mapping[str, Any], context: PlanningContext) -> str | None:
+def existing_product_id(product: ProductView, context: PlanningContext) -> str | None:
     """The product this Product2 already has: checked in Stripe, else its Stripe_ID__c when
     that names a product (adopted, K2); one Stripe no longer has is an error."""
-    product2_id = str(product["Id"])
+    product2_id = product.id
     context.known.check_not_missing("Product2", product2_id, "product")
     known = context.known.products.get(product2_id)
     if known:
         return known
-    return stripe_id_on(product, "product")
+    return stripe_id_of(product.stripe_id, "product")
 
 
-def stripe_product_id(product: Mapping[str, Any], context: PlanningContext) -> str:
+def stripe_product_id(product: ProductView, context: PlanningContext) -> str:
     """The Stripe id the product has or will have."""
-    return existing_product_id(product, context) or product_id(
-        str(product["Id"]), sandbox=context.sandbox
-    )
+    return existing_product_id(product, context) or product_id(product.id, sandbox=context.sandbox)
 
 
-def product_params(product: Mapping[str, Any], context: PlanningContext) -> dict[str, Any]:
-    product2_id = str(product["Id"])
+def product_params(product: ProductView, context: PlanningContext) -> dict[str, Any]:
+    product2_id = product.id
     params: dict[str, Any] = {
         "id": product_id(product2_id, sandbox=context.sandbox),
-        "name": str(product.get("Name") or product2_id),
+        "name": product.name or product2_id,
     }
-    description = product.get("Description")
-    if isinstance(description, str) and description.strip():
-        params["description"] = description.strip()
+    if product.description:
+        params["description"] = product.description
     params["metadata"] = record_metadata("product2", product2_id, context)
     mapping = context.settings.mappings.product
     if not mapping.defaults and not mapping.custom:  # most configurations map nothing here
         return params
-    return apply_mapping(params, mapping, {"Product2": product}, label="product").params
+    return apply_mapping(params, mapping, {"Product2": product.raw}, label="product").params
 
 
 def plan_product_sync(
     builder: PlanBuilder,
-    product: Mapping[str, Any],
+    product: ProductView,
     context: PlanningContext,
     *,
     update_existing: bool,
 ) -> str:
     """Create the product if Stripe lacks it (or update it, when asked); return its id."""
-    product2_id = str(product["Id"])
+    product2_id = product.id
     existing = existing_product_id(product, context)
     if existing is not None and not update_existing:
         return existing  # the usual case for an order line: nothing to plan

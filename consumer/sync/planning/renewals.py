@@ -15,14 +15,11 @@ keeps the subscription running after the last phase instead (auto-renew in Strip
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from consumer.sync.planning.views import OrderView
 
 RENEWAL = "Renewal"
 
 
-def is_renewal(order: Mapping[str, Any]) -> bool:
+def is_renewal(order: OrderView) -> bool:
     """An order of a renewal quote (or typed Renewal by CPQ): the start of its own contract."""
-    quote = order.get("SBQQ__Quote__r")
-    quote_type = quote.get("SBQQ__Type__c") if isinstance(quote, Mapping) else None
-    return quote_type == RENEWAL or order.get("Type") == RENEWAL
+    return order.quote.quote_type == RENEWAL or order.order_type == RENEWAL

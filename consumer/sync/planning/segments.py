@@ -20,12 +20,13 @@ segment's line, and the contract's phases are cut at the segment boundaries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.schedule_dates import add_months
+from consumer.sync.planning.views import OrderItemView
 from cpqsync.mapping.coercion import CoercionError, epoch_seconds, to_decimal
 
 _DAY = 86_400
@@ -33,8 +34,8 @@ SEGMENT_MONTHS = {"Year": 12, "Quarter": 3, "Month": 1}
 CUSTOM = "Custom"
 
 
-def is_segmented(item: Mapping[str, Any]) -> bool:
-    return bool(item.get("SBQQ__SegmentKey__c") or item.get("SBQQ__SegmentIndex__c"))
+def is_segmented(item: OrderItemView) -> bool:
+    return item.segmented
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Segment:
 
 
 def segments_of(
-    lines: list[Mapping[str, Any]], *, start: int | None, end: int | None
+    lines: Sequence[OrderItemView], *, start: int | None, end: int | None
 ) -> dict[int, Segment]:
     """The order's segments by index (empty when no line is segmented); Data Errors for shapes
     that cannot be billed as phases."""
@@ -66,7 +67,7 @@ def segments_of(
         )
     out: dict[int, Segment] = {}
     for line in segmented:
-        line_id = str(line["Id"])
+        line_id = line.id
         index = _index(line)
         begins, ends = _bounds(line, index, start, end)
         segment = out.get(index)
@@ -84,7 +85,7 @@ def segments_of(
 
 
 def added_segments(
-    lines: list[Mapping[str, Any]], *, contract_start: int, end: int, begins: int
+    lines: Sequence[OrderItemView], *, contract_start: int, end: int, begins: int
 ) -> dict[str, Segment]:
     """A6: the segments of MDQ products an amendment adds (segmented lines revising nothing),
     by line id. CPQ's amendment quote shows a new MDQ product's segments from the one running
@@ -99,9 +100,9 @@ def added_segments(
     by_key: dict[str, dict[int, Segment]] = {}
     out: dict[str, Segment] = {}
     for line in lines:
-        line_id = str(line["Id"])
+        line_id = line.id
         index = _index(line)
-        segments = by_key.setdefault(str(line.get("SBQQ__SegmentKey__c") or ""), {})
+        segments = by_key.setdefault(line.segment_key, {})
         if index in segments:
             raise DataError(
                 "A6",
@@ -177,8 +178,8 @@ def segment_phases(
     return phases
 
 
-def _index(line: Mapping[str, Any]) -> int:
-    raw = line.get("SBQQ__SegmentIndex__c")
+def _index(line: OrderItemView) -> int:
+    raw = line.field("SBQQ__SegmentIndex__c")
     try:
         value = to_decimal(raw) if raw not in (None, "") else None
     except CoercionError:
@@ -186,42 +187,43 @@ def _index(line: Mapping[str, Any]) -> int:
     if value is None or value < 1 or value != value.to_integral_value():
         raise DataError(
             "A6",
-            f"OrderItem {line['Id']} is a segmented (MDQ) line without a valid "
+            f"OrderItem {line.id} is a segmented (MDQ) line without a valid "
             f"SBQQ__SegmentIndex__c (found {raw!r})",
         )
     return int(value)
 
 
-def _bounds(line: Mapping[str, Any], index: int, start: int, end: int) -> tuple[int, int]:
-    kind = line.get("SBQQ__DimensionType__c")
+def _bounds(line: OrderItemView, index: int, start: int, end: int) -> tuple[int, int]:
+    kind = line.field("SBQQ__DimensionType__c")
     months = SEGMENT_MONTHS.get(str(kind))
     if months is not None:
         return add_months(start, (index - 1) * months), min(add_months(start, index * months), end)
     if kind != CUSTOM:
         raise DataError(
             "A6",
-            f"OrderItem {line['Id']} has segment type {kind!r}; segments of type Year, Quarter, "
+            f"OrderItem {line.id} has segment type {kind!r}; segments of type Year, Quarter, "
             "Month or Custom can be billed as phases",
         )
     dated = _service_period(line)
     if dated is None:
         missing = [
-            f"OrderItem[{line['Id']}].{name}"
+            f"OrderItem[{line.id}].{name}"
             for name in ("ServiceDate", "EndDate")
-            if not line.get(name)
+            if not line.field(name)
         ]
         raise DataError("M2", f"The following required fields are missing: {', '.join(missing)}")
     return dated
 
 
-def _service_period(line: Mapping[str, Any]) -> tuple[int, int] | None:
+def _service_period(line: OrderItemView) -> tuple[int, int] | None:
     """The line's ``ServiceDate`` to its ``EndDate`` (inclusive), when it has both."""
-    if not (line.get("ServiceDate") and line.get("EndDate")):
+    begins, ends = line.field("ServiceDate"), line.field("EndDate")
+    if not (begins and ends):
         return None
     try:
-        return epoch_seconds(line["ServiceDate"]), epoch_seconds(line["EndDate"]) + _DAY
+        return epoch_seconds(begins), epoch_seconds(ends) + _DAY
     except CoercionError as exc:
-        raise DataError("A6", f"OrderItem {line['Id']}: {exc}") from None
+        raise DataError("A6", f"OrderItem {line.id}: {exc}") from None
 
 
 def _months(line_id: str, begins: int, ends: int) -> int:
