@@ -26,6 +26,7 @@ from consumer.sync.planning.inline_prices import at_path
 from consumer.sync.stripe_operations import operation_kind
 from consumer.sync.sync_metrics import SyncMetrics
 from consumer.sync.triggers import RecordRef
+from consumer.sync.unmarked_objects import Unmarked
 from schemas.codec import Codec
 from schemas.headers import COMMIT_TIMESTAMP_HEADER, epoch_millis, schema_header
 from schemas.models import SourceOffset, SyncResult, SyncStatus, utc_now
@@ -242,10 +243,9 @@ class ResultBuilder:
             stripe_kind=kind,
         )
 
-    def already_synced(
-        self, attempt: Attempt, found: Sequence[tuple[SourceRecord, str, str]]
-    ) -> list[SyncResult]:
-        """Success for records whose Stripe object an earlier, interrupted attempt made."""
+    def already_synced(self, attempt: Attempt, found: Sequence[Unmarked]) -> list[SyncResult]:
+        """Success for records whose Stripe object an earlier, interrupted attempt made, each
+        stamped with when Stripe said the object is the record's where the sync asked (fix 20)."""
         return [
             self._result(
                 attempt,
@@ -255,8 +255,9 @@ class ResultBuilder:
                 secondary=attempt.root,
                 stripe_id=stripe_id,
                 stripe_kind=kind,
+                attempted_at=seen_at,
             )
-            for record, kind, stripe_id in found
+            for record, kind, stripe_id, seen_at in found
         ]
 
     def skipped(self, attempt: Attempt, message: str) -> SyncResult:

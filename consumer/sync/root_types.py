@@ -85,7 +85,7 @@ def _entry_existing(record_id: str, view: StripeView) -> Existing | None:
 
 
 def _order_unmarked(order: Record, view: StripeView, lookup: StripeLookup) -> list[Unmarked]:
-    return unmarked_objects(order, view.known, partial(lookup.is_current_price, view=view))
+    return unmarked_objects(order, view.known, partial(lookup.current_price_seen_at, view=view))
 
 
 REGISTRY: dict[str, RootType] = {

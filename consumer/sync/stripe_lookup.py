@@ -14,6 +14,7 @@ the pricebook prices instead of trusting what the process remembers.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -44,8 +45,10 @@ from consumer.sync.stripe_directory import (
 )
 from consumer.sync.stripe_operations import Teaches, operation_kind
 from consumer.sync.triggers import RecordRef
+from schemas.models import utc_now
 
 Record = Mapping[str, Any]
+_ONE_MILLISECOND = dt.timedelta(milliseconds=1)
 
 
 @dataclass
@@ -63,9 +66,10 @@ class StripeView:
     # Order id -> the subscription its evergreen schedule started: what its Stripe_ID__c names
     # (rule A4).
     subscriptions: dict[str, str] = field(default_factory=dict)
-    # Pricebook prices Stripe confirmed current (or not) for this batch: its orders often name
-    # the same entry, and one retrieve answers them all.
-    confirmed: dict[str, bool] = field(default_factory=dict)
+    # Pricebook prices Stripe was asked about for this batch: price id -> when the retrieve that
+    # found it current was sent, None where it is not. Its orders often name the same entry, and
+    # one retrieve answers them all.
+    confirmed: dict[str, dt.datetime | None] = field(default_factory=dict)
     # A retry's lookups (``deep``): asked of Stripe, and covering whatever an earlier attempt
     # made (line prices included), so a create planned from them made nothing yet.
     afresh: bool = False
@@ -361,15 +365,19 @@ class StripeLookup:
             raise
         return to_plain(price)
 
-    def is_current_price(self, price_id: str, view: StripeView) -> bool:
-        """Whether a pricebook price is, as Stripe says now, active under its lookup key
-        (asked once per batch: ``view.confirmed``)."""
-        current = view.confirmed.get(price_id)
-        if current is None:
+    def current_price_seen_at(self, price_id: str, view: StripeView) -> dt.datetime | None:
+        """When Stripe, asked, said a pricebook price is active under its lookup key (the time
+        the retrieve was sent: the price was still the entry's after it), or None where it is
+        not (asked once per batch: ``view.confirmed``). A report of the price carries that time,
+        so the writeback can tell it from a newer replacement's (P7; fix 20)."""
+        if price_id not in view.confirmed:
+            # Result times are kept to the millisecond: one earlier keeps the report strictly
+            # older than a result the entry's sync builds after replacing the price.
+            asked = utc_now() - _ONE_MILLISECOND
             price = self._retrieve_price(price_id)
             current = bool(price and price.get("active") and price.get("lookup_key"))
-            view.confirmed[price_id] = current
-        return current
+            view.confirmed[price_id] = asked if current else None
+        return view.confirmed[price_id]
 
     def _line_prices_of(
         self, schedule: Mapping[str, Any], entry_prices: Mapping[str, KnownPrice]

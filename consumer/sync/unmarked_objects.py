@@ -9,29 +9,39 @@ Sync Record (rule R3). The chaos suite found such products after SIGKILLs.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from consumer.sync.planning import KnownStripeObjects, SourceRecord
 from consumer.sync.planning.context import KnownPrice
 from consumer.sync.planning.coupons import coupon_records
 from consumer.sync.planning.views import OrderView, related_records
 
-Unmarked = tuple[SourceRecord, str, str]  # (record, Stripe object kind, Stripe id)
+
+class Unmarked(NamedTuple):
+    record: SourceRecord
+    kind: str  # the Stripe object's kind
+    stripe_id: str
+    # When Stripe said the object is the record's (a confirmed entry price); None: now.
+    seen_at: dt.datetime | None = None
 
 
 def unmarked_objects(
     order: Mapping[str, Any],
     known: KnownStripeObjects,
-    still_current: Callable[[str], bool] = lambda price_id: True,
+    still_current: Callable[[str], dt.datetime | None] = lambda _price_id: None,
 ) -> list[Unmarked]:
     """The order's account, products and pricebook entries whose Stripe id is not on them.
 
     A pricebook entry whose ``Stripe_ID__c`` names another price is reported only when
-    ``still_current`` confirms, just now, that ours is the entry's price: entries' prices are
-    replaced (P7), and the id on the entry may be newer than this order's view of it (read
-    from memory, or before the entry's own sync replaced it); reporting that older price would
-    write it over the newer one, and nothing would set it right again (fix 11)."""
+    ``still_current`` confirms, just now, that ours is the entry's price (returning when it
+    asked; None where it is not): entries' prices are replaced (P7), and the id on the entry
+    may be newer than this order's view of it (read from memory, or before the entry's own
+    sync replaced it); reporting that older price would write it over the newer one, and
+    nothing would set it right again (fix 11). The report is stamped with that time, not with
+    when the order's results are built: the entry's own sync may replace the price in between,
+    and its newer result must win at the writeback (fix 20)."""
     found: dict[SourceRecord, Unmarked] = {}
 
     def check(object_type: str, record: Any, kind: str, stripe_id: str | None) -> None:
@@ -40,10 +50,13 @@ def unmarked_objects(
         stored = record.get("Stripe_ID__c")
         if stored == stripe_id:
             return
-        if kind == "price" and stored and not still_current(stripe_id):
-            return
+        seen_at = None
+        if kind == "price" and stored:
+            seen_at = still_current(stripe_id)
+            if seen_at is None:
+                return
         source = SourceRecord(object_type, str(record["Id"]))
-        found[source] = (source, kind, stripe_id)
+        found[source] = Unmarked(source, kind, stripe_id, seen_at)
 
     account = order.get("Account")
     if isinstance(account, Mapping):

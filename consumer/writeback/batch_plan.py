@@ -7,7 +7,12 @@ Rules, in order:
    primary id, since the engine never batches two messages of one key).
 2. Ordering guard: a result no newer than the stored record's
    ``Last_Attempt_At__c`` is ``stale`` (older) or a ``duplicate`` (the same
-   attempt again, e.g. a replayed topic) and writes nothing.
+   attempt again, e.g. a replayed topic) and writes nothing. A Success that
+   would set its record's Stripe id is also ``stale`` when a stored Success
+   Sync Record of the same record under another compound id is newer: one
+   record is reported by its own sync and by every root that synced it (an
+   entry's price by each order using it), and the older report must not put
+   back an id the newer attempt replaced (fix 20).
 3. A Success result sets the Stripe fields of its synced record (R3) and marks
    the record's earlier Error Sync Records Resolved (R2): stored ones by id, and
    ones in this very batch by writing them Resolved straight away.
@@ -104,12 +109,15 @@ def plan_batch(
         else:
             plan.skipped[index] = Skip.SUPERSEDED
 
+    newest_success = _newest_stored_successes(stored)
     live: dict[str, int] = {}
     for key, index in newest.items():
         previous = stored_by_compound.get(key)
         at = previous.last_attempt_at if previous else None
         attempted = results[index].attempted_at
-        if at is not None and attempted < at:
+        if (at is not None and attempted < at) or _older_than_records_success(
+            results[index], newest_success
+        ):
             plan.skipped[index] = Skip.STALE
         elif at is not None and attempted == at:
             plan.skipped[index] = Skip.DUPLICATE
@@ -144,6 +152,29 @@ def plan_batch(
         )
         plan.upserts.append(Write(SYNC_RECORD, compound_id(result), fields, (index,)))
     return plan
+
+
+def _newest_stored_successes(stored: Sequence[StoredSyncRecord]) -> dict[str, dt.datetime]:
+    """Primary record id -> the attempt time of its newest stored Success Sync Record."""
+    newest: dict[str, dt.datetime] = {}
+    for record in stored:
+        at = record.last_attempt_at
+        if record.status != SyncStatus.SUCCESS.value or at is None:
+            continue
+        primary = record.primary_record_id.casefold()
+        if primary not in newest or newest[primary] < at:
+            newest[primary] = at
+    return newest
+
+
+def _older_than_records_success(result: SyncResult, newest: dict[str, dt.datetime]) -> bool:
+    """Whether ``result`` would set its record's Stripe id although a stored Success of the
+    record (its own Sync Record's or another root's) comes from a newer attempt. Such a
+    result's id is at best the newer one's, and at worst one Stripe has replaced since (P7)."""
+    if stripe_id_update(result) is None:
+        return False
+    at = newest.get(result.primary_record_id.casefold())
+    return at is not None and result.attempted_at < at
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,3 +98,54 @@ def test_success_resolves_earlier_errors_of_the_record_but_not_later_ones(
     assert stored["Stripe_ID__c"] == "sub_sched_1"
     assert stored["Stripe_Dashboard_Link__c"] == success.dashboard_link
     assert stored["Stripe_Invoice_Payment_Link__c"] == success.invoice_payment_link
+
+
+def test_an_older_report_of_a_records_stripe_id_never_overwrites_a_newer_one_of_another_attempt(
+    org: OrgSimulator, writeback: Harness
+) -> None:
+    """Long chaos run 6: PricebookEntry.Stripe_ID__c named a price the entry's own P7
+    replacement had archived.
+
+    An order's sync reported the entry's price it found in Stripe (X1, confirmed current at
+    T0+1) with the order as secondary; the entry's own sync replaced X1 by X2 at T0+2, and its
+    result reached the writeback first. The ordering guard compared the order's report only
+    with its own Sync Record (entry + order), so the older X1 was written over X2."""
+    [account] = accounts(org, 1)
+    order = _order(org, account)
+    product = org.create("Product2", {"Name": "Onboarding", "IsActive": True})
+    entry = org.create(
+        "PricebookEntry",
+        {
+            "Pricebook2Id": org.dataset.refs[STANDARD_PRICEBOOK_REF],
+            "Product2Id": product,
+            "UnitPrice": 4500,
+            "IsActive": True,
+        },
+    )
+    replaced = result(entry, object_type="PricebookEntry", at=T0 + 2 * MINUTE, stripe_id="price_X2")
+    older_report = result(
+        entry,
+        object_type="PricebookEntry",
+        at=T0 + MINUTE,
+        stripe_id="price_X1",
+        secondary=("Order", order),
+        message="Synced: already up to date: price price_X1",
+    )
+    writeback.produce([replaced, older_report])
+    with writeback.running() as consumed:
+        consumed()
+        assert org.get("PricebookEntry", entry)["Stripe_ID__c"] == "price_X2"
+        # A report newer than every other attempt of the record still names its price.
+        writeback.produce(
+            [
+                result(
+                    entry,
+                    object_type="PricebookEntry",
+                    at=T0 + 3 * MINUTE,
+                    stripe_id="price_X3",
+                    secondary=("Order", order),
+                )
+            ]
+        )
+        consumed()
+    assert org.get("PricebookEntry", entry)["Stripe_ID__c"] == "price_X3"
