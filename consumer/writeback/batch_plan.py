@@ -9,7 +9,8 @@ Rules, in order:
    ``Last_Attempt_At__c`` is ``stale`` (older) or a ``duplicate`` (the same
    attempt again, e.g. a replayed topic) and writes nothing. A Success that
    would set its record's Stripe id is also ``stale`` when a stored Success
-   Sync Record of the same record under another compound id is newer: one
+   Sync Record of the same record under another compound id is newer (for
+   objects whose Stripe id can move on, ``REPLACEABLE``): one
    record is reported by its own sync and by every root that synced it (an
    entry's price by each order using it), and the older report must not put
    back an id the newer attempt replaced (fix 20).
@@ -37,7 +38,7 @@ from enum import StrEnum
 from typing import Any
 
 from consumer.writeback.stored_records import StoredSyncRecord
-from consumer.writeback.stripe_ids import stripe_id_update
+from consumer.writeback.stripe_ids import REPLACEABLE, stripe_id_update
 from consumer.writeback.sync_record import (
     DEFAULT_DASHBOARD_BASE,
     ERROR,
@@ -171,7 +172,8 @@ def _older_than_records_success(result: SyncResult, newest: dict[str, dt.datetim
     """Whether ``result`` would set its record's Stripe id although a stored Success of the
     record (its own Sync Record's or another root's) comes from a newer attempt. Such a
     result's id is at best the newer one's, and at worst one Stripe has replaced since (P7)."""
-    if stripe_id_update(result) is None:
+    update = stripe_id_update(result)
+    if update is None or update.object_type not in REPLACEABLE:
         return False
     at = newest.get(result.primary_record_id.casefold())
     return at is not None and result.attempted_at < at

@@ -28,6 +28,13 @@ SYNCED_OBJECTS: Final[dict[str, bool]] = {
     "Order_Stripe_Coupon__c": True,  # A5: the coupon each record became
 }
 
+# Objects whose Stripe id may move to another Stripe object over time, so an older report of it
+# must not follow a newer attempt's (batch_plan, fix 20): an entry's price is replaced (P7), an
+# order's schedule releases into its subscription (A4), a line's price and an account's deleted
+# customer are made again. A product (deterministic or adopted) and a coupon (keyed on its
+# record) keep theirs, and a newer Success of a product may name none (its meter only, fix 14).
+REPLACEABLE: Final = frozenset({"Account", "PricebookEntry", "Order", "OrderItem"})
+
 
 @dataclass(frozen=True, slots=True)
 class StripeIdUpdate:

@@ -235,3 +235,34 @@ def test_an_error_that_judged_nothing_resolves_nothing() -> None:
     )
     plan = plan_batch([crashed], stored)
     assert [w for w in plan.updates if w.object_type == "Sync_Record__c"] == []
+
+
+def test_an_older_report_of_a_replaceable_id_is_stale_against_another_compounds_success() -> None:
+    """Fix 20: an order's report of its account's customer, older than the account's own
+    newer Success, must not put its (possibly replaced) customer back."""
+    report = result(ACCOUNT, at=T0, stripe_id="cus_older", secondary=("Order", ORDER))
+    newer = _stored(ACCOUNT, "Success", T0 + MINUTE, ACCOUNT)
+    plan = plan_batch([report], [newer])
+    assert plan.skipped == {0: Skip.STALE}
+    assert plan.updates == [] and plan.upserts == []
+    # An Error of the record, however new, says nothing about its Stripe id.
+    plan = plan_batch([report], [_stored(ACCOUNT, "Error", T0 + MINUTE, ACCOUNT)])
+    assert plan.skipped == {}
+    assert [w.record["Stripe_ID__c"] for w in plan.updates] == ["cus_older"]
+
+
+def test_a_products_report_still_names_it_after_a_newer_success_that_named_only_its_meter() -> None:
+    """A product keeps its Stripe id for good, and its newer Success may name none (an attempt
+    that made only its meter, fix 14): an older report of the product still writes its id."""
+    product = "01t000000000001AAA"
+    report = result(
+        product,
+        object_type="Product2",
+        at=T0,
+        stripe_id="sf_01t000000000001AAA",
+        secondary=("Order", ORDER),
+    )
+    meter_only = _stored(product, "Success", T0 + MINUTE, product)
+    plan = plan_batch([report], [meter_only])
+    assert plan.skipped == {}
+    assert [w.record["Stripe_ID__c"] for w in plan.updates] == ["sf_01t000000000001AAA"]
