@@ -22,7 +22,7 @@ from consumer.sync.convergence import without_unchanged_updates
 from consumer.sync.failures import StaleView
 from consumer.sync.planning import Plan, PlanningContext, SourceRecord
 from consumer.sync.planning.preferences import filter_for
-from consumer.sync.results import Attempt, ResultBuilder
+from consumer.sync.results import Attempt, ResultBuilder, with_reports
 from consumer.sync.root_asks import leave_to_others
 from consumer.sync.root_types import Existing, RootType, root_type
 from consumer.sync.stripe_lookup import StripeLookup, StripeView
@@ -160,7 +160,9 @@ class RecordSync:
             if applied.operation.source.object_type
             in operation_kind(applied.operation.kind).identifies
         }
-        results.extend(self._unmarked(kind, record, view, attempt, reported=reported))
+        results = with_reports(
+            results, self._unmarked(kind, record, view, attempt, reported=reported)
+        )
         if attempt.commit_timestamp is not None:
             elapsed = (self._clock() - attempt.commit_timestamp).total_seconds()
             self._metrics.end_to_end.labels(kind.object_type).observe(max(0.0, elapsed))

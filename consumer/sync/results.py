@@ -289,6 +289,38 @@ class ResultOutputs:
         return [self.output(result) for result in results]
 
 
+def with_reports(results: list[SyncResult], reports: list[SyncResult]) -> list[SyncResult]:
+    """``results`` with an attempt's reports of records found in Stripe (``already_synced``).
+
+    One result per record and attempt: a record the attempt already reported without a Stripe
+    id (a Product2 whose attempt made only its meter, fix 18) gets the report's id in that
+    result. Two results of one compound id would reach the writeback in turn, usually stamped
+    the same millisecond, and the second would pass for a replay of the first (a duplicate) and
+    write nothing, leaving the product without its Stripe id (CI run, fix 21)."""
+    by_compound = {
+        (r.primary_record_id, r.secondary_record_id): i
+        for i, r in enumerate(results)
+        if r.status is SyncStatus.SUCCESS and not r.stripe_object_id
+    }
+    out = list(results)
+    for report in reports:
+        index = by_compound.get((report.primary_record_id, report.secondary_record_id))
+        if index is None:
+            out.append(report)
+            continue
+        earlier = out[index]
+        out[index] = earlier.model_copy(
+            update={
+                "message": f"{earlier.message}; {report.message.removeprefix('Synced: ')}",
+                "stripe_object_id": report.stripe_object_id,
+                "stripe_object_type": report.stripe_object_type,
+                "dashboard_link": report.dashboard_link,
+                "attempted_at": max(earlier.attempted_at, report.attempted_at),
+            }
+        )
+    return out
+
+
 def _named_in_answer(record: SourceRecord, ops: list[Applied]) -> tuple[str, str] | None:
     """(kind, id) of an object another object's answer names for ``record``: a writeback of its
     ``Stripe_ID__c`` whose attribute is a path ending in the object's kind (an inline line
