@@ -24,7 +24,7 @@ from consumer.sync.planning import (
 )
 from consumer.sync.planning.views import AccountView, EntryView, OrderView, ProductView, RecordView
 from consumer.sync.stripe_lookup import StripeLookup, StripeView
-from consumer.sync.unmarked_objects import Unmarked, unmarked_objects
+from consumer.sync.unmarked_objects import Unmarked, unmarked_objects, unmarked_product
 
 Record = Mapping[str, Any]
 # (Stripe object kind, Stripe id) of what Stripe holds for a record.
@@ -88,6 +88,10 @@ def _order_unmarked(order: Record, view: StripeView, lookup: StripeLookup) -> li
     return unmarked_objects(order, view.known, partial(lookup.current_price_seen_at, view=view))
 
 
+def _entry_unmarked(entry: Record, view: StripeView, lookup: StripeLookup) -> list[Unmarked]:
+    return unmarked_product(entry, view.known)
+
+
 REGISTRY: dict[str, RootType] = {
     kind.object_type: kind
     for kind in (
@@ -106,7 +110,15 @@ REGISTRY: dict[str, RootType] = {
         ),
         RootType("Account", plan_account, AccountView.of, _account_existing),
         RootType("Product2", plan_product, ProductView.of, _product_existing),
-        RootType("PricebookEntry", plan_pricebook_entry, EntryView.of, _entry_existing),
+        # Its product, when an order's interrupted attempt made it and this sync (asked for,
+        # or by hand) made only its meter and price (fix 22).
+        RootType(
+            "PricebookEntry",
+            plan_pricebook_entry,
+            EntryView.of,
+            _entry_existing,
+            unmarked=_entry_unmarked,
+        ),
     )
 }
 

@@ -64,9 +64,8 @@ def unmarked_objects(
         if customer is not None and not customer.deleted:
             check("Account", account, "customer", customer.id)
     for item in related_records(order.get("OrderItems")):
-        product = item.get("Product2")
-        if isinstance(product, Mapping):
-            check("Product2", product, "product", known.products.get(str(product.get("Id"))))
+        for unmarked in unmarked_product(item, known):
+            found[unmarked.record] = unmarked
         entry = item.get("PricebookEntry")
         if isinstance(entry, Mapping):
             price = known.prices.get(str(entry.get("Id")))
@@ -82,6 +81,20 @@ def unmarked_objects(
         held = known.coupons.get(str(coupon.field("Id")))
         check("Order_Stripe_Coupon__c", coupon.raw, "coupon", str(held["id"]) if held else None)
     return list(found.values())
+
+
+def unmarked_product(record: Mapping[str, Any], known: KnownStripeObjects) -> list[Unmarked]:
+    """The product of ``record`` (an order line or a pricebook entry, ``Product2`` hydrated)
+    when Stripe holds it and its ``Stripe_ID__c`` does not name it: whoever needs a product
+    first creates it, so another root's attempt may have made it and been interrupted before
+    reporting it, while this root's plan found it and made at most its meter (fix 22)."""
+    product = record.get("Product2")
+    if not isinstance(product, Mapping) or not product.get("Id"):
+        return []
+    stripe_id = known.products.get(str(product["Id"]))
+    if not stripe_id or product.get("Stripe_ID__c") == stripe_id:
+        return []
+    return [Unmarked(SourceRecord("Product2", str(product["Id"])), "product", stripe_id)]
 
 
 def _inline(known: KnownPrice) -> bool:

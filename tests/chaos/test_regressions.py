@@ -11,11 +11,13 @@ never reported, so their records never got a Stripe id or a Success Sync Record.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
 import stripe
+from confluent_kafka import Producer
 
 from consumer.sync.dry_run import dry_run
 from consumer.sync.results import reports_root
@@ -23,8 +25,9 @@ from consumer.sync.triggers import RecordRef
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
-from schemas.models import SyncResult, SyncStatus
+from schemas.models import SyncRequest, SyncResult, SyncStatus
 from tests.sync.stack import Stack, open_stack, roots_reported, wait_for
+from tests.writeback.support import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -305,7 +308,10 @@ def test_a_product_whose_retry_only_made_its_meter_is_still_reported_with_its_id
     product; the retry found it, made only its meter, and reported the Product2 from the meter
     (which names no Stripe id, fix 14) — and since the meter's operation counted as reporting
     the Product2, the unmarked product was left out. Reproduced with the meter failing past
-    the client's retries, so the first attempt stops right after the product."""
+    the client's retries, so the first attempt stops right after the product. Through the
+    writeback: what counts is the id on the Product2 (fix 21's results reached it only as a
+    skipped duplicate)."""
+    stack.start_writeback()
     org, stripe = stack.org, stack.stripe
     order = org.dataset.id("order_globex")
     rules = stripe.configure_faults(
@@ -336,3 +342,50 @@ def test_a_product_whose_retry_only_made_its_meter_is_still_reported_with_its_id
     assert [(r.secondary_record_id, r.stripe_object_id) for r in mine] == [
         (order, metered["id"])
     ], mine
+    wait_until(
+        lambda: org.get("Product2", product2).get("Stripe_ID__c") == metered["id"],
+        60,
+        f"Product2 {product2}.Stripe_ID__c to name {metered['id']}",
+    )
+
+
+def test_an_entry_synced_by_hand_reports_the_product_an_interrupted_order_made(
+    stack: Stack,
+) -> None:
+    """Fix 18's gap through another root (fix 22): whoever needs a product first creates it,
+    so an order's attempt may make a metered product and be interrupted before its meter and
+    its results; when the pricebook entry's own sync (asked for by hand here) then made the
+    meter and the price, it reported the Product2 from the meter alone, without the product's
+    id, and nothing else ever reported it."""
+    org, emulator = stack.org, stack.stripe
+    entry = org.dataset.id("storage_usd")
+    product2 = str(org.get("PricebookEntry", entry)["Product2Id"])
+    # What the order's interrupted attempt left: the product, under its deterministic id.
+    client = stripe.StripeClient(
+        api_key=emulator.api_key, base_addresses={"api": emulator.api_base}
+    )
+    made = client.v1.products.create(
+        {
+            "id": f"sf_{product2}",
+            "name": str(org.get("Product2", product2)["Name"]),
+            "metadata": {"salesforce_product2_id": product2},
+        }
+    )
+    request = SyncRequest(
+        request_id=uuid.uuid4().hex,
+        object_type="PricebookEntry",
+        record_id=entry,
+        requested_by="regression test",
+        reason="sync the entry by hand",
+    )
+    topic = stack.topics.sync_requests
+    producer = Producer({"bootstrap.servers": stack.kafka})
+    producer.produce(topic, stack.codec.encode(request, topic), key=entry.encode())
+    assert producer.flush(30) == 0
+    results = stack.wait_for_results(
+        lambda rs: any(r.primary_record_id == entry and r.status is SyncStatus.SUCCESS for r in rs),
+        timeout=90,
+    )
+    assert len(emulator.objects("billing.meter")) == 1
+    about = [r for r in results if r.primary_record_id == product2]
+    assert [(r.status, r.stripe_object_id) for r in about] == [(SyncStatus.SUCCESS, made.id)]

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from consumer.sync.results import reports_root
 from consumer.sync.service import SyncService
+from consumer.writeback import WritebackService
 from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync.settings import (
     BridgeSettings,
@@ -114,6 +115,7 @@ class Stack:
     codec: Codec = field(default_factory=Codec)
     _bridge: tuple[Bridge, threading.Thread] | None = None
     _syncs: list[SyncService] = field(default_factory=list)
+    _writebacks: list[WritebackService] = field(default_factory=list)
 
     @property
     def topics(self) -> Topics:
@@ -138,6 +140,18 @@ class Stack:
         ).start()
         self._syncs.append(service)
         wait_for(service.ready, timeout=60)
+        return service
+
+    def start_writeback(self) -> WritebackService:
+        """The writeback, stopped with the stack: for tests of what reaches Salesforce."""
+        service = WritebackService(
+            self.settings,
+            bootstrap_servers=self.kafka,
+            group_id=f"{self.settings.kafka.topic_prefix}-writeback",
+            client_config=dict(FAST_GROUP),
+            registry=CollectorRegistry(),
+        ).start()
+        self._writebacks.append(service)
         return service
 
     def track_sync(self, service: SyncService) -> None:
@@ -176,6 +190,8 @@ class Stack:
     def close(self) -> None:
         for service in list(self._syncs):
             service.stop()
+        for writeback in self._writebacks:
+            writeback.stop()
         if self._bridge is not None:
             bridge, thread = self._bridge
             bridge.stop()
