@@ -22,7 +22,12 @@ from stripe.params import (
     InvoiceVoidInvoiceParams,
 )
 
-from cpqsync_sandbox.stripe_emulator import amounts, customer_currency, invoicing
+from cpqsync_sandbox.stripe_emulator import (
+    amounts,
+    customer_currency,
+    invoice_discounts,
+    invoicing,
+)
 from cpqsync_sandbox.stripe_emulator.errors import card_declined, invalid, missing_parameter
 from cpqsync_sandbox.stripe_emulator.listing import created_filter, paginate
 from cpqsync_sandbox.stripe_emulator.metadata import merged
@@ -96,6 +101,15 @@ def create_item(call: Call) -> dict[str, Any]:
     if invoice is not None and invoice["customer"] != customer_id:
         raise invalid("The invoice belongs to another customer.", "invoice")
     customer_currency.require_item_currency(customer, currency, "currency")  # S5
+    discountable = params.get("discountable", True)
+    discounts = invoice_discounts.applied(
+        store, params.get("discounts"), "discounts", currency=currency
+    )
+    if discounts and not discountable:
+        raise invalid(
+            "You cannot apply discounts to an invoice item that is not discountable.",
+            "discounts",
+        )
     customer_currency.bind(customer, currency)
     period = params.get("period", {"start": now, "end": now})
     item = base_object("invoiceitem", new_id("ii"), now)
@@ -108,8 +122,9 @@ def create_item(call: Call) -> dict[str, Any]:
             "date": now,
             "description": params.get("description")
             or (store.tables["product"][price["product"]]["name"] if price else None),
-            "discountable": params.get("discountable", True),
-            "discounts": [],
+            "discountable": discountable,
+            "discounts": [d["id"] for d in discounts],
+            "_discounts": discounts,
             "invoice": None,
             "metadata": merged(None, params.get("metadata")),
             "net_amount": amount,
@@ -185,19 +200,21 @@ def create(call: Call) -> dict[str, Any]:
             "days_until_due can only be set when collection_method is send_invoice.",
             "days_until_due",
         )
-    coupons = [d["coupon"] for d in params.get("discounts") or [] if "coupon" in d]
-    for index, coupon_id in enumerate(coupons):
-        store.require("coupon", coupon_id, f"discounts[{index}][coupon]")
+    currency = params.get("currency")
+    discounts = invoice_discounts.applied(
+        store, params.get("discounts"), "discounts", currency=currency and currency.lower()
+    )
     now = store.now(customer_id)
     invoice = invoicing.new_invoice(
         store,
         customer_id,
         now=now,
-        currency=params.get("currency"),
+        currency=currency,
         collection_method=method,
         days_until_due=days,
-        discounts=coupons,
     )
+    invoice["_discounts"] = discounts
+    invoice["discounts"] = [d["id"] for d in discounts]
     invoice["auto_advance"] = params.get("auto_advance", False)
     invoice["description"] = params.get("description")
     invoice["footer"] = params.get("footer")
@@ -301,6 +318,7 @@ _ITEM_CREATE = {
     "customer",
     "description",
     "discountable",
+    "discounts",
     "invoice",
     "metadata",
     "period",

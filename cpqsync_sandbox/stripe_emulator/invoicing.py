@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cpqsync_sandbox.stripe_emulator import amounts
+from cpqsync_sandbox.stripe_emulator import invoice_discounts
 from cpqsync_sandbox.stripe_emulator.errors import invalid
 from cpqsync_sandbox.stripe_emulator.intervals import seconds
 from cpqsync_sandbox.stripe_emulator.store import Store, base_object, new_id
@@ -118,7 +118,9 @@ def new_invoice(
             "webhooks_delivered_at": now,
         }
     )
-    invoice["_coupons"] = list(discounts or [])
+    # A subscription's discounts in force (``subscription_discounts``), by coupon.
+    invoice["_discounts"] = [{"id": f"di_{c}", "coupon": c} for c in discounts or []]
+    invoice["discounts"] = [d["id"] for d in invoice["_discounts"]]
     store.add(invoice)
     return invoice
 
@@ -137,8 +139,10 @@ def add_line(
     metadata: dict[str, str] | None = None,
     proration: bool = False,
     discountable: bool = True,
+    discounts: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """A line on a draft invoice, parented by the invoice item or subscription item it bills."""
+    """A line on a draft invoice, parented by the invoice item or subscription item it bills
+    (``discounts``: the invoice item's own, ``invoice_discounts.applied``)."""
     if currency != invoice["currency"]:
         if invoice["lines"]["data"]:
             raise invalid(
@@ -180,7 +184,8 @@ def add_line(
         "description": description,
         "discount_amounts": [],
         "discountable": discountable,
-        "discounts": [],
+        "discounts": [d["id"] for d in discounts or []],
+        "_discounts": list(discounts or []),
         "invoice": invoice["id"],
         "livemode": False,
         "metadata": metadata or {},
@@ -206,23 +211,12 @@ def add_line(
 
 
 def recompute(store: Store, invoice: dict[str, Any]) -> None:
-    """Totals; the invoice's coupons discount only its discountable lines (Stripe: never
-    prorations)."""
+    """Totals; discounts take from discountable lines only (Stripe: never prorations), the
+    lines' own first, then the invoice's (``invoice_discounts``)."""
     subtotal = sum(line["amount"] for line in invoice["lines"]["data"])
-    discountable = sum(line["amount"] for line in invoice["lines"]["data"] if line["discountable"])
-    discounts: list[dict[str, Any]] = []
-    remaining = discountable
-    for coupon_id in invoice["_coupons"]:
-        coupon = store.get("coupon", coupon_id)
-        if coupon is None or remaining <= 0:
-            continue
-        off = amounts.discount(remaining, coupon)
-        remaining -= off
-        discounts.append({"amount": off, "discount": f"di_{coupon_id}"})
-    remaining += subtotal - discountable
+    remaining = subtotal - invoice_discounts.apply(store, invoice)
     invoice["subtotal"] = invoice["subtotal_excluding_tax"] = subtotal
     invoice["total"] = invoice["total_excluding_tax"] = remaining
-    invoice["total_discount_amounts"] = discounts
     invoice["amount_due"] = remaining
     invoice["amount_remaining"] = remaining - invoice["amount_paid"]
 
@@ -332,5 +326,6 @@ def attach_item(store: Store, invoice: dict[str, Any], item: dict[str, Any]) -> 
         metadata=item["metadata"],
         proration=item["proration"],
         discountable=item["discountable"],
+        discounts=item.get("_discounts"),
     )
     recompute(store, invoice)
