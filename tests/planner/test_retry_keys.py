@@ -92,3 +92,35 @@ def test_invoice_items_keep_their_keys_once_what_they_name_exists() -> None:
     assert {"product.create", "price.create"}.isdisjoint(op.kind for op in retry.operations)
     assert len(item_keys(first)) == 2
     assert item_keys(first) == item_keys(retry)
+
+
+def test_a_discounted_invoice_and_item_keep_their_keys_once_their_coupons_exist() -> None:
+    # A5 on an invoice (O3): attempt 1 created the coupons and the invoice and its items naming
+    # them by placeholder, then died before finalizing; the retry finds the coupons by their
+    # deterministic ids and names them by id. A new key would leave the first draft invoice
+    # behind beside a second one (and add the discounted line to the replayed draft twice).
+    scenario = yaml.safe_load((SCENARIOS / "one_time_only_order_and_line_coupons.yaml").read_text())
+    first = plan_scenario(scenario)
+    coupons = {
+        op.source.id: {**op.params, "amount_off": op.params.get("amount_off")}
+        for op in first.operations
+        if op.kind == "coupon.create"
+    }
+    for held in coupons.values():
+        for term in ("percent_off", "currency", "duration_in_months", "max_redemptions"):
+            held.setdefault(term, None)
+    retry = plan_scenario(merge(scenario, {"context": {"known": {"coupons": coupons}}}))
+
+    def keys(plan: object) -> list[str]:
+        return [
+            op.idempotency_key
+            for op in plan.operations  # type: ignore[attr-defined]
+            if op.kind in ("invoice.create", "invoiceitem.create")
+        ]
+
+    assert len(coupons) == 2
+    assert "coupon.create" not in {op.kind for op in retry.operations}
+    discounted = next(op for op in retry.operations if op.params.get("discounts"))
+    assert discounted.params["discounts"] == [{"coupon": "sf_coupon_a0O000000000001AAA"}]
+    assert len(keys(first)) == 3
+    assert keys(first) == keys(retry)

@@ -497,6 +497,30 @@ def _initial(stack: Stack, schedule: Mapping[str, Any]) -> str:
     return str(schedule["metadata"]["salesforce_order_id"])
 
 
+def _quote_coupons(
+    org: OrgSimulator,
+    order: str,
+    quote_coupon: Mapping[str, Any],
+    line: str,
+    line_coupon: Mapping[str, Any],
+) -> None:
+    """The package's coupons of a Draft order's quote (A5): one on the quote, one on the quote
+    line of order product ``line``; activation copies them to the order."""
+    quote = org.get("Order", order)["SBQQ__Quote__c"]
+    coupon = org.create("Quote_Stripe_Coupon__c", dict(quote_coupon))
+    org.create(
+        "Quote_Stripe_Coupon_Association__c",
+        {"Quote__c": quote, "Quote_Stripe_Coupon__c": coupon},
+    )
+    coupon = org.create("Quote_Stripe_Coupon__c", dict(line_coupon))
+    quote_line = org.create("SBQQ__QuoteLine__c", {"SBQQ__Quote__c": quote})
+    org.create(
+        "Quote_Line_Stripe_Coupon_Association__c",
+        {"Quote_Line__c": quote_line, "Quote_Stripe_Coupon__c": coupon},
+    )
+    org.update("OrderItem", line, {"SBQQ__QuoteLine__c": quote_line})
+
+
 def test_order_and_line_coupons_become_phase_and_item_discounts(
     running: Stack,  # noqa: F811
 ) -> None:
@@ -512,18 +536,12 @@ def test_order_and_line_coupons_become_phase_and_item_discounts(
             {"product": "Support", "Quantity": 1, "UnitPrice": 600},
         ],
     )
-    quote = org.get("Order", order)["SBQQ__Quote__c"]
     # The package's coupons on the quote and on the seats' quote line (A5).
-    partner = org.create(
-        "Quote_Stripe_Coupon__c",
+    _quote_coupons(
+        org,
+        order,
         {"Name__c": "Partner", "Percent_Off__c": 10, "Duration__c": "forever"},
-    )
-    org.create(
-        "Quote_Stripe_Coupon_Association__c",
-        {"Quote__c": quote, "Quote_Stripe_Coupon__c": partner},
-    )
-    launch = org.create(
-        "Quote_Stripe_Coupon__c",
+        seats,
         {
             "Name__c": "Launch",
             "Amount_Off__c": 50,
@@ -531,12 +549,6 @@ def test_order_and_line_coupons_become_phase_and_item_discounts(
             "Duration_In_Months__c": 3,
         },
     )
-    quote_line = org.create("SBQQ__QuoteLine__c", {"SBQQ__Quote__c": quote})
-    org.create(
-        "Quote_Line_Stripe_Coupon_Association__c",
-        {"Quote_Line__c": quote_line, "Quote_Stripe_Coupon__c": launch},
-    )
-    org.update("OrderItem", seats, {"SBQQ__QuoteLine__c": quote_line})
     org.activate_order(order)
     schedule = _synced(stack, order, 1)
 
@@ -564,6 +576,86 @@ def test_order_and_line_coupons_become_phase_and_item_discounts(
         "the coupons' Stripe_ID__c",
     )
     assert sorted(r["Name__c"] for r in records) == ["Launch", "Partner"]
+
+
+def test_coupons_on_an_order_of_one_time_lines_discount_its_invoice_and_item(
+    running: Stack,  # noqa: F811
+) -> None:
+    """A5 on an invoice (O3): the quote's coupon discounts the order's invoice, the setup
+    line's coupon that line's invoice item (first), and the invoice Stripe finalizes bills
+    the discounted total."""
+    stack = running
+    org = stack.org
+    one_time = {
+        "SBQQ__SubscriptionPricing__c": None,
+        "SBQQ__ChargeType__c": "One-Time",
+        "Quantity": 1,
+    }
+    order, [setup, training] = _order(
+        org,
+        dt.datetime.now(dt.UTC).date(),
+        12,
+        [
+            {"product": "Setup", "UnitPrice": 500, "entry_price": 500, **one_time},
+            {**one_time, "product": "Training", "Quantity": 2, "UnitPrice": 125},
+        ],
+    )
+    _quote_coupons(
+        org,
+        order,
+        {"Name__c": "Partner", "Percent_Off__c": 10, "Duration__c": "forever"},
+        setup,
+        {"Name__c": "Setup waiver", "Amount_Off__c": 50, "Duration__c": "once"},
+    )
+    org.activate_order(order)
+
+    def invoice() -> dict[str, Any] | None:
+        for held in stack.stripe.objects("invoice"):
+            if held["metadata"].get("salesforce_order_id") == order and held["status"] == "open":
+                return dict(held)
+        return None
+
+    try:
+        wait_until(lambda: invoice() is not None, 90, f"order {order}'s finalized invoice")
+    except AssertionError as exc:
+        problems = [f"{r.primary_record_id}: {r.message}" for r in stack.results()]
+        raise AssertionError(f"{exc}; results: {problems}") from None
+    billed = invoice()
+    assert billed is not None
+    coupons = {c["name"]: c for c in stack.stripe.objects("coupon")}
+    assert (coupons["Setup waiver"]["amount_off"], coupons["Setup waiver"]["currency"]) == (
+        5000,
+        "usd",
+    )
+    items = {
+        i["metadata"]["salesforce_order_item_id"]: i
+        for i in stack.stripe.objects("invoiceitem")
+        if i["invoice"] == billed["id"]
+    }
+    assert sorted(items) == sorted([setup, training])
+    assert len(items[setup]["discounts"]) == 1 and not items[training]["discounts"]
+    assert len(billed["discounts"]) == 1
+    # (500 - 50) + 2 x 125 = 700, less 10%: 630.00 due.
+    assert (billed["subtotal"], billed["amount_due"]) == (75_000, 63_000)
+    # The order links its invoice; each coupon record names the coupon it became (R3).
+    wait_until(
+        lambda: org.get("Order", order).get("Stripe_ID__c") == billed["id"],
+        60,
+        "the order's Stripe_ID__c",
+    )
+    wait_until(
+        lambda: (
+            sorted(
+                r["Stripe_ID__c"] or ""
+                for r in org.query(
+                    f"SELECT Stripe_ID__c FROM Order_Stripe_Coupon__c WHERE Order__c = '{order}'"
+                ).records
+            )
+            == sorted([coupons["Partner"]["id"], coupons["Setup waiver"]["id"]])
+        ),
+        60,
+        "the coupons' Stripe_ID__c",
+    )
 
 
 def test_a_coupon_on_an_upsell_line_discounts_that_line_from_the_upsell_on(

@@ -23,15 +23,20 @@ The ``coupon`` mapping block (field defaults; custom mappings from the Order, it
 quote) lays over these parameters (M3). Order-level coupons are every phase's ``discounts`` (a
 phase without ``discounts`` would take the customer's instead); line-level ones are the
 ``discounts`` of that line's item in every phase.
-A record breaking these rules is a Data Error naming it. Coupons on an order of one-time lines
-only are not supported yet (a Data Error). On an amended contract (``contracts.py``), a coupon
-on an amendment line that changes a sold line's quantity discounts that line's item (its whole
-quantity: Stripe discounts an item, not some of its units) from the amendment's phase on.
+On an order of one-time lines only, which is an invoice (O3), order-level coupons are the
+invoice's ``discounts`` and line-level ones that line's invoice item's ``discounts``
+(``invoice_discounts``); every duration is accepted there: a coupon's duration says how long it
+discounts a subscription, and an invoice of its own is discounted once whatever it says.
+A record breaking these rules is a Data Error naming it. On an amended contract
+(``contracts.py``), a coupon on an amendment line that changes a sold line's quantity discounts
+that line's item (its whole quantity: Stripe discounts an item, not some of its units) from the
+amendment's phase on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -153,6 +158,70 @@ def change_line_discounts(
     return out
 
 
+@dataclass(frozen=True)
+class InvoiceDiscounts:
+    """A5 on an order of one-time lines only (O3): the invoice's coupons and each line's."""
+
+    invoice: list[PlannedCoupon] = field(default_factory=list)
+    lines: dict[str, list[PlannedCoupon]] = field(default_factory=dict)  # order item id ->
+
+
+def discounts_param(coupons: Sequence[PlannedCoupon]) -> list[dict[str, Any]]:
+    """Stripe's ``discounts`` for the coupons, as the request sends them."""
+    return [{"coupon": coupon.ref} for coupon in coupons]
+
+
+def discounts_key(coupons: Sequence[PlannedCoupon]) -> list[dict[str, Any]]:
+    """The same ``discounts`` as an idempotency key spells them: by the coupons' ids, which a
+    first attempt names by placeholder and a retry by id (the invoice's key must not change,
+    or a retry makes a second draft invoice: see ``_plan_invoice`` in orders.py)."""
+    return [{"coupon": coupon.id} for coupon in coupons]
+
+
+def invoice_discounts(
+    builder: PlanBuilder,
+    order: OrderView,
+    lines: Sequence[OrderItemView],
+    invoiced: Collection[str],
+    context: PlanningContext,
+    *,
+    currency: str,
+) -> InvoiceDiscounts:
+    """Plan the coupons of an order that becomes an invoice (O3): the order's discount the
+    invoice, each line's its invoice item (``invoiced``: the lines that have one). Every
+    record is checked; each fault is that record's (R4). Any duration: an invoice is
+    discounted once, whatever a coupon's duration says it would do to a subscription."""
+    sources = _sources(order)
+    planned = InvoiceDiscounts(
+        [
+            coupon
+            for record in order.coupons
+            if (coupon := _planned_coupon(builder, record, sources, context, currency))
+        ]
+    )
+    for line in lines:
+        records = line.coupons
+        if not records:
+            continue
+        coupons = [
+            coupon
+            for record in records
+            if (coupon := _planned_coupon(builder, record, sources, context, currency))
+        ]
+        if line.id not in invoiced:
+            with builder.blame(SourceRecord(COUPON_OBJECT, records[0].id), contain=True):
+                raise DataError(
+                    "A5",
+                    f"Coupon {_label(records[0])} is on OrderItem {line.id}, which bills no "
+                    "invoice item to discount (a line with a negative unit price is skipped, "
+                    "P9)",
+                )
+            continue
+        if coupons:
+            planned.lines[line.id] = coupons
+    return planned
+
+
 def _not_recurring(record: CouponView, line_id: str) -> DataError:
     """A5: a line coupon on a line that has no subscription item to discount."""
     return DataError(
@@ -167,6 +236,15 @@ def _label(record: CouponView) -> str:
     return f"{record.id} ({name})" if name else record.id
 
 
+@dataclass(frozen=True)
+class PlannedCoupon:
+    """One coupon record's Stripe coupon: ``ref`` as a request names it (its id, or the
+    placeholder of the create that makes it) and ``id``, the id it has or will have."""
+
+    ref: str | dict[str, str]
+    id: str
+
+
 def _coupon(
     builder: PlanBuilder,
     record: CouponView,
@@ -175,10 +253,23 @@ def _coupon(
     currency: str,
 ) -> str | dict[str, str] | None:
     """The coupon's id, or the placeholder of the create that makes it; None if it fails."""
+    planned = _planned_coupon(builder, record, sources, context, currency)
+    return planned.ref if planned is not None else None
+
+
+def _planned_coupon(
+    builder: PlanBuilder,
+    record: CouponView,
+    sources: MappingSources,
+    context: PlanningContext,
+    currency: str,
+) -> PlannedCoupon | None:
+    """The record's coupon, planned once (created, or found in Stripe); None if it fails."""
     record_id = record.id
     existing = record.stripe_id
     if existing and not existing.startswith("http"):
-        return existing  # created already (its id written back), or set by hand (K2)
+        # Created already (its id written back), or set by hand (K2).
+        return PlannedCoupon(existing, existing)
     source = SourceRecord(COUPON_OBJECT, record_id)
     with builder.blame(source, contain=True):
         # M3/M4: the `coupon` block's field defaults and custom mappings (from the order).
@@ -192,7 +283,7 @@ def _coupon(
         held = context.known.coupons.get(record_id)
         if held is not None:
             _reuse(builder, record, params, held, operation, source)
-            return str(held["id"])
+            return PlannedCoupon(str(held["id"]), str(held["id"]))
         builder.add(
             operation,
             "coupon.create",
@@ -200,7 +291,8 @@ def _coupon(
             source,
             writeback=(WriteBack(source, "Stripe_ID__c"),),
         )
-        return ref(operation)
+        made = str(params.get("id") or coupon_id(record_id, sandbox=context.sandbox))
+        return PlannedCoupon(ref(operation), made)
     return None
 
 

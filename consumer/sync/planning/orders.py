@@ -3,7 +3,8 @@
 One order becomes one schedule with one phase: it starts at the quote's start date (midnight
 UTC), ends after the quote's term in months, and cancels at its end; recurring lines are the
 phase's items and one-time lines its `add_invoice_items` (O2). An order of one-time lines only
-becomes invoice items on a finalized invoice (O3).
+becomes invoice items on a finalized invoice (O3), its coupons the invoice's and items' discounts
+(A5).
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from consumer.sync.mapping.evaluate import Evaluated, apply_mapping
 from consumer.sync.planning.billing_terms import days_until_due
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import PlanningContext
-from consumer.sync.planning.coupons import has_coupons, plan_discounts
+from consumer.sync.planning.coupons import (
+    InvoiceDiscounts,
+    discounts_key,
+    discounts_param,
+    has_coupons,
+    invoice_discounts,
+    plan_discounts,
+)
 from consumer.sync.planning.customers import plan_customer
 from consumer.sync.planning.evergreen import LET_GO, is_evergreen, make_evergreen, order_writeback
 from consumer.sync.planning.identity import metadata_key, record_metadata, stripe_id_of
@@ -155,21 +163,23 @@ def plan_order_operations(builder: PlanBuilder, order: OrderView, context: Plann
     for draft in drafts.values():
         phase.absorb(draft)
     check_lines(phase)
-    if has_coupons(order):  # A5
-        if not phase.items and not segment_items:
-            raise DataError(
-                "A5", "Coupons on an order of one-time lines only are not supported yet"
-            )
+    schedules = bool(phase.items or segment_items)
+    if schedules and has_coupons(order):  # A5
         all_items = [*phase.items, *segment_items]
         plan_discounts(builder, order, phase.params, all_items, lines, context, currency=currency)
         if builder.failed:
             return
-    if phase.items or any(draft.items for draft in drafts.values()):
+    if schedules:
         segmented = [(segments[i], drafts[i].items) for i in segments]
         _plan_schedule(
             builder, order, customer, schedule.params, phase, context, segmented, evergreen
         )
     elif phase.invoice_items:
+        discounts = invoice_discounts(  # A5 on an invoice (O3)
+            builder, order, lines, phase.invoice_item_prices, context, currency=currency
+        )
+        if builder.failed:
+            return
         _plan_invoice(
             builder,
             order,
@@ -179,6 +189,7 @@ def plan_order_operations(builder: PlanBuilder, order: OrderView, context: Plann
             context,
             currency=currency,
             period=_service_period(schedule.params, phase),
+            discounts=discounts,
         )
     else:
         raise DataError("O2", f"Order {order_id} has no lines to sync")
@@ -634,8 +645,10 @@ def _plan_invoice(
     *,
     currency: str,
     period: dict[str, int] | None,
+    discounts: InvoiceDiscounts,
 ) -> None:
-    """Rule O3: invoice items on a draft invoice made for them, then finalized."""
+    """Rule O3: invoice items on a draft invoice made for them, then finalized; the order's
+    coupons discount the invoice, a line's its invoice item (A5)."""
     order_id = order.id
     record = SourceRecord("Order", order_id)
     params: dict[str, Any] = {
@@ -656,8 +669,11 @@ def _plan_invoice(
     # The customer is a placeholder when the plan also creates it, its id when it exists; a
     # retry after a crash sees the second where the first attempt planned the first. Keyed on
     # the account instead, the retry replays the first attempt's invoice rather than leaving it
-    # behind as a draft beside a second one.
+    # behind as a draft beside a second one. Coupons alike: keyed by the ids they will have.
     key_params = {**params, "customer": {"account": order.account_id}}
+    if discounts.invoice:
+        params["discounts"] = discounts_param(discounts.invoice)
+        key_params["discounts"] = discounts_key(discounts.invoice)
     builder.add(
         INVOICE_OPERATION,
         "invoice.create",
@@ -680,14 +696,19 @@ def _plan_invoice(
         }
         if period is not None:
             item_params["period"] = period
-        # Keyed on what the line costs, not on how its price and customer are spelled: a
-        # first attempt names them by placeholder, a retry after a crash by the ids it found,
-        # and both must send one key, or the draft invoice gets the item twice (fix 13).
+        # Keyed on what the line costs, not on how its price, customer and coupons are
+        # spelled: a first attempt names them by placeholder, a retry after a crash by the ids
+        # it found, and both must send one key, or the draft invoice gets the item twice
+        # (fix 13).
         item_key = {
             **item_params,
             "customer": key_params["customer"],
             "pricing": {"price": phase.invoice_item_prices[item_id]},
         }
+        coupons = discounts.lines.get(item_id)
+        if coupons:
+            item_params["discounts"] = discounts_param(coupons)
+            item_key["discounts"] = discounts_key(coupons)
         builder.add(
             f"invoiceitem:{item_id}",
             "invoiceitem.create",
