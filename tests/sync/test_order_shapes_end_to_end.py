@@ -656,6 +656,10 @@ def test_coupons_on_an_order_of_one_time_lines_discount_its_invoice_and_item(
         60,
         "the coupons' Stripe_ID__c",
     )
+    # Synced again, the invoiced order is left alone: no second invoice, item or coupon.
+    mark = len(stack.stripe.request_log())
+    _resync(stack, order)
+    assert _writes_since(stack, mark) == []
 
 
 def test_a_coupon_on_an_upsell_line_discounts_that_line_from_the_upsell_on(
