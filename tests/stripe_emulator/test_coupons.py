@@ -148,5 +148,11 @@ def test_invoice_item_discounts_are_refused_as_stripe_refuses_them(
             }
         )
     assert (info.value.http_status, info.value.param) == (400, "discounts")
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.invoices.create(
+            {"customer": customer.id, "currency": "usd", "discounts": [{"coupon": euros.id}]}
+        )
+    assert (info.value.http_status, info.value.param) == (400, "discounts[0][coupon]")
     # Nothing was made by the refused requests.
     assert client.v1.invoice_items.list({"customer": customer.id}).data == []
+    assert client.v1.invoices.list({"customer": customer.id}).data == []
