@@ -674,6 +674,7 @@ def compare_inline(bootstrap: str, orders: int) -> None:
 
 
 def main() -> None:
+    global PACE  # one budget for every run of this invocation (--budget)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--baseline-orders", type=int, default=30)
@@ -696,12 +697,20 @@ def main() -> None:
         help="with --members: start the members at once, or each after the last one joined",
     )
     parser.add_argument(
+        "--budget",
+        type=float,
+        default=PACE,
+        help=f"stripe.account_requests_per_second (default {PACE}: 0.9 of the emulator's "
+        f"limit of {LIMIT}; set {LIMIT} to measure a budget configured at the account's limit)",
+    )
+    parser.add_argument(
         "--inline-line-prices",
         action="store_true",
         help="instead of the runs above: warm orders at the limit with line prices created "
         "and archived (P6) and with inline line prices (sync.inline_line_prices), side by side",
     )
     args = parser.parse_args()
+    PACE = args.budget
     if args.full:
         args.orders, args.latency_orders = 2_000, 400
     logging.basicConfig(level=logging.ERROR)
