@@ -32,6 +32,7 @@ from consumer.sync.planning.identity import (
     product_id,
     stripe_id_on,
 )
+from consumer.sync.planning.prices import is_line_price
 from consumer.sync.planning.views import OrderView, related_records
 from consumer.sync.side_by_side import SideBySide
 from consumer.sync.stripe_calls import StripeCaller, is_missing, to_plain
@@ -395,11 +396,18 @@ class StripeLookup:
         item (an add_invoice_item) names the same line (a new product's line is its own
         original) with a one-time price made from ``price_data``, which must not stand for the
         line's price, or every later sync of the contract plans the line's price create again
-        (docs/reliability.md, fix 19). A one-time line has add_invoice_items only."""
+        (docs/reliability.md, fix 19). A one-time line has add_invoice_items only.
+
+        Of the prices a line's phase items name, the latest phase's that is the line's own
+        price (P6: its metadata marks it) or its entry's stands for it; only where none is, the
+        latest phase's. A term that is not a whole number of periods ends in a phase whose
+        items bill the remainder on prices made from ``price_data`` (O7), which are neither:
+        taken for the line's price, every later sync of the contract planned the line's price
+        create again (docs/reliability.md, fix 23)."""
         pricebook = {known.id: known for known in entry_prices.values()}
         item_key = self.key("salesforce_order_item_id")
-        recurring: dict[str, str] = {}
-        one_time: dict[str, str] = {}
+        recurring: dict[str, list[str]] = {}
+        one_time: dict[str, list[str]] = {}
         for phase in schedule.get("phases") or ():
             for items, found in (
                 (phase.get("items"), recurring),
@@ -409,18 +417,26 @@ class StripeLookup:
                     price_id = _object_id(item.get("price"))
                     item_id = (item.get("metadata") or {}).get(item_key)
                     if item_id and price_id is not None:
-                        found[str(item_id)] = price_id  # the latest phase's
+                        found.setdefault(str(item_id), []).append(price_id)
         out: dict[str, KnownPrice] = {}
         retrieved: dict[str, dict[str, Any] | None] = {}
-        for item_id, price_id in {**one_time, **recurring}.items():
-            if price_id in pricebook:
-                out[item_id] = pricebook[price_id]
-                continue
-            if price_id not in retrieved:  # a price may stand for several lines
-                retrieved[price_id] = self._retrieve_price(price_id)
-            price = retrieved[price_id]
-            if price is not None:
-                out[item_id] = KnownPrice(price_id, price)
+        for item_id, price_ids in {**one_time, **recurring}.items():
+            chosen: KnownPrice | None = None
+            for price_id in reversed(price_ids):  # the latest phase's first
+                if price_id in pricebook:
+                    chosen = pricebook[price_id]
+                    break
+                if price_id not in retrieved:  # a price may stand for several lines
+                    retrieved[price_id] = self._retrieve_price(price_id)
+                price = retrieved[price_id]
+                if price is None:
+                    continue
+                if is_line_price(price):
+                    chosen = KnownPrice(price_id, price)
+                    break
+                chosen = chosen or KnownPrice(price_id, price)  # the latest, failing better
+            if chosen is not None:
+                out[item_id] = chosen
         return out
 
     def _line_price_candidates(self, orders: list[Record]) -> dict[str, str]:

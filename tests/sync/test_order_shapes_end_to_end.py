@@ -17,6 +17,7 @@ from schemas.models import SyncResult, SyncStatus
 from tests.stripe_emulator.conftest import make_client
 from tests.sync.stack import Stack
 from tests.sync.test_contract_end_to_end import (
+    _line_prices_for,
     _month_start,
     _schedule_of,
     _written,
@@ -157,6 +158,18 @@ def test_an_18_month_term_billed_yearly_ends_with_a_prorated_6_month_phase(
     assert final["items"][0]["quantity"] == 2
 
 
+def _eighteen_months_billed_yearly(org: OrgSimulator, start: dt.date) -> tuple[str, str]:
+    """A Draft order of 18 months billed yearly (O7), 2 seats at 1,800.00 a term on an entry of
+    1.00, so the line has a price of its own (P6): (order, its line)."""
+    order, [line] = _order(
+        org,
+        start,
+        18,
+        [{"product": "Platform", "frequency": "Annual", "Quantity": 2, "UnitPrice": 1800}],
+    )
+    return order, line
+
+
 def test_an_amended_18_month_contract_keeps_its_prorated_final_phase_and_replays_clean(
     running: Stack,  # noqa: F811
 ) -> None:
@@ -166,12 +179,7 @@ def test_an_amended_18_month_contract_keeps_its_prorated_final_phase_and_replays
     stack = running
     today = dt.datetime.now(dt.UTC).date()
     start = _month_start(today, 2)
-    order, [line] = _order(
-        stack.org,
-        start,
-        18,
-        [{"product": "Platform", "frequency": "Annual", "Quantity": 2, "UnitPrice": 1800}],
-    )
+    order, line = _eighteen_months_billed_yearly(stack.org, start)
     stack.org.activate_order(order)
     contract = stack.org.contract_order(order)
     _synced(stack, order, 2)
@@ -194,6 +202,48 @@ def test_an_amended_18_month_contract_keeps_its_prorated_final_phase_and_replays
     mark = len(stack.stripe.request_log())
     _resync(stack, upsell)
     assert _writes_since(stack, mark) == []
+
+
+def test_an_18_month_lines_price_whose_create_stored_a_500_after_the_write_is_kept_by_its_amendment(
+    running: Stack,  # noqa: F811
+) -> None:
+    """O7 with A1 and a 500 Stripe stored after making the line's own price (long chaos run 7):
+    the schedule names the line's yearly price in its whole-periods phase and a remainder price
+    (made from ``price_data``) in its final phase. The amendment's sync must find the yearly
+    price by the schedule, not plan its create again: under the same key Stripe replays the
+    stored 500, and a create under a new key made a second price for the line."""
+    stack = running
+    today = dt.datetime.now(dt.UTC).date()
+    start = _month_start(today, 2)
+    order, line = _eighteen_months_billed_yearly(stack.org, start)
+    [rule] = stack.stripe.configure_faults(
+        {
+            "kind": "error",
+            "stage": "after",
+            "method": "POST",
+            "path": "^/v1/prices$",
+            "rate": 1.0,
+            "max_count": 1,
+        }
+    )
+    stack.org.activate_order(order)
+    contract = stack.org.contract_order(order)
+    wait_until(lambda: rule.fired == 1, 60, "the line price create's 500")
+    [faulted] = [e for e in stack.stripe.request_log() if e.fault == "error"]
+    assert str(faulted.idempotency_key).startswith(f"cpqsync:{line}:price.create:")
+    first = _synced(stack, order, 2)
+    made = _line_prices_for(stack, line)
+    assert len(made) == 1, f"the line has {len(made)} prices: {[p['id'] for p in made]}"
+    [yearly] = made
+    assert first["phases"][0]["items"][0]["price"] == yearly["id"]
+
+    upsell = stack.org.amend_contract(contract, today, [AmendmentLine(1, revises=line)])
+    stack.org.activate_order(upsell)
+    schedule = _synced(stack, order, 3)
+    _written(stack.org, upsell, schedule["id"])
+    assert [[i["quantity"] for i in p["items"]] for p in schedule["phases"]] == [[2], [3], [3]]
+    assert _line_prices_for(stack, line) == [{**yearly, "active": False}]  # P6: archived, one only
+    assert [p["items"][0]["price"] for p in schedule["phases"][:2]] == [yearly["id"]] * 2
 
 
 def _three_years(*, year3_price: int) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from consumer.sync.planning import KnownPrice
 from consumer.sync.planning.identity import price_lookup_key
 from consumer.sync.stripe_lookup import StripeLookup
 from consumer.sync.triggers import RecordRef
@@ -107,17 +108,85 @@ def test_a_new_product_lines_price_is_its_phase_items_not_its_proration_items(
             }
         )
     )
-    order = "801Dp00000AMENDED"
+    for deep in (False, True):
+        known = _line_price_found(lookup, "801Dp00000AMENDED", schedule.id, line, deep=deep)
+        assert known.id == price.id
+        assert known.price is not None and known.price["type"] == "recurring"
+
+
+def _line_price_found(
+    lookup: StripeLookup, order: str, schedule_id: str, line: str, *, deep: bool
+) -> KnownPrice:
+    """The price the lookups give an order's one line, its order naming its schedule."""
     records = {
         RecordRef("Order", order): {
             "Id": order,
-            "Stripe_ID__c": schedule.id,
+            "Stripe_ID__c": schedule_id,
             "OrderItems": {
                 "records": [{"Id": line, "SBQQ__SubscriptionPricing__c": "Fixed Price"}]
             },
         }
     }
+    return lookup.view(records, deep=deep).known.line_prices[line]
+
+
+def test_an_uneven_term_lines_price_is_its_own_not_its_final_phases_remainder_price(
+    emulator: StripeEmulator,
+) -> None:
+    """An 18-month term billed yearly (O7): the line's own price (P6, archived once used) in
+    the whole year's phase, and a 6-month remainder price made from price_data in the final
+    phase. The line's price is its own (long chaos run 7: taking the remainder's made every
+    later sync of the contract plan the line's price create again, and with a 500 stored for
+    its key, make a second price for the line under a new key)."""
+    caller = caller_for(emulator)
+    lookup = StripeLookup(caller, sandbox=False)
+    customer = caller.call(lambda c: c.v1.customers.create({"name": "A"}))
+    line = "802Dp00000UNEVEN1"
+    named = {"metadata": {"salesforce_order_item_id": line}}
+    price = caller.call(
+        lambda c: c.v1.prices.create(
+            {
+                "currency": "usd",
+                "unit_amount": 120000,
+                "recurring": {"interval": "month", "interval_count": 12},
+                "product_data": {"name": "Platform"},
+                "metadata": {**named["metadata"], "salesforce_auto_archive": "true"},
+            }
+        )
+    )
+    start = int(time.time()) + 3 * 86400
+    year = {"interval": "month", "interval_count": 12}
+    schedule = caller.call(
+        lambda c: c.v1.subscription_schedules.create(
+            {
+                "customer": customer.id,
+                "start_date": start,
+                "end_behavior": "cancel",
+                "phases": [
+                    {"items": [{"price": price.id, "quantity": 2, **named}], "duration": year},
+                    {
+                        "items": [
+                            {
+                                "price_data": {
+                                    "currency": "usd",
+                                    "product": str(price.product),
+                                    "unit_amount": 60000,
+                                    "recurring": {"interval": "month", "interval_count": 6},
+                                },
+                                "quantity": 2,
+                                **named,
+                            }
+                        ],
+                        "billing_cycle_anchor": "phase_start",
+                        "proration_behavior": "none",
+                        "duration": {"interval": "month", "interval_count": 6},
+                    },
+                ],
+            }
+        )
+    )
+    caller.call(lambda c: c.v1.prices.update(price.id, {"active": False}))  # P6
     for deep in (False, True):
-        known = lookup.view(records, deep=deep).known.line_prices[line]
+        known = _line_price_found(lookup, "801Dp00000UNEVEN1", schedule.id, line, deep=deep)
         assert known.id == price.id
-        assert known.price is not None and known.price["type"] == "recurring"
+        assert known.price is not None and known.price["recurring"]["interval_count"] == 12
