@@ -107,6 +107,17 @@ class RecordSync:
             plan = kind.plan(record, context=self._context(view, attempt.manual, live))
             return self._finish(kind, record, attempt, view, plan, existing)
 
+    def _apply(self, plan: Plan, attempt: Attempt, view: StripeView) -> ApplyOutcome:
+        try:
+            outcome = self._applier.apply(
+                plan, partial(self._still_owned, attempt), looked_up_afresh=view.afresh
+            )
+        except RetryableError:
+            self._lookup.distrust()
+            raise
+        self._learn(outcome)
+        return outcome
+
     def _finish(
         self,
         kind: RootType,
@@ -122,7 +133,11 @@ class RecordSync:
         if plan.status != "ready":
             if existing is not None and any(s.rule in kind.in_sync_skips for s in plan.skips):
                 # In sync already (an invoiced order, O3), yet an interrupted or abandoned
-                # attempt may have made its account's customer without reporting it (R3).
+                # attempt may have made its account's customer without reporting it (R3),
+                # and left the line prices its invoice used active (P6: the plan archives
+                # them; a failure to is systemic and retried, an archive is never an Error).
+                if plan.operations:
+                    self._apply(Plan(plan.root, plan.operations), attempt, view)
                 up_to_date = self._builder.up_to_date(attempt, existing)
                 unmarked = self._unmarked(kind, record, view, attempt, reported=set())
                 return RecordOutcome([up_to_date, *unmarked], left.asks(None))
@@ -131,14 +146,7 @@ class RecordSync:
                 reason = plan.skips[0].rule if plan.skips else "unreported"
                 self._metrics.unreported.labels(reason).inc()
             return RecordOutcome(results)
-        try:
-            outcome = self._applier.apply(
-                plan, partial(self._still_owned, attempt), looked_up_afresh=view.afresh
-            )
-        except RetryableError:
-            self._lookup.distrust()
-            raise
-        self._learn(outcome)
+        outcome = self._apply(plan, attempt, view)
         asks = left.asks(outcome)
         if outcome.error is not None:
             self._lookup.distrust()

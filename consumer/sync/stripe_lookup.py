@@ -209,18 +209,19 @@ class StripeLookup:
             order_id: customers.get(str(order.get("AccountId") or _id(order.get("Account"))))
             for order_id, order in needs.orders.items()
         }
-        # An attempt killed before its schedule existed may have left line prices: a crash
+        # An attempt killed before its schedule existed, or between finalizing an invoice
+        # and archiving its line prices (O3), may have left line prices active: a crash
         # redelivers at attempt 1, so "no schedule yet" (not only a retry) means look. A retry
         # lists the products' active prices; a first sync asks the index, the batch at once,
         # while the schedules are searched (both may wait for a listing).
-        recurring = [order for order in needs.orders.values() if not _one_time_only(order)]
+        orders = list(needs.orders.values())
         found_schedules, candidates = self._side_by_side.pair(
             lambda: self._schedules(needs.orders, order_customers, missing),
-            lambda: {} if deep else self._line_price_candidates(recurring),
+            lambda: {} if deep else self._line_price_candidates(orders),
         )
         unscheduled = {
             item_id
-            for order in recurring
+            for order in orders
             if str(order["Id"]) not in found_schedules
             for item_id in _item_ids(order)
         }

@@ -141,6 +141,7 @@ def plan_order_operations(builder: PlanBuilder, order: OrderView, context: Plann
                 reported=False,
             )
         )
+        plan_left_archives(builder, lines, context)
         return
 
     segments = segments_of(  # A6: MDQ segment lines are priced over their segment's months
@@ -213,6 +214,22 @@ def plan_archives(builder: PlanBuilder, phase: PhaseDraft) -> None:
     for operation_id, target in phase.archives:
         record = SourceRecord("OrderItem", operation_id.rsplit(":", 1)[-1])
         builder.add(operation_id, "price.update", {"active": False}, record, target=target)
+
+
+def plan_left_archives(
+    builder: PlanBuilder, lines: list[OrderItemView], context: PlanningContext
+) -> None:
+    """P6 on an invoiced order (O3): its invoice exists, so nothing else is planned, but an
+    attempt interrupted between finalizing the invoice and archiving the line prices it used
+    left them active; the lookups found them, and they are archived now."""
+    for item in lines:
+        kept = context.known.line_prices.get(item.id)
+        if kept is None or kept.price is None:
+            continue
+        if kept.price.get("active") and is_line_price(kept.price):
+            record = SourceRecord("OrderItem", item.id)
+            operation_id = line_archive_operation_id(item.id)
+            builder.add(operation_id, "price.update", {"active": False}, record, target=kept.id)
 
 
 def active_lines(builder: PlanBuilder, order: OrderView) -> list[OrderItemView]:
