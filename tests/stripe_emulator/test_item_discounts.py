@@ -286,3 +286,25 @@ def test_more_than_20_discounts_on_an_item_are_refused(client: stripe.StripeClie
         }
     )
     assert len(schedule.phases[0]["items"][0].discounts) == 20
+
+
+def test_a_phases_amount_off_coupon_in_another_currency_is_refused(
+    client: stripe.StripeClient,
+) -> None:
+    """The phase's own discounts are checked the same way (a hand-made coupon an order names in
+    Stripe_ID__c, K2, may be in any currency)."""
+    seats = _recurring(client, "Seats", 12_000)
+    euros = client.v1.coupons.create(
+        params={"amount_off": 500, "currency": "eur", "duration": "forever"}
+    )
+    customer = client.v1.customers.create(params={"name": "Refused"})
+    phase: Any = {
+        "items": [{"price": seats.id}],
+        "discounts": [{"coupon": euros.id}],
+        "end_date": JAN_1_2027 + 365 * DAY,
+    }
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        client.v1.subscription_schedules.create(
+            params={"customer": customer.id, "start_date": FROZEN + 365 * DAY, "phases": [phase]}
+        )
+    assert (info.value.http_status, info.value.param) == (400, "phases[0][discounts][0][coupon]")
