@@ -154,11 +154,32 @@ class RecordSync:
                 # Stripe may have refused what a remembered (stale) price made us send: plan
                 # once more from fresh lookups before reporting the error.
                 raise StaleView(str(outcome.error), request_id=outcome.error.request_id)
-            return RecordOutcome(self._builder.applied(attempt, outcome, existing), asks)
+            # The refusal is the root's outcome (its Error), yet what the attempt or an earlier
+            # one made before it is in Stripe and goes back to its records all the same (R3).
+            return RecordOutcome(
+                self._reported(kind, record, attempt, view, outcome, existing), asks
+            )
         if attempt.asked_by is not None and not outcome.applied:
             # Asked, and Stripe already held it all: nothing happened worth a Sync Record.
             self._metrics.unreported.labels("asked_in_sync").inc()
             return RecordOutcome([], asks)
+        results = self._reported(kind, record, attempt, view, outcome, existing)
+        if attempt.commit_timestamp is not None:
+            elapsed = (self._clock() - attempt.commit_timestamp).total_seconds()
+            self._metrics.end_to_end.labels(kind.object_type).observe(max(0.0, elapsed))
+        return RecordOutcome(results, asks)
+
+    def _reported(
+        self,
+        kind: RootType,
+        record: Mapping[str, Any],
+        attempt: Attempt,
+        view: StripeView,
+        outcome: ApplyOutcome,
+        existing: Existing | None,
+    ) -> list[SyncResult]:
+        """The results of an applied plan (its Error too, where Stripe refused part of it) and
+        of the root's records whose Stripe object exists unnamed (``_unmarked``)."""
         results = self._builder.applied(attempt, outcome, existing)
         # Only an operation that identifies its record reported that record's Stripe id: a
         # Product2 whose attempt made only its meter is still unmarked (R3; fix 18).
@@ -168,13 +189,7 @@ class RecordSync:
             if applied.operation.source.object_type
             in operation_kind(applied.operation.kind).identifies
         }
-        results = with_reports(
-            results, self._unmarked(kind, record, view, attempt, reported=reported)
-        )
-        if attempt.commit_timestamp is not None:
-            elapsed = (self._clock() - attempt.commit_timestamp).total_seconds()
-            self._metrics.end_to_end.labels(kind.object_type).observe(max(0.0, elapsed))
-        return RecordOutcome(results, asks)
+        return with_reports(results, self._unmarked(kind, record, view, attempt, reported=reported))
 
     def _still_owned(self, attempt: Attempt) -> bool:
         return all(self.owns(topic, partition) for topic, partition in attempt.partitions)

@@ -16,12 +16,22 @@ from cpqsync_sandbox.stripe_emulator import amounts
 from cpqsync_sandbox.stripe_emulator.errors import invalid, not_implemented
 from cpqsync_sandbox.stripe_emulator.store import Store, new_id
 
+# Stripe: up to 20 discounts on a subscription, a subscription item or an invoice (and on
+# each phase, phase item and invoice item that makes them).
+MAX_DISCOUNTS = 20
 
-def applied(store: Store, given: Any, param: str, *, currency: str | None) -> list[dict[str, str]]:
-    """The discounts ``given`` (a request's ``discounts``) make: ``{"id", "coupon"}`` each.
-    An amount-off coupon must be in the currency of what it discounts (when known)."""
+
+def checked(store: Store, given: Any, param: str, *, currency: str | None) -> list[str]:
+    """The coupons ``given`` (a request's ``discounts``) name, as Stripe accepts them: each
+    exists and is still valid, an amount-off coupon is in the currency of what it discounts
+    (when known), and there are at most ``MAX_DISCOUNTS``."""
+    given = given or []
+    if len(given) > MAX_DISCOUNTS:
+        raise invalid(
+            f"You can apply at most {MAX_DISCOUNTS} discounts; {len(given)} were given.", param
+        )
     result = []
-    for k, discount in enumerate(given or []):
+    for k, discount in enumerate(given):
         if "coupon" not in discount:
             raise not_implemented(f"{param}[{k}] without a coupon")
         where = f"{param}[{k}][coupon]"
@@ -34,8 +44,16 @@ def applied(store: Store, given: Any, param: str, *, currency: str | None) -> li
                 f"the currency of the amount it would discount ({currency}).",
                 where,
             )
-        result.append({"id": new_id("di"), "coupon": coupon["id"]})
+        result.append(str(coupon["id"]))
     return result
+
+
+def applied(store: Store, given: Any, param: str, *, currency: str | None) -> list[dict[str, str]]:
+    """The discounts ``given`` (a request's ``discounts``) make: ``{"id", "coupon"}`` each."""
+    return [
+        {"id": new_id("di"), "coupon": coupon}
+        for coupon in checked(store, given, param, currency=currency)
+    ]
 
 
 def apply(store: Store, invoice: dict[str, Any]) -> int:

@@ -26,7 +26,7 @@ def new_invoice(
     subscription_id: str | None = None,
     billing_reason: str = "manual",
     period: tuple[int, int] | None = None,
-    discounts: list[str] | None = None,
+    discounts: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     customer = store.require("customer", customer_id, "customer")
     invoice = base_object("invoice", new_id("in"), now)
@@ -118,8 +118,8 @@ def new_invoice(
             "webhooks_delivered_at": now,
         }
     )
-    # A subscription's discounts in force (``subscription_discounts``), by coupon.
-    invoice["_discounts"] = [{"id": f"di_{c}", "coupon": c} for c in discounts or []]
+    # A subscription's discounts in force (``subscription_discounts.take``).
+    invoice["_discounts"] = list(discounts or [])
     invoice["discounts"] = [d["id"] for d in invoice["_discounts"]]
     store.add(invoice)
     return invoice

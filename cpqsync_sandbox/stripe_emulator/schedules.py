@@ -17,7 +17,12 @@ from stripe.params import (
     SubscriptionScheduleUpdateParams,
 )
 
-from cpqsync_sandbox.stripe_emulator import prices, subscription_discounts, subscriptions
+from cpqsync_sandbox.stripe_emulator import (
+    invoice_discounts,
+    prices,
+    subscription_discounts,
+    subscriptions,
+)
 from cpqsync_sandbox.stripe_emulator.errors import (
     exclusive,
     invalid,
@@ -145,7 +150,9 @@ def _phase_items(
         items.append(
             {
                 "billing_thresholds": None,
-                "discounts": _discounts(store, entry.get("discounts"), param("discounts")),
+                "discounts": _discounts(
+                    store, entry.get("discounts"), param("discounts"), price["currency"]
+                ),
                 "metadata": merged(None, entry.get("metadata")),
                 "price": price["id"],
                 "quantity": quantity,
@@ -157,14 +164,14 @@ def _phase_items(
     return items, str(currency), cadence
 
 
-def _discounts(store: Store, given: Any, param: str) -> list[dict[str, Any]]:
-    result = []
-    for k, discount in enumerate(given or []):
-        if "coupon" not in discount:
-            raise not_implemented(f"{param}[{k}] without a coupon")
-        store.require("coupon", discount["coupon"], f"{param}[{k}][coupon]")
-        result.append({"coupon": discount["coupon"], "discount": None, "promotion_code": None})
-    return result
+def _discounts(store: Store, given: Any, param: str, currency: str) -> list[dict[str, Any]]:
+    """A phase's, phase item's or add_invoice_item's ``discounts`` as Stripe shows them, once
+    Stripe would take them (``invoice_discounts.checked``: known, valid coupons, amount-off
+    ones in ``currency``, at most 20)."""
+    return [
+        {"coupon": coupon, "discount": None, "promotion_code": None}
+        for coupon in invoice_discounts.checked(store, given, param, currency=currency)
+    ]
 
 
 def build_phases(
@@ -220,7 +227,9 @@ def build_phases(
             price = _price_for(request, entry, add_param, recurring=False)
             add_items.append(
                 {
-                    "discounts": _discounts(store, entry.get("discounts"), add_param("discounts")),
+                    "discounts": _discounts(
+                        store, entry.get("discounts"), add_param("discounts"), price["currency"]
+                    ),
                     "metadata": merged(None, entry.get("metadata")),
                     "period": {
                         "end": {"timestamp": None, "type": "phase_end"},
@@ -252,7 +261,9 @@ def build_phases(
                 "default_payment_method": None,
                 "default_tax_rates": [],
                 "description": phase.get("description") or None,
-                "discounts": _discounts(store, phase.get("discounts"), param("discounts")),
+                "discounts": _discounts(
+                    store, phase.get("discounts"), param("discounts"), currency
+                ),
                 "end_date": end,
                 "invoice_settings": (
                     {"account_tax_ids": None, "days_until_due": days, "issuer": None}

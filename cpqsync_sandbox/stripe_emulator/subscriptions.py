@@ -83,14 +83,24 @@ def _items(
     now: int,
     period: tuple[int, int],
     previous: list[dict[str, Any]] | None = None,
+    *,
+    rewrite: bool = False,
 ) -> list[dict[str, Any]]:
     """The subscription's items for ``phase``; an item whose price it held before
-    (``previous``) keeps its id and creation time, as Stripe updates it in place."""
+    (``previous``) keeps its id and creation time, as Stripe updates it in place. Each item
+    holds the discounts its phase item makes (``subscription_discounts``): new ones when the
+    phase is entered, and when a schedule update ``rewrite``s the running phase the ones it
+    already held for coupons the item still names."""
     kept = {item["price"]: item for item in previous or []}
     items = []
     for entry in phase["items"]:
         price = store.tables["price"][entry["price"]]
         before = kept.get(price["id"])
+        held = (
+            subscription_discounts.rewritten(before["_discounts"], entry, now)
+            if rewrite and before
+            else subscription_discounts.entered(entry, now)
+        )
         items.append(
             {
                 "id": before["id"] if before else new_id("si"),
@@ -99,7 +109,8 @@ def _items(
                 "created": before["created"] if before else now,
                 "current_period_start": period[0],
                 "current_period_end": period[1],
-                "discounts": [],
+                "discounts": [d["id"] for d in held],
+                "_discounts": held,
                 "metadata": dict(entry.get("metadata") or {}),
                 "plan": _plan(price),
                 "price": price["id"],
@@ -188,7 +199,8 @@ def _bill(
 ) -> None:
     """One subscription invoice: metered usage in arrears, licensed items in advance,
     the phase's add_invoice_items and the customer's pending invoice items, less the
-    subscription's discounts in force (``subscription_discounts``)."""
+    discounts in force (``subscription_discounts``): each item's on its own lines, then the
+    subscription's on the invoice."""
     schedule = store.get("subscription_schedule", sub["schedule"]) if sub["schedule"] else None
     coupons = subscription_discounts.take(store, sub["_billing"]["discounts"], at)
     start_end = usage_period or licensed_period or (at, at)
@@ -219,6 +231,7 @@ def _bill(
                 quantity=int(used),
                 period=usage_period,
                 subscription_item_id=item["id"],
+                discounts=subscription_discounts.take(store, item["_discounts"], at),
             )
         elif not metered and licensed_period is not None:
             quantity = item["quantity"] or 1
@@ -231,12 +244,13 @@ def _bill(
                 quantity=quantity,
                 period=licensed_period,
                 subscription_item_id=item["id"],
+                discounts=subscription_discounts.take(store, item["_discounts"], at),
             )
     if phase is not None and licensed_period is not None and schedule is not None:
         for entry in phase.get("add_invoice_items") or []:
             price = store.tables["price"][entry["price"]]
             quantity = entry.get("quantity") or 1
-            item = _invoice_item(store, sub, price, quantity, at)
+            item = _invoice_item(store, sub, price, quantity, at, entry=entry)
             invoicing.attach_item(store, invoice, item)
     invoicing.attach_pending_items(store, invoice)
     invoicing.finalize(store, invoice, at, base_url)
@@ -253,9 +267,15 @@ def _invoice_item(
     quantity: int,
     at: int,
     proration: Proration | None = None,
+    *,
+    entry: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A pending invoice item of the subscription: a phase's add_invoice_item, or a
-    proration (Stripe: never discountable, tied to the subscription item it prorates)."""
+    """A pending invoice item of the subscription: a phase's add_invoice_item (``entry``,
+    whose ``discounts`` make the item's own), or a proration (Stripe: never discountable,
+    tied to the subscription item it prorates)."""
+    discounts = [
+        {"id": new_id("di"), "coupon": d["coupon"]} for d in (entry or {}).get("discounts") or []
+    ]
     item = {
         "id": new_id("ii"),
         "object": "invoiceitem",
@@ -270,7 +290,8 @@ def _invoice_item(
             else store.tables["product"][price["product"]]["name"]
         ),
         "discountable": proration is None,
-        "discounts": [],
+        "discounts": [d["id"] for d in discounts],
+        "_discounts": discounts,
         "invoice": None,
         "metadata": {},
         "parent": {
@@ -419,7 +440,7 @@ def enter_phase(
         return
     for entry in phase.get("add_invoice_items") or []:
         price = store.tables["price"][entry["price"]]
-        _invoice_item(store, sub, price, entry.get("quantity") or 1, at)
+        _invoice_item(store, sub, price, entry.get("quantity") or 1, at, entry=entry)
     if behavior == "always_invoice":
         _bill(store, sub, at, "subscription_update", None, None, None, base_url)
 
@@ -449,15 +470,17 @@ def change_items(
     behavior: str,
     base_url: str,
 ) -> None:
-    """A schedule update rewrote the running phase's items: the subscription takes them now,
-    prorated per the update's ``proration_behavior`` (``always_invoice``: invoiced at once)."""
+    """A schedule update rewrote the running phase's items: the subscription takes them now
+    (their discounts too), and a change of price or quantity is prorated per the update's
+    ``proration_behavior`` (``always_invoice``: invoiced at once)."""
     current = [(i["price"], i["quantity"]) for i in sub["items"]["data"]]
-    if current == [(i["price"], i["quantity"]) for i in phase["items"]]:
-        return
+    changed = current != [(i["price"], i["quantity"]) for i in phase["items"]]
     old_items = sub["items"]["data"]
     period = sub["_billing"]["period"]
-    sub["items"]["data"] = _items(store, sub["id"], phase, now, period, old_items)
+    sub["items"]["data"] = _items(store, sub["id"], phase, now, period, old_items, rewrite=True)
     sub["items"]["total_count"] = len(sub["items"]["data"])
+    if not changed:
+        return
     if behavior != "none":
         _prorate(store, sub, old_items, now, period)
     if behavior == "always_invoice":

@@ -445,36 +445,56 @@ def test_an_update_starting_a_phase_of_another_interval_now_starts_a_new_cycle(
     assert _lines(update) == [(7 * 100_000, False)]
 
 
+def _rewrite_running(
+    client: stripe.StripeClient, customer: stripe.Customer, price: stripe.Price, behavior: str
+) -> None:
+    """A schedule of 5 seats from Dec 22 whose running phase an update (now, Jan 1) rewrites
+    to 7 seats, with ``behavior`` as the update's proration_behavior."""
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": customer.id,
+            "start_date": DEC_22,
+            "phases": [{"items": [{"price": price.id, "quantity": 5}], "end_date": JAN_1_2027}],
+        }
+    )
+    running: Any = {
+        "start_date": DEC_22,
+        "items": [{"price": price.id, "quantity": 7}],
+        "end_date": JAN_1_2027,
+    }
+    client.v1.subscription_schedules.update(
+        schedule.id, params={"proration_behavior": behavior, "phases": [running]}
+    )
+
+
 def test_an_update_rewriting_the_running_phase_prorates_the_change(
     client: stripe.StripeClient,
     clocked_customer: Callable[[], stripe.Customer],
     monthly_price: stripe.Price,
 ) -> None:
     customer = clocked_customer()
-    schedule = client.v1.subscription_schedules.create(
-        params={
-            "customer": customer.id,
-            "start_date": DEC_22,
-            "phases": [
-                {"items": [{"price": monthly_price.id, "quantity": 5}], "end_date": JAN_1_2027}
-            ],
-        }
-    )
-    client.v1.subscription_schedules.update(
-        schedule.id,
-        params={
-            "proration_behavior": "create_prorations",
-            "phases": [
-                {
-                    "start_date": DEC_22,
-                    "items": [{"price": monthly_price.id, "quantity": 7}],
-                    "end_date": JAN_1_2027,
-                }
-            ],
-        },
-    )
+    _rewrite_running(client, customer, monthly_price, "create_prorations")
     pending = client.v1.invoice_items.list(params={"customer": customer.id, "pending": True})
     assert sorted((i.amount, i.proration) for i in pending.data) == [
         (-40_645, True),
         (56_903, True),
     ]
+
+
+def test_an_update_rewriting_the_running_phase_with_none_bills_no_prorations(
+    client: stripe.StripeClient,
+    clocked_customer: Callable[[], stripe.Customer],
+    monthly_price: stripe.Price,
+) -> None:
+    """``proration_behavior: none`` on the update (what cpqsync sends when it corrects an order,
+    and for amendments): the subscription takes the new quantity at once, nothing is billed
+    for the rest of the period, and the next cycle invoice bills the new quantity."""
+    customer = clocked_customer()
+    _rewrite_running(client, customer, monthly_price, "none")
+    sub = client.v1.subscriptions.list(params={"customer": customer.id}).data[0]
+    assert [i.quantity for i in sub["items"].data] == [7]
+    assert client.v1.invoice_items.list(params={"customer": customer.id}).data == []
+    _advance(client, customer, JAN_22 + DAY)
+    cycle = _invoices(client, customer)[-1]
+    assert cycle.created == JAN_22
+    assert _lines(cycle) == [(7 * 12_000, False)]

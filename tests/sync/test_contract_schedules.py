@@ -79,6 +79,8 @@ class _Contract:
                 prices={"01u000000000001AAA": KnownPrice(self.ids["price"])},
                 contract_schedules={INITIAL: known_schedule(self.schedule(), sandbox=False)},
             )
+        elif "customer" in self.ids:  # a customer made beforehand (on a test clock), adopted
+            known = KnownStripeObjects(customers={ACCOUNT: KnownCustomer(self.ids["customer"])})
         context = PlanningContext(settings=Settings(), now=dt.datetime.now(dt.UTC), known=known)
         plan = plan_contract(orders, order_id=root, context=context)
         assert plan.status == "ready", plan.errors
@@ -222,6 +224,61 @@ def test_a_coupon_on_an_upsell_line_discounts_the_line_from_the_upsell_on(
         [(6, ["sf_coupon_a0O000000000005AAA"])],
     ]
     assert contract.schedule_writes() == []
+
+
+def test_an_upsell_lines_coupon_discounts_the_line_on_the_amendments_first_invoice(
+    emulator: StripeEmulator,
+) -> None:
+    """A5 with A1, billed: the contract's customer is on a test clock; an upsell from the
+    first of next month (a billing date) carries a once coupon of 10% on its line. The
+    invoice that phase starts with bills the seats' line for all 7 seats less 10%, the
+    invoice before it has no discount, and the one after it neither (a once coupon)."""
+    caller = _caller(emulator)
+    contract = _Contract(caller)
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    clock = caller.call(lambda c: c.v1.test_helpers.test_clocks.create(params={"frozen_time": now}))
+    customer = caller.call(
+        lambda c: c.v1.customers.create(params={"name": "Clocked", "test_clock": clock.id})
+    )
+    contract.ids["customer"] = customer.id
+    contract.sync()
+    next_month = dt.date(
+        contract.today.year + contract.today.month // 12, contract.today.month % 12 + 1, 1
+    )
+    contract.amend(next_month, 2)
+    upsell = {"Id": "a0O000000000005AAA", "Name__c": "Upsell", "Percent_Off__c": 10}
+    record = {**upsell, "Duration__c": "once", "Order_Item__c": "802000000000101AAA"}
+    contract.scenario["amendments"][0]["lines"][0]["Order_Item_Lookup__r"] = {"records": [record]}
+    contract.sync()
+    record["Stripe_ID__c"] = "sf_coupon_a0O000000000005AAA"
+    assert contract.schedule_writes() == []
+
+    phase_start = int(dt.datetime(next_month.year, next_month.month, 1, tzinfo=dt.UTC).timestamp())
+    after = dt.date(next_month.year + next_month.month // 12, next_month.month % 12 + 1, 1)
+    month_after = int(dt.datetime(after.year, after.month, 1, tzinfo=dt.UTC).timestamp())
+    caller.call(
+        lambda c: c.v1.test_helpers.test_clocks.advance(
+            clock.id, params={"frozen_time": month_after + 86_400}
+        )
+    )
+    invoices = {
+        i.created: i
+        for i in caller.call(
+            lambda c: c.v1.invoices.list(params={"customer": customer.id, "limit": 100})
+        ).data
+    }
+
+    def seats(created: int) -> tuple[int | None, int, int]:
+        [line] = invoices[created].lines.data
+        return line.quantity, line.amount, sum(d.amount for d in line.discount_amounts or [])
+
+    quantity, amount, discount = seats(phase_start)
+    assert quantity == 7
+    assert discount == round(amount / 10) > 0
+    assert invoices[phase_start].amount_due == amount - discount
+    assert seats(month_after) == (7, amount, 0)
+    before = max(created for created in invoices if created < phase_start)
+    assert seats(before)[0] == 5 and seats(before)[2] == 0
 
 
 def test_an_upsell_inside_an_uneven_terms_running_final_period_is_accepted_and_converges(

@@ -627,6 +627,11 @@ def _plan_schedule(
     # An update replaces the phase list; the phase keeps its start (Stripe needs it resent).
     allowed = fields_of(ENDPOINT_PARAMS["subscription_schedule.update"])
     update = {k: v for k, v in schedule.items() if k in allowed}
+    # A re-sync corrects what the same order sold, it is no change sold mid-period: Stripe's
+    # default (create_prorations) would bill or credit the rest of the period for a corrected
+    # quantity or price of the running phase. Changes billed for part of a period are CPQ
+    # amendments, which bill it themselves (A1, also saved with none; docs/sync.md).
+    update["proration_behavior"] = "none"
     if "start_date" in schedule:
         phases[0] = {"start_date": schedule["start_date"], **phases[0]}
     update["phases"] = phases
