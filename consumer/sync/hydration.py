@@ -22,13 +22,18 @@ from typing import Any
 from consumer.sync.planning import required_fields
 from consumer.sync.planning.context import PlannerSettings
 from consumer.sync.planning.views import related_records
-from consumer.sync.salesforce_reads import SalesforceReader, select_list
+from consumer.sync.read_rounds import ReadRounds
+from consumer.sync.salesforce_reads import ID_CHUNK, SalesforceReader, select_list
 from consumer.sync.triggers import RecordRef
 
 Record = dict[str, Any]
 _LINES = "OrderItems"  # Order's child relationship to OrderItem
 _COUPONS = "Order_Lookup__r"  # Order's child relationship to Order_Stripe_Coupon__c
 _LINE_COUPONS = "Order_Item_Lookup__r"  # OrderItem's child relationship to it
+# Hydrations of one process at a time; callers meanwhile wait and are merged (``ReadRounds``).
+# Four: a trickle of orders (one hydration each) seldom waits, a burst of tiny batches is read
+# in a few queries instead of one set of queries per batch.
+HYDRATION_ROUNDS = 4
 
 
 def _relationship(records: list[Record]) -> dict[str, Any]:
@@ -50,16 +55,26 @@ def _attach_line_coupons(order: Record) -> None:
 
 
 class Hydrator:
-    def __init__(self, reader: SalesforceReader, settings: PlannerSettings) -> None:
+    def __init__(
+        self, reader: SalesforceReader, settings: PlannerSettings, *, rounds: int = HYDRATION_ROUNDS
+    ) -> None:
         self._reader = reader
         self._fields = required_fields(settings)
+        # Batches hydrated at the same moment share queries (at most ID_CHUNK roots a round).
+        self.rounds: ReadRounds[RecordRef, Record] = ReadRounds(
+            self._hydrate, rounds=rounds, max_keys=ID_CHUNK
+        )
 
     @property
     def fields(self) -> Mapping[str, list[str]]:
         return self._fields
 
     def hydrate(self, refs: Iterable[RecordRef]) -> dict[RecordRef, Record]:
-        """Each ref's record with its relationships; deleted records are left out."""
+        """Each ref's record with its relationships; deleted records are left out. Read in
+        one round with other callers' refs when the process's rounds are all busy."""
+        return self.rounds.get(list(refs))
+
+    def _hydrate(self, refs: Iterable[RecordRef]) -> dict[RecordRef, Record]:
         by_type: dict[str, list[RecordRef]] = defaultdict(list)
         for ref in dict.fromkeys(refs):
             by_type[ref.object_type].append(ref)

@@ -64,6 +64,12 @@ DEFAULT_GROUP = "cpqsync-sync"
 # milliseconds keeps the repartition hop short (commits are asynchronous, the produce is
 # acknowledged first).
 TRIGGER_COMMIT_INTERVAL_MS = 10
+# The root stage's outputs (the SyncResults Salesforce is told, and the asks of other roots)
+# are produced when it commits too: at ``consumer.commit_interval_ms`` (1 s), an order's result
+# waited half a second on average after its last Stripe answer, and a customer's ask as long
+# before its Account's root could start. A tenth of a second bounds that wait; commits are
+# asynchronous, the produce is acknowledged first.
+ROOT_COMMIT_INTERVAL_MS = 100
 # End-to-end latency is the sync's target (commit -> schedule in under 2 s at p99). A broker
 # answers a fetch once fetch.min.bytes arrived or after fetch.wait.max.ms; the embedded broker
 # (Tansu) holds it for the wait, so librdkafka's 500 ms default put 160 ms (p50) to 300 ms
@@ -342,7 +348,11 @@ class SyncService:
                 group_id=roots_group(self.group_id),
                 handler=handler,
                 decode=root_work_decoder(codec),
-                settings=engine_settings(consumer, workers=concurrency.root_workers),
+                settings=engine_settings(
+                    consumer,
+                    workers=concurrency.root_workers,
+                    commit_interval_ms=min(ROOT_COMMIT_INTERVAL_MS, consumer.commit_interval_ms),
+                ),
                 on_assignment=share.on_assignment if share is not None else None,
                 dependencies=[
                     Dependency("stripe", STRIPE_SETTINGS, parts.caller.probe),
