@@ -92,6 +92,8 @@ class Run:
     # end of that second (the sync's own runs only).
     member_timelines: list[list[int]] = field(default_factory=list)
     member_busy: list[list[bool]] = field(default_factory=list)
+    # Seconds from the first activation to the first Stripe request (the sync's own runs).
+    first_request: float | None = None
 
     @property
     def orders_per_s(self) -> float:
@@ -279,8 +281,21 @@ class _Sampler:
         self._counts: list[list[int]] = []
         self._busy: list[list[bool]] = []
         self._stop = threading.Event()
+        self._started = time.monotonic()
+        self.first_request: float | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+        self._first = threading.Thread(target=self._watch_first, daemon=True)
+        self._first.start()
+
+    def _watch_first(self) -> None:
+        """When the first Stripe request went out, to 20 ms: the pipeline's fill before it
+        (Salesforce reads, the repartition hop, cold caches) is the start of the run."""
+        pairs = list(zip(self._syncs, self._base, strict=True))
+        while not self._stop.wait(0.02):
+            if any(sync.stripe_requests > base for sync, base in pairs):
+                self.first_request = time.monotonic() - self._started
+                return
 
     def _run(self) -> None:
         start = time.monotonic()
@@ -294,6 +309,7 @@ class _Sampler:
         root work at the end of each second)."""
         self._stop.set()
         self._thread.join()
+        self._first.join()
         per_member = [
             [b - a for a, b in zip([0, *counts], counts, strict=False)]
             for counts in zip(*self._counts, strict=True)
@@ -372,6 +388,7 @@ def run(
             done = results.wait(wanted)
             seconds = time.monotonic() - started
             timeline, member_timelines, member_busy = sampler.stop()
+            first_request = sampler.first_request
             failed = [r.message for r in done.values() if r.status.value != "Success"]
             if failed:
                 raise SystemExit(f"{len(failed)} orders failed, e.g. {failed[0]}")
@@ -407,6 +424,7 @@ def run(
                 timeline=timeline,
                 member_timelines=member_timelines,
                 member_busy=member_busy,
+                first_request=first_request,
             )
         finally:
             if results is not None:
@@ -632,6 +650,12 @@ def compare_members(bootstrap: str, orders: int, members: int, joins: str) -> No
             f"{median_second(result):.2f} | {result.rate_limited} | "
             f"{result.rate_limited / sent:.2%} |"
         )
+    for count, result in ((1, single), (members, group)):
+        if result.first_request is not None:
+            print(
+                f"{count} member(s): first Stripe request {result.first_request:.2f} s after "
+                f"the first activation, of a {result.seconds:.1f} s run"
+            )
     whole = group.rate_fraction / single.rate_fraction
     window = stripe_window(group) / stripe_window(single)
     print(f"\n{members} members / 1: x limit {whole:.2f}, first to last request {window:.2f}")
