@@ -32,6 +32,7 @@ class _Ask(Generic[K, V]):
     keys: list[K]
     answer: dict[K, V] | None = None
     merged_failure: bool = False  # its round failed with others' keys in it
+    taken: bool = False  # a round is reading its keys
     done: bool = field(default=False)
 
 
@@ -65,7 +66,9 @@ class ReadRounds(Generic[K, V]):
         with self._lock:
             self._waiting.append(ask)
             while not ask.done:
-                if self._running < self._rounds:
+                # An ask another caller's round took waits for that round, even when a
+                # round frees meanwhile: reading its keys twice would only cost the org.
+                if not ask.taken and self._running < self._rounds:
                     taken = self._take(ask)
                     self._running += 1
                     self._changed.release()
@@ -91,6 +94,8 @@ class ReadRounds(Generic[K, V]):
                 taken.append(ask)
                 keys += len(ask.keys)
         self._waiting = [ask for ask in self._waiting if ask not in taken]
+        for ask in taken:
+            ask.taken = True
         return taken
 
     def _run(self, asks: list[_Ask[K, V]]) -> None:

@@ -151,3 +151,37 @@ def test_batches_hydrated_while_the_org_answers_slowly_share_queries(org: OrgSim
     # Two rounds of five queries (orders with lines, line schedules and rates, product
     # schedules and rates) where each batch alone would have cost five.
     assert len(org.request_log) <= 10, [entry.path for entry in org.request_log]
+
+
+def test_a_caller_whose_keys_another_round_reads_waits_for_it_when_a_round_frees() -> None:
+    gates = [threading.Event() for _ in range(4)]
+    calls: list[list[str]] = []
+    lock = threading.Lock()
+
+    def read(keys: list[str]) -> Mapping[str, dict[str, Any]]:
+        with lock:
+            gate = gates[len(calls)]
+            calls.append(list(keys))
+        gate.wait(10)
+        return {key: {"id": key} for key in keys}
+
+    rounds = ReadRounds(read, rounds=2)
+    answers, threads = _in_threads([lambda: rounds.get(["a"])])
+    wait_for(lambda: len(calls) == 1, timeout=10)
+    more, others = _in_threads([lambda: rounds.get(["b"])])
+    wait_for(lambda: len(calls) == 2, timeout=10)  # both rounds busy
+    waiting, waiters = _in_threads([lambda: rounds.get(["c"]), lambda: rounds.get(["d"])])
+    wait_for(lambda: rounds.waiting == 2, timeout=10)
+    gates[0].set()  # "a" done: one of the waiters reads "c" and "d" together
+    wait_for(lambda: len(calls) == 3, timeout=10)
+    gates[1].set()  # "b" done: a round is free while "c" and "d" are being read
+    for thread in [*threads, *others]:
+        thread.join(10)
+    gates[2].set()
+    for thread in waiters:
+        thread.join(10)
+
+    assert sorted(calls[2]) == ["c", "d"]
+    assert len(calls) == 3  # nobody read "c" or "d" a second time
+    assert answers == [{"a": {"id": "a"}}] and more == [{"b": {"id": "b"}}]
+    assert waiting == [{"c": {"id": "c"}}, {"d": {"id": "d"}}]
