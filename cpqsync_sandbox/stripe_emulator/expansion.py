@@ -26,6 +26,7 @@ _FIELD_KINDS = {
     "invoice": "invoice",
     "test_clock": "test_helpers.test_clock",
     "coupon": "coupon",
+    "discount": "discount",
 }
 
 

@@ -10,10 +10,11 @@ applied before invoice discounts"); each line shows what every discount took fro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from cpqsync_sandbox.stripe_emulator import amounts
-from cpqsync_sandbox.stripe_emulator.errors import invalid, not_implemented
+from cpqsync_sandbox.stripe_emulator.errors import exclusive, invalid, not_implemented
 from cpqsync_sandbox.stripe_emulator.store import Store, new_id
 
 # Stripe: up to 20 discounts on a subscription, a subscription item or an invoice (and on
@@ -25,6 +26,20 @@ def checked(store: Store, given: Any, param: str, *, currency: str | None) -> li
     """The coupons ``given`` (a request's ``discounts``) name, as Stripe accepts them: each
     exists and is still valid, an amount-off coupon is in the currency of what it discounts
     (when known), and there are at most ``MAX_DISCOUNTS``."""
+    return [str(e["coupon"]) for e in entries(store, given, param, currency=currency)]
+
+
+# An entry ``{discount}`` as the caller accepts it: its id and the entry's param -> the
+# discount reused (or Stripe's error). None: the endpoint takes coupons only.
+Reuse = Callable[[str, str], dict[str, Any]]
+
+
+def entries(
+    store: Store, given: Any, param: str, *, currency: str | None, reuse: Reuse | None = None
+) -> list[dict[str, Any]]:
+    """``given`` (a request's ``discounts``) as Stripe shows the entries, once it would take
+    them: ``{coupon}`` entries as ``checked`` says, ``{discount}`` ones where ``reuse`` accepts
+    the discount."""
     given = given or []
     if len(given) > MAX_DISCOUNTS:
         raise invalid(
@@ -32,6 +47,14 @@ def checked(store: Store, given: Any, param: str, *, currency: str | None) -> li
         )
     result = []
     for k, discount in enumerate(given):
+        if "coupon" in discount and "discount" in discount:
+            raise exclusive(f"{param}[{k}][coupon]", f"{param}[{k}][discount]")
+        if "discount" in discount and reuse is not None:
+            reuse(discount["discount"], f"{param}[{k}][discount]")
+            result.append(
+                {"coupon": None, "discount": discount["discount"], "promotion_code": None}
+            )
+            continue
         if "coupon" not in discount:
             raise not_implemented(f"{param}[{k}] without a coupon")
         where = f"{param}[{k}][coupon]"
@@ -44,7 +67,7 @@ def checked(store: Store, given: Any, param: str, *, currency: str | None) -> li
                 f"the currency of the amount it would discount ({currency}).",
                 where,
             )
-        result.append(str(coupon["id"]))
+        result.append({"coupon": str(coupon["id"]), "discount": None, "promotion_code": None})
     return result
 
 

@@ -71,6 +71,8 @@ class _Request:
     store: Store
     held: frozenset[str] = frozenset()
     made: list[dict[str, Any]] = field(default_factory=list)
+    # The subscription the schedule runs: the discounts an entry ``{discount}`` may reuse.
+    subscription: str | None = None
 
     def commit(self) -> None:
         for price in self.made:
@@ -115,7 +117,6 @@ def _phase_items(
     request: _Request, phase: dict[str, Any], index: int
 ) -> tuple[list[dict[str, Any]], str, tuple[str, int]]:
     """The phase's items, their currency and their billing interval."""
-    store = request.store
     items: list[dict[str, Any]] = []
     cadence: tuple[str, int] | None = None
     currency: str | None = None
@@ -151,7 +152,11 @@ def _phase_items(
             {
                 "billing_thresholds": None,
                 "discounts": _discounts(
-                    store, entry.get("discounts"), param("discounts"), price["currency"]
+                    request,
+                    entry.get("discounts"),
+                    param("discounts"),
+                    price["currency"],
+                    item_level=True,
                 ),
                 "metadata": merged(None, entry.get("metadata")),
                 "price": price["id"],
@@ -164,14 +169,20 @@ def _phase_items(
     return items, str(currency), cadence
 
 
-def _discounts(store: Store, given: Any, param: str, currency: str) -> list[dict[str, Any]]:
+def _discounts(
+    request: _Request, given: Any, param: str, currency: str, *, item_level: bool = False
+) -> list[dict[str, Any]]:
     """A phase's, phase item's or add_invoice_item's ``discounts`` as Stripe shows them, once
-    Stripe would take them (``invoice_discounts.checked``: known, valid coupons, amount-off
-    ones in ``currency``, at most 20)."""
-    return [
-        {"coupon": coupon, "discount": None, "promotion_code": None}
-        for coupon in invoice_discounts.checked(store, given, param, currency=currency)
-    ]
+    Stripe would take them (``invoice_discounts.entries``: known, valid coupons, amount-off
+    ones in ``currency``, at most 20; a ``{discount}`` entry names one the schedule's
+    subscription holds, ``subscription_discounts.reusable``)."""
+
+    def reuse(discount_id: str, where: str) -> dict[str, Any]:
+        return subscription_discounts.reusable(
+            request.store, discount_id, request.subscription, item_level=item_level, param=where
+        )
+
+    return invoice_discounts.entries(request.store, given, param, currency=currency, reuse=reuse)
 
 
 def build_phases(
@@ -227,8 +238,12 @@ def build_phases(
             price = _price_for(request, entry, add_param, recurring=False)
             add_items.append(
                 {
-                    "discounts": _discounts(
-                        store, entry.get("discounts"), add_param("discounts"), price["currency"]
+                    # Reusing a discount on a one-time item is not modelled (501).
+                    "discounts": invoice_discounts.entries(
+                        store,
+                        entry.get("discounts"),
+                        add_param("discounts"),
+                        currency=price["currency"],
                     ),
                     "metadata": merged(None, entry.get("metadata")),
                     "period": {
@@ -262,7 +277,7 @@ def build_phases(
                 "default_tax_rates": [],
                 "description": phase.get("description") or None,
                 "discounts": _discounts(
-                    store, phase.get("discounts"), param("discounts"), currency
+                    request, phase.get("discounts"), param("discounts"), currency
                 ),
                 "end_date": end,
                 "invoice_settings": (
@@ -452,7 +467,7 @@ def update(call: Call) -> dict[str, Any]:
             for phase in schedule["phases"]
             for item in (*phase["items"], *phase["add_invoice_items"])
         )
-        request = _Request(store, held)
+        request = _Request(store, held, subscription=schedule["subscription"])
         phases = build_phases(request, given, start, defaults, now)
         if schedule["status"] == "active":
             _check_history(schedule["phases"], phases, given, now)
@@ -486,8 +501,9 @@ def _follow_phases(
     if index != sub["_billing"]["phase"]:
         subscriptions.enter_phase(store, sub, schedule, index, now, base_url, behavior=behavior)
         return
-    held = sub["_billing"]["discounts"]
-    sub["_billing"]["discounts"] = subscription_discounts.rewritten(held, phase, now)
+    # Stripe: the running phase's ``{coupon}`` entries make new discounts (their durations
+    # start over), its ``{discount}`` entries keep the ones it holds.
+    subscriptions.hold_discounts(sub, subscription_discounts.held(store, phase, now, sub))
     schedule["current_phase"] = {"start_date": phase["start_date"], "end_date": phase["end_date"]}
     subscriptions.change_items(store, sub, phase, now, behavior, base_url)
 

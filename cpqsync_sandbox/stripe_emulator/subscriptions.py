@@ -78,32 +78,26 @@ def _plan(price: dict[str, Any]) -> dict[str, Any]:
 
 def _items(
     store: Store,
-    sub_id: str,
+    sub: dict[str, Any],
     phase: dict[str, Any],
     now: int,
     period: tuple[int, int],
     previous: list[dict[str, Any]] | None = None,
-    *,
-    rewrite: bool = False,
 ) -> list[dict[str, Any]]:
     """The subscription's items for ``phase``; an item whose price it held before
     (``previous``) keeps its id and creation time, as Stripe updates it in place. Each item
-    holds the discounts its phase item makes (``subscription_discounts``): new ones when the
-    phase is entered, and when a schedule update ``rewrite``s the running phase the ones it
-    already held for coupons the item still names."""
+    holds the discounts its phase item's entries name (``subscription_discounts.held``: a
+    ``{coupon}`` entry makes a new one, a ``{discount}`` entry keeps the one named)."""
     kept = {item["price"]: item for item in previous or []}
     items = []
     for entry in phase["items"]:
         price = store.tables["price"][entry["price"]]
         before = kept.get(price["id"])
-        held = (
-            subscription_discounts.rewritten(before["_discounts"], entry, now)
-            if rewrite and before
-            else subscription_discounts.entered(entry, now)
-        )
+        item_id = before["id"] if before else new_id("si")
+        held = subscription_discounts.held(store, entry, now, sub, item_id)
         items.append(
             {
-                "id": before["id"] if before else new_id("si"),
+                "id": item_id,
                 "object": "subscription_item",
                 "billing_thresholds": None,
                 "created": before["created"] if before else now,
@@ -115,11 +109,17 @@ def _items(
                 "plan": _plan(price),
                 "price": price["id"],
                 "quantity": entry.get("quantity"),
-                "subscription": sub_id,
+                "subscription": sub["id"],
                 "tax_rates": [],
             }
         )
     return items
+
+
+def hold_discounts(sub: dict[str, Any], held: list[dict[str, Any]]) -> None:
+    """The subscription's own discounts from now on (its phase's), listed in ``discounts``."""
+    sub["_billing"]["discounts"] = held
+    sub["discounts"] = [d["id"] for d in held]
 
 
 def cadence(store: Store, phase: dict[str, Any]) -> tuple[str, int]:
@@ -168,13 +168,14 @@ def start(store: Store, schedule: dict[str, Any], base_url: str) -> dict[str, An
                 "interval_count": count,
                 "phase": 0,
                 "period": period,
-                "discounts": subscription_discounts.entered(phase, begin),
+                "discounts": [],
             },
         }
     )
+    hold_discounts(sub, subscription_discounts.held(store, phase, begin, sub))
     sub["items"] = {
         "object": "list",
-        "data": _items(store, sub["id"], phase, begin, period),
+        "data": _items(store, sub, phase, begin, period),
         "has_more": False,
         "total_count": len(phase["items"]),
         "url": f"/v1/subscription_items?subscription={sub['id']}",
@@ -423,8 +424,8 @@ def enter_phase(
         new_period = (period_start, period_end)
     old_items = sub["items"]["data"]
     state["phase"] = index
-    state["discounts"] = subscription_discounts.entered(phase, at)
-    sub["items"]["data"] = _items(store, sub["id"], phase, at, new_period, old_items)
+    hold_discounts(sub, subscription_discounts.held(store, phase, at, sub))
+    sub["items"]["data"] = _items(store, sub, phase, at, new_period, old_items)
     sub["items"]["total_count"] = len(sub["items"]["data"])
     sub["collection_method"] = (
         phase_setting(schedule, phase, "collection_method") or "charge_automatically"
@@ -477,7 +478,7 @@ def change_items(
     changed = current != [(i["price"], i["quantity"]) for i in phase["items"]]
     old_items = sub["items"]["data"]
     period = sub["_billing"]["period"]
-    sub["items"]["data"] = _items(store, sub["id"], phase, now, period, old_items, rewrite=True)
+    sub["items"]["data"] = _items(store, sub, phase, now, period, old_items)
     sub["items"]["total_count"] = len(sub["items"]["data"])
     if not changed:
         return

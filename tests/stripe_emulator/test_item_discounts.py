@@ -200,31 +200,54 @@ def test_a_phase_start_invoice_discounts_the_new_items_and_its_add_invoice_items
     assert update.amount_due == 60_000 - 30_000 + 5_000 - 1_000
 
 
+def _running_item_coupon_billed(
+    client: stripe.StripeClient, customer: stripe.Customer, *, resend: str
+) -> list[int]:
+    """A once coupon added to the running phase's item, the phase sent back a second time
+    after the coupon was spent (``resend``: as ``coupon`` or as the ``discount`` it made)."""
+    seats = _recurring(client, "Seats", 12_000)
+    coupon = client.v1.coupons.create(params={"percent_off": 25, "duration": "once"})
+    schedule = _schedule(
+        client, customer, {"items": [{"price": seats.id, "quantity": 2}], "end_date": JAN_1_2027}
+    )
+
+    def running(discounts: list[Any]) -> Any:
+        item = {"price": seats.id, "quantity": 2, "discounts": discounts}
+        return {"start_date": FROZEN, "items": [item], "end_date": JAN_1_2027}
+
+    updated = client.v1.subscription_schedules.update(
+        schedule.id, params={"phases": [running([{"coupon": coupon.id}])]}
+    )
+    [entry] = updated.phases[0].items[0].discounts or []
+    assert entry.coupon == coupon.id and entry.discount is not None
+    sub = client.v1.subscriptions.retrieve(str(updated.subscription))
+    assert sub["items"].data[0].discounts == [entry.discount]
+    _advance(client, customer, FEB_1 + DAY)
+    again = {"coupon": coupon.id} if resend == "coupon" else {"discount": entry.discount}
+    client.v1.subscription_schedules.update(schedule.id, params={"phases": [running([again])]})
+    _advance(client, customer, MAR_1 + DAY)
+    pending = client.v1.invoice_items.list(params={"customer": customer.id, "pending": True})
+    assert pending.data == []  # the item's price and quantity did not change: no proration
+    return [i.amount_due for i in _invoices(client, customer)]
+
+
 def test_an_update_adding_a_coupon_to_the_running_phases_item_discounts_from_then_on(
     client: stripe.StripeClient, clocked_customer: Callable[[], stripe.Customer]
 ) -> None:
     """Sending the running phase back with a coupon on its item discounts the item's next
-    invoices; sending it again with the same coupon keeps that discount (a once coupon stays
-    spent), and bills no proration (the item's price and quantity did not change)."""
-    seats = _recurring(client, "Seats", 12_000)
-    coupon = client.v1.coupons.create(params={"percent_off": 25, "duration": "once"})
-    customer = clocked_customer()
-    schedule = _schedule(
-        client, customer, {"items": [{"price": seats.id, "quantity": 2}], "end_date": JAN_1_2027}
-    )
-    running: Any = {
-        "start_date": FROZEN,
-        "items": [{"price": seats.id, "quantity": 2, "discounts": [{"coupon": coupon.id}]}],
-        "end_date": JAN_1_2027,
-    }
-    client.v1.subscription_schedules.update(schedule.id, params={"phases": [running]})
-    _advance(client, customer, FEB_1 + DAY)
-    client.v1.subscription_schedules.update(schedule.id, params={"phases": [running]})
-    _advance(client, customer, MAR_1 + DAY)
-    invoices = _invoices(client, customer)
-    assert [i.amount_due for i in invoices] == [24_000, 24_000 - 6_000, 24_000]
-    pending = client.v1.invoice_items.list(params={"customer": customer.id, "pending": True})
-    assert pending.data == []
+    invoice; sending it again with the discount that coupon made keeps it (the once coupon
+    stays spent)."""
+    billed = _running_item_coupon_billed(client, clocked_customer(), resend="discount")
+    assert billed == [24_000, 24_000 - 6_000, 24_000]
+
+
+def test_resending_the_running_items_coupon_makes_a_new_discount(
+    client: stripe.StripeClient, clocked_customer: Callable[[], stripe.Customer]
+) -> None:
+    """Stripe: ``coupon`` is the coupon to create a new discount for. Sent again on the running
+    phase, a spent once coupon discounts the next invoice again."""
+    billed = _running_item_coupon_billed(client, clocked_customer(), resend="coupon")
+    assert billed == [24_000, 24_000 - 6_000, 24_000 - 6_000]
 
 
 def _refusal(client: stripe.StripeClient, item: Any) -> stripe.InvalidRequestError:
