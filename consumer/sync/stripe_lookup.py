@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
 
-from consumer.sync.contract_schedules import known_schedule
+from consumer.sync.contract_schedules import HELD_SCHEDULE_EXPAND, known_schedule
 from consumer.sync.failures import StripeRejected
 from consumer.sync.planning import KnownCustomer, KnownPrice, KnownSchedule, KnownStripeObjects
 from consumer.sync.planning.coupons import coupon_id, coupon_records
@@ -94,6 +94,20 @@ class _Needs:
     metered: set[str] = field(default_factory=set)
     # Order_Stripe_Coupon__c records no Stripe_ID__c names a coupon for yet (A5).
     coupons: set[str] = field(default_factory=set)
+
+
+# A5: an entry that reused a discount shows no coupon; the expanded discount names it.
+_EXPANDED = {"subscription_schedule": HELD_SCHEDULE_EXPAND}
+
+
+def _holds_discounts(schedule: Mapping[str, Any]) -> bool:
+    """Whether any phase (or phase item) of ``schedule`` holds a discount."""
+    return any(
+        entry.get("discount")
+        for phase in schedule.get("phases") or ()
+        for held in (phase, *(phase.get("items") or ()))
+        for entry in held.get("discounts") or ()
+    )
 
 
 def _id(record: Any) -> str | None:
@@ -494,7 +508,7 @@ class StripeLookup:
         subscription's ``schedule``, or (released) found by metadata."""
         found: dict[str, dict[str, Any]] = {}
         by_metadata: dict[str, str] = {}
-        released: set[str] = set()
+        afresh: set[str] = set()  # found, but asked again (released, or listed with discounts)
         for order_id, order in orders.items():
             stored = stripe_id_on(order, "subscription_schedule")
             named = stripe_id_on(order, "subscription")
@@ -505,7 +519,7 @@ class StripeLookup:
                 else:
                     stored = _object_id(subscription.get("schedule"))
                     if stored is None:
-                        released.add(order_id)
+                        afresh.add(order_id)
             if stored is not None:
                 schedule = self._retrieve("subscription_schedule", stored)
                 if schedule is not None:
@@ -516,8 +530,11 @@ class StripeLookup:
             if customer is not None and not customer.deleted:
                 by_metadata[order_id] = customer.id
         if by_metadata:
-            found.update(self.schedules.find_many(by_metadata))
-        for order_id in released & found.keys():
+            listed = self.schedules.find_many(by_metadata)
+            found.update(listed)
+            # A listing cannot expand item discounts (too deep): asked afresh (A5).
+            afresh |= {i for i, schedule in listed.items() if _holds_discounts(schedule)}
+        for order_id in afresh & found.keys():
             # The directory may remember the schedule from before its release: asked afresh.
             fresh = self._retrieve("subscription_schedule", str(found[order_id]["id"]))
             if fresh is not None:
@@ -539,8 +556,9 @@ class StripeLookup:
             "subscription": lambda c: c.v1.subscriptions,
             "subscription_schedule": lambda c: c.v1.subscription_schedules,
         }
+        params = {"expand": list(_EXPANDED[kind])} if kind in _EXPANDED else {}
         try:
-            found = self._caller.call(lambda c: services[kind](c).retrieve(stripe_id))
+            found = self._caller.call(lambda c: services[kind](c).retrieve(stripe_id, params))
         except StripeRejected as error:
             if not is_missing(error):
                 raise

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from consumer.engine import Pacer
 from consumer.sync.apply import ApplyOutcome, PlanApplier
-from consumer.sync.contract_schedules import known_schedule
+from consumer.sync.contract_schedules import HELD_SCHEDULE_EXPAND, known_schedule
 from consumer.sync.convergence import without_unchanged_updates
 from consumer.sync.planning import (
     KnownCustomer,
@@ -66,7 +66,11 @@ class _Contract:
         )
 
     def schedule(self) -> dict[str, Any]:
-        found = self.caller.call(lambda c: c.v1.subscription_schedules.retrieve(self.schedule_id))
+        """The schedule as the lookups read it (discounts expanded)."""
+        params: Any = {"expand": list(HELD_SCHEDULE_EXPAND)}
+        found = self.caller.call(
+            lambda c: c.v1.subscription_schedules.retrieve(self.schedule_id, params)
+        )
         return to_plain(found)
 
     def plan(self) -> Plan:
@@ -101,6 +105,15 @@ class _Contract:
         """The schedule operations a replay still needs, once what Stripe holds is left out."""
         converged = without_unchanged_updates(self.plan(), {self.schedule_id: self.schedule()})
         return [op.kind for op in converged.operations if op.kind.startswith("subscription_")]
+
+
+def _coupon(entry: dict[str, Any]) -> str:
+    """The coupon of a phase's discount entry: named, or the source of the discount it reused."""
+    return str(entry["coupon"] or entry["discount"]["source"]["coupon"])
+
+
+def _discount(entry: dict[str, Any]) -> str:
+    return str(entry["discount"]["id"])
 
 
 def test_upsell_then_cancellation_converge_in_stripe(emulator: StripeEmulator) -> None:
@@ -181,15 +194,22 @@ def test_coupons_stay_on_an_amended_contracts_phases_and_converge(
     loyalty_record["Stripe_ID__c"] = "sf_coupon_a0O000000000003AAA"
     schedule = contract.schedule()
     assert [[i["quantity"] for i in p["items"]] for p in schedule["phases"]] == [[5], [7], [6]]
-    assert [[d["coupon"] for d in p["discounts"]] for p in schedule["phases"]] == [
+    assert [[_coupon(d) for d in p["discounts"]] for p in schedule["phases"]] == [
         ["sf_coupon_a0O000000000001AAA"],
         ["sf_coupon_a0O000000000001AAA"],
         ["sf_coupon_a0O000000000001AAA", "sf_coupon_a0O000000000003AAA"],
     ]
+    # The partner coupon's discount is the one the initial phase made, kept through the
+    # amendments (sent again as a coupon, Stripe would make a new one).
+    [partner_discount] = {_discount(p["discounts"][0]) for p in schedule["phases"]}
+    subscription = to_plain(
+        contract.caller.call(lambda c: c.v1.subscriptions.retrieve(schedule["subscription"]))
+    )
+    assert subscription["discounts"] == [partner_discount]
     assert contract.schedule_writes() == []
-    # The first phase has ended now: a further change sends it back as held, coupon and all.
+    # The first phase has ended now: a further change sends it back as held, discount and all.
     held = known_schedule(schedule, sandbox=False)
-    assert held.phases[0].params["discounts"] == [{"coupon": "sf_coupon_a0O000000000001AAA"}]
+    assert held.phases[0].params["discounts"] == [{"discount": partner_discount}]
 
 
 def test_a_coupon_on_an_upsell_line_discounts_the_line_from_the_upsell_on(
@@ -215,7 +235,7 @@ def test_a_coupon_on_an_upsell_line_discounts_the_line_from_the_upsell_on(
     contract.sync()
     schedule = contract.schedule()
     items = [
-        [(i["quantity"], [d["coupon"] for d in i.get("discounts") or []]) for i in p["items"]]
+        [(i["quantity"], [_coupon(d) for d in i.get("discounts") or []]) for i in p["items"]]
         for p in schedule["phases"]
     ]
     assert items == [
@@ -279,6 +299,56 @@ def test_an_upsell_lines_coupon_discounts_the_line_on_the_amendments_first_invoi
     assert seats(month_after) == (7, amount, 0)
     before = max(created for created in invoices if created < phase_start)
     assert seats(before)[0] == 5 and seats(before)[2] == 0
+
+
+def test_a_once_coupon_is_not_billed_again_after_a_mid_term_amendment(
+    emulator: StripeEmulator,
+) -> None:
+    """A5 with A1, billed: a contract with a once coupon of 10% on its order discounts its
+    first invoice only. An upsell activated mid-term ends the running phase now and starts a
+    new one; both carry the coupon as the discount Stripe made of it, so the invoice after the
+    amendment is not discounted again (sent as a coupon, Stripe would make a new discount)."""
+    caller = _caller(emulator)
+    contract = _Contract(caller)
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    clock = caller.call(lambda c: c.v1.test_helpers.test_clocks.create(params={"frozen_time": now}))
+    customer = caller.call(
+        lambda c: c.v1.customers.create(params={"name": "Clocked", "test_clock": clock.id})
+    )
+    contract.ids["customer"] = customer.id
+    welcome = {"Id": "a0O000000000001AAA", "Name__c": "Welcome", "Percent_Off__c": 10}
+    record = {**welcome, "Duration__c": "once", "Order__c": INITIAL}
+    contract.scenario["order"]["Order_Lookup__r"] = {"records": [record]}
+    contract.sync()
+    record["Stripe_ID__c"] = "sf_coupon_a0O000000000001AAA"
+    made = _discount(contract.schedule()["phases"][0]["discounts"][0])
+
+    contract.amend(contract.today - dt.timedelta(days=10), 2)  # starts now
+    contract.sync()
+    schedule = contract.schedule()
+    assert [[_discount(d) for d in p["discounts"]] for p in schedule["phases"]] == [[made], [made]]
+    assert contract.schedule_writes() == []
+
+    next_month = dt.date(
+        contract.today.year + contract.today.month // 12, contract.today.month % 12 + 1, 1
+    )
+    cycle = int(dt.datetime(next_month.year, next_month.month, 1, tzinfo=dt.UTC).timestamp())
+    caller.call(
+        lambda c: c.v1.test_helpers.test_clocks.advance(
+            clock.id, params={"frozen_time": cycle + 86_400}
+        )
+    )
+    invoices = sorted(
+        caller.call(
+            lambda c: c.v1.invoices.list(params={"customer": customer.id, "limit": 100})
+        ).data,
+        key=lambda i: i.created,
+    )
+    discounted = [sum(d.amount for d in i.total_discount_amounts or []) for i in invoices]
+    assert discounted[0] > 0  # the contract's first invoice
+    assert discounted[1:] == [0] * (len(invoices) - 1)
+    after = [i for i in invoices if i.created == cycle]
+    assert len(after) == 1 and after[0].amount_due == after[0].subtotal > 0
 
 
 def test_an_upsell_inside_an_uneven_terms_running_final_period_is_accepted_and_converges(

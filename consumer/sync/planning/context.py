@@ -10,7 +10,7 @@ preferences and the mappings only (``PlannerSettings``), never connections or se
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -76,6 +76,11 @@ class KnownPhase:
     end_date: int
     order_id: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    # A5: the discounts Stripe made of the phase's coupons once it started, as
+    # (the item's salesforce_order_item_id, or None for the phase's own; coupon id; discount
+    # id). Sending the coupon again would make a new discount (a spent once coupon discounts
+    # again); the discount id keeps the one it has.
+    discounts: Sequence[tuple[str | None, str, str]] = ()
 
 
 @dataclass(frozen=True)
