@@ -59,6 +59,7 @@ STRIPE_KINDS = (
     "invoice",
     "invoiceitem",
     "coupon",
+    "discount",
 )
 # What identifies a price, beyond its id: compared between planned and stored prices.
 _PRICE_FIELDS = (
@@ -590,7 +591,10 @@ class _Checker:
         expected = expected_order(self.org.records, order_id)
         prices = {p["id"]: p for p in self.stripe.objects.get("price", [])}
         label = f"{what} ({', '.join(expected.shapes)}): schedule {actual['id']}"
-        for problem in order_mismatches(expected, actual, prices, self.coupon_ids):
+        made = {
+            d["id"]: str(d["source"]["coupon"]) for d in self.stripe.objects.get("discount", [])
+        }
+        for problem in order_mismatches(expected, actual, prices, self.coupon_ids, made):
             self.report.add(f"{label}: {problem}")
         renewed = schedules.get(expected.renews or "") or []
         if "renewal" in expected.shapes and any(s["id"] == actual["id"] for s in renewed):

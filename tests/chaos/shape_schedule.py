@@ -186,9 +186,13 @@ def order_mismatches(
     schedule: Mapping[str, Any],
     prices: Mapping[str, Mapping[str, Any]],
     coupon_ids: Mapping[str, str],
+    discount_coupons: Mapping[str, str] | None = None,
 ) -> list[str]:
     """How the Stripe schedule differs from ``expected``. ``prices``: Stripe's prices by id;
-    ``coupon_ids``: the Stripe coupon each ``Order_Stripe_Coupon__c`` became."""
+    ``coupon_ids``: the Stripe coupon each ``Order_Stripe_Coupon__c`` became;
+    ``discount_coupons``: the coupon of each discount Stripe made (a phase entry that reused
+    a discount names no coupon, A5)."""
+    made = discount_coupons or {}
     out = []
     if schedule.get("end_behavior") != expected.end_behavior:
         out.append(
@@ -212,7 +216,7 @@ def order_mismatches(
         return [*out, f"phases (start, end) {got}, expected {want}"]
     for index, (phase, held) in enumerate(zip(expected.phases, phases, strict=True)):
         at = f"phase {index}"
-        discounts = _coupons(held.get("discounts"))
+        discounts = _coupons(held.get("discounts"), made)
         if discounts != _stripe_ids(phase.coupons, coupon_ids):
             out.append(
                 f"{at}: discounts {sorted(discounts)}, expected coupons of {sorted(phase.coupons)}"
@@ -235,7 +239,7 @@ def order_mismatches(
             out.extend(
                 f"{at} item of OrderItem {line}: {problem}"
                 for problem in _item_mismatches(
-                    want_item, items[line], prices, coupon_ids, expected.currency
+                    want_item, items[line], prices, coupon_ids, made, expected.currency
                 )
             )
     return out
@@ -246,12 +250,13 @@ def _item_mismatches(
     held: Mapping[str, Any],
     prices: Mapping[str, Mapping[str, Any]],
     coupon_ids: Mapping[str, str],
+    made: Mapping[str, str],
     currency: str,
 ) -> list[str]:
     out = []
     if held.get("quantity") != want.quantity:
         out.append(f"quantity {held.get('quantity')}, expected {want.quantity}")
-    discounts = _coupons(held.get("discounts"))
+    discounts = _coupons(held.get("discounts"), made)
     if discounts != _stripe_ids(want.coupons, coupon_ids):
         out.append(f"discounts {sorted(discounts)}, expected coupons of {sorted(want.coupons)}")
     price = prices.get(str(held.get("price")))
@@ -351,8 +356,18 @@ def _interval(line: Mapping[str, Any]) -> int:
     return _INTERVALS.get(line.get("SBQQ__BillingFrequency__c"), 1)
 
 
-def _coupons(discounts: Any) -> set[str]:
-    return {str(d.get("coupon")) for d in discounts or []}
+def _coupons(discounts: Any, made: Mapping[str, str]) -> set[str]:
+    """The coupons of a phase's (or item's) discount entries: the one an entry names, else
+    the one the discount it reused was made of (an unknown discount stays visible)."""
+    out = set()
+    for entry in discounts or []:
+        discount = entry.get("discount")
+        if isinstance(discount, Mapping):
+            reused = (discount.get("source") or {}).get("coupon")
+        else:
+            reused = made.get(str(discount)) if discount else None
+        out.add(str(entry.get("coupon") or reused or f"<discount {discount}>"))
+    return out
 
 
 def _stripe_ids(records: frozenset[str], coupon_ids: Mapping[str, str]) -> set[str]:

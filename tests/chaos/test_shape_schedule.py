@@ -202,6 +202,8 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
         c["metadata"]["salesforce_order_stripe_coupon_id"]: c["id"]
         for c in stack.stripe.objects("coupon")
     }
+    # A5: a phase entry that reused a discount names its coupon only through the discount.
+    made = {d["id"]: d["source"]["coupon"] for d in stack.stripe.objects("discount")}
     [support] = [
         str(line["Id"])
         for line in org.store.children("OrderItem", "OrderId", upsell)
@@ -225,7 +227,7 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
         expected = expected_order(records, order)
         seen.update(expected.shapes)
         seen.update(k for terms in expected.coupons.values() for k, v in terms.items() if v)
-        assert order_mismatches(expected, schedules[order], prices, coupons) == [], order
+        assert order_mismatches(expected, schedules[order], prices, coupons, made) == [], order
     assert seen >= {"mdq", "evergreen", "coupon", "uneven term", "renewal"}
     assert seen >= {"percent_off", "amount_off", "duration_in_months"}
     assert schedules[renewal]["id"] != schedules[renewed]["id"]
@@ -234,7 +236,7 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
         order = next(o for o in ids if shape in expected_order(records, o).shapes)
         schedule = copy.deepcopy(schedules[order])
         change(schedule)
-        return order_mismatches(expected_order(records, order), schedule, prices, coupons)
+        return order_mismatches(expected_order(records, order), schedule, prices, coupons, made)
 
     def one_more_in_the_last_segment(schedule: dict[str, Any]) -> None:
         schedule["phases"][-1]["items"][0]["quantity"] += 1
@@ -244,6 +246,16 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
             phase["discounts"] = []
             for item in phase["items"]:
                 item["discounts"] = []
+
+    def reusing(discount: str) -> Callable[[dict[str, Any]], None]:
+        """Each phase's first discount entry as one that reused ``discount``."""
+
+        def change(schedule: dict[str, Any]) -> None:
+            for phase in schedule["phases"]:
+                if phase["discounts"]:
+                    phase["discounts"][0] = {"coupon": None, "discount": discount}
+
+        return change
 
     def unanchored(schedule: dict[str, Any]) -> None:
         schedule["phases"][-1]["billing_cycle_anchor"] = None
@@ -258,6 +270,14 @@ def test_the_sync_of_every_shape_matches_and_a_broken_copy_is_named(stack: Stack
     [mdq] = broken("mdq", one_more_in_the_last_segment)
     assert "quantity" in mdq
     assert any("discounts" in p for p in broken("coupon", coupons_dropped))
+    # A discount the phase's coupon made stands for the coupon; one of another coupon does not.
+    coupon_order = next(o for o in ids if "coupon" in expected_order(records, o).shapes)
+    first = next(p for p in schedules[coupon_order]["phases"] if p["discounts"])["discounts"][0]
+    made["di_kept"] = first["coupon"] or made[first["discount"]]
+    made["di_other"] = "sf_coupon_other"
+    assert broken("coupon", reusing("di_kept")) == []
+    assert any("sf_coupon_other" in p for p in broken("coupon", reusing("di_other")))
+    assert any("<discount di_unknown>" in p for p in broken("coupon", reusing("di_unknown")))
     assert any("billing_cycle_anchor" in p for p in broken("uneven term", unanchored))
     [ends, charged] = broken("evergreen", never_released)
     assert ends == "end_behavior 'cancel', expected 'release'"
