@@ -424,3 +424,40 @@ def coupon_params(record: CouponView, context: PlanningContext, currency: str) -
         params["name"] = name
     params["metadata"] = record_metadata("order_stripe_coupon", record.id, context)
     return params
+
+
+def keeping_discounts(
+    phase: dict[str, Any], held: Sequence[tuple[str | None, str, str]], context: PlanningContext
+) -> dict[str, Any]:
+    """A5: the phase's coupons that the running phase holds a discount for, as that discount
+    (``{"discount": id}``, matched by coupon on the phase itself and on each item by its
+    line). Sent as ``{"coupon"}`` again, Stripe would make a new discount: a spent ``once``
+    coupon would discount the next invoice again, a ``repeating`` one start its months over.
+    Coupons the running phase does not hold (an amendment's new ones) stay coupons."""
+    if not held:
+        return phase
+    key = metadata_key("salesforce_order_item_id", sandbox=context.sandbox)
+
+    def kept(entries: list[dict[str, Any]], line: str | None) -> list[dict[str, Any]]:
+        left = [(coupon, discount) for where, coupon, discount in held if where == line]
+        out = []
+        for entry in entries:
+            match = next((pair for pair in left if pair[0] == entry.get("coupon")), None)
+            if match is None:
+                out.append(entry)
+                continue
+            left.remove(match)
+            out.append({"discount": match[1]})
+        return out
+
+    result = dict(phase)
+    if phase.get("discounts"):
+        result["discounts"] = kept(phase["discounts"], None)
+    items = []
+    for item in phase.get("items") or ():
+        line = (item.get("metadata") or {}).get(key)
+        if item.get("discounts") and line:
+            item = {**item, "discounts": kept(item["discounts"], str(line))}
+        items.append(item)
+    result["items"] = items
+    return result

@@ -27,7 +27,7 @@ from typing import Any
 from consumer.sync.mapping.data_error import DataError
 from consumer.sync.planning.builder import PlanBuilder
 from consumer.sync.planning.context import KnownSchedule, PlanningContext
-from consumer.sync.planning.coupons import plan_discounts
+from consumer.sync.planning.coupons import keeping_discounts, plan_discounts
 from consumer.sync.planning.evergreen import order_writeback
 from consumer.sync.planning.orders import (
     SCHEDULE_OPERATION,
@@ -140,6 +140,8 @@ def plan_evergreen_contract(
     update = {k: v for k, v in schedule.items() if k in allowed}
     first_start = known.phases[0].start_date if known.phases else start
     phase = {"start_date": first_start, **_phase(opening, prices), "end_date": cancel_at}
+    if known.phases and known.phases[0].start_date <= context.now_epoch:
+        phase = keeping_discounts(phase, known.phases[0].discounts, context)  # A5: not re-made
     update.update(end_behavior="cancel", proration_behavior="none", phases=[phase])
     builder.add(
         SCHEDULE_OPERATION,
