@@ -122,3 +122,25 @@ def test_an_inline_price_stripe_made_into_a_price_counts_as_held() -> None:
     }
     assert contained({"price_data": data, "quantity": 3}, expanded)
     assert not contained({"price_data": {**data, "unit_amount_decimal": "50000"}}, expanded)
+
+
+def test_a_kept_discount_is_held_but_its_coupon_sent_again_is_a_change() -> None:
+    """A5: the plan sends a started phase's coupon as the discount Stripe made of it; the
+    lookups read that entry's discount expanded. The same discount id is held (nothing to
+    write); the coupon itself is not, since Stripe would make a new discount of it (a spent
+    once coupon would discount again)."""
+    made = {
+        "id": "di_1",
+        "object": "discount",
+        "source": {"coupon": "sf_coupon_a", "type": "coupon"},
+    }
+    phase = {"start_date": 1_767_225_600, "end_date": 1_798_761_600}
+    items = [{"price": "price_1", "quantity": 25}]
+    held = {**phase, "items": items, "discounts": [{"coupon": None, "discount": made}]}
+    schedule = {**SCHEDULE, "phases": [held]}
+    kept = update({"phases": [{**phase, "items": items, "discounts": [{"discount": "di_1"}]}]})
+    again = update(
+        {"phases": [{**phase, "items": items, "discounts": [{"coupon": "sf_coupon_a"}]}]}
+    )
+    plan = Plan(ORDER, (kept, again))
+    assert without_unchanged_updates(plan, {"sub_sched_1": schedule}).operations == (again,)
