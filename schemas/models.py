@@ -219,6 +219,28 @@ class SyncResult(AvroRecord):
         return data
 
 
+class Resume(BaseModel):
+    """The asking work to put back once asked work is done (rule P7; ``RootWork.then``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    root_object_type: str
+    root_id: str
+    object_type: str
+    record_id: str
+    manual: bool = False
+    request_id: str | None = None
+    trigger_commit_timestamp: UtcMillis | None = None
+    source_offsets: list[SourceOffset] = Field(default_factory=list)
+    pending: list[str] = Field(default_factory=list)
+    waited_for: list[str] = Field(default_factory=list)
+
+    def to_avro(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["source_offsets"] = [offset.__dict__ for offset in self.source_offsets]
+        return data
+
+
 class RootWork(AvroRecord):
     """One record to sync, keyed by its billing root on the repartition topic (``sync.roots``)."""
 
@@ -235,10 +257,13 @@ class RootWork(AvroRecord):
     resolved_at: UtcMillis = Field(default_factory=utc_now)
     asked_by_object_type: str | None = None
     asked_by_record_id: str | None = None
+    waited_for: list[str] = Field(default_factory=list)
+    then: Resume | None = None
 
     def to_avro(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data["source_offsets"] = [offset.__dict__ for offset in self.source_offsets]
+        data["then"] = self.then.to_avro() if self.then is not None else None
         return data
 
 

@@ -157,6 +157,12 @@ class SyncHandler(BatchHandler[RootWork]):
                     out = outputs[item.messages[0]]
                     out.extend(self._results.outputs(done.results))
                     out.extend(self._work.asks(item.attempt, done.asks))
+                    if done.waits:
+                        out.append(self._work.wait(item.attempt, item.billing_root, done.waits))
+        for index, message in enumerate(batch):
+            if message.value.then is not None and index not in retries:
+                # Work another root waits on is done, whatever came of it: resume that root.
+                outputs[index].append(self._work.resume(message.value.then))
         return [
             Retry(retries[index], retries[index].retry_after)
             if index in retries
@@ -173,7 +179,9 @@ class SyncHandler(BatchHandler[RootWork]):
         text = gave_up(failure)
         request_id = getattr(failure.error, "request_id", None)
         attempt = _attempt_of(message.value, message.attempt)
-        return [self._results.output(self._builder.error(attempt, text, request_id=request_id))]
+        error = self._results.output(self._builder.error(attempt, text, request_id=request_id))
+        then = message.value.then
+        return [error] if then is None else [error, self._work.resume(then)]
 
     # --- one batch -----------------------------------------------------------------------
 
@@ -184,7 +192,10 @@ class SyncHandler(BatchHandler[RootWork]):
         try:
             records = self._hydrator.hydrate(work)
             view = self._lookup.view(
-                records, deep=any(w.attempt.attempt > 1 for w in work.values())
+                records,
+                # A retry, or work resumed after waiting for others' syncs (P7), reads Stripe
+                # afresh rather than from what this process remembers.
+                deep=any(w.attempt.attempt > 1 or w.attempt.waited_for for w in work.values()),
             )
         except RetryableError as error:
             return dict.fromkeys(work, error)
@@ -247,6 +258,7 @@ def _attempt_of(work: RootWork, attempt: int) -> Attempt:
         commit_timestamp=work.trigger_commit_timestamp,
         attempt=attempt,
         asked_by=_asked_by(work),
+        waited_for=list(work.waited_for),
     )
 
 
@@ -269,3 +281,4 @@ def _merge(attempt: Attempt, work: RootWork, number: int) -> None:
     attempt.attempt = max(attempt.attempt, number)
     if _asked_by(work) is None:
         attempt.asked_by = None  # a change or a request of its own: reported as usual
+    attempt.waited_for.extend(e for e in work.waited_for if e not in attempt.waited_for)

@@ -39,6 +39,8 @@ class RecordOutcome:
 
     results: list[SyncResult]
     asks: tuple[SourceRecord, ...] = ()
+    # The records whose own sync must run first; the record is synced again after them (P7).
+    waits: tuple[SourceRecord, ...] = ()
 
 
 class RecordSync:
@@ -85,7 +87,7 @@ class RecordSync:
     ) -> RecordOutcome:
         kind = root_type(ref.object_type)
         existing = kind.existing(str(record["Id"]), view)
-        unfiltered = filter_for(ref.object_type, self._context(view, attempt.manual, live)) is None
+        unfiltered = filter_for(ref.object_type, self._context(view, attempt, live)) is None
         # Asked by another root: that root just made or found the object, so it is in Stripe
         # even where the lookups have not caught up yet.
         asked = attempt.asked_by is not None
@@ -96,15 +98,15 @@ class RecordSync:
             if kind.in_contract:
                 contract = self._contracts.plan(
                     record,
-                    partial(self._context, manual=attempt.manual, live=live),
-                    deep=attempt.attempt > 1,
+                    partial(self._context, attempt=attempt, live=live),
+                    deep=attempt.attempt > 1 or bool(attempt.waited_for),
                 )
                 if contract is not None:
                     return self._finish(
                         kind, record, attempt, contract.view, contract.plan, contract.existing
                     )
             record = view.completed(ref.object_type, record)
-            plan = kind.plan(record, context=self._context(view, attempt.manual, live))
+            plan = kind.plan(record, context=self._context(view, attempt, live))
             return self._finish(kind, record, attempt, view, plan, existing)
 
     def _apply(self, plan: Plan, attempt: Attempt, view: StripeView) -> ApplyOutcome:
@@ -130,6 +132,10 @@ class RecordSync:
         """Apply ``plan`` (less what Stripe already holds) and report what it did."""
         left = leave_to_others(without_unchanged_updates(plan, view.current), kind.others)
         plan = left.plan
+        if plan.status == "waiting":
+            # P7: out-of-date objects another root writes; synced again once it has run.
+            self._metrics.unreported.labels("P7_waits").inc()
+            return RecordOutcome([], left.asks(None), plan.waits)
         if plan.status != "ready":
             if existing is not None and any(s.rule in kind.in_sync_skips for s in plan.skips):
                 # In sync already (an invoiced order, O3), yet an interrupted or abandoned
@@ -210,14 +216,15 @@ class RecordSync:
         unmarked = [u for u in kind.unmarked(record, view, self._lookup) if u[0] not in reported]
         return self._builder.already_synced(attempt, unmarked)
 
-    def _context(self, view: StripeView, manual: bool, live: bool) -> PlanningContext:
+    def _context(self, view: StripeView, attempt: Attempt, live: bool) -> PlanningContext:
         return PlanningContext(
             settings=self._settings[live],
             now=self._clock(),
             sandbox=self._sandbox,
             known=view.known,
-            trigger="manual" if manual else "live",
+            trigger="manual" if attempt.manual else "live",
             salesforce_instance_url=self._instance_url(),
+            waited_for=frozenset(attempt.waited_for),
         )
 
     def _learn(self, outcome: ApplyOutcome) -> None:

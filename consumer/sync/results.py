@@ -55,6 +55,8 @@ class Attempt:
     partitions: list[tuple[str, int]] = field(default_factory=list)
     # Another root's sync asked for this one (``root_asks``): it reports only what it changes.
     asked_by: RecordRef | None = None
+    # PricebookEntry ids whose own sync this work already waited for (P7).
+    waited_for: list[str] = field(default_factory=list)
 
 
 class ResultBuilder:

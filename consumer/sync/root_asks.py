@@ -11,6 +11,12 @@ ever made), and then asks the Account's root too, which catches any edit the cre
 
 The ask is root work on the repartition topic keyed by the asked root, so it reaches whichever
 member owns that root, in order with the root's other work.
+
+A plan may also wait for another root (P7: an order whose entry's Stripe price is out of date;
+``Plan.waits``). Then nothing is applied: the first waited-for root is asked with ``then``
+holding the order's own work, and each asked root, once done whatever the outcome, produces
+the next step (``resume``): the next root to ask, or the order's work, which names what it
+waited for so that it never waits for the same root twice.
 """
 
 from __future__ import annotations
@@ -24,9 +30,13 @@ from consumer.sync.apply import ApplyOutcome
 from consumer.sync.planning import Plan, SourceRecord
 from consumer.sync.results import Attempt
 from consumer.sync.stripe_operations import operation_kind
+from consumer.sync.triggers import RecordRef
 from schemas.codec import Codec
 from schemas.headers import schema_header
-from schemas.models import RootWork, utc_now
+from schemas.models import Resume, RootWork, utc_now
+
+# The object type a plan waits for (P7); ``Resume.pending`` lists ids of it.
+WAITED_TYPE = "PricebookEntry"
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,62 @@ class RootWorkOutputs:
             value=self._codec.encode(work, self._topic),
             key=work.root_id.encode(),
             headers=(schema_header(work),),
+        )
+
+    def wait(
+        self, attempt: Attempt, billing_root: RecordRef, records: Collection[SourceRecord]
+    ) -> OutputMessage:
+        """Ask the first of ``records``' roots, to resume ``attempt``'s work after the last.
+
+        One at a time, each asked root passing the rest on (``resume``): the work is resumed
+        once, after all of them. A record waited for once is not waited for again."""
+        ids = [r.id for r in records if r.object_type == WAITED_TYPE]
+        if len(ids) != len(records):
+            raise ValueError(f"only {WAITED_TYPE} records are waited for, not {records}")
+        then = Resume(
+            root_object_type=billing_root.object_type,
+            root_id=billing_root.id,
+            object_type=attempt.root.object_type,
+            record_id=attempt.root.id,
+            manual=attempt.manual,
+            request_id=attempt.request_id,
+            trigger_commit_timestamp=attempt.commit_timestamp,
+            source_offsets=list(attempt.sources),
+            pending=ids,
+            waited_for=[*attempt.waited_for, *ids],
+        )
+        return self.resume(then)
+
+    def resume(self, then: Resume) -> OutputMessage:
+        """The next step of ``then``: the next record to ask, or the waiting work itself."""
+        if then.pending:
+            first, *rest = then.pending
+            return self.output(
+                RootWork(
+                    root_object_type=WAITED_TYPE,
+                    root_id=first,
+                    object_type=WAITED_TYPE,
+                    record_id=first,
+                    manual=then.manual,
+                    resolved_at=utc_now(),
+                    asked_by_object_type=then.object_type,
+                    asked_by_record_id=then.record_id,
+                    then=then.model_copy(update={"pending": rest}),
+                )
+            )
+        return self.output(
+            RootWork(
+                root_object_type=then.root_object_type,
+                root_id=then.root_id,
+                object_type=then.object_type,
+                record_id=then.record_id,
+                manual=then.manual,
+                request_id=then.request_id,
+                trigger_commit_timestamp=then.trigger_commit_timestamp,
+                source_offsets=list(then.source_offsets),
+                resolved_at=utc_now(),
+                waited_for=list(then.waited_for),
+            )
         )
 
     @staticmethod

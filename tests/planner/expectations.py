@@ -50,6 +50,8 @@ _ABSENT = object()
 def plan_problems(expect: dict[str, Any], plan: Plan) -> list[str]:
     data = plan.to_dict()
     out: list[str] = []
+    if "waits" in expect and expect["waits"] != data.get("waits", []):
+        out.append(f"waits: expected {expect['waits']}, got {data.get('waits', [])}")
     if "status" in expect and expect["status"] != plan.status:
         out.append(f"status: expected {expect['status']}, got {plan.status}: {data['errors']}")
     for section in ("errors", "skips"):

@@ -173,6 +173,7 @@ def build_context(scenario: dict[str, Any], settings: Settings) -> PlanningConte
         sandbox=bool(ctx.get("sandbox", False)),
         trigger=ctx.get("trigger", "live"),
         salesforce_instance_url=ctx.get("salesforce_instance_url"),
+        waited_for=frozenset(ctx["waited_for"]) if "waited_for" in ctx else None,
         known=KnownStripeObjects(
             customers={k: KnownCustomer(**v) for k, v in (known.get("customers") or {}).items()},
             products=dict(known.get("products") or {}),

@@ -44,6 +44,7 @@ class PlanBuilder:
         self._operations: dict[str, Operation] = {}
         self._skips: list[Issue] = []
         self._errors: list[Issue] = []
+        self._waits: dict[SourceRecord, None] = {}
 
     def has(self, operation_id: str) -> bool:
         return operation_id in self._operations
@@ -73,6 +74,10 @@ class PlanBuilder:
     def skip(self, issue: Issue) -> None:
         self._skips.append(issue)
 
+    def wait_for(self, record: SourceRecord) -> None:
+        """The plan is not to be applied before ``record``'s own sync has run (P7)."""
+        self._waits[record] = None
+
     @property
     def failed(self) -> bool:
         return bool(self._errors)
@@ -99,4 +104,10 @@ class PlanBuilder:
             # Nothing of a failed plan may be applied: half an order would bill something
             # Salesforce does not say.
             return Plan(self.root, errors=tuple(self._errors))
-        return Plan(self.root, tuple(self._operations.values()), (), tuple(self._skips))
+        return Plan(
+            self.root,
+            tuple(self._operations.values()),
+            (),
+            tuple(self._skips),
+            tuple(self._waits),
+        )

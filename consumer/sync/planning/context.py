@@ -145,6 +145,12 @@ class PlanningContext:
     known: KnownStripeObjects = field(default_factory=KnownStripeObjects)
     trigger: Literal["live", "manual"] = "live"
     salesforce_instance_url: str | None = None
+    # P7: None, the plan never waits (dry runs, golden tests, work that already waited);
+    # otherwise the PricebookEntry ids it already waited for, which it does not wait for again.
+    waited_for: frozenset[str] | None = None
+
+    def may_wait_for(self, entry_id: str) -> bool:
+        return self.waited_for is not None and entry_id not in self.waited_for
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:

@@ -512,9 +512,12 @@ def _line_price_ref(
                 with builder.blame(SourceRecord("PricebookEntry", entry.id)):
                     return plan_pricebook_price(builder, entry_view, product, entry_draft, context)
             # The entry's Stripe price is out of date: replacing it (P7) is the entry's own
-            # sync's job, its one writer, which follows every change of a synced entry in
-            # order; the order's read of the entry may be older than that price
-            # (docs/reliability.md, fix 12): the line takes a price of its own meanwhile (P6).
+            # sync's job, its one writer, which reads the entry afresh; the order's read of
+            # the entry may be older than that price (docs/reliability.md, fix 12). So the
+            # order waits for the entry's sync and is planned again after it; once it has
+            # waited, the line takes a price of its own (P6).
+            if context.may_wait_for(entry.id):
+                builder.wait_for(SourceRecord("PricebookEntry", entry.id))
     inline = _inline_price(line, phase, kept is not None and kept.price is None)
     if inline is not None:
         return inline

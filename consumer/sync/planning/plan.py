@@ -188,14 +188,18 @@ class Issue:
 class Plan:
     """What one Salesforce record needs from Stripe.
 
-    ``status``: ``error`` (nothing may be applied), ``skipped`` (the record is not synced), or
-    ``ready``. A ready plan may still list skips for parts it leaves out (a dropped line, P9).
+    ``status``: ``error`` (nothing may be applied), ``skipped`` (the record is not synced),
+    ``waiting`` (other records' own syncs must run first: ``waits``, rule P7), or ``ready``. A
+    ready plan may still list skips for parts it leaves out (a dropped line, P9).
     """
 
     root: SourceRecord
     operations: tuple[Operation, ...] = ()
     errors: tuple[Issue, ...] = ()
     skips: tuple[Issue, ...] = field(default=())
+    # Records whose own root must sync before this plan is worth applying: their Stripe
+    # object is out of date and has one writer, their own sync (P7: a pricebook entry's price).
+    waits: tuple[SourceRecord, ...] = ()
 
     @property
     def status(self) -> str:
@@ -203,16 +207,21 @@ class Plan:
             return "error"
         if any(skip.record == self.root for skip in self.skips):
             return "skipped"
+        if self.waits:
+            return "waiting"
         return "ready"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "root": self.root.to_dict(),
             "status": self.status,
             "operations": [op.to_dict() for op in self.operations],
             "errors": [e.to_dict() for e in self.errors],
             "skips": [s.to_dict() for s in self.skips],
         }
+        if self.waits:
+            data["waits"] = [w.to_dict() for w in self.waits]
+        return data
 
     def to_json(self, *, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=indent is not None)
@@ -224,6 +233,7 @@ class Plan:
             operations=tuple(Operation.from_dict(op) for op in data.get("operations", ())),
             errors=tuple(Issue.from_dict(e) for e in data.get("errors", ())),
             skips=tuple(Issue.from_dict(s) for s in data.get("skips", ())),
+            waits=tuple(SourceRecord.from_dict(w) for w in data.get("waits", ())),
         )
 
     @classmethod
