@@ -47,6 +47,17 @@ class BatchHandler(ABC, Generic[T]):
         """
         return ()
 
+    def on_dead_letter(self, message: Message[T], failure: Failure) -> Sequence[OutputMessage]:
+        """Outputs to produce along with ``message``'s dead letter, before its commit.
+
+        For work the message carries on behalf of others, which must go on even though this
+        message's own work did not (a continuation another record waits for). The dead letter
+        keeps the message itself for a redrive; this is called once per dead-lettering after
+        the handler was tried (retries ran out, or ``on_give_up`` raised), never for a message
+        that did not decode.
+        """
+        return ()
+
 
 MessageFunction = Callable[[Message[T]], Sequence[OutputMessage] | None]
 GiveUpFunction = Callable[[Message[T], Failure], Sequence[OutputMessage]]

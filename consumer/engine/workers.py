@@ -224,6 +224,22 @@ class WorkerPool(Generic[T]):
             )
             self._scheduler.abandon(entry)
 
+    def _carried(self, message: Message[T], failure: Failure) -> Sequence[OutputMessage]:
+        """What a dead-lettered message still owes others (``BatchHandler.on_dead_letter``).
+
+        A handler failing here must not lose the dead letter itself: it is logged and the
+        message is dead-lettered alone."""
+        try:
+            return tuple(self._handler.on_dead_letter(message, failure))
+        except Exception:
+            log.exception(
+                "on_dead_letter failed for %s[%d]@%d; dead-lettering it alone",
+                message.topic,
+                message.partition,
+                message.offset,
+            )
+            return ()
+
     def _give_up(self, entry: Entry, failure: Failure) -> None:
         message = entry.message
         if failure.retries_exhausted and self._dead_letters is not None:
@@ -237,7 +253,8 @@ class WorkerPool(Generic[T]):
                 failure.attempts,
                 failure.error,
             )
-            self._scheduler.complete(entry, (self._dead_letters.record(message, failure.error),))
+            letter = self._dead_letters.record(message, failure.error)
+            self._scheduler.complete(entry, (letter, *self._carried(message, failure)))
             self._metrics.dead_letters.labels(self._group, message.topic, "retries_exhausted").inc()
             self._metrics.processed.labels(self._group, message.topic, "dead_lettered").inc()
             return
@@ -254,7 +271,8 @@ class WorkerPool(Generic[T]):
                 self._scheduler.abandon(entry)  # its offset is never committed
                 return
             log.exception("on_give_up failed; dead-lettering %s", message.offset)
-            self._scheduler.complete(entry, (self._dead_letters.record(message, exc),))
+            letter = self._dead_letters.record(message, exc)
+            self._scheduler.complete(entry, (letter, *self._carried(message, failure)))
             self._metrics.dead_letters.labels(self._group, message.topic, "give_up_failed").inc()
             self._metrics.processed.labels(self._group, message.topic, "dead_lettered").inc()
             return

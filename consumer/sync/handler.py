@@ -133,6 +133,15 @@ class SyncHandler(BatchHandler[RootWork]):
                 self._metrics.unreported.labels("live_sync_off").inc()  # rule S4
                 continue
             record = RecordRef(asked.object_type, asked.record_id)
+            if asked.waited_for and message.attempt == 1:
+                log.info(
+                    "%s resumed after waiting for %s (P7): %s[%d]@%d",
+                    record,
+                    ", ".join(asked.waited_for),
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                )
             found = work.get(record)
             if found is None:
                 found = work[record] = _RootWork(
@@ -159,10 +168,19 @@ class SyncHandler(BatchHandler[RootWork]):
                     out.extend(self._work.asks(item.attempt, done.asks))
                     if done.waits:
                         out.append(self._work.wait(item.attempt, item.billing_root, done.waits))
+                        log.info(
+                            "%s (attempt %d) waits for the own sync of %s (P7): %s[%d]@%d",
+                            record,
+                            item.attempt.attempt,
+                            ", ".join(str(w) for w in done.waits),
+                            batch[item.messages[0]].topic,
+                            batch[item.messages[0]].partition,
+                            batch[item.messages[0]].offset,
+                        )
         for index, message in enumerate(batch):
-            if message.value.then is not None and index not in retries:
+            if index not in retries:
                 # Work another root waits on is done, whatever came of it: resume that root.
-                outputs[index].append(self._work.resume(message.value.then))
+                outputs[index].extend(self._resumed(message))
         return [
             Retry(retries[index], retries[index].retry_after)
             if index in retries
@@ -180,8 +198,29 @@ class SyncHandler(BatchHandler[RootWork]):
         request_id = getattr(failure.error, "request_id", None)
         attempt = _attempt_of(message.value, message.attempt)
         error = self._results.output(self._builder.error(attempt, text, request_id=request_id))
+        return [error, *self._resumed(message)]
+
+    def on_dead_letter(
+        self, message: Message[RootWork], failure: Failure
+    ) -> Sequence[OutputMessage]:
+        """Asked work whose retries ran out is kept for a redrive, but the root waiting on it
+        goes on now (P7: it then gives its line a price of its own); docs/reliability.md fix 19."""
+        return self._resumed(message)
+
+    def _resumed(self, message: Message[RootWork]) -> list[OutputMessage]:
+        """The next step of the work waiting on ``message`` (P7), if any waits on it."""
         then = message.value.then
-        return [error] if then is None else [error, self._work.resume(then)]
+        if then is None:
+            return []
+        log.info(
+            "%s[%d]@%d done: %s goes on (P7; still to ask: %s)",
+            message.topic,
+            message.partition,
+            message.offset,
+            RecordRef(then.object_type, then.record_id),
+            ", ".join(then.pending) or "none",
+        )
+        return [self._work.resume(then)]
 
     # --- one batch -----------------------------------------------------------------------
 

@@ -6,12 +6,14 @@ topics and groups are unique per test, so no test sees another's leftovers.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
@@ -33,7 +35,8 @@ from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from producer_bridge.bridge import Bridge
 from schemas.codec import Codec
-from schemas.models import SyncResult
+from schemas.headers import schema_header
+from schemas.models import ChangeEvent, ChangeType, SyncResult
 from tests.bridge.kafka_read import read_topic
 from tests.support.kafka_env import GROUP_HEARTBEAT_INTERVAL_MS, GROUP_SESSION_TIMEOUT_MS
 
@@ -221,3 +224,32 @@ def open_stack(
         yield stack
     finally:
         stack.close()
+
+
+class Events:
+    """Change events straight onto the change topics, as the bridge would publish them."""
+
+    def __init__(self, kafka: str, topics: Topics) -> None:
+        self._producer = Producer({"bootstrap.servers": kafka})
+        self._topics = topics
+        self._codec = Codec()
+
+    def changed(self, object_type: str, record_id: str, values: dict[str, Any]) -> None:
+        event = ChangeEvent(
+            object_type=object_type,
+            record_id=record_id,
+            change_type=ChangeType.UPDATE,
+            changed_fields=sorted(values),
+            values={k: ChangeEvent.encode_value(v) for k, v in values.items()},
+            commit_timestamp=dt.datetime.now(dt.UTC),
+        )
+        topic = self._topics.object_topic(object_type)
+        self._producer.produce(
+            topic,
+            self._codec.encode(event, topic),
+            record_id.encode(),
+            headers=[schema_header(event)],
+        )
+
+    def flush(self) -> None:
+        assert self._producer.flush(15) == 0

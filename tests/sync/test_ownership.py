@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from consumer.sync.manual import request_sync
@@ -30,10 +30,7 @@ from cpqsync.kafka.topics import Topics, ensure_topics
 from cpqsync_sandbox.org.cpq_actions import AmendmentLine
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
-from schemas.codec import Codec
-from schemas.headers import schema_header
-from schemas.models import ChangeEvent, ChangeType
-from tests.sync.stack import Stack, stack_settings
+from tests.sync.stack import Events, Stack, stack_settings
 
 # Timing-sensitive with several processes or measured rates: run alone (README test command).
 pytestmark = [pytest.mark.integration, pytest.mark.serial]
@@ -106,35 +103,6 @@ def amend(org: OrgSimulator, order_ref: str, months: int) -> str:
     line = org.query(soql).records[0]
     start = dt.date.today() + dt.timedelta(days=30 * months)
     return org.amend_contract(contract, start, [AmendmentLine(1, revises=line["Id"])])
-
-
-class Events:
-    """Change events straight onto the change topics, as the bridge would publish them."""
-
-    def __init__(self, kafka: str, topics: Topics) -> None:
-        self._producer = Producer({"bootstrap.servers": kafka})
-        self._topics = topics
-        self._codec = Codec()
-
-    def changed(self, object_type: str, record_id: str, values: dict[str, Any]) -> None:
-        event = ChangeEvent(
-            object_type=object_type,
-            record_id=record_id,
-            change_type=ChangeType.UPDATE,
-            changed_fields=sorted(values),
-            values={k: ChangeEvent.encode_value(v) for k, v in values.items()},
-            commit_timestamp=dt.datetime.now(dt.UTC),
-        )
-        topic = self._topics.object_topic(object_type)
-        self._producer.produce(
-            topic,
-            self._codec.encode(event, topic),
-            record_id.encode(),
-            headers=[schema_header(event)],
-        )
-
-    def flush(self) -> None:
-        assert self._producer.flush(15) == 0
 
 
 class Backlog:
