@@ -204,7 +204,7 @@ class SyncHandler(BatchHandler[RootWork]):
         self, message: Message[RootWork], failure: Failure
     ) -> Sequence[OutputMessage]:
         """Asked work whose retries ran out is kept for a redrive, but the root waiting on it
-        goes on now (P7: it then gives its line a price of its own); docs/reliability.md fix 19."""
+        goes on now (P7: it then gives its line a price of its own); docs/reliability.md fix 25."""
         return self._resumed(message)
 
     def _resumed(self, message: Message[RootWork]) -> list[OutputMessage]:
