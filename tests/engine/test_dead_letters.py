@@ -1,14 +1,25 @@
-"""Undecodable messages go to the dead-letter topic intact; a run of them stops the consumer."""
+"""Undecodable messages go to the dead-letter topic intact; a run of them stops the consumer; a
+message dead-lettered after its retries still delivers what it owes others (on_dead_letter)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from confluent_kafka import Producer
 
 from consumer.dead_letter_envelope import envelope_headers
-from consumer.engine import DeadLetterLimitExceeded
+from consumer.engine import (
+    BatchHandler,
+    DeadLetterLimitExceeded,
+    Failure,
+    Message,
+    Outcome,
+    OutputMessage,
+    Retry,
+    RetryableError,
+)
 from consumer.engine.dead_letter import ORIGIN_GROUP
 from schemas.dead_letter import from_headers
 from tests.engine.support import (
@@ -114,3 +125,60 @@ def test_a_run_of_dead_letters_stops_the_consumer_naming_the_partition(
     assert len(read_topic(kafka, dlq, 1, expect=5)) == 5, "exactly the run up to the limit"
     # The dead letters are safe in the DLQ, so the commit may pass them, but no further.
     assert committed_offsets(kafka, group, topic, 1)[(topic, 0)] == 8
+
+
+class OwingHandler(BatchHandler[int]):
+    """Every message fails for good; each owes an output to ``owed_topic`` whatever happens
+    to it (work carried for another key), and ``broken`` values cannot say what they owe."""
+
+    max_batch_size = 1
+
+    def __init__(self, owed_topic: str, broken: frozenset[int] = frozenset()) -> None:
+        self.owed_topic = owed_topic
+        self.broken = broken
+
+    def handle_batch(self, batch: Sequence[Message[int]]) -> Sequence[Outcome]:
+        return [Retry(RetryableError("still failing")) for _ in batch]
+
+    def on_dead_letter(self, message: Message[int], failure: Failure) -> Sequence[OutputMessage]:
+        if message.value in self.broken:
+            raise RuntimeError("cannot say")
+        assert failure.retries_exhausted
+        return [OutputMessage(self.owed_topic, str(message.value).encode(), b"owed")]
+
+
+def test_a_dead_lettered_message_still_delivers_what_it_owes_others(
+    kafka: str, new_topic: Any, unique: Any, fast_group_config: dict[str, Any]
+) -> None:
+    topic, dlq, owed = new_topic("owing"), new_topic("dlq"), new_topic("owed")
+    _produce(kafka, topic, [b"1", b"2", b"3"])
+    group = unique("g")
+    engine = make_engine(
+        kafka,
+        topic,
+        group,
+        OwingHandler(owed, broken=frozenset({2})),
+        fast_group_config,
+        max_attempts=2,
+        retry_initial_backoff_ms=10,
+        retry_max_backoff_ms=20,
+        engine_kwargs={
+            "dead_letter_topic": dlq,
+            "dead_letter_envelope": envelope_headers,
+        },
+    )
+    running = Running(engine)
+    try:
+        wait_until(
+            lambda: committed_offsets(kafka, group, topic, 1) == end_of(kafka, topic, 1),
+            60,
+            "the commit past the dead letters",
+        )
+    finally:
+        running.stop()
+
+    letters = read_topic(kafka, dlq, 1, expect=3)
+    assert sorted(letter.value() for letter in letters) == [b"1", b"2", b"3"]
+    # Produced before the commit, with the dead letter; one whose handler failed to say what
+    # it owes is dead-lettered alone rather than lost.
+    assert sorted(m.value() for m in read_topic(kafka, owed, 1, expect=2)) == [b"1", b"3"]
