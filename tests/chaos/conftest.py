@@ -30,6 +30,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Run the slow chaos run with sync.inline_line_prices on.",
     )
+    group.addoption(
+        "--chaos-price-changes",
+        type=float,
+        default=None,
+        help=(
+            "Chance of a pricebook price change after each order activation, for the CI and "
+            "the slow run (default 0.05). Raise it (0.5) for a run heavy in P7: orders whose "
+            "entry's Stripe price is out of date wait for the entry's own sync."
+        ),
+    )
+    group.addoption(
+        "--chaos-price-flips",
+        action="store_true",
+        default=False,
+        help=(
+            "Each price change flips its entry between its price and another, so half the "
+            "changes put back the price the orders' lines have (more P7 waits)."
+        ),
+    )
 
 
 @pytest.fixture
@@ -46,3 +65,14 @@ def chaos_inline_line_prices(request: pytest.FixtureRequest) -> bool:
 def chaos_orders(request: pytest.FixtureRequest, chaos_minutes: float) -> int:
     given = request.config.getoption("--chaos-orders", default=None)
     return int(given) if given is not None else max(50, int(chaos_minutes * 100))
+
+
+@pytest.fixture
+def chaos_price_changes(request: pytest.FixtureRequest) -> float | None:
+    given = request.config.getoption("--chaos-price-changes", default=None)
+    return float(given) if given is not None else None
+
+
+@pytest.fixture
+def chaos_price_flips(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--chaos-price-flips", default=False))

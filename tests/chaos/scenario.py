@@ -55,6 +55,10 @@ class ChaosProfile:
     seed: int = 1
     inline_line_prices: bool = False  # setting sync.inline_line_prices for the whole run
     shaped_orders: bool = True  # a share of MDQ, evergreen, coupon, uneven-term orders
+    # Chance of a pricebook price change after each activation (P7); None: the workload's.
+    price_changes_per_order: float | None = None
+    # Price changes flip each entry between its price and another (``Workload``): P7 waits.
+    price_flips: bool = False
 
 
 @dataclass
@@ -201,6 +205,12 @@ def run_chaos(profile: ChaosProfile, kafka: str, run_dir: Path, prefix: str) -> 
                 contractable=generated
                 | {o for o, shape in shapes.shapes.items() if shape == "mdq"},
                 shapes=shapes.shapes,
+                price_flips=profile.price_flips,
+                **(
+                    {}
+                    if profile.price_changes_per_order is None
+                    else {"price_changes_per_order": profile.price_changes_per_order}
+                ),
             )
             workload.stats.counts.update(shapes.counts)
             bad = bad_input.BadInput()

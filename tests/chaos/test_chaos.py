@@ -8,6 +8,7 @@ The CI run (default) activates 200 orders over a minute with a kill every 1-4 s;
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -150,8 +151,17 @@ def assert_checker_notices(outcome: ChaosOutcome) -> None:
     assert f"{coupon['id']}: {changed}" in found
 
 
-def test_chaos_ci_run(kafka: str, tmp_path: Path, unique: Callable[[str], str]) -> None:
-    outcome = _run(CI_PROFILE, kafka, tmp_path, unique)
+def test_chaos_ci_run(
+    kafka: str,
+    tmp_path: Path,
+    unique: Callable[[str], str],
+    chaos_price_changes: float | None,
+    chaos_price_flips: bool,
+) -> None:
+    profile = dataclasses.replace(
+        CI_PROFILE, price_changes_per_order=chaos_price_changes, price_flips=chaos_price_flips
+    )
+    outcome = _run(profile, kafka, tmp_path, unique)
     # Independent verdicts first, so a discrepancy does not hide a leak or a lost dead letter.
     assert_bad_input_handled(outcome)
     assert_no_secret_leaked(outcome)
@@ -168,6 +178,8 @@ def test_chaos_long_run(
     chaos_minutes: float,
     chaos_orders: int,
     chaos_inline_line_prices: bool,
+    chaos_price_changes: float | None,
+    chaos_price_flips: bool,
 ) -> None:
     profile = ChaosProfile(
         orders=chaos_orders,
@@ -177,6 +189,8 @@ def test_chaos_long_run(
         converge_timeout=300,
         seed=2,
         inline_line_prices=chaos_inline_line_prices,
+        price_changes_per_order=chaos_price_changes,
+        price_flips=chaos_price_flips,
     )
     outcome = _run(profile, kafka, tmp_path, unique)
     assert_bad_input_handled(outcome)

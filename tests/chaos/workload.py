@@ -62,10 +62,14 @@ class Workload:
         renewals_per_order: float = 0.04,
         evergreen_cancelled_share: float = 0.5,
         shapes: dict[str, str] | None = None,
+        price_flips: bool = False,
     ) -> None:
         """``contractable``: orders that may be contracted once activated (orders the sync
         accepts on their own, so their contracts' amendments are what the run tests); ``shapes``:
-        the shape of each shaped order (``shaped_orders``), for the counts."""
+        the shape of each shaped order (``shaped_orders``), for the counts; ``price_flips``: each
+        price change flips its entry between its price at the start and another, so half the
+        changes put back the price the orders' lines have (their one-time lines then wait for
+        the entry's own sync when it lags behind, P7) instead of one change in six."""
         self.org = org
         self.orders = list(orders)
         self.seconds = seconds
@@ -79,6 +83,14 @@ class Workload:
         self.renewals = renewals_per_order
         self.evergreen_cancelled = evergreen_cancelled_share
         self.shapes = shapes or {}
+        self.list_prices = (
+            {
+                ref: float(org.get("PricebookEntry", org.dataset.id(ref))["UnitPrice"])
+                for ref in PRICED_ENTRY_REFS
+            }
+            if price_flips
+            else {}
+        )
         self.contracts = ContractChanges(org, self.rng, self.stats.counts)
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="chaos-workload", daemon=True)
@@ -139,8 +151,13 @@ class Workload:
         self.stats.counts["account amendments"] += 1
 
     def change_price(self) -> None:
-        entry = self.org.dataset.id(self.rng.choice(PRICED_ENTRY_REFS))
-        price = self.rng.choice((1200, 4500, 5000, 5500, 6000, 6500))
+        ref = self.rng.choice(PRICED_ENTRY_REFS)
+        entry = self.org.dataset.id(ref)
+        price: float = self.rng.choice((1200, 4500, 5000, 5500, 6000, 6500))
+        listed = self.list_prices.get(ref)
+        if listed is not None:
+            now = float(self.org.get("PricebookEntry", entry)["UnitPrice"])
+            price = listed + 500 if now == listed else listed
         self.org.update("PricebookEntry", entry, {"UnitPrice": price})
         self.stats.counts["price changes"] += 1
 

@@ -357,3 +357,65 @@ def test_an_order_waiting_on_an_entry_is_resumed_by_the_member_that_takes_the_en
     _order_synced_on_entry_price(stack, order, entry["Id"])
     asked = [w for w in _works(stack) if w.record_id == entry["Id"] and w.then is not None]
     assert [w.asked_by_record_id for w in asked] == [order], "asked once, run by the next member"
+
+
+def _invoice_prices(stack: Stack, order: str) -> set[str]:
+    """The prices of the invoice items billed for ``order``'s lines (O3)."""
+    lines = {
+        str(r["Id"])
+        for r in stack.org.query(f"SELECT Id FROM OrderItem WHERE OrderId = '{order}'").records
+    }
+    return {
+        str((item["pricing"]["price_details"] or {}).get("price"))
+        for item in stack.stripe.objects("invoiceitem")
+        if item["metadata"].get("salesforce_order_item_id") in lines
+    }
+
+
+def test_an_order_waiting_on_two_entries_is_resumed_once_after_both_while_members_change(
+    stack: Stack, org: OrgSimulator
+) -> None:
+    # Initech's order has two one-time lines on two entries: training (1,200) and onboarding
+    # (4,500, which its entry says too once changed). Both entries' Stripe prices are out of
+    # date, so the order waits for both entries' own syncs, one after the other.
+    order = org.dataset.id("order_initech")
+    org.update("PricebookEntry", org.dataset.id("onboarding_usd"), {"UnitPrice": 4500})
+    entries = [
+        org.get("PricebookEntry", org.dataset.id(ref)) for ref in ("training_usd", "onboarding_usd")
+    ]
+    client = _client(stack.stripe)
+    stale = {}
+    for entry in entries:
+        client.v1.products.create({"id": f"sf_{entry['Product2Id']}", "name": "One-time"})
+        stale[entry["Id"]] = _entry_price(stack, entry, int(entry["UnitPrice"] * 100) + 2000, None)
+    members = [stack.start_sync(), stack.start_sync()]
+    org.activate_order(order)
+    _changed(stack, "Order", order, {"Status": "Activated"})
+    # A member joins and another leaves while the order waits: the asks and the resume may be
+    # handled by other members than the ones that produced them.
+    wait_for(lambda: any(w.then is not None for w in _works(stack)), timeout=60)
+    members.append(stack.start_sync())
+    stack.stop_sync(members.pop(0))
+
+    results = stack.wait_for_results(
+        lambda rs: any(r.primary_record_id == order and r.status is SyncStatus.SUCCESS for r in rs),
+        timeout=120,
+    )
+    assert not [r for r in results if r.primary_record_id == order and r.status is SyncStatus.ERROR]
+    current = {}
+    for entry in entries:
+        prices = client.v1.prices.list({"lookup_keys": [f"sf_pbe_{entry['Id']}"]}).data
+        assert [(str(p.unit_amount_decimal), p.active) for p in prices] == [
+            (str(int(entry["UnitPrice"] * 100)), True)
+        ]
+        assert client.v1.prices.retrieve(stale[entry["Id"]]).active is False
+        current[entry["Id"]] = prices[0].id
+    assert _invoice_prices(stack, order) == set(current.values()), "the entries' new prices"
+    assert len(stack.stripe.objects("invoice")) == 1
+    works = _works(stack)
+    asked = [w for w in works if w.then is not None]
+    assert sorted(w.record_id for w in asked) == sorted(current), "each entry asked once"
+    assert [sorted(w.waited_for) for w in works if w.record_id == order] == [
+        [],
+        sorted(current),
+    ], "resumed once, after both entries"
