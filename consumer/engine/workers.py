@@ -122,6 +122,7 @@ class WorkerPool(Generic[T]):
             failed = outcome_from_exception(exc)
             outcomes = [failed] * len(messages)
         elapsed = time.monotonic() - started
+        self._note_late(entries)
         self._batch_duration.observe(elapsed)
         self._scheduler.record_batch(elapsed, len(messages))
         if len(outcomes) != len(messages):
@@ -166,6 +167,22 @@ class WorkerPool(Generic[T]):
         for entry, outcome in unsettled:
             entries.pop()
             self._settle(entry, outcome)
+
+    @staticmethod
+    def _note_late(entries: list[Unit]) -> None:
+        """Log work that ended after its partition was revoked and forgotten (abandoned past
+        the revoke deadline): its outcome and outputs are dropped and its offset stays
+        uncommitted, so the partition's next owner redoes it. Without this line a chain of
+        work spread over messages (an ask and its resume) seemed to stop there."""
+        late: list[Message[Any]] = []
+        for unit in entries:
+            if not unit.partition.alive:
+                late.extend(unit.messages if isinstance(unit, Run) else (unit.message,))
+        if late:
+            log.info(
+                "batch ended after its partition was revoked; the next owner redoes %s",
+                ", ".join(f"{m.topic}[{m.partition}]@{m.offset}" for m in late),
+            )
 
     def _count_processed(self, done: list[Message[T]]) -> None:
         counters = self._processed_counters

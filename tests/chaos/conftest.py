@@ -45,8 +45,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help=(
-            "Each price change flips its entry between its price and another, so half the "
-            "changes put back the price the orders' lines have (more P7 waits)."
+            "Each price change flips its entry between its price and another, and orders with "
+            "a one-time line on such an entry (at the price-change rate) activate right after "
+            "their entry's price was moved away and back: a run heavy in P7 waits."
         ),
     )
 

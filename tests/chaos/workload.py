@@ -68,8 +68,9 @@ class Workload:
         accepts on their own, so their contracts' amendments are what the run tests); ``shapes``:
         the shape of each shaped order (``shaped_orders``), for the counts; ``price_flips``: each
         price change flips its entry between its price at the start and another, so half the
-        changes put back the price the orders' lines have (their one-time lines then wait for
-        the entry's own sync when it lags behind, P7) instead of one change in six."""
+        changes put back the price the orders' lines have, and before an order with a one-time
+        line on such an entry activates (at the price-change rate) its entry is moved away and
+        back: the order races the entry's own sync and waits for it when it plans first (P7)."""
         self.org = org
         self.orders = list(orders)
         self.seconds = seconds
@@ -114,6 +115,8 @@ class Workload:
             pause = self.seconds / max(1, len(self.orders))
             self.rng.shuffle(self.orders)
             for order in self.orders:
+                if self.list_prices and self.rng.random() < self.price_changes:
+                    self.flip_before(order)
                 self.org.activate_order(order)
                 self.stats.counts["orders activated"] += 1
                 shape = self.shapes.get(order)
@@ -160,6 +163,24 @@ class Workload:
             price = listed + 500 if now == listed else listed
         self.org.update("PricebookEntry", entry, {"UnitPrice": price})
         self.stats.counts["price changes"] += 1
+
+    def flip_before(self, order: str) -> None:
+        """Move the entry of one of ``order``'s one-time lines away from its price and back
+        right before the order activates: the order then races the entry's own sync of the
+        change back, and waits for it when it plans first (P7)."""
+        refs = {self.org.dataset.id(ref): ref for ref in self.list_prices}
+        soql = f"SELECT PricebookEntryId FROM OrderItem WHERE OrderId = '{order}'"
+        entries = [str(r["PricebookEntryId"]) for r in self.org.query(soql).records]
+        priced = [e for e in entries if e in refs]
+        if not priced:
+            return
+        entry = priced[0]
+        listed = self.list_prices[refs[entry]]
+        self.org.update("PricebookEntry", entry, {"UnitPrice": listed + 500})
+        time.sleep(1.0)  # the entry's own sync replaces its Stripe price meanwhile
+        self.org.update("PricebookEntry", entry, {"UnitPrice": listed})
+        self.stats.counts["price changes"] += 2
+        self.stats.counts["price flips before an activation"] += 1
 
     def amend_product(self) -> None:
         product = self.org.dataset.id(self.rng.choice(PRODUCT_REFS))
