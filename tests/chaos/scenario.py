@@ -28,7 +28,7 @@ from cpqsync.kafka.offsets import end_offsets
 from cpqsync_sandbox.datasets import default_dataset
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
-from schemas.models import SyncResult
+from schemas.models import RootWork, SyncResult
 from tests.chaos import bad_input, consistency
 from tests.chaos.faults import FaultInjector, expire_replay_ids
 from tests.chaos.killer import Killer, KillerStats
@@ -69,6 +69,7 @@ class ChaosOutcome:
     faults: Counter[str]
     workload: Counter[str]
     events: dict[str, int]
+    p7: dict[str, Any]
     rebalances: int
     bad: bad_input.BadInput
     results: list[SyncResult]
@@ -99,6 +100,7 @@ class ChaosOutcome:
             "faults": dict(self.faults),
             "workload": dict(self.workload),
             "events": self.events,
+            "p7": self.p7,
             "dead_letters": len(self.dead_letters),
             **self.report.summary(),
         }
@@ -136,6 +138,20 @@ def _events(stack: ChaosStack) -> dict[str, int]:
         ]
         out[label] = sum(end_offsets(stack.kafka, parts).values())
     return out
+
+
+def p7_chains(works: list[RootWork]) -> dict[str, Any]:
+    """What became of the P7 waits on the repartition topic: each produced wait asks an
+    entry with ``then`` naming the waiting record; each such record must come back as work
+    whose ``waited_for`` names what it waited for (a broken chain is an order never synced)."""
+    waited = {w.then.record_id for w in works if w.then is not None}
+    resumed = {w.record_id for w in works if w.waited_for}
+    return {
+        "asks": sum(1 for w in works if w.then is not None),
+        "records that waited": len(waited),
+        "resumed": len(waited & resumed),
+        "never resumed": sorted(waited - resumed),
+    }
 
 
 def converge(
@@ -239,6 +255,7 @@ def run_chaos(profile: ChaosProfile, kafka: str, run_dir: Path, prefix: str) -> 
                 faults=faults,
                 workload=workload.stats.counts,
                 events=_events(stack),
+                p7=p7_chains(stack.root_work()),
                 rebalances=sum(
                     s.log_text().count("assigned [") for s in [*stack.syncs, stack.spare_sync]
                 ),

@@ -22,7 +22,7 @@ from cpqsync.settings import Settings
 from cpqsync_sandbox.org.simulator import OrgSimulator
 from cpqsync_sandbox.stripe_emulator import StripeEmulator
 from schemas.codec import Codec, SchemaDecodeError
-from schemas.models import SyncResult
+from schemas.models import RootWork, SyncResult
 from tests.bridge.kafka_read import Read, read_topic
 from tests.chaos.roles import RoleProcess
 from tests.sync.stack import stack_settings
@@ -114,6 +114,17 @@ class ChaosStack:
         for message in read_topic(self.kafka, topic, timeout=60):
             try:
                 out.append(self.codec.decode_as(message.value, topic, SyncResult))
+            except SchemaDecodeError:
+                continue
+        return out
+
+    def root_work(self) -> list[RootWork]:
+        """Every root work message on the repartition topic (the sync's own hop)."""
+        topic = self.topics.sync_roots
+        out = []
+        for message in read_topic(self.kafka, topic, timeout=60):
+            try:
+                out.append(self.codec.decode_as(message.value, topic, RootWork))
             except SchemaDecodeError:
                 continue
         return out

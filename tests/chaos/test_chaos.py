@@ -47,6 +47,8 @@ def assert_consistent(outcome: ChaosOutcome) -> None:
     assert not outcome.killer.crashes, outcome.killer.crashes
     assert report.discrepancies == [], "\n".join(report.discrepancies[:50])
     assert report.duplicates == 0
+    # Every P7 wait produced came back as its record's work (none stuck between hops).
+    assert outcome.p7["never resumed"] == [], outcome.p7
     # The run really was chaotic, and really synced what it claims.
     assert sum(outcome.killer.kills.values()) >= 5, outcome.killer.kills
     assert outcome.rebalances >= 4
