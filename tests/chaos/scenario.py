@@ -154,6 +154,17 @@ def p7_chains(works: list[RootWork]) -> dict[str, Any]:
     }
 
 
+def _p7_settled(stack: ChaosStack, timeout: float = 30.0) -> dict[str, Any]:
+    """``p7_chains`` once no chain is half-way, or as it is after ``timeout``: a hop produced
+    just before the run converged (its order synced by a redo meanwhile) gets time to land."""
+    deadline = time.monotonic() + timeout
+    while True:
+        chains = p7_chains(stack.root_work())
+        if not chains["never resumed"] or time.monotonic() > deadline:
+            return chains
+        time.sleep(2.0)
+
+
 def converge(
     org: OrgSimulator, stripe: StripeEmulator, stack: ChaosStack, timeout: float
 ) -> consistency.Verdict:
@@ -255,7 +266,7 @@ def run_chaos(profile: ChaosProfile, kafka: str, run_dir: Path, prefix: str) -> 
                 faults=faults,
                 workload=workload.stats.counts,
                 events=_events(stack),
-                p7=p7_chains(stack.root_work()),
+                p7=_p7_settled(stack),
                 rebalances=sum(
                     s.log_text().count("assigned [") for s in [*stack.syncs, stack.spare_sync]
                 ),
