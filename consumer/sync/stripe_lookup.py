@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
 
+from stripe.params import InvoiceItemListParams
+
 from consumer.sync.contract_schedules import HELD_SCHEDULE_EXPAND, known_schedule
 from consumer.sync.failures import StripeRejected
 from consumer.sync.planning import KnownCustomer, KnownPrice, KnownSchedule, KnownStripeObjects
@@ -254,8 +256,14 @@ class StripeLookup:
                     line_prices.update(self._line_prices_of(found, prices))
             elif customer is not None and not customer.deleted and _one_time_only(order):
                 invoice = self._invoice(order_id, customer.id)
-                if invoice is not None:
-                    invoices[order_id] = invoice
+                if invoice is not None and invoice.get("status") != "draft":
+                    invoices[order_id] = str(invoice["id"])
+                elif invoice is not None:
+                    # A draft is an attempt that never finished: the planner makes the invoice
+                    # again (its key replays this draft), and each line must keep the price
+                    # its item here already has. An item's key names its line alone (never
+                    # bill a line twice), so another price under it is refused for ever.
+                    line_prices.update(self._draft_item_prices(str(invoice["id"])))
             if deep:
                 for item_id, price in self._orphan_line_prices(order, products).items():
                     line_prices.setdefault(item_id, price)
@@ -565,17 +573,30 @@ class StripeLookup:
             return None
         return to_plain(found)
 
-    def _invoice(self, order_id: str, customer_id: str) -> str | None:
-        found = self._by_metadata(
+    def _invoice(self, order_id: str, customer_id: str) -> dict[str, Any] | None:
+        return self._by_metadata(
             lambda c, p: c.v1.invoices.list(p),
             {"customer": customer_id, "limit": 100},
             self.key("salesforce_order_id"),
             order_id,
         )
-        # A draft is an attempt that never finished: the planner makes the invoice again.
-        if found is None or found.get("status") == "draft":
-            return None
-        return str(found["id"])
+
+    def _draft_item_prices(self, invoice_id: str) -> dict[str, KnownPrice]:
+        """Order item id -> the price its item on the draft ``invoice_id`` bills."""
+        item_key = self.key("salesforce_order_item_id")
+        params: InvoiceItemListParams = {"invoice": invoice_id, "limit": 100}
+        page = self._caller.call(lambda c: c.v1.invoice_items.list(params))
+        out: dict[str, KnownPrice] = {}
+        for found in page.auto_paging_iter():
+            item = to_plain(found)
+            item_id = (item.get("metadata") or {}).get(item_key)
+            details = (item.get("pricing") or {}).get("price_details") or {}
+            price_id = details.get("price")
+            if item_id and price_id:
+                price = self._retrieve_price(str(price_id))
+                if price is not None:
+                    out[str(item_id)] = KnownPrice(str(price_id), price)
+        return out
 
     def _by_metadata(
         self, list_call: Any, params: dict[str, Any], key: str, value: str
